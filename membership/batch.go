@@ -1,0 +1,145 @@
+package membership
+
+import (
+	"context"
+	"errors"
+)
+
+// BatchScope says what a batch removes members from.
+type BatchScope string
+
+// Batch scopes.
+const (
+	ScopeOrganization BatchScope = "organization"
+	ScopeSpace        BatchScope = "space"
+	ScopeGroup        BatchScope = "group"
+)
+
+// Item outcomes of a batch removal.
+const (
+	OutcomeRemoved        = "removed"
+	OutcomeAlreadyRemoved = "already_removed"
+	OutcomeNotFound       = "not_found"  // no such member in the organization
+	OutcomeNotMember      = "not_member" // not in the space or group
+	OutcomeForbidden      = "forbidden"
+	OutcomeInvalid        = "invalid"
+	OutcomeConflict       = "conflict"
+)
+
+// BatchRequest removes many members at once, each with its own outcome.
+type BatchRequest struct {
+	Scope BatchScope
+	Space Ref // ScopeSpace
+	Group Ref // ScopeGroup
+	Items []MemberRef
+	Rule  RemovalRule
+}
+
+// ItemResult is one item's outcome, in request order.
+type ItemResult struct {
+	Index    int       `json:"index"`
+	Ref      MemberRef `json:"ref"`
+	MemberID int64     `json:"member_id,omitempty"`
+	Outcome  string    `json:"outcome"`
+	Message  string    `json:"message,omitempty"`
+}
+
+// BatchResult holds every item's outcome in request order.
+type BatchResult struct {
+	Items   []*ItemResult `json:"items"`
+	Removed int           `json:"removed"`
+	Failed  int           `json:"failed"`
+}
+
+// RemoveBatch removes each item in order, in one transaction, each item in
+// its own savepoint: a refused item changes nothing and takes no other item
+// down with it. A repeated item is removed the first time and reported
+// already removed after. More items than the batch limit refuse the whole
+// request before anything changes.
+func (s *Service) RemoveBatch(ctx context.Context, a Actor, req BatchRequest) (*BatchResult, error) {
+	if len(req.Items) == 0 {
+		return nil, Errorf(CodeInvalid, "no members given")
+	}
+	if len(req.Items) > s.cfg.BatchLimit {
+		return nil, Errorf(CodeInvalid, "too many members: at most %d can be removed in one request, got %d", s.cfg.BatchLimit, len(req.Items))
+	}
+	return mutate(ctx, s, a, "batch.remove", func(tx Tx) (*BatchResult, error) {
+		remove, err := s.batchRemover(ctx, tx, a, req)
+		if err != nil {
+			return nil, err
+		}
+		result := &BatchResult{Items: make([]*ItemResult, 0, len(req.Items))}
+		for i, ref := range req.Items {
+			item := &ItemResult{Index: i, Ref: ref, Outcome: OutcomeRemoved}
+			var report *Report
+			err := tx.Savepoint(ctx, func() error {
+				var err error
+				report, err = remove(ref)
+				return err
+			})
+			switch {
+			case err == nil:
+				item.MemberID = report.Member.ID
+				result.Removed++
+			case isRefusal(err):
+				item.Outcome, item.Message = outcomeOf(err), ErrorMessage(err)
+				result.Failed++
+				e := s.newEvent(a, "batch.remove.item", OutcomeRefused)
+				e.Message = item.Message
+				if err := tx.EventAppend(ctx, e); err != nil {
+					return nil, err
+				}
+			default:
+				return nil, err
+			}
+			result.Items = append(result.Items, item)
+		}
+		return result, nil
+	})
+}
+
+func (s *Service) batchRemover(ctx context.Context, tx Tx, a Actor, req BatchRequest) (func(MemberRef) (*Report, error), error) {
+	switch req.Scope {
+	case ScopeOrganization:
+		return func(ref MemberRef) (*Report, error) {
+			return s.removeMember(ctx, tx, a, RemoveMemberRequest{Member: ref, Rule: req.Rule})
+		}, nil
+	case ScopeSpace:
+		space, err := tx.SpaceGet(ctx, req.Space.params(a.OrgID))
+		if err != nil {
+			return nil, err
+		}
+		return func(ref MemberRef) (*Report, error) {
+			return s.removeSpaceMember(ctx, tx, a, space, RemoveSpaceMemberRequest{Member: ref, Rule: req.Rule})
+		}, nil
+	case ScopeGroup:
+		group, err := tx.GroupGet(ctx, req.Group.params(a.OrgID))
+		if err != nil {
+			return nil, err
+		}
+		return func(ref MemberRef) (*Report, error) {
+			return s.removeGroupMember(ctx, tx, a, group, RemoveGroupMemberRequest{Member: ref, Rule: req.Rule})
+		}, nil
+	}
+	return nil, Errorf(CodeInvalid, "unknown batch scope %q", req.Scope)
+}
+
+func outcomeOf(err error) string {
+	switch {
+	case errors.Is(err, ErrAlreadyRemoved):
+		return OutcomeAlreadyRemoved
+	case errors.Is(err, ErrNotMember):
+		return OutcomeNotMember
+	case errors.Is(err, ErrMemberNotFound):
+		return OutcomeNotFound
+	}
+	switch ErrorCode(err) {
+	case CodeForbidden:
+		return OutcomeForbidden
+	case CodeInvalid:
+		return OutcomeInvalid
+	case CodeNotFound:
+		return OutcomeNotFound
+	}
+	return OutcomeConflict
+}

@@ -1,0 +1,231 @@
+package membership
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/hex"
+	"strings"
+	"time"
+)
+
+// Scopes a credential can carry. Native scopes are memberd's own; the
+// dialect scopes are the names the vendors' documents require.
+const (
+	ScopeMembersRead       = "members:read"
+	ScopeMembersWrite      = "members:write"
+	ScopeCredentialsManage = "credentials:manage"
+	ScopeAuditRead         = "audit:read"
+	// ScopeTedeeReadWrite is Tedee's "Organization.ReadWrite".
+	ScopeTedeeReadWrite = "Organization.ReadWrite"
+	// ScopeWorkivaOrgRead is Workiva's "organization:read".
+	ScopeWorkivaOrgRead = "organization:read"
+)
+
+// AllScopes lists every scope memberd knows.
+func AllScopes() []string {
+	return []string{ScopeMembersRead, ScopeMembersWrite, ScopeCredentialsManage, ScopeAuditRead,
+		ScopeTedeeReadWrite, ScopeWorkivaOrgRead}
+}
+
+// tokenPrefix starts every memberd secret, so leaked keys are recognizable
+// by secret scanners.
+const tokenPrefix = "mbd_"
+
+var tokenEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// newCredential makes a credential and its secret. The secret is returned
+// once and only its SHA-256 is kept: secrets are 256 random bits, so a
+// fast hash is enough and a slow one would only slow every request.
+func newCredential(orgID, memberID int64, name string, scopes []string, expiresAt *time.Time, now time.Time) (*Credential, string, error) {
+	var id [8]byte
+	var secret [32]byte
+	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails (Go 1.24+)
+	_, _ = rand.Read(secret[:])
+	prefix := hex.EncodeToString(id[:])
+	token := tokenPrefix + prefix + "_" + strings.ToLower(tokenEncoding.EncodeToString(secret[:]))
+	sum := sha256.Sum256([]byte(token))
+	return &Credential{
+		UUID: NewUUID(), OrgID: orgID, MemberID: memberID, Name: name, Prefix: prefix, Hash: sum[:],
+		Scopes: scopes, CreatedAt: now, ExpiresAt: expiresAt,
+	}, token, nil
+}
+
+// CredentialPrefix returns the lookup prefix of a secret, or "" if the
+// secret is not of memberd's form.
+func CredentialPrefix(token string) string {
+	rest, ok := strings.CutPrefix(token, tokenPrefix)
+	if !ok {
+		return ""
+	}
+	prefix, _, ok := strings.Cut(rest, "_")
+	if !ok || len(prefix) != 16 {
+		return ""
+	}
+	return prefix
+}
+
+// Principal is an authenticated credential and the member it acts as.
+type Principal struct {
+	Credential *Credential
+	Member     *Member
+}
+
+// Authenticate checks a secret and returns who it acts for. Every failure
+// is CodeUnauthorized with a reason safe to show. A credential of a removed
+// member, a revoked or an expired one stops working at once.
+func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, error) {
+	prefix := CredentialPrefix(token)
+	if prefix == "" {
+		return nil, Errorf(CodeUnauthorized, "invalid token")
+	}
+	return view(ctx, s, func(tx Tx) (*Principal, error) {
+		c, err := tx.CredentialGetByPrefix(ctx, prefix)
+		if ErrorCode(err) == CodeNotFound {
+			return nil, Errorf(CodeUnauthorized, "invalid token")
+		} else if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256([]byte(token))
+		if subtle.ConstantTimeCompare(sum[:], c.Hash) != 1 {
+			return nil, Errorf(CodeUnauthorized, "invalid token")
+		}
+		if c.RevokedAt != nil {
+			return nil, Errorf(CodeUnauthorized, "token has been revoked")
+		}
+		if c.ExpiresAt != nil && !s.now().Before(*c.ExpiresAt) {
+			return nil, Errorf(CodeUnauthorized, "token has expired")
+		}
+		m, err := tx.MemberGet(ctx, &MemberGetParams{OrgID: c.OrgID, ID: c.MemberID})
+		if err != nil {
+			return nil, err
+		}
+		if !m.Active() {
+			return nil, Errorf(CodeUnauthorized, "the token's member has been removed")
+		}
+		return &Principal{Credential: c, Member: m}, nil
+	})
+}
+
+// CreateCredentialRequest asks for a new credential.
+type CreateCredentialRequest struct {
+	Member    MemberRef // zero: the actor
+	Name      string
+	Scopes    []string
+	ExpiresAt *time.Time
+}
+
+// NewCredential is a created credential with its secret, shown once.
+type NewCredential struct {
+	Credential *Credential `json:"credential"`
+	Secret     string      `json:"secret"`
+}
+
+// CreateCredential makes a credential. Owners make them for anyone; others
+// only for themselves. No credential can carry a scope its maker lacks.
+func (s *Service) CreateCredential(ctx context.Context, a Actor, req CreateCredentialRequest) (*NewCredential, error) {
+	if err := checkName("credential name", req.Name); err != nil {
+		return nil, err
+	}
+	if len(req.Scopes) == 0 {
+		return nil, Errorf(CodeInvalid, "at least one scope is required")
+	}
+	known := map[string]bool{}
+	for _, sc := range AllScopes() {
+		known[sc] = true
+	}
+	for _, sc := range req.Scopes {
+		if !known[sc] {
+			return nil, Errorf(CodeInvalid, "unknown scope %q", sc)
+		}
+		if !hasScope(a.Scopes, sc) {
+			return nil, Errorf(CodeForbidden, "cannot grant scope %q that your own credential lacks", sc)
+		}
+	}
+	if req.ExpiresAt != nil && !req.ExpiresAt.After(s.now()) {
+		return nil, Errorf(CodeInvalid, "expires_at must be in the future")
+	}
+	return mutate(ctx, s, a, "credential.create", func(tx Tx) (*NewCredential, error) {
+		actor, err := s.actingMember(ctx, tx, a)
+		if err != nil {
+			return nil, err
+		}
+		target := actor
+		if req.Member != (MemberRef{}) {
+			if target, err = s.lockMember(ctx, tx, a.OrgID, req.Member); err != nil {
+				return nil, err
+			}
+		}
+		if target.ID != actor.ID && actor.Role != RoleOwner {
+			return nil, Errorf(CodeForbidden, "only an owner can create credentials for another member")
+		}
+		if !target.Active() {
+			return nil, Errorf(CodeConflict, "the member is removed")
+		}
+		var expires *time.Time
+		if req.ExpiresAt != nil {
+			t := req.ExpiresAt.UTC().Truncate(time.Microsecond)
+			expires = &t
+		}
+		c, secret, err := newCredential(a.OrgID, target.ID, req.Name, req.Scopes, expires, s.now())
+		if err != nil {
+			return nil, err
+		}
+		if err := tx.CredentialCreate(ctx, c); err != nil {
+			return nil, err
+		}
+		if _, err := s.record(ctx, tx, a, "credential.created", target, nil, c); err != nil {
+			return nil, err
+		}
+		return &NewCredential{Credential: c, Secret: secret}, nil
+	})
+}
+
+func hasScope(scopes []string, scope string) bool {
+	for _, s := range scopes {
+		if s == scope {
+			return true
+		}
+	}
+	return false
+}
+
+// Credentials lists the organization's credentials (never their secrets).
+func (s *Service) Credentials(ctx context.Context, a Actor) ([]*Credential, error) {
+	return view(ctx, s, func(tx Tx) ([]*Credential, error) { return tx.CredentialList(ctx, a.OrgID) })
+}
+
+// RevokeCredential revokes a credential: owners any, others their own.
+func (s *Service) RevokeCredential(ctx context.Context, a Actor, id int64) (*Credential, error) {
+	return mutate(ctx, s, a, "credential.revoke", func(tx Tx) (*Credential, error) {
+		actor, err := s.actingMember(ctx, tx, a)
+		if err != nil {
+			return nil, err
+		}
+		creds, err := tx.CredentialList(ctx, a.OrgID)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range creds {
+			if c.ID != id {
+				continue
+			}
+			if c.MemberID != actor.ID && actor.Role != RoleOwner {
+				return nil, Errorf(CodeForbidden, "only an owner can revoke another member's credential")
+			}
+			if c.RevokedAt != nil {
+				return nil, ErrAlreadyRemoved
+			}
+			now := s.now()
+			if err := tx.CredentialRevoke(ctx, a.OrgID, id, now); err != nil {
+				return nil, err
+			}
+			c.RevokedAt = &now
+			_, err := s.record(ctx, tx, a, "credential.revoked", nil, nil, c)
+			return c, err
+		}
+		return nil, Errorf(CodeNotFound, "credential not found")
+	})
+}

@@ -1,0 +1,553 @@
+package membership
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Removal refusals that adapters tell apart; compare with errors.Is.
+var (
+	ErrMemberNotFound = &Error{Code: CodeNotFound, Message: "no such member in the organization"}
+	ErrNotMember      = &Error{Code: CodeNotFound, Message: "the member is not in the space or group"}
+	ErrAlreadyRemoved = &Error{Code: CodeConflict, Message: "already removed"}
+	ErrLastOwner      = &Error{Code: CodeConflict, Message: "cannot remove the last owner of the organization"}
+)
+
+// errDryRun rolls back a dry run's transaction after its report is built.
+var errDryRun = errors.New("dry run")
+
+// MemberRef names a member the way a client did: by ID, UUID or e-mail.
+// Raw holds what the client sent when it could not be read at all, so the
+// item gets its own "invalid" outcome instead of failing the whole request.
+type MemberRef struct {
+	ID    int64  `json:"id,omitempty"`
+	UUID  string `json:"uuid,omitempty"`
+	Email string `json:"email,omitempty"`
+	Raw   string `json:"raw,omitempty"`
+}
+
+// Ref addresses a space, group or resource by ID or UUID.
+type Ref struct {
+	ID   int64  `json:"id,omitempty"`
+	UUID string `json:"uuid,omitempty"`
+}
+
+func (r Ref) params(orgID int64) *RefParams { return &RefParams{OrgID: orgID, ID: r.ID, UUID: r.UUID} }
+
+// Report says what a removal took away (or, for a dry run, would take
+// away), and what access the member keeps. A restore reports what came back.
+type Report struct {
+	DryRun          bool           `json:"dry_run"`
+	Member          *Member        `json:"member"`
+	Spaces          []*SpaceMember `json:"spaces"`
+	Roles           []*RoleChange  `json:"roles"`
+	Groups          []*GroupMember `json:"groups"`
+	Grants          []*GrantChange `json:"grants"`
+	Bookings        []*Booking     `json:"bookings"`
+	RemainingAccess []*Access      `json:"remaining_access"`
+	EventID         int64          `json:"event_id,omitempty"`
+}
+
+// RoleChange lists roles of one space membership.
+type RoleChange struct {
+	SpaceID       int64    `json:"space_id"`
+	SpaceMemberID int64    `json:"space_member_id"`
+	Roles         []string `json:"roles"`
+}
+
+// GrantChange is a grant whose access the member lost or regained, with
+// where that access came from.
+type GrantChange struct {
+	Grant  *Grant `json:"grant"`
+	Origin string `json:"origin"` // "direct" or "group"
+}
+
+func newReport(m *Member) *Report {
+	return &Report{
+		Member: m, Spaces: []*SpaceMember{}, Roles: []*RoleChange{}, Groups: []*GroupMember{},
+		Grants: []*GrantChange{}, Bookings: []*Booking{}, RemainingAccess: []*Access{},
+	}
+}
+
+// actingMember loads the actor's membership. A credential whose member
+// was removed stops working at once (promise 2).
+func (s *Service) actingMember(ctx context.Context, tx Tx, a Actor) (*Member, error) {
+	m, err := tx.MemberGet(ctx, &MemberGetParams{OrgID: a.OrgID, ID: a.MemberID})
+	if ErrorCode(err) == CodeNotFound || (err == nil && !m.Active()) {
+		return nil, Errorf(CodeUnauthorized, "the credential's member is no longer active")
+	}
+	return m, err
+}
+
+// lockMember finds the member ref names and locks it: every change that
+// concerns a member locks its row first, which serializes concurrent
+// removals and restores of one member on every engine.
+func (s *Service) lockMember(ctx context.Context, tx Tx, orgID int64, ref MemberRef) (*Member, error) {
+	if ref.Raw != "" || (ref.ID == 0 && ref.UUID == "" && ref.Email == "") {
+		return nil, Errorf(CodeInvalid, "member id %q is invalid", ref.Raw)
+	}
+	m, err := tx.MemberGet(ctx, &MemberGetParams{
+		OrgID: orgID, ID: ref.ID, UUID: ref.UUID, Email: NormalizeEmail(ref.Email), Lock: true,
+	})
+	if ErrorCode(err) == CodeNotFound {
+		return nil, ErrMemberNotFound
+	}
+	return m, err
+}
+
+// NormalizeEmail is the one form e-mail addresses are stored and compared in.
+func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// dryRun builds fn's report in a transaction that is then rolled back, so
+// a preview is exactly what the removal would do at that moment.
+func dryRun(ctx context.Context, s *Service, fn func(tx Tx) (*Report, error)) (*Report, error) {
+	var report *Report
+	err := s.store.Update(ctx, func(tx Tx) error {
+		r, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		report = r
+		report.DryRun = true
+		report.EventID = 0
+		return errDryRun
+	})
+	if errors.Is(err, errDryRun) {
+		return report, nil
+	}
+	return nil, err
+}
+
+// removal runs a removal for real or as a dry run.
+func removal(ctx context.Context, s *Service, a Actor, action string, dry bool, fn func(tx Tx) (*Report, error)) (*Report, error) {
+	if dry {
+		return dryRun(ctx, s, fn)
+	}
+	return mutate(ctx, s, a, action, fn)
+}
+
+// RemoveMemberRequest removes a member from the organization: the
+// membership and everything that hangs on it (offboarding).
+type RemoveMemberRequest struct {
+	Member MemberRef
+	DryRun bool
+	Rule   RemovalRule
+}
+
+// RemoveMember removes a member from the organization. In the same
+// transaction their space memberships, group memberships and direct grants
+// stop, and their future bookings are cancelled unless configured not to.
+// History, past bookings and the audit trail stay; RestoreMember undoes it.
+func (s *Service) RemoveMember(ctx context.Context, a Actor, req RemoveMemberRequest) (*Report, error) {
+	return removal(ctx, s, a, "member.remove", req.DryRun, func(tx Tx) (*Report, error) {
+		return s.removeMember(ctx, tx, a, req)
+	})
+}
+
+func (s *Service) removeMember(ctx context.Context, tx Tx, a Actor, req RemoveMemberRequest) (*Report, error) {
+	actor, err := s.actingMember(ctx, tx, a)
+	if err != nil {
+		return nil, err
+	}
+	target, err := s.lockMember(ctx, tx, a.OrgID, req.Member)
+	if err != nil {
+		return nil, err
+	}
+	if !target.Active() {
+		return nil, ErrAlreadyRemoved
+	}
+	if err := mayRemove(actor, target, target.AddedBy, req.Rule); err != nil {
+		return nil, err
+	}
+	if target.Role == RoleOwner {
+		owners, err := tx.MemberList(ctx, &MemberListParams{OrgID: a.OrgID, Status: StatusActive, Role: RoleOwner, Limit: 2})
+		if err != nil {
+			return nil, err
+		}
+		if len(owners) < 2 {
+			return nil, ErrLastOwner
+		}
+	}
+	before := *target
+	now := s.now()
+	if err := tx.MemberSetStatus(ctx, &MemberSetStatusParams{ID: target.ID, Status: StatusRemoved, At: now, By: actor.ID}); err != nil {
+		return nil, err
+	}
+	target.Status, target.RemovedAt, target.RemovedBy, target.UpdatedAt = StatusRemoved, &now, actor.ID, now
+	report := newReport(target)
+	off := &DeactivateParams{OrgID: a.OrgID, MemberID: target.ID, Cause: CauseMemberRemoved, At: now}
+	if report.Spaces, err = tx.SpaceMembersDeactivate(ctx, off); err != nil {
+		return nil, err
+	}
+	report.Roles = rolesOf(report.Spaces)
+	if report.Groups, err = tx.GroupMembersDeactivate(ctx, off); err != nil {
+		return nil, err
+	}
+	if err := s.reportGrants(ctx, tx, report, off); err != nil {
+		return nil, err
+	}
+	if err := s.finishRemoval(ctx, tx, report, false); err != nil {
+		return nil, err
+	}
+	e, err := s.record(ctx, tx, a, "member.removed", target, &before, target)
+	if err != nil {
+		return nil, err
+	}
+	report.EventID = e.ID
+	return report, nil
+}
+
+// reportGrants revokes the member's direct grants (when off names no group
+// or space) and lists, by origin, the grants whose access the removal of
+// report.Groups takes away.
+func (s *Service) reportGrants(ctx context.Context, tx Tx, report *Report, off *DeactivateParams) error {
+	if off.GroupID == 0 && off.SpaceID == 0 {
+		direct, err := tx.GrantsDeactivate(ctx, off)
+		if err != nil {
+			return err
+		}
+		for _, g := range direct {
+			report.Grants = append(report.Grants, &GrantChange{Grant: g, Origin: g.Origin()})
+		}
+	}
+	if len(report.Groups) == 0 {
+		return nil
+	}
+	groupIDs := make([]int64, len(report.Groups))
+	for i, gm := range report.Groups {
+		groupIDs[i] = gm.GroupID
+	}
+	viaGroups, err := tx.GrantList(ctx, &GrantListParams{OrgID: off.OrgID, GroupIDs: groupIDs, Status: StatusActive})
+	if err != nil {
+		return err
+	}
+	for _, g := range viaGroups {
+		report.Grants = append(report.Grants, &GrantChange{Grant: g, Origin: g.Origin()})
+	}
+	return nil
+}
+
+// finishRemoval cancels the future bookings the member may no longer keep
+// and lists the access that remains.
+func (s *Service) finishRemoval(ctx context.Context, tx Tx, report *Report, onlyWithoutAccess bool) error {
+	m := report.Member
+	if !s.cfg.KeepFutureBookings {
+		now := s.now()
+		cancelled, err := tx.BookingsCancel(ctx, &BookingsCancelParams{
+			OrgID: m.OrgID, MemberID: m.ID, After: now, OnlyWithoutAccess: onlyWithoutAccess,
+			Reason: "access removed", At: now,
+		})
+		if err != nil {
+			return err
+		}
+		report.Bookings = cancelled
+	}
+	remaining, err := tx.AccessList(ctx, m.OrgID, m.ID)
+	if err != nil {
+		return err
+	}
+	report.RemainingAccess = remaining
+	return nil
+}
+
+func rolesOf(spaces []*SpaceMember) []*RoleChange {
+	roles := []*RoleChange{}
+	for _, sm := range spaces {
+		if len(sm.Roles) > 0 {
+			roles = append(roles, &RoleChange{SpaceID: sm.SpaceID, SpaceMemberID: sm.ID, Roles: sm.Roles})
+		}
+	}
+	return roles
+}
+
+// RemoveSpaceMemberRequest removes a member from one space.
+type RemoveSpaceMemberRequest struct {
+	Space  Ref
+	Member MemberRef
+	DryRun bool
+	Rule   RemovalRule
+}
+
+// RemoveSpaceMember removes a member from a space. Owners remove anyone,
+// admins as Rule says, and a space admin the space members they added.
+func (s *Service) RemoveSpaceMember(ctx context.Context, a Actor, req RemoveSpaceMemberRequest) (*Report, error) {
+	return removal(ctx, s, a, "space_member.remove", req.DryRun, func(tx Tx) (*Report, error) {
+		space, err := tx.SpaceGet(ctx, req.Space.params(a.OrgID))
+		if err != nil {
+			return nil, err
+		}
+		return s.removeSpaceMember(ctx, tx, a, space, req)
+	})
+}
+
+func (s *Service) removeSpaceMember(ctx context.Context, tx Tx, a Actor, space *Space, req RemoveSpaceMemberRequest) (*Report, error) {
+	actor, err := s.actingMember(ctx, tx, a)
+	if err != nil {
+		return nil, err
+	}
+	target, err := s.lockMember(ctx, tx, a.OrgID, req.Member)
+	if err != nil {
+		return nil, err
+	}
+	sm, err := tx.SpaceMemberGet(ctx, &SpaceMemberGetParams{OrgID: a.OrgID, SpaceID: space.ID, MemberID: target.ID})
+	if ErrorCode(err) == CodeNotFound {
+		return nil, ErrNotMember
+	} else if err != nil {
+		return nil, err
+	}
+	if sm.Status != StatusActive {
+		return nil, ErrAlreadyRemoved
+	}
+	actorSpace, err := tx.SpaceMemberGet(ctx, &SpaceMemberGetParams{OrgID: a.OrgID, SpaceID: space.ID, MemberID: actor.ID})
+	if err != nil && ErrorCode(err) != CodeNotFound {
+		return nil, err
+	}
+	if err := mayRemoveFromSpace(actor, target, actorSpace, sm, req.Rule); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	report := newReport(target)
+	off := &DeactivateParams{OrgID: a.OrgID, MemberID: target.ID, SpaceID: space.ID, Cause: CauseDirect, At: now}
+	if report.Spaces, err = tx.SpaceMembersDeactivate(ctx, off); err != nil {
+		return nil, err
+	}
+	report.Roles = rolesOf(report.Spaces)
+	if err := s.finishRemoval(ctx, tx, report, true); err != nil {
+		return nil, err
+	}
+	e, err := s.record(ctx, tx, a, "space_member.removed", target, sm, nil)
+	if err != nil {
+		return nil, err
+	}
+	report.EventID = e.ID
+	return report, nil
+}
+
+// RemoveGroupMemberRequest removes a member from one group.
+type RemoveGroupMemberRequest struct {
+	Group  Ref
+	Member MemberRef
+	DryRun bool
+	Rule   RemovalRule
+}
+
+// RemoveGroupMember removes a member from a group. Only the access that
+// came through that group goes: direct grants and other groups' grants stay.
+func (s *Service) RemoveGroupMember(ctx context.Context, a Actor, req RemoveGroupMemberRequest) (*Report, error) {
+	return removal(ctx, s, a, "group_member.remove", req.DryRun, func(tx Tx) (*Report, error) {
+		group, err := tx.GroupGet(ctx, req.Group.params(a.OrgID))
+		if err != nil {
+			return nil, err
+		}
+		return s.removeGroupMember(ctx, tx, a, group, req)
+	})
+}
+
+func (s *Service) removeGroupMember(ctx context.Context, tx Tx, a Actor, group *Group, req RemoveGroupMemberRequest) (*Report, error) {
+	actor, err := s.actingMember(ctx, tx, a)
+	if err != nil {
+		return nil, err
+	}
+	target, err := s.lockMember(ctx, tx, a.OrgID, req.Member)
+	if err != nil {
+		return nil, err
+	}
+	gm, err := tx.GroupMemberGet(ctx, &GroupMemberGetParams{OrgID: a.OrgID, GroupID: group.ID, MemberID: target.ID})
+	if ErrorCode(err) == CodeNotFound {
+		return nil, ErrNotMember
+	} else if err != nil {
+		return nil, err
+	}
+	if gm.Status != StatusActive {
+		return nil, ErrAlreadyRemoved
+	}
+	if err := mayRemove(actor, target, gm.AddedBy, req.Rule); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	report := newReport(target)
+	off := &DeactivateParams{OrgID: a.OrgID, MemberID: target.ID, GroupID: group.ID, Cause: CauseDirect, At: now}
+	if report.Groups, err = tx.GroupMembersDeactivate(ctx, off); err != nil {
+		return nil, err
+	}
+	if err := s.reportGrants(ctx, tx, report, off); err != nil {
+		return nil, err
+	}
+	if err := s.finishRemoval(ctx, tx, report, true); err != nil {
+		return nil, err
+	}
+	e, err := s.record(ctx, tx, a, "group_member.removed", target, gm, nil)
+	if err != nil {
+		return nil, err
+	}
+	report.EventID = e.ID
+	return report, nil
+}
+
+// MaxRolesPerRevocation bounds one revocation's role list.
+const MaxRolesPerRevocation = 100
+
+// RevokeRolesRequest revokes a set of roles from one space membership.
+type RevokeRolesRequest struct {
+	SpaceMemberID int64
+	Roles         []string
+	DryRun        bool
+	Rule          RemovalRule
+}
+
+// RevokeRoles revokes every role in req.Roles from a space membership, or
+// none: if any role is not held the membership is left as it was.
+func (s *Service) RevokeRoles(ctx context.Context, a Actor, req RevokeRolesRequest) (*Report, error) {
+	roles, err := CleanRoles(req.Roles)
+	if err != nil {
+		return nil, err
+	}
+	return removal(ctx, s, a, "roles.revoke", req.DryRun, func(tx Tx) (*Report, error) {
+		return s.revokeRoles(ctx, tx, a, req, roles)
+	})
+}
+
+// CleanRoles validates a role list and drops repeats, keeping order.
+func CleanRoles(roles []string) ([]string, error) {
+	if len(roles) == 0 {
+		return nil, Errorf(CodeInvalid, "at least one role is required")
+	}
+	if len(roles) > MaxRolesPerRevocation {
+		return nil, Errorf(CodeInvalid, "at most %d roles can be revoked at once", MaxRolesPerRevocation)
+	}
+	seen := make(map[string]bool, len(roles))
+	clean := make([]string, 0, len(roles))
+	for _, r := range roles {
+		if r == "" || len(r) > 200 {
+			return nil, Errorf(CodeInvalid, "role %q is invalid", r)
+		}
+		if !seen[r] {
+			seen[r] = true
+			clean = append(clean, r)
+		}
+	}
+	return clean, nil
+}
+
+func (s *Service) revokeRoles(ctx context.Context, tx Tx, a Actor, req RevokeRolesRequest, roles []string) (*Report, error) {
+	actor, err := s.actingMember(ctx, tx, a)
+	if err != nil {
+		return nil, err
+	}
+	sm, err := tx.SpaceMemberGet(ctx, &SpaceMemberGetParams{OrgID: a.OrgID, ID: req.SpaceMemberID})
+	if err != nil {
+		return nil, err
+	}
+	target, err := s.lockMember(ctx, tx, a.OrgID, MemberRef{ID: sm.MemberID})
+	if err != nil {
+		return nil, err
+	}
+	// Re-read under the member's lock: a concurrent change may have won.
+	if sm, err = tx.SpaceMemberGet(ctx, &SpaceMemberGetParams{OrgID: a.OrgID, ID: req.SpaceMemberID}); err != nil {
+		return nil, err
+	}
+	if sm.Status != StatusActive {
+		return nil, Errorf(CodeConflict, "the space membership is removed")
+	}
+	var missing []string
+	for _, r := range roles {
+		if !sm.HasRole(r) {
+			missing = append(missing, r)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return nil, Errorf(CodeConflict, "roles not held, none revoked: %s", strings.Join(missing, ", "))
+	}
+	actorSpace, err := tx.SpaceMemberGet(ctx, &SpaceMemberGetParams{OrgID: a.OrgID, SpaceID: sm.SpaceID, MemberID: actor.ID})
+	if err != nil && ErrorCode(err) != CodeNotFound {
+		return nil, err
+	}
+	if err := mayRemoveFromSpace(actor, target, actorSpace, sm, req.Rule); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	n, err := tx.SpaceRolesRevoke(ctx, &SpaceRolesParams{SpaceMemberID: sm.ID, Roles: roles, At: now, By: actor.ID})
+	if err != nil {
+		return nil, err
+	}
+	if n != len(roles) {
+		return nil, fmt.Errorf("revoke roles of space membership %d: %d of %d revoked", sm.ID, n, len(roles))
+	}
+	after, err := tx.SpaceMemberGet(ctx, &SpaceMemberGetParams{OrgID: a.OrgID, ID: sm.ID})
+	if err != nil {
+		return nil, err
+	}
+	report := newReport(target)
+	report.Roles = []*RoleChange{{SpaceID: sm.SpaceID, SpaceMemberID: sm.ID, Roles: roles}}
+	if err := s.finishRemoval(ctx, tx, report, true); err != nil {
+		return nil, err
+	}
+	e, err := s.record(ctx, tx, a, "roles.revoked", target, sm, after)
+	if err != nil {
+		return nil, err
+	}
+	report.EventID = e.ID
+	return report, nil
+}
+
+// RestoreMemberRequest restores a removed membership.
+type RestoreMemberRequest struct {
+	Member MemberRef
+}
+
+// RestoreMember makes a removed member active again with the space
+// memberships (and their roles), group memberships and direct grants the
+// removal switched off. Bookings it cancelled stay cancelled.
+func (s *Service) RestoreMember(ctx context.Context, a Actor, req RestoreMemberRequest) (*Report, error) {
+	return mutate(ctx, s, a, "member.restore", func(tx Tx) (*Report, error) {
+		actor, err := s.actingMember(ctx, tx, a)
+		if err != nil {
+			return nil, err
+		}
+		target, err := s.lockMember(ctx, tx, a.OrgID, req.Member)
+		if err != nil {
+			return nil, err
+		}
+		if target.Active() {
+			return nil, Errorf(CodeConflict, "the member is active")
+		}
+		if err := mayRemove(actor, target, target.AddedBy, RuleAdminAnyMember); err != nil {
+			return nil, Errorf(CodeForbidden, "you do not have rights to restore the specified user")
+		}
+		before := *target
+		now := s.now()
+		if err := tx.MemberSetStatus(ctx, &MemberSetStatusParams{ID: target.ID, Status: StatusActive, At: now, By: actor.ID}); err != nil {
+			return nil, err
+		}
+		target.Status, target.RemovedAt, target.RemovedBy, target.UpdatedAt = StatusActive, nil, 0, now
+		report := newReport(target)
+		on := &ReactivateParams{OrgID: a.OrgID, MemberID: target.ID, Cause: CauseMemberRemoved}
+		if report.Spaces, err = tx.SpaceMembersReactivate(ctx, on); err != nil {
+			return nil, err
+		}
+		report.Roles = rolesOf(report.Spaces)
+		if report.Groups, err = tx.GroupMembersReactivate(ctx, on); err != nil {
+			return nil, err
+		}
+		direct, err := tx.GrantsReactivate(ctx, on)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range direct {
+			report.Grants = append(report.Grants, &GrantChange{Grant: g, Origin: g.Origin()})
+		}
+		if report.RemainingAccess, err = tx.AccessList(ctx, a.OrgID, target.ID); err != nil {
+			return nil, err
+		}
+		e, err := s.record(ctx, tx, a, "member.restored", target, &before, target)
+		if err != nil {
+			return nil, err
+		}
+		report.EventID = e.ID
+		return report, nil
+	})
+}

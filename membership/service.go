@@ -1,0 +1,239 @@
+package membership
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Defaults for Config.
+const (
+	DefaultBatchLimit = 100
+	DefaultListLimit  = 100
+	MaxListLimit      = 1000
+)
+
+// Config holds the Service's optional settings.
+type Config struct {
+	// BatchLimit caps the items of one batch removal.
+	BatchLimit int
+	// KeepFutureBookings leaves a removed member's future bookings in
+	// place; by default they are cancelled with the removal.
+	KeepFutureBookings bool
+	// Now is the clock; tests inject one.
+	Now func() time.Time
+	// Logger receives failures that cannot reach a client.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the settings memberd runs with unless told otherwise.
+func DefaultConfig() Config {
+	return Config{BatchLimit: DefaultBatchLimit, Now: time.Now, Logger: slog.Default()}
+}
+
+// Service is the core: every adapter calls it, and it alone decides what a
+// change means and whether the actor may make it.
+type Service struct {
+	store Store
+	cfg   Config
+}
+
+// NewService returns a Service over store.
+func NewService(store Store, cfg Config) *Service {
+	if cfg.BatchLimit <= 0 {
+		cfg.BatchLimit = DefaultBatchLimit
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Service{store: store, cfg: cfg}
+}
+
+// Store returns the store the service runs on, for wiring jobs and tests.
+func (s *Service) Store() Store { return s.store }
+
+// BatchLimit is the most items one batch removal may name.
+func (s *Service) BatchLimit() int { return s.cfg.BatchLimit }
+
+// now is truncated to microseconds, the precision both engines keep, so a
+// value read back equals the value written.
+func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
+
+// Actor is who makes a call and through which interface; every event
+// records it.
+type Actor struct {
+	OrgID        int64
+	MemberID     int64
+	CredentialID int64
+	Scopes       []string
+	Interface    string // "native", "scim", "wiggledesk", "highq", ...
+	RequestID    string
+}
+
+type idempotencyKey struct{}
+
+type idempotency struct {
+	key         string
+	requestHash string
+}
+
+// WithIdempotency marks ctx's call as carrying an Idempotency-Key: the
+// first call with the key stores its result in the same transaction as its
+// change, a repeat with the same requestHash gets that result back with no
+// second effect, and a repeat with another requestHash is refused.
+func WithIdempotency(ctx context.Context, key, requestHash string) context.Context {
+	return context.WithValue(ctx, idempotencyKey{}, idempotency{key: key, requestHash: requestHash})
+}
+
+// mutate runs fn in one transaction on behalf of a, applying the
+// Idempotency-Key carried by ctx and auditing a refusal as a refused
+// attempt. action names the attempt in that audit event.
+func mutate[T any](ctx context.Context, s *Service, a Actor, action string, fn func(tx Tx) (T, error)) (T, error) {
+	var result T
+	idem, hasIdem := ctx.Value(idempotencyKey{}).(idempotency)
+	hasIdem = hasIdem && a.CredentialID != 0
+	replay := func(tx Tx) (bool, error) {
+		rec, err := tx.IdempotencyGet(ctx, a.CredentialID, idem.key)
+		if ErrorCode(err) == CodeNotFound {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if rec.RequestHash != idem.requestHash {
+			return false, Errorf(CodeUnprocessable, "Idempotency-Key %q was already used with a different request", idem.key)
+		}
+		return true, json.Unmarshal(rec.Result, &result)
+	}
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if hasIdem {
+			if done, err := replay(tx); done || err != nil {
+				return err
+			}
+		}
+		r, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		result = r
+		if !hasIdem {
+			return nil
+		}
+		data, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("encode idempotent result: %w", err)
+		}
+		return tx.IdempotencyPut(ctx, &IdempotencyRecord{
+			CredentialID: a.CredentialID, Key: idem.key, RequestHash: idem.requestHash,
+			Result: data, CreatedAt: s.now(),
+		})
+	})
+	if err == nil {
+		return result, nil
+	}
+	if hasIdem {
+		// A concurrent twin may have committed first; answer with its result.
+		var done bool
+		if verr := s.store.View(ctx, func(tx Tx) error {
+			var rerr error
+			done, rerr = replay(tx)
+			return rerr
+		}); done && verr == nil {
+			return result, nil
+		} else if ErrorCode(verr) == CodeUnprocessable {
+			return result, verr
+		}
+	}
+	if isRefusal(err) {
+		s.auditRefusal(ctx, a, action, err)
+	}
+	var zero T
+	return zero, err
+}
+
+// view runs fn in a read-only transaction.
+func view[T any](ctx context.Context, s *Service, fn func(tx Tx) (T, error)) (T, error) {
+	var result T
+	err := s.store.View(ctx, func(tx Tx) error {
+		r, err := fn(tx)
+		result = r
+		return err
+	})
+	return result, err
+}
+
+// auditRefusal records a refused attempt in its own transaction, after the
+// attempt's own transaction was rolled back, so that nothing of the attempt
+// is kept but the record that it was made.
+func (s *Service) auditRefusal(ctx context.Context, a Actor, action string, cause error) {
+	e := s.newEvent(a, action, OutcomeRefused)
+	e.Message = ErrorMessage(cause)
+	// The refusal has already been decided; a failure to record it must
+	// not turn the client's answer into a 500, so it is logged instead.
+	ctx = context.WithoutCancel(ctx)
+	if err := s.store.Update(ctx, func(tx Tx) error { return tx.EventAppend(ctx, e) }); err != nil {
+		s.cfg.Logger.Error("audit refused attempt", "action", action, "err", err)
+	}
+}
+
+// AuditRefusedAuth records a request refused before any credential was
+// accepted (no credential, a wrong, expired or revoked one).
+func (s *Service) AuditRefusedAuth(ctx context.Context, iface, requestID, credentialPrefix, reason string) {
+	a := Actor{Interface: iface, RequestID: requestID}
+	if c, err := view(ctx, s, func(tx Tx) (*Credential, error) { return tx.CredentialGetByPrefix(ctx, credentialPrefix) }); err == nil {
+		a.OrgID, a.CredentialID = c.OrgID, c.ID
+	}
+	s.auditRefusal(ctx, a, "auth", Errorf(CodeUnauthorized, "%s", reason))
+}
+
+// AuditRefused records a request that an adapter refused before it reached
+// a core call (a missing scope, a malformed body).
+func (s *Service) AuditRefused(ctx context.Context, a Actor, action string, cause error) {
+	s.auditRefusal(ctx, a, action, cause)
+}
+
+func (s *Service) newEvent(a Actor, action, outcome string) *Event {
+	return &Event{
+		UUID: NewUUID(), OrgID: a.OrgID, At: s.now(), ActorMemberID: a.MemberID,
+		CredentialID: a.CredentialID, Interface: a.Interface, RequestID: a.RequestID,
+		Action: action, Outcome: outcome,
+	}
+}
+
+// record appends the event of a change in the change's own transaction.
+func (s *Service) record(ctx context.Context, tx Tx, a Actor, action string, target *Member, before, after any) (*Event, error) {
+	e := s.newEvent(a, action, OutcomeOK)
+	if target != nil {
+		e.TargetType, e.TargetID, e.TargetMemberID = "member", target.ID, target.ID
+	}
+	var err error
+	if before != nil {
+		if e.Before, err = json.Marshal(before); err != nil {
+			return nil, fmt.Errorf("encode event: %w", err)
+		}
+	}
+	if after != nil {
+		if e.After, err = json.Marshal(after); err != nil {
+			return nil, fmt.Errorf("encode event: %w", err)
+		}
+	}
+	if err := tx.EventAppend(ctx, e); err != nil {
+		return nil, fmt.Errorf("append event %s: %w", action, err)
+	}
+	return e, nil
+}
+
+// NewUUID returns a random (version 4) UUID.
+func NewUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

@@ -1,0 +1,298 @@
+package membership
+
+import (
+	"context"
+	"time"
+)
+
+// Store is memberd's storage. Every read and write happens inside a
+// transaction so that a removal and everything it implies (cascades, the
+// audit event, the idempotency record) commit together or not at all.
+type Store interface {
+	// Update runs fn in one read-write transaction and commits it durably
+	// before returning nil. If fn returns an error, nothing fn wrote is kept.
+	Update(ctx context.Context, fn func(tx Tx) error) error
+	// View runs fn in a read-only transaction over a consistent snapshot.
+	View(ctx context.Context, fn func(tx Tx) error) error
+	// Close releases the store's connections.
+	Close() error
+}
+
+// Tx is one transaction. Methods are named noun-first so the interface
+// sorts by entity. Every lookup is scoped to an organization: an id that
+// belongs to another organization answers CodeNotFound exactly like an
+// absent one (promise 6).
+type Tx interface {
+	// Savepoint runs fn so that, if fn fails, only fn's writes are undone
+	// and the transaction goes on. Batches use it for per-item outcomes.
+	Savepoint(ctx context.Context, fn func() error) error
+
+	// OrganizationCreate inserts o and sets its ID.
+	OrganizationCreate(ctx context.Context, o *Organization) error
+	// OrganizationGet returns CodeNotFound if absent.
+	OrganizationGet(ctx context.Context, id int64) (*Organization, error)
+	// OrganizationGetByUUID returns CodeNotFound if absent.
+	OrganizationGetByUUID(ctx context.Context, uuid string) (*Organization, error)
+
+	// UserUpsert returns the user with e-mail email (already lower-case),
+	// creating it if needed.
+	UserUpsert(ctx context.Context, email, name string) (*User, error)
+
+	// MemberCreate inserts m and opens its first active period. Returns
+	// CodeConflict if the user already has a membership of the organization.
+	MemberCreate(ctx context.Context, m *Member) error
+	// MemberGet finds one member by ID, UUID or e-mail within p.OrgID.
+	// Returns CodeNotFound if absent or in another organization.
+	MemberGet(ctx context.Context, p *MemberGetParams) (*Member, error)
+	// MemberList lists members in ID order after p.AfterID.
+	MemberList(ctx context.Context, p *MemberListParams) ([]*Member, error)
+	// MemberSetStatus switches a member active or removed, closing or
+	// opening a membership period. Returns CodeNotFound if absent.
+	MemberSetStatus(ctx context.Context, p *MemberSetStatusParams) error
+	// MemberUpdate changes a member's role and name.
+	MemberUpdate(ctx context.Context, m *Member) error
+	// MemberPeriodList returns every period of a member, oldest first.
+	MemberPeriodList(ctx context.Context, memberID int64) ([]*MemberPeriod, error)
+
+	// SpaceCreate inserts s and sets its ID.
+	SpaceCreate(ctx context.Context, s *Space) error
+	// SpaceGet finds a space by ID or UUID in p.OrgID; CodeNotFound if absent.
+	SpaceGet(ctx context.Context, p *RefParams) (*Space, error)
+	// SpaceList lists an organization's spaces in ID order.
+	SpaceList(ctx context.Context, orgID int64) ([]*Space, error)
+	// SpaceMemberAdd inserts sm (with its roles) or, when the membership
+	// exists but is removed, reactivates it with sm.Roles.
+	// Returns CodeConflict if it is already active.
+	SpaceMemberAdd(ctx context.Context, sm *SpaceMember) error
+	// SpaceMemberGet finds a space membership by ID, or by space and
+	// member. CodeNotFound if absent or in another organization.
+	SpaceMemberGet(ctx context.Context, p *SpaceMemberGetParams) (*SpaceMember, error)
+	// SpaceMemberList lists space memberships matching p in ID order.
+	SpaceMemberList(ctx context.Context, p *SpaceMemberListParams) ([]*SpaceMember, error)
+	// SpaceMembersDeactivate removes the active space memberships matching
+	// p and returns them as they were before.
+	SpaceMembersDeactivate(ctx context.Context, p *DeactivateParams) ([]*SpaceMember, error)
+	// SpaceMembersReactivate restores the member's space memberships that
+	// were removed with p.Cause and returns them.
+	SpaceMembersReactivate(ctx context.Context, p *ReactivateParams) ([]*SpaceMember, error)
+	// SpaceRolesGrant adds roles to an active space membership.
+	SpaceRolesGrant(ctx context.Context, p *SpaceRolesParams) error
+	// SpaceRolesRevoke revokes roles from a space membership, keeping a
+	// record of each, and returns how many were held.
+	SpaceRolesRevoke(ctx context.Context, p *SpaceRolesParams) (int, error)
+
+	// GroupCreate inserts g and sets its ID.
+	GroupCreate(ctx context.Context, g *Group) error
+	// GroupGet finds a group by ID or UUID in p.OrgID; CodeNotFound if absent.
+	GroupGet(ctx context.Context, p *RefParams) (*Group, error)
+	// GroupList lists an organization's groups in ID order.
+	GroupList(ctx context.Context, orgID int64) ([]*Group, error)
+	// GroupMemberAdd inserts gm or reactivates a removed one.
+	// Returns CodeConflict if it is already active.
+	GroupMemberAdd(ctx context.Context, gm *GroupMember) error
+	// GroupMemberGet finds the membership of p.MemberID in p.GroupID.
+	// CodeNotFound if absent.
+	GroupMemberGet(ctx context.Context, p *GroupMemberGetParams) (*GroupMember, error)
+	// GroupMemberList lists group memberships matching p in ID order.
+	GroupMemberList(ctx context.Context, p *GroupMemberListParams) ([]*GroupMember, error)
+	// GroupMembersDeactivate removes the active group memberships matching
+	// p and returns them as they were before.
+	GroupMembersDeactivate(ctx context.Context, p *DeactivateParams) ([]*GroupMember, error)
+	// GroupMembersReactivate restores group memberships removed with p.Cause.
+	GroupMembersReactivate(ctx context.Context, p *ReactivateParams) ([]*GroupMember, error)
+
+	// ResourceCreate inserts r and sets its ID.
+	ResourceCreate(ctx context.Context, r *Resource) error
+	// ResourceGet finds a resource by ID or UUID; CodeNotFound if absent.
+	ResourceGet(ctx context.Context, p *RefParams) (*Resource, error)
+	// ResourceList lists an organization's resources in ID order.
+	ResourceList(ctx context.Context, orgID int64) ([]*Resource, error)
+
+	// GrantCreate inserts g and sets its ID.
+	GrantCreate(ctx context.Context, g *Grant) error
+	// GrantList lists grants matching p in ID order.
+	GrantList(ctx context.Context, p *GrantListParams) ([]*Grant, error)
+	// GrantsDeactivate revokes the member's active direct grants and
+	// returns them as they were before.
+	GrantsDeactivate(ctx context.Context, p *DeactivateParams) ([]*Grant, error)
+	// GrantsReactivate restores direct grants revoked with p.Cause.
+	GrantsReactivate(ctx context.Context, p *ReactivateParams) ([]*Grant, error)
+
+	// AccessCheck reports whether the member can use the resource now.
+	AccessCheck(ctx context.Context, p *AccessParams) (*Access, error)
+	// AccessList lists every resource the member can use now.
+	AccessList(ctx context.Context, orgID, memberID int64) ([]*Access, error)
+
+	// BookingCreate inserts b. Returns CodeConflict if it overlaps an
+	// active booking of the same resource.
+	BookingCreate(ctx context.Context, b *Booking) error
+	// BookingList lists bookings matching p in ID order.
+	BookingList(ctx context.Context, p *BookingListParams) ([]*Booking, error)
+	// BookingsCancel cancels the member's active bookings that start after
+	// p.After and returns them; with p.OnlyWithoutAccess, only those whose
+	// resource the member can no longer use.
+	BookingsCancel(ctx context.Context, p *BookingsCancelParams) ([]*Booking, error)
+
+	// EventAppend appends e and sets its ID.
+	EventAppend(ctx context.Context, e *Event) error
+	// EventList lists events matching p, newest first.
+	EventList(ctx context.Context, p *EventListParams) ([]*Event, error)
+
+	// CredentialCreate inserts c and sets its ID.
+	CredentialCreate(ctx context.Context, c *Credential) error
+	// CredentialGetByPrefix returns CodeNotFound if absent.
+	CredentialGetByPrefix(ctx context.Context, prefix string) (*Credential, error)
+	// CredentialList lists an organization's credentials in ID order.
+	CredentialList(ctx context.Context, orgID int64) ([]*Credential, error)
+	// CredentialRevoke marks a credential revoked; CodeNotFound if absent.
+	CredentialRevoke(ctx context.Context, orgID, id int64, at time.Time) error
+
+	// IdempotencyGet returns CodeNotFound if no record exists.
+	IdempotencyGet(ctx context.Context, credentialID int64, key string) (*IdempotencyRecord, error)
+	// IdempotencyPut stores r; CodeConflict if the key is taken.
+	IdempotencyPut(ctx context.Context, r *IdempotencyRecord) error
+}
+
+// RefParams addresses an entity of an organization by ID or UUID.
+type RefParams struct {
+	OrgID int64
+	ID    int64
+	UUID  string
+	Lock  bool // hold a row lock until the transaction ends
+}
+
+// MemberGetParams addresses a member by ID, UUID or e-mail.
+type MemberGetParams struct {
+	OrgID int64
+	ID    int64
+	UUID  string
+	Email string
+	Lock  bool // serialize changes to this member (FOR UPDATE)
+}
+
+// MemberListParams filters MemberList.
+type MemberListParams struct {
+	OrgID   int64
+	Status  Status // empty: all
+	Role    Role   // empty: all
+	Query   string // substring of e-mail or name
+	AfterID int64
+	Limit   int
+}
+
+// MemberSetStatusParams switches a member's status.
+type MemberSetStatusParams struct {
+	ID     int64
+	Status Status
+	At     time.Time
+	By     int64
+}
+
+// SpaceMemberGetParams addresses a space membership by ID or by pair.
+type SpaceMemberGetParams struct {
+	OrgID    int64
+	ID       int64
+	SpaceID  int64
+	MemberID int64
+}
+
+// SpaceMemberListParams filters SpaceMemberList; zero fields match all.
+type SpaceMemberListParams struct {
+	OrgID    int64
+	SpaceID  int64
+	MemberID int64
+	Status   Status
+}
+
+// SpaceRolesParams names roles of one space membership.
+type SpaceRolesParams struct {
+	SpaceMemberID int64
+	Roles         []string
+	At            time.Time
+	By            int64
+}
+
+// GroupMemberGetParams addresses one group membership.
+type GroupMemberGetParams struct {
+	OrgID    int64
+	GroupID  int64
+	MemberID int64
+}
+
+// GroupMemberListParams filters GroupMemberList; zero fields match all.
+type GroupMemberListParams struct {
+	OrgID    int64
+	GroupID  int64
+	MemberID int64
+	Status   Status
+}
+
+// DeactivateParams selects a member's active rows to remove: all of them,
+// or those of one space or group.
+type DeactivateParams struct {
+	OrgID    int64
+	MemberID int64
+	SpaceID  int64 // SpaceMembersDeactivate: 0 means every space
+	GroupID  int64 // GroupMembersDeactivate: 0 means every group
+	Cause    string
+	At       time.Time
+}
+
+// ReactivateParams selects a member's rows removed with Cause.
+type ReactivateParams struct {
+	OrgID    int64
+	MemberID int64
+	Cause    string
+}
+
+// GrantListParams filters GrantList; zero fields match all.
+type GrantListParams struct {
+	OrgID      int64
+	MemberID   int64   // direct grants of this member
+	GroupIDs   []int64 // grants through these groups
+	ResourceID int64
+	Status     Status
+}
+
+// AccessParams asks whether a member can use a resource.
+type AccessParams struct {
+	OrgID      int64
+	MemberID   int64
+	ResourceID int64
+}
+
+// Access is the answer to an access check, with the reasons it holds.
+type Access struct {
+	ResourceID int64   `json:"resource_id"`
+	Allowed    bool    `json:"allowed"`
+	Direct     bool    `json:"direct"`
+	GroupIDs   []int64 `json:"group_ids,omitempty"`
+}
+
+// BookingListParams filters BookingList; zero fields match all.
+type BookingListParams struct {
+	OrgID      int64
+	MemberID   int64
+	ResourceID int64
+	Status     string
+}
+
+// BookingsCancelParams selects the future bookings a removal cancels.
+type BookingsCancelParams struct {
+	OrgID             int64
+	MemberID          int64
+	After             time.Time
+	OnlyWithoutAccess bool
+	Reason            string
+	At                time.Time
+}
+
+// EventListParams filters EventList. MemberID matches events about or by
+// that member.
+type EventListParams struct {
+	OrgID    int64
+	MemberID int64
+	Action   string
+	BeforeID int64 // page backwards from this id; 0 starts at the newest
+	Limit    int
+}

@@ -1,0 +1,154 @@
+// Package sqlite is memberd's embedded default store: one SQLite file in
+// WAL mode. All writes go through a single connection whose transactions
+// begin IMMEDIATE, so writers never deadlock or hit SQLITE_BUSY, and with
+// synchronous=FULL a commit is on disk before Update returns (promise 1).
+// Reads use a separate pool of read-only connections that see every
+// committed write (promise 2) without waiting for the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+
+	"github.com/pressly/goose/v3"
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/memberd/memberd/membership"
+	"github.com/memberd/memberd/store/sqlstore"
+)
+
+// Store is a membership.Store on one SQLite file.
+type Store struct {
+	writer *sql.DB
+	reader *sql.DB
+}
+
+var _ membership.Store = (*Store)(nil)
+
+var dialect = &sqlstore.Dialect{
+	LockRows: false, // the single IMMEDIATE writer already serializes changes
+	IsNoRows: func(err error) bool { return errors.Is(err, sql.ErrNoRows) },
+	IsUniqueViolation: func(err error) bool {
+		var e *sqlite.Error
+		return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+	},
+}
+
+func dsn(path string, pragmas ...string) string {
+	q := url.Values{}
+	for _, p := range append([]string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "busy_timeout(10000)"}, pragmas...) {
+		q.Add("_pragma", p)
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Open opens (creating if needed) the database file at path and migrates it.
+func Open(ctx context.Context, path string) (*Store, error) {
+	writer, err := sql.Open("sqlite", dsn(path)+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetConnMaxLifetime(0)
+	if err := sqlstore.Migrate(ctx, writer, goose.DialectSQLite3, sqlstore.Types{
+		ID: "INTEGER PRIMARY KEY AUTOINCREMENT", Bytes: "BLOB",
+	}); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	reader, err := sql.Open("sqlite", dsn(path, "query_only(1)"))
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	reader.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)*2))
+	return &Store{writer: writer, reader: reader}, nil
+}
+
+// Writer is the single write connection pool, for the job queue's driver,
+// which must share it so its inserts join memberd's transactions.
+func (s *Store) Writer() *sql.DB { return s.writer }
+
+// Close implements membership.Store.
+func (s *Store) Close() error { return errors.Join(s.reader.Close(), s.writer.Close()) }
+
+// Update implements membership.Store.
+func (s *Store) Update(ctx context.Context, fn func(membership.Tx) error) error {
+	return s.UpdateSQL(ctx, func(tx *sql.Tx, mtx membership.Tx) error { return fn(mtx) })
+}
+
+// UpdateSQL is Update that also hands fn the *sql.Tx, so that work outside
+// the membership model (enqueuing a job) commits in the same transaction.
+func (s *Store) UpdateSQL(ctx context.Context, fn func(*sql.Tx, membership.Tx) error) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx, sqlstore.NewTx(conn{tx}, dialect)); err != nil {
+		return errors.Join(err, ignoreDone(tx.Rollback()))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// View implements membership.Store.
+func (s *Store) View(ctx context.Context, fn func(membership.Tx) error) error {
+	tx, err := s.reader.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a read-only transaction has nothing to lose
+	return fn(sqlstore.NewTx(conn{tx}, dialect))
+}
+
+func ignoreDone(err error) error {
+	if errors.Is(err, sql.ErrTxDone) {
+		return nil
+	}
+	return err
+}
+
+// conn adapts *sql.Tx to sqlstore.Conn, rewriting $N placeholders to
+// SQLite's equivalent ?N.
+type conn struct{ tx *sql.Tx }
+
+func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := c.tx.ExecContext(ctx, Rebind(query), args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	rows, err := c.tx.QueryContext(ctx, Rebind(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rows}, nil
+}
+
+func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	return c.tx.QueryRowContext(ctx, Rebind(query), args...)
+}
+
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { _ = r.Rows.Close() } // errors surface through Err
+
+// Rebind rewrites PostgreSQL's $N placeholders as SQLite's ?N, which bind
+// the same positional argument.
+func Rebind(query string) string {
+	if !strings.Contains(query, "$") {
+		return query
+	}
+	return strings.ReplaceAll(query, "$", "?")
+}
