@@ -11,17 +11,17 @@ type Code string
 
 // Error codes. A Code says what went wrong from the client's point of view.
 const (
-	CodeInvalid      Code = "invalid"       // 400: the request itself is malformed
-	CodeUnauthorized Code = "unauthorized"  // 401: no valid credential
-	CodeForbidden    Code = "forbidden"     // 403: the credential may not do this
-	CodeNotFound     Code = "not_found"     // 404: absent, or another organization's
-	CodeConflict     Code = "conflict"      // 409: the state forbids it (already removed, pending)
-	CodeGone         Code = "gone"          // 410: the interface is past its sunset
+	CodeInvalid       Code = "invalid"       // 400: the request itself is malformed
+	CodeUnauthorized  Code = "unauthorized"  // 401: no valid credential
+	CodeForbidden     Code = "forbidden"     // 403: the credential may not do this
+	CodeNotFound      Code = "not_found"     // 404: absent, or another organization's
+	CodeConflict      Code = "conflict"      // 409: the state forbids it (already removed, pending)
+	CodeGone          Code = "gone"          // 410: the interface is past its sunset
 	CodeUnprocessable Code = "unprocessable" // 422: well formed but unusable (idempotency key reuse)
-	CodeTooLarge     Code = "too_large"     // 413: a named limit was exceeded
-	CodeRateLimited  Code = "rate_limited"  // 429: the credential's rate limit
-	CodeUnavailable  Code = "unavailable"   // 503: overloaded or shutting down
-	CodeInternal     Code = "internal"      // 500: a bug or a failed dependency
+	CodeTooLarge      Code = "too_large"     // 413: a named limit was exceeded
+	CodeRateLimited   Code = "rate_limited"  // 429: the credential's rate limit
+	CodeUnavailable   Code = "unavailable"   // 503: overloaded or shutting down
+	CodeInternal      Code = "internal"      // 500: a bug or a failed dependency
 )
 
 // Error carries a Message that is safe to show clients. Err is the cause:
