@@ -1,0 +1,151 @@
+// Package auth owns how a request proves whom it acts for: the three
+// credential header forms the interfaces need (Authorization: Bearer,
+// Authorization: token, X-Jicoo-Api-Key), scope checks, and per-credential
+// rate limits. Secrets are checked by the core (hash lookup and a
+// constant-time compare); this package only finds them in requests.
+package auth
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/memberd/memberd/internal/respond"
+	"github.com/memberd/memberd/membership"
+)
+
+// Scheme is one way a request can carry a credential.
+type Scheme int
+
+// Credential schemes.
+const (
+	Bearer   Scheme = iota // Authorization: Bearer SECRET
+	Token                  // Authorization: token SECRET (Django REST framework)
+	JicooKey               // X-Jicoo-Api-Key: SECRET
+)
+
+// Defaults for Limits.
+const (
+	DefaultRate  = 100.0 // requests per second per credential
+	DefaultBurst = 200
+)
+
+// Limits is the per-credential request rate; Rate <= 0 turns limits off.
+type Limits struct {
+	Rate  float64
+	Burst int
+}
+
+// Authenticator resolves and rate-limits credentials.
+type Authenticator struct {
+	svc    *membership.Service
+	limits Limits
+
+	mu       sync.Mutex
+	limiters map[int64]*rate.Limiter
+}
+
+// New returns an Authenticator.
+func New(svc *membership.Service, limits Limits) *Authenticator {
+	return &Authenticator{svc: svc, limits: limits, limiters: map[int64]*rate.Limiter{}}
+}
+
+// secret finds the credential in r under the first scheme that is present.
+func secret(r *http.Request, schemes []Scheme) (string, bool) {
+	authz := r.Header.Get("Authorization")
+	for _, s := range schemes {
+		switch s {
+		case Bearer, Token:
+			word := "Bearer"
+			if s == Token {
+				word = "token"
+			}
+			if scheme, value, ok := strings.Cut(authz, " "); ok && strings.EqualFold(scheme, word) {
+				return strings.TrimSpace(value), true
+			}
+		case JicooKey:
+			if v := r.Header.Get("X-Jicoo-Api-Key"); v != "" {
+				return strings.TrimSpace(v), true
+			}
+		}
+	}
+	return "", false
+}
+
+// Authenticate returns the principal r acts for. Failures are
+// CodeUnauthorized (audited as refused attempts) or CodeRateLimited (with
+// a RetryAfter). iface names the interface for the audit trail.
+func (a *Authenticator) Authenticate(r *http.Request, iface string, schemes ...Scheme) (*membership.Principal, error) {
+	token, ok := secret(r, schemes)
+	if !ok || token == "" {
+		err := membership.Errorf(membership.CodeUnauthorized, "authentication credentials were not provided")
+		a.svc.AuditRefusedAuth(r.Context(), iface, respond.RequestID(r), "", err.Message)
+		return nil, err
+	}
+	p, err := a.svc.Authenticate(r.Context(), token)
+	if err != nil {
+		if membership.ErrorCode(err) == membership.CodeUnauthorized {
+			a.svc.AuditRefusedAuth(r.Context(), iface, respond.RequestID(r), membership.CredentialPrefix(token), membership.ErrorMessage(err))
+		}
+		return nil, err
+	}
+	if err := a.allow(p.Credential.ID); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// RateLimitError is a refusal for exceeding a credential's rate.
+type RateLimitError struct {
+	Err  *membership.Error
+	Wait time.Duration
+}
+
+func (e *RateLimitError) Error() string { return e.Err.Error() }
+
+// RetryAfter says when the credential may try again.
+func (e *RateLimitError) RetryAfter() time.Duration { return e.Wait }
+
+// Unwrap exposes the core error so ErrorCode finds CodeRateLimited.
+func (e *RateLimitError) Unwrap() error { return e.Err }
+
+func (a *Authenticator) allow(credentialID int64) error {
+	if a.limits.Rate <= 0 {
+		return nil
+	}
+	a.mu.Lock()
+	l := a.limiters[credentialID]
+	if l == nil {
+		l = rate.NewLimiter(rate.Limit(a.limits.Rate), max(a.limits.Burst, 1))
+		a.limiters[credentialID] = l
+	}
+	a.mu.Unlock()
+	res := l.Reserve()
+	if d := res.Delay(); d > 0 {
+		res.Cancel()
+		return &RateLimitError{
+			Err: membership.Errorf(membership.CodeRateLimited, "rate limit of %g requests per second exceeded", a.limits.Rate),
+			Wait:  d,
+		}
+	}
+	return nil
+}
+
+// RequireScope refuses a principal whose credential lacks scope.
+func RequireScope(p *membership.Principal, scope string) error {
+	if !p.Credential.HasScope(scope) {
+		return membership.Errorf(membership.CodeForbidden, "the credential lacks the %q scope", scope)
+	}
+	return nil
+}
+
+// Actor is the core's view of who makes request r.
+func Actor(p *membership.Principal, iface string, r *http.Request) membership.Actor {
+	return membership.Actor{
+		OrgID: p.Credential.OrgID, MemberID: p.Member.ID, CredentialID: p.Credential.ID,
+		Scopes: p.Credential.Scopes, Interface: iface, RequestID: respond.RequestID(r),
+	}
+}

@@ -1,0 +1,138 @@
+// Package respond is the leaf every HTTP adapter shares: the one table
+// from a core error Code to an HTTP status, bounded body reading, JSON
+// writing and request ids. Each adapter wraps these in its own error
+// envelope; none picks a status at a call site.
+package respond
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/memberd/memberd/membership"
+)
+
+// DefaultMaxBody bounds every request body memberd reads.
+const DefaultMaxBody = 1 << 20
+
+var statuses = map[membership.Code]int{
+	membership.CodeInvalid:       http.StatusBadRequest,
+	membership.CodeUnauthorized:  http.StatusUnauthorized,
+	membership.CodeForbidden:     http.StatusForbidden,
+	membership.CodeNotFound:      http.StatusNotFound,
+	membership.CodeConflict:      http.StatusConflict,
+	membership.CodeGone:          http.StatusGone,
+	membership.CodeTooLarge:      http.StatusRequestEntityTooLarge,
+	membership.CodeUnprocessable: http.StatusUnprocessableEntity,
+	membership.CodeRateLimited:   http.StatusTooManyRequests,
+	membership.CodeUnavailable:   http.StatusServiceUnavailable,
+	membership.CodeInternal:      http.StatusInternalServerError,
+}
+
+// Status is the HTTP status for err.
+func Status(err error) int {
+	if s, ok := statuses[membership.ErrorCode(err)]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// Message is the client-safe message for err. Internal errors are logged
+// here, once, and shown only as "internal error".
+func Message(r *http.Request, err error) string {
+	if membership.ErrorCode(err) == membership.CodeInternal {
+		slog.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path,
+			"request_id", RequestID(r), "err", err)
+	}
+	return membership.ErrorMessage(err)
+}
+
+// JSON writes v as a JSON response with status.
+func JSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // the client is gone if this fails
+}
+
+// ReadBody reads at most limit bytes of r's body and refuses more with
+// CodeTooLarge naming the limit, so no request can make memberd allocate
+// without bound.
+func ReadBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, membership.Errorf(membership.CodeInvalid, "could not read the request body")
+	}
+	if int64(len(data)) > limit {
+		return nil, membership.Errorf(membership.CodeTooLarge, "request body is larger than the limit of %d bytes", limit)
+	}
+	return data, nil
+}
+
+type requestIDKey struct{}
+
+// RequestID returns the request's id (see WithRequestID).
+func RequestID(r *http.Request) string {
+	id, _ := r.Context().Value(requestIDKey{}).(string)
+	return id
+}
+
+// WithRequestID gives every request an id, taken from X-Request-Id when
+// the client sent a sane one, and echoes it in the response.
+func WithRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 128 {
+			var b [12]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(contextWithRequestID(r, id)))
+	})
+}
+
+func contextWithRequestID(r *http.Request, id string) context.Context {
+	return context.WithValue(r.Context(), requestIDKey{}, id)
+}
+
+// RetryAfter is implemented by errors that tell the client when to retry.
+type RetryAfter interface {
+	RetryAfter() time.Duration
+}
+
+// SetRetryAfter sets the Retry-After header (whole seconds, at least 1)
+// when err says when to retry.
+func SetRetryAfter(w http.ResponseWriter, err error) {
+	var ra RetryAfter
+	if errors.As(err, &ra) {
+		secs := int(ra.RetryAfter().Seconds() + 0.999)
+		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	}
+}
+
+// Recover turns a panic in a handler into a logged 500 instead of a torn
+// connection; handlers must not panic, and this keeps the promise if one does.
+func Recover(next http.Handler, write func(w http.ResponseWriter, r *http.Request, err error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				slog.ErrorContext(r.Context(), "panic in handler", "path", r.URL.Path, "panic", v)
+				write(w, r, &membership.Error{Code: membership.CodeInternal, Message: "internal error"})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
