@@ -36,10 +36,10 @@ const tokenPrefix = "mbd_"
 
 var tokenEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// newCredential makes a credential and its secret. The secret is returned
+// NewCredential makes a credential and its secret. The secret is returned
 // once and only its SHA-256 is kept: secrets are 256 random bits, so a
 // fast hash is enough and a slow one would only slow every request.
-func newCredential(orgID, memberID int64, name string, scopes []string, expiresAt *time.Time, now time.Time) (*Credential, string, error) {
+func NewCredential(orgID, memberID int64, name string, scopes []string, expiresAt *time.Time, now time.Time) (*Credential, string) {
 	var id [8]byte
 	var secret [32]byte
 	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails (Go 1.24+)
@@ -50,7 +50,7 @@ func newCredential(orgID, memberID int64, name string, scopes []string, expiresA
 	return &Credential{
 		UUID: NewUUID(), OrgID: orgID, MemberID: memberID, Name: name, Prefix: prefix, Hash: sum[:],
 		Scopes: scopes, CreatedAt: now, ExpiresAt: expiresAt,
-	}, token, nil
+	}, token
 }
 
 // CredentialPrefix returns the lookup prefix of a secret, or "" if the
@@ -117,15 +117,15 @@ type CreateCredentialRequest struct {
 	ExpiresAt *time.Time
 }
 
-// NewCredential is a created credential with its secret, shown once.
-type NewCredential struct {
+// IssuedCredential is a created credential with its secret, shown once.
+type IssuedCredential struct {
 	Credential *Credential `json:"credential"`
 	Secret     string      `json:"secret"`
 }
 
 // CreateCredential makes a credential. Owners make them for anyone; others
 // only for themselves. No credential can carry a scope its maker lacks.
-func (s *Service) CreateCredential(ctx context.Context, a Actor, req CreateCredentialRequest) (*NewCredential, error) {
+func (s *Service) CreateCredential(ctx context.Context, a Actor, req CreateCredentialRequest) (*IssuedCredential, error) {
 	if err := checkName("credential name", req.Name); err != nil {
 		return nil, err
 	}
@@ -147,7 +147,7 @@ func (s *Service) CreateCredential(ctx context.Context, a Actor, req CreateCrede
 	if req.ExpiresAt != nil && !req.ExpiresAt.After(s.now()) {
 		return nil, Errorf(CodeInvalid, "expires_at must be in the future")
 	}
-	return mutate(ctx, s, a, "credential.create", func(tx Tx) (*NewCredential, error) {
+	return mutate(ctx, s, a, "credential.create", func(tx Tx) (*IssuedCredential, error) {
 		actor, err := s.actingMember(ctx, tx, a)
 		if err != nil {
 			return nil, err
@@ -169,17 +169,14 @@ func (s *Service) CreateCredential(ctx context.Context, a Actor, req CreateCrede
 			t := req.ExpiresAt.UTC().Truncate(time.Microsecond)
 			expires = &t
 		}
-		c, secret, err := newCredential(a.OrgID, target.ID, req.Name, req.Scopes, expires, s.now())
-		if err != nil {
-			return nil, err
-		}
+		c, secret := NewCredential(a.OrgID, target.ID, req.Name, req.Scopes, expires, s.now())
 		if err := tx.CredentialCreate(ctx, c); err != nil {
 			return nil, err
 		}
 		if _, err := s.record(ctx, tx, a, "credential.created", target, nil, c); err != nil {
 			return nil, err
 		}
-		return &NewCredential{Credential: c, Secret: secret}, nil
+		return &IssuedCredential{Credential: c, Secret: secret}, nil
 	})
 }
 

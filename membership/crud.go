@@ -74,10 +74,7 @@ func (s *Service) CreateOrganization(ctx context.Context, req BootstrapRequest) 
 		if err := tx.MemberCreate(ctx, owner); err != nil {
 			return nil, err
 		}
-		cred, secret, err := newCredential(org.ID, owner.ID, "bootstrap", AllScopes(), nil, now)
-		if err != nil {
-			return nil, err
-		}
+		cred, secret := NewCredential(org.ID, owner.ID, "bootstrap", AllScopes(), nil, now)
 		if err := tx.CredentialCreate(ctx, cred); err != nil {
 			return nil, err
 		}
