@@ -1,0 +1,42 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/memberd/memberd/membership"
+)
+
+// bootstrap creates an organization, its owner and an owner credential,
+// and prints them once as JSON: the secret is not stored anywhere else.
+func (m *Main) bootstrap(ctx context.Context, args []string) error {
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet("bootstrap", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	m.storeFlags(fs, &cfg)
+	org := fs.String("org", "", "organization name (required)")
+	owner := fs.String("owner", "", "owner's e-mail (required)")
+	name := fs.String("name", "", "owner's name")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *org == "" || *owner == "" {
+		return errors.New("bootstrap needs --org NAME and --owner EMAIL")
+	}
+	store, err := openStore(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	svc := membership.NewService(store, membership.DefaultConfig())
+	b, err := svc.CreateOrganization(ctx, membership.BootstrapRequest{OrgName: *org, OwnerEmail: *owner, OwnerName: *name})
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	enc := json.NewEncoder(m.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(b)
+}

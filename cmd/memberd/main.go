@@ -1,0 +1,115 @@
+// Command memberd runs the memberd membership service and its
+// administrative commands. main only wires: every behaviour lives in the
+// packages it mounts.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/memberd/memberd/membership"
+	"github.com/memberd/memberd/store/postgres"
+	"github.com/memberd/memberd/store/sqlite"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := NewMain().Run(ctx, os.Args[1:]); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "memberd:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// Main is the program, with its standard streams injectable so tests can
+// drive it in-process.
+type Main struct {
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+	// Ready, when set, receives the address serve listens on.
+	Ready chan<- string
+}
+
+// NewMain returns a Main on the process's streams and environment.
+func NewMain() *Main {
+	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+}
+
+const usage = `memberd — the membership service that takes access away properly.
+
+Usage:
+  memberd serve [--addr HOST:PORT] [--db DSN] [--demo]   run the server
+  memberd bootstrap --org NAME --owner EMAIL [--db DSN]  create the first organization
+
+DSN is sqlite:PATH (default sqlite:memberd.db) or a postgres:// URL.
+Environment: MEMBERD_ADDR, MEMBERD_DB.
+`
+
+// Run runs the subcommand named by args[0].
+func (m *Main) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(m.Stderr, usage)
+		return flag.ErrHelp
+	}
+	switch args[0] {
+	case "serve":
+		return m.serve(ctx, args[1:])
+	case "bootstrap":
+		return m.bootstrap(ctx, args[1:])
+	case "help", "-h", "--help":
+		fmt.Fprint(m.Stdout, usage)
+		return nil
+	}
+	fmt.Fprint(m.Stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// Config is everything the server is configured with.
+type Config struct {
+	Addr               string
+	DB                 string
+	Demo               bool
+	RateLimit          float64
+	RateBurst          int
+	BatchLimit         int
+	KeepFutureBookings bool
+}
+
+// DefaultConfig is the configuration before flags and environment.
+func DefaultConfig() Config {
+	return Config{Addr: "127.0.0.1:8080", DB: "sqlite:memberd.db", RateLimit: 100, RateBurst: 200,
+		BatchLimit: membership.DefaultBatchLimit}
+}
+
+// storeFlags registers the flags every database-using command shares.
+func (m *Main) storeFlags(fs *flag.FlagSet, cfg *Config) {
+	if v := m.Getenv("MEMBERD_DB"); v != "" {
+		cfg.DB = v
+	}
+	fs.StringVar(&cfg.DB, "db", cfg.DB, "database: sqlite:PATH or a postgres:// URL (env MEMBERD_DB)")
+}
+
+// openStore opens the store a DSN names.
+func openStore(ctx context.Context, dsn string) (membership.Store, error) {
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return postgres.Open(ctx, dsn)
+	case strings.HasPrefix(dsn, "sqlite:"):
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if path == "" {
+			return nil, errors.New("sqlite DSN needs a path: sqlite:PATH")
+		}
+		return sqlite.Open(ctx, path)
+	}
+	return nil, fmt.Errorf("unknown database %q: want sqlite:PATH or a postgres:// URL", dsn)
+}
