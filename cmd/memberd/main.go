@@ -50,9 +50,10 @@ const usage = `memberd — the membership service that takes access away properl
 Usage:
   memberd serve [--addr HOST:PORT] [--db DSN] [--demo]   run the server
   memberd bootstrap --org NAME --owner EMAIL [--db DSN]  create the first organization
+  memberd offboard --csv FILE [--server URL] [--dry-run] remove the members a CSV lists, with a progress bar
 
 DSN is sqlite:PATH (default sqlite:memberd.db) or a postgres:// URL.
-Environment: MEMBERD_ADDR, MEMBERD_DB.
+Environment: MEMBERD_ADDR, MEMBERD_DB, MEMBERD_TOKEN (offboard).
 `
 
 // Run runs the subcommand named by args[0].
@@ -66,6 +67,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.serve(ctx, args[1:])
 	case "bootstrap":
 		return m.bootstrap(ctx, args[1:])
+	case "offboard":
+		return m.offboard(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil
