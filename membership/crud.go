@@ -168,6 +168,9 @@ type UpdateMemberRequest struct {
 	Member MemberRef
 	Name   *string
 	Role   Role
+	// ActiveOnly refuses a removed member with ErrMemberNotFound, for
+	// dialects in which a removed user is no longer in the organization.
+	ActiveOnly bool
 }
 
 // UpdateMember changes a member's name or organization role.
@@ -186,6 +189,9 @@ func (s *Service) UpdateMember(ctx context.Context, a Actor, req UpdateMemberReq
 		target, err := s.lockMember(ctx, tx, a.OrgID, req.Member)
 		if err != nil {
 			return nil, err
+		}
+		if req.ActiveOnly && !target.Active() {
+			return nil, ErrMemberNotFound
 		}
 		if actor.ID != target.ID || req.Role != "" {
 			if err := mayManage(actor); err != nil {
@@ -248,6 +254,29 @@ func ListLimit(limit int) int {
 func (s *Service) Members(ctx context.Context, a Actor, p MemberListParams) ([]*Member, error) {
 	p.OrgID, p.Limit = a.OrgID, ListLimit(p.Limit)
 	return view(ctx, s, func(tx Tx) ([]*Member, error) { return tx.MemberList(ctx, &p) })
+}
+
+// MemberPage is one numbered page of members and how many match in all.
+type MemberPage struct {
+	Members []*Member
+	Total   int
+}
+
+// MemberPageOf lists the members matching p (paged by p.Offset and p.Limit)
+// and counts them all, in one snapshot so the two agree.
+func (s *Service) MemberPageOf(ctx context.Context, a Actor, p MemberListParams) (*MemberPage, error) {
+	p.OrgID, p.Limit, p.Offset = a.OrgID, ListLimit(p.Limit), max(p.Offset, 0)
+	return view(ctx, s, func(tx Tx) (*MemberPage, error) {
+		members, err := tx.MemberList(ctx, &p)
+		if err != nil {
+			return nil, err
+		}
+		total, err := tx.MemberCount(ctx, &p)
+		if err != nil {
+			return nil, err
+		}
+		return &MemberPage{Members: members, Total: total}, nil
+	})
 }
 
 // MemberHistory is a member with every membership period and its space

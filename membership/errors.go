@@ -24,6 +24,13 @@ const (
 	CodeInternal      Code = "internal"      // 500: a bug or a failed dependency
 )
 
+// Refusals of the HTTP request itself, before any core call, that each
+// dialect must still answer in its own format (so they need a Code).
+const (
+	CodeMethodNotAllowed Code = "method_not_allowed"     // 405: the path does not answer the method
+	CodeUnsupportedMedia Code = "unsupported_media_type" // 415: the body's Content-Type is not one the interface reads
+)
+
 // Error carries a Message that is safe to show clients. Err is the cause:
 // logged, never shown.
 type Error struct {

@@ -46,6 +46,9 @@ type Tx interface {
 	MemberGet(ctx context.Context, p *MemberGetParams) (*Member, error)
 	// MemberList lists members in ID order after p.AfterID.
 	MemberList(ctx context.Context, p *MemberListParams) ([]*Member, error)
+	// MemberCount counts the members MemberList would find without
+	// p.Limit and p.Offset, for dialects that page by number.
+	MemberCount(ctx context.Context, p *MemberListParams) (int, error)
 	// MemberSetStatus switches a member active or removed, closing or
 	// opening a membership period. Returns CodeNotFound if absent.
 	MemberSetStatus(ctx context.Context, p *MemberSetStatusParams) error
@@ -178,6 +181,7 @@ type MemberListParams struct {
 	Query   string // substring of e-mail or name
 	AfterID int64
 	Limit   int
+	Offset  int // rows to skip after AfterID, for dialects that page by number
 }
 
 // MemberSetStatusParams switches a member's status.

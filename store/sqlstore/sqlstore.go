@@ -275,21 +275,40 @@ func (t *Tx) MemberGet(ctx context.Context, p *membership.MemberGetParams) (*mem
 
 // MemberList implements membership.Tx.
 func (t *Tx) MemberList(ctx context.Context, p *membership.MemberListParams) ([]*membership.Member, error) {
-	args := []any{p.OrgID, p.AfterID}
-	q := `SELECT ` + memberCols + memberFrom + ` WHERE m.org_id = $1 AND m.id > $2`
+	args := []any{}
+	q := `SELECT ` + memberCols + memberFrom + ` WHERE ` + memberWhere(&args, p)
+	q += " ORDER BY m.id LIMIT " + arg(&args, max(p.Limit, 1))
+	if p.Offset > 0 {
+		q += " OFFSET " + arg(&args, p.Offset)
+	}
+	return collect(ctx, t, scanMemberRows, q, args...)
+}
+
+// MemberCount implements membership.Tx.
+func (t *Tx) MemberCount(ctx context.Context, p *membership.MemberListParams) (int, error) {
+	args := []any{}
+	var n int
+	if err := t.c.QueryRow(ctx, `SELECT count(*)`+memberFrom+` WHERE `+memberWhere(&args, p), args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count members: %w", err)
+	}
+	return n, nil
+}
+
+// memberWhere is the filter MemberList and MemberCount share.
+func memberWhere(args *[]any, p *membership.MemberListParams) string {
+	w := "m.org_id = " + arg(args, p.OrgID) + " AND m.id > " + arg(args, p.AfterID)
 	if p.Status != "" {
-		q += " AND m.status = " + arg(&args, string(p.Status))
+		w += " AND m.status = " + arg(args, string(p.Status))
 	}
 	if p.Role != "" {
-		q += " AND m.role = " + arg(&args, string(p.Role))
+		w += " AND m.role = " + arg(args, string(p.Role))
 	}
 	if p.Query != "" {
 		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(p.Query)) + "%"
-		ph := arg(&args, like)
-		q += " AND (u.email LIKE " + ph + ` ESCAPE '\' OR lower(m.name) LIKE ` + ph + ` ESCAPE '\')`
+		ph := arg(args, like)
+		w += " AND (u.email LIKE " + ph + ` ESCAPE '\' OR lower(m.name) LIKE ` + ph + ` ESCAPE '\')`
 	}
-	q += " ORDER BY m.id LIMIT " + arg(&args, max(p.Limit, 1))
-	return collect(ctx, t, scanMemberRows, q, args...)
+	return w
 }
 
 // MemberSetStatus implements membership.Tx.
