@@ -39,6 +39,7 @@ func DefaultConfig() Config {
 type Service struct {
 	store Store
 	cfg   Config
+	queue Queue // see SetQueue; nil until the job queue is connected
 }
 
 // NewService returns a Service over store.
@@ -147,6 +148,7 @@ func mutate[T any](ctx context.Context, s *Service, a Actor, action string, fn f
 		}); done && verr == nil {
 			return result, nil
 		} else if ErrorCode(verr) == CodeUnprocessable {
+			s.auditRefusal(ctx, a, action, verr)
 			return result, verr
 		}
 	}
@@ -180,6 +182,13 @@ func (s *Service) auditRefusal(ctx context.Context, a Actor, action string, caus
 	if err := s.store.Update(ctx, func(tx Tx) error { return tx.EventAppend(ctx, e) }); err != nil {
 		s.cfg.Logger.Error("audit refused attempt", "action", action, "err", err)
 	}
+}
+
+// refuse audits a refusal decided before the call's transaction began (a
+// malformed request) and returns it, so that it is recorded like any other.
+func (s *Service) refuse(ctx context.Context, a Actor, action string, err error) error {
+	s.auditRefusal(ctx, a, action, err)
+	return err
 }
 
 // AuditRefusedAuth records a request refused before any credential was
@@ -225,6 +234,9 @@ func (s *Service) record(ctx context.Context, tx Tx, a Actor, action string, tar
 	}
 	if err := tx.EventAppend(ctx, e); err != nil {
 		return nil, fmt.Errorf("append event %s: %w", action, err)
+	}
+	if err := s.publish(ctx, tx, e); err != nil {
+		return nil, fmt.Errorf("publish event %s: %w", action, err)
 	}
 	return e, nil
 }

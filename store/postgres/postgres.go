@@ -60,6 +60,18 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 // Pool is the connection pool, for the job queue's driver.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
+// PgxTx returns the pgx.Tx under a transaction this engine opened (in
+// Update or UpdatePgx), so that the job queue can insert its jobs in the
+// same transaction as the change that causes them.
+func PgxTx(tx membership.Tx) (pgx.Tx, bool) {
+	st, ok := tx.(*sqlstore.Tx)
+	if !ok {
+		return nil, false
+	}
+	c, ok := st.Conn().(conn)
+	return c.tx, ok
+}
+
 // Close implements membership.Store.
 func (s *Store) Close() error {
 	s.pool.Close()

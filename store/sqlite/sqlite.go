@@ -75,6 +75,18 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // which must share it so its inserts join memberd's transactions.
 func (s *Store) Writer() *sql.DB { return s.writer }
 
+// SQLTx returns the *sql.Tx under a transaction this engine opened (in
+// Update or UpdateSQL), so that the job queue can insert its jobs in the
+// same transaction as the change that causes them.
+func SQLTx(tx membership.Tx) (*sql.Tx, bool) {
+	st, ok := tx.(*sqlstore.Tx)
+	if !ok {
+		return nil, false
+	}
+	c, ok := st.Conn().(conn)
+	return c.tx, ok
+}
+
 // Close implements membership.Store.
 func (s *Store) Close() error { return errors.Join(s.reader.Close(), s.writer.Close()) }
 

@@ -1,0 +1,627 @@
+package membership
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// OperationStatus is where an operation is in its life.
+type OperationStatus string
+
+// Operation states. Scheduled and queued operations are waiting; running
+// has started; the last three are final.
+const (
+	OperationScheduled OperationStatus = "scheduled" // waits for its effective time
+	OperationQueued    OperationStatus = "queued"    // accepted, not yet started
+	OperationRunning   OperationStatus = "running"
+	OperationSucceeded OperationStatus = "succeeded"
+	OperationFailed    OperationStatus = "failed"
+	OperationCancelled OperationStatus = "cancelled"
+)
+
+// Done reports whether st is final.
+func (st OperationStatus) Done() bool {
+	return st == OperationSucceeded || st == OperationFailed || st == OperationCancelled
+}
+
+// Waiting reports whether an operation in st has not started and can
+// still be cancelled.
+func (st OperationStatus) Waiting() bool { return st == OperationScheduled || st == OperationQueued }
+
+// Operation kinds: the removals that can run later.
+const (
+	KindRemoveMember      = "member.remove" // offboarding: the whole membership
+	KindRemoveSpaceMember = "space_member.remove"
+	KindRemoveGroupMember = "group_member.remove"
+	KindRevokeRoles       = "roles.revoke"
+)
+
+// Operation is a removal that runs after it is acknowledged: at once but
+// asynchronously (Workiva's revocation), or at a set time (a scheduled
+// removal). It is stored, so it survives restarts, and it runs exactly once.
+type Operation struct {
+	ID             int64            `json:"-"`
+	UUID           string           `json:"id"`
+	OrgID          int64            `json:"organization_id"`
+	Kind           string           `json:"kind"`
+	Status         OperationStatus  `json:"status"`
+	Interface      string           `json:"interface"`
+	RequestID      string           `json:"request_id,omitempty"`
+	ActorMemberID  int64            `json:"actor_member_id"`
+	CredentialID   int64            `json:"credential_id,omitempty"`
+	TargetMemberID int64            `json:"target_member_id,omitempty"`
+	SpaceID        int64            `json:"space_id,omitempty"`
+	Request        OperationRequest `json:"request"`
+	// Original is the request as the client sent it, in its own dialect.
+	Original json.RawMessage `json:"original_request,omitempty"`
+	// EffectiveAt is set for scheduled removals: when the removal happens.
+	EffectiveAt *time.Time      `json:"effective_at,omitempty"`
+	Result      *Report         `json:"result,omitempty"`
+	Error       *OperationError `json:"error,omitempty"`
+	Attempts    int             `json:"attempts"`
+	CreatedAt   time.Time       `json:"created_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+	StartedAt   *time.Time      `json:"started_at,omitempty"`
+	FinishedAt  *time.Time      `json:"finished_at,omitempty"`
+	// LockKey names what the operation changes; at most one waiting or
+	// running operation holds a key (a second is a conflict).
+	LockKey string `json:"-"`
+}
+
+// RunAt is when the operation is due.
+func (op *Operation) RunAt() time.Time {
+	if op.EffectiveAt != nil {
+		return *op.EffectiveAt
+	}
+	return op.CreatedAt
+}
+
+// actor is who the operation acts for: the one who asked for it.
+func (op *Operation) actor() Actor {
+	return Actor{OrgID: op.OrgID, MemberID: op.ActorMemberID, CredentialID: op.CredentialID,
+		Interface: op.Interface, RequestID: op.RequestID}
+}
+
+// OperationError says why an operation failed, in the core's terms.
+type OperationError struct {
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+}
+
+// OperationRequest is the removal an operation runs: Kind names which of
+// the requests is set. DryRun is ignored: an operation always runs for real.
+type OperationRequest struct {
+	Kind              string                    `json:"kind"`
+	RemoveMember      *RemoveMemberRequest      `json:"remove_member,omitempty"`
+	RemoveSpaceMember *RemoveSpaceMemberRequest `json:"remove_space_member,omitempty"`
+	RemoveGroupMember *RemoveGroupMemberRequest `json:"remove_group_member,omitempty"`
+	RevokeRoles       *RevokeRolesRequest       `json:"revoke_roles,omitempty"`
+}
+
+// Queue runs operations and webhook deliveries later, durably. It is the
+// seam between the core and the job queue (package jobs): the core calls
+// it inside its own transaction, so a job exists exactly when the change
+// that caused it commits, and the core never sees the queue's tables.
+type Queue interface {
+	// EnqueueOperation makes RunOperation(op.UUID) be called once at
+	// op.RunAt(), on one node, in tx.
+	EnqueueOperation(ctx context.Context, tx Tx, op *Operation) error
+	// EnqueueDelivery makes DeliverWebhook(deliveryID) be called at at.
+	EnqueueDelivery(ctx context.Context, tx Tx, deliveryID int64, at time.Time) error
+}
+
+// AsyncTx is the part of a transaction that stores operations, webhook
+// endpoints and the webhook outbox. The SQL store implements it; a store
+// that does not cannot run asynchronous work.
+type AsyncTx interface {
+	// OperationCreate inserts op and sets its ID. Returns CodeConflict if a
+	// waiting or running operation holds op.LockKey.
+	OperationCreate(ctx context.Context, op *Operation) error
+	// OperationGet finds an operation by UUID in p.OrgID (any organization
+	// when p.OrgID is 0). CodeNotFound if absent.
+	OperationGet(ctx context.Context, p *OperationGetParams) (*Operation, error)
+	// OperationList lists operations matching p, newest first.
+	OperationList(ctx context.Context, p *OperationListParams) ([]*Operation, error)
+	// OperationUpdate stores op's status, result, error, attempts and times.
+	OperationUpdate(ctx context.Context, op *Operation) error
+
+	// WebhookEndpointCreate inserts e and sets its ID.
+	WebhookEndpointCreate(ctx context.Context, e *WebhookEndpoint) error
+	// WebhookEndpointGet finds an endpoint by UUID (or ID) in orgID (any
+	// organization when 0). CodeNotFound if absent.
+	WebhookEndpointGet(ctx context.Context, orgID, id int64, uuid string) (*WebhookEndpoint, error)
+	// WebhookEndpointList lists an organization's endpoints in ID order.
+	WebhookEndpointList(ctx context.Context, orgID int64) ([]*WebhookEndpoint, error)
+	// WebhookEndpointUpdate stores e's URL, events, description and status.
+	WebhookEndpointUpdate(ctx context.Context, e *WebhookEndpoint) error
+	// WebhookMessageCreate appends m to the outbox and sets its ID.
+	WebhookMessageCreate(ctx context.Context, m *WebhookMessage) error
+	// WebhookMessageGet returns CodeNotFound if absent.
+	WebhookMessageGet(ctx context.Context, id int64) (*WebhookMessage, error)
+	// WebhookDeliveryCreate inserts d and sets its ID.
+	WebhookDeliveryCreate(ctx context.Context, d *WebhookDelivery) error
+	// WebhookDeliveryGet finds a delivery by UUID (or ID) in orgID (any
+	// organization when 0). CodeNotFound if absent.
+	WebhookDeliveryGet(ctx context.Context, orgID, id int64, uuid string) (*WebhookDelivery, error)
+	// WebhookDeliveryList lists deliveries matching p, newest first.
+	WebhookDeliveryList(ctx context.Context, p *WebhookDeliveryListParams) ([]*WebhookDelivery, error)
+	// WebhookDeliveryUpdate stores d's status, attempts and last outcome.
+	WebhookDeliveryUpdate(ctx context.Context, d *WebhookDelivery) error
+	// WebhookDeliveryPrev returns the newest pending delivery of the same
+	// endpoint and order key with an ID below beforeID (any when 0), locking
+	// it, or CodeNotFound. It decides who goes first per member.
+	WebhookDeliveryPrev(ctx context.Context, endpointID int64, orderKey string, beforeID int64) (*WebhookDelivery, error)
+	// WebhookDeliveryNext returns the oldest pending delivery of the same
+	// endpoint and order key with an ID above afterID, or CodeNotFound.
+	WebhookDeliveryNext(ctx context.Context, endpointID int64, orderKey string, afterID int64) (*WebhookDelivery, error)
+	// WebhookAttemptAppend records one delivery attempt and sets its ID.
+	WebhookAttemptAppend(ctx context.Context, at *WebhookAttempt) error
+	// WebhookAttemptList lists a delivery's attempts, oldest first.
+	WebhookAttemptList(ctx context.Context, deliveryID int64) ([]*WebhookAttempt, error)
+}
+
+// OperationGetParams addresses one operation.
+type OperationGetParams struct {
+	OrgID int64 // 0: any organization (the job runner's view)
+	UUID  string
+	Lock  bool // serialize changes to this operation (FOR UPDATE)
+}
+
+// OperationListParams filters OperationList; zero fields match all.
+type OperationListParams struct {
+	OrgID     int64
+	Status    OperationStatus
+	Scheduled bool // only operations with an effective time
+	BeforeID  int64
+	Limit     int
+}
+
+// asyncTx returns tx's AsyncTx or refuses with CodeUnavailable.
+func asyncTx(tx Tx) (AsyncTx, error) {
+	at, ok := tx.(AsyncTx)
+	if !ok {
+		return nil, &Error{Code: CodeUnavailable, Message: "asynchronous operations are not available",
+			Err: fmt.Errorf("store transaction %T does not implement AsyncTx", tx)}
+	}
+	return at, nil
+}
+
+// SetQueue connects the job queue. Without one, operations and webhook
+// deliveries are refused with CodeUnavailable rather than accepted and
+// never run. Call it once at startup, before serving.
+func (s *Service) SetQueue(q Queue) { s.queue = q }
+
+func (s *Service) needQueue() error {
+	if s.queue == nil {
+		return Errorf(CodeUnavailable, "the job queue is not running")
+	}
+	return nil
+}
+
+// StartOperationRequest asks for a removal to run asynchronously, at once
+// or at EffectiveAt.
+type StartOperationRequest struct {
+	Request OperationRequest
+	// EffectiveAt schedules the removal; nil runs it as soon as possible.
+	EffectiveAt *time.Time
+	// Original is the request as the client sent it, kept for polling.
+	Original json.RawMessage
+	// SpaceID, when set, must be the space of Request.RevokeRoles's
+	// membership (Workiva addresses a membership through its workspace).
+	SpaceID int64
+}
+
+// StartOperation accepts a removal to run later and returns its operation
+// at once. Everything that can be checked before acceptance is: the actor
+// must be an owner or admin of the organization (CodeForbidden), every
+// member, space, group and membership named must exist in it
+// (CodeNotFound), and no other operation may be waiting on or running
+// against the same target (CodeConflict). What can only be known when the
+// removal runs (a role not held, a member removed meanwhile) fails the
+// operation with details instead.
+func (s *Service) StartOperation(ctx context.Context, a Actor, req StartOperationRequest) (*Operation, error) {
+	if err := s.needQueue(); err != nil {
+		return nil, err
+	}
+	action := "operation.start"
+	if req.EffectiveAt != nil {
+		action = "scheduled_removal.create"
+	}
+	if err := validOperationRequest(&req.Request); err != nil {
+		s.auditRefusal(ctx, a, action, err)
+		return nil, err
+	}
+	now := s.now()
+	var effective *time.Time
+	if req.EffectiveAt != nil {
+		t := req.EffectiveAt.UTC().Truncate(time.Microsecond)
+		if t.Before(now.Add(-time.Minute)) {
+			err := Errorf(CodeInvalid, "effective_at is in the past")
+			s.auditRefusal(ctx, a, action, err)
+			return nil, err
+		}
+		effective = &t
+	}
+	return mutate(ctx, s, a, action, func(tx Tx) (*Operation, error) {
+		atx, err := asyncTx(tx)
+		if err != nil {
+			return nil, err
+		}
+		actor, err := s.actingMember(ctx, tx, a)
+		if err != nil {
+			return nil, err
+		}
+		if err := mayManage(actor); err != nil {
+			return nil, Errorf(CodeForbidden, "only owners and admins can start removals that run later")
+		}
+		op := &Operation{
+			UUID: NewUUID(), OrgID: a.OrgID, Kind: req.Request.Kind, Status: OperationQueued,
+			Interface: a.Interface, RequestID: a.RequestID, ActorMemberID: actor.ID, CredentialID: a.CredentialID,
+			Request: req.Request, Original: req.Original, EffectiveAt: effective,
+			CreatedAt: now, UpdatedAt: now,
+		}
+		if effective != nil {
+			op.Status = OperationScheduled
+		}
+		if err := s.resolveTarget(ctx, tx, a.OrgID, op, req.SpaceID); err != nil {
+			return nil, err
+		}
+		if err := atx.OperationCreate(ctx, op); err != nil {
+			return nil, err
+		}
+		if err := s.queue.EnqueueOperation(ctx, tx, op); err != nil {
+			return nil, fmt.Errorf("enqueue operation %s: %w", op.UUID, err)
+		}
+		event := "operation.accepted"
+		if effective != nil {
+			event = "scheduled_removal.created"
+		}
+		if _, err := s.recordOperation(ctx, tx, a, event, op); err != nil {
+			return nil, err
+		}
+		return op, nil
+	})
+}
+
+// validOperationRequest checks the request's shape before any lookup.
+func validOperationRequest(r *OperationRequest) error {
+	n := 0
+	for _, set := range []bool{r.RemoveMember != nil, r.RemoveSpaceMember != nil, r.RemoveGroupMember != nil, r.RevokeRoles != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return Errorf(CodeInvalid, "exactly one removal must be named")
+	}
+	switch {
+	case r.RemoveMember != nil:
+		r.Kind = KindRemoveMember
+		r.RemoveMember.DryRun = false
+	case r.RemoveSpaceMember != nil:
+		r.Kind = KindRemoveSpaceMember
+		r.RemoveSpaceMember.DryRun = false
+	case r.RemoveGroupMember != nil:
+		r.Kind = KindRemoveGroupMember
+		r.RemoveGroupMember.DryRun = false
+	case r.RevokeRoles != nil:
+		r.Kind = KindRevokeRoles
+		r.RevokeRoles.DryRun = false
+		roles, err := CleanRoles(r.RevokeRoles.Roles)
+		if err != nil {
+			return err
+		}
+		r.RevokeRoles.Roles = roles
+	}
+	return nil
+}
+
+// resolveTarget checks that everything op names exists and sets the
+// member it concerns and its lock key.
+func (s *Service) resolveTarget(ctx context.Context, tx Tx, orgID int64, op *Operation, spaceID int64) error {
+	r := &op.Request
+	member := func(ref MemberRef) (*Member, error) {
+		m, err := s.lockMember(ctx, tx, orgID, ref)
+		if err != nil {
+			return nil, err
+		}
+		op.TargetMemberID = m.ID
+		return m, nil
+	}
+	switch r.Kind {
+	case KindRemoveMember:
+		m, err := member(r.RemoveMember.Member)
+		if err != nil {
+			return err
+		}
+		r.RemoveMember.Member = MemberRef{ID: m.ID}
+		op.LockKey = fmt.Sprintf("member:%d", m.ID)
+	case KindRemoveSpaceMember:
+		sp, err := tx.SpaceGet(ctx, r.RemoveSpaceMember.Space.params(orgID))
+		if err != nil {
+			return err
+		}
+		m, err := member(r.RemoveSpaceMember.Member)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.SpaceMemberGet(ctx, &SpaceMemberGetParams{OrgID: orgID, SpaceID: sp.ID, MemberID: m.ID}); ErrorCode(err) == CodeNotFound {
+			return ErrNotMember
+		} else if err != nil {
+			return err
+		}
+		r.RemoveSpaceMember.Space, r.RemoveSpaceMember.Member = Ref{ID: sp.ID}, MemberRef{ID: m.ID}
+		op.SpaceID = sp.ID
+		op.LockKey = fmt.Sprintf("space:%d:member:%d", sp.ID, m.ID)
+	case KindRemoveGroupMember:
+		g, err := tx.GroupGet(ctx, r.RemoveGroupMember.Group.params(orgID))
+		if err != nil {
+			return err
+		}
+		m, err := member(r.RemoveGroupMember.Member)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.GroupMemberGet(ctx, &GroupMemberGetParams{OrgID: orgID, GroupID: g.ID, MemberID: m.ID}); ErrorCode(err) == CodeNotFound {
+			return ErrNotMember
+		} else if err != nil {
+			return err
+		}
+		r.RemoveGroupMember.Group, r.RemoveGroupMember.Member = Ref{ID: g.ID}, MemberRef{ID: m.ID}
+		op.LockKey = fmt.Sprintf("group:%d:member:%d", g.ID, m.ID)
+	case KindRevokeRoles:
+		sm, err := tx.SpaceMemberGet(ctx, &SpaceMemberGetParams{OrgID: orgID, ID: r.RevokeRoles.SpaceMemberID})
+		if err != nil {
+			return err
+		}
+		if spaceID != 0 && sm.SpaceID != spaceID {
+			return Errorf(CodeNotFound, "space membership not found")
+		}
+		if _, err := member(MemberRef{ID: sm.MemberID}); err != nil {
+			return err
+		}
+		op.SpaceID = sm.SpaceID
+		op.LockKey = fmt.Sprintf("space_member:%d:roles", sm.ID)
+	}
+	return nil
+}
+
+// recordOperation appends the audit event of an operation's change; the
+// event names the member the operation concerns.
+func (s *Service) recordOperation(ctx context.Context, tx Tx, a Actor, action string, op *Operation) (*Event, error) {
+	var target *Member
+	if op.TargetMemberID != 0 {
+		target = &Member{ID: op.TargetMemberID}
+	}
+	return s.record(ctx, tx, a, action, target, nil, op)
+}
+
+// Operation returns one of the organization's operations by its UUID.
+func (s *Service) Operation(ctx context.Context, a Actor, id string) (*Operation, error) {
+	return view(ctx, s, func(tx Tx) (*Operation, error) {
+		atx, err := asyncTx(tx)
+		if err != nil {
+			return nil, err
+		}
+		return atx.OperationGet(ctx, &OperationGetParams{OrgID: a.OrgID, UUID: id})
+	})
+}
+
+// Operations lists the organization's operations, newest first.
+func (s *Service) Operations(ctx context.Context, a Actor, p OperationListParams) ([]*Operation, error) {
+	p.OrgID, p.Limit = a.OrgID, ListLimit(p.Limit)
+	return view(ctx, s, func(tx Tx) ([]*Operation, error) {
+		atx, err := asyncTx(tx)
+		if err != nil {
+			return nil, err
+		}
+		return atx.OperationList(ctx, &p)
+	})
+}
+
+// CancelOperation cancels an operation that has not started. A scheduled
+// removal can be cancelled until it is due; one that has started or
+// finished answers CodeConflict.
+func (s *Service) CancelOperation(ctx context.Context, a Actor, id string) (*Operation, error) {
+	return mutate(ctx, s, a, "operation.cancel", func(tx Tx) (*Operation, error) {
+		atx, err := asyncTx(tx)
+		if err != nil {
+			return nil, err
+		}
+		actor, err := s.actingMember(ctx, tx, a)
+		if err != nil {
+			return nil, err
+		}
+		op, err := atx.OperationGet(ctx, &OperationGetParams{OrgID: a.OrgID, UUID: id, Lock: true})
+		if err != nil {
+			return nil, err
+		}
+		if err := mayManage(actor); err != nil && actor.ID != op.ActorMemberID {
+			return nil, Errorf(CodeForbidden, "only owners, admins and the member who started it can cancel an operation")
+		}
+		if !op.Status.Waiting() {
+			return nil, Errorf(CodeConflict, "the operation is %s and can no longer be cancelled", op.Status)
+		}
+		now := s.now()
+		op.Status, op.UpdatedAt, op.FinishedAt = OperationCancelled, now, &now
+		if err := atx.OperationUpdate(ctx, op); err != nil {
+			return nil, err
+		}
+		action := "operation.cancelled"
+		if op.EffectiveAt != nil {
+			action = "scheduled_removal.cancelled"
+		}
+		if _, err := s.recordOperation(ctx, tx, a, action, op); err != nil {
+			return nil, err
+		}
+		return op, nil
+	})
+}
+
+// PreviewOperation is the dry run of a waiting operation: what it would
+// take away if it ran now, with the rights of the member who started it.
+func (s *Service) PreviewOperation(ctx context.Context, a Actor, id string) (*Report, error) {
+	op, err := s.Operation(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	if !op.Status.Waiting() {
+		return nil, Errorf(CodeConflict, "the operation is %s; only a waiting operation has a preview", op.Status)
+	}
+	return dryRun(ctx, s, func(tx Tx) (*Report, error) { return s.execOperation(ctx, tx, op) })
+}
+
+// ErrNotDue is returned by RunOperation for an operation whose effective
+// time has not come; the runner tries again at Due.
+type ErrNotDue struct{ Due time.Time }
+
+func (e *ErrNotDue) Error() string {
+	return fmt.Sprintf("operation is due at %s", e.Due.Format(time.RFC3339Nano))
+}
+
+// dueSlack lets an operation run a little early: the queue's clock and the
+// database's may differ by a few milliseconds.
+const dueSlack = 50 * time.Millisecond
+
+// RunOperation runs an operation's removal. It is what the job queue calls;
+// finish is the queue's own bookkeeping (marking its job done), which
+// RunOperation calls inside the transaction that stores the operation's
+// final state. The removal, the final state and finish commit together,
+// so a run that is killed half-way leaves nothing, and a run after a
+// finished one finds the operation done and only calls finish.
+//
+// A refusal (a role not held, a member already removed) fails the
+// operation with details: it is a final answer, not an error. Any other
+// error is returned with nothing changed, for the queue to retry.
+func (s *Service) RunOperation(ctx context.Context, id string, finish func(tx Tx) error) (*Operation, error) {
+	// First mark it running in its own transaction, so that polling shows
+	// it started and a cancel that comes now is refused.
+	var op *Operation
+	err := s.store.Update(ctx, func(tx Tx) error {
+		atx, err := asyncTx(tx)
+		if err != nil {
+			return err
+		}
+		if op, err = atx.OperationGet(ctx, &OperationGetParams{UUID: id, Lock: true}); err != nil {
+			return err
+		}
+		if op.Status.Done() {
+			return finish(tx)
+		}
+		if due := op.RunAt(); s.now().Add(dueSlack).Before(due) {
+			return &ErrNotDue{Due: due}
+		}
+		now := s.now()
+		op.Status, op.UpdatedAt, op.Attempts = OperationRunning, now, op.Attempts+1
+		if op.StartedAt == nil {
+			op.StartedAt = &now
+		}
+		return atx.OperationUpdate(ctx, op)
+	})
+	if err != nil || op.Status.Done() {
+		return op, err
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		atx, err := asyncTx(tx)
+		if err != nil {
+			return err
+		}
+		if op, err = atx.OperationGet(ctx, &OperationGetParams{UUID: id, Lock: true}); err != nil {
+			return err
+		}
+		if op.Status.Done() {
+			return finish(tx)
+		}
+		var report *Report
+		runErr := tx.Savepoint(ctx, func() error {
+			var err error
+			report, err = s.execOperation(ctx, tx, op)
+			return err
+		})
+		now := s.now()
+		switch {
+		case runErr == nil:
+			op.Status, op.Result = OperationSucceeded, report
+		case ErrorCode(runErr) != CodeInternal:
+			op.Status = OperationFailed
+			op.Error = &OperationError{Code: ErrorCode(runErr), Message: ErrorMessage(runErr)}
+			refused := s.newEvent(op.actor(), op.Kind, OutcomeRefused)
+			refused.Message = op.Error.Message
+			refused.TargetType, refused.TargetID, refused.TargetMemberID = "member", op.TargetMemberID, op.TargetMemberID
+			if err := tx.EventAppend(ctx, refused); err != nil {
+				return fmt.Errorf("audit failed operation: %w", err)
+			}
+		default:
+			return fmt.Errorf("run operation %s: %w", op.UUID, runErr)
+		}
+		op.UpdatedAt, op.FinishedAt = now, &now
+		if err := atx.OperationUpdate(ctx, op); err != nil {
+			return err
+		}
+		if op.EffectiveAt != nil {
+			if _, err := s.recordOperation(ctx, tx, op.actor(), "scheduled_removal.executed", op); err != nil {
+				return err
+			}
+		}
+		return finish(tx)
+	})
+	return op, err
+}
+
+// FailOperation gives up on an operation whose runs kept failing with
+// internal errors: it is marked failed so that nobody polls it forever.
+func (s *Service) FailOperation(ctx context.Context, id string, cause error, finish func(tx Tx) error) (*Operation, error) {
+	var op *Operation
+	err := s.store.Update(ctx, func(tx Tx) error {
+		atx, err := asyncTx(tx)
+		if err != nil {
+			return err
+		}
+		if op, err = atx.OperationGet(ctx, &OperationGetParams{UUID: id, Lock: true}); err != nil {
+			return err
+		}
+		if !op.Status.Done() {
+			now := s.now()
+			op.Status, op.UpdatedAt, op.FinishedAt = OperationFailed, now, &now
+			op.Error = &OperationError{Code: CodeInternal, Message: "internal error"}
+			s.cfg.Logger.Error("operation failed for good", "operation", id, "err", cause)
+			if err := atx.OperationUpdate(ctx, op); err != nil {
+				return err
+			}
+		}
+		return finish(tx)
+	})
+	return op, err
+}
+
+// execOperation runs op's removal in tx on behalf of whoever started it.
+func (s *Service) execOperation(ctx context.Context, tx Tx, op *Operation) (*Report, error) {
+	a := op.actor()
+	r := op.Request
+	switch r.Kind {
+	case KindRemoveMember:
+		return s.removeMember(ctx, tx, a, *r.RemoveMember)
+	case KindRemoveSpaceMember:
+		space, err := tx.SpaceGet(ctx, r.RemoveSpaceMember.Space.params(a.OrgID))
+		if err != nil {
+			return nil, err
+		}
+		return s.removeSpaceMember(ctx, tx, a, space, *r.RemoveSpaceMember)
+	case KindRemoveGroupMember:
+		group, err := tx.GroupGet(ctx, r.RemoveGroupMember.Group.params(a.OrgID))
+		if err != nil {
+			return nil, err
+		}
+		return s.removeGroupMember(ctx, tx, a, group, *r.RemoveGroupMember)
+	case KindRevokeRoles:
+		roles, err := CleanRoles(r.RevokeRoles.Roles)
+		if err != nil {
+			return nil, err
+		}
+		return s.revokeRoles(ctx, tx, a, *r.RevokeRoles, roles)
+	}
+	return nil, errors.New("unknown operation kind " + r.Kind)
+}

@@ -1,0 +1,586 @@
+package membership
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Webhook event types an endpoint can subscribe to. The first five are
+// the audit actions of the changes themselves.
+const (
+	WebhookMemberRemoved             = "member.removed"
+	WebhookMemberRestored            = "member.restored"
+	WebhookSpaceMemberRemoved        = "space_member.removed"
+	WebhookGroupMemberRemoved        = "group_member.removed"
+	WebhookRolesRevoked              = "roles.revoked"
+	WebhookScheduledRemovalCreated   = "scheduled_removal.created"
+	WebhookScheduledRemovalCancelled = "scheduled_removal.cancelled"
+	WebhookScheduledRemovalExecuted  = "scheduled_removal.executed"
+)
+
+// WebhookEventTypes lists every event type, in documentation order.
+func WebhookEventTypes() []string {
+	return []string{WebhookMemberRemoved, WebhookMemberRestored, WebhookSpaceMemberRemoved,
+		WebhookGroupMemberRemoved, WebhookRolesRevoked, WebhookScheduledRemovalCreated,
+		WebhookScheduledRemovalCancelled, WebhookScheduledRemovalExecuted}
+}
+
+func isWebhookEvent(action string) bool {
+	for _, t := range WebhookEventTypes() {
+		if t == action {
+			return true
+		}
+	}
+	return false
+}
+
+// Webhook endpoint states.
+const (
+	WebhookActive   = "active"
+	WebhookDisabled = "disabled"
+)
+
+// WebhookEndpoint is where an organization wants to hear about changes.
+// Secret ("whsec_" + base64) signs every delivery (Standard Webhooks); it
+// is kept in the clear because signing needs it, and shown once.
+type WebhookEndpoint struct {
+	ID          int64     `json:"-"`
+	UUID        string    `json:"id"`
+	OrgID       int64     `json:"organization_id"`
+	URL         string    `json:"url"`
+	Description string    `json:"description"`
+	Events      []string  `json:"events"`
+	Secret      string    `json:"-"`
+	Status      string    `json:"status"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// Subscribed reports whether e wants events of type t.
+func (e *WebhookEndpoint) Subscribed(t string) bool {
+	for _, ev := range e.Events {
+		if ev == t {
+			return true
+		}
+	}
+	return false
+}
+
+// WebhookMessage is one event in the outbox: written in the transaction of
+// the change it reports, so there is no event without its change and no
+// change without its event. UUID is the webhook-id receivers deduplicate on.
+type WebhookMessage struct {
+	ID        int64           `json:"-"`
+	UUID      string          `json:"id"`
+	OrgID     int64           `json:"organization_id"`
+	Type      string          `json:"type"`
+	EventID   int64           `json:"event_id"`
+	OrderKey  string          `json:"order_key"`
+	Payload   json.RawMessage `json:"payload"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+// Webhook delivery states.
+const (
+	DeliveryPending   = "pending"
+	DeliveryDelivered = "delivered"
+	DeliveryFailed    = "failed" // every attempt failed; redeliver by hand
+)
+
+// WebhookDelivery is one message on its way to one endpoint. Deliveries
+// of one endpoint with one order key (the member concerned) go out one at
+// a time in ID order, so a receiver sees a member's events in order.
+type WebhookDelivery struct {
+	ID          int64      `json:"-"`
+	UUID        string     `json:"id"`
+	OrgID       int64      `json:"organization_id"`
+	EndpointID  int64      `json:"-"`
+	Endpoint    string     `json:"endpoint_id"`
+	MessageID   int64      `json:"-"`
+	Message     string     `json:"message_id"`
+	Type        string     `json:"type"`
+	OrderKey    string     `json:"order_key"`
+	Status      string     `json:"status"`
+	Attempts    int        `json:"attempts"`
+	NextAt      *time.Time `json:"next_attempt_at,omitempty"`
+	LastStatus  int        `json:"last_status_code,omitempty"`
+	LastError   string     `json:"last_error,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
+	// Redelivers names the delivery this one repeats by hand.
+	Redelivers string `json:"redelivers,omitempty"`
+}
+
+// WebhookAttempt is one try of a delivery, kept for the delivery log.
+type WebhookAttempt struct {
+	ID         int64     `json:"-"`
+	DeliveryID int64     `json:"-"`
+	At         time.Time `json:"at"`
+	StatusCode int       `json:"status_code,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	DurationMS int64     `json:"duration_ms"`
+	Response   string    `json:"response,omitempty"`
+}
+
+// WebhookDeliveryListParams filters WebhookDeliveryList.
+type WebhookDeliveryListParams struct {
+	OrgID      int64
+	EndpointID int64
+	Status     string
+	BeforeID   int64
+	Limit      int
+}
+
+// WebhookRetryPolicy says how often and how far apart a failing delivery
+// is retried: Backoff(n) is the wait after the n-th failed attempt.
+type WebhookRetryPolicy struct {
+	MaxAttempts int
+	Backoff     func(attempt int) time.Duration
+}
+
+// DefaultWebhookRetryPolicy doubles the wait from 5 s up to an hour, for 12
+// attempts (about four hours in all).
+func DefaultWebhookRetryPolicy() WebhookRetryPolicy {
+	return WebhookRetryPolicy{MaxAttempts: 12, Backoff: func(n int) time.Duration {
+		d := 5 * time.Second << min(n-1, 20)
+		return min(d, time.Hour)
+	}}
+}
+
+// publish writes the outbox message of an audited change and a delivery to
+// every active endpoint subscribed to it, in the change's transaction. It
+// runs for every event record() appends.
+func (s *Service) publish(ctx context.Context, tx Tx, e *Event) error {
+	if e.Outcome != OutcomeOK || e.OrgID == 0 || !isWebhookEvent(e.Action) {
+		return nil
+	}
+	atx, ok := tx.(AsyncTx)
+	if !ok {
+		return nil // a store without an outbox has no endpoints either
+	}
+	endpoints, err := atx.WebhookEndpointList(ctx, e.OrgID)
+	if err != nil {
+		return fmt.Errorf("list webhook endpoints: %w", err)
+	}
+	var to []*WebhookEndpoint
+	for _, ep := range endpoints {
+		if ep.Status == WebhookActive && ep.Subscribed(e.Action) {
+			to = append(to, ep)
+		}
+	}
+	if len(to) == 0 {
+		return nil
+	}
+	if err := s.needQueue(); err != nil {
+		return err
+	}
+	data := map[string]any{
+		"event_id": e.UUID, "organization_id": e.OrgID, "interface": e.Interface,
+		"actor_member_id": e.ActorMemberID, "request_id": e.RequestID,
+	}
+	if e.TargetMemberID != 0 {
+		data["member_id"] = e.TargetMemberID
+	}
+	if len(e.Before) > 0 {
+		data["before"] = e.Before
+	}
+	if len(e.After) > 0 {
+		data["after"] = e.After
+	}
+	payload, err := json.Marshal(map[string]any{
+		"type": e.Action, "timestamp": e.At.Format(time.RFC3339Nano), "data": data,
+	})
+	if err != nil {
+		return fmt.Errorf("encode webhook payload: %w", err)
+	}
+	key := fmt.Sprintf("org:%d", e.OrgID)
+	if e.TargetMemberID != 0 {
+		key = fmt.Sprintf("member:%d", e.TargetMemberID)
+	}
+	msg := &WebhookMessage{UUID: "msg_" + strings.ReplaceAll(NewUUID(), "-", ""), OrgID: e.OrgID, Type: e.Action,
+		EventID: e.ID, OrderKey: key, Payload: payload, CreatedAt: e.At}
+	if err := atx.WebhookMessageCreate(ctx, msg); err != nil {
+		return fmt.Errorf("append webhook message: %w", err)
+	}
+	for _, ep := range to {
+		if _, err := s.queueDelivery(ctx, tx, atx, ep, msg, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// queueDelivery adds a delivery of msg to ep behind any earlier pending
+// delivery with the same order key; only the first in line has a job,
+// and each finished delivery starts the next (see finishDelivery).
+func (s *Service) queueDelivery(ctx context.Context, tx Tx, atx AsyncTx, ep *WebhookEndpoint, msg *WebhookMessage, redelivers string) (*WebhookDelivery, error) {
+	now := s.now()
+	// Lock the last one in line first: a delivery finishing concurrently
+	// then either sees this one as its successor or has already finished
+	// and this one goes first.
+	prev, err := atx.WebhookDeliveryPrev(ctx, ep.ID, msg.OrderKey, 0)
+	if err != nil && ErrorCode(err) != CodeNotFound {
+		return nil, err
+	}
+	d := &WebhookDelivery{UUID: NewUUID(), OrgID: ep.OrgID, EndpointID: ep.ID, Endpoint: ep.UUID,
+		MessageID: msg.ID, Message: msg.UUID, Type: msg.Type, OrderKey: msg.OrderKey, Status: DeliveryPending,
+		CreatedAt: now, UpdatedAt: now, Redelivers: redelivers}
+	if err := atx.WebhookDeliveryCreate(ctx, d); err != nil {
+		return nil, fmt.Errorf("create webhook delivery: %w", err)
+	}
+	if prev != nil {
+		return d, nil // queued behind prev
+	}
+	if err := s.queue.EnqueueDelivery(ctx, tx, d.ID, now); err != nil {
+		return nil, fmt.Errorf("enqueue webhook delivery: %w", err)
+	}
+	return d, nil
+}
+
+// NewWebhookEndpoint is a created endpoint with its signing secret, shown once.
+type NewWebhookEndpoint struct {
+	Endpoint *WebhookEndpoint `json:"endpoint"`
+	Secret   string           `json:"secret"`
+}
+
+// CreateWebhookEndpointRequest registers an endpoint.
+type CreateWebhookEndpointRequest struct {
+	URL         string
+	Description string
+	Events      []string
+}
+
+// maxWebhookEndpoints bounds one organization's endpoints, and so the
+// deliveries one change can fan out to.
+const maxWebhookEndpoints = 20
+
+func checkWebhook(rawURL string, events []string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(rawURL) > 2000 {
+		return Errorf(CodeInvalid, "url must be an absolute http or https URL")
+	}
+	if len(events) == 0 {
+		return Errorf(CodeInvalid, "at least one event type is required")
+	}
+	for _, ev := range events {
+		if !isWebhookEvent(ev) {
+			return Errorf(CodeInvalid, "unknown event type %q; known types: %s", ev, strings.Join(WebhookEventTypes(), ", "))
+		}
+	}
+	return nil
+}
+
+// CreateWebhookEndpoint registers an endpoint for the organization and
+// returns its signing secret. Only owners and admins may.
+func (s *Service) CreateWebhookEndpoint(ctx context.Context, a Actor, req CreateWebhookEndpointRequest) (*NewWebhookEndpoint, error) {
+	if err := checkWebhook(req.URL, req.Events); err != nil {
+		return nil, err
+	}
+	if len(req.Description) > maxNameLen {
+		return nil, Errorf(CodeInvalid, "description is longer than %d characters", maxNameLen)
+	}
+	return mutate(ctx, s, a, "webhook_endpoint.create", func(tx Tx) (*NewWebhookEndpoint, error) {
+		atx, err := asyncTx(tx)
+		if err != nil {
+			return nil, err
+		}
+		actor, err := s.actingMember(ctx, tx, a)
+		if err != nil {
+			return nil, err
+		}
+		if err := mayManage(actor); err != nil {
+			return nil, err
+		}
+		existing, err := atx.WebhookEndpointList(ctx, a.OrgID)
+		if err != nil {
+			return nil, err
+		}
+		if len(existing) >= maxWebhookEndpoints {
+			return nil, Errorf(CodeTooLarge, "an organization can have at most %d webhook endpoints", maxWebhookEndpoints)
+		}
+		var key [24]byte
+		_, _ = rand.Read(key[:]) // crypto/rand.Read never fails (Go 1.24+)
+		now := s.now()
+		ep := &WebhookEndpoint{UUID: NewUUID(), OrgID: a.OrgID, URL: req.URL, Description: req.Description,
+			Events: dedupe(req.Events), Secret: "whsec_" + base64.StdEncoding.EncodeToString(key[:]),
+			Status: WebhookActive, CreatedAt: now, UpdatedAt: now}
+		if err := atx.WebhookEndpointCreate(ctx, ep); err != nil {
+			return nil, err
+		}
+		if _, err := s.record(ctx, tx, a, "webhook_endpoint.created", nil, nil, ep); err != nil {
+			return nil, err
+		}
+		return &NewWebhookEndpoint{Endpoint: ep, Secret: ep.Secret}, nil
+	})
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	out := []string{}
+	for _, v := range in {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// WebhookEndpoints lists the organization's endpoints (never their secrets).
+func (s *Service) WebhookEndpoints(ctx context.Context, a Actor) ([]*WebhookEndpoint, error) {
+	return view(ctx, s, func(tx Tx) ([]*WebhookEndpoint, error) {
+		atx, err := asyncTx(tx)
+		if err != nil {
+			return nil, err
+		}
+		return atx.WebhookEndpointList(ctx, a.OrgID)
+	})
+}
+
+// WebhookEndpoint returns one of the organization's endpoints.
+func (s *Service) WebhookEndpoint(ctx context.Context, a Actor, id string) (*WebhookEndpoint, error) {
+	return view(ctx, s, func(tx Tx) (*WebhookEndpoint, error) {
+		atx, err := asyncTx(tx)
+		if err != nil {
+			return nil, err
+		}
+		return atx.WebhookEndpointGet(ctx, a.OrgID, 0, id)
+	})
+}
+
+// DisableWebhookEndpoint stops deliveries to an endpoint: nothing new is
+// queued for it, and what is queued is dropped when its turn comes.
+func (s *Service) DisableWebhookEndpoint(ctx context.Context, a Actor, id string) (*WebhookEndpoint, error) {
+	return mutate(ctx, s, a, "webhook_endpoint.disable", func(tx Tx) (*WebhookEndpoint, error) {
+		atx, err := asyncTx(tx)
+		if err != nil {
+			return nil, err
+		}
+		actor, err := s.actingMember(ctx, tx, a)
+		if err != nil {
+			return nil, err
+		}
+		if err := mayManage(actor); err != nil {
+			return nil, err
+		}
+		ep, err := atx.WebhookEndpointGet(ctx, a.OrgID, 0, id)
+		if err != nil {
+			return nil, err
+		}
+		if ep.Status == WebhookDisabled {
+			return nil, ErrAlreadyRemoved
+		}
+		ep.Status, ep.UpdatedAt = WebhookDisabled, s.now()
+		if err := atx.WebhookEndpointUpdate(ctx, ep); err != nil {
+			return nil, err
+		}
+		_, err = s.record(ctx, tx, a, "webhook_endpoint.disabled", nil, nil, ep)
+		return ep, err
+	})
+}
+
+// WebhookDeliveries lists the organization's deliveries, newest first;
+// endpoint (a UUID) narrows them to one endpoint.
+func (s *Service) WebhookDeliveries(ctx context.Context, a Actor, endpoint string, p WebhookDeliveryListParams) ([]*WebhookDelivery, error) {
+	p.OrgID, p.Limit = a.OrgID, ListLimit(p.Limit)
+	return view(ctx, s, func(tx Tx) ([]*WebhookDelivery, error) {
+		atx, err := asyncTx(tx)
+		if err != nil {
+			return nil, err
+		}
+		if endpoint != "" {
+			ep, err := atx.WebhookEndpointGet(ctx, a.OrgID, 0, endpoint)
+			if err != nil {
+				return nil, err
+			}
+			p.EndpointID = ep.ID
+		}
+		return atx.WebhookDeliveryList(ctx, &p)
+	})
+}
+
+// WebhookDeliveryLog is a delivery with every attempt made.
+type WebhookDeliveryLog struct {
+	Delivery *WebhookDelivery  `json:"delivery"`
+	Attempts []*WebhookAttempt `json:"attempts"`
+	Message  *WebhookMessage   `json:"message"`
+}
+
+// WebhookDelivery returns one delivery with its attempts and message.
+func (s *Service) WebhookDelivery(ctx context.Context, a Actor, id string) (*WebhookDeliveryLog, error) {
+	return view(ctx, s, func(tx Tx) (*WebhookDeliveryLog, error) {
+		atx, err := asyncTx(tx)
+		if err != nil {
+			return nil, err
+		}
+		d, err := atx.WebhookDeliveryGet(ctx, a.OrgID, 0, id)
+		if err != nil {
+			return nil, err
+		}
+		log := &WebhookDeliveryLog{Delivery: d}
+		if log.Attempts, err = atx.WebhookAttemptList(ctx, d.ID); err != nil {
+			return nil, err
+		}
+		log.Message, err = atx.WebhookMessageGet(ctx, d.MessageID)
+		return log, err
+	})
+}
+
+// RedeliverWebhook sends a delivered or failed delivery's message again,
+// as a new delivery at the end of its member's line. A pending one is
+// already on its way: CodeConflict.
+func (s *Service) RedeliverWebhook(ctx context.Context, a Actor, id string) (*WebhookDelivery, error) {
+	if err := s.needQueue(); err != nil {
+		return nil, err
+	}
+	return mutate(ctx, s, a, "webhook_delivery.redeliver", func(tx Tx) (*WebhookDelivery, error) {
+		atx, err := asyncTx(tx)
+		if err != nil {
+			return nil, err
+		}
+		actor, err := s.actingMember(ctx, tx, a)
+		if err != nil {
+			return nil, err
+		}
+		if err := mayManage(actor); err != nil {
+			return nil, err
+		}
+		d, err := atx.WebhookDeliveryGet(ctx, a.OrgID, 0, id)
+		if err != nil {
+			return nil, err
+		}
+		if d.Status == DeliveryPending {
+			return nil, Errorf(CodeConflict, "the delivery is still pending")
+		}
+		ep, err := atx.WebhookEndpointGet(ctx, a.OrgID, d.EndpointID, "")
+		if err != nil {
+			return nil, err
+		}
+		if ep.Status != WebhookActive {
+			return nil, Errorf(CodeConflict, "the endpoint is disabled")
+		}
+		msg, err := atx.WebhookMessageGet(ctx, d.MessageID)
+		if err != nil {
+			return nil, err
+		}
+		nd, err := s.queueDelivery(ctx, tx, atx, ep, msg, d.UUID)
+		if err != nil {
+			return nil, err
+		}
+		_, err = s.record(ctx, tx, a, "webhook_delivery.redelivered", nil, d, nd)
+		return nd, err
+	})
+}
+
+// Delivery is what the job queue needs to send one webhook delivery.
+type Delivery struct {
+	Delivery *WebhookDelivery
+	Endpoint *WebhookEndpoint
+	Message  *WebhookMessage
+}
+
+// DeliveryOutcome is the result of one attempt to send a delivery.
+type DeliveryOutcome struct {
+	At         time.Time
+	StatusCode int
+	Err        string // transport error, empty when a response came
+	Duration   time.Duration
+	Response   string // the start of the response body
+}
+
+// OK reports whether the receiver accepted the delivery (any 2xx).
+func (o *DeliveryOutcome) OK() bool { return o.Err == "" && o.StatusCode >= 200 && o.StatusCode < 300 }
+
+// PendingDelivery returns what to send for a delivery, or nil when there
+// is nothing to send (delivered already, or its endpoint disabled).
+func (s *Service) PendingDelivery(ctx context.Context, id int64) (*Delivery, error) {
+	return view(ctx, s, func(tx Tx) (*Delivery, error) {
+		atx, err := asyncTx(tx)
+		if err != nil {
+			return nil, err
+		}
+		d, err := atx.WebhookDeliveryGet(ctx, 0, id, "")
+		if err != nil || d.Status != DeliveryPending {
+			return nil, err
+		}
+		ep, err := atx.WebhookEndpointGet(ctx, 0, d.EndpointID, "")
+		if err != nil {
+			return nil, err
+		}
+		msg, err := atx.WebhookMessageGet(ctx, d.MessageID)
+		if err != nil {
+			return nil, err
+		}
+		return &Delivery{Delivery: d, Endpoint: ep, Message: msg}, nil
+	})
+}
+
+// FinishDeliveryAttempt records an attempt's outcome. On success the
+// delivery is done; on failure it is retried after policy's backoff, or
+// marked failed once policy's attempts are used up. When it is done
+// either way, the next delivery in its member's line is queued. out nil
+// means the endpoint was disabled and the delivery is dropped as failed.
+// finish is the queue's bookkeeping, called in the same transaction.
+func (s *Service) FinishDeliveryAttempt(ctx context.Context, id int64, out *DeliveryOutcome, policy WebhookRetryPolicy, finish func(tx Tx) error) (*WebhookDelivery, error) {
+	var d *WebhookDelivery
+	err := s.store.Update(ctx, func(tx Tx) error {
+		atx, err := asyncTx(tx)
+		if err != nil {
+			return err
+		}
+		if d, err = atx.WebhookDeliveryGet(ctx, 0, id, ""); err != nil {
+			return err
+		}
+		if d.Status != DeliveryPending {
+			return finish(tx)
+		}
+		now := s.now()
+		d.UpdatedAt, d.NextAt = now, nil
+		if out == nil {
+			d.Status, d.LastError = DeliveryFailed, "endpoint disabled"
+		} else {
+			d.Attempts++
+			d.LastStatus, d.LastError = out.StatusCode, out.Err
+			if err := atx.WebhookAttemptAppend(ctx, &WebhookAttempt{DeliveryID: d.ID, At: out.At.UTC().Truncate(time.Microsecond),
+				StatusCode: out.StatusCode, Error: out.Err, DurationMS: out.Duration.Milliseconds(), Response: out.Response}); err != nil {
+				return err
+			}
+			switch {
+			case out.OK():
+				d.Status, d.DeliveredAt = DeliveryDelivered, &now
+			case d.Attempts >= policy.MaxAttempts:
+				d.Status = DeliveryFailed
+			default:
+				next := now.Add(policy.Backoff(d.Attempts))
+				d.NextAt = &next
+			}
+		}
+		if err := atx.WebhookDeliveryUpdate(ctx, d); err != nil {
+			return err
+		}
+		if d.Status == DeliveryPending {
+			if err := s.queue.EnqueueDelivery(ctx, tx, d.ID, *d.NextAt); err != nil {
+				return err
+			}
+		} else {
+			next, err := atx.WebhookDeliveryNext(ctx, d.EndpointID, d.OrderKey, d.ID)
+			if err != nil && ErrorCode(err) != CodeNotFound {
+				return err
+			}
+			if next != nil {
+				if err := s.queue.EnqueueDelivery(ctx, tx, next.ID, now); err != nil {
+					return err
+				}
+			}
+		}
+		return finish(tx)
+	})
+	return d, err
+}
