@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode"
 )
 
 // Removal refusals that adapters tell apart; compare with errors.Is.
@@ -163,12 +164,8 @@ func (s *Service) removeMember(ctx context.Context, tx Tx, a Actor, req RemoveMe
 		return nil, err
 	}
 	if target.Role == RoleOwner {
-		owners, err := tx.MemberList(ctx, &MemberListParams{OrgID: a.OrgID, Status: StatusActive, Role: RoleOwner, Limit: 2})
-		if err != nil {
+		if err := keepAnOwner(ctx, tx, a.OrgID, target.ID); err != nil {
 			return nil, err
-		}
-		if len(owners) < 2 {
-			return nil, ErrLastOwner
 		}
 	}
 	before := *target
@@ -198,6 +195,31 @@ func (s *Service) removeMember(ctx context.Context, tx Tx, a Actor, req RemoveMe
 	}
 	report.EventID = e.ID
 	return report, nil
+}
+
+// keepAnOwner refuses with ErrLastOwner unless an active owner other than
+// except remains, and locks that owner until the transaction ends. Counting
+// owners is not enough: two owners removing each other (or themselves) at
+// once would each count two and leave none. Holding the other owner's lock
+// makes its concurrent removal wait for this one and then see it.
+func keepAnOwner(ctx context.Context, tx Tx, orgID, except int64) error {
+	owners, err := tx.MemberList(ctx, &MemberListParams{OrgID: orgID, Status: StatusActive, Role: RoleOwner, Limit: MaxListLimit})
+	if err != nil {
+		return err
+	}
+	for _, o := range owners {
+		if o.ID == except {
+			continue
+		}
+		m, err := tx.MemberGet(ctx, &MemberGetParams{OrgID: orgID, ID: o.ID, Lock: true})
+		if err != nil {
+			return err
+		}
+		if m.Active() && m.Role == RoleOwner { // still, now that it is locked
+			return nil
+		}
+	}
+	return ErrLastOwner
 }
 
 // reportGrants revokes the member's direct grants (when off names no group
@@ -403,6 +425,9 @@ type RevokeRolesRequest struct {
 func (s *Service) RevokeRoles(ctx context.Context, a Actor, req RevokeRolesRequest) (*Report, error) {
 	roles, err := CleanRoles(req.Roles)
 	if err != nil {
+		if !req.DryRun { // a preview leaves no trace, refused or not
+			s.auditRefusal(ctx, a, "roles.revoke", err)
+		}
 		return nil, err
 	}
 	return removal(ctx, s, a, "roles.revoke", req.DryRun, func(tx Tx) (*Report, error) {
@@ -421,7 +446,7 @@ func CleanRoles(roles []string) ([]string, error) {
 	seen := make(map[string]bool, len(roles))
 	clean := make([]string, 0, len(roles))
 	for _, r := range roles {
-		if r == "" || len(r) > 200 {
+		if r == "" || len(r) > 200 || strings.IndexFunc(r, unicode.IsControl) >= 0 {
 			return nil, Errorf(CodeInvalid, "role %q is invalid", r)
 		}
 		if !seen[r] {

@@ -417,7 +417,8 @@ func (t *Tx) SpaceList(ctx context.Context, orgID int64) ([]*membership.Space, e
 
 const spaceMemberCols = `sm.id, sm.uuid, sm.org_id, sm.space_id, sm.member_id, u.email, sm.status, sm.added_by,
 	sm.created_at, sm.removed_at, sm.cause,
-	(SELECT string_agg(r.role, ' ') FROM space_member_roles r WHERE r.space_member_id = sm.id AND r.revoked_at IS NULL)`
+	(SELECT string_agg(r.role, '
+') FROM space_member_roles r WHERE r.space_member_id = sm.id AND r.revoked_at IS NULL)`
 
 const spaceMemberFrom = ` FROM space_members sm JOIN members m ON m.id = sm.member_id JOIN users u ON u.id = m.user_id`
 
@@ -434,7 +435,9 @@ func scanSpaceMember(r Row) (*membership.SpaceMember, error) {
 	sm.Status, sm.AddedBy, sm.CreatedAt, sm.RemovedAt, sm.Cause = membership.Status(status), addedBy.Int64, fromTS(created), fromNullTS(removedAt), cause.String
 	sm.Roles = []string{}
 	if roles.String != "" {
-		sm.Roles = strings.Fields(roles.String)
+		// Newline-separated: role names may contain spaces ("Workspace
+		// Owner") but no control characters (membership.CleanRoles).
+		sm.Roles = strings.Split(roles.String, "\n")
 		sort.Strings(sm.Roles)
 	}
 	return &sm, nil

@@ -1,0 +1,472 @@
+package workiva_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/memberd/memberd/auth"
+	"github.com/memberd/memberd/compat/workiva"
+	"github.com/memberd/memberd/internal/pgtest"
+	"github.com/memberd/memberd/internal/respond"
+	"github.com/memberd/memberd/jobs"
+	"github.com/memberd/memberd/membership"
+	"github.com/memberd/memberd/store/postgres"
+	"github.com/memberd/memberd/store/sqlite"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// fixture is a Workiva server on loopback over one engine, with an
+// organization: an owner, a member "bob" in workspace HQ holding three
+// roles, and credentials of several kinds.
+type fixture struct {
+	srv     *httptest.Server
+	svc     *membership.Service
+	owner   membership.Actor
+	org     *membership.Organization
+	space   *membership.Space
+	sm      *membership.SpaceMember
+	admin   string // owner's token: every scope
+	noScope string // an owner's token without organization:read
+	plain   string // a plain member's token with organization:read
+	other   string // another organization's owner token
+	otherOr *membership.Organization
+}
+
+type options struct {
+	start  bool // start the job runner
+	cfg    workiva.Config
+	limits auth.Limits
+}
+
+func newFixture(t *testing.T, engine string, o options) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	var st membership.Store
+	var err error
+	switch engine {
+	case "sqlite":
+		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "m.db"))
+	case "postgres":
+		st, err = postgres.Open(ctx, pgtest.NewDatabase(t))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := membership.NewService(st, membership.DefaultConfig())
+	jcfg := jobs.DefaultConfig()
+	jcfg.FetchPollInterval = 50 * time.Millisecond
+	jcfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	runner, err := jobs.New(ctx, svc, jcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.start {
+		if err := runner.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		if o.start {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = runner.Stop(ctx)
+		}
+		st.Close()
+	})
+	f := &fixture{svc: svc}
+	b, err := svc.CreateOrganization(ctx, membership.BootstrapRequest{OrgName: "Acme", OwnerEmail: "owner@acme.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.org, f.admin = b.Organization, b.Secret
+	f.owner = membership.Actor{OrgID: b.Organization.ID, MemberID: b.Owner.ID, CredentialID: b.Credential.ID, Scopes: b.Credential.Scopes, Interface: "test"}
+	bob, err := svc.AddMember(ctx, f.owner, membership.AddMemberRequest{Email: "bob@acme.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.space, err = svc.CreateSpace(ctx, f.owner, "HQ"); err != nil {
+		t.Fatal(err)
+	}
+	if f.sm, err = svc.AddSpaceMember(ctx, f.owner, membership.AddSpaceMemberRequest{Space: membership.Ref{ID: f.space.ID},
+		Member: membership.MemberRef{ID: bob.ID}, Roles: []string{"Workspace Owner", "Editor", "Viewer"}}); err != nil {
+		t.Fatal(err)
+	}
+	cred := func(m membership.MemberRef, scopes ...string) string {
+		c, err := svc.CreateCredential(ctx, f.owner, membership.CreateCredentialRequest{Member: m, Name: "t", Scopes: scopes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Secret
+	}
+	f.noScope = cred(membership.MemberRef{}, membership.ScopeMembersRead)
+	f.plain = cred(membership.MemberRef{ID: bob.ID}, membership.ScopeWorkivaOrgRead)
+	ob, err := svc.CreateOrganization(ctx, membership.BootstrapRequest{OrgName: "Other", OwnerEmail: "owner@other.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.other, f.otherOr = ob.Secret, ob.Organization
+	cfg := o.cfg
+	if cfg.Now == nil {
+		cfg.Now = func() time.Time { return time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC) }
+	}
+	h := workiva.NewHandler(svc, auth.New(svc, o.limits), cfg)
+	mux := http.NewServeMux()
+	mux.Handle("/prototype/", h)
+	f.srv = httptest.NewServer(respond.WithRequestID(mux))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fixture) revocationURL(orgID string, space, sm int64) string {
+	return f.srv.URL + "/prototype/admin/organizations/" + orgID + "/workspaces/" + strconv.FormatInt(space, 10) +
+		"/memberships/" + strconv.FormatInt(sm, 10) + "/roles/revocation"
+}
+
+func (f *fixture) url() string { return f.revocationURL(f.org.UUID, f.space.ID, f.sm.ID) }
+
+// seedHeaders are the headers of the seed's curl sample, verbatim.
+func seedHeaders(token string) http.Header {
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("Accept", "application/json")
+	h.Set("Authorization", "Bearer "+token)
+	h.Set("X-Version", "2022-01-01")
+	return h
+}
+
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func do(t *testing.T, method, url string, h http.Header, body string) reply {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h != nil {
+		req.Header = h
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reply{status: resp.StatusCode, header: resp.Header, body: data}
+}
+
+// wantError checks a Workiva error reply: status, code and the seed's message.
+func wantError(t *testing.T, got reply, status int, code, message string) {
+	t.Helper()
+	if got.status != status {
+		t.Fatalf("status %d body %s, want %d", got.status, got.body, status)
+	}
+	var e struct{ Code, Message string }
+	if err := json.Unmarshal(got.body, &e); err != nil {
+		t.Fatalf("body %q: %v", got.body, err)
+	}
+	if e.Code != code || (message != "" && e.Message != message) {
+		t.Fatalf("error %+v, want code %q message %q", e, code, message)
+	}
+	wantDeprecation(t, got)
+}
+
+func wantDeprecation(t *testing.T, got reply) {
+	t.Helper()
+	if d := got.header.Get("Deprecation"); d != "@1770854400" {
+		t.Errorf("Deprecation %q, want @1770854400", d)
+	}
+	if s := got.header.Get("Sunset"); s != "Sun, 31 Jan 2027 00:00:00 GMT" {
+		t.Errorf("Sunset %q", s)
+	}
+	if l := got.header.Get("Link"); !regexp.MustCompile(`^</api/v1/[^>]+>; rel="successor-version"$`).MatchString(l) {
+		t.Errorf("Link %q", l)
+	}
+}
+
+type operation struct {
+	ID      string `json:"id"`
+	Status  string `json:"status"`
+	Created struct {
+		DateTime string `json:"dateTime"`
+	} `json:"created"`
+	Updated struct {
+		DateTime string `json:"dateTime"`
+	} `json:"updated"`
+	OriginalRequest string `json:"originalRequest"`
+	ResourceURL     string `json:"resourceUrl"`
+	Details         []struct {
+		Code, Message, Target string
+	} `json:"details"`
+}
+
+// poll follows Location as the seed's operations guide says: wait
+// Retry-After between polls until the operation is final.
+func poll(t *testing.T, location, token string) (operation, reply) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r := do(t, http.MethodGet, location, seedHeaders(token), "")
+		if r.status != http.StatusOK {
+			t.Fatalf("poll: status %d body %s", r.status, r.body)
+		}
+		wantDeprecation(t, r)
+		var op operation
+		if err := json.Unmarshal(r.body, &op); err != nil {
+			t.Fatal(err)
+		}
+		switch op.Status {
+		case "completed", "failed", "cancelled":
+			if ra := r.header.Get("Retry-After"); ra != "" {
+				t.Errorf("Retry-After %q on a final operation", ra)
+			}
+			return op, r
+		}
+		if r.header.Get("Retry-After") == "" {
+			t.Fatalf("no Retry-After while %s", op.Status)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("operation still %s", op.Status)
+		}
+		time.Sleep(20 * time.Millisecond) // Retry-After says 1 s; the test need not wait that long
+	}
+}
+
+func (f *fixture) roles(t *testing.T) []string {
+	t.Helper()
+	sm, err := f.svc.SpaceMembership(context.Background(), f.owner, f.sm.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sm.Roles
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+func forEngines(t *testing.T, test func(t *testing.T, engine string)) {
+	for _, e := range []string{"sqlite", "postgres"} {
+		t.Run(e, func(t *testing.T) { test(t, e) })
+	}
+}
+
+func TestRevocation(t *testing.T) {
+	forEngines(t, func(t *testing.T, engine string) {
+		f := newFixture(t, engine, options{start: true})
+
+		t.Run("SeedCurlWithoutBody", func(t *testing.T) {
+			// The seed's curl sample sends no body, but the body is required.
+			r := do(t, http.MethodPost, f.url(), seedHeaders(f.admin), "")
+			wantError(t, r, 400, "400BadRequest", "The request was unacceptable, often due to a missing or invalid parameter")
+		})
+
+		t.Run("SeedBodyExample", func(t *testing.T) {
+			// The seed's body example names role "string", which bob does
+			// not hold: accepted, then failed with details, nothing revoked.
+			r := do(t, http.MethodPost, f.url(), seedHeaders(f.admin), "[\n  \"string\"\n]")
+			if r.status != http.StatusAccepted {
+				t.Fatalf("status %d body %s", r.status, r.body)
+			}
+			op, _ := poll(t, r.header.Get("Location"), f.admin)
+			if op.Status != "failed" || len(op.Details) != 1 || op.Details[0].Code != "Conflict" || !strings.Contains(op.Details[0].Message, "string") || op.Details[0].Target != "roles" {
+				t.Fatalf("operation %+v", op)
+			}
+			if op.ResourceURL != "" {
+				t.Errorf("resourceUrl %q on a failed operation", op.ResourceURL)
+			}
+			if diff := cmp.Diff([]string{"Editor", "Viewer", "Workspace Owner"}, f.roles(t)); diff != "" {
+				t.Fatalf("roles changed (-want +got):\n%s", diff)
+			}
+		})
+
+		t.Run("PollToCompletion", func(t *testing.T) {
+			r := do(t, http.MethodPost, f.url(), seedHeaders(f.admin), `["Viewer","Editor"]`)
+			if r.status != http.StatusAccepted || len(r.body) != 0 {
+				t.Fatalf("status %d body %q", r.status, r.body)
+			}
+			wantDeprecation(t, r)
+			if ra := r.header.Get("Retry-After"); ra != "1" {
+				t.Errorf("Retry-After %q", ra)
+			}
+			loc := r.header.Get("Location")
+			m := regexp.MustCompile(`^` + regexp.QuoteMeta(f.srv.URL) + `/prototype/platform/operations/([0-9a-f-]{36})$`).FindStringSubmatch(loc)
+			if m == nil {
+				t.Fatalf("Location %q", loc)
+			}
+			op, pr := poll(t, loc, f.admin)
+			if op.Status != "completed" || op.ID != m[1] || !uuidRE.MatchString(op.OriginalRequest) {
+				t.Fatalf("operation %+v", op)
+			}
+			if l := pr.header.Get("Link"); l != "</api/v1/operations/"+op.ID+`>; rel="successor-version"` {
+				t.Errorf("poll Link %q", l)
+			}
+			for _, dt := range []string{op.Created.DateTime, op.Updated.DateTime} {
+				if _, err := time.Parse("2006-01-02T15:04:05Z", dt); err != nil {
+					t.Errorf("dateTime %q: %v", dt, err)
+				}
+			}
+			want := f.srv.URL + "/prototype/admin/organizations/" + f.org.UUID + "/workspaces/" + strconv.FormatInt(f.space.ID, 10) + "/memberships/" + strconv.FormatInt(f.sm.ID, 10)
+			if op.ResourceURL != want {
+				t.Errorf("resourceUrl %q, want %q", op.ResourceURL, want)
+			}
+			if diff := cmp.Diff([]string{"Workspace Owner"}, f.roles(t)); diff != "" {
+				t.Fatalf("roles (-want +got):\n%s", diff)
+			}
+		})
+
+		t.Run("AtomicFailure", func(t *testing.T) {
+			r := do(t, http.MethodPost, f.url(), seedHeaders(f.admin), `["Workspace Owner","Viewer"]`)
+			if r.status != http.StatusAccepted {
+				t.Fatalf("status %d body %s", r.status, r.body)
+			}
+			op, _ := poll(t, r.header.Get("Location"), f.admin)
+			if op.Status != "failed" || len(op.Details) != 1 || !strings.Contains(op.Details[0].Message, "Viewer") {
+				t.Fatalf("operation %+v", op)
+			}
+			if diff := cmp.Diff([]string{"Workspace Owner"}, f.roles(t)); diff != "" {
+				t.Fatalf("a role was revoked (-want +got):\n%s", diff)
+			}
+		})
+
+		t.Run("XVersion", func(t *testing.T) {
+			h := seedHeaders(f.admin)
+			h.Del("X-Version")
+			r := do(t, http.MethodPost, f.url(), h, `["nope"]`)
+			if r.status != http.StatusAccepted {
+				t.Fatalf("without X-Version: status %d body %s", r.status, r.body)
+			}
+			poll(t, r.header.Get("Location"), f.admin)
+			h.Set("X-Version", "2023-01-01")
+			wantError(t, do(t, http.MethodPost, f.url(), h, `["nope"]`), 400, "400BadRequest", "The request was unacceptable, often due to a missing or invalid parameter")
+		})
+
+		t.Run("Refusals", func(t *testing.T) {
+			other := func(h http.Header) http.Header { return h }
+			for _, tc := range []struct {
+				name   string
+				url    string
+				header http.Header
+				body   string
+				status int
+				code   string
+				msg    string
+			}{
+				{"NoToken", f.url(), other(http.Header{"Content-Type": {"application/json"}}), `["Viewer"]`, 401, "401Unauthorized", "No valid API token provided"},
+				{"BadToken", f.url(), seedHeaders("mbd_0000000000000000_xxxx"), `["Viewer"]`, 401, "401Unauthorized", "No valid API token provided"},
+				{"NoScope", f.url(), seedHeaders(f.noScope), `["Viewer"]`, 403, "403Forbidden", "The API token does not have permissions to perform the request"},
+				{"NotAdmin", f.url(), seedHeaders(f.plain), `["Viewer"]`, 403, "403Forbidden", "The API token does not have permissions to perform the request"},
+				{"OrgNotUUID", f.revocationURL("12", f.space.ID, f.sm.ID), seedHeaders(f.admin), `["Viewer"]`, 400, "400BadRequest", "The request was unacceptable, often due to a missing or invalid parameter"},
+				{"OtherOrg", f.revocationURL(f.otherOr.UUID, f.space.ID, f.sm.ID), seedHeaders(f.admin), `["Viewer"]`, 404, "404NotFound", "The requested resource could not be found"},
+				{"OtherOrgsToken", f.url(), seedHeaders(f.other), `["Viewer"]`, 404, "404NotFound", "The requested resource could not be found"},
+				{"NoWorkspace", f.revocationURL(f.org.UUID, 9999, f.sm.ID), seedHeaders(f.admin), `["Viewer"]`, 404, "404NotFound", "The requested resource could not be found"},
+				{"NoMembership", f.revocationURL(f.org.UUID, f.space.ID, 9999), seedHeaders(f.admin), `["Viewer"]`, 404, "404NotFound", "The requested resource could not be found"},
+				{"BodyNotArray", f.url(), seedHeaders(f.admin), `{"roles":["Viewer"]}`, 400, "400BadRequest", "The request was unacceptable, often due to a missing or invalid parameter"},
+				{"EmptyArray", f.url(), seedHeaders(f.admin), `[]`, 400, "400BadRequest", "The request was unacceptable, often due to a missing or invalid parameter"},
+				{"NotStrings", f.url(), seedHeaders(f.admin), `[1,2]`, 400, "400BadRequest", ""},
+				{"WrongMethod", f.url(), seedHeaders(f.admin), "", 405, "405MethodNotAllowed", ""},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					method := http.MethodPost
+					if tc.name == "WrongMethod" {
+						method = http.MethodGet
+					}
+					wantError(t, do(t, method, tc.url, tc.header, tc.body), tc.status, tc.code, tc.msg)
+				})
+			}
+			if diff := cmp.Diff([]string{"Workspace Owner"}, f.roles(t)); diff != "" {
+				t.Fatalf("a refused request changed roles (-want +got):\n%s", diff)
+			}
+		})
+
+		t.Run("PollOtherOrganization", func(t *testing.T) {
+			r := do(t, http.MethodPost, f.url(), seedHeaders(f.admin), `["x"]`)
+			if r.status != http.StatusAccepted {
+				t.Fatalf("status %d", r.status)
+			}
+			wantError(t, do(t, http.MethodGet, r.header.Get("Location"), seedHeaders(f.other), ""), 404, "404NotFound", "The requested resource could not be found")
+			wantError(t, do(t, http.MethodGet, f.srv.URL+"/prototype/platform/operations/nope", seedHeaders(f.admin), ""), 404, "404NotFound", "")
+			poll(t, r.header.Get("Location"), f.admin)
+		})
+	})
+}
+
+func TestPending(t *testing.T) {
+	forEngines(t, func(t *testing.T, engine string) {
+		// The runner is not started: the first revocation stays queued.
+		f := newFixture(t, engine, options{start: false})
+		first := do(t, http.MethodPost, f.url(), seedHeaders(f.admin), `["Viewer"]`)
+		if first.status != http.StatusAccepted {
+			t.Fatalf("status %d body %s", first.status, first.body)
+		}
+		r := do(t, http.MethodGet, first.header.Get("Location"), seedHeaders(f.admin), "")
+		var op operation
+		if err := json.Unmarshal(r.body, &op); err != nil || op.Status != "queued" || r.header.Get("Retry-After") != "1" {
+			t.Fatalf("poll %d %s %v", r.status, r.body, err)
+		}
+		second := do(t, http.MethodPost, f.url(), seedHeaders(f.admin), `["Editor"]`)
+		wantError(t, second, 409, "409Conflict", "The request conflicts with another request")
+	})
+}
+
+func TestRateLimit(t *testing.T) {
+	f := newFixture(t, "sqlite", options{start: true, limits: auth.Limits{Rate: 0.001, Burst: 1}})
+	if r := do(t, http.MethodPost, f.url(), seedHeaders(f.admin), `["x"]`); r.status != http.StatusAccepted {
+		t.Fatalf("first: status %d", r.status)
+	}
+	r := do(t, http.MethodPost, f.url(), seedHeaders(f.admin), `["x"]`)
+	wantError(t, r, 429, "429TooManyRequests", "Too many requests have been made against the API in too short a time")
+	if ra, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || ra < 1 {
+		t.Fatalf("Retry-After %q", r.header.Get("Retry-After"))
+	}
+}
+
+func TestSunset(t *testing.T) {
+	after := func() time.Time { return workiva.Sunset.Add(time.Second) }
+	t.Run("Gone", func(t *testing.T) {
+		f := newFixture(t, "sqlite", options{cfg: workiva.Config{Now: after}})
+		wantError(t, do(t, http.MethodPost, f.url(), seedHeaders(f.admin), `["Viewer"]`), 410, "410Gone", "")
+		wantError(t, do(t, http.MethodGet, f.srv.URL+"/prototype/platform/operations/"+membership.NewUUID(), seedHeaders(f.admin), ""), 410, "410Gone", "")
+		if diff := cmp.Diff([]string{"Editor", "Viewer", "Workspace Owner"}, f.roles(t)); diff != "" {
+			t.Fatalf("roles changed (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("ServeAfterSunset", func(t *testing.T) {
+		f := newFixture(t, "sqlite", options{start: true, cfg: workiva.Config{Now: after, ServeAfterSunset: true}})
+		r := do(t, http.MethodPost, f.url(), seedHeaders(f.admin), `["Viewer"]`)
+		if r.status != http.StatusAccepted {
+			t.Fatalf("status %d body %s", r.status, r.body)
+		}
+		wantDeprecation(t, r)
+		if op, _ := poll(t, r.header.Get("Location"), f.admin); op.Status != "completed" {
+			t.Fatalf("operation %+v", op)
+		}
+	})
+	t.Run("BeforeSunset", func(t *testing.T) {
+		f := newFixture(t, "sqlite", options{cfg: workiva.Config{Now: func() time.Time { return workiva.Sunset.Add(-time.Second) }}})
+		if r := do(t, http.MethodPost, f.url(), seedHeaders(f.admin), `["Viewer"]`); r.status != http.StatusAccepted {
+			t.Fatalf("status %d body %s", r.status, r.body)
+		}
+	})
+}
