@@ -1,0 +1,280 @@
+// Package httpapi owns memberd's native REST API under /api/v1: the whole
+// model (members, spaces, groups, resources, grants, bookings, access
+// checks, removals with dry-run previews, batches, restores, audit events
+// and credentials), its OpenAPI 3.1 document at /openapi.json and a docs
+// page at /docs.
+//
+// Operations are registered with huma, so the OpenAPI document is built
+// from the very operations that serve requests and cannot drift from them.
+// Every /api/v1 operation authenticates with "Authorization: Bearer", checks
+// one scope, and answers errors as RFC 9457 problem+json with the status
+// from the one Code table (internal/respond). Mutating calls honour
+// Idempotency-Key (promise 5): the core stores the result with the change,
+// and this package renders a replayed result exactly as the first one.
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/memberd/memberd/auth"
+	"github.com/memberd/memberd/internal/respond"
+	"github.com/memberd/memberd/membership"
+)
+
+// Interface names the native API in the audit trail.
+const Interface = "native"
+
+// Prefix is where the native API lives; /v1 belongs to the Jicoo dialect.
+const Prefix = "/api/v1"
+
+// MaxIdempotencyKey bounds an Idempotency-Key header.
+const MaxIdempotencyKey = 255
+
+// metaScope is the operation metadata key naming the scope it requires.
+const metaScope = "memberd-scope"
+
+// securityScheme names the bearer scheme in the OpenAPI document.
+const securityScheme = "bearer"
+
+type handler struct {
+	svc   *membership.Service
+	authn *auth.Authenticator
+	api   huma.API
+	mux   *http.ServeMux
+	// routes lists every "METHOD /path" pattern huma put on the mux, in
+	// registration order, so tests can hold the document to the mux.
+	routes []string
+	docs   []byte
+}
+
+// recordingMux is the mux huma registers on: it remembers each pattern.
+type recordingMux struct {
+	*http.ServeMux
+	h *handler
+}
+
+func (m recordingMux) HandleFunc(pattern string, fn func(http.ResponseWriter, *http.Request)) {
+	m.h.routes = append(m.h.routes, pattern)
+	m.ServeMux.HandleFunc(pattern, fn)
+}
+
+// NewHandler returns the native API, its OpenAPI document and docs page.
+func NewHandler(svc *membership.Service, authn *auth.Authenticator) http.Handler {
+	return newHandler(svc, authn)
+}
+
+func newHandler(svc *membership.Service, authn *auth.Authenticator) *handler {
+	h := &handler{svc: svc, authn: authn, mux: http.NewServeMux()}
+	h.api = humago.New(recordingMux{ServeMux: h.mux, h: h}, apiConfig())
+	h.api.UseMiddleware(h.authenticate)
+	h.register()
+	h.docs = renderDocs(h.api.OpenAPI())
+	h.mux.HandleFunc("GET /docs", h.serveDocs)
+	h.mux.HandleFunc(Prefix+"/", h.noRoute)
+	return h
+}
+
+func apiConfig() huma.Config {
+	cfg := huma.DefaultConfig("memberd native API", "1.0.0")
+	// No $schema links in bodies: a response is exactly the core's JSON,
+	// which keeps an idempotent replay byte-identical and clients simple.
+	cfg.CreateHooks = nil
+	cfg.SchemasPath = ""
+	// The docs page is served by this package without third-party scripts:
+	// memberd is self-hosted and may run where no CDN is reachable.
+	cfg.DocsPath = ""
+	cfg.Info.Description = apiDescription
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		securityScheme: {Type: "http", Scheme: "bearer", Description: "A memberd credential secret (mbd_...)."},
+	}
+	return cfg
+}
+
+const apiDescription = `memberd's own API for the whole membership model.
+
+Authenticate with "Authorization: Bearer <secret>". Each operation needs one scope
+(members:read, members:write, audit:read or credentials:manage). Another organization's
+ids answer 404.
+
+Errors are RFC 9457 problem+json. Request bodies are limited to 1 MiB (413 beyond).
+Every POST, PATCH and DELETE accepts an Idempotency-Key header (at most 255 characters):
+a retry with the same key and body returns the first answer without a second effect,
+and the same key with another body is refused with 422.`
+
+// ServeHTTP gives the request an id (unless an outer handler did) and
+// turns a panic into a problem+json 500.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var next http.Handler = h.mux
+	if respond.RequestID(r) == "" {
+		next = respond.WithRequestID(next)
+	}
+	respond.Recover(next, writeProblem).ServeHTTP(w, r)
+}
+
+// call is what the middleware learned about a request for its operation.
+type call struct {
+	r       *http.Request
+	w       http.ResponseWriter
+	actor   membership.Actor
+	reached bool // the operation's core call was made
+}
+
+type callKey struct{}
+
+func mutating(method string) bool {
+	return method == http.MethodPost || method == http.MethodPatch || method == http.MethodDelete ||
+		method == http.MethodPut
+}
+
+// authenticate runs before huma decodes anything: it authenticates, checks
+// the operation's scope, bounds the body and applies Idempotency-Key.
+func (h *handler) authenticate(ctx huma.Context, next func(huma.Context)) {
+	op := ctx.Operation()
+	scope, ok := op.Metadata[metaScope].(string)
+	if !ok {
+		next(ctx)
+		return
+	}
+	r, w := humago.Unwrap(ctx)
+	p, err := h.authn.Authenticate(r, Interface, auth.Bearer)
+	if err != nil {
+		h.writeErr(ctx, r, w, err)
+		return
+	}
+	c := &call{r: r, w: w, actor: auth.Actor(p, Interface, r)}
+	refuse := func(err error) {
+		h.svc.AuditRefused(r.Context(), c.actor, op.OperationID, err)
+		h.writeErr(ctx, r, w, err)
+	}
+	if err := auth.RequireScope(p, scope); err != nil {
+		refuse(err)
+		return
+	}
+	rctx := r.Context()
+	if mutating(r.Method) {
+		body, err := respond.ReadBody(r, respond.DefaultMaxBody)
+		if err != nil {
+			refuse(err)
+			return
+		}
+		// huma reads the body from r after this; hand it the bytes read.
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if keys, present := r.Header[http.CanonicalHeaderKey("Idempotency-Key")]; present {
+			key := keys[0]
+			if key == "" || len(key) > MaxIdempotencyKey || len(keys) > 1 {
+				refuse(membership.Errorf(membership.CodeInvalid,
+					"Idempotency-Key must be one value of 1 to %d characters", MaxIdempotencyKey))
+				return
+			}
+			rctx = membership.WithIdempotency(rctx, key, requestHash(r, body))
+		}
+	}
+	next(huma.WithContext(ctx, context.WithValue(rctx, callKey{}, c)))
+	if !c.reached && mutating(r.Method) && ctx.Status() >= 400 {
+		// huma refused the input (malformed JSON, wrong types) before any
+		// core call could audit it; record the attempt here.
+		h.svc.AuditRefused(r.Context(), c.actor, op.OperationID,
+			membership.Errorf(membership.CodeInvalid, "request refused with status %d: invalid input", ctx.Status()))
+	}
+}
+
+// requestHash identifies a mutating request for Idempotency-Key: the
+// method, the path with its query (dry_run changes the meaning) and the body.
+func requestHash(r *http.Request, body []byte) string {
+	sum := sha256.New()
+	sum.Write([]byte(r.Method + " " + r.URL.RequestURI() + "\n"))
+	sum.Write(body)
+	return hex.EncodeToString(sum.Sum(nil))
+}
+
+// writeErr answers err as problem+json from the middleware.
+func (h *handler) writeErr(ctx huma.Context, r *http.Request, w http.ResponseWriter, err error) {
+	respond.SetRetryAfter(w, err)
+	_ = huma.WriteErr(h.api, ctx, respond.Status(err), respond.Message(r, err)) // the client is gone if this fails
+}
+
+// problem turns a core error into the huma error the operation returns.
+func problem(c *call, err error) error {
+	respond.SetRetryAfter(c.w, err)
+	status := respond.Status(err)
+	return &huma.ErrorModel{Status: status, Title: http.StatusText(status), Detail: respond.Message(c.r, err)}
+}
+
+// writeProblem writes err as problem+json outside huma (unknown routes,
+// panics), with the same shape huma writes.
+func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
+	respond.SetRetryAfter(w, err)
+	status := respond.Status(err)
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = huma.DefaultJSONFormat.Marshal(w, &huma.ErrorModel{ // the client is gone if this fails
+		Status: status, Title: http.StatusText(status), Detail: respond.Message(r, err),
+	})
+}
+
+// noRoute answers a path under /api/v1 that no operation serves: 405 with
+// Allow when the path exists for other methods, 404 otherwise.
+func (h *handler) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := h.mux.Handler(probe); pattern != Prefix+"/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeProblem(w, r, membership.Errorf(membership.CodeMethodNotAllowed,
+			"method %s is not allowed here; allowed: %s", r.Method, strings.Join(allow, ", ")))
+		return
+	}
+	writeProblem(w, r, membership.Errorf(membership.CodeNotFound, "no such route: %s %s", r.Method, r.URL.Path))
+}
+
+// operation adapts a core call to a huma handler: it hands fn the actor
+// the middleware authenticated and turns fn's error into problem+json.
+func operation[I, O any](fn func(ctx context.Context, a membership.Actor, in *I) (*O, error)) func(context.Context, *I) (*O, error) {
+	return func(ctx context.Context, in *I) (*O, error) {
+		c, ok := ctx.Value(callKey{}).(*call)
+		if !ok {
+			// Every /api/v1 operation carries a scope, so the middleware
+			// always ran; reaching here without it is a bug.
+			return nil, &huma.ErrorModel{Status: http.StatusInternalServerError,
+				Title: http.StatusText(http.StatusInternalServerError), Detail: "internal error"}
+		}
+		c.reached = true
+		out, err := fn(ctx, c.actor, in)
+		if err != nil {
+			return nil, problem(c, err)
+		}
+		return out, nil
+	}
+}
+
+// location is the URL of a created entity.
+func location(parts ...any) string {
+	var b strings.Builder
+	b.WriteString(Prefix)
+	for _, p := range parts {
+		b.WriteByte('/')
+		switch v := p.(type) {
+		case int64:
+			b.WriteString(strconv.FormatInt(v, 10))
+		case string:
+			b.WriteString(v)
+		}
+	}
+	return b.String()
+}
