@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/memberd/memberd/auth"
+	"github.com/memberd/memberd/httpapi"
 	"github.com/memberd/memberd/internal/demo"
 	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/membership"
@@ -110,7 +111,10 @@ func routes(svc *membership.Service, authn *auth.Authenticator) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		respond.JSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	_ = authn
+	native := httpapi.NewHandler(svc, authn)
+	mux.Handle("/api/v1/", native)
+	mux.Handle("/openapi.json", native)
+	mux.Handle("/docs", native)
 	return respond.WithRequestID(respond.Recover(mux, func(w http.ResponseWriter, r *http.Request, err error) {
 		respond.JSON(w, respond.Status(err), map[string]string{"error": respond.Message(r, err)})
 	}))
