@@ -3,6 +3,7 @@ package membership
 import (
 	"context"
 	"errors"
+	"slices"
 )
 
 // BatchScope says what a batch removes members from.
@@ -58,14 +59,18 @@ type BatchResult struct {
 // request before anything changes.
 func (s *Service) RemoveBatch(ctx context.Context, a Actor, req BatchRequest) (*BatchResult, error) {
 	if len(req.Items) == 0 {
-		return nil, Errorf(CodeInvalid, "no members given")
+		return nil, s.refuse(ctx, a, "batch.remove", Errorf(CodeInvalid, "no members given"))
 	}
 	if len(req.Items) > s.cfg.BatchLimit {
-		return nil, Errorf(CodeInvalid, "too many members: at most %d can be removed in one request, got %d", s.cfg.BatchLimit, len(req.Items))
+		return nil, s.refuse(ctx, a, "batch.remove", Errorf(CodeInvalid,
+			"too many members: at most %d can be removed in one request, got %d", s.cfg.BatchLimit, len(req.Items)))
 	}
 	return mutate(ctx, s, a, "batch.remove", func(tx Tx) (*BatchResult, error) {
 		remove, err := s.batchRemover(ctx, tx, a, req)
 		if err != nil {
+			return nil, err
+		}
+		if err := lockItems(ctx, tx, a.OrgID, req.Items); err != nil {
 			return nil, err
 		}
 		result := &BatchResult{Items: make([]*ItemResult, 0, len(req.Items))}
@@ -96,6 +101,33 @@ func (s *Service) RemoveBatch(ctx context.Context, a Actor, req BatchRequest) (*
 		}
 		return result, nil
 	})
+}
+
+// lockItems locks the members a batch names in ID order before any item is
+// removed. Locking them item by item in request order would let two batches
+// naming the same members in different orders each hold a lock the other
+// waits for. Items that name no member are left to get their own outcome.
+func lockItems(ctx context.Context, tx Tx, orgID int64, refs []MemberRef) error {
+	ids := make([]int64, 0, len(refs))
+	for _, ref := range refs {
+		if ref.Raw != "" {
+			continue
+		}
+		m, err := tx.MemberGet(ctx, &MemberGetParams{OrgID: orgID, ID: ref.ID, UUID: ref.UUID, Email: NormalizeEmail(ref.Email)})
+		if ErrorCode(err) == CodeNotFound {
+			continue
+		} else if err != nil {
+			return err
+		}
+		ids = append(ids, m.ID)
+	}
+	slices.Sort(ids)
+	for _, id := range slices.Compact(ids) {
+		if _, err := tx.MemberGet(ctx, &MemberGetParams{OrgID: orgID, ID: id, Lock: true}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Service) batchRemover(ctx context.Context, tx Tx, a Actor, req BatchRequest) (func(MemberRef) (*Report, error), error) {

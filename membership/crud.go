@@ -202,12 +202,8 @@ func (s *Service) UpdateMember(ctx context.Context, a Actor, req UpdateMemberReq
 			}
 		}
 		if target.Role == RoleOwner && req.Role != "" && req.Role != RoleOwner {
-			owners, err := tx.MemberList(ctx, &MemberListParams{OrgID: a.OrgID, Status: StatusActive, Role: RoleOwner, Limit: 2})
-			if err != nil {
+			if err := keepAnOwner(ctx, tx, a.OrgID, target.ID); err != nil {
 				return nil, err
-			}
-			if len(owners) < 2 {
-				return nil, ErrLastOwner
 			}
 		}
 		before := *target

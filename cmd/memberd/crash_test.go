@@ -215,7 +215,7 @@ func TestCrashKeepsAcknowledgedRemovals(t *testing.T) {
 					t.Fatalf("history of member %d after restart: %d %v %s", id, status, err, body)
 				}
 				var h struct {
-					Member struct{ Status string } `json:"member"`
+					Member struct{ Status string }   `json:"member"`
 					Spaces []struct{ Status string } `json:"spaces"`
 					Groups []struct{ Status string } `json:"groups"`
 				}

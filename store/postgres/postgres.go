@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -83,9 +85,41 @@ func (s *Store) Update(ctx context.Context, fn func(membership.Tx) error) error 
 	return s.UpdatePgx(ctx, func(_ pgx.Tx, mtx membership.Tx) error { return fn(mtx) })
 }
 
+// maxAttempts bounds how often UpdatePgx runs a transaction that the
+// server aborted to break a deadlock or a serialization conflict.
+const maxAttempts = 8
+
 // UpdatePgx is Update that also hands fn the pgx.Tx, so that work outside
 // the membership model (enqueuing a job) commits in the same transaction.
+//
+// Concurrent changes lock member rows in an order the core cannot always
+// fix in advance (a batch's items, the other owner that a removal of an
+// owner keeps), so PostgreSQL may abort one of two transactions as a
+// deadlock. Nothing of an aborted transaction is kept, so it is run again
+// from the start, and fn must therefore have no effect outside tx.
 func (s *Store) UpdatePgx(ctx context.Context, fn func(pgx.Tx, membership.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.updateOnce(ctx, fn)
+		if err == nil || attempt == maxAttempts || !retryable(err) {
+			return err
+		}
+		// A short random pause so the two transactions do not collide again.
+		select {
+		case <-time.After(time.Duration(1+rand.IntN(5*attempt)) * time.Millisecond):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+// retryable reports whether the server aborted the transaction only to
+// resolve a conflict with another one, so that running it again is right.
+func retryable(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && (e.Code == "40P01" || e.Code == "40001") // deadlock_detected, serialization_failure
+}
+
+func (s *Store) updateOnce(ctx context.Context, fn func(pgx.Tx, membership.Tx) error) error {
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
