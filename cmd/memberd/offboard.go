@@ -159,7 +159,7 @@ func describeRef(r membership.MemberRef) string {
 func formatCounts(counts map[string]int) string {
 	var parts []string
 	for _, o := range []string{membership.OutcomeRemoved, membership.OutcomeAlreadyRemoved, membership.OutcomeNotFound,
-		membership.OutcomeForbidden, membership.OutcomeInvalid, membership.OutcomeConflict, "would_remove"} {
+		membership.OutcomeForbidden, membership.OutcomeInvalid, membership.OutcomeConflict, "would_remove", "refused"} {
 		if counts[o] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[o], strings.ReplaceAll(o, "_", " ")))
 		}
