@@ -1,0 +1,678 @@
+package highq
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/memberd/memberd/internal/demo"
+	"github.com/memberd/memberd/membership"
+)
+
+// txJSON renders the expected transaction envelope for statuses of ids.
+func txJSON(tb testing.TB, rows ...transaction) string {
+	tb.Helper()
+	data, err := json.Marshal(transactions{Transaction: rows})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(data) + "\n"
+}
+
+func tx(id, status, reason string) transaction {
+	return transaction{TransactionID: id, StatusCode: status, Reason: reason}
+}
+
+// parseTransactions reads a JSON or XML transaction envelope.
+func parseTransactions(tb testing.TB, resp *http.Response, body []byte) []transaction {
+	tb.Helper()
+	var out transactions
+	var err error
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/xml") {
+		err = xml.Unmarshal(body, &out)
+	} else {
+		err = json.Unmarshal(body, &out)
+	}
+	if err != nil {
+		tb.Fatalf("parse %s: %v", body, err)
+	}
+	return out.Transaction
+}
+
+func jsonEqual(tb testing.TB, got []byte, want string) {
+	tb.Helper()
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		tb.Fatalf("got is not JSON: %v: %s", err, got)
+	}
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		tb.Fatalf("want is not JSON: %v: %s", err, want)
+	}
+	if !reflect.DeepEqual(g, w) {
+		tb.Errorf("got %s, want the JSON of %s", got, want)
+	}
+}
+
+func without(ids []int64, gone ...int64) []int64 {
+	return slices.DeleteFunc(slices.Clone(ids), func(id int64) bool { return slices.Contains(gone, id) })
+}
+
+// TestRemoveSiteUsersSeed replays every body form of the seed and its
+// comments, verbatim, against a fresh demo on each engine.
+func TestRemoveSiteUsersSeed(t *testing.T) {
+	examples := []struct {
+		name    string
+		body    string
+		headers []string
+		removed []int64
+		golden  string
+		xml     bool
+	}{
+		{name: "TransactionIDStrings", body: seed(t, "transactionid_strings.json"),
+			headers: []string{"Content-Type", "application/json"}, removed: []int64{990, 991, 992}, golden: "transactionid_strings.json"},
+		{name: "TransactionIDsIntegers", body: seed(t, "transactionids_integers.json"),
+			headers: []string{"Content-Type", "application/json"}, removed: []int64{900, 901, 902, 903}, golden: "transactionids_integers.json"},
+		{name: "TransactionIDsStrings", body: `{"transactionids":{"transactionid":["900","901","902","903"]}}`,
+			headers: []string{"Content-Type", "application/json"}, removed: []int64{900, 901, 902, 903}, golden: "transactionids_integers.json"},
+		{name: "XML", body: seed(t, "transactionids.xml"),
+			headers: []string{"Content-Type", "application/xml"}, removed: []int64{900, 901, 902, 903}, golden: "transactionids.xml", xml: true},
+		{name: "XMLSniffed", body: seed(t, "transactionids.xml"),
+			removed: []int64{900, 901, 902, 903}, golden: "transactionids.xml", xml: true},
+		{name: "XMLTextXML", body: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<transactionids>\n  <transactionid> 900 </transactionid>\n  <transactionid>901</transactionid>\n  <transactionid>902</transactionid>\n  <transactionid>903</transactionid>\n</transactionids>\n",
+			headers: []string{"Content-Type", "text/xml; charset=UTF-8"}, removed: []int64{900, 901, 902, 903}, golden: "transactionids.xml", xml: true},
+		{name: "JSONAcceptXML", body: seed(t, "transactionid_strings.json"),
+			headers: []string{"Content-Type", "application/json", "Accept", "application/xml"}, removed: []int64{990, 991, 992}, golden: "transactionid_strings_accept.xml", xml: true},
+		{name: "XMLAcceptJSON", body: seed(t, "transactionids.xml"),
+			headers: []string{"Content-Type", "application/xml", "Accept", "application/json"}, removed: []int64{900, 901, 902, 903}, golden: "transactionids_integers.json"},
+	}
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			// One demo per engine: each example puts back what it removed.
+			e := newEnv(t, engine)
+			original := e.siteMembers(t, e.deal())
+			for _, ex := range examples {
+				t.Run(ex.name, func(t *testing.T) {
+					before := e.siteMembers(t, e.deal())
+					if !slices.Equal(before, original) {
+						t.Fatalf("site members %v, want the demo's %v", before, original)
+					}
+					defer e.readd(t, ex.removed)
+					mark := e.lastEventID(t, 1)
+					resp, body := e.remove(t, e.deal(), e.demo.AdminToken, ex.body, ex.headers...)
+					wantStatus(t, resp, body, http.StatusOK)
+					if ex.xml {
+						wantHeader(t, resp, "Content-Type", "application/xml")
+					} else {
+						wantHeader(t, resp, "Content-Type", "application/json")
+					}
+					golden(t, ex.golden, body)
+					if got, want := e.siteMembers(t, e.deal()), without(before, ex.removed...); !slices.Equal(got, want) {
+						t.Errorf("site members %v, want %v", got, want)
+					}
+					// Leaving a site is not leaving the organization.
+					for _, id := range ex.removed {
+						m, err := e.svc.Member(context.Background(), e.owner, membership.MemberRef{ID: id})
+						if err != nil || !m.Active() {
+							t.Errorf("member %d after site removal: %+v, %v", id, m, err)
+						}
+					}
+					evs, err := e.svc.Events(context.Background(), e.owner, membership.EventListParams{Action: "space_member.removed", Limit: 100})
+					if err != nil {
+						t.Fatal(err)
+					}
+					n := 0
+					for _, ev := range evs {
+						if ev.ID > mark && ev.Interface == Interface && ev.ActorMemberID == 2 {
+							n++
+						}
+					}
+					if n != len(ex.removed) {
+						t.Errorf("%d space_member.removed events by alice through highq, want %d", n, len(ex.removed))
+					}
+				})
+			}
+			t.Run("SeedLiteralWithEtc", func(t *testing.T) {
+				// The comment's second form, copied with its "...etc", is not
+				// JSON: it gets the comment's own error answer.
+				before := e.snapshot(t)
+				mark := e.lastEventID(t, 1)
+				resp, body := e.remove(t, e.deal(), e.demo.AdminToken, seed(t, "transactionids_literal.json"), "Content-Type", "application/json")
+				wantStatus(t, resp, body, http.StatusBadRequest)
+				wantHeader(t, resp, "Content-Type", "application/json")
+				golden(t, "invalid_body.json", body)
+				jsonEqual(t, body, seed(t, "invalid_body_response.json"))
+				if after := e.snapshot(t); after != before {
+					t.Errorf("state changed:\n%s\nwas\n%s", after, before)
+				}
+				if got := actions(e.refusals(t, 1, mark)); !slices.Equal(got, []string{actionRemoveSiteUsers}) {
+					t.Errorf("refused events %v", got)
+				}
+			})
+		})
+	}
+}
+
+// TestRemoveSiteUsersNotes covers each numbered note of the seed.
+func TestRemoveSiteUsersNotes(t *testing.T) {
+	t.Parallel()
+	t.Run("Note1InvalidID", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, "sqlite")
+		resp, body := e.remove(t, e.deal(), e.demo.AdminToken, `{"transactionid":["990","abc","9.5","0","-3",""," 991 ",true,null]}`)
+		wantStatus(t, resp, body, http.StatusBadRequest)
+		want := txJSON(t,
+			tx("990", "200", msgRemoved), tx("abc", "400", msgInvalid), tx("9.5", "400", msgInvalid),
+			tx("0", "400", msgInvalid), tx("-3", "400", msgInvalid), tx("", "400", msgInvalid),
+			tx("991", "200", msgRemoved), tx("true", "400", msgInvalid), tx("null", "400", msgInvalid))
+		if string(body) != want {
+			t.Errorf("got  %s\nwant %s", body, want)
+		}
+		if got := e.siteMembers(t, e.deal()); slices.Contains(got, 990) || slices.Contains(got, 991) {
+			t.Errorf("990 and 991 still in the site: %v", got)
+		}
+	})
+	t.Run("Note2Duplicates", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, "sqlite")
+		resp, body := e.remove(t, e.deal(), e.demo.AdminToken, `{"transactionids":{"transactionid":["990",990,"0990"]}}`)
+		wantStatus(t, resp, body, http.StatusBadRequest)
+		want := txJSON(t, tx("990", "200", msgRemoved), tx("990", "409", msgAlreadyRemoved), tx("0990", "409", msgAlreadyRemoved))
+		if string(body) != want {
+			t.Errorf("got  %s\nwant %s", body, want)
+		}
+	})
+	t.Run("Note2AlreadyRemovedEarlier", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, "sqlite")
+		resp, body := e.remove(t, e.deal(), e.demo.AdminToken, `{"transactionid":["991"]}`)
+		wantStatus(t, resp, body, http.StatusOK)
+		resp, body = e.remove(t, e.deal(), e.demo.AdminToken, `{"transactionid":["991"]}`)
+		wantStatus(t, resp, body, http.StatusConflict)
+		if want := txJSON(t, tx("991", "409", msgAlreadyRemoved)); string(body) != want {
+			t.Errorf("got  %s\nwant %s", body, want)
+		}
+	})
+	t.Run("Note3NotInSite", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, "sqlite")
+		before := e.snapshot(t)
+		// 12 is in the organization but not the site; 5000 is in neither.
+		resp, body := e.remove(t, e.deal(), e.demo.OwnerToken, `{"transactionid":["12","5000"]}`)
+		wantStatus(t, resp, body, http.StatusNotFound)
+		if want := txJSON(t, tx("12", "404", msgNotInSite), tx("5000", "404", msgNotInSite)); string(body) != want {
+			t.Errorf("got  %s\nwant %s", body, want)
+		}
+		if after := e.snapshot(t); after != before {
+			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
+		}
+	})
+	t.Run("Note4AdminRemovesOnlyWhomTheyAdded", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, "sqlite")
+		before := e.snapshot(t)
+		mark := e.lastEventID(t, 1)
+		resp, body := e.remove(t, e.deal(), e.demo.AdminToken, `{"transactionid":["950","951"]}`)
+		wantStatus(t, resp, body, http.StatusForbidden)
+		if want := txJSON(t, tx("950", "403", msgNoRights), tx("951", "403", msgNoRights)); string(body) != want {
+			t.Errorf("got  %s\nwant %s", body, want)
+		}
+		if after := e.snapshot(t); after != before {
+			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
+		}
+		if got := actions(e.refusals(t, 1, mark)); !slices.Equal(got, []string{"batch.remove.item", "batch.remove.item"}) {
+			t.Errorf("refused events %v", got)
+		}
+	})
+	t.Run("Note4OwnerRemovesAnyone", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, "sqlite")
+		resp, body := e.remove(t, e.deal(), e.demo.OwnerToken, `{"transactionid":["950","990","2"]}`)
+		wantStatus(t, resp, body, http.StatusOK)
+		if got, want := e.siteMembers(t, e.deal()), []int64{900, 901, 902, 903, 951, 952, 991, 992}; !slices.Equal(got, want) {
+			t.Errorf("site members %v, want %v", got, want)
+		}
+	})
+	t.Run("Note5AtMost100", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, "sqlite")
+		before := e.snapshot(t)
+		ids := make([]string, 101)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("%q", fmt.Sprint(900+i))
+		}
+		mark := e.lastEventID(t, 1)
+		resp, body := e.remove(t, e.deal(), e.demo.OwnerToken, `{"transactionid":[`+strings.Join(ids, ",")+`]}`)
+		wantStatus(t, resp, body, http.StatusBadRequest)
+		if want := txJSON(t, tx("", "400", "You can remove a maximum of 100 users at a time.")); string(body) != want {
+			t.Errorf("got  %s\nwant %s", body, want)
+		}
+		var x strings.Builder
+		x.WriteString("<transactionids>")
+		for i := range 101 {
+			fmt.Fprintf(&x, "<transactionid>%d</transactionid>", 900+i)
+		}
+		x.WriteString("</transactionids>")
+		resp, body = e.remove(t, e.deal(), e.demo.OwnerToken, x.String(), "Content-Type", "application/xml")
+		wantStatus(t, resp, body, http.StatusBadRequest)
+		golden(t, "too_many.xml", body)
+		if after := e.snapshot(t); after != before {
+			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
+		}
+		if got := actions(e.refusals(t, 1, mark)); !slices.Equal(got, []string{actionRemoveSiteUsers, actionRemoveSiteUsers}) {
+			t.Errorf("refused events %v", got)
+		}
+		// Exactly 100 is allowed: every id gets its own status.
+		resp, body = e.remove(t, e.deal(), e.demo.OwnerToken, `{"transactionid":[`+strings.Join(ids[:100], ",")+`]}`)
+		wantStatus(t, resp, body, http.StatusBadRequest) // partial: most ids are not in the site
+		rows := parseTransactions(t, resp, body)
+		if len(rows) != 100 {
+			t.Fatalf("%d transactions, want 100", len(rows))
+		}
+		removed := 0
+		for i, row := range rows {
+			if row.TransactionID != fmt.Sprint(900+i) {
+				t.Errorf("transaction %d is %q, want %d", i, row.TransactionID, 900+i)
+			}
+			if row.StatusCode == "200" {
+				removed++
+			}
+		}
+		if removed != 10 {
+			t.Errorf("%d removed, want the 10 site users among 900-999", removed)
+		}
+	})
+}
+
+// TestRemoveSiteUsers covers the rest of the removal call: the status
+// rule on a mix, whole-request errors and the XML decoder's refusals.
+func TestRemoveSiteUsers(t *testing.T) {
+	t.Parallel()
+	t.Run("Mixed", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, "sqlite")
+		resp, body := e.remove(t, e.deal(), e.demo.AdminToken,
+			`{"transactionid":["990","abc","990","950","5000","12","991"]}`, "Content-Type", "application/json")
+		wantStatus(t, resp, body, http.StatusBadRequest)
+		golden(t, "mixed.json", body)
+		resp, body = e.remove(t, e.deal(), e.demo.AdminToken,
+			"<transactionids><transactionid>992</transactionid><transactionid>x</transactionid><transactionid>950</transactionid></transactionids>",
+			"Content-Type", "application/xml")
+		wantStatus(t, resp, body, http.StatusBadRequest)
+		golden(t, "mixed.xml", body)
+	})
+	t.Run("MixedFailuresNoneRemoved", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, "sqlite")
+		resp, body := e.remove(t, e.deal(), e.demo.AdminToken, `{"transactionid":["950","5000"]}`)
+		wantStatus(t, resp, body, http.StatusBadRequest)
+		if want := txJSON(t, tx("950", "403", msgNoRights), tx("5000", "404", msgNotInSite)); string(body) != want {
+			t.Errorf("got  %s\nwant %s", body, want)
+		}
+	})
+	bad := []struct {
+		name, body, ctype string
+		status            int
+		reason            string
+	}{
+		{"EmptyBody", "", "application/json", 400, msgMissing},
+		{"EmptyList", `{"transactionid":[]}`, "application/json", 400, msgMissing},
+		{"NullList", `{"transactionids":{"transactionid":null}}`, "application/json", 400, msgMissing},
+		{"EmptyXML", `<transactionids></transactionids>`, "application/xml", 400, msgMissing},
+		{"NotJSON", `transactionid=990`, "application/json", 400, msgBadBody},
+		{"NoIDList", `{"userids":[990]}`, "application/json", 400, msgBadBody},
+		{"TwoLists", `{"transactionid":["990"],"transactionids":{"transactionid":[991]}}`, "application/json", 400, msgBadBody},
+		{"NestedID", `{"transactionid":[["990"]]}`, "application/json", 400, msgBadBody},
+		{"TrailingData", `{"transactionid":["990"]} {}`, "application/json", 400, msgBadBody},
+		{"ArrayRoot", `["990"]`, "application/json", 400, msgBadBody},
+		{"WrongXMLRoot", `<users><transactionid>990</transactionid></users>`, "application/xml", 400, msgBadBody},
+		{"XMLDoctype", `<!DOCTYPE transactionids [<!ENTITY a "990">]><transactionids><transactionid>&a;</transactionid></transactionids>`, "application/xml", 400, msgBadBody},
+		{"XMLUnknownEntity", `<transactionids><transactionid>&a;</transactionid></transactionids>`, "application/xml", 400, msgBadBody},
+		{"XMLLatin1", `<?xml version="1.0" encoding="ISO-8859-1"?><transactionids><transactionid>990</transactionid></transactionids>`, "application/xml", 400, msgBadBody},
+		{"XMLTwoRoots", `<transactionids><transactionid>990</transactionid></transactionids><transactionids/>`, "application/xml", 400, msgBadBody},
+		{"XMLUnclosed", `<transactionids><transactionid>990</transactionid>`, "application/xml", 400, msgBadBody},
+		{"XMLElementInID", `<transactionids><transactionid><b>990</b></transactionid></transactionids>`, "application/xml", 400, msgBadBody},
+		{"XMLDeep", `<transactionids>` + strings.Repeat("<a>", 20) + strings.Repeat("</a>", 20) + `<transactionid>990</transactionid></transactionids>`, "application/xml", 400, msgBadBody},
+		{"TooLarge", `{"transactionid":["` + strings.Repeat("9", MaxBody) + `"]}`, "application/json", 413, fmt.Sprintf("request body is larger than the limit of %d bytes", MaxBody)},
+	}
+	t.Run("BadBodies", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, "sqlite")
+		before := e.snapshot(t)
+		for _, c := range bad {
+			t.Run(c.name, func(t *testing.T) {
+				mark := e.lastEventID(t, 1)
+				resp, body := e.remove(t, e.deal(), e.demo.OwnerToken, c.body, "Content-Type", c.ctype)
+				wantStatus(t, resp, body, c.status)
+				rows := parseTransactions(t, resp, body)
+				if want := []transaction{tx("", fmt.Sprint(c.status), c.reason)}; !reflect.DeepEqual(rows, want) {
+					t.Errorf("got %+v, want %+v", rows, want)
+				}
+				if got := actions(e.refusals(t, 1, mark)); !slices.Equal(got, []string{actionRemoveSiteUsers}) {
+					t.Errorf("refused events %v", got)
+				}
+			})
+		}
+		if after := e.snapshot(t); after != before {
+			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
+		}
+	})
+	t.Run("XMLUnknownElementsIgnored", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, "sqlite")
+		resp, body := e.remove(t, e.deal(), e.demo.AdminToken,
+			`<!-- ids --><hq:transactionids xmlns:hq="urn:highq" note="x"><comment><p>hi</p></comment><hq:transactionid>990</hq:transactionid><?pi x?></hq:transactionids>`,
+			"Content-Type", "application/xml")
+		wantStatus(t, resp, body, http.StatusOK)
+		if rows := parseTransactions(t, resp, body); !reflect.DeepEqual(rows, []transaction{tx("990", "200", msgRemoved)}) {
+			t.Errorf("got %+v", rows)
+		}
+	})
+	t.Run("UnknownKeysIgnoredAndScalarID", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, "sqlite")
+		resp, body := e.remove(t, e.deal(), e.demo.AdminToken, `{"note":{"a":[1,2]},"transactionids":{"x":1,"transactionid":"990"}}`)
+		wantStatus(t, resp, body, http.StatusOK)
+		if want := txJSON(t, tx("990", "200", msgRemoved)); string(body) != want {
+			t.Errorf("got  %s\nwant %s", body, want)
+		}
+	})
+	t.Run("UnknownSite", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, "sqlite")
+		mark := e.lastEventID(t, 1)
+		resp, body := e.remove(t, 999, e.demo.OwnerToken, `{"transactionid":["990"]}`)
+		wantStatus(t, resp, body, http.StatusNotFound)
+		if want := txJSON(t, tx("", "404", "space not found")); string(body) != want {
+			t.Errorf("got  %s\nwant %s", body, want)
+		}
+		if got := actions(e.refusals(t, 1, mark)); !slices.Equal(got, []string{"batch.remove"}) {
+			t.Errorf("refused events %v", got)
+		}
+		resp, body = call(t, http.MethodDelete, e.url+"/api/3/sites/deal/users", e.demo.OwnerToken, `{"transactionid":["990"]}`, "Accept", "application/xml")
+		wantStatus(t, resp, body, http.StatusBadRequest)
+		golden(t, "bad_siteid.xml", body)
+	})
+}
+
+// TestReads covers the calls the seed points to for finding site and user ids.
+func TestReads(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite")
+	for _, c := range []struct {
+		name, path, accept, golden, ctype string
+	}{
+		{"SitesJSON", "/api/3/sites", "", "sites.json", "application/json"},
+		{"SitesXML", "/api/3/sites", "application/xml", "sites.xml", "application/xml"},
+		{"SiteUsersJSON", fmt.Sprintf("/api/3/sites/%d/users", e.deal()), "application/json", "site_users.json", "application/json"},
+		{"SiteUsersXML", fmt.Sprintf("/api/3/sites/%d/users", e.deal()), "text/xml", "site_users.xml", "application/xml"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			resp, body := call(t, http.MethodGet, e.url+c.path, e.demo.MemberToken, "", "Accept", c.accept)
+			wantStatus(t, resp, body, http.StatusOK)
+			wantHeader(t, resp, "Content-Type", c.ctype)
+			golden(t, c.golden, body)
+		})
+	}
+	t.Run("RemovedUserLeavesTheList", func(t *testing.T) {
+		resp, body := e.remove(t, e.deal(), e.demo.AdminToken, `{"transactionid":["992"]}`)
+		wantStatus(t, resp, body, http.StatusOK)
+		resp, body = call(t, http.MethodGet, fmt.Sprintf("%s/api/3/sites/%d/users", e.url, e.deal()), e.demo.OwnerToken, "")
+		wantStatus(t, resp, body, http.StatusOK)
+		var list userList
+		if err := json.Unmarshal(body, &list); err != nil {
+			t.Fatal(err)
+		}
+		if len(list.User) != 10 || slices.ContainsFunc(list.User, func(u siteUser) bool { return u.UserID == 992 }) {
+			t.Errorf("site users after removing 992: %s", body)
+		}
+	})
+	t.Run("UnknownSite", func(t *testing.T) {
+		mark := e.lastEventID(t, 1)
+		resp, body := call(t, http.MethodGet, e.url+"/api/3/sites/999/users", e.demo.OwnerToken, "")
+		wantStatus(t, resp, body, http.StatusNotFound)
+		if want := `{"error":{"summary":"space not found","ref":404}}` + "\n"; string(body) != want {
+			t.Errorf("got  %s\nwant %s", body, want)
+		}
+		if got := actions(e.refusals(t, 1, mark)); !slices.Equal(got, []string{actionListSiteUsers}) {
+			t.Errorf("refused events %v", got)
+		}
+	})
+	t.Run("BadSiteID", func(t *testing.T) {
+		resp, body := call(t, http.MethodGet, e.url+"/api/3/sites/x/users", e.demo.OwnerToken, "")
+		wantStatus(t, resp, body, http.StatusBadRequest)
+		if want := `{"error":{"summary":"Invalid parameter: siteid","ref":400}}` + "\n"; string(body) != want {
+			t.Errorf("got  %s\nwant %s", body, want)
+		}
+	})
+	t.Run("UnknownPathAndMethod", func(t *testing.T) {
+		resp, body := call(t, http.MethodGet, e.url+"/api/3/nothing", e.demo.OwnerToken, "")
+		wantStatus(t, resp, body, http.StatusNotFound)
+		if want := `{"error":{"summary":"The requested resource does not exist","ref":404}}` + "\n"; string(body) != want {
+			t.Errorf("got  %s\nwant %s", body, want)
+		}
+		resp, body = call(t, http.MethodPost, e.url+"/api/3/sites/2/users", e.demo.OwnerToken, "", "Accept", "application/xml")
+		wantStatus(t, resp, body, http.StatusMethodNotAllowed)
+		wantHeader(t, resp, "Allow", "DELETE, GET, HEAD")
+		golden(t, "method_not_allowed.xml", body)
+	})
+}
+
+// TestRemoveGroupUser covers DELETE /api/3/sites/{siteid}/groups/{groupid}/users.
+func TestRemoveGroupUser(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite")
+	eng, doors := e.demo.Groups[demo.GroupEng], e.demo.Groups[demo.GroupDoors]
+	url := func(site, group int64, userid string) string {
+		return fmt.Sprintf("%s/api/3/sites/%d/groups/%d/users?userid=%s", e.url, site, group, userid)
+	}
+	serverRoom := membership.Ref{ID: e.demo.Resources["Server room lock"]}
+	t.Run("OK", func(t *testing.T) {
+		// alice added 12-40 to Engineering, so she may take 20 out.
+		resp, body := call(t, http.MethodDelete, url(e.deal(), eng, "20"), e.demo.AdminToken, "")
+		wantStatus(t, resp, body, http.StatusOK)
+		if len(body) != 0 {
+			t.Errorf("body %q, want none", body)
+		}
+		acc, err := e.svc.CheckAccess(context.Background(), e.owner, membership.MemberRef{ID: 20}, serverRoom)
+		if err != nil || acc.Allowed {
+			t.Errorf("member 20's server room access after leaving Engineering: %+v, %v", acc, err)
+		}
+	})
+	errorCases := []struct {
+		name, url, token string
+		status           int
+		summary          string
+		action           string
+	}{
+		{"AlreadyRemoved", url(e.deal(), eng, "20"), e.demo.AdminToken, 409, msgGroupAlreadyRemoved, "group_member.remove"},
+		{"NotInGroup", url(e.deal(), eng, "5"), e.demo.AdminToken, 404, msgNotInGroup, "group_member.remove"},
+		{"NotInOrganization", url(e.deal(), eng, "5000"), e.demo.AdminToken, 404, msgNotInGroup, "group_member.remove"},
+		{"AdminDidNotAdd", url(e.deal(), doors, "10"), e.demo.AdminToken, 403, msgNoRights, "group_member.remove"},
+		{"PlainMember", url(e.deal(), eng, "21"), e.demo.MemberToken, 403, msgNoRights, "group_member.remove"},
+		{"UnknownGroup", url(e.deal(), 77, "21"), e.demo.OwnerToken, 404, "group not found", "group_member.remove"},
+		{"AdminGroupID", url(e.deal(), -2, "21"), e.demo.OwnerToken, 404, "group not found", "group_member.remove"},
+		{"UnknownSite", url(999, eng, "21"), e.demo.OwnerToken, 404, "space not found", actionRemoveGroupUser},
+		{"MissingUserID", fmt.Sprintf("%s/api/3/sites/%d/groups/%d/users", e.url, e.deal(), eng), e.demo.OwnerToken, 400, msgInvalid, actionRemoveGroupUser},
+		{"BadUserID", url(e.deal(), eng, "abc"), e.demo.OwnerToken, 400, msgInvalid, actionRemoveGroupUser},
+		{"BadGroupID", fmt.Sprintf("%s/api/3/sites/%d/groups/x/users?userid=21", e.url, e.deal()), e.demo.OwnerToken, 400, "Invalid parameter: groupid", actionRemoveGroupUser},
+	}
+	for _, c := range errorCases {
+		t.Run(c.name, func(t *testing.T) {
+			before := e.snapshot(t)
+			mark := e.lastEventID(t, 1)
+			resp, body := call(t, http.MethodDelete, c.url, c.token, "")
+			wantStatus(t, resp, body, c.status)
+			want, _ := json.Marshal(errorObject{Summary: c.summary, Ref: c.status})
+			if string(body) != string(want)+"\n" {
+				t.Errorf("got  %s\nwant %s", body, want)
+			}
+			if after := e.snapshot(t); after != before {
+				t.Errorf("state changed:\n%s\nwas\n%s", after, before)
+			}
+			if got := actions(e.refusals(t, 1, mark)); !slices.Equal(got, []string{c.action}) {
+				t.Errorf("refused events %v, want [%s]", got, c.action)
+			}
+		})
+	}
+	t.Run("XMLError", func(t *testing.T) {
+		resp, body := call(t, http.MethodDelete, url(e.deal(), doors, "10"), e.demo.AdminToken, "", "Accept", "application/xml")
+		wantStatus(t, resp, body, http.StatusForbidden)
+		golden(t, "group_no_rights.xml", body)
+	})
+}
+
+// TestAuthorization is the foundation's authorization matrix in HighQ's
+// formats: each refused request changes nothing and is audited.
+func TestAuthorization(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			testAuthorization(t, engine)
+		})
+	}
+}
+
+func testAuthorization(t *testing.T, engine string) {
+	e := newEnv(t, engine)
+	ctx := context.Background()
+	ownerActor := membership.Actor{OrgID: 1, MemberID: 1, Interface: "test", Scopes: membership.AllScopes()}
+	issue := func(scopes []string) string {
+		t.Helper()
+		c, err := e.svc.CreateCredential(ctx, ownerActor, membership.CreateCredentialRequest{Name: "matrix", Scopes: scopes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Secret
+	}
+	readOnly := issue([]string{membership.ScopeMembersRead})
+	writeOnly := issue([]string{membership.ScopeMembersWrite})
+	revoked, err := e.svc.CreateCredential(ctx, ownerActor, membership.CreateCredentialRequest{Name: "revoked", Scopes: membership.AllScopes()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.RevokeCredential(ctx, ownerActor, revoked.Credential.ID); err != nil {
+		t.Fatal(err)
+	}
+	var expired string
+	err = e.svc.Store().Update(ctx, func(tx membership.Tx) error {
+		past := time.Now().Add(-time.Hour)
+		c, secret := membership.NewCredential(1, 1, "expired", membership.AllScopes(), &past, past.Add(-time.Hour))
+		expired = secret
+		return tx.CredentialCreate(ctx, c)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := e.svc.CreateOrganization(ctx, membership.BootstrapRequest{OrgName: "Other Corp", OwnerEmail: "owner@other.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := e.demo.OwnerToken[:len(e.demo.OwnerToken)-1] + "x"
+	if strings.HasSuffix(e.demo.OwnerToken, "x") {
+		wrong = e.demo.OwnerToken[:len(e.demo.OwnerToken)-1] + "y"
+	}
+	scopeMsg := func(s string) string { return fmt.Sprintf("the credential lacks the %q scope", s) }
+
+	removeURL := fmt.Sprintf("%s/api/3/sites/%d/users", e.url, e.deal())
+	usersURL := fmt.Sprintf("%s/api/3/sites/%d/users", e.url, e.deal())
+	groupURL := fmt.Sprintf("%s/api/3/sites/%d/groups/%d/users?userid=20", e.url, e.deal(), e.demo.Groups[demo.GroupEng])
+	const body = `{"transactionid":["990","991"]}`
+	cases := []struct {
+		name    string
+		method  string
+		url     string
+		token   string
+		body    string
+		status  int
+		want    string // the exact response body
+		org     int64  // whose audit trail records the refusal; 0: none
+		actions []string
+	}{
+		{"Remove/NoCredential", "DELETE", removeURL, "", body, 401,
+			txJSON(t, tx("", "401", "authentication credentials were not provided")), 0, nil},
+		{"Remove/NotAToken", "DELETE", removeURL, "AdminToken", body, 401,
+			txJSON(t, tx("", "401", "invalid token")), 0, nil},
+		{"Remove/WrongSecret", "DELETE", removeURL, wrong, body, 401,
+			txJSON(t, tx("", "401", "invalid token")), 1, []string{"auth"}},
+		{"Remove/Expired", "DELETE", removeURL, expired, body, 401,
+			txJSON(t, tx("", "401", "token has expired")), 1, []string{"auth"}},
+		{"Remove/Revoked", "DELETE", removeURL, revoked.Secret, body, 401,
+			txJSON(t, tx("", "401", "token has been revoked")), 1, []string{"auth"}},
+		{"Remove/MissingScope", "DELETE", removeURL, readOnly, body, 403,
+			txJSON(t, tx("", "403", scopeMsg(membership.ScopeMembersWrite))), 1, []string{actionRemoveSiteUsers}},
+		{"Remove/OtherOrganization", "DELETE", removeURL, other.Secret, body, 404,
+			txJSON(t, tx("", "404", "space not found")), other.Organization.ID, []string{"batch.remove"}},
+		{"Remove/AdminDidNotAdd", "DELETE", removeURL, e.demo.AdminToken, `{"transactionid":["950"]}`, 403,
+			txJSON(t, tx("950", "403", msgNoRights)), 1, []string{"batch.remove.item"}},
+		{"Remove/PlainMember", "DELETE", removeURL, e.demo.MemberToken, body, 403,
+			txJSON(t, tx("990", "403", msgNoRights), tx("991", "403", msgNoRights)), 1, []string{"batch.remove.item", "batch.remove.item"}},
+		{"Users/NoCredential", "GET", usersURL, "", "", 401,
+			`{"error":{"summary":"authentication credentials were not provided","ref":401}}` + "\n", 0, nil},
+		{"Users/MissingScope", "GET", usersURL, writeOnly, "", 403,
+			fmt.Sprintf(`{"error":{"summary":%q,"ref":403}}`, scopeMsg(membership.ScopeMembersRead)) + "\n", 1, []string{actionListSiteUsers}},
+		{"Users/OtherOrganization", "GET", usersURL, other.Secret, "", 404,
+			`{"error":{"summary":"space not found","ref":404}}` + "\n", other.Organization.ID, []string{actionListSiteUsers}},
+		{"Sites/Expired", "GET", e.url + "/api/3/sites", expired, "", 401,
+			`{"error":{"summary":"token has expired","ref":401}}` + "\n", 1, []string{"auth"}},
+		{"Group/NoCredential", "DELETE", groupURL, "", "", 401,
+			`{"error":{"summary":"authentication credentials were not provided","ref":401}}` + "\n", 0, nil},
+		{"Group/MissingScope", "DELETE", groupURL, readOnly, "", 403,
+			fmt.Sprintf(`{"error":{"summary":%q,"ref":403}}`, scopeMsg(membership.ScopeMembersWrite)) + "\n", 1, []string{actionRemoveGroupUser}},
+		{"Group/OtherOrganization", "DELETE", groupURL, other.Secret, "", 404,
+			`{"error":{"summary":"space not found","ref":404}}` + "\n", other.Organization.ID, []string{actionRemoveGroupUser}},
+		{"Group/PlainMember", "DELETE", groupURL, e.demo.MemberToken, "", 403,
+			`{"error":{"summary":"You do not have rights to remove the specified user.","ref":403}}` + "\n", 1, []string{"group_member.remove"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := e.snapshot(t)
+			mark1, mark2 := e.lastEventID(t, 1), e.lastEventID(t, other.Organization.ID)
+			markNull := e.nullOrgRefusals(t, 0)
+			resp, got := call(t, c.method, c.url, c.token, c.body)
+			wantStatus(t, resp, got, c.status)
+			if string(got) != c.want {
+				t.Errorf("got  %s\nwant %s", got, c.want)
+			}
+			if after := e.snapshot(t); after != before {
+				t.Errorf("state changed:\n%s\nwas\n%s", after, before)
+			}
+			switch c.org {
+			case 0:
+				if n := e.nullOrgRefusals(t, 0) - markNull; n != 1 {
+					t.Errorf("%d refused events without an organization, want 1", n)
+				}
+			default:
+				mark := mark1
+				if c.org != 1 {
+					mark = mark2
+				}
+				if got := actions(e.refusals(t, c.org, mark)); !slices.Equal(got, c.actions) {
+					t.Errorf("refused events %v, want %v", got, c.actions)
+				}
+			}
+		})
+	}
+	t.Run("RateLimited", func(t *testing.T) {
+		before := e.snapshot(t)
+		tightURL := fmt.Sprintf("%s/api/3/sites/%d/users", e.tight, e.deal())
+		resp, got := call(t, http.MethodDelete, tightURL, e.demo.OwnerToken, `{"transactionid":["5000"]}`)
+		wantStatus(t, resp, got, http.StatusNotFound)
+		resp, got = call(t, http.MethodDelete, tightURL, e.demo.OwnerToken, body)
+		wantStatus(t, resp, got, http.StatusTooManyRequests)
+		if resp.Header.Get("Retry-After") == "" {
+			t.Error("no Retry-After")
+		}
+		if want := txJSON(t, tx("", "429", "rate limit of 0.001 requests per second exceeded")); string(got) != want {
+			t.Errorf("got  %s\nwant %s", got, want)
+		}
+		if after := e.snapshot(t); after != before {
+			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
+		}
+	})
+}

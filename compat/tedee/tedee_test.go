@@ -1,0 +1,514 @@
+package tedee
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/memberd/memberd/internal/demo"
+	"github.com/memberd/memberd/membership"
+)
+
+const seedBase = "https://api.tedee.com"
+
+// curlRequest builds the request a seed's curl line makes, verbatim except
+// for the base URL and its two placeholders.
+func curlRequest(tb testing.TB, line, base, token, body string) *http.Request {
+	tb.Helper()
+	args := shellWords(tb, line)
+	if len(args) == 0 || args[0] != "curl" {
+		tb.Fatalf("not a curl line: %s", line)
+	}
+	method, url, data := "", "", ""
+	var headers [][2]string
+	for i := 1; i < len(args); i++ {
+		next := func() string {
+			i++
+			if i >= len(args) {
+				tb.Fatalf("%s needs a value: %s", args[i-1], line)
+			}
+			return args[i]
+		}
+		switch a := args[i]; a {
+		case "-X":
+			method = next()
+		case "-H":
+			name, value, ok := strings.Cut(next(), ":")
+			if !ok {
+				tb.Fatalf("bad header in %s", line)
+			}
+			headers = append(headers, [2]string{name, strings.TrimSpace(value)})
+		case "-d":
+			data = next()
+		default:
+			if strings.HasPrefix(a, "-") {
+				tb.Fatalf("curl flag %s not understood", a)
+			}
+			url = a
+		}
+	}
+	if !strings.HasPrefix(url, seedBase) {
+		tb.Fatalf("url %s is not Tedee's", url)
+	}
+	data = strings.ReplaceAll(data, "<<body>>", body)
+	req, err := http.NewRequest(method, base+strings.TrimPrefix(url, seedBase), strings.NewReader(data))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, h := range headers {
+		req.Header.Add(h[0], strings.ReplaceAll(h[1], "<<access token>>", token))
+	}
+	return req
+}
+
+// shellWords splits a command line on spaces outside double quotes.
+func shellWords(tb testing.TB, line string) []string {
+	tb.Helper()
+	var words []string
+	var cur strings.Builder
+	inWord, quoted := false, false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case c == '"':
+			quoted, inWord = !quoted, true
+		case c == '\\' && quoted && i+1 < len(line):
+			i++
+			cur.WriteByte(line[i])
+		case c == ' ' && !quoted:
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if quoted {
+		tb.Fatalf("unbalanced quotes: %s", line)
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words
+}
+
+func do(tb testing.TB, req *http.Request) (*http.Response, []byte) {
+	tb.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return resp, data
+}
+
+func parseResponse(tb testing.TB, body []byte) []result {
+	tb.Helper()
+	var out response
+	if err := json.Unmarshal(body, &out); err != nil {
+		tb.Fatalf("parse %s: %v", body, err)
+	}
+	return out.OrganizationUsers
+}
+
+func res(id string, errMsg string) result {
+	r := result{OrganizationUserID: json.Number(id), Success: errMsg == ""}
+	if errMsg != "" {
+		r.Error = &errMsg
+	}
+	return r
+}
+
+func errJSON(status int, msg string) string {
+	data, _ := json.Marshal(errorBody{ErrorMessages: []string{msg}, StatusCode: status})
+	return string(data) + "\n"
+}
+
+// TestRemoveMembersSeed replays both of the seed's examples, curl line,
+// body and sample response, on each engine.
+func TestRemoveMembersSeed(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			e := newEnv(t, engine)
+			original := e.groupMembers(t, e.doors())
+			for _, ex := range []struct {
+				name    string
+				removed []int64
+			}{
+				{"single", []int64{12}},
+				{"multiple", []int64{11, 12, 13}},
+			} {
+				t.Run(ex.name, func(t *testing.T) {
+					if got := e.groupMembers(t, e.doors()); !slices.Equal(got, original) {
+						t.Fatalf("door group %v, want the demo's %v", got, original)
+					}
+					defer e.readd(t, ex.removed)
+					mark := e.lastEventID(t, 1)
+					req := curlRequest(t, seed(t, ex.name+".curl"), e.url, e.demo.OwnerToken, seed(t, ex.name+".body.json"))
+					resp, body := do(t, req)
+					wantStatus(t, resp, body, 207)
+					if got := fmt.Sprint(resp.StatusCode); got != seed(t, ex.name+".status") {
+						t.Errorf("status %s, the seed says %s", got, seed(t, ex.name+".status"))
+					}
+					wantHeader(t, resp, "Content-Type", "application/json")
+					golden(t, ex.name+".json", body)
+
+					got := parseResponse(t, body)
+					var sample response
+					if err := json.Unmarshal([]byte(seed(t, ex.name+".response.json")), &sample); err != nil {
+						t.Fatal(err)
+					}
+					// The seed's "multiple" sample shows two results for three
+					// ids; memberd reports every id, so the sample must be a
+					// prefix of the answer and the rest must be the ids left.
+					if len(got) != len(ex.removed) || !reflect.DeepEqual(got[:len(sample.OrganizationUsers)], sample.OrganizationUsers) {
+						t.Errorf("results %s, want the seed's %v then the rest", body, sample.OrganizationUsers)
+					}
+					for i, r := range got {
+						if want := res(fmt.Sprint(ex.removed[i]), ""); !reflect.DeepEqual(r, want) {
+							t.Errorf("result %d: %+v, want %+v", i, r, want)
+						}
+					}
+					if got, want := e.groupMembers(t, e.doors()), without(original, ex.removed...); !slices.Equal(got, want) {
+						t.Errorf("door group %v, want %v", got, want)
+					}
+					// The seed's note: only access through the group goes.
+					for _, id := range ex.removed {
+						acc := e.access(t, id, "Front door lock")
+						if wantAllowed := id == 12; acc.Allowed != wantAllowed || acc.Direct != wantAllowed || len(acc.GroupIDs) != 0 {
+							t.Errorf("member %d front door access %+v, want allowed=%v only directly", id, acc, wantAllowed)
+						}
+					}
+					if acc := e.access(t, 12, "Server room lock"); !acc.Allowed {
+						t.Errorf("member 12 lost the server room, granted through another group: %+v", acc)
+					}
+					evs, err := e.svc.Events(context.Background(), e.owner, membership.EventListParams{Action: "group_member.removed", Limit: 100})
+					if err != nil {
+						t.Fatal(err)
+					}
+					n := 0
+					for _, ev := range evs {
+						if ev.ID > mark && ev.Interface == Interface {
+							n++
+						}
+					}
+					if n != len(ex.removed) {
+						t.Errorf("%d group_member.removed events through tedee, want %d", n, len(ex.removed))
+					}
+				})
+			}
+		})
+	}
+}
+
+func without(ids []int64, gone ...int64) []int64 {
+	return slices.DeleteFunc(slices.Clone(ids), func(id int64) bool { return slices.Contains(gone, id) })
+}
+
+// TestRemoveMembers covers each per-id outcome, the rights rule and the
+// whole-request refusals.
+func TestRemoveMembers(t *testing.T) {
+	t.Parallel()
+	t.Run("Outcomes", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, "sqlite")
+		// 14 leaves the organization first: their group membership went with it.
+		if _, err := e.svc.RemoveMember(context.Background(), e.owner, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: 14}}); err != nil {
+			t.Fatal(err)
+		}
+		resp, body := e.remove(t, e.demo.OwnerToken, `{"organizationUserIds":[11,11,5000,20,0,-3,1.5,12,1e1,14]}`)
+		wantStatus(t, resp, body, 207)
+		golden(t, "outcomes.json", body)
+		want := []result{
+			res("11", ""), res("11", msgAlreadyRemoved), res("5000", msgNotInOrg), res("20", msgNotInGroup),
+			res("0", msgInvalid), res("-3", msgInvalid), res("1.5", msgInvalid), res("12", ""), res("1e1", msgInvalid),
+			res("14", msgAlreadyRemoved),
+		}
+		if got := parseResponse(t, body); !reflect.DeepEqual(got, want) {
+			t.Errorf("got %s", body)
+		}
+		if got, want := e.groupMembers(t, e.doors()), []int64{10, 13, 15}; !slices.Equal(got, want) {
+			t.Errorf("door group %v, want %v", got, want)
+		}
+	})
+	t.Run("AllFailedIsStill207", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, "sqlite")
+		before := e.snapshot(t)
+		resp, body := e.remove(t, e.demo.OwnerToken, `{"organizationUserIds":[5000,20]}`)
+		wantStatus(t, resp, body, 207)
+		if want := []result{res("5000", msgNotInOrg), res("20", msgNotInGroup)}; !reflect.DeepEqual(parseResponse(t, body), want) {
+			t.Errorf("got %s", body)
+		}
+		if after := e.snapshot(t); after != before {
+			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
+		}
+	})
+	t.Run("Rights", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, "sqlite")
+		if _, err := e.svc.AddGroupMember(context.Background(), e.owner, membership.Ref{ID: e.doors()}, membership.MemberRef{ID: 1}); err != nil {
+			t.Fatal(err)
+		}
+		// An admin removes members someone else added, but not an owner.
+		resp, body := e.remove(t, e.demo.AdminToken, `{"organizationUserIds":[10,1]}`)
+		wantStatus(t, resp, body, 207)
+		if want := []result{res("10", ""), res("1", msgNoRights)}; !reflect.DeepEqual(parseResponse(t, body), want) {
+			t.Errorf("got %s", body)
+		}
+		resp, body = e.remove(t, e.demo.OwnerToken, `{"organizationUserIds":[1]}`)
+		wantStatus(t, resp, body, 207)
+		if want := []result{res("1", "")}; !reflect.DeepEqual(parseResponse(t, body), want) {
+			t.Errorf("got %s", body)
+		}
+	})
+	t.Run("CaseInsensitiveKeyAndUnknownKeys", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, "sqlite")
+		resp, body := e.remove(t, e.demo.OwnerToken, `{"note":{"x":[1]},"OrganizationUserIDs":[15]}`)
+		wantStatus(t, resp, body, 207)
+		if want := []result{res("15", "")}; !reflect.DeepEqual(parseResponse(t, body), want) {
+			t.Errorf("got %s", body)
+		}
+	})
+
+	ids := make([]string, 101)
+	for i := range ids {
+		ids[i] = fmt.Sprint(i + 1)
+	}
+	bad := []struct {
+		name, body string
+		status     int
+		msg        string
+	}{
+		{"Empty", "", 400, "A non-empty request body is required."},
+		{"NotJSON", "organizationUserIds=12", 400, `The request body must be a JSON object such as {"organizationUserIds":[12]}.`},
+		{"Array", "[12]", 400, `The request body must be a JSON object such as {"organizationUserIds":[12]}.`},
+		{"Trailing", `{"organizationUserIds":[12]}x`, 400, `The request body must be a JSON object such as {"organizationUserIds":[12]}.`},
+		{"Missing", `{"userIds":[12]}`, 400, "The organizationUserIds field is required and must list at least one organization user id."},
+		{"Null", `{"organizationUserIds":null}`, 400, "The organizationUserIds field is required and must list at least one organization user id."},
+		{"EmptyList", `{"organizationUserIds":[]}`, 400, "The organizationUserIds field is required and must list at least one organization user id."},
+		{"Strings", `{"organizationUserIds":["12"]}`, 400, "organizationUserIds must be a list of numbers."},
+		{"Nested", `{"organizationUserIds":[[12]]}`, 400, "organizationUserIds must be a list of numbers."},
+		{"Scalar", `{"organizationUserIds":12}`, 400, "organizationUserIds must be a list of numbers."},
+		{"Twice", `{"organizationUserIds":[12],"organizationuserids":[13]}`, 400, "organizationUserIds is given more than once."},
+		{"TooMany", `{"organizationUserIds":[` + strings.Join(ids, ",") + `]}`, 400, "At most 100 organization users can be removed in one request."},
+		{"TooLarge", `{"organizationUserIds":[1` + strings.Repeat("0", MaxBody) + `]}`, 413, fmt.Sprintf("request body is larger than the limit of %d bytes", MaxBody)},
+	}
+	t.Run("BadBodies", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, "sqlite")
+		before := e.snapshot(t)
+		for _, c := range bad {
+			t.Run(c.name, func(t *testing.T) {
+				mark := e.lastEventID(t, 1)
+				resp, body := e.remove(t, e.demo.OwnerToken, c.body)
+				wantStatus(t, resp, body, c.status)
+				wantHeader(t, resp, "Content-Type", "application/json")
+				if want := errJSON(c.status, c.msg); string(body) != want {
+					t.Errorf("got  %s\nwant %s", body, want)
+				}
+				if got := actions(e.refusals(t, 1, mark)); !slices.Equal(got, []string{actionRemoveMembers}) {
+					t.Errorf("refused events %v", got)
+				}
+			})
+		}
+		if after := e.snapshot(t); after != before {
+			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
+		}
+	})
+	t.Run("BadPaths", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, "sqlite")
+		before := e.snapshot(t)
+		const body = `{"organizationUserIds":[12]}`
+		for _, c := range []struct {
+			name, url string
+			status    int
+			msg       string
+			action    string
+		}{
+			{"OrganizationNotANumber", e.membersURL("acme", demo.TedeeGroupUUID), 400, "The value 'acme' is not valid for organizationId.", actionRemoveMembers},
+			{"OrganizationZero", e.membersURL("0", demo.TedeeGroupUUID), 400, "The value '0' is not valid for organizationId.", actionRemoveMembers},
+			{"GroupNotAUUID", e.membersURL("1", "door-access"), 400, "The value 'door-access' is not valid for groupId.", actionRemoveMembers},
+			{"UnknownGroup", e.membersURL("1", "00000000-0000-4000-8000-000000000000"), 404, "group not found", "batch.remove"},
+			{"OtherOrganizationID", e.membersURL("2", demo.TedeeGroupUUID), 404, "Organization not found.", actionRemoveMembers},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				mark := e.lastEventID(t, 1)
+				resp, got := call(t, http.MethodDelete, c.url, e.demo.OwnerToken, body)
+				wantStatus(t, resp, got, c.status)
+				if want := errJSON(c.status, c.msg); string(got) != want {
+					t.Errorf("got  %s\nwant %s", got, want)
+				}
+				if got := actions(e.refusals(t, 1, mark)); !slices.Equal(got, []string{c.action}) {
+					t.Errorf("refused events %v, want [%s]", got, c.action)
+				}
+			})
+		}
+		t.Run("UppercaseUUID", func(t *testing.T) {
+			resp, got := call(t, http.MethodDelete, e.membersURL("1", strings.ToUpper(demo.TedeeGroupUUID)), e.demo.OwnerToken, `{"organizationUserIds":[5000]}`)
+			wantStatus(t, resp, got, 207)
+		})
+		t.Run("UnknownPath", func(t *testing.T) {
+			resp, got := call(t, http.MethodDelete, e.url+"/api/v37/organization/1/user-groups", e.demo.OwnerToken, "")
+			wantStatus(t, resp, got, 404)
+			if want := errJSON(404, "The requested resource does not exist."); string(got) != want {
+				t.Errorf("got  %s\nwant %s", got, want)
+			}
+		})
+		t.Run("WrongMethod", func(t *testing.T) {
+			resp, got := call(t, http.MethodPost, e.membersURL("1", demo.TedeeGroupUUID), e.demo.OwnerToken, body)
+			wantStatus(t, resp, got, 405)
+			wantHeader(t, resp, "Allow", "DELETE")
+			if want := errJSON(405, "Method POST is not allowed for this resource."); string(got) != want {
+				t.Errorf("got  %s\nwant %s", got, want)
+			}
+		})
+		if after := e.snapshot(t); after != before {
+			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
+		}
+	})
+}
+
+// TestAuthorization is the foundation's authorization matrix in Tedee's
+// error format: each refused request changes nothing and is audited.
+func TestAuthorization(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			testAuthorization(t, engine)
+		})
+	}
+}
+
+func testAuthorization(t *testing.T, engine string) {
+	e := newEnv(t, engine)
+	ctx := context.Background()
+	ownerActor := membership.Actor{OrgID: 1, MemberID: 1, Interface: "test", Scopes: membership.AllScopes()}
+	// The owner in the door group lets the matrix show an admin refused.
+	if _, err := e.svc.AddGroupMember(ctx, ownerActor, membership.Ref{ID: e.doors()}, membership.MemberRef{ID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	noScope, err := e.svc.CreateCredential(ctx, ownerActor, membership.CreateCredentialRequest{Name: "native only", Scopes: []string{membership.ScopeMembersWrite}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked, err := e.svc.CreateCredential(ctx, ownerActor, membership.CreateCredentialRequest{Name: "revoked", Scopes: membership.AllScopes()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.RevokeCredential(ctx, ownerActor, revoked.Credential.ID); err != nil {
+		t.Fatal(err)
+	}
+	var expired string
+	err = e.svc.Store().Update(ctx, func(tx membership.Tx) error {
+		past := time.Now().Add(-time.Hour)
+		c, secret := membership.NewCredential(1, 1, "expired", membership.AllScopes(), &past, past.Add(-time.Hour))
+		expired = secret
+		return tx.CredentialCreate(ctx, c)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := e.svc.CreateOrganization(ctx, membership.BootstrapRequest{OrgName: "Other Corp", OwnerEmail: "owner@other.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherOrg := fmt.Sprint(other.Organization.ID)
+	wrong := e.demo.OwnerToken[:len(e.demo.OwnerToken)-1] + "x"
+	if strings.HasSuffix(e.demo.OwnerToken, "x") {
+		wrong = e.demo.OwnerToken[:len(e.demo.OwnerToken)-1] + "y"
+	}
+	const body = `{"organizationUserIds":[11,12]}`
+	doorsURL := e.membersURL("1", demo.TedeeGroupUUID)
+	refusedJSON := func(results ...result) string {
+		data, _ := json.Marshal(response{OrganizationUsers: results})
+		return string(data) + "\n"
+	}
+	cases := []struct {
+		name    string
+		url     string
+		token   string
+		body    string
+		status  int
+		want    string
+		org     int64 // whose audit trail records the refusal; 0: none
+		actions []string
+	}{
+		{"NoCredential", doorsURL, "", body, 401, errJSON(401, "authentication credentials were not provided"), 0, nil},
+		{"NotAToken", doorsURL, "<<access token>>", body, 401, errJSON(401, "invalid token"), 0, nil},
+		{"WrongSecret", doorsURL, wrong, body, 401, errJSON(401, "invalid token"), 1, []string{"auth"}},
+		{"Expired", doorsURL, expired, body, 401, errJSON(401, "token has expired"), 1, []string{"auth"}},
+		{"Revoked", doorsURL, revoked.Secret, body, 401, errJSON(401, "token has been revoked"), 1, []string{"auth"}},
+		{"MissingScope", doorsURL, noScope.Secret, body, 403,
+			errJSON(403, fmt.Sprintf("the credential lacks the %q scope", membership.ScopeTedeeReadWrite)), 1, []string{actionRemoveMembers}},
+		{"OtherOrganization", doorsURL, other.Secret, body, 404, errJSON(404, "Organization not found."),
+			other.Organization.ID, []string{actionRemoveMembers}},
+		{"OtherOrganizationOwnPathForeignGroup", e.membersURL(otherOrg, demo.TedeeGroupUUID), other.Secret, body, 404,
+			errJSON(404, "group not found"), other.Organization.ID, []string{"batch.remove"}},
+		{"AdminRemovesOwner", doorsURL, e.demo.AdminToken, `{"organizationUserIds":[1]}`, 207,
+			refusedJSON(res("1", msgNoRights)), 1, []string{"batch.remove.item"}},
+		{"PlainMember", doorsURL, e.demo.MemberToken, body, 207,
+			refusedJSON(res("11", msgNoRights), res("12", msgNoRights)), 1, []string{"batch.remove.item", "batch.remove.item"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := e.snapshot(t)
+			mark1, mark2 := e.lastEventID(t, 1), e.lastEventID(t, other.Organization.ID)
+			markNull := e.nullOrgRefusals(t, 0)
+			resp, got := call(t, http.MethodDelete, c.url, c.token, c.body, "Content-Type", "application/json")
+			wantStatus(t, resp, got, c.status)
+			if string(got) != c.want {
+				t.Errorf("got  %s\nwant %s", got, c.want)
+			}
+			if after := e.snapshot(t); after != before {
+				t.Errorf("state changed:\n%s\nwas\n%s", after, before)
+			}
+			switch c.org {
+			case 0:
+				if n := e.nullOrgRefusals(t, 0) - markNull; n != 1 {
+					t.Errorf("%d refused events without an organization, want 1", n)
+				}
+			default:
+				mark := mark1
+				if c.org != 1 {
+					mark = mark2
+				}
+				if got := actions(e.refusals(t, c.org, mark)); !slices.Equal(got, c.actions) {
+					t.Errorf("refused events %v, want %v", got, c.actions)
+				}
+			}
+		})
+	}
+	t.Run("RateLimited", func(t *testing.T) {
+		before := e.snapshot(t)
+		url := fmt.Sprintf("%s/api/v37/organization/1/user-groups/%s/members", e.tight, demo.TedeeGroupUUID)
+		resp, got := call(t, http.MethodDelete, url, e.demo.OwnerToken, `{"organizationUserIds":[5000]}`)
+		wantStatus(t, resp, got, 207)
+		resp, got = call(t, http.MethodDelete, url, e.demo.OwnerToken, body)
+		wantStatus(t, resp, got, 429)
+		if resp.Header.Get("Retry-After") == "" {
+			t.Error("no Retry-After")
+		}
+		if want := errJSON(429, "rate limit of 0.001 requests per second exceeded"); string(got) != want {
+			t.Errorf("got  %s\nwant %s", got, want)
+		}
+		if after := e.snapshot(t); after != before {
+			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
+		}
+	})
+}
