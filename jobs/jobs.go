@@ -77,6 +77,10 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger receives River's and the workers' logs.
 	Logger *slog.Logger
+	// BeforeComplete, when set, runs inside a job's final transaction
+	// just before the job is marked complete, with the job's kind. It is
+	// a test seam: crash tests block there and kill the process mid-job.
+	BeforeComplete func(ctx context.Context, kind string)
 }
 
 // DefaultConfig returns the settings memberd runs with unless told otherwise.
@@ -257,6 +261,9 @@ func finisher[TTx any, TDriver riverdriver.Driver[TTx], TArgs river.JobArgs](ctx
 		dtx, err := e.txOf(tx)
 		if err != nil {
 			return err
+		}
+		if e.cfg.BeforeComplete != nil {
+			e.cfg.BeforeComplete(ctx, job.Kind)
 		}
 		if _, err := river.JobCompleteTx[TDriver](ctx, dtx, job); err != nil {
 			return fmt.Errorf("complete job %d: %w", job.ID, err)
