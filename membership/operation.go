@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // OperationStatus is where an operation is in its life.
@@ -233,6 +234,9 @@ func (s *Service) StartOperation(ctx context.Context, a Actor, req StartOperatio
 	if err := validOperationRequest(&req.Request); err != nil {
 		s.auditRefusal(ctx, a, action, err)
 		return nil, err
+	}
+	if !utf8.Valid(req.Original) || !json.Valid(req.Original) {
+		req.Original = nil // kept only as the client's own words; never worth a refusal
 	}
 	now := s.now()
 	var effective *time.Time

@@ -46,9 +46,10 @@ type fixture struct {
 }
 
 type options struct {
-	start  bool // start the job runner
-	cfg    workiva.Config
-	limits auth.Limits
+	noQueue bool // no job queue at all: revocations cannot be accepted
+	start   bool // start the job runner
+	cfg     workiva.Config
+	limits  auth.Limits
 }
 
 func newFixture(t *testing.T, engine string, o options) *fixture {
@@ -69,9 +70,11 @@ func newFixture(t *testing.T, engine string, o options) *fixture {
 	jcfg := jobs.DefaultConfig()
 	jcfg.FetchPollInterval = 50 * time.Millisecond
 	jcfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	runner, err := jobs.New(ctx, svc, jcfg)
-	if err != nil {
-		t.Fatal(err)
+	var runner *jobs.Runner
+	if !o.noQueue {
+		if runner, err = jobs.New(ctx, svc, jcfg); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if o.start {
 		if err := runner.Start(ctx); err != nil {
@@ -469,4 +472,10 @@ func TestSunset(t *testing.T) {
 			t.Fatalf("status %d body %s", r.status, r.body)
 		}
 	})
+}
+
+func TestUnavailable(t *testing.T) {
+	f := newFixture(t, "sqlite", options{noQueue: true})
+	r := do(t, http.MethodPost, f.url(), seedHeaders(f.admin), `["Viewer"]`)
+	wantError(t, r, 503, "503ServiceUnavailable", "The server cannot handle the request due to a temporary overload or scheduled maintenance")
 }
