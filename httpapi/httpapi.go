@@ -55,6 +55,8 @@ type handler struct {
 	// registration order, so tests can hold the document to the mux.
 	routes []string
 	docs   []byte
+	// serve is the mux behind panic recovery; withID also assigns request ids.
+	serve, withID http.Handler
 }
 
 // recordingMux is the mux huma registers on: it remembers each pattern.
@@ -81,6 +83,8 @@ func newHandler(svc *membership.Service, authn *auth.Authenticator) *handler {
 	h.docs = renderDocs(h.api.OpenAPI())
 	h.mux.HandleFunc("GET /docs", h.serveDocs)
 	h.mux.HandleFunc(Prefix+"/", h.noRoute)
+	h.serve = respond.Recover(h.mux, writeProblem)
+	h.withID = respond.WithRequestID(h.serve)
 	return h
 }
 
@@ -114,11 +118,11 @@ and the same key with another body is refused with 422.`
 // ServeHTTP gives the request an id (unless an outer handler did) and
 // turns a panic into a problem+json 500.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var next http.Handler = h.mux
 	if respond.RequestID(r) == "" {
-		next = respond.WithRequestID(next)
+		h.withID.ServeHTTP(w, r)
+		return
 	}
-	respond.Recover(next, writeProblem).ServeHTTP(w, r)
+	h.serve.ServeHTTP(w, r)
 }
 
 // call is what the middleware learned about a request for its operation.
@@ -191,10 +195,8 @@ func (h *handler) authenticate(ctx huma.Context, next func(huma.Context)) {
 // requestHash identifies a mutating request for Idempotency-Key: the
 // method, the path with its query (dry_run changes the meaning) and the body.
 func requestHash(r *http.Request, body []byte) string {
-	sum := sha256.New()
-	sum.Write([]byte(r.Method + " " + r.URL.RequestURI() + "\n"))
-	sum.Write(body)
-	return hex.EncodeToString(sum.Sum(nil))
+	sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.RequestURI()+"\n"), body...))
+	return hex.EncodeToString(sum[:])
 }
 
 // writeErr answers err as problem+json from the middleware.
