@@ -14,7 +14,13 @@ import (
 	"time"
 
 	"github.com/memberd/memberd/auth"
+	"github.com/memberd/memberd/compat/highq"
+	"github.com/memberd/memberd/compat/tedee"
+	"github.com/memberd/memberd/compat/wiggledesk"
+	"github.com/memberd/memberd/compat/workiva"
 	"github.com/memberd/memberd/httpapi"
+	"github.com/memberd/memberd/httpapi/ops"
+	"github.com/memberd/memberd/jobs"
 	"github.com/memberd/memberd/internal/demo"
 	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/membership"
@@ -70,6 +76,25 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	authn := auth.New(svc, auth.Limits{Rate: cfg.RateLimit, Burst: cfg.RateBurst})
 
+	// The job queue runs on every node: River coordinates through the
+	// database, so each job runs on exactly one of them.
+	jobCfg := jobs.DefaultConfig()
+	jobCfg.Logger = logger
+	runner, err := jobs.New(ctx, svc, jobCfg)
+	if err != nil {
+		return err
+	}
+	if err := runner.Start(ctx); err != nil {
+		return fmt.Errorf("start jobs: %w", err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := runner.Stop(stopCtx); err != nil {
+			logger.Warn("stop jobs", "err", err)
+		}
+	}()
+
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -115,6 +140,15 @@ func routes(svc *membership.Service, authn *auth.Authenticator) http.Handler {
 	mux.Handle("/api/v1/", native)
 	mux.Handle("/openapi.json", native)
 	mux.Handle("/docs", native)
+	async := ops.NewHandler(svc, authn)
+	for _, prefix := range []string{"/api/v1/operations", "/api/v1/schedules", "/api/v1/webhooks", "/api/v1/webhook-deliveries"} {
+		mux.Handle(prefix, async)
+		mux.Handle(prefix+"/", async)
+	}
+	mux.Handle(wiggledesk.Path, wiggledesk.NewHandler(svc, authn))
+	mux.Handle("/api/3/", highq.NewHandler(svc, authn))
+	mux.Handle("/api/v37/", tedee.NewHandler(svc, authn))
+	mux.Handle("/prototype/", workiva.NewHandler(svc, authn, workiva.DefaultConfig()))
 	return respond.WithRequestID(respond.Recover(mux, func(w http.ResponseWriter, r *http.Request, err error) {
 		respond.JSON(w, respond.Status(err), map[string]string{"error": respond.Message(r, err)})
 	}))
