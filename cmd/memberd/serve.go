@@ -20,9 +20,9 @@ import (
 	"github.com/memberd/memberd/compat/workiva"
 	"github.com/memberd/memberd/httpapi"
 	"github.com/memberd/memberd/httpapi/ops"
-	"github.com/memberd/memberd/jobs"
 	"github.com/memberd/memberd/internal/demo"
 	"github.com/memberd/memberd/internal/respond"
+	"github.com/memberd/memberd/jobs"
 	"github.com/memberd/memberd/membership"
 )
 

@@ -47,7 +47,8 @@
 //   - Ids are accepted as JSON strings or integers in both JSON forms (the
 //     comment says HighQ itself takes only strings in the first form; being
 //     lenient breaks no client). A bare scalar stands for a one-id list.
-//     An id must be a positive base-10 integer after trimming white space;
+//     An id must be a positive base-10 integer after trimming white space
+//     (a leading + is allowed, leading zeros too: "0990" is 990);
 //     anything else (including 0, negatives, fractions, true, null) is that
 //     id's "User ID provided is invalid.". The id is echoed as the client wrote
 //     it, trimmed; a null is echoed as "null".
@@ -64,9 +65,10 @@
 //     (413 beyond, in the same envelope); XML nesting is capped at 16 levels.
 //   - The body is XML when Content-Type names xml, JSON when it names json,
 //     and otherwise XML exactly when its first non-space byte is '<'.
-//     The response is XML when Accept names application/xml or text/xml,
-//     JSON when Accept names application/json, and otherwise in the body's
-//     format (JSON for bodyless calls). XML responses start with
+//     The response is XML or JSON as the first of application/xml, text/xml
+//     (or any +xml) and application/json (or any +json) that Accept lists
+//     says (q-values are not weighed), and otherwise in the body's format
+//     (JSON for bodyless calls). XML responses start with
 //     <?xml version="1.0" encoding="UTF-8" standalone="yes"?> as HighQ's
 //     documented responses do; the transaction list is <transactions> of
 //     <transaction>, and the null receivertype is left out of XML.

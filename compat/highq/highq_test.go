@@ -676,3 +676,44 @@ func testAuthorization(t *testing.T, engine string) {
 		}
 	})
 }
+
+// TestWalkthrough runs the README's HighQ section, in order, on one demo,
+// and checks the answers it prints.
+func TestWalkthrough(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite")
+	site := fmt.Sprintf("%s/api/3/sites/%d", e.url, e.deal())
+	steps := []struct {
+		name, method, url, token, body, ctype string
+		status                                int
+		want                                  string
+	}{
+		{"SiteList", "GET", e.url + "/api/3/sites", e.demo.AdminToken, "", "", 200, "golden:sites.json"},
+		{"SiteUsers", "GET", site + "/users", e.demo.AdminToken, "", "", 200, "golden:site_users.json"},
+		{"RemoveStrings", "DELETE", site + "/users", e.demo.AdminToken, `{ "transactionid": ["990","991","992"] }`, "application/json", 200,
+			"golden:transactionid_strings.json"},
+		{"RemoveIntegers", "DELETE", site + "/users", e.demo.AdminToken, `{ "transactionids": { "transactionid": [ 900, 901, 902, 903 ] } }`, "application/json", 200,
+			"golden:transactionids_integers.json"},
+		{"AdminMayNotRemove950", "DELETE", site + "/users", e.demo.AdminToken, `{"transactionid":["950"]}`, "application/json", 403,
+			`{"transaction":[{"transactionid":"950","statuscode":"403","reason":"You do not have rights to remove the specified user.","receivertype":null}]}` + "\n"},
+		{"OwnerRemovesXML", "DELETE", site + "/users", e.demo.OwnerToken,
+			`<transactionids><transactionid>950</transactionid><transactionid>951</transactionid><transactionid>952</transactionid></transactionids>`, "application/xml", 200,
+			xmlHeader + `<transactions><transaction><transactionid>950</transactionid><statuscode>200</statuscode><reason>User removed successfully</reason></transaction><transaction><transactionid>951</transactionid><statuscode>200</statuscode><reason>User removed successfully</reason></transaction><transaction><transactionid>952</transactionid><statuscode>200</statuscode><reason>User removed successfully</reason></transaction></transactions>` + "\n"},
+		{"Mixed", "DELETE", site + "/users", e.demo.AdminToken, `{"transactionid":["990","abc","5000"]}`, "application/json", 400,
+			`{"transaction":[{"transactionid":"990","statuscode":"409","reason":"User with the specified User ID was already removed from the site","receivertype":null},{"transactionid":"abc","statuscode":"400","reason":"User ID provided is invalid.","receivertype":null},{"transactionid":"5000","statuscode":"404","reason":"User with the specified User ID does not exist in the site","receivertype":null}]}` + "\n"},
+		{"GroupUser", "DELETE", site + "/groups/2/users?userid=20", e.demo.AdminToken, "", "", 200, ""},
+		{"SiteUsersAfter", "GET", site + "/users", e.demo.AdminToken, "", "", 200,
+			`{"user":[{"userid":2,"email":"alice@acme.test","status":"Active","role":"admin","invited":"15 Jan 2026 09:00"}]}` + "\n"},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			resp, body := call(t, s.method, s.url, s.token, s.body, "Content-Type", s.ctype)
+			wantStatus(t, resp, body, s.status)
+			if name, ok := strings.CutPrefix(s.want, "golden:"); ok {
+				golden(t, name, body)
+			} else if string(body) != s.want {
+				t.Errorf("got  %s\nwant %s", body, s.want)
+			}
+		})
+	}
+}

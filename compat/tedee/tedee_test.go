@@ -512,3 +512,22 @@ func testAuthorization(t *testing.T, engine string) {
 		}
 	})
 }
+
+// TestWalkthrough runs the README's Tedee section, in order, on one demo,
+// and checks the answers it prints.
+func TestWalkthrough(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite")
+	resp, body := e.remove(t, e.demo.OwnerToken, "{\n    \"organizationUserIds\": [12]\n}")
+	wantStatus(t, resp, body, 207)
+	golden(t, "single.json", body)
+	resp, body = e.remove(t, e.demo.OwnerToken, "{\n    \"organizationUserIds\": [11, 12, 13]\n}")
+	wantStatus(t, resp, body, 207)
+	want := `{"organizationUsers":[{"organizationUserId":11,"success":true,"error":null},{"organizationUserId":12,"success":false,"error":"Organization user was already removed from this user group."},{"organizationUserId":13,"success":true,"error":null}]}` + "\n"
+	if string(body) != want {
+		t.Errorf("got  %s\nwant %s", body, want)
+	}
+	if !e.access(t, 12, "Front door lock").Allowed || e.access(t, 11, "Front door lock").Allowed {
+		t.Error("after the walkthrough 12 must keep the front door (direct grant) and 11 must not")
+	}
+}
