@@ -141,9 +141,8 @@ func routes(svc *membership.Service, authn *auth.Authenticator) http.Handler {
 	mux.Handle("/openapi.json", native)
 	mux.Handle("/docs", native)
 	async := ops.NewHandler(svc, authn)
-	for _, prefix := range []string{"/api/v1/operations", "/api/v1/schedules", "/api/v1/webhooks", "/api/v1/webhook-deliveries"} {
-		mux.Handle(prefix, async)
-		mux.Handle(prefix+"/", async)
+	for _, pattern := range ops.Patterns {
+		mux.Handle(pattern, async)
 	}
 	mux.Handle(wiggledesk.Path, wiggledesk.NewHandler(svc, authn))
 	mux.Handle("/api/3/", highq.NewHandler(svc, authn))
