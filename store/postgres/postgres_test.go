@@ -1,0 +1,96 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/memberd/memberd/internal/pgtest"
+	"github.com/memberd/memberd/membership"
+	"github.com/memberd/memberd/store/postgres"
+	"github.com/memberd/memberd/store/storetest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// TestStore runs the conformance suite on a fresh database per test of a
+// throwaway PostgreSQL cluster. Without PostgreSQL it skips, except under
+// CI=true, where pgtest fails it instead.
+func TestStore(t *testing.T) {
+	newDatabase := templateDatabases(t)
+	storetest.Run(t, func(tb testing.TB) membership.Store {
+		tb.Helper()
+		st, err := postgres.Open(context.Background(), newDatabase(tb))
+		if err != nil {
+			tb.Fatalf("open postgres: %v", err)
+		}
+		tb.Cleanup(func() {
+			if err := st.Close(); err != nil {
+				tb.Errorf("close postgres: %v", err)
+			}
+		})
+		return st
+	})
+}
+
+var copies atomic.Int64
+
+// templateDatabases migrates one database from pgtest and returns a
+// function that hands out copies of it (CREATE DATABASE ... TEMPLATE), each
+// dropped when its test ends. A copy costs what an empty database does,
+// while migrating each test's database would cost most of the suite's time.
+// postgres.Open still runs the migrations on every copy, and finds them done.
+func templateDatabases(t *testing.T) func(tb testing.TB) string {
+	t.Helper()
+	ctx := context.Background()
+	templateDSN := pgtest.NewDatabase(t)
+	st, err := postgres.Open(ctx, templateDSN)
+	if err != nil {
+		t.Fatalf("migrate template database: %v", err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatalf("close template database: %v", err)
+	}
+	u, err := url.Parse(templateDSN)
+	if err != nil {
+		t.Fatalf("template dsn: %v", err)
+	}
+	template := strings.TrimPrefix(u.Path, "/")
+	dsn := func(db string) string {
+		c := *u
+		c.Path = "/" + db
+		return c.String()
+	}
+
+	exec := func(sql string) error {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, dsn("postgres"))
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		_, err = conn.Exec(ctx, sql)
+		return err
+	}
+	return func(tb testing.TB) string {
+		tb.Helper()
+		name := fmt.Sprintf("%s_copy%d", template, copies.Add(1))
+		id := pgx.Identifier{name}.Sanitize()
+		if err := exec("CREATE DATABASE " + id + " TEMPLATE " + pgx.Identifier{template}.Sanitize()); err != nil {
+			tb.Fatalf("copy template database: %v", err)
+		}
+		tb.Cleanup(func() {
+			if err := exec("DROP DATABASE IF EXISTS " + id + " WITH (FORCE)"); err != nil {
+				tb.Errorf("drop database %s: %v", name, err)
+			}
+		})
+		return dsn(name)
+	}
+}
