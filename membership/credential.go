@@ -118,9 +118,17 @@ type CreateCredentialRequest struct {
 }
 
 // IssuedCredential is a created credential with its secret, shown once.
+// A replay of the creating call (same Idempotency-Key) answers with the
+// credential, an empty Secret and SecretShown set: the secret is stored
+// nowhere, not even in the idempotency record.
 type IssuedCredential struct {
-	Credential *Credential `json:"credential"`
-	Secret     string      `json:"secret"`
+	Credential  *Credential `json:"credential"`
+	Secret      string      `json:"secret"`
+	SecretShown bool        `json:"secret_already_shown,omitempty"`
+}
+
+func (c *IssuedCredential) withoutSecret() any {
+	return &IssuedCredential{Credential: c.Credential, SecretShown: true}
 }
 
 // CreateCredential makes a credential. Owners make them for anyone; others

@@ -5,6 +5,8 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // maxNameLen bounds every free-text name the service stores.
@@ -14,8 +16,17 @@ func checkName(what, name string) error {
 	if strings.TrimSpace(name) == "" {
 		return Errorf(CodeInvalid, "%s is required", what)
 	}
+	return checkOptionalName(what, name)
+}
+
+// checkOptionalName bounds a name and refuses what no engine can store
+// faithfully (PostgreSQL text cannot hold NUL) or no screen can show.
+func checkOptionalName(what, name string) error {
 	if len(name) > maxNameLen {
 		return Errorf(CodeInvalid, "%s is longer than %d characters", what, maxNameLen)
+	}
+	if !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl) {
+		return Errorf(CodeInvalid, "%s must be valid text without control characters", what)
 	}
 	return nil
 }
@@ -124,8 +135,8 @@ func (s *Service) AddMember(ctx context.Context, a Actor, req AddMemberRequest) 
 	if !req.Role.Valid() {
 		return nil, Errorf(CodeInvalid, "role must be owner, admin or member")
 	}
-	if len(req.Name) > maxNameLen {
-		return nil, Errorf(CodeInvalid, "name is longer than %d characters", maxNameLen)
+	if err := checkOptionalName("name", req.Name); err != nil {
+		return nil, err
 	}
 	return mutate(ctx, s, a, "member.add", func(tx Tx) (*Member, error) {
 		actor, err := s.actingMember(ctx, tx, a)
@@ -178,8 +189,10 @@ func (s *Service) UpdateMember(ctx context.Context, a Actor, req UpdateMemberReq
 	if req.Role != "" && !req.Role.Valid() {
 		return nil, Errorf(CodeInvalid, "role must be owner, admin or member")
 	}
-	if req.Name != nil && len(*req.Name) > maxNameLen {
-		return nil, Errorf(CodeInvalid, "name is longer than %d characters", maxNameLen)
+	if req.Name != nil {
+		if err := checkOptionalName("name", *req.Name); err != nil {
+			return nil, err
+		}
 	}
 	return mutate(ctx, s, a, "member.update", func(tx Tx) (*Member, error) {
 		actor, err := s.actingMember(ctx, tx, a)

@@ -126,7 +126,11 @@ func mutate[T any](ctx context.Context, s *Service, a Actor, action string, fn f
 		if !hasIdem {
 			return nil
 		}
-		data, err := json.Marshal(r)
+		var stored any = r
+		if sec, ok := stored.(secretBearer); ok {
+			stored = sec.withoutSecret()
+		}
+		data, err := json.Marshal(stored)
 		if err != nil {
 			return fmt.Errorf("encode idempotent result: %w", err)
 		}
@@ -157,6 +161,13 @@ func mutate[T any](ctx context.Context, s *Service, a Actor, action string, fn f
 	}
 	var zero T
 	return zero, err
+}
+
+// secretBearer is a result holding a secret that must never be stored:
+// its idempotency record keeps the result without it, so a replay says the
+// secret was already shown instead of showing it again.
+type secretBearer interface {
+	withoutSecret() any
 }
 
 // view runs fn in a read-only transaction.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/memberd/memberd/auth"
 	"github.com/memberd/memberd/compat/highq"
+	"github.com/memberd/memberd/compat/jicoo"
 	"github.com/memberd/memberd/compat/tedee"
 	"github.com/memberd/memberd/compat/wiggledesk"
 	"github.com/memberd/memberd/compat/workiva"
@@ -147,6 +148,7 @@ func routes(svc *membership.Service, authn *auth.Authenticator) http.Handler {
 	mux.Handle(wiggledesk.Path, wiggledesk.NewHandler(svc, authn))
 	mux.Handle("/api/3/", highq.NewHandler(svc, authn))
 	mux.Handle("/api/v37/", tedee.NewHandler(svc, authn))
+	mux.Handle(jicoo.Prefix, jicoo.NewHandler(svc, authn))
 	mux.Handle("/prototype/", workiva.NewHandler(svc, authn, workiva.DefaultConfig()))
 	return respond.WithRequestID(respond.Recover(mux, func(w http.ResponseWriter, r *http.Request, err error) {
 		respond.JSON(w, respond.Status(err), map[string]string{"error": respond.Message(r, err)})
