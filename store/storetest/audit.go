@@ -149,18 +149,30 @@ func testAuditRefusals(t *testing.T, open Opener) {
 	}
 }
 
-// failingStore is the real store whose transactions cannot append events:
-// a change must then fail whole, never commit without its audit record.
-type failingStore struct{ membership.Store }
+// faultyStore is the real store whose transactions fail to append the
+// events appendErr picks: a change must then fail whole (or, as a batch
+// item, alone), never commit without its audit record.
+type faultyStore struct {
+	membership.Store
+	appendErr func(*membership.Event) error
+}
 
-type failingTx struct{ membership.Tx }
+type faultyTx struct {
+	membership.Tx
+	appendErr func(*membership.Event) error
+}
 
 var errAuditDown = errors.New("event log unavailable")
 
-func (failingTx) EventAppend(context.Context, *membership.Event) error { return errAuditDown }
+func (tx faultyTx) EventAppend(ctx context.Context, e *membership.Event) error {
+	if err := tx.appendErr(e); err != nil {
+		return err
+	}
+	return tx.Tx.EventAppend(ctx, e)
+}
 
-func (s failingStore) Update(ctx context.Context, fn func(membership.Tx) error) error {
-	return s.Store.Update(ctx, func(tx membership.Tx) error { return fn(failingTx{tx}) })
+func (s faultyStore) Update(ctx context.Context, fn func(membership.Tx) error) error {
+	return s.Store.Update(ctx, func(tx membership.Tx) error { return fn(faultyTx{tx, s.appendErr}) })
 }
 
 func testAuditAtomic(t *testing.T, open Opener) {
@@ -171,7 +183,7 @@ func testAuditAtomic(t *testing.T, open Opener) {
 	if _, err := w.svc.RemoveMember(w.ctx, w.owner, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: w.admin.ID}}); err != nil {
 		t.Fatal(err)
 	}
-	failing := membership.NewService(failingStore{w.store}, membership.Config{Now: w.clock.Now})
+	failing := membership.NewService(faultyStore{w.store, func(*membership.Event) error { return errAuditDown }}, membership.Config{Now: w.clock.Now})
 	calls := map[string]func() error{
 		"RemoveMember": func() error {
 			_, err := failing.RemoveMember(w.ctx, w.owner, membership.RemoveMemberRequest{Member: bobRef(w)})

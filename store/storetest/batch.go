@@ -9,6 +9,7 @@ import (
 var removeBatchTests = []test{
 	{"OutcomesInOrder", testBatchOutcomes},
 	{"RefusedItemKeepsOthers", testBatchRefusedItemKeepsOthers},
+	{"RefusedItemUndoneAlone", testBatchRefusedItemUndoneAlone},
 	{"GroupScope", testBatchGroupScope},
 	{"SpaceScope", testBatchSpaceScope},
 	{"ErrInvalidOverLimit", testBatchOverLimit},
@@ -136,6 +137,49 @@ func testBatchRefusedItemKeepsOthers(t *testing.T, open Opener) {
 		{membership.OutcomeRemoved, w2.bob.ID},
 		{membership.OutcomeRemoved, w2.admin.ID},
 	})
+}
+
+// An item refused after it has written (here: its event is refused) is
+// rolled back to its savepoint, and only it: the items before and after
+// it stay removed, and its own member is exactly as before.
+func testBatchRefusedItemUndoneAlone(t *testing.T, open Opener) {
+	w := newWorld(t, open)
+	carolBefore := w.memberAccess(w.carol)
+	refuseCarol := func(e *membership.Event) error {
+		if e.Action == "member.removed" && e.TargetMemberID == w.carol.ID {
+			return membership.Errorf(membership.CodeConflict, "injected refusal after the item's writes")
+		}
+		return nil
+	}
+	svc := membership.NewService(faultyStore{w.store, refuseCarol}, membership.Config{Now: w.clock.Now})
+	refs := []membership.MemberRef{{ID: w.bob.ID}, {ID: w.carol.ID}, {ID: w.admin.ID}}
+	res, err := svc.RemoveBatch(w.ctx, w.owner, membership.BatchRequest{Scope: membership.ScopeOrganization, Items: refs})
+	if err != nil {
+		t.Fatalf("RemoveBatch: %v", err)
+	}
+	checkItems(t, res, refs, []wantItem{
+		{membership.OutcomeRemoved, w.bob.ID},
+		{membership.OutcomeConflict, 0},
+		{membership.OutcomeRemoved, w.admin.ID},
+	})
+	if m := w.member(w.carol.ID); !m.Active() || m.RemovedAt != nil {
+		t.Errorf("carol: got %s removed at %v, want untouched", m.Status, m.RemovedAt)
+	}
+	if diff := jsonDiff(w.memberAccess(w.carol), carolBefore); diff != "" {
+		t.Errorf("carol's refused item was not undone (-got +want):\n%s", diff)
+	}
+	if h := w.history(w.carol.ID); len(h.Periods) != 1 || h.Periods[0].EndedAt != nil {
+		t.Errorf("carol's periods: got %s, want the one open period", jsonString(h.Periods))
+	}
+	for _, m := range []*membership.Member{w.bob, w.admin} {
+		if h := w.history(m.ID); h.Member.Active() || h.Periods[len(h.Periods)-1].EndedAt == nil {
+			t.Errorf("%s: got %s, want removed with the period closed", m.Email, h.Member.Status)
+		}
+	}
+	evs := w.events(w.org.ID)
+	if n := countEvents(evs, "member.removed", membership.OutcomeOK); n != 2 {
+		t.Errorf("member.removed events: got %d, want 2 (bob, admin)", n)
+	}
 }
 
 func testBatchGroupScope(t *testing.T, open Opener) {

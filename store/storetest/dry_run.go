@@ -20,8 +20,8 @@ func checkDryRun(t *testing.T, w *world, remove func(dry bool) (*membership.Repo
 	t.Helper()
 	before := w.state()
 	preview, err := remove(true)
-	if err != nil {
-		t.Fatalf("dry run: %v", err)
+	if err != nil || preview == nil {
+		t.Fatalf("dry run: got %v, %v; want a report", preview, err)
 	}
 	if !preview.DryRun || preview.EventID != 0 {
 		t.Errorf("dry run report: got dry_run=%v event_id=%d, want true and 0", preview.DryRun, preview.EventID)
@@ -29,8 +29,8 @@ func checkDryRun(t *testing.T, w *world, remove func(dry bool) (*membership.Repo
 	w.assertUnchanged(before)
 
 	real, err := remove(false)
-	if err != nil {
-		t.Fatalf("removal after the dry run: %v", err)
+	if err != nil || real == nil {
+		t.Fatalf("removal after the dry run: got %v, %v; want a report", real, err)
 	}
 	if real.DryRun || real.EventID == 0 {
 		t.Errorf("real report: got dry_run=%v event_id=%d, want false and the event", real.DryRun, real.EventID)
