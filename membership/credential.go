@@ -209,28 +209,22 @@ func (s *Service) RevokeCredential(ctx context.Context, a Actor, id int64) (*Cre
 		if err != nil {
 			return nil, err
 		}
-		creds, err := tx.CredentialList(ctx, a.OrgID)
+		c, err := tx.CredentialGet(ctx, &RefParams{OrgID: a.OrgID, ID: id})
 		if err != nil {
 			return nil, err
 		}
-		for _, c := range creds {
-			if c.ID != id {
-				continue
-			}
-			if c.MemberID != actor.ID && actor.Role != RoleOwner {
-				return nil, Errorf(CodeForbidden, "only an owner can revoke another member's credential")
-			}
-			if c.RevokedAt != nil {
-				return nil, ErrAlreadyRemoved
-			}
-			now := s.now()
-			if err := tx.CredentialRevoke(ctx, a.OrgID, id, now); err != nil {
-				return nil, err
-			}
-			c.RevokedAt = &now
-			_, err := s.record(ctx, tx, a, "credential.revoked", nil, nil, c)
-			return c, err
+		if c.MemberID != actor.ID && actor.Role != RoleOwner {
+			return nil, Errorf(CodeForbidden, "only an owner can revoke another member's credential")
 		}
-		return nil, Errorf(CodeNotFound, "credential not found")
+		if c.RevokedAt != nil {
+			return nil, ErrAlreadyRemoved
+		}
+		now := s.now()
+		if err := tx.CredentialRevoke(ctx, a.OrgID, id, now); err != nil {
+			return nil, err
+		}
+		c.RevokedAt = &now
+		_, err = s.record(ctx, tx, a, "credential.revoked", nil, nil, c)
+		return c, err
 	})
 }

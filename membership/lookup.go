@@ -63,52 +63,18 @@ func (s *Service) Resource(ctx context.Context, a Actor, ref Ref) (*Resource, er
 
 // Grant returns one grant of the actor's organization by ID.
 func (s *Service) Grant(ctx context.Context, a Actor, id int64) (*Grant, error) {
-	// The store has no GrantGet yet; an organization's grant list is the
-	// only way in, scoped to the organization like every lookup.
-	return view(ctx, s, func(tx Tx) (*Grant, error) {
-		grants, err := tx.GrantList(ctx, &GrantListParams{OrgID: a.OrgID})
-		if err != nil {
-			return nil, err
-		}
-		for _, g := range grants {
-			if g.ID == id {
-				return g, nil
-			}
-		}
-		return nil, Errorf(CodeNotFound, "grant not found")
-	})
+	return view(ctx, s, func(tx Tx) (*Grant, error) { return tx.GrantGet(ctx, &RefParams{OrgID: a.OrgID, ID: id}) })
 }
 
 // Booking returns one booking of the actor's organization by ID.
 func (s *Service) Booking(ctx context.Context, a Actor, id int64) (*Booking, error) {
-	// As for Grant: no BookingGet in the store yet.
-	return view(ctx, s, func(tx Tx) (*Booking, error) {
-		bookings, err := tx.BookingList(ctx, &BookingListParams{OrgID: a.OrgID})
-		if err != nil {
-			return nil, err
-		}
-		for _, b := range bookings {
-			if b.ID == id {
-				return b, nil
-			}
-		}
-		return nil, Errorf(CodeNotFound, "booking not found")
-	})
+	return view(ctx, s, func(tx Tx) (*Booking, error) { return tx.BookingGet(ctx, &RefParams{OrgID: a.OrgID, ID: id}) })
 }
 
 // Credential returns one credential of the actor's organization by ID
 // (never its secret).
 func (s *Service) Credential(ctx context.Context, a Actor, id int64) (*Credential, error) {
 	return view(ctx, s, func(tx Tx) (*Credential, error) {
-		creds, err := tx.CredentialList(ctx, a.OrgID)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range creds {
-			if c.ID == id {
-				return c, nil
-			}
-		}
-		return nil, Errorf(CodeNotFound, "credential not found")
+		return tx.CredentialGet(ctx, &RefParams{OrgID: a.OrgID, ID: id})
 	})
 }

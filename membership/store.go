@@ -113,6 +113,8 @@ type Tx interface {
 
 	// GrantCreate inserts g and sets its ID.
 	GrantCreate(ctx context.Context, g *Grant) error
+	// GrantGet finds a grant by ID or UUID; CodeNotFound if absent.
+	GrantGet(ctx context.Context, p *RefParams) (*Grant, error)
 	// GrantList lists grants matching p in ID order.
 	GrantList(ctx context.Context, p *GrantListParams) ([]*Grant, error)
 	// GrantsDeactivate revokes the member's active direct grants and
@@ -129,6 +131,8 @@ type Tx interface {
 	// BookingCreate inserts b. Returns CodeConflict if it overlaps an
 	// active booking of the same resource.
 	BookingCreate(ctx context.Context, b *Booking) error
+	// BookingGet finds a booking by ID or UUID; CodeNotFound if absent.
+	BookingGet(ctx context.Context, p *RefParams) (*Booking, error)
 	// BookingList lists bookings matching p in ID order.
 	BookingList(ctx context.Context, p *BookingListParams) ([]*Booking, error)
 	// BookingsCancel cancels the member's active bookings that start after
@@ -145,6 +149,8 @@ type Tx interface {
 	CredentialCreate(ctx context.Context, c *Credential) error
 	// CredentialGetByPrefix returns CodeNotFound if absent.
 	CredentialGetByPrefix(ctx context.Context, prefix string) (*Credential, error)
+	// CredentialGet finds a credential by ID or UUID; CodeNotFound if absent.
+	CredentialGet(ctx context.Context, p *RefParams) (*Credential, error)
 	// CredentialList lists an organization's credentials in ID order.
 	CredentialList(ctx context.Context, orgID int64) ([]*Credential, error)
 	// CredentialRevoke marks a credential revoked; CodeNotFound if absent.

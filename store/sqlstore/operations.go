@@ -46,8 +46,6 @@ func scanOperation(r Row) (*membership.Operation, error) {
 	return &op, nil
 }
 
-func scanOperationRows(r Rows) (*membership.Operation, error) { return scanOperation(r) }
-
 func nullJSON(v any, present bool) (any, error) {
 	if !present {
 		return nil, nil
@@ -124,7 +122,7 @@ func (t *Tx) OperationList(ctx context.Context, p *membership.OperationListParam
 		q += " AND id < " + arg(&args, p.BeforeID)
 	}
 	q += " ORDER BY id DESC LIMIT " + arg(&args, max(p.Limit, 1))
-	return collect(ctx, t, scanOperationRows, q, args...)
+	return collect(ctx, t, scanOperation, q, args...)
 }
 
 // OperationUpdate implements membership.AsyncTx.

@@ -132,7 +132,7 @@ func arg(args *[]any, v any) string {
 }
 
 // collect runs a query and scans every row with scan.
-func collect[T any](ctx context.Context, t *Tx, scan func(Rows) (*T, error), query string, args ...any) ([]*T, error) {
+func collect[T any](ctx context.Context, t *Tx, scan func(Row) (*T, error), query string, args ...any) ([]*T, error) {
 	rows, err := t.c.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -236,8 +236,6 @@ func scanMember(r Row) (*membership.Member, error) {
 	return &m, nil
 }
 
-func scanMemberRows(r Rows) (*membership.Member, error) { return scanMember(r) }
-
 // MemberCreate implements membership.Tx.
 func (t *Tx) MemberCreate(ctx context.Context, m *membership.Member) error {
 	err := t.c.QueryRow(ctx, `INSERT INTO members (uuid, org_id, user_id, name, role, status, added_by, created_at, updated_at)
@@ -281,7 +279,7 @@ func (t *Tx) MemberList(ctx context.Context, p *membership.MemberListParams) ([]
 	if p.Offset > 0 {
 		q += " OFFSET " + arg(&args, p.Offset)
 	}
-	return collect(ctx, t, scanMemberRows, q, args...)
+	return collect(ctx, t, scanMember, q, args...)
 }
 
 // MemberCount implements membership.Tx.
@@ -348,7 +346,7 @@ func (t *Tx) MemberUpdate(ctx context.Context, m *membership.Member) error {
 
 // MemberPeriodList implements membership.Tx.
 func (t *Tx) MemberPeriodList(ctx context.Context, memberID int64) ([]*membership.MemberPeriod, error) {
-	return collect(ctx, t, func(r Rows) (*membership.MemberPeriod, error) {
+	return collect(ctx, t, func(r Row) (*membership.MemberPeriod, error) {
 		var p membership.MemberPeriod
 		var started int64
 		var startedBy, ended, endedBy sql.NullInt64
@@ -377,8 +375,6 @@ func scanSpace(r Row) (*membership.Space, error) {
 	s.CreatedAt = fromTS(created)
 	return &s, nil
 }
-
-func scanSpaceRows(r Rows) (*membership.Space, error) { return scanSpace(r) }
 
 // refWhere addresses a row of table alias by ID or UUID within org $1.
 func refWhere(args *[]any, p *membership.RefParams) (string, bool) {
@@ -412,7 +408,7 @@ func (t *Tx) SpaceGet(ctx context.Context, p *membership.RefParams) (*membership
 
 // SpaceList implements membership.Tx.
 func (t *Tx) SpaceList(ctx context.Context, orgID int64) ([]*membership.Space, error) {
-	return collect(ctx, t, scanSpaceRows, `SELECT id, uuid, org_id, name, created_at FROM spaces WHERE org_id = $1 ORDER BY id`, orgID)
+	return collect(ctx, t, scanSpace, `SELECT id, uuid, org_id, name, created_at FROM spaces WHERE org_id = $1 ORDER BY id`, orgID)
 }
 
 const spaceMemberCols = `sm.id, sm.uuid, sm.org_id, sm.space_id, sm.member_id, u.email, sm.status, sm.added_by,
@@ -442,8 +438,6 @@ func scanSpaceMember(r Row) (*membership.SpaceMember, error) {
 	}
 	return &sm, nil
 }
-
-func scanSpaceMemberRows(r Rows) (*membership.SpaceMember, error) { return scanSpaceMember(r) }
 
 // SpaceMemberAdd implements membership.Tx.
 func (t *Tx) SpaceMemberAdd(ctx context.Context, sm *membership.SpaceMember) error {
@@ -501,7 +495,7 @@ func (t *Tx) SpaceMemberList(ctx context.Context, p *membership.SpaceMemberListP
 	if p.Status != "" {
 		q += " AND sm.status = " + arg(&args, string(p.Status))
 	}
-	return collect(ctx, t, scanSpaceMemberRows, q+" ORDER BY sm.id", args...)
+	return collect(ctx, t, scanSpaceMember, q+" ORDER BY sm.id", args...)
 }
 
 // deactivateWhere selects a member's active rows, optionally one scope's.
@@ -516,7 +510,7 @@ func deactivateWhere(args *[]any, alias, scopeCol string, p *membership.Deactiva
 // SpaceMembersDeactivate implements membership.Tx.
 func (t *Tx) SpaceMembersDeactivate(ctx context.Context, p *membership.DeactivateParams) ([]*membership.SpaceMember, error) {
 	args := []any{}
-	rows, err := collect(ctx, t, scanSpaceMemberRows, `SELECT `+spaceMemberCols+spaceMemberFrom+` WHERE `+
+	rows, err := collect(ctx, t, scanSpaceMember, `SELECT `+spaceMemberCols+spaceMemberFrom+` WHERE `+
 		deactivateWhere(&args, "sm.", "space_id", p, p.SpaceID)+` ORDER BY sm.id`, args...)
 	if err != nil || len(rows) == 0 {
 		return rows, err
@@ -569,8 +563,6 @@ func scanGroup(r Row) (*membership.Group, error) {
 	return &g, nil
 }
 
-func scanGroupRows(r Rows) (*membership.Group, error) { return scanGroup(r) }
-
 // GroupCreate implements membership.Tx.
 func (t *Tx) GroupCreate(ctx context.Context, g *membership.Group) error {
 	return t.c.QueryRow(ctx, `INSERT INTO user_groups (uuid, org_id, name, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
@@ -584,7 +576,7 @@ func (t *Tx) GroupGet(ctx context.Context, p *membership.RefParams) (*membership
 
 // GroupList implements membership.Tx.
 func (t *Tx) GroupList(ctx context.Context, orgID int64) ([]*membership.Group, error) {
-	return collect(ctx, t, scanGroupRows, `SELECT id, uuid, org_id, name, created_at FROM user_groups WHERE org_id = $1 ORDER BY id`, orgID)
+	return collect(ctx, t, scanGroup, `SELECT id, uuid, org_id, name, created_at FROM user_groups WHERE org_id = $1 ORDER BY id`, orgID)
 }
 
 const groupMemberCols = `id, org_id, group_id, member_id, status, added_by, created_at, removed_at, cause`
@@ -601,8 +593,6 @@ func scanGroupMember(r Row) (*membership.GroupMember, error) {
 	gm.Status, gm.AddedBy, gm.CreatedAt, gm.RemovedAt, gm.Cause = membership.Status(status), addedBy.Int64, fromTS(created), fromNullTS(removedAt), cause.String
 	return &gm, nil
 }
-
-func scanGroupMemberRows(r Rows) (*membership.GroupMember, error) { return scanGroupMember(r) }
 
 // GroupMemberAdd implements membership.Tx.
 func (t *Tx) GroupMemberAdd(ctx context.Context, gm *membership.GroupMember) error {
@@ -643,13 +633,13 @@ func (t *Tx) GroupMemberList(ctx context.Context, p *membership.GroupMemberListP
 	if p.Status != "" {
 		q += " AND status = " + arg(&args, string(p.Status))
 	}
-	return collect(ctx, t, scanGroupMemberRows, q+" ORDER BY id", args...)
+	return collect(ctx, t, scanGroupMember, q+" ORDER BY id", args...)
 }
 
 // GroupMembersDeactivate implements membership.Tx.
 func (t *Tx) GroupMembersDeactivate(ctx context.Context, p *membership.DeactivateParams) ([]*membership.GroupMember, error) {
 	args := []any{}
-	rows, err := collect(ctx, t, scanGroupMemberRows, `SELECT `+groupMemberCols+` FROM group_members WHERE `+
+	rows, err := collect(ctx, t, scanGroupMember, `SELECT `+groupMemberCols+` FROM group_members WHERE `+
 		deactivateWhere(&args, "", "group_id", p, p.GroupID)+` ORDER BY id`, args...)
 	if err != nil || len(rows) == 0 {
 		return rows, err
@@ -684,8 +674,6 @@ func scanResource(r Row) (*membership.Resource, error) {
 	return &res, nil
 }
 
-func scanResourceRows(r Rows) (*membership.Resource, error) { return scanResource(r) }
-
 // ResourceCreate implements membership.Tx.
 func (t *Tx) ResourceCreate(ctx context.Context, r *membership.Resource) error {
 	return t.c.QueryRow(ctx, `INSERT INTO resources (uuid, org_id, space_id, kind, name, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
@@ -699,12 +687,12 @@ func (t *Tx) ResourceGet(ctx context.Context, p *membership.RefParams) (*members
 
 // ResourceList implements membership.Tx.
 func (t *Tx) ResourceList(ctx context.Context, orgID int64) ([]*membership.Resource, error) {
-	return collect(ctx, t, scanResourceRows, `SELECT `+resourceCols+` FROM resources WHERE org_id = $1 ORDER BY id`, orgID)
+	return collect(ctx, t, scanResource, `SELECT `+resourceCols+` FROM resources WHERE org_id = $1 ORDER BY id`, orgID)
 }
 
 const grantCols = `id, uuid, org_id, resource_id, member_id, group_id, status, created_at, revoked_at, cause`
 
-func scanGrant(r Rows) (*membership.Grant, error) {
+func scanGrant(r Row) (*membership.Grant, error) {
 	var g membership.Grant
 	var member, group, revoked sql.NullInt64
 	var status string
@@ -716,6 +704,11 @@ func scanGrant(r Rows) (*membership.Grant, error) {
 	g.MemberID, g.GroupID, g.Status = member.Int64, group.Int64, membership.Status(status)
 	g.CreatedAt, g.RevokedAt, g.Cause = fromTS(created), fromNullTS(revoked), cause.String
 	return &g, nil
+}
+
+// GrantGet implements membership.Tx.
+func (t *Tx) GrantGet(ctx context.Context, p *membership.RefParams) (*membership.Grant, error) {
+	return getByRef(ctx, t, p, "grants", grantCols, "grant", scanGrant)
 }
 
 // GrantCreate implements membership.Tx.
@@ -857,7 +850,7 @@ func (t *Tx) accessRows(ctx context.Context, query string, args ...any) ([]*memb
 
 const bookingCols = `id, uuid, org_id, resource_id, member_id, starts_at, ends_at, status, created_at, cancelled_at, cancel_reason`
 
-func scanBooking(r Rows) (*membership.Booking, error) {
+func scanBooking(r Row) (*membership.Booking, error) {
 	var b membership.Booking
 	var starts, ends, created int64
 	var cancelled sql.NullInt64
@@ -867,6 +860,11 @@ func scanBooking(r Rows) (*membership.Booking, error) {
 	}
 	b.StartsAt, b.EndsAt, b.CreatedAt, b.CancelledAt, b.CancelReason = fromTS(starts), fromTS(ends), fromTS(created), fromNullTS(cancelled), reason.String
 	return &b, nil
+}
+
+// BookingGet implements membership.Tx.
+func (t *Tx) BookingGet(ctx context.Context, p *membership.RefParams) (*membership.Booking, error) {
+	return getByRef(ctx, t, p, "bookings", bookingCols, "booking", scanBooking)
 }
 
 // BookingCreate implements membership.Tx.
@@ -927,7 +925,7 @@ func (t *Tx) BookingsCancel(ctx context.Context, p *membership.BookingsCancelPar
 const eventCols = `id, uuid, org_id, at, actor_member_id, credential_id, interface, request_id, action, outcome,
 	target_type, target_id, target_member_id, message, before_state, after_state`
 
-func scanEvent(r Rows) (*membership.Event, error) {
+func scanEvent(r Row) (*membership.Event, error) {
 	var e membership.Event
 	var org, actor, cred, targetID, targetMember sql.NullInt64
 	var requestID, targetType, message, before, after sql.NullString
@@ -1005,8 +1003,6 @@ func scanCredential(r Row) (*membership.Credential, error) {
 	return &c, nil
 }
 
-func scanCredentialRows(r Rows) (*membership.Credential, error) { return scanCredential(r) }
-
 // CredentialCreate implements membership.Tx.
 func (t *Tx) CredentialCreate(ctx context.Context, c *membership.Credential) error {
 	return t.c.QueryRow(ctx, `INSERT INTO credentials (uuid, org_id, member_id, name, prefix, hash, scopes, created_at, expires_at)
@@ -1020,9 +1016,14 @@ func (t *Tx) CredentialGetByPrefix(ctx context.Context, prefix string) (*members
 	return c, t.notFound(err, "credential")
 }
 
+// CredentialGet implements membership.Tx.
+func (t *Tx) CredentialGet(ctx context.Context, p *membership.RefParams) (*membership.Credential, error) {
+	return getByRef(ctx, t, p, "credentials", credentialCols, "credential", scanCredential)
+}
+
 // CredentialList implements membership.Tx.
 func (t *Tx) CredentialList(ctx context.Context, orgID int64) ([]*membership.Credential, error) {
-	return collect(ctx, t, scanCredentialRows, `SELECT `+credentialCols+` FROM credentials WHERE org_id = $1 ORDER BY id`, orgID)
+	return collect(ctx, t, scanCredential, `SELECT `+credentialCols+` FROM credentials WHERE org_id = $1 ORDER BY id`, orgID)
 }
 
 // CredentialRevoke implements membership.Tx.

@@ -25,8 +25,6 @@ func scanEndpoint(r Row) (*membership.WebhookEndpoint, error) {
 	return &e, nil
 }
 
-func scanEndpointRows(r Rows) (*membership.WebhookEndpoint, error) { return scanEndpoint(r) }
-
 // WebhookEndpointCreate implements membership.AsyncTx.
 func (t *Tx) WebhookEndpointCreate(ctx context.Context, e *membership.WebhookEndpoint) error {
 	events, err := json.Marshal(e.Events)
@@ -56,7 +54,7 @@ func (t *Tx) WebhookEndpointGet(ctx context.Context, orgID, id int64, uuid strin
 
 // WebhookEndpointList implements membership.AsyncTx.
 func (t *Tx) WebhookEndpointList(ctx context.Context, orgID int64) ([]*membership.WebhookEndpoint, error) {
-	return collect(ctx, t, scanEndpointRows, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE org_id = $1 ORDER BY id`, orgID)
+	return collect(ctx, t, scanEndpoint, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE org_id = $1 ORDER BY id`, orgID)
 }
 
 // WebhookEndpointUpdate implements membership.AsyncTx.
@@ -112,8 +110,6 @@ func scanDelivery(r Row) (*membership.WebhookDelivery, error) {
 	return &d, nil
 }
 
-func scanDeliveryRows(r Rows) (*membership.WebhookDelivery, error) { return scanDelivery(r) }
-
 // WebhookDeliveryCreate implements membership.AsyncTx.
 func (t *Tx) WebhookDeliveryCreate(ctx context.Context, d *membership.WebhookDelivery) error {
 	return t.c.QueryRow(ctx, `INSERT INTO webhook_deliveries (uuid, org_id, endpoint_id, message_id, order_key, status,
@@ -152,7 +148,7 @@ func (t *Tx) WebhookDeliveryList(ctx context.Context, p *membership.WebhookDeliv
 		q += " AND d.id < " + arg(&args, p.BeforeID)
 	}
 	q += " ORDER BY d.id DESC LIMIT " + arg(&args, max(p.Limit, 1))
-	return collect(ctx, t, scanDeliveryRows, q, args...)
+	return collect(ctx, t, scanDelivery, q, args...)
 }
 
 // WebhookDeliveryUpdate implements membership.AsyncTx.
@@ -211,7 +207,7 @@ func (t *Tx) WebhookAttemptAppend(ctx context.Context, a *membership.WebhookAtte
 
 // WebhookAttemptList implements membership.AsyncTx.
 func (t *Tx) WebhookAttemptList(ctx context.Context, deliveryID int64) ([]*membership.WebhookAttempt, error) {
-	return collect(ctx, t, func(r Rows) (*membership.WebhookAttempt, error) {
+	return collect(ctx, t, func(r Row) (*membership.WebhookAttempt, error) {
 		var a membership.WebhookAttempt
 		var status sql.NullInt64
 		var errText, response sql.NullString
