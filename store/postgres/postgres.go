@@ -24,7 +24,8 @@ import (
 
 // Store is a membership.Store on a PostgreSQL database.
 type Store struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	group *sqlstore.Group // nil when group commit is off
 }
 
 var _ membership.Store = (*Store)(nil)
@@ -39,7 +40,7 @@ var dialect = &sqlstore.Dialect{
 }
 
 // Open connects to the database at dsn (a postgres:// URL) and migrates it.
-func Open(ctx context.Context, dsn string) (*Store, error) {
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parse postgres dsn: %w", err)
@@ -56,7 +57,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, group: newGroup(pool, opts)}, nil
 }
 
 // Pool is the connection pool, for the job queue's driver.
@@ -82,6 +83,9 @@ func (s *Store) Close() error {
 
 // Update implements membership.Store.
 func (s *Store) Update(ctx context.Context, fn func(membership.Tx) error) error {
+	if s.group != nil {
+		return s.group.Update(ctx, fn)
+	}
 	return s.UpdatePgx(ctx, func(_ pgx.Tx, mtx membership.Tx) error { return fn(mtx) })
 }
 
@@ -124,7 +128,7 @@ func (s *Store) updateOnce(ctx context.Context, fn func(pgx.Tx, membership.Tx) e
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(tx, sqlstore.NewTx(conn{tx}, dialect)); err != nil {
+	if err := fn(tx, sqlstore.NewTx(conn{tx: tx}, dialect)); err != nil {
 		return errors.Join(err, ignoreClosed(tx.Rollback(context.WithoutCancel(ctx))))
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -140,7 +144,7 @@ func (s *Store) View(ctx context.Context, fn func(membership.Tx) error) error {
 		return fmt.Errorf("begin read: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a read-only transaction has nothing to lose
-	return fn(sqlstore.NewTx(conn{tx}, dialect))
+	return fn(sqlstore.NewTx(conn{tx: tx}, dialect))
 }
 
 func ignoreClosed(err error) error {
@@ -151,15 +155,18 @@ func ignoreClosed(err error) error {
 }
 
 // conn adapts pgx.Tx to sqlstore.Conn.
-type conn struct{ tx pgx.Tx }
+type conn struct {
+	tx     pgx.Tx
+	shared bool // a group commit's transaction: see stmtCtx
+}
 
 func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	tag, err := c.tx.Exec(ctx, query, args...)
+	tag, err := c.tx.Exec(c.stmtCtx(ctx), query, args...)
 	return tag.RowsAffected(), err
 }
 
 func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	rows, err := c.tx.Query(ctx, query, args...)
+	rows, err := c.tx.Query(c.stmtCtx(ctx), query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -167,5 +174,5 @@ func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Ro
 }
 
 func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	return c.tx.QueryRow(ctx, query, args...)
+	return c.tx.QueryRow(c.stmtCtx(ctx), query, args...)
 }

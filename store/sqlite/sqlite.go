@@ -27,6 +27,7 @@ import (
 type Store struct {
 	writer *sql.DB
 	reader *sql.DB
+	group  *sqlstore.Group // nil when group commit is off
 }
 
 var _ membership.Store = (*Store)(nil)
@@ -49,7 +50,7 @@ func dsn(path string, pragmas ...string) string {
 }
 
 // Open opens (creating if needed) the database file at path and migrates it.
-func Open(ctx context.Context, path string) (*Store, error) {
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	writer, err := sql.Open("sqlite", dsn(path)+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -68,7 +69,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	reader.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)*2))
-	return &Store{writer: writer, reader: reader}, nil
+	return &Store{writer: writer, reader: reader, group: newGroup(writer, opts)}, nil
 }
 
 // Writer is the single write connection pool, for the job queue's driver,
@@ -92,6 +93,9 @@ func (s *Store) Close() error { return errors.Join(s.reader.Close(), s.writer.Cl
 
 // Update implements membership.Store.
 func (s *Store) Update(ctx context.Context, fn func(membership.Tx) error) error {
+	if s.group != nil {
+		return s.group.Update(ctx, fn)
+	}
 	return s.UpdateSQL(ctx, func(tx *sql.Tx, mtx membership.Tx) error { return fn(mtx) })
 }
 
@@ -102,7 +106,7 @@ func (s *Store) UpdateSQL(ctx context.Context, fn func(*sql.Tx, membership.Tx) e
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(tx, sqlstore.NewTx(conn{tx}, dialect)); err != nil {
+	if err := fn(tx, sqlstore.NewTx(conn{tx: tx}, dialect)); err != nil {
 		return errors.Join(err, ignoreDone(tx.Rollback()))
 	}
 	if err := tx.Commit(); err != nil {
@@ -118,7 +122,7 @@ func (s *Store) View(ctx context.Context, fn func(membership.Tx) error) error {
 		return fmt.Errorf("begin read: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a read-only transaction has nothing to lose
-	return fn(sqlstore.NewTx(conn{tx}, dialect))
+	return fn(sqlstore.NewTx(conn{tx: tx}, dialect))
 }
 
 func ignoreDone(err error) error {
@@ -130,10 +134,13 @@ func ignoreDone(err error) error {
 
 // conn adapts *sql.Tx to sqlstore.Conn, rewriting $N placeholders to
 // SQLite's equivalent ?N.
-type conn struct{ tx *sql.Tx }
+type conn struct {
+	tx     *sql.Tx
+	shared bool // a group commit's transaction: see stmtCtx
+}
 
 func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := c.tx.ExecContext(ctx, Rebind(query), args...)
+	res, err := c.tx.ExecContext(c.stmtCtx(ctx), Rebind(query), args...)
 	if err != nil {
 		return 0, err
 	}
@@ -141,7 +148,7 @@ func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error
 }
 
 func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	rows, err := c.tx.QueryContext(ctx, Rebind(query), args...)
+	rows, err := c.tx.QueryContext(c.stmtCtx(ctx), Rebind(query), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +156,7 @@ func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Ro
 }
 
 func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	return c.tx.QueryRowContext(ctx, Rebind(query), args...)
+	return c.tx.QueryRowContext(c.stmtCtx(ctx), Rebind(query), args...)
 }
 
 type sqlRows struct{ *sql.Rows }

@@ -1,0 +1,94 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/memberd/memberd/store/sqlstore"
+)
+
+// DefaultGroupCommit is whether Open turns group commit on: concurrent
+// Update calls of this process share one transaction and one WAL flush
+// (see sqlstore.Group). Every commit waits for its WAL flush
+// (synchronous_commit on), so a change costs a flush unless it shares one.
+const DefaultGroupCommit = true
+
+// Option changes one of Open's optional settings.
+type Option func(*options)
+
+type options struct {
+	groupCommit bool
+	groupMax    int
+}
+
+// WithGroupCommit turns group commit on (the default) or off. Off, every
+// Update is its own transaction on its own pooled connection; the
+// benchmark uses it to measure what group commit buys.
+func WithGroupCommit(on bool) Option { return func(o *options) { o.groupCommit = on } }
+
+// WithGroupMax caps how many Update calls one group commit holds
+// (sqlstore.DefaultGroupMax unless set).
+func WithGroupMax(n int) Option { return func(o *options) { o.groupMax = n } }
+
+// newGroup returns the group committer opts ask for, or nil. A group's
+// calls lock rows in no order fixed in advance, so a group can deadlock
+// with another node's transaction; the server then aborts one statement,
+// its savepoint is rolled back and that call alone runs again in the next
+// group, as UpdatePgx runs a whole transaction again.
+func newGroup(pool *pgxpool.Pool, opts []Option) *sqlstore.Group {
+	o := options{groupCommit: DefaultGroupCommit}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if !o.groupCommit {
+		return nil
+	}
+	g := sqlstore.NewGroup(func(ctx context.Context) (sqlstore.GroupTx, error) {
+		tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+		if err != nil {
+			return nil, err
+		}
+		return groupTx{tx: tx, mtx: sqlstore.NewTx(conn{tx: tx, shared: true}, dialect)}, nil
+	}, o.groupMax)
+	g.Retryable = retryable
+	return g
+}
+
+// groupTx is the transaction a group runs in.
+type groupTx struct {
+	tx  pgx.Tx
+	mtx *sqlstore.Tx
+}
+
+func (g groupTx) Tx() *sqlstore.Tx { return g.mtx }
+
+func (g groupTx) Commit(ctx context.Context) error { return g.tx.Commit(ctx) }
+
+func (g groupTx) Rollback(ctx context.Context) error {
+	if err := ignoreClosed(g.tx.Rollback(ctx)); err != nil {
+		return fmt.Errorf("rollback: %w", err)
+	}
+	return nil
+}
+
+// GroupCommitStats reports what group commit did, zero when it is off.
+func (s *Store) GroupCommitStats() sqlstore.GroupStats {
+	if s.group == nil {
+		return sqlstore.GroupStats{}
+	}
+	return s.group.Stats()
+}
+
+// stmtCtx is the context c runs a statement with: in a group transaction,
+// one that no single caller's cancellation can interrupt, because pgx
+// closes the connection of a cancelled query, and with it the transaction
+// every caller of the group shares.
+func (c conn) stmtCtx(ctx context.Context) context.Context {
+	if c.shared {
+		return sqlstore.Detach(ctx)
+	}
+	return ctx
+}

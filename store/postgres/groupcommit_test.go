@@ -1,0 +1,29 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/memberd/memberd/internal/pgtest"
+	"github.com/memberd/memberd/membership"
+	"github.com/memberd/memberd/store/postgres"
+	"github.com/memberd/memberd/store/storetest"
+)
+
+// TestGroupCommit runs the group commit suite on a fresh database per
+// test (TestMain in postgres_test.go stops the cluster).
+func TestGroupCommit(t *testing.T) {
+	storetest.RunGroupCommit(t, func(tb testing.TB) membership.Store {
+		tb.Helper()
+		st, err := postgres.Open(context.Background(), pgtest.NewDatabase(tb), postgres.WithGroupCommit(true))
+		if err != nil {
+			tb.Fatalf("open postgres: %v", err)
+		}
+		tb.Cleanup(func() {
+			if err := st.Close(); err != nil {
+				tb.Errorf("close postgres: %v", err)
+			}
+		})
+		return st
+	}, `INSERT INTO gc_rows (caller) SELECT 'bulk' || pg_sleep(0.3)::text`)
+}

@@ -1,0 +1,300 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/memberd/memberd/membership"
+)
+
+// DefaultGroupMax is the most Update calls one group commit holds. It
+// bounds how long the first caller of a group waits for the others and
+// how many row locks one transaction collects.
+const DefaultGroupMax = 128
+
+// GroupTx is one engine transaction that a group commit runs many
+// callers' work in. Its Tx must run statements with a context that no
+// caller's cancellation reaches (see Detach): one caller giving up must
+// not interrupt a statement of a transaction the others share.
+type GroupTx interface {
+	Tx() *Tx
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+// Group coalesces concurrent Update calls into one transaction and one
+// durable commit (group commit), so that many small changes share the
+// disk flush that would otherwise bound them to one change per flush.
+//
+// Every caller's fn runs in its own savepoint: a fn that fails is rolled
+// back alone and its caller gets its own error while the others' work
+// goes on. Every caller is answered only after the commit that holds its
+// work has returned (promise 1); if that commit fails, every caller in
+// the group gets the commit's error, including those whose fn failed,
+// because their fn may have decided on the others' uncommitted work.
+//
+// There is no background goroutine: the first caller to find no group
+// running leads one group (the callers queued at that moment, up to Max),
+// then hands the lead to the first caller still queued. Groups therefore
+// grow with load by themselves: a lone caller commits at once, and under
+// load each group takes everything that queued during the previous one.
+type Group struct {
+	begin func(ctx context.Context) (GroupTx, error)
+	max   int
+
+	// Retryable reports an error with which the server aborted a call's
+	// statement only to resolve a conflict with another transaction
+	// (a deadlock): the call's savepoint is rolled back and the call runs
+	// again in a later group, up to 8 times. Nil: never.
+	Retryable func(error) bool
+
+	mu      sync.Mutex
+	queue   []*groupCall
+	running bool
+
+	groups atomic.Int64
+	calls  atomic.Int64
+}
+
+// GroupStats counts what a Group did.
+type GroupStats struct {
+	Groups int64 // transactions begun
+	Calls  int64 // Update calls run in them (a call run again counts again)
+	Queued int   // calls waiting for a group now
+}
+
+// NewGroup returns a Group that opens its transactions with begin and
+// puts at most max calls in one (DefaultGroupMax if max <= 0).
+func NewGroup(begin func(ctx context.Context) (GroupTx, error), max int) *Group {
+	if max <= 0 {
+		max = DefaultGroupMax
+	}
+	return &Group{begin: begin, max: max}
+}
+
+// Stats reports how many groups ran and how many calls they held.
+func (g *Group) Stats() GroupStats {
+	g.mu.Lock()
+	queued := len(g.queue)
+	g.mu.Unlock()
+	return GroupStats{Groups: g.groups.Load(), Calls: g.calls.Load(), Queued: queued}
+}
+
+type groupCall struct {
+	ctx context.Context
+	fn  func(membership.Tx) error
+
+	// done is closed when the call is answered (err or panicked set).
+	done chan struct{}
+	// promote tells a queued caller to lead the next group.
+	promote  chan struct{}
+	err      error
+	panicked any
+	ran      bool // fn was started in the current group
+	attempts int  // groups fn has run in
+}
+
+// Update runs fn in a group transaction and returns after that
+// transaction's commit (or its failure), with the semantics of
+// membership.Store.Update.
+func (g *Group) Update(ctx context.Context, fn func(membership.Tx) error) error {
+	c := &groupCall{ctx: ctx, fn: fn, done: make(chan struct{}), promote: make(chan struct{}, 1)}
+	g.mu.Lock()
+	g.queue = append(g.queue, c)
+	lead := !g.running
+	g.running = true
+	g.mu.Unlock()
+	if lead {
+		g.runOne()
+	}
+	for {
+		select {
+		case <-c.done:
+			if c.panicked != nil {
+				panic(c.panicked)
+			}
+			return c.err
+		case <-c.promote:
+			// c heads the queue, so the group it leads holds it.
+			g.runOne()
+		}
+	}
+}
+
+// runOne runs the group at the head of the queue and then hands the lead
+// to the next queued caller, or stops leading if there is none.
+func (g *Group) runOne() {
+	g.mu.Lock()
+	n := min(len(g.queue), g.max)
+	batch := make([]*groupCall, n)
+	copy(batch, g.queue)
+	g.queue = g.queue[n:]
+	g.mu.Unlock()
+
+	retry := g.run(batch)
+
+	g.mu.Lock()
+	g.queue = append(retry, g.queue...)
+	var next *groupCall
+	if len(g.queue) > 0 {
+		next = g.queue[0]
+	} else {
+		g.running = false
+	}
+	g.mu.Unlock()
+	if next != nil {
+		next.promote <- struct{}{} // never blocks: a call is promoted only while queued
+	}
+}
+
+// errGroupAborted answers callers whose work was lost because the shared
+// transaction itself failed under them.
+var errGroupAborted = errors.New("group commit transaction aborted")
+
+// run runs batch in one transaction and answers every call in it, except
+// those it returns to be run in the next group: calls whose fn never
+// started because the transaction broke first, and calls whose fn failed
+// only because the server aborted it to resolve a conflict (Retryable).
+func (g *Group) run(batch []*groupCall) (retry []*groupCall) {
+	// The group's own statements run on a context that none of the
+	// callers can cancel; each caller's cancellation stops its own fn.
+	ctx := context.WithoutCancel(batch[0].ctx)
+	g.groups.Add(1)
+	g.calls.Add(int64(len(batch)))
+	for _, c := range batch {
+		c.ran, c.err, c.panicked = false, nil, nil
+	}
+	gtx, err := g.begin(ctx)
+	if err != nil {
+		return g.answer(batch, fmt.Errorf("begin: %w", err))
+	}
+	tx := gtx.Tx()
+	if len(batch) == 1 {
+		// Alone: no savepoint needed, the transaction is the caller's.
+		c := batch[0]
+		call(c, tx)
+		if c.err == nil && c.panicked == nil {
+			if err := gtx.Commit(ctx); err != nil {
+				return g.answer(batch, fmt.Errorf("commit: %w", err))
+			}
+			return g.answer(batch, nil)
+		}
+		if rerr := gtx.Rollback(ctx); rerr != nil && c.panicked == nil {
+			c.err = errors.Join(c.err, rerr)
+		}
+		return g.answer(batch, nil)
+	}
+	for i, c := range batch {
+		broken := runInSavepoint(ctx, tx, i+1, c)
+		if broken == nil {
+			continue
+		}
+		if rerr := gtx.Rollback(ctx); rerr != nil {
+			broken = errors.Join(broken, rerr)
+		}
+		// Work that ran is lost with the transaction: its callers get
+		// the error. Calls that never started go to the next group,
+		// unless none ran at all here, so that every group makes progress.
+		var ran []*groupCall
+		for _, c := range batch {
+			if c.ran {
+				ran = append(ran, c)
+			} else {
+				retry = append(retry, c)
+			}
+		}
+		if len(ran) == 0 {
+			ran, retry = batch, nil
+		}
+		return append(g.answer(ran, fmt.Errorf("%w: %w", errGroupAborted, broken)), retry...)
+	}
+	if err := gtx.Commit(ctx); err != nil {
+		return g.answer(batch, fmt.Errorf("commit: %w", err))
+	}
+	return g.answer(batch, nil)
+}
+
+// answer answers calls, with err if it is set (a failed begin or commit
+// replaces each caller's own outcome), and returns the calls that are to
+// run again instead.
+func (g *Group) answer(calls []*groupCall, err error) (retry []*groupCall) {
+	for _, c := range calls {
+		if err == nil && c.panicked == nil && c.err != nil && g.Retryable != nil && g.Retryable(c.err) &&
+			c.attempts < maxGroupAttempts && c.ctx.Err() == nil {
+			retry = append(retry, c)
+			continue
+		}
+		if err != nil && c.panicked == nil {
+			c.err = err
+		}
+		close(c.done)
+	}
+	return retry
+}
+
+// maxGroupAttempts bounds how often a call whose fn the server aborted to
+// resolve a conflict is run again.
+const maxGroupAttempts = 8
+
+// runInSavepoint runs c's fn in savepoint gcN and leaves c's own outcome
+// in c. It returns an error only when the transaction itself is broken
+// (a savepoint could not be set, rolled back to or released), so that no
+// later work may join it.
+func runInSavepoint(ctx context.Context, tx *Tx, n int, c *groupCall) error {
+	name := "gc" + strconv.Itoa(n)
+	conn := tx.Conn()
+	if _, err := conn.Exec(ctx, "SAVEPOINT "+name); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	call(c, tx)
+	if c.err == nil && c.panicked == nil {
+		_, err := conn.Exec(ctx, "RELEASE SAVEPOINT "+name)
+		if err == nil {
+			return nil
+		}
+		// PostgreSQL refuses to release a savepoint in a transaction that
+		// a swallowed statement error aborted: undo fn's work as a failure.
+		c.err = fmt.Errorf("release savepoint: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "ROLLBACK TO SAVEPOINT "+name); err != nil {
+		return fmt.Errorf("rollback to savepoint: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "RELEASE SAVEPOINT "+name); err != nil {
+		return fmt.Errorf("release savepoint: %w", err)
+	}
+	return nil
+}
+
+// call runs c's fn on tx, unless c's caller has already given up, and
+// catches a panic so that it reaches its own caller, not the leader.
+func call(c *groupCall, tx *Tx) {
+	if err := c.ctx.Err(); err != nil {
+		c.err = err
+		return
+	}
+	c.ran = true
+	c.attempts++
+	defer func() {
+		if p := recover(); p != nil {
+			c.panicked = p
+		}
+	}()
+	c.err = c.fn(tx)
+}
+
+// Detach returns the context a statement of a shared transaction runs
+// with: ctx without its cancellation, so that a caller giving up cannot
+// interrupt a statement others depend on (SQLite rolls back the whole
+// transaction on an interrupted write, and pgx closes the connection of a
+// cancelled query). A caller that has already given up gets its own
+// context back, which the drivers refuse before touching the connection.
+func Detach(ctx context.Context) context.Context {
+	if ctx.Err() != nil {
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
+}

@@ -1,0 +1,258 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/memberd/memberd/membership"
+)
+
+// fakeEngine is an engine whose statements only get recorded, so the
+// Group's own protocol (savepoints, retries, broken transactions) can be
+// driven into cases a real server rarely produces. The engines' real
+// behaviour is tested by storetest.RunGroupCommit.
+type fakeEngine struct {
+	mu       sync.Mutex
+	log      []string
+	failStmt func(query string) error // nil: every statement succeeds
+	begins   int
+	commits  int
+}
+
+func (e *fakeEngine) Exec(_ context.Context, query string, _ ...any) (int64, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.log = append(e.log, query)
+	if e.failStmt != nil {
+		return 0, e.failStmt(query)
+	}
+	return 0, nil
+}
+
+func (e *fakeEngine) Query(context.Context, string, ...any) (Rows, error) {
+	return nil, errors.New("fake: no queries")
+}
+
+func (e *fakeEngine) QueryRow(context.Context, string, ...any) Row { return nil }
+
+func (e *fakeEngine) Tx() *Tx { return NewTx(e, &Dialect{}) }
+
+func (e *fakeEngine) Commit(context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.commits++
+	e.log = append(e.log, "COMMIT")
+	return nil
+}
+
+func (e *fakeEngine) Rollback(context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.log = append(e.log, "ROLLBACK")
+	return nil
+}
+
+func (e *fakeEngine) group() *Group {
+	return NewGroup(func(context.Context) (GroupTx, error) {
+		e.mu.Lock()
+		e.begins++
+		e.log = append(e.log, "BEGIN")
+		e.mu.Unlock()
+		return e, nil
+	}, 0)
+}
+
+var errConflict = errors.New("conflict: run again")
+
+// hold runs calls as one group behind a leader that holds the group
+// before them open until they are all queued, and returns their errors.
+func hold(t *testing.T, g *Group, calls []func(membership.Tx) error) []error {
+	t.Helper()
+	running, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- g.Update(context.Background(), func(membership.Tx) error {
+			close(running)
+			<-release
+			return nil
+		})
+	}()
+	<-running
+	errs := make([]error, len(calls))
+	var wg sync.WaitGroup
+	for i, fn := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = g.Update(context.Background(), fn)
+		}()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for g.Stats().Queued < len(calls) {
+		if time.Now().After(deadline) {
+			t.Fatalf("calls never queued")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("leader: %v", err)
+	}
+	wg.Wait()
+	return errs
+}
+
+func TestGroupRetry(t *testing.T) {
+	t.Run("OK", func(t *testing.T) {
+		e := &fakeEngine{}
+		g := e.group()
+		g.Retryable = func(err error) bool { return errors.Is(err, errConflict) }
+		runs := 0
+		errs := hold(t, g, []func(membership.Tx) error{
+			func(membership.Tx) error { return nil },
+			func(membership.Tx) error {
+				if runs++; runs < 3 {
+					return errConflict
+				}
+				return nil
+			},
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("call %d: %v", i, err)
+			}
+		}
+		if runs != 3 {
+			t.Errorf("the conflicting call ran %d times, want 3", runs)
+		}
+		// The leader's, the group's and the last lone retry's; the
+		// first lone retry was rolled back.
+		if e.commits != 3 {
+			t.Errorf("%d commits, want 3: %v", e.commits, e.log)
+		}
+	})
+	t.Run("GivesUp", func(t *testing.T) {
+		e := &fakeEngine{}
+		g := e.group()
+		g.Retryable = func(err error) bool { return errors.Is(err, errConflict) }
+		runs := 0
+		err := g.Update(context.Background(), func(membership.Tx) error { runs++; return errConflict })
+		if !errors.Is(err, errConflict) {
+			t.Errorf("got %v, want the conflict", err)
+		}
+		if runs != maxGroupAttempts {
+			t.Errorf("ran %d times, want %d", runs, maxGroupAttempts)
+		}
+	})
+	t.Run("NotRetryable", func(t *testing.T) {
+		e := &fakeEngine{}
+		g := e.group()
+		runs := 0
+		err := g.Update(context.Background(), func(membership.Tx) error { runs++; return errConflict })
+		if !errors.Is(err, errConflict) || runs != 1 {
+			t.Errorf("got %v after %d runs, want the conflict after 1", err, runs)
+		}
+	})
+}
+
+func TestGroupBrokenTransaction(t *testing.T) {
+	e := &fakeEngine{}
+	g := e.group()
+	errOwn := errors.New("own failure")
+	// The transaction breaks under the failing call: rolling back to its
+	// savepoint fails, as when SQLite rolled the transaction back itself.
+	e.failStmt = func(q string) error {
+		if strings.HasPrefix(q, "ROLLBACK TO SAVEPOINT") {
+			return errors.New("no such savepoint")
+		}
+		return nil
+	}
+	var mu sync.Mutex
+	var order []int // calls in the order they ran
+	runs := map[int]int{}
+	fn := func(i int) func(membership.Tx) error {
+		return func(membership.Tx) error {
+			mu.Lock()
+			defer mu.Unlock()
+			order = append(order, i)
+			runs[i]++
+			if i == 1 {
+				return errOwn
+			}
+			return nil
+		}
+	}
+	errs := hold(t, g, []func(membership.Tx) error{fn(0), fn(1), fn(2), fn(3)})
+	broke := false // the calls up to the failing one ran in the broken group
+	for _, i := range order {
+		switch {
+		case !broke && !errors.Is(errs[i], errGroupAborted):
+			t.Errorf("call %d ran in the broken group and got %v, want the aborted group's error", i, errs[i])
+		case broke && (errs[i] != nil || runs[i] != 1):
+			t.Errorf("call %d, never started in the broken group, got %v after %d runs; want success after 1", i, errs[i], runs[i])
+		}
+		broke = broke || i == 1
+	}
+	log := strings.Join(e.log, "; ")
+	if !strings.Contains(log, "ROLLBACK TO SAVEPOINT gc") || !strings.Contains(log, "; ROLLBACK; BEGIN") {
+		t.Errorf("the broken group was not rolled back before the next began: %s", log)
+	}
+}
+
+func TestGroupBeginError(t *testing.T) {
+	errBegin := errors.New("no connection")
+	g := NewGroup(func(context.Context) (GroupTx, error) { return nil, errBegin }, 0)
+	ran := false
+	err := g.Update(context.Background(), func(membership.Tx) error { ran = true; return nil })
+	if !errors.Is(err, errBegin) || ran {
+		t.Errorf("got %v (fn ran: %v), want the begin error and fn not run", err, ran)
+	}
+}
+
+// TestGroupHandoff checks that the lead passes on under load: every call
+// is answered, groups hold several calls, and none exceeds the maximum.
+func TestGroupHandoff(t *testing.T) {
+	e := &fakeEngine{}
+	g := NewGroup(func(context.Context) (GroupTx, error) { return e, nil }, 8)
+	const workers, calls = 32, 50
+	var wg sync.WaitGroup
+	var failed sync.Map
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range calls {
+				if err := g.Update(context.Background(), func(membership.Tx) error {
+					time.Sleep(10 * time.Microsecond)
+					return nil
+				}); err != nil {
+					failed.Store(fmt.Sprint(w, i), err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	failed.Range(func(k, v any) bool { t.Errorf("call %v: %v", k, v); return true })
+	st := g.Stats()
+	if st.Calls != workers*calls {
+		t.Errorf("%d calls ran, want %d", st.Calls, workers*calls)
+	}
+	if st.Groups >= st.Calls {
+		t.Errorf("%d calls in %d groups: nothing was grouped", st.Calls, st.Groups)
+	}
+	// Every group of more than one call uses savepoints gc1..gcN; none
+	// may reach gc9 with a maximum of 8.
+	for _, q := range e.log {
+		if q == "SAVEPOINT gc9" {
+			t.Fatalf("a group held more than 8 calls")
+		}
+	}
+	if st.Queued != 0 {
+		t.Errorf("%d calls still queued", st.Queued)
+	}
+}
