@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -15,19 +16,26 @@ import (
 	"time"
 
 	"github.com/memberd/memberd/auth"
+	"github.com/memberd/memberd/jobs"
 	"github.com/memberd/memberd/membership"
 	"github.com/memberd/memberd/store/sqlite"
 )
 
-// testClock is the service's injected clock; tests move it forward.
+// testClock is the service's injected clock; tests move it forward. A
+// live clock runs with the real time (plus what Advance added), for tests
+// where the job runner, which waits in real time, must agree with it.
 type testClock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu   sync.Mutex
+	now  time.Time
+	live bool
 }
 
 func (c *testClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.live {
+		return time.Now().UTC().Add(c.now.Sub(time.Time{}))
+	}
 	return c.now
 }
 
@@ -53,7 +61,14 @@ type env struct {
 type envOptions struct {
 	batchLimit int
 	limits     auth.Limits
+	// runJobs starts the job runner (and makes the clock live), so that
+	// operations, scheduled removals and webhook deliveries run. Without
+	// it the queue is connected but idle: they are accepted and wait.
+	runJobs bool
 }
+
+// runJobs is the option that starts the job runner.
+func runJobs(o *envOptions) { o.runJobs = true }
 
 func newEnv(tb testing.TB, opts ...func(*envOptions)) *env {
 	tb.Helper()
@@ -68,10 +83,36 @@ func newEnv(tb testing.TB, opts ...func(*envOptions)) *env {
 	}
 	tb.Cleanup(func() { _ = st.Close() })
 	clock := &testClock{now: time.Now().UTC().Truncate(time.Second)}
+	if o.runJobs {
+		clock = &testClock{live: true}
+	}
 	cfg := membership.DefaultConfig()
 	cfg.Now = clock.Now
 	cfg.BatchLimit = o.batchLimit
 	svc := membership.NewService(st, cfg)
+	// The server always runs a job queue; connect one here too, so that
+	// operations and webhooks are accepted as they are in production.
+	jcfg := jobs.DefaultConfig()
+	jcfg.FetchPollInterval = 50 * time.Millisecond
+	jcfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	jcfg.Webhook = membership.WebhookRetryPolicy{MaxAttempts: 3, Backoff: func(n int) time.Duration {
+		return 100 * time.Millisecond << (n - 1)
+	}}
+	runner, err := jobs.New(ctx, svc, jcfg)
+	if err != nil {
+		tb.Fatalf("job queue: %v", err)
+	}
+	if o.runJobs {
+		if err := runner.Start(ctx); err != nil {
+			tb.Fatalf("start jobs: %v", err)
+		}
+		tb.Cleanup(func() {
+			// Before the store closes (cleanups run last first).
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = runner.Stop(ctx)
+		})
+	}
 	b, err := svc.CreateOrganization(ctx, membership.BootstrapRequest{OrgName: "Acme", OwnerEmail: "owner@acme.test", OwnerName: "Olive"})
 	if err != nil {
 		tb.Fatalf("bootstrap: %v", err)

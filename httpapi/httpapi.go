@@ -1,8 +1,14 @@
 // Package httpapi owns memberd's native REST API under /api/v1: the whole
 // model (members, spaces, groups, resources, grants, bookings, access
 // checks, removals with dry-run previews, batches, restores, audit events
-// and credentials), its OpenAPI 3.1 document at /openapi.json and a docs
-// page at /docs.
+// and credentials), the asynchronous work behind it (operations, scheduled
+// removals, webhooks and their deliveries), its OpenAPI 3.1 document at
+// /openapi.json and a docs page at /docs.
+//
+// A removal that takes effective_at (DELETE of a member, a space or group
+// membership; offboard; role revocation) is scheduled through the core
+// instead of made now: it answers 202 with the operation and Location
+// /api/v1/operations/{id}, where it can be polled, previewed and cancelled.
 //
 // Operations are registered with huma, so the OpenAPI document is built
 // from the very operations that serve requests and cannot drift from them.
@@ -113,7 +119,11 @@ ids answer 404.
 Errors are RFC 9457 problem+json. Request bodies are limited to 1 MiB (413 beyond).
 Every POST, PATCH and DELETE accepts an Idempotency-Key header (at most 255 characters):
 a retry with the same key and body returns the first answer without a second effect,
-and the same key with another body is refused with 422.`
+and the same key with another body is refused with 422.
+
+Removals run at once unless given effective_at (RFC 3339): then they are scheduled, and
+the answer is 202 with the operation and its Location under /api/v1/operations. Lists
+that grow page with a cursor (after or before, from the previous page) and limit (at most 1000).`
 
 // ServeHTTP gives the request an id (unless an outer handler did) and
 // turns a panic into a problem+json 500.

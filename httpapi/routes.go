@@ -16,6 +16,9 @@ import (
 type route struct {
 	id, method, path, summary, tag, scope string
 	status                                int // 0: 200
+	// document, when set, adds to the operation's document what register
+	// cannot infer (a second success answer).
+	document func(op *huma.Operation)
 }
 
 var idempotencyParam = &huma.Param{
@@ -51,6 +54,9 @@ func register[I, O any](h *handler, rt route, fn func(context.Context, membershi
 	if mutating(rt.method) {
 		op.Errors = writeErrors
 		op.Parameters = []*huma.Param{idempotencyParam}
+	}
+	if rt.document != nil {
+		rt.document(&op)
 	}
 	huma.Register(h.api, op, operation(fn))
 }
@@ -127,6 +133,12 @@ func (h *handler) register() {
 
 	type StatusQuery struct {
 		Status membership.Status `query:"status" enum:"active,removed" doc:"Only memberships in this state."`
+	}
+
+	// EffectiveAtQuery schedules a DELETE removal; POST removals take
+	// effective_at in their body.
+	type EffectiveAtQuery struct {
+		EffectiveAt time.Time `query:"effective_at" doc:"Schedule the removal for this time (RFC 3339, not in the past) instead of removing now: the answer is 202 with the scheduled operation and Location /api/v1/operations/{id}. Cannot be combined with dry_run."`
 	}
 
 	const (
@@ -209,24 +221,36 @@ func (h *handler) register() {
 	type removeMemberInput struct {
 		MemberPath
 		DryRunQuery
+		EffectiveAtQuery
 	}
 	register(h, route{id: "remove-member", method: http.MethodDelete, path: "/members/{member}", tag: "Removal", scope: write,
-		summary: "Remove a member from the organization (offboard everywhere)"},
-		func(ctx context.Context, a membership.Actor, in *removeMemberInput) (*out[*membership.Report], error) {
-			return result(s.RemoveMember(ctx, a, membership.RemoveMemberRequest{Member: parseMemberRef(in.Member), DryRun: in.DryRun}))
+		summary: "Remove a member from the organization (offboard everywhere), now or at effective_at", document: h.documentSchedulable},
+		func(ctx context.Context, a membership.Actor, in *removeMemberInput) (*removal, error) {
+			req := membership.RemoveMemberRequest{Member: parseMemberRef(in.Member), DryRun: in.DryRun}
+			if !in.EffectiveAt.IsZero() {
+				return h.schedule(ctx, a, "remove-member", in.DryRun, in.EffectiveAt, membership.OperationRequest{RemoveMember: &req})
+			}
+			return removedNow(s.RemoveMember(ctx, a, req))
 		})
 
 	type offboardInput struct {
 		MemberPath
 		Body *struct {
-			DryRun bool `json:"dry_run,omitempty" doc:"Change nothing; answer what would be taken away and the access that would remain."`
+			DryRun      bool       `json:"dry_run,omitempty" doc:"Change nothing; answer what would be taken away and the access that would remain."`
+			EffectiveAt *time.Time `json:"effective_at,omitempty" doc:"Schedule the removal for this time (RFC 3339, not in the past) instead of removing now: the answer is 202 with the scheduled operation and Location /api/v1/operations/{id}. Cannot be combined with dry_run."`
 		}
 	}
 	register(h, route{id: "offboard-member", method: http.MethodPost, path: "/members/{member}/offboard", tag: "Removal", scope: write,
-		summary: "Offboard a member everywhere, or preview it with dry_run"},
-		func(ctx context.Context, a membership.Actor, in *offboardInput) (*out[*membership.Report], error) {
-			dry := in.Body != nil && in.Body.DryRun
-			return result(s.RemoveMember(ctx, a, membership.RemoveMemberRequest{Member: parseMemberRef(in.Member), DryRun: dry}))
+		summary: "Offboard a member everywhere, now or at effective_at, or preview it with dry_run", document: h.documentSchedulable},
+		func(ctx context.Context, a membership.Actor, in *offboardInput) (*removal, error) {
+			req := membership.RemoveMemberRequest{Member: parseMemberRef(in.Member)}
+			if in.Body != nil {
+				req.DryRun = in.Body.DryRun
+				if in.Body.EffectiveAt != nil {
+					return h.schedule(ctx, a, "offboard-member", req.DryRun, *in.Body.EffectiveAt, membership.OperationRequest{RemoveMember: &req})
+				}
+			}
+			return removedNow(s.RemoveMember(ctx, a, req))
 		})
 
 	register(h, route{id: "restore-member", method: http.MethodPost, path: "/members/{member}/restore", tag: "Removal", scope: write,
@@ -349,16 +373,20 @@ func (h *handler) register() {
 		SpacePath
 		MemberPath
 		DryRunQuery
+		EffectiveAtQuery
 	}
 	register(h, route{id: "remove-space-member", method: http.MethodDelete, path: "/spaces/{space}/members/{member}", tag: "Removal", scope: write,
-		summary: "Remove a member from a space"},
-		func(ctx context.Context, a membership.Actor, in *removeSpaceMemberInput) (*out[*membership.Report], error) {
+		summary: "Remove a member from a space, now or at effective_at", document: h.documentSchedulable},
+		func(ctx context.Context, a membership.Actor, in *removeSpaceMemberInput) (*removal, error) {
 			sp, err := pathRef("space", in.Space)
 			if err != nil {
 				return nil, err
 			}
-			return result(s.RemoveSpaceMember(ctx, a, membership.RemoveSpaceMemberRequest{
-				Space: sp, Member: parseMemberRef(in.Member), DryRun: in.DryRun}))
+			req := membership.RemoveSpaceMemberRequest{Space: sp, Member: parseMemberRef(in.Member), DryRun: in.DryRun}
+			if !in.EffectiveAt.IsZero() {
+				return h.schedule(ctx, a, "remove-space-member", in.DryRun, in.EffectiveAt, membership.OperationRequest{RemoveSpaceMember: &req})
+			}
+			return removedNow(s.RemoveSpaceMember(ctx, a, req))
 		})
 
 	register(h, route{id: "get-space-membership", method: http.MethodGet, path: "/space-memberships/{id}", tag: "Spaces", scope: read,
@@ -370,14 +398,19 @@ func (h *handler) register() {
 	type revokeRolesInput struct {
 		IDPath
 		Body struct {
-			Roles  []string `json:"roles" doc:"Every role to revoke; if any is not held, none is revoked."`
-			DryRun bool     `json:"dry_run,omitempty"`
+			Roles       []string   `json:"roles" doc:"Every role to revoke; if any is not held, none is revoked."`
+			DryRun      bool       `json:"dry_run,omitempty"`
+			EffectiveAt *time.Time `json:"effective_at,omitempty" doc:"Schedule the removal for this time (RFC 3339, not in the past) instead of removing now: the answer is 202 with the scheduled operation and Location /api/v1/operations/{id}. Cannot be combined with dry_run."`
 		}
 	}
 	register(h, route{id: "revoke-space-roles", method: http.MethodPost, path: "/space-memberships/{id}/roles/revocation", tag: "Removal", scope: write,
-		summary: "Revoke roles from a space membership, all or nothing"},
-		func(ctx context.Context, a membership.Actor, in *revokeRolesInput) (*out[*membership.Report], error) {
-			return result(s.RevokeRoles(ctx, a, membership.RevokeRolesRequest{SpaceMemberID: in.ID, Roles: in.Body.Roles, DryRun: in.Body.DryRun}))
+		summary: "Revoke roles from a space membership, all or nothing, now or at effective_at", document: h.documentSchedulable},
+		func(ctx context.Context, a membership.Actor, in *revokeRolesInput) (*removal, error) {
+			req := membership.RevokeRolesRequest{SpaceMemberID: in.ID, Roles: in.Body.Roles, DryRun: in.Body.DryRun}
+			if in.Body.EffectiveAt != nil {
+				return h.schedule(ctx, a, "revoke-space-roles", req.DryRun, *in.Body.EffectiveAt, membership.OperationRequest{RevokeRoles: &req})
+			}
+			return removedNow(s.RevokeRoles(ctx, a, req))
 		})
 
 	// Groups.
@@ -459,16 +492,20 @@ func (h *handler) register() {
 		GroupPath
 		MemberPath
 		DryRunQuery
+		EffectiveAtQuery
 	}
 	register(h, route{id: "remove-group-member", method: http.MethodDelete, path: "/groups/{group}/members/{member}", tag: "Removal", scope: write,
-		summary: "Remove a member from a group and the access that came through it"},
-		func(ctx context.Context, a membership.Actor, in *removeGroupMemberInput) (*out[*membership.Report], error) {
+		summary: "Remove a member from a group and the access that came through it, now or at effective_at", document: h.documentSchedulable},
+		func(ctx context.Context, a membership.Actor, in *removeGroupMemberInput) (*removal, error) {
 			g, err := pathRef("group", in.Group)
 			if err != nil {
 				return nil, err
 			}
-			return result(s.RemoveGroupMember(ctx, a, membership.RemoveGroupMemberRequest{
-				Group: g, Member: parseMemberRef(in.Member), DryRun: in.DryRun}))
+			req := membership.RemoveGroupMemberRequest{Group: g, Member: parseMemberRef(in.Member), DryRun: in.DryRun}
+			if !in.EffectiveAt.IsZero() {
+				return h.schedule(ctx, a, "remove-group-member", in.DryRun, in.EffectiveAt, membership.OperationRequest{RemoveGroupMember: &req})
+			}
+			return removedNow(s.RemoveGroupMember(ctx, a, req))
 		})
 
 	// Resources and grants.
@@ -685,6 +722,8 @@ func (h *handler) register() {
 		func(ctx context.Context, a membership.Actor, in *IDPath) (*out[*membership.Credential], error) {
 			return result(s.RevokeCredential(ctx, a, in.ID))
 		})
+
+	h.registerAsync()
 }
 
 // batchItem is one member of a batch removal, named by exactly one of

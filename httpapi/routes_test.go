@@ -3,9 +3,11 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,7 +20,9 @@ import (
 // that the story reached every route the mux serves, so a route added
 // without a happy-path test fails here.
 func TestRoutes(t *testing.T) {
-	e := newEnv(t)
+	// The job runner runs, so that webhook deliveries are made and can be
+	// redelivered.
+	e := newEnv(t, runJobs)
 	covered := map[string]bool{}
 	// step calls method path as the owner, expects want and marks pattern covered.
 	step := func(want int, method, pattern, path string, body any) *response {
@@ -216,6 +220,88 @@ func TestRoutes(t *testing.T) {
 		t.Fatalf("revoked credential %+v", revoked)
 	}
 	wantProblem(t, e.call("GET", "/api/v1/organization", cred.Secret, nil), http.StatusUnauthorized)
+
+	// Webhooks, scheduled removals and operations.
+	var hooks atomic.Int32
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hooks.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(receiver.Close)
+	r = step(201, "POST", "/webhooks", "/api/v1/webhooks", map[string]any{"url": receiver.URL + "/hook", "events": []string{"scheduled_removal.created"}})
+	hook := decode[membership.NewWebhookEndpoint](t, r)
+	if !strings.HasPrefix(hook.Secret, "whsec_") || r.Header.Get("Location") != "/api/v1/webhooks/"+hook.Endpoint.UUID {
+		t.Fatalf("webhook %+v at %q", hook, r.Header.Get("Location"))
+	}
+	if l := decode[list[*membership.WebhookEndpoint]](t, step(200, "GET", "/webhooks", "/api/v1/webhooks", nil)); len(l.Items) != 1 || l.Items[0].UUID != hook.Endpoint.UUID {
+		t.Fatalf("webhooks %+v", l)
+	}
+	if got := step(200, "GET", "/webhooks/{id}", r.Header.Get("Location"), nil); strings.Contains(string(got.Body), hook.Secret) {
+		t.Fatal("a read webhook endpoint shows its secret")
+	}
+	dave := e.addMember("dave@acme.test", membership.RoleMember)
+	at := e.clock.Now().Add(time.Hour).Format(time.RFC3339)
+	r = step(201, "POST", "/schedules", "/api/v1/schedules", map[string]any{"kind": "member.remove", "member": "dave@acme.test", "effective_at": at})
+	sched := decode[membership.Operation](t, r)
+	if sched.Status != membership.OperationScheduled || sched.TargetMemberID != dave.ID || r.Header.Get("Location") != "/api/v1/schedules/"+sched.UUID {
+		t.Fatalf("schedule %+v at %q", sched, r.Header.Get("Location"))
+	}
+	if got := decode[membership.Operation](t, step(200, "GET", "/schedules/{id}", r.Header.Get("Location"), nil)); got.UUID != sched.UUID {
+		t.Fatalf("schedule by id %+v", got)
+	}
+	if l := decode[operationPage](t, step(200, "GET", "/schedules", "/api/v1/schedules?status=scheduled", nil)); len(l.Items) != 1 || l.Items[0].UUID != sched.UUID {
+		t.Fatalf("schedules %+v", l)
+	}
+	if rep := decode[membership.Report](t, step(200, "GET", "/schedules/{id}/preview", "/api/v1/schedules/"+sched.UUID+"/preview", nil)); !rep.DryRun || rep.Member.ID != dave.ID {
+		t.Fatalf("schedule preview %+v", rep)
+	}
+	if l := decode[operationPage](t, step(200, "GET", "/operations", "/api/v1/operations?status=scheduled&limit=1000", nil)); len(l.Items) != 1 || l.Items[0].UUID != sched.UUID || l.NextBefore != 0 {
+		t.Fatalf("operations %+v", l)
+	}
+	if got := decode[membership.Operation](t, step(200, "GET", "/operations/{id}", "/api/v1/operations/"+sched.UUID, nil)); got.UUID != sched.UUID {
+		t.Fatalf("operation %+v", got)
+	}
+	if rep := decode[membership.Report](t, step(200, "GET", "/operations/{id}/preview", "/api/v1/operations/"+sched.UUID+"/preview", nil)); !rep.DryRun {
+		t.Fatalf("operation preview %+v", rep)
+	}
+	if got := decode[membership.Operation](t, step(200, "POST", "/operations/{id}/cancel", "/api/v1/operations/"+sched.UUID+"/cancel", nil)); got.Status != membership.OperationCancelled {
+		t.Fatalf("cancelled operation %+v", got)
+	}
+	r = e.must(202, "DELETE", "/api/v1/members/"+id(dave.ID)+"?effective_at="+url.QueryEscape(at), e.owner, nil)
+	sched = decode[membership.Operation](t, r)
+	if got := decode[membership.Operation](t, step(200, "DELETE", "/schedules/{id}", "/api/v1/schedules/"+sched.UUID, nil)); got.Status != membership.OperationCancelled {
+		t.Fatalf("cancelled schedule %+v", got)
+	}
+	if st := e.memberStatus(dave.ID); st != membership.StatusActive {
+		t.Fatalf("dave is %s after both schedules were cancelled", st)
+	}
+	// Each schedule was announced to the webhook; wait for the first delivery.
+	var delivered *membership.WebhookDelivery
+	for deadline := time.Now().Add(10 * time.Second); delivered == nil; time.Sleep(20 * time.Millisecond) {
+		page := decode[deliveryPage](t, e.must(200, "GET", "/api/v1/webhooks/"+hook.Endpoint.UUID+"/deliveries?status=delivered", e.owner, nil))
+		if len(page.Items) > 0 {
+			delivered = page.Items[len(page.Items)-1]
+		} else if time.Now().After(deadline) {
+			t.Fatal("no webhook delivery was delivered")
+		}
+	}
+	if page := decode[deliveryPage](t, step(200, "GET", "/webhooks/{id}/deliveries", "/api/v1/webhooks/"+hook.Endpoint.UUID+"/deliveries?limit=1", nil)); len(page.Items) != 1 || page.NextBefore == 0 {
+		t.Fatalf("first page of deliveries %+v: want one and next_before", page)
+	}
+	dlog := decode[membership.WebhookDeliveryLog](t, step(200, "GET", "/webhook-deliveries/{id}", "/api/v1/webhook-deliveries/"+delivered.UUID, nil))
+	if len(dlog.Attempts) == 0 || dlog.Message == nil || dlog.Message.Type != "scheduled_removal.created" {
+		t.Fatalf("delivery log %+v", dlog)
+	}
+	r = step(202, "POST", "/webhook-deliveries/{id}/redeliver", "/api/v1/webhook-deliveries/"+delivered.UUID+"/redeliver", nil)
+	if again := decode[membership.WebhookDelivery](t, r); again.Redelivers != delivered.UUID || r.Header.Get("Location") != "/api/v1/webhook-deliveries/"+again.UUID {
+		t.Fatalf("redelivery %+v at %q", again, r.Header.Get("Location"))
+	}
+	if ep := decode[membership.WebhookEndpoint](t, step(200, "DELETE", "/webhooks/{id}", "/api/v1/webhooks/"+hook.Endpoint.UUID, nil)); ep.Status != membership.WebhookDisabled {
+		t.Fatalf("disabled webhook %+v", ep)
+	}
+	if hooks.Load() == 0 {
+		t.Fatal("the receiver was never called")
+	}
 
 	var missing []string
 	for _, p := range e.h.routes {

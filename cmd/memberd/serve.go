@@ -20,7 +20,6 @@ import (
 	"github.com/memberd/memberd/compat/wiggledesk"
 	"github.com/memberd/memberd/compat/workiva"
 	"github.com/memberd/memberd/httpapi"
-	"github.com/memberd/memberd/httpapi/ops"
 	"github.com/memberd/memberd/internal/demo"
 	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/jobs"
@@ -141,10 +140,6 @@ func routes(svc *membership.Service, authn *auth.Authenticator) http.Handler {
 	mux.Handle("/api/v1/", native)
 	mux.Handle("/openapi.json", native)
 	mux.Handle("/docs", native)
-	async := ops.NewHandler(svc, authn)
-	for _, pattern := range ops.Patterns {
-		mux.Handle(pattern, async)
-	}
 	mux.Handle(wiggledesk.Path, wiggledesk.NewHandler(svc, authn))
 	mux.Handle("/api/3/", highq.NewHandler(svc, authn))
 	mux.Handle("/api/v37/", tedee.NewHandler(svc, authn))
