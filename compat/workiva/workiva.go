@@ -5,6 +5,10 @@
 //
 //	POST /prototype/admin/organizations/{organizationId}/workspaces/{workspaceId}/memberships/{workspaceMembershipId}/roles/revocation
 //	GET  /prototype/platform/operations/{operationId}
+//	GET  /prototype/admin/organizations/{organizationId}/workspaces/{workspaceId}/memberships/{workspaceMembershipId}
+//
+// The last is the resourceUrl of a completed revocation: the workspace
+// membership as it is now.
 //
 // The revocation is validated before it is accepted: the X-Version, the
 // Bearer token (401), its "organization:read" scope and the caller being an
@@ -39,6 +43,15 @@
 //     id (a UUID) that started the operation. resourceUrl, once completed,
 //     is the workspace membership's URL in Workiva's admin API. details,
 //     on failure, is one {code, message, target} naming what failed.
+//   - The workspace membership (the resourceUrl) answers Workiva's
+//     WorkspaceMembership shape: {id, workspace: {id, name}, user: {id,
+//     email, username, displayName}, roles: [{id, name}], created:
+//     {dateTime, user}}. ids are strings: the membership's and workspace's
+//     numeric ids as in the URL, the user's memberd UUID. A role's id is
+//     its name, the value the revocation body takes. Reading needs the
+//     token's "organization:read" scope like the revocation, but not an
+//     owner or admin. A membership that was removed, or that belongs to
+//     another workspace, is 404: Workiva has no removed memberships.
 //   - Location and resourceUrl are absolute URLs on the request's host.
 //     Retry-After is Config.RetryAfter seconds (1 by default: memberd's
 //     revocations take milliseconds) on the 202 and on every poll of an
@@ -117,11 +130,12 @@ type handler struct {
 }
 
 const (
-	revocationPath = "/prototype/admin/organizations/{organizationId}/workspaces/{workspaceId}/memberships/{workspaceMembershipId}/roles/revocation"
+	membershipPath = "/prototype/admin/organizations/{organizationId}/workspaces/{workspaceId}/memberships/{workspaceMembershipId}"
+	revocationPath = membershipPath + "/roles/revocation"
 	operationsPath = "/prototype/platform/operations/"
 )
 
-// NewHandler serves the dialect's two endpoints. Mount it at
+// NewHandler serves the dialect's three endpoints. Mount it at
 // "/prototype/" of the server's mux.
 func NewHandler(svc *membership.Service, authn *auth.Authenticator, cfg Config) http.Handler {
 	if cfg.Now == nil {
@@ -136,6 +150,8 @@ func NewHandler(svc *membership.Service, authn *auth.Authenticator, cfg Config) 
 	mux.HandleFunc(revocationPath, h.wrongMethod)
 	mux.HandleFunc("GET "+operationsPath+"{operationId}", h.operation)
 	mux.HandleFunc(operationsPath+"{operationId}", h.wrongMethod)
+	mux.HandleFunc("GET "+membershipPath, h.membership)
+	mux.HandleFunc(membershipPath, h.wrongMethod)
 	mux.HandleFunc("/", h.notFound)
 	return respond.Recover(h.common(mux), writeError)
 }
@@ -168,6 +184,8 @@ func successor(r *http.Request) string {
 		return "/api/v1/operations/" + url.PathEscape(parts[3])
 	case len(parts) == 10 && parts[1] == "admin" && parts[6] == "memberships":
 		return "/api/v1/space-memberships/" + url.PathEscape(parts[7]) + "/roles/revocation"
+	case len(parts) == 8 && parts[1] == "admin" && parts[6] == "memberships":
+		return "/api/v1/space-memberships/" + url.PathEscape(parts[7])
 	}
 	return "/api/v1/docs"
 }
@@ -407,6 +425,99 @@ func (h *handler) resourceURL(r *http.Request, a membership.Actor, op *membershi
 	}
 	return absolute(r, fmt.Sprintf("/prototype/admin/organizations/%s/workspaces/%d/memberships/%d",
 		org.UUID, op.SpaceID, op.Request.RevokeRoles.SpaceMemberID)), nil
+}
+
+// workspaceMembership is Workiva's WorkspaceMembership object.
+type workspaceMembership struct {
+	ID        string    `json:"id"`
+	Workspace workspace `json:"workspace"`
+	User      orgUser   `json:"user"`
+	Roles     []role    `json:"roles"`
+	Created   action    `json:"created"`
+}
+
+type workspace struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// orgUser is Workiva's OrganizationUser, as far as memberd knows it.
+type orgUser struct {
+	ID          string `json:"id"`
+	Email       string `json:"email"`
+	Username    string `json:"username"`
+	DisplayName string `json:"displayName,omitempty"`
+}
+
+type role struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// membership answers the resourceUrl of a completed revocation: the
+// workspace membership with the roles it holds now.
+func (h *handler) membership(w http.ResponseWriter, r *http.Request) {
+	p, err := h.authn.Authenticate(r, Interface, auth.Bearer)
+	if err != nil {
+		writeError(w, r, err) // the authenticator audited it
+		return
+	}
+	a := auth.Actor(p, Interface, r)
+	if err := auth.RequireScope(p, membership.ScopeWorkivaOrgRead); err != nil {
+		h.svc.AuditRefused(r.Context(), a, "workspace_membership.read", err)
+		writeError(w, r, err)
+		return
+	}
+	orgParam := r.PathValue("organizationId")
+	if !validUUID(orgParam) {
+		writeError(w, r, membership.Errorf(membership.CodeInvalid, "organizationId %q is not a UUID", orgParam))
+		return
+	}
+	if _, err := h.svc.OrganizationByUUID(r.Context(), a, orgParam); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	space, err := h.svc.Space(r.Context(), a, spaceRef(r.PathValue("workspaceId")))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	notFound := membership.Errorf(membership.CodeNotFound, "workspace membership not found")
+	smID, err := strconv.ParseInt(r.PathValue("workspaceMembershipId"), 10, 64)
+	if err != nil || smID <= 0 {
+		writeError(w, r, notFound)
+		return
+	}
+	sm, err := h.svc.SpaceMembership(r.Context(), a, smID)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if sm.SpaceID != space.ID || sm.Status != membership.StatusActive {
+		writeError(w, r, notFound)
+		return
+	}
+	m, err := h.svc.Member(r.Context(), a, membership.MemberRef{ID: sm.MemberID})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := workspaceMembership{
+		ID:        strconv.FormatInt(sm.ID, 10),
+		Workspace: workspace{ID: strconv.FormatInt(space.ID, 10), Name: space.Name},
+		User:      orgUser{ID: m.UUID, Email: m.Email, Username: m.Email, DisplayName: m.Name},
+		Roles:     []role{},
+		Created:   action{DateTime: stamp(sm.CreatedAt)},
+	}
+	for _, name := range sm.Roles {
+		out.Roles = append(out.Roles, role{ID: name, Name: name})
+	}
+	if sm.AddedBy != 0 {
+		if by, err := h.svc.Member(r.Context(), a, membership.MemberRef{ID: sm.AddedBy}); err == nil {
+			out.Created.User = &user{ID: by.UUID}
+		}
+	}
+	respond.JSON(w, http.StatusOK, out)
 }
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }

@@ -479,3 +479,174 @@ func TestUnavailable(t *testing.T) {
 	r := do(t, http.MethodPost, f.url(), seedHeaders(f.admin), `["Viewer"]`)
 	wantError(t, r, 503, "503ServiceUnavailable", "The server cannot handle the request due to a temporary overload or scheduled maintenance")
 }
+
+// workspaceMembership is the part of Workiva's WorkspaceMembership the
+// tests read.
+type workspaceMembership struct {
+	ID        string `json:"id"`
+	Workspace struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"workspace"`
+	User struct {
+		ID       string `json:"id"`
+		Email    string `json:"email"`
+		Username string `json:"username"`
+	} `json:"user"`
+	Roles []struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"roles"`
+	Created struct {
+		DateTime string `json:"dateTime"`
+		User     struct {
+			ID string `json:"id"`
+		} `json:"user"`
+	} `json:"created"`
+}
+
+func (f *fixture) membershipURL(orgID, space, sm string) string {
+	return f.srv.URL + "/prototype/admin/organizations/" + orgID + "/workspaces/" + space + "/memberships/" + sm
+}
+
+// getMembership reads a workspace membership and checks the dialect's
+// headers on the answer.
+func getMembership(t *testing.T, url, token string) workspaceMembership {
+	t.Helper()
+	r := do(t, http.MethodGet, url, seedHeaders(token), "")
+	if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
+		t.Fatalf("GET %s: status %d %q body %s", url, r.status, r.header.Get("Content-Type"), r.body)
+	}
+	wantDeprecation(t, r)
+	var m workspaceMembership
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body %s: %v", r.body, err)
+	}
+	return m
+}
+
+func roleNames(m workspaceMembership) []string {
+	var names []string
+	for _, r := range m.Roles {
+		if r.ID != r.Name {
+			names = append(names, "id "+r.ID+" != name "+r.Name)
+		}
+		names = append(names, r.Name)
+	}
+	return names
+}
+
+func TestMembership(t *testing.T) {
+	forEngines(t, func(t *testing.T, engine string) {
+		f := newFixture(t, engine, options{start: true})
+		ctx := context.Background()
+		bob, err := f.svc.Member(ctx, f.owner, membership.MemberRef{ID: f.sm.MemberID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ownerMember, err := f.svc.Member(ctx, f.owner, membership.MemberRef{ID: f.owner.MemberID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		space, sm := strconv.FormatInt(f.space.ID, 10), strconv.FormatInt(f.sm.ID, 10)
+		url := f.membershipURL(f.org.UUID, space, sm)
+
+		t.Run("Shape", func(t *testing.T) {
+			m := getMembership(t, url, f.admin)
+			if m.ID != sm || m.Workspace.ID != space || m.Workspace.Name != "HQ" {
+				t.Errorf("membership %+v: want id %s in workspace %s (HQ)", m, sm, space)
+			}
+			if m.User.ID != bob.UUID || m.User.Email != "bob@acme.test" || m.User.Username != "bob@acme.test" {
+				t.Errorf("user %+v: want bob (%s)", m.User, bob.UUID)
+			}
+			if diff := cmp.Diff(f.roles(t), roleNames(m)); diff != "" {
+				t.Errorf("roles (-core +answer):\n%s", diff)
+			}
+			if _, err := time.Parse("2006-01-02T15:04:05Z", m.Created.DateTime); err != nil || m.Created.User.ID != ownerMember.UUID {
+				t.Errorf("created %+v: want a dateTime and the owner (%s): %v", m.Created, ownerMember.UUID, err)
+			}
+			// By the workspace's UUID too, and the Link names the native successor.
+			r := do(t, http.MethodGet, f.membershipURL(f.org.UUID, f.space.UUID, sm), seedHeaders(f.admin), "")
+			if r.status != http.StatusOK {
+				t.Fatalf("by workspace UUID: status %d body %s", r.status, r.body)
+			}
+			if l := r.header.Get("Link"); l != "</api/v1/space-memberships/"+sm+`>; rel="successor-version"` {
+				t.Errorf("Link %q", l)
+			}
+		})
+
+		t.Run("ResourceURLOfCompletedRevocation", func(t *testing.T) {
+			r := do(t, http.MethodPost, url+"/roles/revocation", seedHeaders(f.admin), `["Viewer"]`)
+			if r.status != http.StatusAccepted {
+				t.Fatalf("status %d body %s", r.status, r.body)
+			}
+			op, _ := poll(t, r.header.Get("Location"), f.admin)
+			if op.Status != "completed" || op.ResourceURL != url {
+				t.Fatalf("operation %+v: want completed with resourceUrl %s", op, url)
+			}
+			m := getMembership(t, op.ResourceURL, f.admin)
+			if diff := cmp.Diff([]string{"Editor", "Workspace Owner"}, roleNames(m)); diff != "" {
+				t.Errorf("roles after the revocation (-want +got):\n%s", diff)
+			}
+			// The plain member's token has organization:read: reading needs no admin.
+			if got := getMembership(t, op.ResourceURL, f.plain); got.ID != sm {
+				t.Errorf("read by the member: %+v", got)
+			}
+		})
+
+		t.Run("Refusals", func(t *testing.T) {
+			other, err := f.svc.CreateSpace(ctx, f.owner, "Annex")
+			if err != nil {
+				t.Fatal(err)
+			}
+			carol, err := f.svc.AddMember(ctx, f.owner, membership.AddMemberRequest{Email: "carol@acme.test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			gone, err := f.svc.AddSpaceMember(ctx, f.owner, membership.AddSpaceMemberRequest{Space: membership.Ref{ID: f.space.ID},
+				Member: membership.MemberRef{ID: carol.ID}, Roles: []string{"Viewer"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.svc.RemoveSpaceMember(ctx, f.owner, membership.RemoveSpaceMemberRequest{Space: membership.Ref{ID: f.space.ID},
+				Member: membership.MemberRef{ID: carol.ID}}); err != nil {
+				t.Fatal(err)
+			}
+			const (
+				msg400 = "The request was unacceptable, often due to a missing or invalid parameter"
+				msg404 = "The requested resource could not be found"
+			)
+			for _, tc := range []struct {
+				name, method, url string
+				header            http.Header
+				status            int
+				code, msg         string
+			}{
+				{"NoToken", "GET", url, http.Header{}, 401, "401Unauthorized", "No valid API token provided"},
+				{"BadToken", "GET", url, seedHeaders("mbd_0000000000000000_xxxx"), 401, "401Unauthorized", "No valid API token provided"},
+				{"NoScope", "GET", url, seedHeaders(f.noScope), 403, "403Forbidden", "The API token does not have permissions to perform the request"},
+				{"OrgNotUUID", "GET", f.membershipURL("12", space, sm), seedHeaders(f.admin), 400, "400BadRequest", msg400},
+				{"XVersion", "GET", url, func() http.Header { h := seedHeaders(f.admin); h.Set("X-Version", "1999-01-01"); return h }(), 400, "400BadRequest", msg400},
+				{"OtherOrg", "GET", f.membershipURL(f.otherOr.UUID, space, sm), seedHeaders(f.admin), 404, "404NotFound", msg404},
+				{"OtherOrgsToken", "GET", url, seedHeaders(f.other), 404, "404NotFound", msg404},
+				{"NoWorkspace", "GET", f.membershipURL(f.org.UUID, "9999", sm), seedHeaders(f.admin), 404, "404NotFound", msg404},
+				{"WorkspaceNotAnID", "GET", f.membershipURL(f.org.UUID, "hq", sm), seedHeaders(f.admin), 404, "404NotFound", msg404},
+				{"NoMembership", "GET", f.membershipURL(f.org.UUID, space, "9999"), seedHeaders(f.admin), 404, "404NotFound", msg404},
+				{"MembershipNotAnID", "GET", f.membershipURL(f.org.UUID, space, "x1"), seedHeaders(f.admin), 404, "404NotFound", msg404},
+				{"OtherWorkspace", "GET", f.membershipURL(f.org.UUID, strconv.FormatInt(other.ID, 10), sm), seedHeaders(f.admin), 404, "404NotFound", msg404},
+				{"Removed", "GET", f.membershipURL(f.org.UUID, space, strconv.FormatInt(gone.ID, 10)), seedHeaders(f.admin), 404, "404NotFound", msg404},
+				{"WrongMethod", "DELETE", url, seedHeaders(f.admin), 405, "405MethodNotAllowed", ""},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					wantError(t, do(t, tc.method, tc.url, tc.header, ""), tc.status, tc.code, tc.msg)
+				})
+			}
+		})
+	})
+}
+
+func TestMembershipSunset(t *testing.T) {
+	f := newFixture(t, "sqlite", options{cfg: workiva.Config{Now: func() time.Time { return workiva.Sunset.Add(time.Second) }}})
+	url := f.membershipURL(f.org.UUID, strconv.FormatInt(f.space.ID, 10), strconv.FormatInt(f.sm.ID, 10))
+	wantError(t, do(t, http.MethodGet, url, seedHeaders(f.admin), ""), 410, "410Gone", "")
+}
