@@ -21,22 +21,36 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // TestStore runs the conformance suite on a fresh database per test of a
 // throwaway PostgreSQL cluster. Without PostgreSQL it skips, except under
-// CI=true, where pgtest fails it instead.
+// CI=true, where pgtest fails it instead. It runs with group commit (the
+// default) and with a transaction per Update, which is how the Updates of
+// several nodes meet: that mode exercises the row locks and deadlock
+// retries that keep concurrent removals of one member apart.
 func TestStore(t *testing.T) {
 	newDatabase := templateDatabases(t)
-	storetest.Run(t, func(tb testing.TB) membership.Store {
-		tb.Helper()
-		st, err := postgres.Open(context.Background(), newDatabase(tb))
-		if err != nil {
-			tb.Fatalf("open postgres: %v", err)
-		}
-		tb.Cleanup(func() {
-			if err := st.Close(); err != nil {
-				tb.Errorf("close postgres: %v", err)
-			}
+	modes := []struct {
+		name string
+		opt  postgres.Option
+	}{
+		{"GroupCommit", postgres.WithGroupCommit(true)},
+		{"TxPerUpdate", postgres.WithGroupCommit(false)},
+	}
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			storetest.Run(t, func(tb testing.TB) membership.Store {
+				tb.Helper()
+				st, err := postgres.Open(context.Background(), newDatabase(tb), mode.opt)
+				if err != nil {
+					tb.Fatalf("open postgres: %v", err)
+				}
+				tb.Cleanup(func() {
+					if err := st.Close(); err != nil {
+						tb.Errorf("close postgres: %v", err)
+					}
+				})
+				return st
+			})
 		})
-		return st
-	})
+	}
 }
 
 var copies atomic.Int64
