@@ -35,8 +35,10 @@ func wantUser(m *membership.Member) string {
 }
 
 // TestSeed replays the seed's curl line, first verbatim, then filled in.
-func TestSeed(t *testing.T) {
-	b := newBundle(t, auth.Limits{})
+func TestSeed(t *testing.T) { eachEngine(t, testSeed) }
+
+func testSeed(t *testing.T, engine string) {
+	b := newBundle(t, engine, auth.Limits{})
 	for _, tc := range []struct {
 		name, golden, path, key string
 		removes                 int64
@@ -75,9 +77,11 @@ func TestSeed(t *testing.T) {
 
 // TestDeleteRevokesEverything: the user loses access to the organization
 // and all its resources at once.
-func TestDeleteRevokesEverything(t *testing.T) {
+func TestDeleteRevokesEverything(t *testing.T) { eachEngine(t, testDeleteRevokesEverything) }
+
+func testDeleteRevokesEverything(t *testing.T, engine string) {
 	ctx := context.Background()
-	b := newBundle(t, auth.Limits{})
+	b := newBundle(t, engine, auth.Limits{})
 	twelve := membership.MemberRef{ID: 12} // in two groups and holding a direct grant
 	front := membership.Ref{ID: b.demo.Resources["Front door lock"]}
 	server := membership.Ref{ID: b.demo.Resources["Server room lock"]}
@@ -117,8 +121,10 @@ func TestDeleteRevokesEverything(t *testing.T) {
 	}
 }
 
-func TestList(t *testing.T) {
-	b := newBundle(t, auth.Limits{})
+func TestList(t *testing.T) { eachEngine(t, testList) }
+
+func testList(t *testing.T, engine string) {
+	b := newBundle(t, engine, auth.Limits{})
 	one, two := b.member(t, 1), b.member(t, 2)
 	t.Run("FirstPageExact", func(t *testing.T) {
 		r := b.do(t, http.MethodGet, "/v1/organization_users?perPage=2", b.demo.MemberToken, "", "")
@@ -180,8 +186,10 @@ func TestList(t *testing.T) {
 	}
 }
 
-func TestGetAndPatch(t *testing.T) {
-	b := newBundle(t, auth.Limits{})
+func TestGetAndPatch(t *testing.T) { eachEngine(t, testGetAndPatch) }
+
+func testGetAndPatch(t *testing.T, engine string) {
+	b := newBundle(t, engine, auth.Limits{})
 	six := b.member(t, 6)
 	t.Run("GetByIDAndUUID", func(t *testing.T) {
 		want := `{"data":` + wantUser(six) + `}`
@@ -218,8 +226,10 @@ func TestGetAndPatch(t *testing.T) {
 
 // TestErrors checks each refusal's status and Jicoo body, and that it
 // changed nothing and was audited.
-func TestErrors(t *testing.T) {
-	b := newBundle(t, auth.Limits{})
+func TestErrors(t *testing.T) { eachEngine(t, testErrors) }
+
+func testErrors(t *testing.T, engine string) {
+	b := newBundle(t, engine, auth.Limits{})
 	if r := b.do(t, http.MethodDelete, "/v1/organization_users/9", b.demo.OwnerToken, "", ""); r.status != http.StatusNoContent {
 		t.Fatalf("DELETE: %d %s", r.status, r.body)
 	}
@@ -294,8 +304,10 @@ func TestErrors(t *testing.T) {
 }
 
 // TestAuthorization is the authorization matrix in Jicoo's words.
-func TestAuthorization(t *testing.T) {
-	b := newBundle(t, auth.Limits{})
+func TestAuthorization(t *testing.T) { eachEngine(t, testAuthorization) }
+
+func testAuthorization(t *testing.T, engine string) {
+	b := newBundle(t, engine, auth.Limits{})
 	soon := b.clock.Now().Add(time.Hour)
 	expired := b.credential(t, 1, membership.AllScopes(), &soon)
 	revoked := b.credential(t, 1, membership.AllScopes(), nil)
@@ -364,8 +376,10 @@ func TestAuthorization(t *testing.T) {
 	}
 }
 
-func TestThrottle(t *testing.T) {
-	b := newBundle(t, auth.Limits{Rate: 0.001, Burst: 1})
+func TestThrottle(t *testing.T) { eachEngine(t, testThrottle) }
+
+func testThrottle(t *testing.T, engine string) {
+	b := newBundle(t, engine, auth.Limits{Rate: 0.001, Burst: 1})
 	if r := b.do(t, http.MethodGet, "/v1/organization_users/4", b.demo.OwnerToken, "", ""); r.status != http.StatusOK {
 		t.Fatalf("first request: %d %s", r.status, r.body)
 	}

@@ -44,9 +44,12 @@ func httpie(token string, form bool) string {
 }
 
 // TestSeed replays the seed's httpie call byte for byte.
-func TestSeed(t *testing.T) {
+func TestSeed(t *testing.T) { eachEngine(t, testSeed) }
+
+func testSeed(t *testing.T, engine string) {
 	t.Run("PlaceholderToken", func(t *testing.T) {
-		b := newBundle(t, auth.Limits{})
+		t.Parallel() // each has a database of its own
+		b := newBundle(t, engine, auth.Limits{})
 		before := b.digest(t)
 		resp, body := b.raw(t, httpie("YOUR_SECRET_TOKEN", false))
 		golden(t, "seed_placeholder_token", dump(resp, body))
@@ -61,7 +64,8 @@ func TestSeed(t *testing.T) {
 			name = "Form"
 		}
 		t.Run(name, func(t *testing.T) {
-			b := newBundle(t, auth.Limits{})
+			t.Parallel() // each has a database of its own
+			b := newBundle(t, engine, auth.Limits{})
 			resp, body := b.raw(t, httpie(b.demo.OwnerToken, form))
 			// Both body forms get the same answer, byte for byte.
 			golden(t, "seed_created", dump(resp, body))
@@ -88,16 +92,18 @@ func TestSeed(t *testing.T) {
 		})
 	}
 	t.Run("BehindTLSProxy", func(t *testing.T) {
+		t.Parallel() // each has a database of its own
 		// As served at the seed's https://wiggledesk.com behind a proxy
 		// that terminates TLS and says so.
-		b := newBundle(t, auth.Limits{})
+		b := newBundle(t, engine, auth.Limits{})
 		req := strings.Replace(httpie(b.demo.OwnerToken, false), "Host: 127.0.0.1:8080\r\n",
 			"Host: wiggledesk.com\r\nX-Forwarded-Proto: https\r\n", 1)
 		resp, body := b.raw(t, req)
 		golden(t, "seed_created_behind_proxy", dump(resp, body))
 	})
 	t.Run("URLAnswersTheRemoval", func(t *testing.T) {
-		b := newBundle(t, auth.Limits{})
+		t.Parallel() // each has a database of its own
+		b := newBundle(t, engine, auth.Limits{})
 		resp, _ := b.raw(t, httpie(b.demo.AdminToken, false))
 		if resp.StatusCode != http.StatusCreated {
 			t.Fatalf("status %d", resp.StatusCode)
@@ -127,9 +133,11 @@ func TestSeed(t *testing.T) {
 
 // TestRemovalEffects checks what the seed promises: history stays, and the
 // removed user can no longer make bookings (through the native booking call).
-func TestRemovalEffects(t *testing.T) {
+func TestRemovalEffects(t *testing.T) { eachEngine(t, testRemovalEffects) }
+
+func testRemovalEffects(t *testing.T, engine string) {
 	ctx := context.Background()
-	b := newBundle(t, auth.Limits{})
+	b := newBundle(t, engine, auth.Limits{})
 	desk := membership.Ref{ID: b.demo.Resources["Desk L-102"]}
 	four := &membership.MemberRef{ID: 4}
 	day := 24 * time.Hour
@@ -176,8 +184,10 @@ func TestRemovalEffects(t *testing.T) {
 
 // TestBodies sends the e-mail in every body form DRF reads; each removes a
 // different member.
-func TestBodies(t *testing.T) {
-	b := newBundle(t, auth.Limits{})
+func TestBodies(t *testing.T) { eachEngine(t, testBodies) }
+
+func testBodies(t *testing.T, engine string) {
+	b := newBundle(t, engine, auth.Limits{})
 	multipartBody := func(email string) (string, string) {
 		var sb strings.Builder
 		mw := multipart.NewWriter(&sb)
@@ -217,8 +227,10 @@ func TestBodies(t *testing.T) {
 
 // TestErrors checks each refusal's status, DRF body and headers, and that
 // it changed nothing and was audited.
-func TestErrors(t *testing.T) {
-	b := newBundle(t, auth.Limits{})
+func TestErrors(t *testing.T) { eachEngine(t, testErrors) }
+
+func testErrors(t *testing.T, engine string) {
+	b := newBundle(t, engine, auth.Limits{})
 	owner := b.demo.OwnerToken
 	long := strings.Repeat("a", 250) + "@x.test"
 	for _, tc := range []struct {
@@ -290,8 +302,10 @@ func TestErrors(t *testing.T) {
 }
 
 // TestAuthorization is the authorization matrix in DRF's words.
-func TestAuthorization(t *testing.T) {
-	b := newBundle(t, auth.Limits{})
+func TestAuthorization(t *testing.T) { eachEngine(t, testAuthorization) }
+
+func testAuthorization(t *testing.T, engine string) {
+	b := newBundle(t, engine, auth.Limits{})
 	soon := b.clock.Now().Add(time.Hour)
 	expired := b.credential(t, 1, membership.AllScopes(), &soon)
 	revoked := b.credential(t, 1, membership.AllScopes(), nil)
@@ -357,8 +371,10 @@ func TestAuthorization(t *testing.T) {
 	}
 }
 
-func TestThrottle(t *testing.T) {
-	b := newBundle(t, auth.Limits{Rate: 0.001, Burst: 1})
+func TestThrottle(t *testing.T) { eachEngine(t, testThrottle) }
+
+func testThrottle(t *testing.T, engine string) {
+	b := newBundle(t, engine, auth.Limits{Rate: 0.001, Burst: 1})
 	if r := b.do(t, http.MethodPost, Path, b.demo.OwnerToken, jsonType, `{}`); r.status != http.StatusBadRequest {
 		t.Fatalf("first request: %d %s", r.status, r.body)
 	}
@@ -381,8 +397,10 @@ func TestThrottle(t *testing.T) {
 	}
 }
 
-func TestOptionsAndHead(t *testing.T) {
-	b := newBundle(t, auth.Limits{})
+func TestOptionsAndHead(t *testing.T) { eachEngine(t, testOptionsAndHead) }
+
+func testOptionsAndHead(t *testing.T, engine string) {
+	b := newBundle(t, engine, auth.Limits{})
 	const parses = `"parses":["application/json","application/x-www-form-urlencoded","multipart/form-data"]`
 	const head = `{"name":"Remove Membership List","description":"` + description + `","renders":["application/json"],` + parses
 	for _, tc := range []struct {
