@@ -127,8 +127,8 @@ func (a *Authenticator) allow(credentialID int64) error {
 	if d := res.Delay(); d > 0 {
 		res.Cancel()
 		return &RateLimitError{
-			Err: membership.Errorf(membership.CodeRateLimited, "rate limit of %g requests per second exceeded", a.limits.Rate),
-			Wait:  d,
+			Err:  membership.Errorf(membership.CodeRateLimited, "rate limit of %g requests per second exceeded", a.limits.Rate),
+			Wait: d,
 		}
 	}
 	return nil
