@@ -1,0 +1,161 @@
+// Command memberd-bench measures memberd against the scenarios of
+// docs/performance.md: it generates an organization (deterministic from
+// -seed), loads it straight through the store, starts a real `memberd
+// serve` on 127.0.0.1 and drives it over loopback HTTP, and measures the
+// floors (disk flush rate, the store without HTTP, the store's SQL
+// without the core) in the same run. Every loop is bounded by a count and
+// by -max-loop.
+//
+//	go run ./bench/cmd/memberd-bench -engine sqlite,postgres -out docs/performance.md
+//	go run ./bench/cmd/memberd-bench -quick -engine sqlite
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/memberd/memberd/bench"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "memberd-bench:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("memberd-bench", flag.ContinueOnError)
+	engines := fs.String("engine", "sqlite,postgres", "engines to measure: sqlite, postgres")
+	scenarios := fs.String("scenarios", "S1,S2,S3,S4,S5", "scenarios to run")
+	quick := fs.Bool("quick", false, "small sizes and counts (about 3 minutes per engine)")
+	sizes := fs.String("sizes", "", "S5 organization sizes in members (default 10000,100000,1000000; -quick 10000,100000)")
+	mainSize := fs.Int("main", 0, "size S1-S4 and the floors run at (default the largest size up to 1000000)")
+	seed := fs.Uint64("seed", 1, "data set seed")
+	out := fs.String("out", "", "write the report (Markdown) here, e.g. docs/performance.md")
+	plot := fs.String("plot", "", "write the S5 plot (PNG) here (default next to -out: performance-s5.png)")
+	dir := fs.String("dir", os.TempDir(), "directory for the SQLite databases and the server binary")
+	s1 := fs.Int("s1", 0, "S1 requests of 100 ids (default 50; -quick 20)")
+	s2 := fs.Int("s2", 0, "S2 requests per concurrency level (default 2000; -quick 500)")
+	s3 := fs.Int("s3", 0, "S3 access checks (default 20000; -quick 5000)")
+	s5 := fs.Int("s5", 0, "S5 single removals per size (default 500; -quick 200)")
+	floor := fs.Int("floor", 0, "single removals per floor measurement (default 1000; -quick 300)")
+	compare := fs.Bool("compare-group-commit", true, "also run S2 with group commit off")
+	maxLoop := fs.Duration("max-loop", 3*time.Minute, "upper bound on any one measured loop")
+	fsync := fs.Duration("fsync", 3*time.Second, "how long each fsync floor measurement runs")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the harness process (loading and the in-process floors) here")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	pick := func(v, full, small int) int {
+		switch {
+		case v > 0:
+			return v
+		case *quick:
+			return small
+		}
+		return full
+	}
+	cfg := bench.Config{
+		Engines: strings.Split(*engines, ","), Scenarios: map[string]bool{},
+		S1Requests: pick(*s1, 50, 20), S2Requests: pick(*s2, 2000, 500), S2Levels: []int{1, 16, 64},
+		S3Checks: pick(*s3, 20000, 5000), S3Concurrency: 16, S4DryRuns: pick(0, 10, 5),
+		S5Requests: pick(*s5, 500, 200), FloorRequests: pick(*floor, 1000, 300), FloorBatches: pick(*s1, 20, 10),
+		CompareGroup: *compare, FsyncDuration: *fsync, MaxLoop: *maxLoop, Seed: *seed, Log: os.Stderr,
+	}
+	for _, s := range strings.Split(*scenarios, ",") {
+		cfg.Scenarios[strings.ToUpper(strings.TrimSpace(s))] = true
+	}
+	sizeList := *sizes
+	if sizeList == "" {
+		sizeList = "10000,100000,1000000"
+		if *quick {
+			sizeList = "10000,100000"
+		}
+	}
+	for _, s := range strings.Split(sizeList, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1000 {
+			return fmt.Errorf("size %q: want a number of members of at least 1000", s)
+		}
+		cfg.Sizes = append(cfg.Sizes, n)
+	}
+	slices.Sort(cfg.Sizes)
+	cfg.Main = *mainSize
+	if cfg.Main == 0 {
+		for _, n := range cfg.Sizes {
+			if n <= 1_000_000 {
+				cfg.Main = n
+			}
+		}
+	}
+	if !slices.Contains(cfg.Sizes, cfg.Main) {
+		return fmt.Errorf("-main %d is not one of -sizes %v", cfg.Main, cfg.Sizes)
+	}
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	moduleDir, err := bench.ModuleDir()
+	if err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp(*dir, "memberd-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	cfg.Dir = work
+	if cfg.Bin, err = bench.BuildServer(ctx, moduleDir, work); err != nil {
+		return err
+	}
+	cfg.ServerHasGroup = bench.ServerHasFlag(cfg.Bin, "group-commit")
+	command := "go run ./bench/cmd/memberd-bench " + strings.Join(args, " ")
+	machine := bench.DescribeMachine(work)
+	start := time.Now()
+	results, runErr := bench.Run(ctx, cfg)
+	report := bench.Report{Config: cfg, Command: strings.TrimSpace(command), Machine: machine,
+		Started: start, Took: time.Since(start), Results: results}
+	fmt.Print(report.Summary())
+	if *out != "" && len(results) > 0 {
+		png := *plot
+		if png == "" {
+			png = filepath.Join(filepath.Dir(*out), "performance-s5.png")
+		}
+		if err := os.MkdirAll(filepath.Dir(png), 0o755); err != nil {
+			return errors.Join(runErr, err)
+		}
+		if err := bench.PlotS5(png, results); err != nil {
+			return errors.Join(runErr, err)
+		}
+		report.PlotPath, _ = filepath.Rel(filepath.Dir(*out), png)
+		if err := os.WriteFile(*out, []byte(report.Markdown()), 0o644); err != nil {
+			return errors.Join(runErr, err)
+		}
+		fmt.Fprintf(os.Stderr, "wrote %s and %s\n", *out, png)
+	}
+	return runErr
+}

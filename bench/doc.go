@@ -1,0 +1,12 @@
+// Package bench is memberd's benchmark harness: it generates organizations
+// deterministic from a seed and loads them straight through the store,
+// drives a real `memberd serve` over loopback HTTP through the scenarios
+// of docs/performance.md (bulk and single removals, access checks,
+// offboarding everywhere, growth), measures the floors those figures are
+// judged against in the same run (the disk's flush rate, the store
+// without HTTP, the store's SQL without the core), explains the queries
+// of the removal paths, and writes the report and its plot.
+//
+// The command is bench/cmd/memberd-bench; `go test` runs only the unit
+// tests of the statistics.
+package bench

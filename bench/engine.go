@@ -1,0 +1,323 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	modsqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/memberd/memberd/internal/pgtest"
+	"github.com/memberd/memberd/membership"
+	"github.com/memberd/memberd/store/postgres"
+	"github.com/memberd/memberd/store/sqlite"
+	"github.com/memberd/memberd/store/sqlstore"
+)
+
+// Engine is one storage engine under test: the database the server is
+// started on, the same database opened in-process for loading and for the
+// floors, and the engine-specific ways to replay and explain SQL.
+type Engine struct {
+	Name    string
+	DSN     string // memberd serve --db
+	DataDir string // where the database's files are, for the fsync floor
+	Store   membership.Store
+
+	dialect *sqlstore.Dialect
+	// inTx runs fn on a write transaction's connection and commits it
+	// unless fn fails.
+	inTx    func(ctx context.Context, fn func(sqlstore.Conn) error) error
+	replay  func(ctx context.Context, stmts []Stmt) error
+	explain func(ctx context.Context, s Stmt) ([]string, error)
+	reopen  func(ctx context.Context, groupCommit bool) error
+	bulk    func(ctx context.Context, build func(sqlstore.Conn) ([]bulkTable, error)) error
+	size    func(ctx context.Context) (int64, error)
+	close   func() error
+}
+
+// queryRow runs a one-row query in a transaction of its own.
+func (e *Engine) queryRow(ctx context.Context, q string, dest ...any) error {
+	return e.inTx(ctx, func(c sqlstore.Conn) error { return c.QueryRow(ctx, q).Scan(dest...) })
+}
+
+// tables lists the database's tables.
+func (e *Engine) tables(ctx context.Context) (map[string]bool, error) {
+	q := `SELECT name FROM sqlite_master WHERE type = 'table'`
+	if e.Name == "postgres" {
+		q = `SELECT tablename FROM pg_tables WHERE schemaname = current_schema()`
+	}
+	out := map[string]bool{}
+	err := e.inTx(ctx, func(c sqlstore.Conn) error {
+		rows, err := c.Query(ctx, q)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				return err
+			}
+			out[name] = true
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// Reopen closes the in-process store and opens it again with group
+// commit on or off.
+func (e *Engine) Reopen(ctx context.Context, groupCommit bool) error {
+	return e.reopen(ctx, groupCommit)
+}
+
+// Size is the database's size on disk in bytes.
+func (e *Engine) Size(ctx context.Context) (int64, error) { return e.size(ctx) }
+
+// Close closes the store and removes the database.
+func (e *Engine) Close() error { return e.close() }
+
+// OpenSQLite creates a fresh SQLite database in a new directory under base.
+func OpenSQLite(ctx context.Context, base string) (*Engine, error) {
+	dir, err := os.MkdirTemp(base, "memberd-bench-sqlite-")
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "bench.db")
+	e := &Engine{Name: "sqlite", DSN: "sqlite:" + path, DataDir: dir, dialect: &sqlstore.Dialect{
+		IsNoRows: func(err error) bool { return errors.Is(err, sql.ErrNoRows) },
+		IsUniqueViolation: func(err error) bool {
+			var e *modsqlite.Error
+			return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+		},
+	}}
+	var st *sqlite.Store
+	prepared := map[string]*sql.Stmt{}
+	e.reopen = func(ctx context.Context, groupCommit bool) error {
+		if st != nil {
+			if err := st.Close(); err != nil {
+				return err
+			}
+		}
+		clear(prepared)
+		st, err = sqlite.Open(ctx, path, sqlite.WithGroupCommit(groupCommit))
+		e.Store = st
+		return err
+	}
+	if err := e.reopen(ctx, true); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	e.bulk = func(ctx context.Context, build func(sqlstore.Conn) ([]bulkTable, error)) error {
+		return bulkSQLite(st)(ctx, build)
+	}
+	e.inTx = func(ctx context.Context, fn func(sqlstore.Conn) error) error {
+		return st.UpdateSQL(ctx, func(tx *sql.Tx, _ membership.Tx) error { return fn(sqlConn{tx}) })
+	}
+	e.replay = func(ctx context.Context, stmts []Stmt) error {
+		// Prepared once per query, before the transaction takes the
+		// single writer connection: the floor pays no parsing.
+		for _, s := range stmts {
+			if _, ok := prepared[s.Query]; !ok {
+				p, err := st.Writer().PrepareContext(ctx, sqlite.Rebind(s.Query))
+				if err != nil {
+					return fmt.Errorf("prepare %s: %w", describe(s.Query), err)
+				}
+				prepared[s.Query] = p
+			}
+		}
+		tx, err := st.Writer().BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+		for _, s := range stmts {
+			p := tx.StmtContext(ctx, prepared[s.Query])
+			if s.Rows {
+				rows, err := p.QueryContext(ctx, s.Args...)
+				if err != nil {
+					return fmt.Errorf("%s: %w", describe(s.Query), err)
+				}
+				for rows.Next() {
+				}
+				err = errors.Join(rows.Err(), rows.Close())
+				if err != nil {
+					return fmt.Errorf("%s: %w", describe(s.Query), err)
+				}
+			} else if _, err := p.ExecContext(ctx, s.Args...); err != nil {
+				return fmt.Errorf("%s: %w", describe(s.Query), err)
+			}
+		}
+		return tx.Commit()
+	}
+	e.explain = func(ctx context.Context, s Stmt) ([]string, error) {
+		rows, err := st.Writer().QueryContext(ctx, "EXPLAIN QUERY PLAN "+sqlite.Rebind(s.Query), s.Args...)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		depth := map[int]int{}
+		var out []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				return nil, err
+			}
+			depth[id] = depth[parent] + 1
+			out = append(out, strings.Repeat("  ", depth[id]-1)+detail)
+		}
+		return out, rows.Err()
+	}
+	e.size = func(context.Context) (int64, error) {
+		var total int64
+		for _, suffix := range []string{"", "-wal"} {
+			fi, err := os.Stat(path + suffix)
+			if err == nil {
+				total += fi.Size()
+			}
+		}
+		return total, nil
+	}
+	e.close = func() error {
+		err := st.Close()
+		return errors.Join(err, os.RemoveAll(dir))
+	}
+	return e, nil
+}
+
+// OpenPostgres starts a throwaway PostgreSQL cluster (internal/pgtest)
+// and creates a fresh database in it.
+func OpenPostgres(ctx context.Context) (*Engine, error) {
+	cluster, err := pgtest.Start()
+	if err != nil {
+		return nil, fmt.Errorf("start postgres: %w", err)
+	}
+	dsn, err := cluster.CreateDatabase(ctx, "bench")
+	if err != nil {
+		cluster.Stop()
+		return nil, err
+	}
+	e := &Engine{Name: "postgres", DSN: dsn, DataDir: filepath.Dir(cluster.DataDir()), dialect: &sqlstore.Dialect{
+		LockRows: true,
+		IsNoRows: func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
+		IsUniqueViolation: func(err error) bool {
+			var e *pgconn.PgError
+			return errors.As(err, &e) && e.Code == "23505"
+		},
+	}}
+	var st *postgres.Store
+	e.reopen = func(ctx context.Context, groupCommit bool) error {
+		if st != nil {
+			if err := st.Close(); err != nil {
+				return err
+			}
+		}
+		st, err = postgres.Open(ctx, dsn, postgres.WithGroupCommit(groupCommit))
+		e.Store = st
+		return err
+	}
+	if err := e.reopen(ctx, true); err != nil {
+		cluster.Stop()
+		return nil, err
+	}
+	e.bulk = func(ctx context.Context, build func(sqlstore.Conn) ([]bulkTable, error)) error {
+		return bulkPostgres(st)(ctx, build)
+	}
+	e.inTx = func(ctx context.Context, fn func(sqlstore.Conn) error) error {
+		return st.UpdatePgx(ctx, func(tx pgx.Tx, _ membership.Tx) error { return fn(pgConn{tx}) })
+	}
+	e.replay = func(ctx context.Context, stmts []Stmt) error {
+		// pgx prepares and caches each statement per connection itself.
+		return pgx.BeginTxFunc(ctx, st.Pool(), pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+			for _, s := range stmts {
+				if s.Rows {
+					rows, err := tx.Query(ctx, s.Query, s.Args...)
+					if err != nil {
+						return fmt.Errorf("%s: %w", describe(s.Query), err)
+					}
+					for rows.Next() {
+					}
+					rows.Close()
+					if err := rows.Err(); err != nil {
+						return fmt.Errorf("%s: %w", describe(s.Query), err)
+					}
+				} else if _, err := tx.Exec(ctx, s.Query, s.Args...); err != nil {
+					return fmt.Errorf("%s: %w", describe(s.Query), err)
+				}
+			}
+			return nil
+		})
+	}
+	e.explain = func(ctx context.Context, s Stmt) ([]string, error) {
+		rows, err := st.Pool().Query(ctx, "EXPLAIN "+s.Query, s.Args...)
+		if err != nil {
+			return nil, err
+		}
+		return pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	e.size = func(ctx context.Context) (int64, error) {
+		var n int64
+		err := st.Pool().QueryRow(ctx, `SELECT pg_database_size(current_database())`).Scan(&n)
+		return n, err
+	}
+	e.close = func() error {
+		err := st.Close()
+		return errors.Join(err, cluster.Stop())
+	}
+	return e, nil
+}
+
+// sqlConn adapts *sql.Tx on SQLite to sqlstore.Conn, as store/sqlite does.
+type sqlConn struct{ tx *sql.Tx }
+
+func (c sqlConn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := c.tx.ExecContext(ctx, sqlite.Rebind(q), args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (c sqlConn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
+	rows, err := c.tx.QueryContext(ctx, sqlite.Rebind(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rows}, nil
+}
+
+func (c sqlConn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
+	return c.tx.QueryRowContext(ctx, sqlite.Rebind(q), args...)
+}
+
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { _ = r.Rows.Close() }
+
+// pgConn adapts pgx.Tx to sqlstore.Conn, as store/postgres does.
+type pgConn struct{ tx pgx.Tx }
+
+func (c pgConn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	tag, err := c.tx.Exec(ctx, q, args...)
+	return tag.RowsAffected(), err
+}
+
+func (c pgConn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
+	rows, err := c.tx.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+func (c pgConn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
+	return c.tx.QueryRow(ctx, q, args...)
+}

@@ -1,0 +1,343 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/memberd/memberd/membership"
+	"github.com/memberd/memberd/store/sqlstore"
+)
+
+// FsyncFloor measures the disk's flush rate in dir: overwrite one 4 KiB
+// block and fdatasync it, as often as possible for dur (at most 1e6
+// times). A durable commit needs at least one such flush, so without
+// group commit no engine can acknowledge more changes per second.
+func FsyncFloor(dir string, dur time.Duration) (float64, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "fsync.probe"), os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, 4096)
+	// The first write allocates the block; the loop measures overwrites.
+	if _, err := f.WriteAt(buf, 0); err != nil {
+		return 0, err
+	}
+	if err := f.Sync(); err != nil {
+		return 0, err
+	}
+	fd := int(f.Fd())
+	start := time.Now()
+	n := 0
+	for n < 1_000_000 && time.Since(start) < dur {
+		buf[0] = byte(n)
+		if _, err := f.WriteAt(buf, 0); err != nil {
+			return 0, err
+		}
+		if err := syscall.Fdatasync(fd); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// Stmt is one statement the store ran, as the store ran it.
+type Stmt struct {
+	Query string
+	Args  []any
+	Rows  bool // run with Query or QueryRow: it returns rows
+}
+
+// errRecorded rolls back a recording transaction once fn has run.
+var errRecorded = errors.New("recorded")
+
+// recConn runs statements on an engine's transaction and records them.
+type recConn struct {
+	c     sqlstore.Conn
+	stmts []Stmt
+}
+
+func (r *recConn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	r.stmts = append(r.stmts, Stmt{Query: q, Args: args})
+	return r.c.Exec(ctx, q, args...)
+}
+
+func (r *recConn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
+	r.stmts = append(r.stmts, Stmt{Query: q, Args: args, Rows: true})
+	return r.c.Query(ctx, q, args...)
+}
+
+func (r *recConn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
+	r.stmts = append(r.stmts, Stmt{Query: q, Args: args, Rows: true})
+	return r.c.QueryRow(ctx, q, args...)
+}
+
+// recordingStore is a membership.Store whose Update runs fn on a
+// recording connection and then rolls everything back: the Service makes
+// its usual calls, and the statements it caused are kept for replay.
+type recordingStore struct {
+	membership.Store
+	eng   *Engine
+	stmts []Stmt
+}
+
+func (r *recordingStore) Update(ctx context.Context, fn func(membership.Tx) error) error {
+	err := r.eng.inTx(ctx, func(c sqlstore.Conn) error {
+		rc := &recConn{c: c}
+		err := fn(sqlstore.NewTx(rc, r.eng.dialect))
+		r.stmts = rc.stmts // a dry run's fn fails on purpose, after its work
+		if err != nil {
+			return err
+		}
+		return errRecorded
+	})
+	if errors.Is(err, errRecorded) {
+		return nil
+	}
+	return err
+}
+
+// View records a read like Update records a change.
+func (r *recordingStore) View(ctx context.Context, fn func(membership.Tx) error) error {
+	return r.Update(ctx, fn)
+}
+
+// Record returns the statements the store runs for call, without
+// keeping any of its effects. call gets a Service over the recording
+// store and must make exactly one mutating call.
+func (e *Engine) Record(ctx context.Context, call func(svc *membership.Service) error) ([]Stmt, error) {
+	rs := &recordingStore{Store: e.Store, eng: e}
+	if err := call(membership.NewService(rs, membership.DefaultConfig())); err != nil {
+		return nil, err
+	}
+	if len(rs.stmts) == 0 {
+		return nil, errors.New("record: the call ran no statements")
+	}
+	return rs.stmts, nil
+}
+
+// Replay runs stmts in one transaction and commits it: the same SQL the
+// store ran, with the same arguments, without HTTP, the core's logic or
+// the store's scanning. Because the recording was rolled back, replaying
+// it has exactly the effect the recorded call would have had.
+func (e *Engine) Replay(ctx context.Context, stmts []Stmt) error {
+	return e.replay(ctx, stmts)
+}
+
+// Explain returns the query plan of s, one line per plan node.
+func (e *Engine) Explain(ctx context.Context, s Stmt) ([]string, error) {
+	return e.explain(ctx, s)
+}
+
+// isControl reports transaction-control statements, which have no plan.
+func isControl(q string) bool {
+	q = strings.ToUpper(strings.TrimSpace(q))
+	return strings.HasPrefix(q, "SAVEPOINT") || strings.HasPrefix(q, "RELEASE") || strings.HasPrefix(q, "ROLLBACK")
+}
+
+// describe shortens a statement for a report.
+func describe(q string) string {
+	return strings.Join(strings.Fields(q), " ")
+}
+
+// errorf wraps err with a scenario's name.
+func errorf(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}
+
+// floorsAndPlans measures, in-process on the main-size database, what the
+// store does without HTTP (the store floor: the same Service calls the
+// handlers make) and what its SQL costs without the core (the raw-SQL
+// floor: the recorded statements replayed), then explains the statements
+// of the removal and access paths.
+func (r *runner) floorsAndPlans(ctx context.Context) error {
+	svc := membership.NewService(r.e.Store, membership.DefaultConfig())
+	n := r.cfg.FloorRequests
+	r.pid = os.Getpid()
+	if r.cfg.Scenarios["S1"] {
+		batches := r.batches(r.cfg.FloorBatches)
+		s, err := r.loop(ctx, 1, len(batches), func(ctx context.Context, i int) (int, error) {
+			res, err := svc.RemoveBatch(ctx, r.d.Actor("highq"), r.siteBatch(batches[i]))
+			if err == nil && res.Removed != len(batches[i]) {
+				err = fmt.Errorf("removed %d of %d", res.Removed, len(batches[i]))
+			}
+			return len(batches[i]), err
+		})
+		r.res.StoreS1 = &s
+		r.logf("store floor S1: %.0f removals/s (%s)", s.ItemRate(), s)
+		if err != nil {
+			r.fail("store floor S1: %v", err)
+		}
+		batches = r.batches(r.cfg.FloorBatches)
+		recorded := make([][]Stmt, len(batches))
+		for i, b := range batches {
+			if recorded[i], err = r.e.Record(ctx, func(svc *membership.Service) error {
+				_, err := svc.RemoveBatch(ctx, r.d.Actor("highq"), r.siteBatch(b))
+				return err
+			}); err != nil {
+				return fmt.Errorf("record S1: %w", err)
+			}
+		}
+		s, err = r.loop(ctx, 1, len(batches), func(ctx context.Context, i int) (int, error) {
+			return len(batches[i]), r.e.Replay(ctx, recorded[i])
+		})
+		r.res.RawS1 = &s
+		r.logf("raw-SQL floor S1: %.0f removals/s (%s, %d statements a batch)", s.ItemRate(), s, len(recorded[0]))
+		if err != nil {
+			r.fail("raw floor S1: %v", err)
+		}
+	}
+	if r.cfg.Scenarios["S2"] {
+		for _, group := range []bool{true, false} {
+			if err := r.e.Reopen(ctx, group); err != nil {
+				return err
+			}
+			svc := membership.NewService(r.e.Store, membership.DefaultConfig())
+			into := r.res.StoreS2
+			if !group {
+				into = r.res.StoreS2Off
+			}
+			for _, level := range r.cfg.S2Levels {
+				targets := r.pick.pick(n, r.d.Members)
+				s, err := r.loop(ctx, level, n, func(ctx context.Context, i int) (int, error) {
+					_, err := svc.RemoveMember(ctx, r.d.Actor("jicoo"), membership.RemoveMemberRequest{
+						Member: membership.MemberRef{ID: r.d.MemberID(targets[i])}})
+					return 1, err
+				})
+				into[level] = &s
+				r.logf("store floor S2 (group commit %v) at %d: %s", group, level, s)
+				if err != nil {
+					r.fail("store floor S2 at %d: %v", level, err)
+				}
+			}
+		}
+		if err := r.e.Reopen(ctx, true); err != nil {
+			return err
+		}
+		for _, level := range []int{1, 16} {
+			targets := r.pick.pick(n, r.d.Members)
+			recorded := make([][]Stmt, n)
+			for i, t := range targets {
+				var err error
+				if recorded[i], err = r.e.Record(ctx, func(svc *membership.Service) error {
+					_, err := svc.RemoveMember(ctx, r.d.Actor("jicoo"), membership.RemoveMemberRequest{Member: membership.MemberRef{ID: r.d.MemberID(t)}})
+					return err
+				}); err != nil {
+					return fmt.Errorf("record S2: %w", err)
+				}
+			}
+			s, err := r.loop(ctx, level, n, func(ctx context.Context, i int) (int, error) {
+				return 1, r.e.Replay(ctx, recorded[i])
+			})
+			r.res.RawS2[level] = &s
+			r.logf("raw-SQL floor S2 at %d: %s (%d statements a removal)", level, s, len(recorded[0]))
+			if err != nil {
+				r.fail("raw floor S2 at %d: %v", level, err)
+			}
+		}
+	}
+	return r.plans(ctx)
+}
+
+// batches picks n batches of 100 members for site removals.
+func (r *runner) batches(n int) [][]int64 {
+	out := make([][]int64, n)
+	for i := range out {
+		for _, t := range r.pick.pick(100, r.d.Members) {
+			out[i] = append(out[i], r.d.MemberID(t))
+		}
+	}
+	return out
+}
+
+// siteBatch is the core call HighQ's handler makes for ids.
+func (r *runner) siteBatch(ids []int64) membership.BatchRequest {
+	items := make([]membership.MemberRef, len(ids))
+	for i, id := range ids {
+		items[i] = membership.MemberRef{ID: id}
+	}
+	return membership.BatchRequest{Scope: membership.ScopeSpace, Space: membership.Ref{ID: r.d.siteID},
+		Items: items, Rule: membership.RuleAdminAddedOnly}
+}
+
+// plans explains every statement of the S1, S2, S3 and S4 paths.
+func (r *runner) plans(ctx context.Context) error {
+	a := r.d.Actor("bench")
+	target := r.d.MemberID(r.pick.pick(1, r.d.Members)[0])
+	paths := []struct {
+		name string
+		call func(svc *membership.Service) error
+	}{
+		{"S1 site removal (HighQ, per id)", func(svc *membership.Service) error {
+			_, err := svc.RemoveBatch(ctx, a, r.siteBatch([]int64{target}))
+			return err
+		}},
+		{"S2/S5 member removal (Jicoo)", func(svc *membership.Service) error {
+			_, err := svc.RemoveMember(ctx, a, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: target}})
+			return err
+		}},
+		{"S3 access check", func(svc *membership.Service) error {
+			_, err := svc.CheckAccess(ctx, a, membership.MemberRef{ID: target}, membership.Ref{ID: 1})
+			return err
+		}},
+		{"S4 offboard everywhere", func(svc *membership.Service) error {
+			_, err := svc.RemoveMember(ctx, a, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: r.d.S4[len(r.d.S4)-1]}, DryRun: true})
+			return err
+		}},
+	}
+	tables, err := r.e.tables(ctx)
+	if err != nil {
+		return fmt.Errorf("list tables: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, p := range paths {
+		stmts, err := r.e.Record(ctx, p.call)
+		if err != nil {
+			return fmt.Errorf("record %s: %w", p.name, err)
+		}
+		for _, s := range stmts {
+			key := describe(s.Query)
+			if isControl(s.Query) || seen[key] {
+				continue
+			}
+			seen[key] = true
+			lines, err := r.e.Explain(ctx, s)
+			if err != nil {
+				return fmt.Errorf("explain %s: %w", key, err)
+			}
+			r.res.Plans = append(r.res.Plans, Plan{Path: p.name, Query: key, Lines: lines, FullScan: fullScan(lines, tables)})
+		}
+	}
+	return nil
+}
+
+// fullScan returns the table a plan reads whole, if any: SQLite's "SCAN t"
+// (with or without an index: a whole-index scan is no better) and
+// PostgreSQL's "Seq Scan on t". Scans of a subquery's rows (SQLite's
+// "SCAN paths" over a co-routine) are not table scans.
+func fullScan(lines []string, tables map[string]bool) string {
+	for _, l := range lines {
+		l = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "->"))
+		var name string
+		if rest, ok := strings.CutPrefix(l, "SCAN "); ok {
+			name = strings.Fields(rest)[0]
+		} else if _, rest, ok := strings.Cut(l, "Seq Scan on "); ok {
+			name = strings.Fields(rest)[0]
+		}
+		if tables[name] {
+			return name
+		}
+	}
+	return ""
+}

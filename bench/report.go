@@ -1,0 +1,355 @@
+package bench
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Report renders a run's results.
+type Report struct {
+	Config   Config
+	Command  string
+	Machine  Machine
+	Started  time.Time
+	Took     time.Duration
+	Results  []*Result
+	PlotPath string // relative to the Markdown file
+}
+
+// Targets from the issue, as ratios measured in one run.
+const (
+	targetS1OfRaw      = 0.5
+	targetS2OfFsync    = 10
+	targetS3P99        = 2 * time.Millisecond
+	targetS4           = 50 * time.Millisecond
+	targetS5Growth     = 1.5
+	targetRSS          = 300 << 20
+	targetS2Level      = 64
+	targetRSSAtMembers = 1_000_000
+)
+
+// Verdict is one target's outcome on one engine.
+type Verdict struct {
+	Target string
+	Figure string
+	Met    string // "yes", "no", or why it could not be judged
+}
+
+func yesNo(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**no**"
+}
+
+func rate(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func mb(b int64) string { return fmt.Sprintf("%d MB", b>>20) }
+
+// fsync is the lower of the two flush-rate measurements: the floor.
+func (r *Result) fsync() float64 {
+	if r.FsyncEnd > 0 && r.FsyncEnd < r.FsyncStart {
+		return r.FsyncEnd
+	}
+	return r.FsyncStart
+}
+
+// peakRSS is the highest server RSS at or below members.
+func (r *Result) peakRSS(members int) int64 {
+	var peak int64
+	for _, p := range r.Sizes {
+		if p.Members <= members && p.PeakRSS > peak {
+			peak = p.PeakRSS
+		}
+	}
+	return peak
+}
+
+// Verdicts judges the targets on r.
+func (r *Result) Verdicts(cfg Config) []Verdict {
+	var v []Verdict
+	if r.S1 != nil && r.RawS1 != nil && r.RawS1.ItemRate() > 0 {
+		ratio := r.S1.ItemRate() / r.RawS1.ItemRate()
+		v = append(v, Verdict{"S1 ≥ 50% of the raw-SQL floor",
+			fmt.Sprintf("%s of %s removals/s = %.0f%%", rate(r.S1.ItemRate()), rate(r.RawS1.ItemRate()), 100*ratio), yesNo(ratio >= targetS1OfRaw)})
+	} else {
+		v = append(v, Verdict{"S1 ≥ 50% of the raw-SQL floor", "—", "not measured"})
+	}
+	if s := r.S2[targetS2Level]; s != nil && r.fsync() > 0 {
+		ratio := s.Rate() / r.fsync()
+		v = append(v, Verdict{"S2 at concurrency 64 ≥ 10× the flush rate",
+			fmt.Sprintf("%s req/s ÷ %s fsync/s = %.2f×", rate(s.Rate()), rate(r.fsync()), ratio), yesNo(ratio >= targetS2OfFsync)})
+	} else {
+		v = append(v, Verdict{"S2 at concurrency 64 ≥ 10× the flush rate", "—", "not measured"})
+	}
+	if r.S3 != nil && r.S3.N > 0 {
+		v = append(v, Verdict{"S3 p99 < 2 ms at concurrency 16", ms(r.S3.P99), yesNo(r.S3.P99 < targetS3P99)})
+	} else {
+		v = append(v, Verdict{"S3 p99 < 2 ms at concurrency 16", "—", "not measured"})
+	}
+	if r.S4 != nil && r.S4.N > 0 {
+		v = append(v, Verdict{"S4 < 50 ms", fmt.Sprintf("offboard max %s, dry run max %s", ms(r.S4.Max), ms(r.S4Dry.Max)),
+			yesNo(r.S4.Max < targetS4 && r.S4Dry.Max < targetS4)})
+	} else {
+		v = append(v, Verdict{"S4 < 50 ms", "—", "not measured"})
+	}
+	var first, last *SizePoint
+	for i := range r.Sizes {
+		if r.Sizes[i].S5 == nil || r.Sizes[i].S5.N == 0 {
+			continue
+		}
+		if first == nil {
+			first = &r.Sizes[i]
+		}
+		last = &r.Sizes[i]
+	}
+	if first != nil && last != first {
+		g := float64(last.S5.P50) / float64(first.S5.P50)
+		met := yesNo(g <= targetS5Growth)
+		if last.Members < 10_000_000 {
+			met += fmt.Sprintf(" (up to %d members only)", last.Members)
+		}
+		v = append(v, Verdict{"S5 p50 growth ≤ 1.5× from 10k to 10M",
+			fmt.Sprintf("%s at %d → %s at %d = %.2f×", ms(first.S5.P50), first.Members, ms(last.S5.P50), last.Members, g), met})
+	} else {
+		v = append(v, Verdict{"S5 p50 growth ≤ 1.5× from 10k to 10M", "—", "not measured"})
+	}
+	if peak := r.peakRSS(targetRSSAtMembers); peak > 0 {
+		met := yesNo(peak < targetRSS)
+		if cfg.Main < targetRSSAtMembers {
+			met += fmt.Sprintf(" (at %d members only)", cfg.Main)
+		}
+		v = append(v, Verdict{"server RSS < 300 MB through S1–S5 at 1M members", "peak " + mb(peak), met})
+	}
+	return v
+}
+
+// Summary is a short plain-text account of the run.
+func (rep *Report) Summary() string {
+	var b strings.Builder
+	for _, r := range rep.Results {
+		fmt.Fprintf(&b, "\n== %s (%s)\n", r.Engine, r.Version)
+		for _, v := range r.Verdicts(rep.Config) {
+			fmt.Fprintf(&b, "%-52s %-60s %s\n", v.Target, v.Figure, strings.ReplaceAll(v.Met, "**", ""))
+		}
+		for _, n := range r.Notes {
+			fmt.Fprintf(&b, "note: %s\n", n)
+		}
+		for _, e := range r.Errors {
+			fmt.Fprintf(&b, "ERROR: %s\n", e)
+		}
+	}
+	return b.String()
+}
+
+func cores(s *Summary) string {
+	if s == nil || s.ProcCores == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.2f / %.2f", s.ProcCores, s.MachineCores)
+}
+
+func latency(s *Summary) (string, string) {
+	if s == nil || s.N == 0 {
+		return "—", "—"
+	}
+	return ms(s.P50), ms(s.P99)
+}
+
+// Markdown renders the report as docs/performance.md.
+func (rep *Report) Markdown() string {
+	cfg := rep.Config
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	w("# Performance\n\n")
+	w("This file is written by the benchmark harness (`bench/`); rerun the command below to refresh it. ")
+	w("The text between the tables is the harness's too: it states what was measured and how, and judges each target from the figures of this run.\n\n")
+	w("## Run\n\n")
+	w("- Command: `%s`\n", rep.Command)
+	w("- Date: %s (took %s)\n", rep.Started.UTC().Format("2006-01-02 15:04 MST"), rep.Took.Round(time.Second))
+	w("- Machine: %s, %d cores (`nproc`), %d MB memory, disk %s, %s, %s\n", rep.Machine.CPU, rep.Machine.Cores,
+		rep.Machine.MemoryMB, rep.Machine.Disk, rep.Machine.Kernel, rep.Machine.Go)
+	w("- Load average (1/5/15 min) at the start: %s. The machine is shared: other work running at the same time lowers every figure, so ratios measured in the same run matter more than absolute numbers.\n", rep.Machine.LoadStart)
+	sizes := make([]string, len(cfg.Sizes))
+	for i, s := range cfg.Sizes {
+		sizes[i] = fmt.Sprint(s)
+	}
+	w("- Sizes: S5 at %s members; S1–S4 and the floors at %d members. Seed %d.\n", strings.Join(sizes, ", "), cfg.Main, cfg.Seed)
+	w("- Counts: S1 %d requests of 100 ids; S2 %d requests per concurrency level (%v); S3 %d checks at concurrency %d; S4 %d dry runs and %d offboardings; S5 %d removals per size; floors %d removals (S1 floors %d batches of 100).\n",
+		cfg.S1Requests, cfg.S2Requests, cfg.S2Levels, cfg.S3Checks, cfg.S3Concurrency, cfg.S4DryRuns, DefaultShape(cfg.Seed).S4Members-1,
+		cfg.S5Requests, cfg.FloorRequests, cfg.FloorBatches)
+	w("\n## Targets\n\n")
+	w("| target |")
+	for _, r := range rep.Results {
+		w(" %s | met |", r.Engine)
+	}
+	w("\n|---|")
+	for range rep.Results {
+		w("---|---|")
+	}
+	w("\n")
+	if len(rep.Results) > 0 {
+		verdicts := make([][]Verdict, len(rep.Results))
+		for i, r := range rep.Results {
+			verdicts[i] = r.Verdicts(cfg)
+		}
+		for row := range verdicts[0] {
+			w("| %s |", verdicts[0][row].Target)
+			for i := range rep.Results {
+				if row < len(verdicts[i]) {
+					w(" %s | %s |", verdicts[i][row].Figure, verdicts[i][row].Met)
+				}
+			}
+			w("\n")
+		}
+	}
+	for _, r := range rep.Results {
+		for _, n := range r.Notes {
+			w("\n- %s: %s", r.Engine, n)
+		}
+		for _, e := range r.Errors {
+			w("\n- %s: **error**: %s", r.Engine, e)
+		}
+	}
+	w("\n")
+	w(methodText)
+	for _, r := range rep.Results {
+		rep.engineSection(&b, r)
+	}
+	if rep.PlotPath != "" {
+		w("\n## S5 plot\n\n![S5: single-removal latency against organization size](%s)\n", rep.PlotPath)
+	}
+	w("\n## Query plans\n\n")
+	w("Every statement the store runs on the S1, S2/S5, S3 and S4 paths, recorded from the real core calls on the %d-member database and explained there (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL, with the recorded arguments). A full scan is a plan step that reads a whole table or index: SQLite's `SCAN t`, PostgreSQL's `Seq Scan on t`.\n", cfg.Main)
+	for _, r := range rep.Results {
+		var scans []string
+		for _, p := range r.Plans {
+			if p.FullScan != "" {
+				scans = append(scans, fmt.Sprintf("`%s` (%s)", p.FullScan, p.Path))
+			}
+		}
+		w("\n### %s\n\n", r.Engine)
+		if len(scans) == 0 {
+			w("No statement on these paths scans a whole table.\n")
+		} else {
+			w("Full scans: %s.\n", strings.Join(scans, ", "))
+		}
+		path := ""
+		for _, p := range r.Plans {
+			if p.Path != path {
+				path = p.Path
+				w("\n#### %s\n", path)
+			}
+			plan := strings.Join(p.Lines, "\n")
+			if plan == "" {
+				plan = "(no plan step: a plain INSERT)"
+			}
+			w("\n```sql\n%s\n```\n```\n%s\n```\n", p.Query, plan)
+		}
+	}
+	return b.String()
+}
+
+func (rep *Report) engineSection(b *strings.Builder, r *Result) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	cfg := rep.Config
+	w("\n## %s\n\n", r.Engine)
+	w("%s. Disk flush rate (4 KiB overwrite + `fdatasync` in the database's directory): %s/s at the start, %s/s at the end of the run; ratios below use the lower, %s/s.\n",
+		r.Version, rate(r.FsyncStart), rate(r.FsyncEnd), rate(r.fsync()))
+	w("\"cores\" is the CPU the measured process used / what the whole machine kept busy, in cores of %d, averaged over the loop.\n", rep.Machine.Cores)
+	if r.S1 != nil {
+		w("\n### S1 bulk removal (HighQ, 100 ids a request, %d members)\n\n", cfg.Main)
+		w("| | removals/s | request p50 | request p99 | cores | memberd ÷ this |\n|---|---|---|---|---|---|\n")
+		p50, p99 := latency(r.S1)
+		w("| memberd over HTTP | %s | %s | %s | %s | |\n", rate(r.S1.ItemRate()), p50, p99, cores(r.S1))
+		for _, f := range []struct {
+			name string
+			s    *Summary
+		}{{"store floor (same core calls, no HTTP)", r.StoreS1}, {"raw-SQL floor (the recorded statements replayed)", r.RawS1}} {
+			if f.s == nil {
+				continue
+			}
+			p50, p99 := latency(f.s)
+			w("| %s | %s | %s | %s | %s | %.0f%% |\n", f.name, rate(f.s.ItemRate()), p50, p99, cores(f.s), 100*r.S1.ItemRate()/f.s.ItemRate())
+		}
+	}
+	if len(r.S2) > 0 || len(r.StoreS2) > 0 {
+		w("\n### S2 single removals (Jicoo DELETE, %d members)\n\n", cfg.Main)
+		w("| | concurrency | requests/s | p50 | p99 | cores | ÷ flush rate |\n|---|---|---|---|---|---|---|\n")
+		rows := []struct {
+			name string
+			m    map[int]*Summary
+		}{
+			{"memberd, group commit on", r.S2}, {"memberd, group commit off", r.S2Off},
+			{"store floor, group commit on", r.StoreS2}, {"store floor, group commit off", r.StoreS2Off},
+			{"raw-SQL floor (one transaction each)", r.RawS2},
+		}
+		for _, row := range rows {
+			levels := make([]int, 0, len(row.m))
+			for l := range row.m {
+				levels = append(levels, l)
+			}
+			slices.Sort(levels)
+			for _, l := range levels {
+				s := row.m[l]
+				p50, p99 := latency(s)
+				w("| %s | %d | %s | %s | %s | %s | %.2f× |\n", row.name, l, rate(s.Rate()), p50, p99, cores(s), s.Rate()/r.fsync())
+			}
+		}
+	}
+	if r.S3 != nil {
+		p50, p99 := latency(r.S3)
+		w("\n### S3 access checks (native GET /api/v1/access, concurrency %d)\n\n", cfg.S3Concurrency)
+		w("| checks/s | p50 | p99 | max | cores | allowed |\n|---|---|---|---|---|---|\n")
+		w("| %s | %s | %s | %s | %s | %.0f%% |\n", rate(r.S3.Rate()), p50, p99, ms(r.S3.Max), cores(r.S3), 100*r.S3Allowed)
+		w("\nHalf the checks ask about members S1/S2/S5 removed (the answer must be no), half about members picked at random; each asks about a resource granted to the member's group, which the member can use only from inside the resource's space.\n")
+	}
+	if r.S4 != nil {
+		w("\n### S4 offboard everywhere (native POST /api/v1/members/{id}/offboard)\n\n")
+		w("A member in %d spaces and %d groups with %d grants (%d direct, %d through the groups); each offboarding reports all of them.\n\n",
+			DefaultShape(cfg.Seed).Spaces, DefaultShape(cfg.Seed).S4Groups, r.S4Grants, DefaultShape(cfg.Seed).S4Direct,
+			DefaultShape(cfg.Seed).S4Groups*DefaultShape(cfg.Seed).S4GroupGrants)
+		w("| | n | p50 | max |\n|---|---|---|---|\n")
+		for _, row := range []struct {
+			name string
+			s    *Summary
+		}{{"dry run", r.S4Dry}, {"offboarding", r.S4}} {
+			if row.s != nil && row.s.N > 0 {
+				w("| %s | %d | %s | %s |\n", row.name, row.s.N, ms(row.s.P50), ms(row.s.Max))
+			}
+		}
+	}
+	if len(r.Sizes) > 0 {
+		w("\n### S5 growth (Jicoo DELETE at concurrency 1)\n\n")
+		w("| members | load time | database | p50 | p99 | mean | server peak RSS |\n|---|---|---|---|---|---|---|\n")
+		for _, p := range r.Sizes {
+			p50, p99 := latency(p.S5)
+			mean := "—"
+			if p.S5 != nil && p.S5.N > 0 {
+				mean = ms(p.S5.Mean)
+			}
+			w("| %d | %s | %s | %s | %s | %s | %s |\n", p.Members, p.Load.Round(time.Second), mb(p.DBBytes), p50, p99, mean, mb(p.PeakRSS))
+		}
+		w("\nThe server's peak RSS (VmHWM) covers its whole run at that size, including S1–S4 at %d members.\n", cfg.Main)
+	}
+}
+
+const methodText = `
+## What is measured, and how
+
+- **Data set.** ` + "`bench.Setup`" + ` creates one organization: an owner with a credential carrying every scope, 1,000 spaces (space 1 is the HighQ "site" every member is in), 1,000 groups with 5 grants each, 10,000 resources (four in five inside a space), and four offboarding subjects (S4). Every regular member is in the site and one other space (with a role), in one group; every 10th has a direct grant and every 20th a future booking. Identifiers, names and relations derive from the seed, so a run with the same seed builds the same organization. The first 2,000 members are written through the store's Tx methods (` + "`MemberCreate`, `SpaceMemberAdd`" + `, ...), the rest as the same rows in bulk (multi-row INSERT on SQLite, COPY on PostgreSQL); before measuring, the harness compares a member of each kind through the core (history and dry-run removal) and stops if they differ.
+- **Server.** A real ` + "`memberd serve --rate-limit 0 --batch-limit 100`" + `, built from this tree, on 127.0.0.1 with a fresh port, driven over loopback HTTP with keep-alive connections by a bounded loop (a count, and -max-loop). Each request is checked (status, and for HighQ every id's status); failures are counted and reported, never timed. Latencies are per request, percentiles by nearest rank.
+- **Scenarios.** S1: HighQ ` + "`DELETE /api/3/sites/1/users`" + ` with 100 ids a request, one request at a time. S2: Jicoo ` + "`DELETE /v1/organization_users/{id}`" + ` at concurrency 1, 16 and 64, every request a different member. S3: native ` + "`GET /api/v1/access`" + ` at concurrency 16 after the removals. S4: native offboard of a member with 1,000 spaces, 200 groups and 10,000 grants, previewed (dry run) and done. S5: S2 at concurrency 1 at each organization size. No member is removed twice.
+- **Floors.** The disk's flush rate: a 4 KiB overwrite and ` + "`fdatasync`" + ` in a loop, in the database's directory, at the start and end. The store floor: the same core calls the HighQ and Jicoo handlers make (` + "`RemoveBatch`, `RemoveMember`" + `), in-process, without HTTP. The raw-SQL floor: each removal is first run through the core on a recording connection and rolled back; the recorded statements, with their arguments, are then replayed and committed directly on the driver (prepared once), so the floor is exactly the store's SQL without HTTP, the core's logic or the store's scanning. S1's floors remove 100 members a transaction as S1 does; S2's raw floor commits each removal on its own.
+- **Group commit.** Concurrent writes of one process share a transaction and one commit (` + "`store/sqlstore/groupcommit.go`" + `), each caller's work in its own savepoint, every caller answered after that commit. "Off" rows open the store with ` + "`WithGroupCommit(false)`" + `: one transaction and one flush per request.
+`

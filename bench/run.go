@@ -1,0 +1,436 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/memberd/memberd/membership"
+)
+
+// Config is one run of the harness.
+type Config struct {
+	Engines   []string        // "sqlite", "postgres"
+	Scenarios map[string]bool // "S1".."S5"
+	// Sizes are the organization sizes (regular members) S5 measures at,
+	// ascending; S1–S4 and the floors run at Main, which is one of them.
+	Sizes          []int
+	Main           int
+	S1Requests     int // HighQ requests of 100 ids
+	S2Requests     int // per concurrency level
+	S2Levels       []int
+	S3Checks       int
+	S3Concurrency  int
+	S4DryRuns      int
+	S5Requests     int
+	FloorRequests  int // single removals per floor measurement
+	FloorBatches   int // batches of 100 per S1 floor
+	CompareGroup   bool
+	FsyncDuration  time.Duration
+	MaxLoop        time.Duration // cap on any one measured loop
+	Seed           uint64
+	Dir            string // SQLite databases go here
+	Bin            string // the memberd binary
+	ServerHasGroup bool   // memberd serve takes --group-commit
+	Log            io.Writer
+}
+
+// Result is everything one engine's run measured.
+type Result struct {
+	Engine     string
+	Version    string
+	FsyncStart float64
+	FsyncEnd   float64
+	Sizes      []SizePoint
+	S1         *Summary
+	S2         map[int]*Summary // group commit on, by concurrency
+	S2Off      map[int]*Summary // group commit off (server flag), by concurrency
+	S3         *Summary
+	S3Allowed  float64 // share of checks that answered allowed
+	S4Dry      *Summary
+	S4         *Summary
+	S4Grants   int // grants one S4 offboarding reports
+	StoreS1    *Summary
+	RawS1      *Summary
+	StoreS2    map[int]*Summary
+	StoreS2Off map[int]*Summary
+	RawS2      map[int]*Summary
+	Plans      []Plan
+	Notes      []string
+	Errors     []string
+}
+
+// SizePoint is the organization at one size: S5's single-removal latency,
+// the server's peak memory while it ran, and what loading cost.
+type SizePoint struct {
+	Members  int
+	Load     time.Duration // time to grow to this size from the previous one
+	DBBytes  int64
+	S5       *Summary
+	PeakRSS  int64 // server VmHWM over the whole server run at this size
+	Scenario string
+}
+
+// Plan is the query plan of one statement on a removal or access path.
+type Plan struct {
+	Path     string
+	Query    string
+	Lines    []string
+	FullScan string // the scanned table when the plan reads one whole
+}
+
+func (c *Config) logf(format string, args ...any) {
+	if c.Log != nil {
+		fmt.Fprintf(c.Log, time.Now().Format("15:04:05 ")+format+"\n", args...)
+	}
+}
+
+// Run runs every configured engine in turn.
+func Run(ctx context.Context, cfg Config) ([]*Result, error) {
+	var out []*Result
+	for _, name := range cfg.Engines {
+		r, err := runEngine(ctx, cfg, name)
+		if r != nil {
+			out = append(out, r)
+		}
+		if err != nil {
+			return out, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return out, nil
+}
+
+func runEngine(ctx context.Context, cfg Config, name string) (res *Result, err error) {
+	var e *Engine
+	switch name {
+	case "sqlite":
+		e, err = OpenSQLite(ctx, cfg.Dir)
+	case "postgres":
+		e, err = OpenPostgres(ctx)
+	default:
+		return nil, fmt.Errorf("unknown engine %q", name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, e.Close()) }()
+	res = &Result{Engine: name, S2: map[int]*Summary{}, S2Off: map[int]*Summary{}, StoreS2: map[int]*Summary{},
+		StoreS2Off: map[int]*Summary{}, RawS2: map[int]*Summary{}}
+	res.Version = engineVersion(ctx, e)
+	cfg.logf("%s: %s", name, res.Version)
+	if res.FsyncStart, err = FsyncFloor(e.DataDir, cfg.FsyncDuration); err != nil {
+		return res, fmt.Errorf("fsync floor: %w", err)
+	}
+	cfg.logf("%s: fsync floor %.0f/s", name, res.FsyncStart)
+
+	sh := DefaultShape(cfg.Seed)
+	t := time.Now()
+	d, err := Setup(ctx, e.Store, sh)
+	if err != nil {
+		return res, err
+	}
+	cfg.logf("%s: set up organization in %s", name, time.Since(t).Round(time.Millisecond))
+	r := &runner{cfg: cfg, e: e, d: d, res: res, pick: newPicker(cfg.Seed)}
+	checked := false
+	for _, size := range cfg.Sizes {
+		t := time.Now()
+		last := time.Now()
+		err := d.Grow(ctx, e, size, func(n int) {
+			if time.Since(last) > 10*time.Second {
+				cfg.logf("%s: loaded %d members", name, n)
+				last = time.Now()
+			}
+		})
+		if err != nil {
+			return res, err
+		}
+		pt := SizePoint{Members: size, Load: time.Since(t)}
+		pt.DBBytes, _ = e.Size(ctx)
+		cfg.logf("%s: %d members loaded in %s (%d MB)", name, size, pt.Load.Round(time.Second), pt.DBBytes>>20)
+		if !checked && d.Members > TxMembers {
+			if err := d.Check(ctx, membership.NewService(e.Store, membership.DefaultConfig())); err != nil {
+				return res, err
+			}
+			checked = true
+		}
+		if err := r.serve(ctx, &pt, size == cfg.Main); err != nil {
+			return res, err
+		}
+		res.Sizes = append(res.Sizes, pt)
+		if size == cfg.Main {
+			if err := r.floorsAndPlans(ctx); err != nil {
+				return res, err
+			}
+		}
+	}
+	if res.FsyncEnd, err = FsyncFloor(e.DataDir, cfg.FsyncDuration); err != nil {
+		return res, fmt.Errorf("fsync floor: %w", err)
+	}
+	cfg.logf("%s: fsync floor at the end %.0f/s", name, res.FsyncEnd)
+	return res, nil
+}
+
+func engineVersion(ctx context.Context, e *Engine) string {
+	var v string
+	switch e.Name {
+	case "sqlite":
+		_ = e.queryRow(ctx, `SELECT 'SQLite ' || sqlite_version()`, &v)
+	case "postgres":
+		_ = e.queryRow(ctx, `SELECT version()`, &v)
+		v, _, _ = strings.Cut(v, " on ")
+	}
+	return v
+}
+
+// runner is one engine's run in progress.
+type runner struct {
+	cfg  Config
+	e    *Engine
+	d    *Dataset
+	res  *Result
+	pick *picker
+	pid  int // the process the current loops load: the server, or the bench
+}
+
+// loop is Loop with the CPU use of r.pid and of the machine measured.
+func (r *runner) loop(ctx context.Context, concurrency, n int, op func(ctx context.Context, i int) (int, error)) (Summary, error) {
+	m := newCPUMeter(r.pid)
+	s, err := Loop(ctx, concurrency, n, r.cfg.MaxLoop, op)
+	s.ProcCores, s.MachineCores = m.Stop()
+	return s, err
+}
+
+func (r *runner) logf(format string, args ...any) { r.cfg.logf(r.e.Name+": "+format, args...) }
+
+// serve starts memberd on the database as it is now and measures S5 at
+// this size, and at the main size S1–S4 too.
+func (r *runner) serve(ctx context.Context, pt *SizePoint, main bool) error {
+	srv, err := StartServer(ctx, r.cfg.Bin, r.e.DSN, "--rate-limit", "0", "--batch-limit", "100")
+	if err != nil {
+		return err
+	}
+	r.pid = srv.Pid()
+	c := NewClient(srv.URL, r.d.Token, 128)
+	defer c.Close()
+	routes := c.Routes(ctx)
+	stop := func() error {
+		_, peak, rerr := srv.RSS()
+		pt.PeakRSS = peak
+		return errors.Join(rerr, srv.Stop())
+	}
+	scen := r.cfg.Scenarios
+	if scen["S5"] {
+		if !routes["jicoo"] {
+			r.note("S5 was not run: memberd does not mount Jicoo's DELETE /v1/organization_users/{userId}")
+		} else {
+			s, err := r.removals(ctx, c, 1, r.cfg.S5Requests)
+			pt.S5 = s
+			r.logf("S5 at %d members: %s", pt.Members, s)
+			if err != nil {
+				r.fail("S5 at %d: %v", pt.Members, err)
+			}
+		}
+	}
+	if !main {
+		return stop()
+	}
+	if scen["S1"] {
+		if !routes["highq"] {
+			r.note("S1 was not run: memberd does not mount HighQ's DELETE /api/3/sites/{siteid}/users")
+		} else {
+			r.res.S1 = r.s1(ctx, c)
+		}
+	}
+	if scen["S2"] {
+		if !routes["jicoo"] {
+			r.note("S2 was not run: memberd does not mount Jicoo's DELETE /v1/organization_users/{userId}")
+		} else {
+			for _, level := range r.cfg.S2Levels {
+				s, err := r.removals(ctx, c, level, r.cfg.S2Requests)
+				r.res.S2[level] = s
+				r.logf("S2 at concurrency %d: %s", level, s)
+				if err != nil {
+					r.fail("S2 at %d: %v", level, err)
+				}
+			}
+		}
+	}
+	if scen["S3"] {
+		if !routes["access"] {
+			r.note("S3 was not run: memberd does not mount GET /api/v1/access")
+		} else {
+			r.s3(ctx, c)
+		}
+	}
+	if scen["S4"] {
+		if !routes["offboard"] {
+			r.note("S4 was not run: memberd does not mount POST /api/v1/members/{id}/offboard")
+		} else {
+			r.s4(ctx, c)
+		}
+	}
+	if err := stop(); err != nil {
+		return err
+	}
+	if scen["S2"] && routes["jicoo"] && r.cfg.CompareGroup {
+		if !r.cfg.ServerHasGroup {
+			r.note("S2 with group commit off over HTTP was not run: this memberd has no --group-commit flag; the in-process comparison below stands in for it")
+			return nil
+		}
+		srv, err := StartServer(ctx, r.cfg.Bin, r.e.DSN, "--rate-limit", "0", "--batch-limit", "100", "--group-commit=false")
+		if err != nil {
+			return err
+		}
+		r.pid = srv.Pid()
+		c := NewClient(srv.URL, r.d.Token, 128)
+		defer c.Close()
+		for _, level := range r.cfg.S2Levels {
+			s, err := r.removals(ctx, c, level, r.cfg.S2Requests)
+			r.res.S2Off[level] = s
+			r.logf("S2 without group commit at concurrency %d: %s", level, s)
+			if err != nil {
+				r.fail("S2 off at %d: %v", level, err)
+			}
+		}
+		var off SizePoint
+		err = stop2(srv, &off)
+		if off.PeakRSS > pt.PeakRSS {
+			pt.PeakRSS = off.PeakRSS
+		}
+		return err
+	}
+	return nil
+}
+
+func stop2(srv *Server, pt *SizePoint) error {
+	_, peak, err := srv.RSS()
+	pt.PeakRSS = peak
+	return errors.Join(err, srv.Stop())
+}
+
+func (r *runner) note(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if !slices.Contains(r.res.Notes, msg) {
+		r.res.Notes = append(r.res.Notes, msg)
+	}
+	r.logf("note: %s", msg)
+}
+
+func (r *runner) fail(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	r.res.Errors = append(r.res.Errors, msg)
+	r.logf("ERROR: %s", msg)
+}
+
+// removals removes n members, one Jicoo DELETE each, at concurrency c.
+func (r *runner) removals(ctx context.Context, c *Client, concurrency, n int) (*Summary, error) {
+	targets := r.pick.pick(n, r.d.Members)
+	s, err := r.loop(ctx, concurrency, n, func(ctx context.Context, i int) (int, error) {
+		return 1, c.JicooDelete(ctx, r.d.MemberID(targets[i]))
+	})
+	return &s, err
+}
+
+// s1 removes S1Requests×100 members from the HighQ site, 100 per request.
+func (r *runner) s1(ctx context.Context, c *Client) *Summary {
+	n := r.cfg.S1Requests
+	batches := make([][]int64, n)
+	for i := range batches {
+		for _, t := range r.pick.pick(100, r.d.Members) {
+			batches[i] = append(batches[i], r.d.MemberID(t))
+		}
+	}
+	s, err := r.loop(ctx, 1, n, func(ctx context.Context, i int) (int, error) {
+		return c.HighQRemove(ctx, r.d.siteID, batches[i])
+	})
+	r.logf("S1: %s, %.0f removals/s", s, s.ItemRate())
+	if err != nil {
+		r.fail("S1: %v", err)
+	}
+	return &s
+}
+
+// s3 checks access at S3Concurrency: half the members were removed by S2
+// (so the answer must be "no"), half are members picked at random.
+func (r *runner) s3(ctx context.Context, c *Client) {
+	n := r.cfg.S3Checks
+	type check struct{ member, resource int64 }
+	checks := make([]check, n)
+	removed := []int{}
+	for i := range r.pick.used {
+		removed = append(removed, i)
+	}
+	slices.Sort(removed)
+	sh := r.d.Shape
+	for i := range checks {
+		var m int
+		if i%2 == 0 && len(removed) > 0 {
+			m = removed[r.pick.any(len(removed))]
+		} else {
+			m = r.pick.any(r.d.Members)
+		}
+		g := sh.memberGroup(m)
+		res := 1 + (int(g)*sh.GroupGrants+m%sh.GroupGrants)%sh.Resources
+		checks[i] = check{r.d.MemberID(m), int64(res)}
+	}
+	var mu sync.Mutex
+	allowed := 0
+	s, err := r.loop(ctx, r.cfg.S3Concurrency, n, func(ctx context.Context, i int) (int, error) {
+		ok, err := c.Access(ctx, checks[i].member, checks[i].resource)
+		if ok {
+			mu.Lock()
+			allowed++
+			mu.Unlock()
+		}
+		return 1, err
+	})
+	r.res.S3 = &s
+	if s.N > 0 {
+		r.res.S3Allowed = float64(allowed) / float64(s.N)
+	}
+	r.logf("S3: %s (%.0f%% allowed)", s, 100*r.res.S3Allowed)
+	if err != nil {
+		r.fail("S3: %v", err)
+	}
+}
+
+// s4 previews the offboarding of an S4 member S4DryRuns times, then
+// offboards every S4 member but the last for real; the last stays for the
+// query plans of the offboarding path.
+func (r *runner) s4(ctx context.Context, c *Client) {
+	subjects := r.d.S4[:len(r.d.S4)-1]
+	dry, err := r.loop(ctx, 1, r.cfg.S4DryRuns, func(ctx context.Context, i int) (int, error) {
+		grants, err := c.Offboard(ctx, subjects[i%len(subjects)], true)
+		r.res.S4Grants = grants
+		return 1, err
+	})
+	r.res.S4Dry = &dry
+	r.logf("S4 dry run: %s (%d grants reported)", dry, r.res.S4Grants)
+	if err != nil {
+		r.fail("S4 dry run: %v", err)
+	}
+	real, err := r.loop(ctx, 1, len(subjects), func(ctx context.Context, i int) (int, error) {
+		grants, err := c.Offboard(ctx, subjects[i], false)
+		if err == nil && grants != r.res.S4Grants {
+			err = fmt.Errorf("offboarding reported %d grants, the dry run %d", grants, r.res.S4Grants)
+		}
+		return 1, err
+	})
+	r.res.S4 = &real
+	r.logf("S4: %s", real)
+	if err != nil {
+		r.fail("S4: %v", err)
+	}
+}
+
+// ServerHasFlag reports whether bin's serve command takes flag.
+func ServerHasFlag(bin, flag string) bool {
+	out, _ := exec.Command(bin, "serve", "-h").CombinedOutput()
+	return strings.Contains(string(out), "-"+flag)
+}
