@@ -33,7 +33,7 @@ func WithGroupCommit(on bool) Option { return func(o *options) { o.groupCommit =
 func WithGroupMax(n int) Option { return func(o *options) { o.groupMax = n } }
 
 // newGroup returns the group committer opts ask for, or nil.
-func newGroup(writer *sql.DB, opts []Option) *sqlstore.Group {
+func newGroup(writer *sql.DB, stmts *stmtCache, opts []Option) *sqlstore.Group {
 	o := options{groupCommit: DefaultGroupCommit}
 	for _, opt := range opts {
 		opt(&o)
@@ -42,11 +42,12 @@ func newGroup(writer *sql.DB, opts []Option) *sqlstore.Group {
 		return nil
 	}
 	return sqlstore.NewGroup(func(ctx context.Context) (sqlstore.GroupTx, error) {
+		stmts.prepare(ctx)
 		tx, err := writer.BeginTx(ctx, nil)
 		if err != nil {
 			return nil, err
 		}
-		return groupTx{tx: tx, mtx: sqlstore.NewTx(conn{tx: tx, shared: true}, dialect)}, nil
+		return groupTx{tx: tx, mtx: sqlstore.NewTx(conn{tx: tx, shared: true, stmts: stmts}, dialect)}, nil
 	}, o.groupMax)
 }
 

@@ -28,6 +28,9 @@ type Store struct {
 	writer *sql.DB
 	reader *sql.DB
 	group  *sqlstore.Group // nil when group commit is off
+	// wstmts and rstmts keep the writer's and the readers' statements
+	// prepared (see stmtCache).
+	wstmts, rstmts *stmtCache
 }
 
 var _ membership.Store = (*Store)(nil)
@@ -69,7 +72,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	reader.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)*2))
-	return &Store{writer: writer, reader: reader, group: newGroup(writer, opts)}, nil
+	wstmts := newStmtCache(writer)
+	return &Store{writer: writer, reader: reader, group: newGroup(writer, wstmts, opts), wstmts: wstmts, rstmts: newStmtCache(reader)}, nil
 }
 
 // Writer is the single write connection pool, for the job queue's driver,
@@ -102,11 +106,12 @@ func (s *Store) Update(ctx context.Context, fn func(membership.Tx) error) error 
 // UpdateSQL is Update that also hands fn the *sql.Tx, so that work outside
 // the membership model (enqueuing a job) commits in the same transaction.
 func (s *Store) UpdateSQL(ctx context.Context, fn func(*sql.Tx, membership.Tx) error) error {
+	s.wstmts.prepare(ctx)
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(tx, sqlstore.NewTx(conn{tx: tx}, dialect)); err != nil {
+	if err := fn(tx, sqlstore.NewTx(conn{tx: tx, stmts: s.wstmts}, dialect)); err != nil {
 		return errors.Join(err, ignoreDone(tx.Rollback()))
 	}
 	if err := tx.Commit(); err != nil {
@@ -117,12 +122,13 @@ func (s *Store) UpdateSQL(ctx context.Context, fn func(*sql.Tx, membership.Tx) e
 
 // View implements membership.Store.
 func (s *Store) View(ctx context.Context, fn func(membership.Tx) error) error {
+	s.rstmts.prepare(ctx)
 	tx, err := s.reader.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin read: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a read-only transaction has nothing to lose
-	return fn(sqlstore.NewTx(conn{tx: tx}, dialect))
+	return fn(sqlstore.NewTx(conn{tx: tx, stmts: s.rstmts}, dialect))
 }
 
 func ignoreDone(err error) error {
@@ -136,11 +142,12 @@ func ignoreDone(err error) error {
 // SQLite's equivalent ?N.
 type conn struct {
 	tx     *sql.Tx
-	shared bool // a group commit's transaction: see stmtCtx
+	shared bool       // a group commit's transaction: see stmtCtx
+	stmts  *stmtCache // nil: prepare every statement anew
 }
 
 func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := c.tx.ExecContext(c.stmtCtx(ctx), Rebind(query), args...)
+	res, err := c.execContext(c.stmtCtx(ctx), Rebind(query), args...)
 	if err != nil {
 		return 0, err
 	}
@@ -148,7 +155,7 @@ func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error
 }
 
 func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	rows, err := c.tx.QueryContext(c.stmtCtx(ctx), Rebind(query), args...)
+	rows, err := c.queryContext(c.stmtCtx(ctx), Rebind(query), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +163,7 @@ func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Ro
 }
 
 func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	return c.tx.QueryRowContext(c.stmtCtx(ctx), Rebind(query), args...)
+	return c.queryRowContext(c.stmtCtx(ctx), Rebind(query), args...)
 }
 
 type sqlRows struct{ *sql.Rows }
