@@ -133,9 +133,9 @@ func removal(ctx context.Context, s *Service, a Actor, action string, dry bool, 
 // RemoveMemberRequest removes a member from the organization: the
 // membership and everything that hangs on it (offboarding).
 type RemoveMemberRequest struct {
-	Member MemberRef
-	DryRun bool
-	Rule   RemovalRule
+	Member MemberRef   `json:"member"`
+	DryRun bool        `json:"dry_run,omitempty"`
+	Rule   RemovalRule `json:"rule,omitempty"`
 }
 
 // RemoveMember removes a member from the organization. In the same
@@ -287,10 +287,10 @@ func rolesOf(spaces []*SpaceMember) []*RoleChange {
 
 // RemoveSpaceMemberRequest removes a member from one space.
 type RemoveSpaceMemberRequest struct {
-	Space  Ref
-	Member MemberRef
-	DryRun bool
-	Rule   RemovalRule
+	Space  Ref         `json:"space"`
+	Member MemberRef   `json:"member"`
+	DryRun bool        `json:"dry_run,omitempty"`
+	Rule   RemovalRule `json:"rule,omitempty"`
 }
 
 // RemoveSpaceMember removes a member from a space. Owners remove anyone,
@@ -350,10 +350,10 @@ func (s *Service) removeSpaceMember(ctx context.Context, tx Tx, a Actor, space *
 
 // RemoveGroupMemberRequest removes a member from one group.
 type RemoveGroupMemberRequest struct {
-	Group  Ref
-	Member MemberRef
-	DryRun bool
-	Rule   RemovalRule
+	Group  Ref         `json:"group"`
+	Member MemberRef   `json:"member"`
+	DryRun bool        `json:"dry_run,omitempty"`
+	Rule   RemovalRule `json:"rule,omitempty"`
 }
 
 // RemoveGroupMember removes a member from a group. Only the access that
@@ -414,10 +414,10 @@ const MaxRolesPerRevocation = 100
 
 // RevokeRolesRequest revokes a set of roles from one space membership.
 type RevokeRolesRequest struct {
-	SpaceMemberID int64
-	Roles         []string
-	DryRun        bool
-	Rule          RemovalRule
+	SpaceMemberID int64       `json:"space_member_id"`
+	Roles         []string    `json:"roles"`
+	DryRun        bool        `json:"dry_run,omitempty"`
+	Rule          RemovalRule `json:"rule,omitempty"`
 }
 
 // RevokeRoles revokes every role in req.Roles from a space membership, or
@@ -521,7 +521,7 @@ func (s *Service) revokeRoles(ctx context.Context, tx Tx, a Actor, req RevokeRol
 
 // RestoreMemberRequest restores a removed membership.
 type RestoreMemberRequest struct {
-	Member MemberRef
+	Member MemberRef `json:"member"`
 }
 
 // RestoreMember makes a removed member active again with the space

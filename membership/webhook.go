@@ -244,10 +244,17 @@ func (s *Service) queueDelivery(ctx context.Context, tx Tx, atx AsyncTx, ep *Web
 	return d, nil
 }
 
-// NewWebhookEndpoint is a created endpoint with its signing secret, shown once.
+// NewWebhookEndpoint is a created endpoint with its signing secret, shown
+// once: a replay of the creating call (same Idempotency-Key) answers with
+// the endpoint and SecretShown instead, as for credentials.
 type NewWebhookEndpoint struct {
-	Endpoint *WebhookEndpoint `json:"endpoint"`
-	Secret   string           `json:"secret"`
+	Endpoint    *WebhookEndpoint `json:"endpoint"`
+	Secret      string           `json:"secret"`
+	SecretShown bool             `json:"secret_already_shown,omitempty"`
+}
+
+func (e *NewWebhookEndpoint) withoutSecret() any {
+	return &NewWebhookEndpoint{Endpoint: e.Endpoint, SecretShown: true}
 }
 
 // CreateWebhookEndpointRequest registers an endpoint.
