@@ -148,14 +148,6 @@ func describe(q string) string {
 	return strings.Join(strings.Fields(q), " ")
 }
 
-// errorf wraps err with a scenario's name.
-func errorf(name string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("%s: %w", name, err)
-}
-
 // floorsAndPlans measures, in-process on the main-size database, what the
 // store does without HTTP (the store floor: the same Service calls the
 // handlers make) and what its SQL costs without the core (the raw-SQL

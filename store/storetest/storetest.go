@@ -123,16 +123,6 @@ func newEnv(tb testing.TB, open Opener, opts ...envOption) *env {
 	return e
 }
 
-// withConfig returns a second service over the same store and clock.
-func (e *env) withConfig(opts ...envOption) *membership.Service {
-	cfg := membership.DefaultConfig()
-	cfg.Now = e.clock.Now
-	for _, o := range opts {
-		o(&cfg)
-	}
-	return membership.NewService(e.store, cfg)
-}
-
 // bootstrap creates an organization and returns its owner's actor, made
 // the way adapters make one: by authenticating the bootstrap secret.
 func (e *env) bootstrap(name, ownerEmail string) (*membership.Organization, membership.Actor, *membership.Member) {
