@@ -135,10 +135,10 @@ func (c *IssuedCredential) withoutSecret() any {
 // only for themselves. No credential can carry a scope its maker lacks.
 func (s *Service) CreateCredential(ctx context.Context, a Actor, req CreateCredentialRequest) (*IssuedCredential, error) {
 	if err := checkName("credential name", req.Name); err != nil {
-		return nil, err
+		return nil, s.refuse(ctx, a, "credential.create", err)
 	}
 	if len(req.Scopes) == 0 {
-		return nil, Errorf(CodeInvalid, "at least one scope is required")
+		return nil, s.refuse(ctx, a, "credential.create", Errorf(CodeInvalid, "at least one scope is required"))
 	}
 	known := map[string]bool{}
 	for _, sc := range AllScopes() {
@@ -146,14 +146,14 @@ func (s *Service) CreateCredential(ctx context.Context, a Actor, req CreateCrede
 	}
 	for _, sc := range req.Scopes {
 		if !known[sc] {
-			return nil, Errorf(CodeInvalid, "unknown scope %q", sc)
+			return nil, s.refuse(ctx, a, "credential.create", Errorf(CodeInvalid, "unknown scope %q", sc))
 		}
 		if !hasScope(a.Scopes, sc) {
-			return nil, Errorf(CodeForbidden, "cannot grant scope %q that your own credential lacks", sc)
+			return nil, s.refuse(ctx, a, "credential.create", Errorf(CodeForbidden, "cannot grant scope %q that your own credential lacks", sc))
 		}
 	}
 	if req.ExpiresAt != nil && !req.ExpiresAt.After(s.now()) {
-		return nil, Errorf(CodeInvalid, "expires_at must be in the future")
+		return nil, s.refuse(ctx, a, "credential.create", Errorf(CodeInvalid, "expires_at must be in the future"))
 	}
 	return mutate(ctx, s, a, "credential.create", func(tx Tx) (*IssuedCredential, error) {
 		actor, err := s.actingMember(ctx, tx, a)

@@ -127,16 +127,16 @@ type AddMemberRequest struct {
 func (s *Service) AddMember(ctx context.Context, a Actor, req AddMemberRequest) (*Member, error) {
 	email := NormalizeEmail(req.Email)
 	if err := ValidEmail(email); err != nil {
-		return nil, err
+		return nil, s.refuse(ctx, a, "member.add", err)
 	}
 	if req.Role == "" {
 		req.Role = RoleMember
 	}
 	if !req.Role.Valid() {
-		return nil, Errorf(CodeInvalid, "role must be owner, admin or member")
+		return nil, s.refuse(ctx, a, "member.add", Errorf(CodeInvalid, "role must be owner, admin or member"))
 	}
 	if err := checkOptionalName("name", req.Name); err != nil {
-		return nil, err
+		return nil, s.refuse(ctx, a, "member.add", err)
 	}
 	return mutate(ctx, s, a, "member.add", func(tx Tx) (*Member, error) {
 		actor, err := s.actingMember(ctx, tx, a)
@@ -187,11 +187,11 @@ type UpdateMemberRequest struct {
 // UpdateMember changes a member's name or organization role.
 func (s *Service) UpdateMember(ctx context.Context, a Actor, req UpdateMemberRequest) (*Member, error) {
 	if req.Role != "" && !req.Role.Valid() {
-		return nil, Errorf(CodeInvalid, "role must be owner, admin or member")
+		return nil, s.refuse(ctx, a, "member.update", Errorf(CodeInvalid, "role must be owner, admin or member"))
 	}
 	if req.Name != nil {
 		if err := checkOptionalName("name", *req.Name); err != nil {
-			return nil, err
+			return nil, s.refuse(ctx, a, "member.update", err)
 		}
 	}
 	return mutate(ctx, s, a, "member.update", func(tx Tx) (*Member, error) {
@@ -324,7 +324,7 @@ func (s *Service) History(ctx context.Context, a Actor, ref MemberRef) (*MemberH
 // CreateSpace creates a space.
 func (s *Service) CreateSpace(ctx context.Context, a Actor, name string) (*Space, error) {
 	if err := checkName("space name", name); err != nil {
-		return nil, err
+		return nil, s.refuse(ctx, a, "space.create", err)
 	}
 	return mutate(ctx, s, a, "space.create", func(tx Tx) (*Space, error) {
 		actor, err := s.actingMember(ctx, tx, a)
@@ -385,7 +385,7 @@ func (s *Service) AddSpaceMember(ctx context.Context, a Actor, req AddSpaceMembe
 	if len(req.Roles) > 0 {
 		var err error
 		if roles, err = CleanRoles(req.Roles); err != nil {
-			return nil, err
+			return nil, s.refuse(ctx, a, "space_member.add", err)
 		}
 	}
 	return mutate(ctx, s, a, "space_member.add", func(tx Tx) (*SpaceMember, error) {
@@ -423,7 +423,7 @@ func (s *Service) AddSpaceMember(ctx context.Context, a Actor, req AddSpaceMembe
 // CreateGroup creates a group.
 func (s *Service) CreateGroup(ctx context.Context, a Actor, name string) (*Group, error) {
 	if err := checkName("group name", name); err != nil {
-		return nil, err
+		return nil, s.refuse(ctx, a, "group.create", err)
 	}
 	return mutate(ctx, s, a, "group.create", func(tx Tx) (*Group, error) {
 		actor, err := s.actingMember(ctx, tx, a)
@@ -501,14 +501,14 @@ var ResourceKinds = []string{"desk", "room", "device", "lock", "parking"}
 // CreateResource creates a resource.
 func (s *Service) CreateResource(ctx context.Context, a Actor, req CreateResourceRequest) (*Resource, error) {
 	if err := checkName("resource name", req.Name); err != nil {
-		return nil, err
+		return nil, s.refuse(ctx, a, "resource.create", err)
 	}
 	valid := false
 	for _, k := range ResourceKinds {
 		valid = valid || k == req.Kind
 	}
 	if !valid {
-		return nil, Errorf(CodeInvalid, "kind must be one of %s", strings.Join(ResourceKinds, ", "))
+		return nil, s.refuse(ctx, a, "resource.create", Errorf(CodeInvalid, "kind must be one of %s", strings.Join(ResourceKinds, ", ")))
 	}
 	return mutate(ctx, s, a, "resource.create", func(tx Tx) (*Resource, error) {
 		actor, err := s.actingMember(ctx, tx, a)
@@ -549,7 +549,7 @@ type CreateGrantRequest struct {
 // CreateGrant grants access to a resource.
 func (s *Service) CreateGrant(ctx context.Context, a Actor, req CreateGrantRequest) (*Grant, error) {
 	if (req.Member == nil) == (req.Group == nil) {
-		return nil, Errorf(CodeInvalid, "a grant names exactly one of member or group")
+		return nil, s.refuse(ctx, a, "grant.create", Errorf(CodeInvalid, "a grant names exactly one of member or group"))
 	}
 	return mutate(ctx, s, a, "grant.create", func(tx Tx) (*Grant, error) {
 		actor, err := s.actingMember(ctx, tx, a)
@@ -627,10 +627,10 @@ type CreateBookingRequest struct {
 // access at booking time; owners and admins may book for others.
 func (s *Service) CreateBooking(ctx context.Context, a Actor, req CreateBookingRequest) (*Booking, error) {
 	if !req.EndsAt.After(req.StartsAt) {
-		return nil, Errorf(CodeInvalid, "ends_at must be after starts_at")
+		return nil, s.refuse(ctx, a, "booking.create", Errorf(CodeInvalid, "ends_at must be after starts_at"))
 	}
 	if req.EndsAt.Sub(req.StartsAt) > MaxBookingLength {
-		return nil, Errorf(CodeInvalid, "a booking lasts at most %d days", int(MaxBookingLength.Hours()/24))
+		return nil, s.refuse(ctx, a, "booking.create", Errorf(CodeInvalid, "a booking lasts at most %d days", int(MaxBookingLength.Hours()/24)))
 	}
 	return mutate(ctx, s, a, "booking.create", func(tx Tx) (*Booking, error) {
 		actor, err := s.actingMember(ctx, tx, a)

@@ -156,7 +156,9 @@ func mutate[T any](ctx context.Context, s *Service, a Actor, action string, fn f
 			return result, verr
 		}
 	}
-	if isRefusal(err) {
+	// A credential whose member was removed after the request was
+	// authenticated is refused inside the transaction: audit that too.
+	if isRefusal(err) || ErrorCode(err) == CodeUnauthorized {
 		s.auditRefusal(ctx, a, action, err)
 	}
 	var zero T
