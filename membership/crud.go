@@ -3,6 +3,7 @@ package membership
 import (
 	"context"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -387,6 +388,8 @@ func (s *Service) AddSpaceMember(ctx context.Context, a Actor, req AddSpaceMembe
 		if roles, err = CleanRoles(req.Roles); err != nil {
 			return nil, s.refuse(ctx, a, "space_member.add", err)
 		}
+		// A role set reads back sorted; answer in the same order.
+		slices.Sort(roles)
 	}
 	return mutate(ctx, s, a, "space_member.add", func(tx Tx) (*SpaceMember, error) {
 		actor, err := s.actingMember(ctx, tx, a)

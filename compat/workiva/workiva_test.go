@@ -52,7 +52,7 @@ type options struct {
 	limits  auth.Limits
 }
 
-func newFixture(t *testing.T, engine string, o options) *fixture {
+func newFixture(t testing.TB, engine string, o options) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	var st membership.Store
