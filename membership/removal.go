@@ -149,11 +149,7 @@ func (s *Service) RemoveMember(ctx context.Context, a Actor, req RemoveMemberReq
 }
 
 func (s *Service) removeMember(ctx context.Context, tx Tx, a Actor, req RemoveMemberRequest) (*Report, error) {
-	actor, err := s.actingMember(ctx, tx, a)
-	if err != nil {
-		return nil, err
-	}
-	target, err := s.lockMember(ctx, tx, a.OrgID, req.Member)
+	actor, target, err := s.parties(ctx, tx, a, req.Member)
 	if err != nil {
 		return nil, err
 	}
@@ -189,12 +185,7 @@ func (s *Service) removeMember(ctx context.Context, tx Tx, a Actor, req RemoveMe
 	if err := s.finishRemoval(ctx, tx, report, false); err != nil {
 		return nil, err
 	}
-	e, err := s.record(ctx, tx, a, "member.removed", target, &before, target)
-	if err != nil {
-		return nil, err
-	}
-	report.EventID = e.ID
-	return report, nil
+	return s.recorded(ctx, tx, a, "member.removed", report, &before, target)
 }
 
 // keepAnOwner refuses with ErrLastOwner unless an active owner other than
@@ -220,6 +211,28 @@ func keepAnOwner(ctx context.Context, tx Tx, orgID, except int64) error {
 		}
 	}
 	return ErrLastOwner
+}
+
+// parties loads the acting member and locks the member a change is about.
+func (s *Service) parties(ctx context.Context, tx Tx, a Actor, ref MemberRef) (actor, target *Member, err error) {
+	if actor, err = s.actingMember(ctx, tx, a); err != nil {
+		return nil, nil, err
+	}
+	if target, err = s.lockMember(ctx, tx, a.OrgID, ref); err != nil {
+		return nil, nil, err
+	}
+	return actor, target, nil
+}
+
+// recorded appends the event of a removal or restore about report's member
+// and returns the report carrying the event's id.
+func (s *Service) recorded(ctx context.Context, tx Tx, a Actor, action string, report *Report, before, after any) (*Report, error) {
+	e, err := s.record(ctx, tx, a, action, report.Member, before, after)
+	if err != nil {
+		return nil, err
+	}
+	report.EventID = e.ID
+	return report, nil
 }
 
 // reportGrants revokes the member's direct grants (when off names no group
@@ -306,11 +319,7 @@ func (s *Service) RemoveSpaceMember(ctx context.Context, a Actor, req RemoveSpac
 }
 
 func (s *Service) removeSpaceMember(ctx context.Context, tx Tx, a Actor, space *Space, req RemoveSpaceMemberRequest) (*Report, error) {
-	actor, err := s.actingMember(ctx, tx, a)
-	if err != nil {
-		return nil, err
-	}
-	target, err := s.lockMember(ctx, tx, a.OrgID, req.Member)
+	actor, target, err := s.parties(ctx, tx, a, req.Member)
 	if err != nil {
 		return nil, err
 	}
@@ -340,12 +349,7 @@ func (s *Service) removeSpaceMember(ctx context.Context, tx Tx, a Actor, space *
 	if err := s.finishRemoval(ctx, tx, report, true); err != nil {
 		return nil, err
 	}
-	e, err := s.record(ctx, tx, a, "space_member.removed", target, sm, nil)
-	if err != nil {
-		return nil, err
-	}
-	report.EventID = e.ID
-	return report, nil
+	return s.recorded(ctx, tx, a, "space_member.removed", report, sm, nil)
 }
 
 // RemoveGroupMemberRequest removes a member from one group.
@@ -369,11 +373,7 @@ func (s *Service) RemoveGroupMember(ctx context.Context, a Actor, req RemoveGrou
 }
 
 func (s *Service) removeGroupMember(ctx context.Context, tx Tx, a Actor, group *Group, req RemoveGroupMemberRequest) (*Report, error) {
-	actor, err := s.actingMember(ctx, tx, a)
-	if err != nil {
-		return nil, err
-	}
-	target, err := s.lockMember(ctx, tx, a.OrgID, req.Member)
+	actor, target, err := s.parties(ctx, tx, a, req.Member)
 	if err != nil {
 		return nil, err
 	}
@@ -401,12 +401,7 @@ func (s *Service) removeGroupMember(ctx context.Context, tx Tx, a Actor, group *
 	if err := s.finishRemoval(ctx, tx, report, true); err != nil {
 		return nil, err
 	}
-	e, err := s.record(ctx, tx, a, "group_member.removed", target, gm, nil)
-	if err != nil {
-		return nil, err
-	}
-	report.EventID = e.ID
-	return report, nil
+	return s.recorded(ctx, tx, a, "group_member.removed", report, gm, nil)
 }
 
 // MaxRolesPerRevocation bounds one revocation's role list.
@@ -511,12 +506,7 @@ func (s *Service) revokeRoles(ctx context.Context, tx Tx, a Actor, req RevokeRol
 	if err := s.finishRemoval(ctx, tx, report, true); err != nil {
 		return nil, err
 	}
-	e, err := s.record(ctx, tx, a, "roles.revoked", target, sm, after)
-	if err != nil {
-		return nil, err
-	}
-	report.EventID = e.ID
-	return report, nil
+	return s.recorded(ctx, tx, a, "roles.revoked", report, sm, after)
 }
 
 // RestoreMemberRequest restores a removed membership.
