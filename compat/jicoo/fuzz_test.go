@@ -2,30 +2,28 @@ package jicoo
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/memberd/memberd/auth"
+	"github.com/memberd/memberd/internal/dialecttest"
 	"github.com/memberd/memberd/membership"
 )
 
 // patchSeeds are FuzzJicooPatchBody's seeds (testdata/fuzz holds more).
-var patchSeeds = []fuzzInput{
-	{"application/json", []byte(`{"name":"Alice Admin"}`)},
-	{"application/json", []byte(`{"role":"admin"}`)},
-	{"application/json; charset=utf-8", []byte(`{"name":null,"role":"member","x":[1,{}]}`)},
-	{"", []byte(`{"name":"  "}`)},
-	{"application/json", []byte(`[{"role":"owner"}]`)},
-	{"application/merge-patch+json", []byte(`{"name":5}`)},
-	{"application/x-www-form-urlencoded", []byte(`name=x`)},
-	{"application/json", []byte(``)},
+var patchSeeds = []dialecttest.FuzzInput{
+	{ContentType: "application/json", Body: []byte(`{"name":"Alice Admin"}`)},
+	{ContentType: "application/json", Body: []byte(`{"role":"admin"}`)},
+	{ContentType: "application/json; charset=utf-8", Body: []byte(`{"name":null,"role":"member","x":[1,{}]}`)},
+	{ContentType: "", Body: []byte(`{"name":"  "}`)},
+	{ContentType: "application/json", Body: []byte(`[{"role":"owner"}]`)},
+	{ContentType: "application/merge-patch+json", Body: []byte(`{"name":5}`)},
+	{ContentType: "application/x-www-form-urlencoded", Body: []byte(`name=x`)},
+	{ContentType: "application/json", Body: []byte(``)},
 }
 
 // FuzzJicooPatchBody feeds arbitrary Content-Types and bodies to the PATCH
@@ -44,29 +42,23 @@ var patchSeeds = []fuzzInput{
 //
 //	go test ./compat/jicoo -run '^$' -fuzz FuzzJicooPatchBody -fuzztime 60s
 func FuzzJicooPatchBody(f *testing.F) {
-	fuzzing := flag.Lookup("test.fuzz").Value.String() != ""
 	for _, in := range patchSeeds {
-		f.Add(in.contentType, in.body)
+		f.Add(in.ContentType, in.Body)
 	}
 	b := newBundle(f, "sqlite", auth.Limits{})
-	before := b.sixth(f)
+	before, withEndpoint := b.sixth(f), !dialecttest.Fuzzing()
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
-		b.checkPatch(t, before, contentType, body, !fuzzing)
+		b.checkPatch(t, before, contentType, body, withEndpoint)
 	})
 }
 
 // TestPatchCorpus runs FuzzJicooPatchBody's seeds and its corpus under
 // testdata/fuzz on each engine.
 func TestPatchCorpus(t *testing.T) {
-	inputs := append(slices.Clone(patchSeeds), readCorpus(t, "FuzzJicooPatchBody")...)
-	eachEngine(t, func(t *testing.T, engine string) {
+	dialecttest.RunCorpus(t, "FuzzJicooPatchBody", patchSeeds, func(t *testing.T, engine string) func(*testing.T, dialecttest.FuzzInput) {
 		b := newBundle(t, engine, auth.Limits{})
 		before := b.sixth(t)
-		for i, in := range inputs {
-			t.Run(strconv.Itoa(i), func(t *testing.T) {
-				b.checkPatch(t, before, in.contentType, in.body, true)
-			})
-		}
+		return func(t *testing.T, in dialecttest.FuzzInput) { b.checkPatch(t, before, in.ContentType, in.Body, true) }
 	})
 }
 
@@ -74,8 +66,8 @@ func TestPatchCorpus(t *testing.T) {
 // how many changes were made, and member 6.
 func (b *bundle) sixth(tb testing.TB) string {
 	tb.Helper()
-	m := b.member(tb, 6)
-	return fmt.Sprintf("%d:%s:%s:%s:%s", b.okEvents(tb), m.Name, m.Role, m.Status, stamp(&m.UpdatedAt))
+	m := b.Member(tb, 6)
+	return fmt.Sprintf("%d:%s:%s:%s:%s", b.OKEvents(tb), m.Name, m.Role, m.Status, dialecttest.Stamp(&m.UpdatedAt))
 }
 
 // checkPatch is FuzzJicooPatchBody's check of one input; withEndpoint
@@ -106,9 +98,9 @@ func (b *bundle) checkPatch(t *testing.T, before, contentType string, body []byt
 
 	req := httptest.NewRequest(http.MethodPatch, "/v1/organization_users/6", bytes.NewReader(body))
 	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("X-Jicoo-Api-Key", b.demo.MemberToken)
+	req.Header.Set("X-Jicoo-Api-Key", b.Demo.MemberToken)
 	rec := httptest.NewRecorder()
-	b.handler.ServeHTTP(rec, req)
+	b.Srv.Config.Handler.ServeHTTP(rec, req)
 	resp := rec.Result()
 	data, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode >= 500 || resp.StatusCode < 400 {

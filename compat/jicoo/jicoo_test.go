@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/memberd/memberd/auth"
+	"github.com/memberd/memberd/internal/dialecttest"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -35,7 +36,7 @@ func wantUser(m *membership.Member) string {
 }
 
 // TestSeed replays the seed's curl line, first verbatim, then filled in.
-func TestSeed(t *testing.T) { eachEngine(t, testSeed) }
+func TestSeed(t *testing.T) { dialecttest.EachEngine(t, testSeed) }
 
 func testSeed(t *testing.T, engine string) {
 	b := newBundle(t, engine, auth.Limits{})
@@ -46,29 +47,29 @@ func testSeed(t *testing.T, engine string) {
 		// The seed's line as printed: no userId and an empty key.
 		{"Verbatim", "seed_verbatim", "/v1/organization_users/", "", 0},
 		// A key, but still the seed's empty userId.
-		{"EmptyUserID", "seed_empty_user_id", "/v1/organization_users/", b.demo.OwnerToken, 0},
-		{"NumericID", "seed_deleted", "/v1/organization_users/4", b.demo.OwnerToken, 4},
-		{"Again", "seed_deleted_again", "/v1/organization_users/4", b.demo.OwnerToken, 0},
-		{"UUID", "seed_deleted", "/v1/organization_users/" + b.member(t, 7).UUID, b.demo.AdminToken, 7},
-		{"UpperCaseUUID", "seed_deleted", "/v1/organization_users/" + strings.ToUpper(b.member(t, 8).UUID), b.demo.AdminToken, 8},
+		{"EmptyUserID", "seed_empty_user_id", "/v1/organization_users/", b.Demo.OwnerToken, 0},
+		{"NumericID", "seed_deleted", "/v1/organization_users/4", b.Demo.OwnerToken, 4},
+		{"Again", "seed_deleted_again", "/v1/organization_users/4", b.Demo.OwnerToken, 0},
+		{"UUID", "seed_deleted", "/v1/organization_users/" + b.Member(t, 7).UUID, b.Demo.AdminToken, 7},
+		{"UpperCaseUUID", "seed_deleted", "/v1/organization_users/" + strings.ToUpper(b.Member(t, 8).UUID), b.Demo.AdminToken, 8},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := b.digest(t)
-			resp, body := b.raw(t, curl(tc.path, tc.key))
-			golden(t, tc.golden, dump(resp, body))
+			before := b.Digest(t)
+			resp, body := dialecttest.Raw(t, b.Srv, curl(tc.path, tc.key))
+			golden(t, tc.golden, dialecttest.Dump(resp, body))
 			reqID := resp.Header.Get("X-Request-Id")
 			if tc.removes == 0 {
-				if got := b.digest(t); got != before {
+				if got := b.Digest(t); got != before {
 					t.Error("a refused request changed state")
 				}
-				b.assertRefusedAudited(t, reqID)
+				b.AssertRefusedAudited(t, reqID, Interface)
 				return
 			}
-			if m := b.member(t, tc.removes); m.Active() {
+			if m := b.Member(t, tc.removes); m.Active() {
 				t.Errorf("member %d still active", tc.removes)
 			}
-			evs := b.events(t, reqID)
-			if len(evs) != 1 || evs[0].action != "member.removed" || evs[0].outcome != membership.OutcomeOK || evs[0].iface != Interface {
+			evs := b.Events(t, reqID)
+			if len(evs) != 1 || evs[0].Action != "member.removed" || evs[0].Outcome != membership.OutcomeOK || evs[0].Iface != Interface {
 				t.Errorf("events = %+v, want one member.removed through %s", evs, Interface)
 			}
 		})
@@ -77,36 +78,38 @@ func testSeed(t *testing.T, engine string) {
 
 // TestDeleteRevokesEverything: the user loses access to the organization
 // and all its resources at once.
-func TestDeleteRevokesEverything(t *testing.T) { eachEngine(t, testDeleteRevokesEverything) }
+func TestDeleteRevokesEverything(t *testing.T) {
+	dialecttest.EachEngine(t, testDeleteRevokesEverything)
+}
 
 func testDeleteRevokesEverything(t *testing.T, engine string) {
 	ctx := context.Background()
 	b := newBundle(t, engine, auth.Limits{})
 	twelve := membership.MemberRef{ID: 12} // in two groups and holding a direct grant
-	front := membership.Ref{ID: b.demo.Resources["Front door lock"]}
-	server := membership.Ref{ID: b.demo.Resources["Server room lock"]}
+	front := membership.Ref{ID: b.Demo.Resources["Front door lock"]}
+	server := membership.Ref{ID: b.Demo.Resources["Server room lock"]}
 	for _, res := range []membership.Ref{front, server} {
-		if acc, err := b.svc.CheckAccess(ctx, b.owner, twelve, res); err != nil || !acc.Allowed {
+		if acc, err := b.Svc.CheckAccess(ctx, b.Owner, twelve, res); err != nil || !acc.Allowed {
 			t.Fatalf("before: access to %d = %+v, %v", res.ID, acc, err)
 		}
 	}
-	r := b.do(t, http.MethodDelete, "/v1/organization_users/12", b.demo.OwnerToken, "", "")
-	if r.status != http.StatusNoContent || r.body != "" {
-		t.Fatalf("DELETE: %d %q", r.status, r.body)
+	r := b.Do(t, http.MethodDelete, "/v1/organization_users/12", b.Demo.OwnerToken, "", "")
+	if r.Status != http.StatusNoContent || r.Body != "" {
+		t.Fatalf("DELETE: %d %q", r.Status, r.Body)
 	}
 	for _, res := range []membership.Ref{front, server} {
-		if acc, err := b.svc.CheckAccess(ctx, b.owner, twelve, res); err != nil || acc.Allowed {
+		if acc, err := b.Svc.CheckAccess(ctx, b.Owner, twelve, res); err != nil || acc.Allowed {
 			t.Errorf("after: access to %d = %+v, %v; want none", res.ID, acc, err)
 		}
 	}
-	at := b.clock.Now().Add(48 * time.Hour).Truncate(time.Hour)
-	_, err := b.svc.CreateBooking(ctx, b.owner, membership.CreateBookingRequest{Resource: front, Member: &twelve,
+	at := b.Clock.Now().Add(48 * time.Hour).Truncate(time.Hour)
+	_, err := b.Svc.CreateBooking(ctx, b.Owner, membership.CreateBookingRequest{Resource: front, Member: &twelve,
 		StartsAt: at, EndsAt: at.Add(time.Hour)})
 	if membership.ErrorCode(err) != membership.CodeForbidden {
 		t.Errorf("booking after removal: %v, want forbidden", err)
 	}
 	for _, g := range []string{"Door access", "Engineering"} {
-		gms, err := b.svc.GroupMembers(ctx, b.owner, membership.Ref{ID: b.demo.Groups[g]}, membership.StatusActive)
+		gms, err := b.Svc.GroupMembers(ctx, b.Owner, membership.Ref{ID: b.Demo.Groups[g]}, membership.StatusActive)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,29 +119,29 @@ func testDeleteRevokesEverything(t *testing.T, engine string) {
 			}
 		}
 	}
-	if g := b.do(t, http.MethodGet, "/v1/organization_users/12", b.demo.OwnerToken, "", ""); g.status != http.StatusNotFound {
-		t.Errorf("GET after DELETE: %d %s", g.status, g.body)
+	if g := b.Do(t, http.MethodGet, "/v1/organization_users/12", b.Demo.OwnerToken, "", ""); g.Status != http.StatusNotFound {
+		t.Errorf("GET after DELETE: %d %s", g.Status, g.Body)
 	}
 }
 
-func TestList(t *testing.T) { eachEngine(t, testList) }
+func TestList(t *testing.T) { dialecttest.EachEngine(t, testList) }
 
 func testList(t *testing.T, engine string) {
 	b := newBundle(t, engine, auth.Limits{})
-	one, two := b.member(t, 1), b.member(t, 2)
+	one, two := b.Member(t, 1), b.Member(t, 2)
 	t.Run("FirstPageExact", func(t *testing.T) {
-		r := b.do(t, http.MethodGet, "/v1/organization_users?perPage=2", b.demo.MemberToken, "", "")
+		r := b.Do(t, http.MethodGet, "/v1/organization_users?perPage=2", b.Demo.MemberToken, "", "")
 		want := `{"data":[` + wantUser(one) + `,` + wantUser(two) + `],` +
 			`"pagination":{"totalCount":1000,"count":2,"currentPage":1,"nextPage":2,"numberOfPages":500}}`
-		if r.status != http.StatusOK || r.body != want {
-			t.Errorf("got %d %s\nwant 200 %s", r.status, r.body, want)
+		if r.Status != http.StatusOK || r.Body != want {
+			t.Errorf("got %d %s\nwant 200 %s", r.Status, r.Body, want)
 		}
-		if ct := r.header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
+		if ct := r.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
 			t.Errorf("Content-Type = %q", ct)
 		}
 	})
-	if r := b.do(t, http.MethodDelete, "/v1/organization_users/4", b.demo.OwnerToken, "", ""); r.status != http.StatusNoContent {
-		t.Fatalf("DELETE: %d %s", r.status, r.body)
+	if r := b.Do(t, http.MethodDelete, "/v1/organization_users/4", b.Demo.OwnerToken, "", ""); r.Status != http.StatusNoContent {
+		t.Fatalf("DELETE: %d %s", r.Status, r.Body)
 	}
 	for _, tc := range []struct {
 		query                      string
@@ -152,9 +155,9 @@ func testList(t *testing.T, engine string) {
 		{"?page=&perPage=", 20, 999, 1, 50, "2"},
 	} {
 		t.Run("Page"+tc.query, func(t *testing.T) {
-			r := b.do(t, http.MethodGet, "/v1/organization_users"+tc.query, b.demo.OwnerToken, "", "")
-			if r.status != http.StatusOK {
-				t.Fatalf("got %d %s", r.status, r.body)
+			r := b.Do(t, http.MethodGet, "/v1/organization_users"+tc.query, b.Demo.OwnerToken, "", "")
+			if r.Status != http.StatusOK {
+				t.Fatalf("got %d %s", r.Status, r.Body)
 			}
 			var got struct {
 				Data []struct {
@@ -163,13 +166,13 @@ func testList(t *testing.T, engine string) {
 				} `json:"data"`
 				Pagination map[string]json.RawMessage `json:"pagination"`
 			}
-			if err := json.Unmarshal([]byte(r.body), &got); err != nil {
+			if err := json.Unmarshal([]byte(r.Body), &got); err != nil {
 				t.Fatal(err)
 			}
 			if len(got.Data) != tc.count {
 				t.Fatalf("%d users, want %d", len(got.Data), tc.count)
 			}
-			if tc.count > 0 && got.Data[0].ID != b.member(t, int64(tc.first)).UUID {
+			if tc.count > 0 && got.Data[0].ID != b.Member(t, int64(tc.first)).UUID {
 				t.Errorf("first user %s, want member %d", got.Data[0].Email, tc.first)
 			}
 			for _, u := range got.Data {
@@ -180,58 +183,58 @@ func testList(t *testing.T, engine string) {
 			p := got.Pagination
 			if string(p["totalCount"]) != strconv.Itoa(tc.total) || string(p["count"]) != strconv.Itoa(tc.count) ||
 				string(p["numberOfPages"]) != strconv.Itoa(tc.pages) || string(p["nextPage"]) != tc.next {
-				t.Errorf("pagination = %s", r.body[strings.Index(r.body, `"pagination"`):])
+				t.Errorf("pagination = %s", r.Body[strings.Index(r.Body, `"pagination"`):])
 			}
 		})
 	}
 }
 
-func TestGetAndPatch(t *testing.T) { eachEngine(t, testGetAndPatch) }
+func TestGetAndPatch(t *testing.T) { dialecttest.EachEngine(t, testGetAndPatch) }
 
 func testGetAndPatch(t *testing.T, engine string) {
 	b := newBundle(t, engine, auth.Limits{})
-	six := b.member(t, 6)
+	six := b.Member(t, 6)
 	t.Run("GetByIDAndUUID", func(t *testing.T) {
 		want := `{"data":` + wantUser(six) + `}`
 		for _, id := range []string{"6", six.UUID} {
-			r := b.do(t, http.MethodGet, "/v1/organization_users/"+id, b.demo.MemberToken, "", "")
-			if r.status != http.StatusOK || r.body != want {
-				t.Errorf("GET %s = %d %s, want %s", id, r.status, r.body, want)
+			r := b.Do(t, http.MethodGet, "/v1/organization_users/"+id, b.Demo.MemberToken, "", "")
+			if r.Status != http.StatusOK || r.Body != want {
+				t.Errorf("GET %s = %d %s, want %s", id, r.Status, r.Body, want)
 			}
 		}
 	})
 	t.Run("PatchName", func(t *testing.T) {
-		r := b.do(t, http.MethodPatch, "/v1/organization_users/6", b.demo.AdminToken, "application/json", `{"name":"Sixth <Member>","extra":true}`)
-		after := b.member(t, 6)
+		r := b.Do(t, http.MethodPatch, "/v1/organization_users/6", b.Demo.AdminToken, "application/json", `{"name":"Sixth <Member>","extra":true}`)
+		after := b.Member(t, 6)
 		if after.Name != "Sixth <Member>" || after.Role != membership.RoleMember {
 			t.Errorf("member 6 = %+v", after)
 		}
-		if want := `{"data":` + strings.ReplaceAll(strings.ReplaceAll(wantUser(after), "<", `\u003c`), ">", `\u003e`) + `}`; r.status != http.StatusOK || r.body != want {
-			t.Errorf("got %d %s\nwant 200 %s", r.status, r.body, want)
+		if want := `{"data":` + strings.ReplaceAll(strings.ReplaceAll(wantUser(after), "<", `\u003c`), ">", `\u003e`) + `}`; r.Status != http.StatusOK || r.Body != want {
+			t.Errorf("got %d %s\nwant 200 %s", r.Status, r.Body, want)
 		}
 	})
 	t.Run("PatchRole", func(t *testing.T) {
-		r := b.do(t, http.MethodPatch, "/v1/organization_users/"+six.UUID, b.demo.OwnerToken, "", `{"role":"admin","name":null}`)
-		if after := b.member(t, 6); r.status != http.StatusOK || after.Role != membership.RoleAdmin || after.Name != "Sixth <Member>" {
-			t.Errorf("got %d %s; member 6 = %+v", r.status, r.body, after)
+		r := b.Do(t, http.MethodPatch, "/v1/organization_users/"+six.UUID, b.Demo.OwnerToken, "", `{"role":"admin","name":null}`)
+		if after := b.Member(t, 6); r.Status != http.StatusOK || after.Role != membership.RoleAdmin || after.Name != "Sixth <Member>" {
+			t.Errorf("got %d %s; member 6 = %+v", r.Status, r.Body, after)
 		}
 	})
 	t.Run("MemberRenamesThemselves", func(t *testing.T) {
-		r := b.do(t, http.MethodPatch, "/v1/organization_users/5", b.demo.MemberToken, "application/merge-patch+json", `{"name":"Five"}`)
-		if r.status != http.StatusOK || b.member(t, 5).Name != "Five" {
-			t.Errorf("got %d %s", r.status, r.body)
+		r := b.Do(t, http.MethodPatch, "/v1/organization_users/5", b.Demo.MemberToken, "application/merge-patch+json", `{"name":"Five"}`)
+		if r.Status != http.StatusOK || b.Member(t, 5).Name != "Five" {
+			t.Errorf("got %d %s", r.Status, r.Body)
 		}
 	})
 }
 
 // TestErrors checks each refusal's status and Jicoo body, and that it
 // changed nothing and was audited.
-func TestErrors(t *testing.T) { eachEngine(t, testErrors) }
+func TestErrors(t *testing.T) { dialecttest.EachEngine(t, testErrors) }
 
 func testErrors(t *testing.T, engine string) {
 	b := newBundle(t, engine, auth.Limits{})
-	if r := b.do(t, http.MethodDelete, "/v1/organization_users/9", b.demo.OwnerToken, "", ""); r.status != http.StatusNoContent {
-		t.Fatalf("DELETE: %d %s", r.status, r.body)
+	if r := b.Do(t, http.MethodDelete, "/v1/organization_users/9", b.Demo.OwnerToken, "", ""); r.Status != http.StatusNoContent {
+		t.Fatalf("DELETE: %d %s", r.Status, r.Body)
 	}
 	body := func(code, msg string) string {
 		return `{"errors":{"code":"` + code + `","message":"` + msg + `"}}`
@@ -280,52 +283,37 @@ func testErrors(t *testing.T, engine string) {
 		{"AdminPromotesToOwner", "PATCH", users + "/6", "admin", "application/json", `{"role":"owner"}`, 403, forbidden, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			key := b.demo.OwnerToken
+			key := b.Demo.OwnerToken
 			switch tc.key {
 			case "member":
-				key = b.demo.MemberToken
+				key = b.Demo.MemberToken
 			case "admin":
-				key = b.demo.AdminToken
+				key = b.Demo.AdminToken
 			}
-			before := b.digest(t)
-			r := b.do(t, tc.method, tc.path, key, tc.contentType, tc.body)
-			if r.status != tc.status || r.body != tc.want {
-				t.Errorf("got %d %s\nwant %d %s", r.status, r.body, tc.status, tc.want)
+			before := b.Digest(t)
+			r := b.Do(t, tc.method, tc.path, key, tc.contentType, tc.body)
+			if r.Status != tc.status || r.Body != tc.want {
+				t.Errorf("got %d %s\nwant %d %s", r.Status, r.Body, tc.status, tc.want)
 			}
-			if got := r.header.Get("Allow"); got != tc.allow {
+			if got := r.Header.Get("Allow"); got != tc.allow {
 				t.Errorf("Allow = %q, want %q", got, tc.allow)
 			}
-			if got := b.digest(t); got != before {
+			if got := b.Digest(t); got != before {
 				t.Error("a refused request changed state")
 			}
-			b.assertRefusedAudited(t, r.requestID)
+			b.AssertRefusedAudited(t, r.RequestID, Interface)
 		})
 	}
 }
 
 // TestAuthorization is the authorization matrix in Jicoo's words.
-func TestAuthorization(t *testing.T) { eachEngine(t, testAuthorization) }
+func TestAuthorization(t *testing.T) { dialecttest.EachEngine(t, testAuthorization) }
 
 func testAuthorization(t *testing.T, engine string) {
 	b := newBundle(t, engine, auth.Limits{})
-	soon := b.clock.Now().Add(time.Hour)
-	expired := b.credential(t, 1, membership.AllScopes(), &soon)
-	revoked := b.credential(t, 1, membership.AllScopes(), nil)
-	creds, err := b.svc.Credentials(context.Background(), b.owner)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.svc.RevokeCredential(context.Background(), b.owner, creds[len(creds)-1].ID); err != nil {
-		t.Fatal(err)
-	}
-	b.clock.Advance(2 * time.Hour)
-	readOnly := b.credential(t, 1, []string{membership.ScopeMembersRead}, nil)
-	writeOnly := b.credential(t, 1, []string{membership.ScopeMembersWrite}, nil)
-	other := b.otherOrg(t)
-	wrong := b.demo.OwnerToken[:len(b.demo.OwnerToken)-1] + "x"
-	if strings.HasSuffix(b.demo.OwnerToken, "x") {
-		wrong = b.demo.OwnerToken[:len(b.demo.OwnerToken)-1] + "y"
-	}
+	tk := b.Tokens(t)
+	expired, revoked, readOnly, other, wrong := tk.Expired, tk.Revoked, tk.ReadOnly, tk.Other, tk.Wrong
+	writeOnly := b.Credential(t, 1, []string{membership.ScopeMembersWrite}, nil)
 	const (
 		unauthorized = `{"errors":{"code":"unauthorized","message":"No valid API key provided."}}`
 		forbidden    = `{"errors":{"code":"forbidden","message":"The API key doesn't have permissions to perform the request."}}`
@@ -340,7 +328,7 @@ func testAuthorization(t *testing.T, engine string) {
 	}{
 		{"NoKey", "DELETE", four, nil, 401, unauthorized},
 		{"EmptyKey", "DELETE", four, map[string]string{"X-Jicoo-Api-Key": ""}, 401, unauthorized},
-		{"BearerInstead", "DELETE", four, map[string]string{"Authorization": "Bearer " + b.demo.OwnerToken}, 401, unauthorized},
+		{"BearerInstead", "DELETE", four, map[string]string{"Authorization": "Bearer " + b.Demo.OwnerToken}, 401, unauthorized},
 		{"Garbage", "DELETE", four, map[string]string{"X-Jicoo-Api-Key": "sk_live_xxxxxx"}, 401, unauthorized},
 		{"WrongSecret", "DELETE", four, map[string]string{"X-Jicoo-Api-Key": wrong}, 401, unauthorized},
 		{"Expired", "DELETE", four, map[string]string{"X-Jicoo-Api-Key": expired}, 401, unauthorized},
@@ -350,53 +338,53 @@ func testAuthorization(t *testing.T, engine string) {
 		{"MissingReadScope", "GET", four, map[string]string{"X-Jicoo-Api-Key": writeOnly}, 403, forbidden},
 		{"MissingReadScopeList", "GET", "/v1/organization_users", map[string]string{"X-Jicoo-Api-Key": writeOnly}, 403, forbidden},
 		{"OtherOrganization", "DELETE", four, map[string]string{"X-Jicoo-Api-Key": other}, 404, notFound},
-		{"OtherOrganizationByUUID", "DELETE", "/v1/organization_users/" + b.member(t, 4).UUID, map[string]string{"X-Jicoo-Api-Key": other}, 404, notFound},
+		{"OtherOrganizationByUUID", "DELETE", "/v1/organization_users/" + b.Member(t, 4).UUID, map[string]string{"X-Jicoo-Api-Key": other}, 404, notFound},
 		{"OtherOrganizationGet", "GET", four, map[string]string{"X-Jicoo-Api-Key": other}, 404, notFound},
-		{"PlainMember", "DELETE", four, map[string]string{"X-Jicoo-Api-Key": b.demo.MemberToken}, 403, forbidden},
-		{"AdminRemovingOwner", "DELETE", "/v1/organization_users/1", map[string]string{"X-Jicoo-Api-Key": b.demo.AdminToken}, 403, forbidden},
+		{"PlainMember", "DELETE", four, map[string]string{"X-Jicoo-Api-Key": b.Demo.MemberToken}, 403, forbidden},
+		{"AdminRemovingOwner", "DELETE", "/v1/organization_users/1", map[string]string{"X-Jicoo-Api-Key": b.Demo.AdminToken}, 403, forbidden},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := b.digest(t)
-			req, err := http.NewRequest(tc.method, b.srv.URL+tc.path, nil)
+			before := b.Digest(t)
+			req, err := http.NewRequest(tc.method, b.Srv.URL+tc.path, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for k, v := range tc.header {
 				req.Header[k] = []string{v}
 			}
-			r := b.send(t, req)
-			if r.status != tc.status || r.body != tc.want {
-				t.Errorf("got %d %s\nwant %d %s", r.status, r.body, tc.status, tc.want)
+			r := b.Send(t, req)
+			if r.Status != tc.status || r.Body != tc.want {
+				t.Errorf("got %d %s\nwant %d %s", r.Status, r.Body, tc.status, tc.want)
 			}
-			if got := b.digest(t); got != before {
+			if got := b.Digest(t); got != before {
 				t.Error("a refused request changed state")
 			}
-			b.assertRefusedAudited(t, r.requestID)
+			b.AssertRefusedAudited(t, r.RequestID, Interface)
 		})
 	}
 }
 
-func TestThrottle(t *testing.T) { eachEngine(t, testThrottle) }
+func TestThrottle(t *testing.T) { dialecttest.EachEngine(t, testThrottle) }
 
 func testThrottle(t *testing.T, engine string) {
 	b := newBundle(t, engine, auth.Limits{Rate: 0.001, Burst: 1})
-	if r := b.do(t, http.MethodGet, "/v1/organization_users/4", b.demo.OwnerToken, "", ""); r.status != http.StatusOK {
-		t.Fatalf("first request: %d %s", r.status, r.body)
+	if r := b.Do(t, http.MethodGet, "/v1/organization_users/4", b.Demo.OwnerToken, "", ""); r.Status != http.StatusOK {
+		t.Fatalf("first request: %d %s", r.Status, r.Body)
 	}
-	before := b.digest(t)
-	r := b.do(t, http.MethodDelete, "/v1/organization_users/4", b.demo.OwnerToken, "", "")
+	before := b.Digest(t)
+	r := b.Do(t, http.MethodDelete, "/v1/organization_users/4", b.Demo.OwnerToken, "", "")
 	want := `{"errors":{"code":"too_many_requests","message":"Too many requests hit the API too quickly. We recommend an exponential backoff of your requests."}}`
-	if r.status != http.StatusTooManyRequests || r.body != want {
-		t.Errorf("got %d %s, want 429 %s", r.status, r.body, want)
+	if r.Status != http.StatusTooManyRequests || r.Body != want {
+		t.Errorf("got %d %s, want 429 %s", r.Status, r.Body, want)
 	}
-	if secs, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || secs < 990 || secs > 1000 {
-		t.Errorf("Retry-After = %q, want about 1000", r.header.Get("Retry-After"))
+	if secs, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || secs < 990 || secs > 1000 {
+		t.Errorf("Retry-After = %q, want about 1000", r.Header.Get("Retry-After"))
 	}
-	if got := b.digest(t); got != before {
+	if got := b.Digest(t); got != before {
 		t.Error("a throttled request changed state")
 	}
-	evs := b.events(t, r.requestID)
-	if len(evs) != 1 || evs[0].outcome != membership.OutcomeRefused || evs[0].orgID != 1 {
+	evs := b.Events(t, r.RequestID)
+	if len(evs) != 1 || evs[0].Outcome != membership.OutcomeRefused || evs[0].OrgID != 1 {
 		t.Errorf("events = %+v, want one refusal in organization 1", evs)
 	}
 }

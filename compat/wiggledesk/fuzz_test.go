@@ -3,30 +3,28 @@ package wiggledesk
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
-	"strconv"
 	"testing"
 
 	"github.com/memberd/memberd/auth"
+	"github.com/memberd/memberd/internal/dialecttest"
 	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/membership"
 )
 
 // bodySeeds are FuzzWiggleDeskBody's seeds (testdata/fuzz holds more).
-var bodySeeds = []fuzzInput{
-	{jsonType, []byte(seedJSON)},
-	{formType, []byte(seedForm)},
-	{"multipart/form-data; boundary=X", []byte("--X\r\nContent-Disposition: form-data; name=\"email_invited\"\r\n\r\nEXAMPLE@EXAMPLE.COM\r\n--X--\r\n")},
-	{jsonType, []byte(`{"email_invited": null}`)},
-	{jsonType, []byte(`[1, 2.5, "x", true, null, {}]`)},
-	{"application/*", []byte(`{"email_invited": "owner@acme.test"}`)},
-	{"text/plain", []byte("EXAMPLE@EXAMPLE.COM")},
-	{"", []byte("")},
+var bodySeeds = []dialecttest.FuzzInput{
+	{ContentType: jsonType, Body: []byte(seedJSON)},
+	{ContentType: formType, Body: []byte(seedForm)},
+	{ContentType: "multipart/form-data; boundary=X", Body: []byte("--X\r\nContent-Disposition: form-data; name=\"email_invited\"\r\n\r\nEXAMPLE@EXAMPLE.COM\r\n--X--\r\n")},
+	{ContentType: jsonType, Body: []byte(`{"email_invited": null}`)},
+	{ContentType: jsonType, Body: []byte(`[1, 2.5, "x", true, null, {}]`)},
+	{ContentType: "application/*", Body: []byte(`{"email_invited": "owner@acme.test"}`)},
+	{ContentType: "text/plain", Body: []byte("EXAMPLE@EXAMPLE.COM")},
+	{ContentType: "", Body: []byte("")},
 }
 
 // FuzzWiggleDeskBody feeds arbitrary Content-Types and bodies to the body
@@ -44,29 +42,23 @@ var bodySeeds = []fuzzInput{
 //
 //	go test ./compat/wiggledesk -run '^$' -fuzz FuzzWiggleDeskBody -fuzztime 60s
 func FuzzWiggleDeskBody(f *testing.F) {
-	fuzzing := flag.Lookup("test.fuzz").Value.String() != ""
 	for _, in := range bodySeeds {
-		f.Add(in.contentType, in.body)
+		f.Add(in.ContentType, in.Body)
 	}
 	b := newBundle(f, "sqlite", auth.Limits{})
-	before := b.removals(f)
+	before, withEndpoint := b.removals(f), !dialecttest.Fuzzing()
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
-		b.checkBody(t, before, contentType, body, !fuzzing)
+		b.checkBody(t, before, contentType, body, withEndpoint)
 	})
 }
 
 // TestBodyCorpus runs FuzzWiggleDeskBody's seeds and its corpus under
 // testdata/fuzz on each engine.
 func TestBodyCorpus(t *testing.T) {
-	inputs := append(slices.Clone(bodySeeds), readCorpus(t, "FuzzWiggleDeskBody")...)
-	eachEngine(t, func(t *testing.T, engine string) {
+	dialecttest.RunCorpus(t, "FuzzWiggleDeskBody", bodySeeds, func(t *testing.T, engine string) func(*testing.T, dialecttest.FuzzInput) {
 		b := newBundle(t, engine, auth.Limits{})
 		before := b.removals(t)
-		for i, in := range inputs {
-			t.Run(strconv.Itoa(i), func(t *testing.T) {
-				b.checkBody(t, before, in.contentType, in.body, true)
-			})
-		}
+		return func(t *testing.T, in dialecttest.FuzzInput) { b.checkBody(t, before, in.ContentType, in.Body, true) }
 	})
 }
 
@@ -74,7 +66,7 @@ func TestBodyCorpus(t *testing.T) {
 // changes were made and how many members are removed.
 func (b *bundle) removals(tb testing.TB) string {
 	tb.Helper()
-	return fmt.Sprintf("%d:%d", b.okEvents(tb), len(b.members(tb, b.owner, membership.StatusRemoved)))
+	return fmt.Sprintf("%d:%d", b.OKEvents(tb), len(b.Members(tb, b.Owner, membership.StatusRemoved)))
 }
 
 // checkBody is FuzzWiggleDeskBody's check of one input; withEndpoint also
@@ -101,9 +93,9 @@ func (b *bundle) checkBody(t *testing.T, before, contentType string, body []byte
 	}
 	req := httptest.NewRequest(http.MethodPost, Path, bytes.NewReader(body))
 	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("Authorization", "token "+b.demo.MemberToken)
+	req.Header.Set("Authorization", "token "+b.Demo.MemberToken)
 	rec := httptest.NewRecorder()
-	b.handler.ServeHTTP(rec, req)
+	b.Srv.Config.Handler.ServeHTTP(rec, req)
 	resp := rec.Result()
 	data, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode >= 500 || resp.StatusCode < 400 {

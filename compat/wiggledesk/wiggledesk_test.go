@@ -13,6 +13,7 @@ import (
 
 	"github.com/memberd/memberd/auth"
 	"github.com/memberd/memberd/internal/demo"
+	"github.com/memberd/memberd/internal/dialecttest"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -44,19 +45,19 @@ func httpie(token string, form bool) string {
 }
 
 // TestSeed replays the seed's httpie call byte for byte.
-func TestSeed(t *testing.T) { eachEngine(t, testSeed) }
+func TestSeed(t *testing.T) { dialecttest.EachEngine(t, testSeed) }
 
 func testSeed(t *testing.T, engine string) {
 	t.Run("PlaceholderToken", func(t *testing.T) {
 		t.Parallel() // each has a database of its own
 		b := newBundle(t, engine, auth.Limits{})
-		before := b.digest(t)
-		resp, body := b.raw(t, httpie("YOUR_SECRET_TOKEN", false))
-		golden(t, "seed_placeholder_token", dump(resp, body))
-		if got := b.digest(t); got != before {
+		before := b.Digest(t)
+		resp, body := dialecttest.Raw(t, b.Srv, httpie("YOUR_SECRET_TOKEN", false))
+		golden(t, "seed_placeholder_token", dialecttest.Dump(resp, body))
+		if got := b.Digest(t); got != before {
 			t.Error("a refused request changed state")
 		}
-		b.assertRefusedAudited(t, resp.Header.Get("X-Request-Id"))
+		b.AssertRefusedAudited(t, resp.Header.Get("X-Request-Id"), Interface)
 	})
 	for _, form := range []bool{false, true} {
 		name := "JSON"
@@ -66,29 +67,29 @@ func testSeed(t *testing.T, engine string) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel() // each has a database of its own
 			b := newBundle(t, engine, auth.Limits{})
-			resp, body := b.raw(t, httpie(b.demo.OwnerToken, form))
+			resp, body := dialecttest.Raw(t, b.Srv, httpie(b.Demo.OwnerToken, form))
 			// Both body forms get the same answer, byte for byte.
-			golden(t, "seed_created", dump(resp, body))
+			golden(t, "seed_created", dialecttest.Dump(resp, body))
 			if cl := resp.Header.Get("Content-Length"); cl != strconv.Itoa(len(body)) {
 				t.Errorf("Content-Length = %s, body has %d bytes", cl, len(body))
 			}
-			m := b.member(t, 4)
+			m := b.Member(t, 4)
 			if m.Active() || m.RemovedBy != 1 {
 				t.Errorf("member 4 after removal = %+v, want removed by 1", m)
 			}
-			evs := b.events(t, resp.Header.Get("X-Request-Id"))
-			if len(evs) != 1 || evs[0].action != "member.removed" || evs[0].outcome != membership.OutcomeOK || evs[0].iface != Interface {
+			evs := b.Events(t, resp.Header.Get("X-Request-Id"))
+			if len(evs) != 1 || evs[0].Action != "member.removed" || evs[0].Outcome != membership.OutcomeOK || evs[0].Iface != Interface {
 				t.Errorf("events = %+v, want one member.removed through %s", evs, Interface)
 			}
 
 			// The same call again: already removed, nothing changes.
-			before := b.digest(t)
-			resp, body = b.raw(t, httpie(b.demo.OwnerToken, form))
-			golden(t, "seed_repeated", dump(resp, body))
-			if got := b.digest(t); got != before {
+			before := b.Digest(t)
+			resp, body = dialecttest.Raw(t, b.Srv, httpie(b.Demo.OwnerToken, form))
+			golden(t, "seed_repeated", dialecttest.Dump(resp, body))
+			if got := b.Digest(t); got != before {
 				t.Error("the repeated removal changed state")
 			}
-			b.assertRefusedAudited(t, resp.Header.Get("X-Request-Id"))
+			b.AssertRefusedAudited(t, resp.Header.Get("X-Request-Id"), Interface)
 		})
 	}
 	t.Run("BehindTLSProxy", func(t *testing.T) {
@@ -96,81 +97,81 @@ func testSeed(t *testing.T, engine string) {
 		// As served at the seed's https://wiggledesk.com behind a proxy
 		// that terminates TLS and says so.
 		b := newBundle(t, engine, auth.Limits{})
-		req := strings.Replace(httpie(b.demo.OwnerToken, false), "Host: 127.0.0.1:8080\r\n",
+		req := strings.Replace(httpie(b.Demo.OwnerToken, false), "Host: 127.0.0.1:8080\r\n",
 			"Host: wiggledesk.com\r\nX-Forwarded-Proto: https\r\n", 1)
-		resp, body := b.raw(t, req)
-		golden(t, "seed_created_behind_proxy", dump(resp, body))
+		resp, body := dialecttest.Raw(t, b.Srv, req)
+		golden(t, "seed_created_behind_proxy", dialecttest.Dump(resp, body))
 	})
 	t.Run("URLAnswersTheRemoval", func(t *testing.T) {
 		t.Parallel() // each has a database of its own
 		b := newBundle(t, engine, auth.Limits{})
-		resp, _ := b.raw(t, httpie(b.demo.AdminToken, false))
+		resp, _ := dialecttest.Raw(t, b.Srv, httpie(b.Demo.AdminToken, false))
 		if resp.StatusCode != http.StatusCreated {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
 		loc := resp.Header.Get("Location")
 		path := strings.TrimPrefix(loc, "http://127.0.0.1:8080")
-		r := b.do(t, http.MethodGet, path, b.demo.MemberToken, "", "")
-		if r.status != http.StatusOK {
-			t.Fatalf("GET %s: %d %s", path, r.status, r.body)
+		r := b.Do(t, http.MethodGet, path, b.Demo.MemberToken, "", "")
+		if r.Status != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
 		}
-		m := b.member(t, 4)
+		m := b.Member(t, 4)
 		want := fmt.Sprintf(`{"email_invited":"example@example.com","url":"%s%s","removed_at":"%s","removed_by":2}`,
-			b.srv.URL, path, drfTime(*m.RemovedAt))
-		if r.body != want {
-			t.Errorf("GET %s = %s, want %s", path, r.body, want)
+			b.Srv.URL, path, drfTime(*m.RemovedAt))
+		if r.Body != want {
+			t.Errorf("GET %s = %s, want %s", path, r.Body, want)
 		}
-		if got := r.header.Get("Allow"); got != allowRecord {
+		if got := r.Header.Get("Allow"); got != allowRecord {
 			t.Errorf("Allow = %q, want %q", got, allowRecord)
 		}
 		// HEAD is the GET without its body.
-		h := b.do(t, http.MethodHead, path, b.demo.MemberToken, "", "")
-		if h.status != http.StatusOK || h.body != "" || h.header.Get("Content-Length") != strconv.Itoa(len(want)) {
-			t.Errorf("HEAD %s = %d %q Content-Length %s", path, h.status, h.body, h.header.Get("Content-Length"))
+		h := b.Do(t, http.MethodHead, path, b.Demo.MemberToken, "", "")
+		if h.Status != http.StatusOK || h.Body != "" || h.Header.Get("Content-Length") != strconv.Itoa(len(want)) {
+			t.Errorf("HEAD %s = %d %q Content-Length %s", path, h.Status, h.Body, h.Header.Get("Content-Length"))
 		}
 	})
 }
 
 // TestRemovalEffects checks what the seed promises: history stays, and the
 // removed user can no longer make bookings (through the native booking call).
-func TestRemovalEffects(t *testing.T) { eachEngine(t, testRemovalEffects) }
+func TestRemovalEffects(t *testing.T) { dialecttest.EachEngine(t, testRemovalEffects) }
 
 func testRemovalEffects(t *testing.T, engine string) {
 	ctx := context.Background()
 	b := newBundle(t, engine, auth.Limits{})
-	desk := membership.Ref{ID: b.demo.Resources["Desk L-102"]}
+	desk := membership.Ref{ID: b.Demo.Resources["Desk L-102"]}
 	four := &membership.MemberRef{ID: 4}
 	day := 24 * time.Hour
-	at := b.clock.Now().Truncate(time.Hour)
-	if _, err := b.svc.CreateBooking(ctx, b.owner, membership.CreateBookingRequest{Resource: desk, Member: four,
+	at := b.Clock.Now().Truncate(time.Hour)
+	if _, err := b.Svc.CreateBooking(ctx, b.Owner, membership.CreateBookingRequest{Resource: desk, Member: four,
 		StartsAt: at.Add(5 * day), EndsAt: at.Add(5*day + time.Hour)}); err != nil {
 		t.Fatalf("booking before removal: %v", err)
 	}
 
-	r := b.do(t, http.MethodPost, Path, b.demo.AdminToken, jsonType, `{"email_invited":"Example@Example.com"}`)
-	if r.status != http.StatusCreated {
-		t.Fatalf("remove: %d %s", r.status, r.body)
+	r := b.Do(t, http.MethodPost, Path, b.Demo.AdminToken, jsonType, `{"email_invited":"Example@Example.com"}`)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("remove: %d %s", r.Status, r.Body)
 	}
 
-	_, err := b.svc.CreateBooking(ctx, b.owner, membership.CreateBookingRequest{Resource: desk, Member: four,
+	_, err := b.Svc.CreateBooking(ctx, b.Owner, membership.CreateBookingRequest{Resource: desk, Member: four,
 		StartsAt: at.Add(6 * day), EndsAt: at.Add(6*day + time.Hour)})
 	if membership.ErrorCode(err) != membership.CodeForbidden {
 		t.Errorf("booking after removal: err %v, want forbidden", err)
 	}
-	acc, err := b.svc.CheckAccess(ctx, b.owner, *four, desk)
+	acc, err := b.Svc.CheckAccess(ctx, b.Owner, *four, desk)
 	if err != nil || acc.Allowed {
 		t.Errorf("access after removal = %+v, %v; want none", acc, err)
 	}
-	h, err := b.svc.History(ctx, b.owner, *four)
+	h, err := b.Svc.History(ctx, b.Owner, *four)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var past, cancelled int
 	for _, bk := range h.Bookings {
 		switch {
-		case bk.EndsAt.Before(b.clock.Now()) && bk.Status == membership.BookingActive:
+		case bk.EndsAt.Before(b.Clock.Now()) && bk.Status == membership.BookingActive:
 			past++
-		case bk.StartsAt.After(b.clock.Now()) && bk.Status == membership.BookingCancelled:
+		case bk.StartsAt.After(b.Clock.Now()) && bk.Status == membership.BookingCancelled:
 			cancelled++
 		}
 	}
@@ -184,7 +185,7 @@ func testRemovalEffects(t *testing.T, engine string) {
 
 // TestBodies sends the e-mail in every body form DRF reads; each removes a
 // different member.
-func TestBodies(t *testing.T) { eachEngine(t, testBodies) }
+func TestBodies(t *testing.T) { dialecttest.EachEngine(t, testBodies) }
 
 func testBodies(t *testing.T, engine string) {
 	b := newBundle(t, engine, auth.Limits{})
@@ -210,15 +211,15 @@ func testBodies(t *testing.T, engine string) {
 		{"WildcardType", "*/*", `{"email_invited":"user0011@acme.test"}`, 11},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := b.do(t, http.MethodPost, Path, b.demo.OwnerToken, tc.contentType, tc.body)
-			want := fmt.Sprintf(`{"email_invited":"user%04d@acme.test","url":"%s%s%d/"}`, tc.member, b.srv.URL, Path, tc.member)
-			if r.status != http.StatusCreated || r.body != want {
-				t.Fatalf("got %d %s, want 201 %s", r.status, r.body, want)
+			r := b.Do(t, http.MethodPost, Path, b.Demo.OwnerToken, tc.contentType, tc.body)
+			want := fmt.Sprintf(`{"email_invited":"user%04d@acme.test","url":"%s%s%d/"}`, tc.member, b.Srv.URL, Path, tc.member)
+			if r.Status != http.StatusCreated || r.Body != want {
+				t.Fatalf("got %d %s, want 201 %s", r.Status, r.Body, want)
 			}
-			if loc := r.header.Get("Location"); loc != fmt.Sprintf("%s%s%d/", b.srv.URL, Path, tc.member) {
+			if loc := r.Header.Get("Location"); loc != fmt.Sprintf("%s%s%d/", b.Srv.URL, Path, tc.member) {
 				t.Errorf("Location = %s", loc)
 			}
-			if b.member(t, tc.member).Active() {
+			if b.Member(t, tc.member).Active() {
 				t.Errorf("member %d still active", tc.member)
 			}
 		})
@@ -227,11 +228,11 @@ func testBodies(t *testing.T, engine string) {
 
 // TestErrors checks each refusal's status, DRF body and headers, and that
 // it changed nothing and was audited.
-func TestErrors(t *testing.T) { eachEngine(t, testErrors) }
+func TestErrors(t *testing.T) { dialecttest.EachEngine(t, testErrors) }
 
 func testErrors(t *testing.T, engine string) {
 	b := newBundle(t, engine, auth.Limits{})
-	owner := b.demo.OwnerToken
+	owner := b.Demo.OwnerToken
 	long := strings.Repeat("a", 250) + "@x.test"
 	for _, tc := range []struct {
 		name, method, path, contentType, body string
@@ -276,53 +277,38 @@ func testErrors(t *testing.T, engine string) {
 		{"UnknownPath", "GET", Path + "4/extra/", "", ``, 404, `{"detail":"Not found."}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := b.digest(t)
-			r := b.do(t, tc.method, tc.path, owner, tc.contentType, tc.body)
-			if r.status != tc.status || r.body != tc.want {
-				t.Errorf("got %d %s\nwant %d %s", r.status, r.body, tc.status, tc.want)
+			before := b.Digest(t)
+			r := b.Do(t, tc.method, tc.path, owner, tc.contentType, tc.body)
+			if r.Status != tc.status || r.Body != tc.want {
+				t.Errorf("got %d %s\nwant %d %s", r.Status, r.Body, tc.status, tc.want)
 			}
-			if ct := r.header.Get("Content-Type"); ct != "application/json" {
+			if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type = %q", ct)
 			}
 			for k, v := range map[string]string{"Vary": "Accept", "X-Content-Type-Options": "nosniff",
 				"X-Frame-Options": "SAMEORIGIN", "Referrer-Policy": "same-origin"} {
-				if got := r.header.Get(k); got != v {
+				if got := r.Header.Get(k); got != v {
 					t.Errorf("%s = %q, want %q", k, got, v)
 				}
 			}
-			if tc.status == 405 && r.header.Get("Allow") == "" {
+			if tc.status == 405 && r.Header.Get("Allow") == "" {
 				t.Error("405 without Allow")
 			}
-			if got := b.digest(t); got != before {
+			if got := b.Digest(t); got != before {
 				t.Error("a refused request changed state")
 			}
-			b.assertRefusedAudited(t, r.requestID)
+			b.AssertRefusedAudited(t, r.RequestID, Interface)
 		})
 	}
 }
 
 // TestAuthorization is the authorization matrix in DRF's words.
-func TestAuthorization(t *testing.T) { eachEngine(t, testAuthorization) }
+func TestAuthorization(t *testing.T) { dialecttest.EachEngine(t, testAuthorization) }
 
 func testAuthorization(t *testing.T, engine string) {
 	b := newBundle(t, engine, auth.Limits{})
-	soon := b.clock.Now().Add(time.Hour)
-	expired := b.credential(t, 1, membership.AllScopes(), &soon)
-	revoked := b.credential(t, 1, membership.AllScopes(), nil)
-	creds, err := b.svc.Credentials(context.Background(), b.owner)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.svc.RevokeCredential(context.Background(), b.owner, creds[len(creds)-1].ID); err != nil {
-		t.Fatal(err)
-	}
-	b.clock.Advance(2 * time.Hour)
-	readOnly := b.credential(t, 1, []string{membership.ScopeMembersRead}, nil)
-	other := b.otherOrg(t)
-	wrong := b.demo.OwnerToken[:len(b.demo.OwnerToken)-1] + "x"
-	if strings.HasSuffix(b.demo.OwnerToken, "x") {
-		wrong = b.demo.OwnerToken[:len(b.demo.OwnerToken)-1] + "y"
-	}
+	tk := b.Tokens(t)
+	expired, revoked, readOnly, other, wrong := tk.Expired, tk.Revoked, tk.ReadOnly, tk.Other, tk.Wrong
 	const (
 		notProvided = `{"detail":"Authentication credentials were not provided."}`
 		invalid     = `{"detail":"Invalid token."}`
@@ -334,7 +320,7 @@ func testAuthorization(t *testing.T, engine string) {
 		want                       string
 	}{
 		{"NoCredential", "", demo.WiggleEmail, 401, notProvided},
-		{"BearerScheme", "Bearer " + b.demo.OwnerToken, demo.WiggleEmail, 401, notProvided},
+		{"BearerScheme", "Bearer " + b.Demo.OwnerToken, demo.WiggleEmail, 401, notProvided},
 		{"KeywordOnly", "token", demo.WiggleEmail, 401, `{"detail":"Invalid token header. No credentials provided."}`},
 		{"KeyWithSpaces", "token a b", demo.WiggleEmail, 401, `{"detail":"Invalid token header. Token string should not contain spaces."}`},
 		{"Garbage", "token garbage", demo.WiggleEmail, 401, invalid},
@@ -343,12 +329,12 @@ func testAuthorization(t *testing.T, engine string) {
 		{"Revoked", "token " + revoked, demo.WiggleEmail, 401, invalid},
 		{"MissingScope", "token " + readOnly, demo.WiggleEmail, 403, forbidden},
 		{"OtherOrganization", "token " + other, demo.WiggleEmail, 404, `{"detail":"Not found."}`},
-		{"PlainMember", "token " + b.demo.MemberToken, demo.WiggleEmail, 403, forbidden},
-		{"AdminRemovingOwner", "token " + b.demo.AdminToken, demo.OwnerEmail, 403, forbidden},
+		{"PlainMember", "token " + b.Demo.MemberToken, demo.WiggleEmail, 403, forbidden},
+		{"AdminRemovingOwner", "token " + b.Demo.AdminToken, demo.OwnerEmail, 403, forbidden},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := b.digest(t)
-			req, err := http.NewRequest(http.MethodPost, b.srv.URL+Path, strings.NewReader(`{"email_invited": "`+tc.email+`"}`))
+			before := b.Digest(t)
+			req, err := http.NewRequest(http.MethodPost, b.Srv.URL+Path, strings.NewReader(`{"email_invited": "`+tc.email+`"}`))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -356,48 +342,48 @@ func testAuthorization(t *testing.T, engine string) {
 			if tc.authorization != "" {
 				req.Header.Set("Authorization", tc.authorization)
 			}
-			r := b.send(t, req)
-			if r.status != tc.status || r.body != tc.want {
-				t.Errorf("got %d %s\nwant %d %s", r.status, r.body, tc.status, tc.want)
+			r := b.Send(t, req)
+			if r.Status != tc.status || r.Body != tc.want {
+				t.Errorf("got %d %s\nwant %d %s", r.Status, r.Body, tc.status, tc.want)
 			}
-			if wa := r.header.Get("WWW-Authenticate"); (tc.status == 401) != (wa == "Token") {
-				t.Errorf("WWW-Authenticate = %q with status %d", wa, r.status)
+			if wa := r.Header.Get("WWW-Authenticate"); (tc.status == 401) != (wa == "Token") {
+				t.Errorf("WWW-Authenticate = %q with status %d", wa, r.Status)
 			}
-			if got := b.digest(t); got != before {
+			if got := b.Digest(t); got != before {
 				t.Error("a refused request changed state")
 			}
-			b.assertRefusedAudited(t, r.requestID)
+			b.AssertRefusedAudited(t, r.RequestID, Interface)
 		})
 	}
 }
 
-func TestThrottle(t *testing.T) { eachEngine(t, testThrottle) }
+func TestThrottle(t *testing.T) { dialecttest.EachEngine(t, testThrottle) }
 
 func testThrottle(t *testing.T, engine string) {
 	b := newBundle(t, engine, auth.Limits{Rate: 0.001, Burst: 1})
-	if r := b.do(t, http.MethodPost, Path, b.demo.OwnerToken, jsonType, `{}`); r.status != http.StatusBadRequest {
-		t.Fatalf("first request: %d %s", r.status, r.body)
+	if r := b.Do(t, http.MethodPost, Path, b.Demo.OwnerToken, jsonType, `{}`); r.Status != http.StatusBadRequest {
+		t.Fatalf("first request: %d %s", r.Status, r.Body)
 	}
-	before := b.digest(t)
-	r := b.do(t, http.MethodPost, Path, b.demo.OwnerToken, jsonType, seedJSON)
-	secs, err := strconv.Atoi(r.header.Get("Retry-After"))
+	before := b.Digest(t)
+	r := b.Do(t, http.MethodPost, Path, b.Demo.OwnerToken, jsonType, seedJSON)
+	secs, err := strconv.Atoi(r.Header.Get("Retry-After"))
 	if err != nil || secs < 990 || secs > 1000 {
-		t.Fatalf("Retry-After = %q, want about 1000", r.header.Get("Retry-After"))
+		t.Fatalf("Retry-After = %q, want about 1000", r.Header.Get("Retry-After"))
 	}
 	want := fmt.Sprintf(`{"detail":"Request was throttled. Expected available in %d seconds."}`, secs)
-	if r.status != http.StatusTooManyRequests || r.body != want {
-		t.Errorf("got %d %s, want 429 %s", r.status, r.body, want)
+	if r.Status != http.StatusTooManyRequests || r.Body != want {
+		t.Errorf("got %d %s, want 429 %s", r.Status, r.Body, want)
 	}
-	if got := b.digest(t); got != before {
+	if got := b.Digest(t); got != before {
 		t.Error("a throttled request changed state")
 	}
-	evs := b.events(t, r.requestID)
-	if len(evs) != 1 || evs[0].outcome != membership.OutcomeRefused || evs[0].orgID != 1 {
+	evs := b.Events(t, r.RequestID)
+	if len(evs) != 1 || evs[0].Outcome != membership.OutcomeRefused || evs[0].OrgID != 1 {
 		t.Errorf("events = %+v, want one refusal in organization 1", evs)
 	}
 }
 
-func TestOptionsAndHead(t *testing.T) { eachEngine(t, testOptionsAndHead) }
+func TestOptionsAndHead(t *testing.T) { dialecttest.EachEngine(t, testOptionsAndHead) }
 
 func testOptionsAndHead(t *testing.T, engine string) {
 	b := newBundle(t, engine, auth.Limits{})
@@ -408,33 +394,33 @@ func testOptionsAndHead(t *testing.T, engine string) {
 		status                    int
 		want                      string
 	}{
-		{"Options", "OPTIONS", Path, b.demo.OwnerToken, 200, head + `,"actions":{"POST":{` +
+		{"Options", "OPTIONS", Path, b.Demo.OwnerToken, 200, head + `,"actions":{"POST":{` +
 			`"email_invited":{"type":"email","required":true,"read_only":false,"label":"Email invited","max_length":254},` +
 			`"url":{"type":"field","required":false,"read_only":true,"label":"Url"}}}}`},
-		{"OptionsWithoutWriteScope", "OPTIONS", Path, b.credential(t, 1, []string{membership.ScopeMembersRead}, nil), 200, head + `}`},
-		{"OptionsRecord", "OPTIONS", Path + "4/", b.demo.OwnerToken, 200,
+		{"OptionsWithoutWriteScope", "OPTIONS", Path, b.Credential(t, 1, []string{membership.ScopeMembersRead}, nil), 200, head + `}`},
+		{"OptionsRecord", "OPTIONS", Path + "4/", b.Demo.OwnerToken, 200,
 			`{"name":"Remove Membership Instance","description":"` + description + `","renders":["application/json"],` + parses + `}`},
 		{"OptionsUnauthenticated", "OPTIONS", Path, "", 401, `{"detail":"Authentication credentials were not provided."}`},
-		{"Head", "HEAD", Path, b.demo.OwnerToken, 200, ``},
+		{"Head", "HEAD", Path, b.Demo.OwnerToken, 200, ``},
 		{"HeadUnauthenticated", "HEAD", Path, "", 401, ``},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := b.digest(t)
-			r := b.do(t, tc.method, tc.path, tc.token, "", "")
-			if r.status != tc.status || r.body != tc.want {
-				t.Errorf("got %d %s\nwant %d %s", r.status, r.body, tc.status, tc.want)
+			before := b.Digest(t)
+			r := b.Do(t, tc.method, tc.path, tc.token, "", "")
+			if r.Status != tc.status || r.Body != tc.want {
+				t.Errorf("got %d %s\nwant %d %s", r.Status, r.Body, tc.status, tc.want)
 			}
-			if tc.want != "" && !json.Valid([]byte(r.body)) {
-				t.Errorf("body is not JSON: %s", r.body)
+			if tc.want != "" && !json.Valid([]byte(r.Body)) {
+				t.Errorf("body is not JSON: %s", r.Body)
 			}
 			wantAllow := allowCollection
 			if tc.path != Path {
 				wantAllow = allowRecord
 			}
-			if got := r.header.Get("Allow"); got != wantAllow {
+			if got := r.Header.Get("Allow"); got != wantAllow {
 				t.Errorf("Allow = %q, want %q", got, wantAllow)
 			}
-			if got := b.digest(t); got != before {
+			if got := b.Digest(t); got != before {
 				t.Error("state changed")
 			}
 		})
