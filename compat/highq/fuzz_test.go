@@ -49,10 +49,10 @@ func FuzzHighQBody(f *testing.F) {
 		f.Add([]byte(s), true)
 	}
 	e := newEnv(f, "sqlite")
-	state := func(tb testing.TB) string { return fmt.Sprint(e.siteMembers(tb, e.deal())) }
+	state := func(tb testing.TB) string { return fmt.Sprint(e.ActiveSpaceMembers(tb, e.deal())) }
 	before := state(f)
-	h := NewHandler(e.svc, auth.New(e.svc, auth.Limits{}))
-	limit := e.svc.BatchLimit()
+	h := NewHandler(e.Svc, auth.New(e.Svc, auth.Limits{}))
+	limit := e.Svc.BatchLimit()
 	outcomes := []string{membership.OutcomeRemoved, membership.OutcomeInvalid, membership.OutcomeAlreadyRemoved,
 		membership.OutcomeNotFound, membership.OutcomeNotMember, membership.OutcomeForbidden, membership.OutcomeConflict}
 	f.Fuzz(func(t *testing.T, body []byte, asXML bool) {
@@ -106,7 +106,7 @@ func FuzzHighQBody(f *testing.F) {
 
 		// The whole request, as a plain member.
 		req := httptest.NewRequest(http.MethodDelete, fmt.Sprintf("/api/3/sites/%d/users", e.deal()), bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+e.demo.MemberToken)
+		req.Header.Set("Authorization", "Bearer "+e.Demo.MemberToken)
 		if asXML {
 			req.Header.Set("Content-Type", "application/xml")
 		} else {

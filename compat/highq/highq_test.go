@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/memberd/memberd/internal/demo"
+	"github.com/memberd/memberd/internal/dialecttest"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -75,55 +76,55 @@ func TestRemoveSiteUsersSeed(t *testing.T) {
 		golden  string
 		xml     bool
 	}{
-		{name: "TransactionIDStrings", body: seed(t, "transactionid_strings.json"),
+		{name: "TransactionIDStrings", body: dialecttest.Seed(t, "transactionid_strings.json"),
 			headers: []string{"Content-Type", "application/json"}, removed: []int64{990, 991, 992}, golden: "transactionid_strings.json"},
-		{name: "TransactionIDsIntegers", body: seed(t, "transactionids_integers.json"),
+		{name: "TransactionIDsIntegers", body: dialecttest.Seed(t, "transactionids_integers.json"),
 			headers: []string{"Content-Type", "application/json"}, removed: []int64{900, 901, 902, 903}, golden: "transactionids_integers.json"},
 		{name: "TransactionIDsStrings", body: `{"transactionids":{"transactionid":["900","901","902","903"]}}`,
 			headers: []string{"Content-Type", "application/json"}, removed: []int64{900, 901, 902, 903}, golden: "transactionids_integers.json"},
-		{name: "XML", body: seed(t, "transactionids.xml"),
+		{name: "XML", body: dialecttest.Seed(t, "transactionids.xml"),
 			headers: []string{"Content-Type", "application/xml"}, removed: []int64{900, 901, 902, 903}, golden: "transactionids.xml", xml: true},
-		{name: "XMLSniffed", body: seed(t, "transactionids.xml"),
+		{name: "XMLSniffed", body: dialecttest.Seed(t, "transactionids.xml"),
 			removed: []int64{900, 901, 902, 903}, golden: "transactionids.xml", xml: true},
 		{name: "XMLTextXML", body: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<transactionids>\n  <transactionid> 900 </transactionid>\n  <transactionid>901</transactionid>\n  <transactionid>902</transactionid>\n  <transactionid>903</transactionid>\n</transactionids>\n",
 			headers: []string{"Content-Type", "text/xml; charset=UTF-8"}, removed: []int64{900, 901, 902, 903}, golden: "transactionids.xml", xml: true},
-		{name: "JSONAcceptXML", body: seed(t, "transactionid_strings.json"),
+		{name: "JSONAcceptXML", body: dialecttest.Seed(t, "transactionid_strings.json"),
 			headers: []string{"Content-Type", "application/json", "Accept", "application/xml"}, removed: []int64{990, 991, 992}, golden: "transactionid_strings_accept.xml", xml: true},
-		{name: "XMLAcceptJSON", body: seed(t, "transactionids.xml"),
+		{name: "XMLAcceptJSON", body: dialecttest.Seed(t, "transactionids.xml"),
 			headers: []string{"Content-Type", "application/xml", "Accept", "application/json"}, removed: []int64{900, 901, 902, 903}, golden: "transactionids_integers.json"},
 	}
-	for _, engine := range engines {
+	for _, engine := range dialecttest.Engines {
 		t.Run(engine, func(t *testing.T) {
 			// One demo per engine: each example puts back what it removed.
 			e := newEnv(t, engine)
-			original := e.siteMembers(t, e.deal())
+			original := e.ActiveSpaceMembers(t, e.deal())
 			for _, ex := range examples {
 				t.Run(ex.name, func(t *testing.T) {
-					before := e.siteMembers(t, e.deal())
+					before := e.ActiveSpaceMembers(t, e.deal())
 					if !slices.Equal(before, original) {
 						t.Fatalf("site members %v, want the demo's %v", before, original)
 					}
 					defer e.readd(t, ex.removed)
-					mark := e.lastEventID(t, 1)
-					resp, body := e.remove(t, e.deal(), e.demo.AdminToken, ex.body, ex.headers...)
-					wantStatus(t, resp, body, http.StatusOK)
+					mark := e.LastEventID(t, 1)
+					resp, body := e.remove(t, e.deal(), e.Demo.AdminToken, ex.body, ex.headers...)
+					dialecttest.WantStatus(t, resp, body, http.StatusOK)
 					if ex.xml {
-						wantHeader(t, resp, "Content-Type", "application/xml")
+						dialecttest.WantHeader(t, resp, "Content-Type", "application/xml")
 					} else {
-						wantHeader(t, resp, "Content-Type", "application/json")
+						dialecttest.WantHeader(t, resp, "Content-Type", "application/json")
 					}
 					golden(t, ex.golden, body)
-					if got, want := e.siteMembers(t, e.deal()), without(before, ex.removed...); !slices.Equal(got, want) {
+					if got, want := e.ActiveSpaceMembers(t, e.deal()), without(before, ex.removed...); !slices.Equal(got, want) {
 						t.Errorf("site members %v, want %v", got, want)
 					}
 					// Leaving a site is not leaving the organization.
 					for _, id := range ex.removed {
-						m, err := e.svc.Member(context.Background(), e.owner, membership.MemberRef{ID: id})
+						m, err := e.Svc.Member(context.Background(), e.Owner, membership.MemberRef{ID: id})
 						if err != nil || !m.Active() {
 							t.Errorf("member %d after site removal: %+v, %v", id, m, err)
 						}
 					}
-					evs, err := e.svc.Events(context.Background(), e.owner, membership.EventListParams{Action: "space_member.removed", Limit: 100})
+					evs, err := e.Svc.Events(context.Background(), e.Owner, membership.EventListParams{Action: "space_member.removed", Limit: 100})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -141,17 +142,17 @@ func TestRemoveSiteUsersSeed(t *testing.T) {
 			t.Run("SeedLiteralWithEtc", func(t *testing.T) {
 				// The comment's second form, copied with its "...etc", is not
 				// JSON: it gets the comment's own error answer.
-				before := e.snapshot(t)
-				mark := e.lastEventID(t, 1)
-				resp, body := e.remove(t, e.deal(), e.demo.AdminToken, seed(t, "transactionids_literal.json"), "Content-Type", "application/json")
-				wantStatus(t, resp, body, http.StatusBadRequest)
-				wantHeader(t, resp, "Content-Type", "application/json")
+				before := e.Snapshot(t)
+				mark := e.LastEventID(t, 1)
+				resp, body := e.remove(t, e.deal(), e.Demo.AdminToken, dialecttest.Seed(t, "transactionids_literal.json"), "Content-Type", "application/json")
+				dialecttest.WantStatus(t, resp, body, http.StatusBadRequest)
+				dialecttest.WantHeader(t, resp, "Content-Type", "application/json")
 				golden(t, "invalid_body.json", body)
-				jsonEqual(t, body, seed(t, "invalid_body_response.json"))
-				if after := e.snapshot(t); after != before {
+				jsonEqual(t, body, dialecttest.Seed(t, "invalid_body_response.json"))
+				if after := e.Snapshot(t); after != before {
 					t.Errorf("state changed:\n%s\nwas\n%s", after, before)
 				}
-				if got := actions(e.refusals(t, 1, mark)); !slices.Equal(got, []string{actionRemoveSiteUsers}) {
+				if got := dialecttest.Actions(e.Refusals(t, Interface, 1, mark)); !slices.Equal(got, []string{actionRemoveSiteUsers}) {
 					t.Errorf("refused events %v", got)
 				}
 			})
@@ -165,8 +166,8 @@ func TestRemoveSiteUsersNotes(t *testing.T) {
 	t.Run("Note1InvalidID", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, "sqlite")
-		resp, body := e.remove(t, e.deal(), e.demo.AdminToken, `{"transactionid":["990","abc","9.5","0","-3",""," 991 ",true,null]}`)
-		wantStatus(t, resp, body, http.StatusBadRequest)
+		resp, body := e.remove(t, e.deal(), e.Demo.AdminToken, `{"transactionid":["990","abc","9.5","0","-3",""," 991 ",true,null]}`)
+		dialecttest.WantStatus(t, resp, body, http.StatusBadRequest)
 		want := txJSON(t,
 			tx("990", "200", msgRemoved), tx("abc", "400", msgInvalid), tx("9.5", "400", msgInvalid),
 			tx("0", "400", msgInvalid), tx("-3", "400", msgInvalid), tx("", "400", msgInvalid),
@@ -174,15 +175,15 @@ func TestRemoveSiteUsersNotes(t *testing.T) {
 		if string(body) != want {
 			t.Errorf("got  %s\nwant %s", body, want)
 		}
-		if got := e.siteMembers(t, e.deal()); slices.Contains(got, 990) || slices.Contains(got, 991) {
+		if got := e.ActiveSpaceMembers(t, e.deal()); slices.Contains(got, 990) || slices.Contains(got, 991) {
 			t.Errorf("990 and 991 still in the site: %v", got)
 		}
 	})
 	t.Run("Note2Duplicates", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, "sqlite")
-		resp, body := e.remove(t, e.deal(), e.demo.AdminToken, `{"transactionids":{"transactionid":["990",990,"0990"]}}`)
-		wantStatus(t, resp, body, http.StatusBadRequest)
+		resp, body := e.remove(t, e.deal(), e.Demo.AdminToken, `{"transactionids":{"transactionid":["990",990,"0990"]}}`)
+		dialecttest.WantStatus(t, resp, body, http.StatusBadRequest)
 		want := txJSON(t, tx("990", "200", msgRemoved), tx("990", "409", msgAlreadyRemoved), tx("0990", "409", msgAlreadyRemoved))
 		if string(body) != want {
 			t.Errorf("got  %s\nwant %s", body, want)
@@ -191,10 +192,10 @@ func TestRemoveSiteUsersNotes(t *testing.T) {
 	t.Run("Note2AlreadyRemovedEarlier", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, "sqlite")
-		resp, body := e.remove(t, e.deal(), e.demo.AdminToken, `{"transactionid":["991"]}`)
-		wantStatus(t, resp, body, http.StatusOK)
-		resp, body = e.remove(t, e.deal(), e.demo.AdminToken, `{"transactionid":["991"]}`)
-		wantStatus(t, resp, body, http.StatusConflict)
+		resp, body := e.remove(t, e.deal(), e.Demo.AdminToken, `{"transactionid":["991"]}`)
+		dialecttest.WantStatus(t, resp, body, http.StatusOK)
+		resp, body = e.remove(t, e.deal(), e.Demo.AdminToken, `{"transactionid":["991"]}`)
+		dialecttest.WantStatus(t, resp, body, http.StatusConflict)
 		if want := txJSON(t, tx("991", "409", msgAlreadyRemoved)); string(body) != want {
 			t.Errorf("got  %s\nwant %s", body, want)
 		}
@@ -202,54 +203,54 @@ func TestRemoveSiteUsersNotes(t *testing.T) {
 	t.Run("Note3NotInSite", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, "sqlite")
-		before := e.snapshot(t)
+		before := e.Snapshot(t)
 		// 12 is in the organization but not the site; 5000 is in neither.
-		resp, body := e.remove(t, e.deal(), e.demo.OwnerToken, `{"transactionid":["12","5000"]}`)
-		wantStatus(t, resp, body, http.StatusNotFound)
+		resp, body := e.remove(t, e.deal(), e.Demo.OwnerToken, `{"transactionid":["12","5000"]}`)
+		dialecttest.WantStatus(t, resp, body, http.StatusNotFound)
 		if want := txJSON(t, tx("12", "404", msgNotInSite), tx("5000", "404", msgNotInSite)); string(body) != want {
 			t.Errorf("got  %s\nwant %s", body, want)
 		}
-		if after := e.snapshot(t); after != before {
+		if after := e.Snapshot(t); after != before {
 			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
 		}
 	})
 	t.Run("Note4AdminRemovesOnlyWhomTheyAdded", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, "sqlite")
-		before := e.snapshot(t)
-		mark := e.lastEventID(t, 1)
-		resp, body := e.remove(t, e.deal(), e.demo.AdminToken, `{"transactionid":["950","951"]}`)
-		wantStatus(t, resp, body, http.StatusForbidden)
+		before := e.Snapshot(t)
+		mark := e.LastEventID(t, 1)
+		resp, body := e.remove(t, e.deal(), e.Demo.AdminToken, `{"transactionid":["950","951"]}`)
+		dialecttest.WantStatus(t, resp, body, http.StatusForbidden)
 		if want := txJSON(t, tx("950", "403", msgNoRights), tx("951", "403", msgNoRights)); string(body) != want {
 			t.Errorf("got  %s\nwant %s", body, want)
 		}
-		if after := e.snapshot(t); after != before {
+		if after := e.Snapshot(t); after != before {
 			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
 		}
-		if got := actions(e.refusals(t, 1, mark)); !slices.Equal(got, []string{"batch.remove.item", "batch.remove.item"}) {
+		if got := dialecttest.Actions(e.Refusals(t, Interface, 1, mark)); !slices.Equal(got, []string{"batch.remove.item", "batch.remove.item"}) {
 			t.Errorf("refused events %v", got)
 		}
 	})
 	t.Run("Note4OwnerRemovesAnyone", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, "sqlite")
-		resp, body := e.remove(t, e.deal(), e.demo.OwnerToken, `{"transactionid":["950","990","2"]}`)
-		wantStatus(t, resp, body, http.StatusOK)
-		if got, want := e.siteMembers(t, e.deal()), []int64{900, 901, 902, 903, 951, 952, 991, 992}; !slices.Equal(got, want) {
+		resp, body := e.remove(t, e.deal(), e.Demo.OwnerToken, `{"transactionid":["950","990","2"]}`)
+		dialecttest.WantStatus(t, resp, body, http.StatusOK)
+		if got, want := e.ActiveSpaceMembers(t, e.deal()), []int64{900, 901, 902, 903, 951, 952, 991, 992}; !slices.Equal(got, want) {
 			t.Errorf("site members %v, want %v", got, want)
 		}
 	})
 	t.Run("Note5AtMost100", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, "sqlite")
-		before := e.snapshot(t)
+		before := e.Snapshot(t)
 		ids := make([]string, 101)
 		for i := range ids {
 			ids[i] = fmt.Sprintf("%q", fmt.Sprint(900+i))
 		}
-		mark := e.lastEventID(t, 1)
-		resp, body := e.remove(t, e.deal(), e.demo.OwnerToken, `{"transactionid":[`+strings.Join(ids, ",")+`]}`)
-		wantStatus(t, resp, body, http.StatusBadRequest)
+		mark := e.LastEventID(t, 1)
+		resp, body := e.remove(t, e.deal(), e.Demo.OwnerToken, `{"transactionid":[`+strings.Join(ids, ",")+`]}`)
+		dialecttest.WantStatus(t, resp, body, http.StatusBadRequest)
 		if want := txJSON(t, tx("", "400", "You can remove a maximum of 100 users at a time.")); string(body) != want {
 			t.Errorf("got  %s\nwant %s", body, want)
 		}
@@ -259,18 +260,18 @@ func TestRemoveSiteUsersNotes(t *testing.T) {
 			fmt.Fprintf(&x, "<transactionid>%d</transactionid>", 900+i)
 		}
 		x.WriteString("</transactionids>")
-		resp, body = e.remove(t, e.deal(), e.demo.OwnerToken, x.String(), "Content-Type", "application/xml")
-		wantStatus(t, resp, body, http.StatusBadRequest)
+		resp, body = e.remove(t, e.deal(), e.Demo.OwnerToken, x.String(), "Content-Type", "application/xml")
+		dialecttest.WantStatus(t, resp, body, http.StatusBadRequest)
 		golden(t, "too_many.xml", body)
-		if after := e.snapshot(t); after != before {
+		if after := e.Snapshot(t); after != before {
 			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
 		}
-		if got := actions(e.refusals(t, 1, mark)); !slices.Equal(got, []string{actionRemoveSiteUsers, actionRemoveSiteUsers}) {
+		if got := dialecttest.Actions(e.Refusals(t, Interface, 1, mark)); !slices.Equal(got, []string{actionRemoveSiteUsers, actionRemoveSiteUsers}) {
 			t.Errorf("refused events %v", got)
 		}
 		// Exactly 100 is allowed: every id gets its own status.
-		resp, body = e.remove(t, e.deal(), e.demo.OwnerToken, `{"transactionid":[`+strings.Join(ids[:100], ",")+`]}`)
-		wantStatus(t, resp, body, http.StatusBadRequest) // partial: most ids are not in the site
+		resp, body = e.remove(t, e.deal(), e.Demo.OwnerToken, `{"transactionid":[`+strings.Join(ids[:100], ",")+`]}`)
+		dialecttest.WantStatus(t, resp, body, http.StatusBadRequest) // partial: most ids are not in the site
 		rows := parseTransactions(t, resp, body)
 		if len(rows) != 100 {
 			t.Fatalf("%d transactions, want 100", len(rows))
@@ -297,21 +298,21 @@ func TestRemoveSiteUsers(t *testing.T) {
 	t.Run("Mixed", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, "sqlite")
-		resp, body := e.remove(t, e.deal(), e.demo.AdminToken,
+		resp, body := e.remove(t, e.deal(), e.Demo.AdminToken,
 			`{"transactionid":["990","abc","990","950","5000","12","991"]}`, "Content-Type", "application/json")
-		wantStatus(t, resp, body, http.StatusBadRequest)
+		dialecttest.WantStatus(t, resp, body, http.StatusBadRequest)
 		golden(t, "mixed.json", body)
-		resp, body = e.remove(t, e.deal(), e.demo.AdminToken,
+		resp, body = e.remove(t, e.deal(), e.Demo.AdminToken,
 			"<transactionids><transactionid>992</transactionid><transactionid>x</transactionid><transactionid>950</transactionid></transactionids>",
 			"Content-Type", "application/xml")
-		wantStatus(t, resp, body, http.StatusBadRequest)
+		dialecttest.WantStatus(t, resp, body, http.StatusBadRequest)
 		golden(t, "mixed.xml", body)
 	})
 	t.Run("MixedFailuresNoneRemoved", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, "sqlite")
-		resp, body := e.remove(t, e.deal(), e.demo.AdminToken, `{"transactionid":["950","5000"]}`)
-		wantStatus(t, resp, body, http.StatusBadRequest)
+		resp, body := e.remove(t, e.deal(), e.Demo.AdminToken, `{"transactionid":["950","5000"]}`)
+		dialecttest.WantStatus(t, resp, body, http.StatusBadRequest)
 		if want := txJSON(t, tx("950", "403", msgNoRights), tx("5000", "404", msgNotInSite)); string(body) != want {
 			t.Errorf("got  %s\nwant %s", body, want)
 		}
@@ -344,32 +345,32 @@ func TestRemoveSiteUsers(t *testing.T) {
 	t.Run("BadBodies", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, "sqlite")
-		before := e.snapshot(t)
+		before := e.Snapshot(t)
 		for _, c := range bad {
 			t.Run(c.name, func(t *testing.T) {
-				mark := e.lastEventID(t, 1)
-				resp, body := e.remove(t, e.deal(), e.demo.OwnerToken, c.body, "Content-Type", c.ctype)
-				wantStatus(t, resp, body, c.status)
+				mark := e.LastEventID(t, 1)
+				resp, body := e.remove(t, e.deal(), e.Demo.OwnerToken, c.body, "Content-Type", c.ctype)
+				dialecttest.WantStatus(t, resp, body, c.status)
 				rows := parseTransactions(t, resp, body)
 				if want := []transaction{tx("", fmt.Sprint(c.status), c.reason)}; !reflect.DeepEqual(rows, want) {
 					t.Errorf("got %+v, want %+v", rows, want)
 				}
-				if got := actions(e.refusals(t, 1, mark)); !slices.Equal(got, []string{actionRemoveSiteUsers}) {
+				if got := dialecttest.Actions(e.Refusals(t, Interface, 1, mark)); !slices.Equal(got, []string{actionRemoveSiteUsers}) {
 					t.Errorf("refused events %v", got)
 				}
 			})
 		}
-		if after := e.snapshot(t); after != before {
+		if after := e.Snapshot(t); after != before {
 			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
 		}
 	})
 	t.Run("XMLUnknownElementsIgnored", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, "sqlite")
-		resp, body := e.remove(t, e.deal(), e.demo.AdminToken,
+		resp, body := e.remove(t, e.deal(), e.Demo.AdminToken,
 			`<!-- ids --><hq:transactionids xmlns:hq="urn:highq" note="x"><comment><p>hi</p></comment><hq:transactionid>990</hq:transactionid><?pi x?></hq:transactionids>`,
 			"Content-Type", "application/xml")
-		wantStatus(t, resp, body, http.StatusOK)
+		dialecttest.WantStatus(t, resp, body, http.StatusOK)
 		if rows := parseTransactions(t, resp, body); !reflect.DeepEqual(rows, []transaction{tx("990", "200", msgRemoved)}) {
 			t.Errorf("got %+v", rows)
 		}
@@ -377,8 +378,8 @@ func TestRemoveSiteUsers(t *testing.T) {
 	t.Run("UnknownKeysIgnoredAndScalarID", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, "sqlite")
-		resp, body := e.remove(t, e.deal(), e.demo.AdminToken, `{"note":{"a":[1,2]},"transactionids":{"x":1,"transactionid":"990"}}`)
-		wantStatus(t, resp, body, http.StatusOK)
+		resp, body := e.remove(t, e.deal(), e.Demo.AdminToken, `{"note":{"a":[1,2]},"transactionids":{"x":1,"transactionid":"990"}}`)
+		dialecttest.WantStatus(t, resp, body, http.StatusOK)
 		if want := txJSON(t, tx("990", "200", msgRemoved)); string(body) != want {
 			t.Errorf("got  %s\nwant %s", body, want)
 		}
@@ -386,17 +387,17 @@ func TestRemoveSiteUsers(t *testing.T) {
 	t.Run("UnknownSite", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, "sqlite")
-		mark := e.lastEventID(t, 1)
-		resp, body := e.remove(t, 999, e.demo.OwnerToken, `{"transactionid":["990"]}`)
-		wantStatus(t, resp, body, http.StatusNotFound)
+		mark := e.LastEventID(t, 1)
+		resp, body := e.remove(t, 999, e.Demo.OwnerToken, `{"transactionid":["990"]}`)
+		dialecttest.WantStatus(t, resp, body, http.StatusNotFound)
 		if want := txJSON(t, tx("", "404", "space not found")); string(body) != want {
 			t.Errorf("got  %s\nwant %s", body, want)
 		}
-		if got := actions(e.refusals(t, 1, mark)); !slices.Equal(got, []string{"batch.remove"}) {
+		if got := dialecttest.Actions(e.Refusals(t, Interface, 1, mark)); !slices.Equal(got, []string{"batch.remove"}) {
 			t.Errorf("refused events %v", got)
 		}
-		resp, body = call(t, http.MethodDelete, e.url+"/api/3/sites/deal/users", e.demo.OwnerToken, `{"transactionid":["990"]}`, "Accept", "application/xml")
-		wantStatus(t, resp, body, http.StatusBadRequest)
+		resp, body = dialecttest.Call(t, http.MethodDelete, e.url+"/api/3/sites/deal/users", e.Demo.OwnerToken, `{"transactionid":["990"]}`, "Accept", "application/xml")
+		dialecttest.WantStatus(t, resp, body, http.StatusBadRequest)
 		golden(t, "bad_siteid.xml", body)
 	})
 }
@@ -414,17 +415,17 @@ func TestReads(t *testing.T) {
 		{"SiteUsersXML", fmt.Sprintf("/api/3/sites/%d/users", e.deal()), "text/xml", "site_users.xml", "application/xml"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			resp, body := call(t, http.MethodGet, e.url+c.path, e.demo.MemberToken, "", "Accept", c.accept)
-			wantStatus(t, resp, body, http.StatusOK)
-			wantHeader(t, resp, "Content-Type", c.ctype)
+			resp, body := dialecttest.Call(t, http.MethodGet, e.url+c.path, e.Demo.MemberToken, "", "Accept", c.accept)
+			dialecttest.WantStatus(t, resp, body, http.StatusOK)
+			dialecttest.WantHeader(t, resp, "Content-Type", c.ctype)
 			golden(t, c.golden, body)
 		})
 	}
 	t.Run("RemovedUserLeavesTheList", func(t *testing.T) {
-		resp, body := e.remove(t, e.deal(), e.demo.AdminToken, `{"transactionid":["992"]}`)
-		wantStatus(t, resp, body, http.StatusOK)
-		resp, body = call(t, http.MethodGet, fmt.Sprintf("%s/api/3/sites/%d/users", e.url, e.deal()), e.demo.OwnerToken, "")
-		wantStatus(t, resp, body, http.StatusOK)
+		resp, body := e.remove(t, e.deal(), e.Demo.AdminToken, `{"transactionid":["992"]}`)
+		dialecttest.WantStatus(t, resp, body, http.StatusOK)
+		resp, body = dialecttest.Call(t, http.MethodGet, fmt.Sprintf("%s/api/3/sites/%d/users", e.url, e.deal()), e.Demo.OwnerToken, "")
+		dialecttest.WantStatus(t, resp, body, http.StatusOK)
 		var list userList
 		if err := json.Unmarshal(body, &list); err != nil {
 			t.Fatal(err)
@@ -434,32 +435,32 @@ func TestReads(t *testing.T) {
 		}
 	})
 	t.Run("UnknownSite", func(t *testing.T) {
-		mark := e.lastEventID(t, 1)
-		resp, body := call(t, http.MethodGet, e.url+"/api/3/sites/999/users", e.demo.OwnerToken, "")
-		wantStatus(t, resp, body, http.StatusNotFound)
+		mark := e.LastEventID(t, 1)
+		resp, body := dialecttest.Call(t, http.MethodGet, e.url+"/api/3/sites/999/users", e.Demo.OwnerToken, "")
+		dialecttest.WantStatus(t, resp, body, http.StatusNotFound)
 		if want := `{"error":{"summary":"space not found","ref":404}}` + "\n"; string(body) != want {
 			t.Errorf("got  %s\nwant %s", body, want)
 		}
-		if got := actions(e.refusals(t, 1, mark)); !slices.Equal(got, []string{actionListSiteUsers}) {
+		if got := dialecttest.Actions(e.Refusals(t, Interface, 1, mark)); !slices.Equal(got, []string{actionListSiteUsers}) {
 			t.Errorf("refused events %v", got)
 		}
 	})
 	t.Run("BadSiteID", func(t *testing.T) {
-		resp, body := call(t, http.MethodGet, e.url+"/api/3/sites/x/users", e.demo.OwnerToken, "")
-		wantStatus(t, resp, body, http.StatusBadRequest)
+		resp, body := dialecttest.Call(t, http.MethodGet, e.url+"/api/3/sites/x/users", e.Demo.OwnerToken, "")
+		dialecttest.WantStatus(t, resp, body, http.StatusBadRequest)
 		if want := `{"error":{"summary":"Invalid parameter: siteid","ref":400}}` + "\n"; string(body) != want {
 			t.Errorf("got  %s\nwant %s", body, want)
 		}
 	})
 	t.Run("UnknownPathAndMethod", func(t *testing.T) {
-		resp, body := call(t, http.MethodGet, e.url+"/api/3/nothing", e.demo.OwnerToken, "")
-		wantStatus(t, resp, body, http.StatusNotFound)
+		resp, body := dialecttest.Call(t, http.MethodGet, e.url+"/api/3/nothing", e.Demo.OwnerToken, "")
+		dialecttest.WantStatus(t, resp, body, http.StatusNotFound)
 		if want := `{"error":{"summary":"The requested resource does not exist","ref":404}}` + "\n"; string(body) != want {
 			t.Errorf("got  %s\nwant %s", body, want)
 		}
-		resp, body = call(t, http.MethodPost, e.url+"/api/3/sites/2/users", e.demo.OwnerToken, "", "Accept", "application/xml")
-		wantStatus(t, resp, body, http.StatusMethodNotAllowed)
-		wantHeader(t, resp, "Allow", "DELETE, GET, HEAD")
+		resp, body = dialecttest.Call(t, http.MethodPost, e.url+"/api/3/sites/2/users", e.Demo.OwnerToken, "", "Accept", "application/xml")
+		dialecttest.WantStatus(t, resp, body, http.StatusMethodNotAllowed)
+		dialecttest.WantHeader(t, resp, "Allow", "DELETE, GET, HEAD")
 		golden(t, "method_not_allowed.xml", body)
 	})
 }
@@ -468,19 +469,19 @@ func TestReads(t *testing.T) {
 func TestRemoveGroupUser(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "sqlite")
-	eng, doors := e.demo.Groups[demo.GroupEng], e.demo.Groups[demo.GroupDoors]
+	eng, doors := e.Demo.Groups[demo.GroupEng], e.Demo.Groups[demo.GroupDoors]
 	url := func(site, group int64, userid string) string {
 		return fmt.Sprintf("%s/api/3/sites/%d/groups/%d/users?userid=%s", e.url, site, group, userid)
 	}
-	serverRoom := membership.Ref{ID: e.demo.Resources["Server room lock"]}
+	serverRoom := membership.Ref{ID: e.Demo.Resources["Server room lock"]}
 	t.Run("OK", func(t *testing.T) {
 		// alice added 12-40 to Engineering, so she may take 20 out.
-		resp, body := call(t, http.MethodDelete, url(e.deal(), eng, "20"), e.demo.AdminToken, "")
-		wantStatus(t, resp, body, http.StatusOK)
+		resp, body := dialecttest.Call(t, http.MethodDelete, url(e.deal(), eng, "20"), e.Demo.AdminToken, "")
+		dialecttest.WantStatus(t, resp, body, http.StatusOK)
 		if len(body) != 0 {
 			t.Errorf("body %q, want none", body)
 		}
-		acc, err := e.svc.CheckAccess(context.Background(), e.owner, membership.MemberRef{ID: 20}, serverRoom)
+		acc, err := e.Svc.CheckAccess(context.Background(), e.Owner, membership.MemberRef{ID: 20}, serverRoom)
 		if err != nil || acc.Allowed {
 			t.Errorf("member 20's server room access after leaving Engineering: %+v, %v", acc, err)
 		}
@@ -491,39 +492,39 @@ func TestRemoveGroupUser(t *testing.T) {
 		summary          string
 		action           string
 	}{
-		{"AlreadyRemoved", url(e.deal(), eng, "20"), e.demo.AdminToken, 409, msgGroupAlreadyRemoved, "group_member.remove"},
-		{"NotInGroup", url(e.deal(), eng, "5"), e.demo.AdminToken, 404, msgNotInGroup, "group_member.remove"},
-		{"NotInOrganization", url(e.deal(), eng, "5000"), e.demo.AdminToken, 404, msgNotInGroup, "group_member.remove"},
-		{"AdminDidNotAdd", url(e.deal(), doors, "10"), e.demo.AdminToken, 403, msgNoRights, "group_member.remove"},
-		{"PlainMember", url(e.deal(), eng, "21"), e.demo.MemberToken, 403, msgNoRights, "group_member.remove"},
-		{"UnknownGroup", url(e.deal(), 77, "21"), e.demo.OwnerToken, 404, "group not found", "group_member.remove"},
-		{"AdminGroupID", url(e.deal(), -2, "21"), e.demo.OwnerToken, 404, "group not found", "group_member.remove"},
-		{"UnknownSite", url(999, eng, "21"), e.demo.OwnerToken, 404, "space not found", actionRemoveGroupUser},
-		{"MissingUserID", fmt.Sprintf("%s/api/3/sites/%d/groups/%d/users", e.url, e.deal(), eng), e.demo.OwnerToken, 400, msgInvalid, actionRemoveGroupUser},
-		{"BadUserID", url(e.deal(), eng, "abc"), e.demo.OwnerToken, 400, msgInvalid, actionRemoveGroupUser},
-		{"BadGroupID", fmt.Sprintf("%s/api/3/sites/%d/groups/x/users?userid=21", e.url, e.deal()), e.demo.OwnerToken, 400, "Invalid parameter: groupid", actionRemoveGroupUser},
+		{"AlreadyRemoved", url(e.deal(), eng, "20"), e.Demo.AdminToken, 409, msgGroupAlreadyRemoved, "group_member.remove"},
+		{"NotInGroup", url(e.deal(), eng, "5"), e.Demo.AdminToken, 404, msgNotInGroup, "group_member.remove"},
+		{"NotInOrganization", url(e.deal(), eng, "5000"), e.Demo.AdminToken, 404, msgNotInGroup, "group_member.remove"},
+		{"AdminDidNotAdd", url(e.deal(), doors, "10"), e.Demo.AdminToken, 403, msgNoRights, "group_member.remove"},
+		{"PlainMember", url(e.deal(), eng, "21"), e.Demo.MemberToken, 403, msgNoRights, "group_member.remove"},
+		{"UnknownGroup", url(e.deal(), 77, "21"), e.Demo.OwnerToken, 404, "group not found", "group_member.remove"},
+		{"AdminGroupID", url(e.deal(), -2, "21"), e.Demo.OwnerToken, 404, "group not found", "group_member.remove"},
+		{"UnknownSite", url(999, eng, "21"), e.Demo.OwnerToken, 404, "space not found", actionRemoveGroupUser},
+		{"MissingUserID", fmt.Sprintf("%s/api/3/sites/%d/groups/%d/users", e.url, e.deal(), eng), e.Demo.OwnerToken, 400, msgInvalid, actionRemoveGroupUser},
+		{"BadUserID", url(e.deal(), eng, "abc"), e.Demo.OwnerToken, 400, msgInvalid, actionRemoveGroupUser},
+		{"BadGroupID", fmt.Sprintf("%s/api/3/sites/%d/groups/x/users?userid=21", e.url, e.deal()), e.Demo.OwnerToken, 400, "Invalid parameter: groupid", actionRemoveGroupUser},
 	}
 	for _, c := range errorCases {
 		t.Run(c.name, func(t *testing.T) {
-			before := e.snapshot(t)
-			mark := e.lastEventID(t, 1)
-			resp, body := call(t, http.MethodDelete, c.url, c.token, "")
-			wantStatus(t, resp, body, c.status)
+			before := e.Snapshot(t)
+			mark := e.LastEventID(t, 1)
+			resp, body := dialecttest.Call(t, http.MethodDelete, c.url, c.token, "")
+			dialecttest.WantStatus(t, resp, body, c.status)
 			want, _ := json.Marshal(errorObject{Summary: c.summary, Ref: c.status})
 			if string(body) != string(want)+"\n" {
 				t.Errorf("got  %s\nwant %s", body, want)
 			}
-			if after := e.snapshot(t); after != before {
+			if after := e.Snapshot(t); after != before {
 				t.Errorf("state changed:\n%s\nwas\n%s", after, before)
 			}
-			if got := actions(e.refusals(t, 1, mark)); !slices.Equal(got, []string{c.action}) {
+			if got := dialecttest.Actions(e.Refusals(t, Interface, 1, mark)); !slices.Equal(got, []string{c.action}) {
 				t.Errorf("refused events %v, want [%s]", got, c.action)
 			}
 		})
 	}
 	t.Run("XMLError", func(t *testing.T) {
-		resp, body := call(t, http.MethodDelete, url(e.deal(), doors, "10"), e.demo.AdminToken, "", "Accept", "application/xml")
-		wantStatus(t, resp, body, http.StatusForbidden)
+		resp, body := dialecttest.Call(t, http.MethodDelete, url(e.deal(), doors, "10"), e.Demo.AdminToken, "", "Accept", "application/xml")
+		dialecttest.WantStatus(t, resp, body, http.StatusForbidden)
 		golden(t, "group_no_rights.xml", body)
 	})
 }
@@ -531,7 +532,7 @@ func TestRemoveGroupUser(t *testing.T) {
 // TestAuthorization is the foundation's authorization matrix in HighQ's
 // formats: each refused request changes nothing and is audited.
 func TestAuthorization(t *testing.T) {
-	for _, engine := range engines {
+	for _, engine := range dialecttest.Engines {
 		t.Run(engine, func(t *testing.T) {
 			testAuthorization(t, engine)
 		})
@@ -544,7 +545,7 @@ func testAuthorization(t *testing.T, engine string) {
 	ownerActor := membership.Actor{OrgID: 1, MemberID: 1, Interface: "test", Scopes: membership.AllScopes()}
 	issue := func(scopes []string) string {
 		t.Helper()
-		c, err := e.svc.CreateCredential(ctx, ownerActor, membership.CreateCredentialRequest{Name: "matrix", Scopes: scopes})
+		c, err := e.Svc.CreateCredential(ctx, ownerActor, membership.CreateCredentialRequest{Name: "matrix", Scopes: scopes})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -552,15 +553,15 @@ func testAuthorization(t *testing.T, engine string) {
 	}
 	readOnly := issue([]string{membership.ScopeMembersRead})
 	writeOnly := issue([]string{membership.ScopeMembersWrite})
-	revoked, err := e.svc.CreateCredential(ctx, ownerActor, membership.CreateCredentialRequest{Name: "revoked", Scopes: membership.AllScopes()})
+	revoked, err := e.Svc.CreateCredential(ctx, ownerActor, membership.CreateCredentialRequest{Name: "revoked", Scopes: membership.AllScopes()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.RevokeCredential(ctx, ownerActor, revoked.Credential.ID); err != nil {
+	if _, err := e.Svc.RevokeCredential(ctx, ownerActor, revoked.Credential.ID); err != nil {
 		t.Fatal(err)
 	}
 	var expired string
-	err = e.svc.Store().Update(ctx, func(tx membership.Tx) error {
+	err = e.Svc.Store().Update(ctx, func(tx membership.Tx) error {
 		past := time.Now().Add(-time.Hour)
 		c, secret := membership.NewCredential(1, 1, "expired", membership.AllScopes(), &past, past.Add(-time.Hour))
 		expired = secret
@@ -569,19 +570,19 @@ func testAuthorization(t *testing.T, engine string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := e.svc.CreateOrganization(ctx, membership.BootstrapRequest{OrgName: "Other Corp", OwnerEmail: "owner@other.test"})
+	other, err := e.Svc.CreateOrganization(ctx, membership.BootstrapRequest{OrgName: "Other Corp", OwnerEmail: "owner@other.test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrong := e.demo.OwnerToken[:len(e.demo.OwnerToken)-1] + "x"
-	if strings.HasSuffix(e.demo.OwnerToken, "x") {
-		wrong = e.demo.OwnerToken[:len(e.demo.OwnerToken)-1] + "y"
+	wrong := e.Demo.OwnerToken[:len(e.Demo.OwnerToken)-1] + "x"
+	if strings.HasSuffix(e.Demo.OwnerToken, "x") {
+		wrong = e.Demo.OwnerToken[:len(e.Demo.OwnerToken)-1] + "y"
 	}
 	scopeMsg := func(s string) string { return fmt.Sprintf("the credential lacks the %q scope", s) }
 
 	removeURL := fmt.Sprintf("%s/api/3/sites/%d/users", e.url, e.deal())
 	usersURL := fmt.Sprintf("%s/api/3/sites/%d/users", e.url, e.deal())
-	groupURL := fmt.Sprintf("%s/api/3/sites/%d/groups/%d/users?userid=20", e.url, e.deal(), e.demo.Groups[demo.GroupEng])
+	groupURL := fmt.Sprintf("%s/api/3/sites/%d/groups/%d/users?userid=20", e.url, e.deal(), e.Demo.Groups[demo.GroupEng])
 	const body = `{"transactionid":["990","991"]}`
 	cases := []struct {
 		name    string
@@ -608,9 +609,9 @@ func testAuthorization(t *testing.T, engine string) {
 			txJSON(t, tx("", "403", scopeMsg(membership.ScopeMembersWrite))), 1, []string{actionRemoveSiteUsers}},
 		{"Remove/OtherOrganization", "DELETE", removeURL, other.Secret, body, 404,
 			txJSON(t, tx("", "404", "space not found")), other.Organization.ID, []string{"batch.remove"}},
-		{"Remove/AdminDidNotAdd", "DELETE", removeURL, e.demo.AdminToken, `{"transactionid":["950"]}`, 403,
+		{"Remove/AdminDidNotAdd", "DELETE", removeURL, e.Demo.AdminToken, `{"transactionid":["950"]}`, 403,
 			txJSON(t, tx("950", "403", msgNoRights)), 1, []string{"batch.remove.item"}},
-		{"Remove/PlainMember", "DELETE", removeURL, e.demo.MemberToken, body, 403,
+		{"Remove/PlainMember", "DELETE", removeURL, e.Demo.MemberToken, body, 403,
 			txJSON(t, tx("990", "403", msgNoRights), tx("991", "403", msgNoRights)), 1, []string{"batch.remove.item", "batch.remove.item"}},
 		{"Users/NoCredential", "GET", usersURL, "", "", 401,
 			`{"error":{"summary":"authentication credentials were not provided","ref":401}}` + "\n", 0, nil},
@@ -626,52 +627,38 @@ func testAuthorization(t *testing.T, engine string) {
 			fmt.Sprintf(`{"error":{"summary":%q,"ref":403}}`, scopeMsg(membership.ScopeMembersWrite)) + "\n", 1, []string{actionRemoveGroupUser}},
 		{"Group/OtherOrganization", "DELETE", groupURL, other.Secret, "", 404,
 			`{"error":{"summary":"space not found","ref":404}}` + "\n", other.Organization.ID, []string{actionRemoveGroupUser}},
-		{"Group/PlainMember", "DELETE", groupURL, e.demo.MemberToken, "", 403,
+		{"Group/PlainMember", "DELETE", groupURL, e.Demo.MemberToken, "", 403,
 			`{"error":{"summary":"You do not have rights to remove the specified user.","ref":403}}` + "\n", 1, []string{"group_member.remove"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := e.snapshot(t)
-			mark1, mark2 := e.lastEventID(t, 1), e.lastEventID(t, other.Organization.ID)
-			markNull := e.nullOrgRefusals(t, 0)
-			resp, got := call(t, c.method, c.url, c.token, c.body)
-			wantStatus(t, resp, got, c.status)
+			before := e.Snapshot(t)
+			marks := e.Mark(t, Interface, other.Organization.ID)
+			resp, got := dialecttest.Call(t, c.method, c.url, c.token, c.body)
+			dialecttest.WantStatus(t, resp, got, c.status)
 			if string(got) != c.want {
 				t.Errorf("got  %s\nwant %s", got, c.want)
 			}
-			if after := e.snapshot(t); after != before {
+			if after := e.Snapshot(t); after != before {
 				t.Errorf("state changed:\n%s\nwas\n%s", after, before)
 			}
-			switch c.org {
-			case 0:
-				if n := e.nullOrgRefusals(t, 0) - markNull; n != 1 {
-					t.Errorf("%d refused events without an organization, want 1", n)
-				}
-			default:
-				mark := mark1
-				if c.org != 1 {
-					mark = mark2
-				}
-				if got := actions(e.refusals(t, c.org, mark)); !slices.Equal(got, c.actions) {
-					t.Errorf("refused events %v, want %v", got, c.actions)
-				}
-			}
+			e.AssertRefusals(t, marks, c.org, c.actions)
 		})
 	}
 	t.Run("RateLimited", func(t *testing.T) {
-		before := e.snapshot(t)
+		before := e.Snapshot(t)
 		tightURL := fmt.Sprintf("%s/api/3/sites/%d/users", e.tight, e.deal())
-		resp, got := call(t, http.MethodDelete, tightURL, e.demo.OwnerToken, `{"transactionid":["5000"]}`)
-		wantStatus(t, resp, got, http.StatusNotFound)
-		resp, got = call(t, http.MethodDelete, tightURL, e.demo.OwnerToken, body)
-		wantStatus(t, resp, got, http.StatusTooManyRequests)
+		resp, got := dialecttest.Call(t, http.MethodDelete, tightURL, e.Demo.OwnerToken, `{"transactionid":["5000"]}`)
+		dialecttest.WantStatus(t, resp, got, http.StatusNotFound)
+		resp, got = dialecttest.Call(t, http.MethodDelete, tightURL, e.Demo.OwnerToken, body)
+		dialecttest.WantStatus(t, resp, got, http.StatusTooManyRequests)
 		if resp.Header.Get("Retry-After") == "" {
 			t.Error("no Retry-After")
 		}
 		if want := txJSON(t, tx("", "429", "rate limit of 0.001 requests per second exceeded")); string(got) != want {
 			t.Errorf("got  %s\nwant %s", got, want)
 		}
-		if after := e.snapshot(t); after != before {
+		if after := e.Snapshot(t); after != before {
 			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
 		}
 	})
@@ -688,27 +675,27 @@ func TestWalkthrough(t *testing.T) {
 		status                                int
 		want                                  string
 	}{
-		{"SiteList", "GET", e.url + "/api/3/sites", e.demo.AdminToken, "", "", 200, "golden:sites.json"},
-		{"SiteUsers", "GET", site + "/users", e.demo.AdminToken, "", "", 200, "golden:site_users.json"},
-		{"RemoveStrings", "DELETE", site + "/users", e.demo.AdminToken, `{ "transactionid": ["990","991","992"] }`, "application/json", 200,
+		{"SiteList", "GET", e.url + "/api/3/sites", e.Demo.AdminToken, "", "", 200, "golden:sites.json"},
+		{"SiteUsers", "GET", site + "/users", e.Demo.AdminToken, "", "", 200, "golden:site_users.json"},
+		{"RemoveStrings", "DELETE", site + "/users", e.Demo.AdminToken, `{ "transactionid": ["990","991","992"] }`, "application/json", 200,
 			"golden:transactionid_strings.json"},
-		{"RemoveIntegers", "DELETE", site + "/users", e.demo.AdminToken, `{ "transactionids": { "transactionid": [ 900, 901, 902, 903 ] } }`, "application/json", 200,
+		{"RemoveIntegers", "DELETE", site + "/users", e.Demo.AdminToken, `{ "transactionids": { "transactionid": [ 900, 901, 902, 903 ] } }`, "application/json", 200,
 			"golden:transactionids_integers.json"},
-		{"AdminMayNotRemove950", "DELETE", site + "/users", e.demo.AdminToken, `{"transactionid":["950"]}`, "application/json", 403,
+		{"AdminMayNotRemove950", "DELETE", site + "/users", e.Demo.AdminToken, `{"transactionid":["950"]}`, "application/json", 403,
 			`{"transaction":[{"transactionid":"950","statuscode":"403","reason":"You do not have rights to remove the specified user.","receivertype":null}]}` + "\n"},
-		{"OwnerRemovesXML", "DELETE", site + "/users", e.demo.OwnerToken,
+		{"OwnerRemovesXML", "DELETE", site + "/users", e.Demo.OwnerToken,
 			`<transactionids><transactionid>950</transactionid><transactionid>951</transactionid><transactionid>952</transactionid></transactionids>`, "application/xml", 200,
 			xmlHeader + `<transactions><transaction><transactionid>950</transactionid><statuscode>200</statuscode><reason>User removed successfully</reason></transaction><transaction><transactionid>951</transactionid><statuscode>200</statuscode><reason>User removed successfully</reason></transaction><transaction><transactionid>952</transactionid><statuscode>200</statuscode><reason>User removed successfully</reason></transaction></transactions>` + "\n"},
-		{"Mixed", "DELETE", site + "/users", e.demo.AdminToken, `{"transactionid":["990","abc","5000"]}`, "application/json", 400,
+		{"Mixed", "DELETE", site + "/users", e.Demo.AdminToken, `{"transactionid":["990","abc","5000"]}`, "application/json", 400,
 			`{"transaction":[{"transactionid":"990","statuscode":"409","reason":"User with the specified User ID was already removed from the site","receivertype":null},{"transactionid":"abc","statuscode":"400","reason":"User ID provided is invalid.","receivertype":null},{"transactionid":"5000","statuscode":"404","reason":"User with the specified User ID does not exist in the site","receivertype":null}]}` + "\n"},
-		{"GroupUser", "DELETE", site + "/groups/2/users?userid=20", e.demo.AdminToken, "", "", 200, ""},
-		{"SiteUsersAfter", "GET", site + "/users", e.demo.AdminToken, "", "", 200,
+		{"GroupUser", "DELETE", site + "/groups/2/users?userid=20", e.Demo.AdminToken, "", "", 200, ""},
+		{"SiteUsersAfter", "GET", site + "/users", e.Demo.AdminToken, "", "", 200,
 			`{"user":[{"userid":2,"email":"alice@acme.test","status":"Active","role":"admin","invited":"15 Jan 2026 09:00"}]}` + "\n"},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			resp, body := call(t, s.method, s.url, s.token, s.body, "Content-Type", s.ctype)
-			wantStatus(t, resp, body, s.status)
+			resp, body := dialecttest.Call(t, s.method, s.url, s.token, s.body, "Content-Type", s.ctype)
+			dialecttest.WantStatus(t, resp, body, s.status)
 			if name, ok := strings.CutPrefix(s.want, "golden:"); ok {
 				golden(t, name, body)
 			} else if string(body) != s.want {

@@ -38,10 +38,10 @@ func FuzzTedeeBody(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	e := newEnv(f, "sqlite")
-	state := func(tb testing.TB) string { return fmt.Sprint(e.groupMembers(tb, e.doors())) }
+	state := func(tb testing.TB) string { return fmt.Sprint(e.ActiveGroupMembers(tb, e.doors())) }
 	before := state(f)
-	h := NewHandler(e.svc, auth.New(e.svc, auth.Limits{}))
-	limit := e.svc.BatchLimit()
+	h := NewHandler(e.Svc, auth.New(e.Svc, auth.Limits{}))
+	limit := e.Svc.BatchLimit()
 	outcomes := []string{membership.OutcomeRemoved, membership.OutcomeInvalid, membership.OutcomeAlreadyRemoved,
 		membership.OutcomeNotFound, membership.OutcomeNotMember, membership.OutcomeForbidden, membership.OutcomeConflict}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -87,7 +87,7 @@ func FuzzTedeeBody(f *testing.F) {
 
 		// The whole request, as a plain member.
 		req := httptest.NewRequest(http.MethodDelete, "/api/v37/organization/1/user-groups/"+demo.TedeeGroupUUID+"/members", bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+e.demo.MemberToken)
+		req.Header.Set("Authorization", "Bearer "+e.Demo.MemberToken)
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/memberd/memberd/internal/demo"
+	"github.com/memberd/memberd/internal/dialecttest"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -141,10 +142,10 @@ func errJSON(status int, msg string) string {
 // TestRemoveMembersSeed replays both of the seed's examples, curl line,
 // body and sample response, on each engine.
 func TestRemoveMembersSeed(t *testing.T) {
-	for _, engine := range engines {
+	for _, engine := range dialecttest.Engines {
 		t.Run(engine, func(t *testing.T) {
 			e := newEnv(t, engine)
-			original := e.groupMembers(t, e.doors())
+			original := e.ActiveGroupMembers(t, e.doors())
 			for _, ex := range []struct {
 				name    string
 				removed []int64
@@ -153,23 +154,23 @@ func TestRemoveMembersSeed(t *testing.T) {
 				{"multiple", []int64{11, 12, 13}},
 			} {
 				t.Run(ex.name, func(t *testing.T) {
-					if got := e.groupMembers(t, e.doors()); !slices.Equal(got, original) {
+					if got := e.ActiveGroupMembers(t, e.doors()); !slices.Equal(got, original) {
 						t.Fatalf("door group %v, want the demo's %v", got, original)
 					}
 					defer e.readd(t, ex.removed)
-					mark := e.lastEventID(t, 1)
-					req := curlRequest(t, seed(t, ex.name+".curl"), e.url, e.demo.OwnerToken, seed(t, ex.name+".body.json"))
+					mark := e.LastEventID(t, 1)
+					req := curlRequest(t, dialecttest.Seed(t, ex.name+".curl"), e.url, e.Demo.OwnerToken, dialecttest.Seed(t, ex.name+".body.json"))
 					resp, body := do(t, req)
-					wantStatus(t, resp, body, 207)
-					if got := fmt.Sprint(resp.StatusCode); got != seed(t, ex.name+".status") {
-						t.Errorf("status %s, the seed says %s", got, seed(t, ex.name+".status"))
+					dialecttest.WantStatus(t, resp, body, 207)
+					if got := fmt.Sprint(resp.StatusCode); got != dialecttest.Seed(t, ex.name+".status") {
+						t.Errorf("status %s, the seed says %s", got, dialecttest.Seed(t, ex.name+".status"))
 					}
-					wantHeader(t, resp, "Content-Type", "application/json")
+					dialecttest.WantHeader(t, resp, "Content-Type", "application/json")
 					golden(t, ex.name+".json", body)
 
 					got := parseResponse(t, body)
 					var sample response
-					if err := json.Unmarshal([]byte(seed(t, ex.name+".response.json")), &sample); err != nil {
+					if err := json.Unmarshal([]byte(dialecttest.Seed(t, ex.name+".response.json")), &sample); err != nil {
 						t.Fatal(err)
 					}
 					// The seed's "multiple" sample shows two results for three
@@ -183,7 +184,7 @@ func TestRemoveMembersSeed(t *testing.T) {
 							t.Errorf("result %d: %+v, want %+v", i, r, want)
 						}
 					}
-					if got, want := e.groupMembers(t, e.doors()), without(original, ex.removed...); !slices.Equal(got, want) {
+					if got, want := e.ActiveGroupMembers(t, e.doors()), without(original, ex.removed...); !slices.Equal(got, want) {
 						t.Errorf("door group %v, want %v", got, want)
 					}
 					// The seed's note: only access through the group goes.
@@ -196,7 +197,7 @@ func TestRemoveMembersSeed(t *testing.T) {
 					if acc := e.access(t, 12, "Server room lock"); !acc.Allowed {
 						t.Errorf("member 12 lost the server room, granted through another group: %+v", acc)
 					}
-					evs, err := e.svc.Events(context.Background(), e.owner, membership.EventListParams{Action: "group_member.removed", Limit: 100})
+					evs, err := e.Svc.Events(context.Background(), e.Owner, membership.EventListParams{Action: "group_member.removed", Limit: 100})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -227,11 +228,11 @@ func TestRemoveMembers(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, "sqlite")
 		// 14 leaves the organization first: their group membership went with it.
-		if _, err := e.svc.RemoveMember(context.Background(), e.owner, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: 14}}); err != nil {
+		if _, err := e.Svc.RemoveMember(context.Background(), e.Owner, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: 14}}); err != nil {
 			t.Fatal(err)
 		}
-		resp, body := e.remove(t, e.demo.OwnerToken, `{"organizationUserIds":[11,11,5000,20,0,-3,1.5,12,1e1,14]}`)
-		wantStatus(t, resp, body, 207)
+		resp, body := e.remove(t, e.Demo.OwnerToken, `{"organizationUserIds":[11,11,5000,20,0,-3,1.5,12,1e1,14]}`)
+		dialecttest.WantStatus(t, resp, body, 207)
 		golden(t, "outcomes.json", body)
 		want := []result{
 			res("11", ""), res("11", msgAlreadyRemoved), res("5000", msgNotInOrg), res("20", msgNotInGroup),
@@ -241,37 +242,37 @@ func TestRemoveMembers(t *testing.T) {
 		if got := parseResponse(t, body); !reflect.DeepEqual(got, want) {
 			t.Errorf("got %s", body)
 		}
-		if got, want := e.groupMembers(t, e.doors()), []int64{10, 13, 15}; !slices.Equal(got, want) {
+		if got, want := e.ActiveGroupMembers(t, e.doors()), []int64{10, 13, 15}; !slices.Equal(got, want) {
 			t.Errorf("door group %v, want %v", got, want)
 		}
 	})
 	t.Run("AllFailedIsStill207", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, "sqlite")
-		before := e.snapshot(t)
-		resp, body := e.remove(t, e.demo.OwnerToken, `{"organizationUserIds":[5000,20]}`)
-		wantStatus(t, resp, body, 207)
+		before := e.Snapshot(t)
+		resp, body := e.remove(t, e.Demo.OwnerToken, `{"organizationUserIds":[5000,20]}`)
+		dialecttest.WantStatus(t, resp, body, 207)
 		if want := []result{res("5000", msgNotInOrg), res("20", msgNotInGroup)}; !reflect.DeepEqual(parseResponse(t, body), want) {
 			t.Errorf("got %s", body)
 		}
-		if after := e.snapshot(t); after != before {
+		if after := e.Snapshot(t); after != before {
 			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
 		}
 	})
 	t.Run("Rights", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, "sqlite")
-		if _, err := e.svc.AddGroupMember(context.Background(), e.owner, membership.Ref{ID: e.doors()}, membership.MemberRef{ID: 1}); err != nil {
+		if _, err := e.Svc.AddGroupMember(context.Background(), e.Owner, membership.Ref{ID: e.doors()}, membership.MemberRef{ID: 1}); err != nil {
 			t.Fatal(err)
 		}
 		// An admin removes members someone else added, but not an owner.
-		resp, body := e.remove(t, e.demo.AdminToken, `{"organizationUserIds":[10,1]}`)
-		wantStatus(t, resp, body, 207)
+		resp, body := e.remove(t, e.Demo.AdminToken, `{"organizationUserIds":[10,1]}`)
+		dialecttest.WantStatus(t, resp, body, 207)
 		if want := []result{res("10", ""), res("1", msgNoRights)}; !reflect.DeepEqual(parseResponse(t, body), want) {
 			t.Errorf("got %s", body)
 		}
-		resp, body = e.remove(t, e.demo.OwnerToken, `{"organizationUserIds":[1]}`)
-		wantStatus(t, resp, body, 207)
+		resp, body = e.remove(t, e.Demo.OwnerToken, `{"organizationUserIds":[1]}`)
+		dialecttest.WantStatus(t, resp, body, 207)
 		if want := []result{res("1", "")}; !reflect.DeepEqual(parseResponse(t, body), want) {
 			t.Errorf("got %s", body)
 		}
@@ -279,8 +280,8 @@ func TestRemoveMembers(t *testing.T) {
 	t.Run("CaseInsensitiveKeyAndUnknownKeys", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, "sqlite")
-		resp, body := e.remove(t, e.demo.OwnerToken, `{"note":{"x":[1]},"OrganizationUserIDs":[15]}`)
-		wantStatus(t, resp, body, 207)
+		resp, body := e.remove(t, e.Demo.OwnerToken, `{"note":{"x":[1]},"OrganizationUserIDs":[15]}`)
+		dialecttest.WantStatus(t, resp, body, 207)
 		if want := []result{res("15", "")}; !reflect.DeepEqual(parseResponse(t, body), want) {
 			t.Errorf("got %s", body)
 		}
@@ -312,29 +313,29 @@ func TestRemoveMembers(t *testing.T) {
 	t.Run("BadBodies", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, "sqlite")
-		before := e.snapshot(t)
+		before := e.Snapshot(t)
 		for _, c := range bad {
 			t.Run(c.name, func(t *testing.T) {
-				mark := e.lastEventID(t, 1)
-				resp, body := e.remove(t, e.demo.OwnerToken, c.body)
-				wantStatus(t, resp, body, c.status)
-				wantHeader(t, resp, "Content-Type", "application/json")
+				mark := e.LastEventID(t, 1)
+				resp, body := e.remove(t, e.Demo.OwnerToken, c.body)
+				dialecttest.WantStatus(t, resp, body, c.status)
+				dialecttest.WantHeader(t, resp, "Content-Type", "application/json")
 				if want := errJSON(c.status, c.msg); string(body) != want {
 					t.Errorf("got  %s\nwant %s", body, want)
 				}
-				if got := actions(e.refusals(t, 1, mark)); !slices.Equal(got, []string{actionRemoveMembers}) {
+				if got := dialecttest.Actions(e.Refusals(t, Interface, 1, mark)); !slices.Equal(got, []string{actionRemoveMembers}) {
 					t.Errorf("refused events %v", got)
 				}
 			})
 		}
-		if after := e.snapshot(t); after != before {
+		if after := e.Snapshot(t); after != before {
 			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
 		}
 	})
 	t.Run("BadPaths", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, "sqlite")
-		before := e.snapshot(t)
+		before := e.Snapshot(t)
 		const body = `{"organizationUserIds":[12]}`
 		for _, c := range []struct {
 			name, url string
@@ -349,37 +350,37 @@ func TestRemoveMembers(t *testing.T) {
 			{"OtherOrganizationID", e.membersURL("2", demo.TedeeGroupUUID), 404, "Organization not found.", actionRemoveMembers},
 		} {
 			t.Run(c.name, func(t *testing.T) {
-				mark := e.lastEventID(t, 1)
-				resp, got := call(t, http.MethodDelete, c.url, e.demo.OwnerToken, body)
-				wantStatus(t, resp, got, c.status)
+				mark := e.LastEventID(t, 1)
+				resp, got := dialecttest.Call(t, http.MethodDelete, c.url, e.Demo.OwnerToken, body)
+				dialecttest.WantStatus(t, resp, got, c.status)
 				if want := errJSON(c.status, c.msg); string(got) != want {
 					t.Errorf("got  %s\nwant %s", got, want)
 				}
-				if got := actions(e.refusals(t, 1, mark)); !slices.Equal(got, []string{c.action}) {
+				if got := dialecttest.Actions(e.Refusals(t, Interface, 1, mark)); !slices.Equal(got, []string{c.action}) {
 					t.Errorf("refused events %v, want [%s]", got, c.action)
 				}
 			})
 		}
 		t.Run("UppercaseUUID", func(t *testing.T) {
-			resp, got := call(t, http.MethodDelete, e.membersURL("1", strings.ToUpper(demo.TedeeGroupUUID)), e.demo.OwnerToken, `{"organizationUserIds":[5000]}`)
-			wantStatus(t, resp, got, 207)
+			resp, got := dialecttest.Call(t, http.MethodDelete, e.membersURL("1", strings.ToUpper(demo.TedeeGroupUUID)), e.Demo.OwnerToken, `{"organizationUserIds":[5000]}`)
+			dialecttest.WantStatus(t, resp, got, 207)
 		})
 		t.Run("UnknownPath", func(t *testing.T) {
-			resp, got := call(t, http.MethodDelete, e.url+"/api/v37/organization/1/user-groups", e.demo.OwnerToken, "")
-			wantStatus(t, resp, got, 404)
+			resp, got := dialecttest.Call(t, http.MethodDelete, e.url+"/api/v37/organization/1/user-groups", e.Demo.OwnerToken, "")
+			dialecttest.WantStatus(t, resp, got, 404)
 			if want := errJSON(404, "The requested resource does not exist."); string(got) != want {
 				t.Errorf("got  %s\nwant %s", got, want)
 			}
 		})
 		t.Run("WrongMethod", func(t *testing.T) {
-			resp, got := call(t, http.MethodPost, e.membersURL("1", demo.TedeeGroupUUID), e.demo.OwnerToken, body)
-			wantStatus(t, resp, got, 405)
-			wantHeader(t, resp, "Allow", "DELETE")
+			resp, got := dialecttest.Call(t, http.MethodPost, e.membersURL("1", demo.TedeeGroupUUID), e.Demo.OwnerToken, body)
+			dialecttest.WantStatus(t, resp, got, 405)
+			dialecttest.WantHeader(t, resp, "Allow", "DELETE")
 			if want := errJSON(405, "Method POST is not allowed for this resource."); string(got) != want {
 				t.Errorf("got  %s\nwant %s", got, want)
 			}
 		})
-		if after := e.snapshot(t); after != before {
+		if after := e.Snapshot(t); after != before {
 			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
 		}
 	})
@@ -388,7 +389,7 @@ func TestRemoveMembers(t *testing.T) {
 // TestAuthorization is the foundation's authorization matrix in Tedee's
 // error format: each refused request changes nothing and is audited.
 func TestAuthorization(t *testing.T) {
-	for _, engine := range engines {
+	for _, engine := range dialecttest.Engines {
 		t.Run(engine, func(t *testing.T) {
 			testAuthorization(t, engine)
 		})
@@ -400,22 +401,22 @@ func testAuthorization(t *testing.T, engine string) {
 	ctx := context.Background()
 	ownerActor := membership.Actor{OrgID: 1, MemberID: 1, Interface: "test", Scopes: membership.AllScopes()}
 	// The owner in the door group lets the matrix show an admin refused.
-	if _, err := e.svc.AddGroupMember(ctx, ownerActor, membership.Ref{ID: e.doors()}, membership.MemberRef{ID: 1}); err != nil {
+	if _, err := e.Svc.AddGroupMember(ctx, ownerActor, membership.Ref{ID: e.doors()}, membership.MemberRef{ID: 1}); err != nil {
 		t.Fatal(err)
 	}
-	noScope, err := e.svc.CreateCredential(ctx, ownerActor, membership.CreateCredentialRequest{Name: "native only", Scopes: []string{membership.ScopeMembersWrite}})
+	noScope, err := e.Svc.CreateCredential(ctx, ownerActor, membership.CreateCredentialRequest{Name: "native only", Scopes: []string{membership.ScopeMembersWrite}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	revoked, err := e.svc.CreateCredential(ctx, ownerActor, membership.CreateCredentialRequest{Name: "revoked", Scopes: membership.AllScopes()})
+	revoked, err := e.Svc.CreateCredential(ctx, ownerActor, membership.CreateCredentialRequest{Name: "revoked", Scopes: membership.AllScopes()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.RevokeCredential(ctx, ownerActor, revoked.Credential.ID); err != nil {
+	if _, err := e.Svc.RevokeCredential(ctx, ownerActor, revoked.Credential.ID); err != nil {
 		t.Fatal(err)
 	}
 	var expired string
-	err = e.svc.Store().Update(ctx, func(tx membership.Tx) error {
+	err = e.Svc.Store().Update(ctx, func(tx membership.Tx) error {
 		past := time.Now().Add(-time.Hour)
 		c, secret := membership.NewCredential(1, 1, "expired", membership.AllScopes(), &past, past.Add(-time.Hour))
 		expired = secret
@@ -424,14 +425,14 @@ func testAuthorization(t *testing.T, engine string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := e.svc.CreateOrganization(ctx, membership.BootstrapRequest{OrgName: "Other Corp", OwnerEmail: "owner@other.test"})
+	other, err := e.Svc.CreateOrganization(ctx, membership.BootstrapRequest{OrgName: "Other Corp", OwnerEmail: "owner@other.test"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	otherOrg := fmt.Sprint(other.Organization.ID)
-	wrong := e.demo.OwnerToken[:len(e.demo.OwnerToken)-1] + "x"
-	if strings.HasSuffix(e.demo.OwnerToken, "x") {
-		wrong = e.demo.OwnerToken[:len(e.demo.OwnerToken)-1] + "y"
+	wrong := e.Demo.OwnerToken[:len(e.Demo.OwnerToken)-1] + "x"
+	if strings.HasSuffix(e.Demo.OwnerToken, "x") {
+		wrong = e.Demo.OwnerToken[:len(e.Demo.OwnerToken)-1] + "y"
 	}
 	const body = `{"organizationUserIds":[11,12]}`
 	doorsURL := e.membersURL("1", demo.TedeeGroupUUID)
@@ -460,54 +461,40 @@ func testAuthorization(t *testing.T, engine string) {
 			other.Organization.ID, []string{actionRemoveMembers}},
 		{"OtherOrganizationOwnPathForeignGroup", e.membersURL(otherOrg, demo.TedeeGroupUUID), other.Secret, body, 404,
 			errJSON(404, "group not found"), other.Organization.ID, []string{"batch.remove"}},
-		{"AdminRemovesOwner", doorsURL, e.demo.AdminToken, `{"organizationUserIds":[1]}`, 207,
+		{"AdminRemovesOwner", doorsURL, e.Demo.AdminToken, `{"organizationUserIds":[1]}`, 207,
 			refusedJSON(res("1", msgNoRights)), 1, []string{"batch.remove.item"}},
-		{"PlainMember", doorsURL, e.demo.MemberToken, body, 207,
+		{"PlainMember", doorsURL, e.Demo.MemberToken, body, 207,
 			refusedJSON(res("11", msgNoRights), res("12", msgNoRights)), 1, []string{"batch.remove.item", "batch.remove.item"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := e.snapshot(t)
-			mark1, mark2 := e.lastEventID(t, 1), e.lastEventID(t, other.Organization.ID)
-			markNull := e.nullOrgRefusals(t, 0)
-			resp, got := call(t, http.MethodDelete, c.url, c.token, c.body, "Content-Type", "application/json")
-			wantStatus(t, resp, got, c.status)
+			before := e.Snapshot(t)
+			marks := e.Mark(t, Interface, other.Organization.ID)
+			resp, got := dialecttest.Call(t, http.MethodDelete, c.url, c.token, c.body, "Content-Type", "application/json")
+			dialecttest.WantStatus(t, resp, got, c.status)
 			if string(got) != c.want {
 				t.Errorf("got  %s\nwant %s", got, c.want)
 			}
-			if after := e.snapshot(t); after != before {
+			if after := e.Snapshot(t); after != before {
 				t.Errorf("state changed:\n%s\nwas\n%s", after, before)
 			}
-			switch c.org {
-			case 0:
-				if n := e.nullOrgRefusals(t, 0) - markNull; n != 1 {
-					t.Errorf("%d refused events without an organization, want 1", n)
-				}
-			default:
-				mark := mark1
-				if c.org != 1 {
-					mark = mark2
-				}
-				if got := actions(e.refusals(t, c.org, mark)); !slices.Equal(got, c.actions) {
-					t.Errorf("refused events %v, want %v", got, c.actions)
-				}
-			}
+			e.AssertRefusals(t, marks, c.org, c.actions)
 		})
 	}
 	t.Run("RateLimited", func(t *testing.T) {
-		before := e.snapshot(t)
+		before := e.Snapshot(t)
 		url := fmt.Sprintf("%s/api/v37/organization/1/user-groups/%s/members", e.tight, demo.TedeeGroupUUID)
-		resp, got := call(t, http.MethodDelete, url, e.demo.OwnerToken, `{"organizationUserIds":[5000]}`)
-		wantStatus(t, resp, got, 207)
-		resp, got = call(t, http.MethodDelete, url, e.demo.OwnerToken, body)
-		wantStatus(t, resp, got, 429)
+		resp, got := dialecttest.Call(t, http.MethodDelete, url, e.Demo.OwnerToken, `{"organizationUserIds":[5000]}`)
+		dialecttest.WantStatus(t, resp, got, 207)
+		resp, got = dialecttest.Call(t, http.MethodDelete, url, e.Demo.OwnerToken, body)
+		dialecttest.WantStatus(t, resp, got, 429)
 		if resp.Header.Get("Retry-After") == "" {
 			t.Error("no Retry-After")
 		}
 		if want := errJSON(429, "rate limit of 0.001 requests per second exceeded"); string(got) != want {
 			t.Errorf("got  %s\nwant %s", got, want)
 		}
-		if after := e.snapshot(t); after != before {
+		if after := e.Snapshot(t); after != before {
 			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
 		}
 	})
@@ -518,11 +505,11 @@ func testAuthorization(t *testing.T, engine string) {
 func TestWalkthrough(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "sqlite")
-	resp, body := e.remove(t, e.demo.OwnerToken, "{\n    \"organizationUserIds\": [12]\n}")
-	wantStatus(t, resp, body, 207)
+	resp, body := e.remove(t, e.Demo.OwnerToken, "{\n    \"organizationUserIds\": [12]\n}")
+	dialecttest.WantStatus(t, resp, body, 207)
 	golden(t, "single.json", body)
-	resp, body = e.remove(t, e.demo.OwnerToken, "{\n    \"organizationUserIds\": [11, 12, 13]\n}")
-	wantStatus(t, resp, body, 207)
+	resp, body = e.remove(t, e.Demo.OwnerToken, "{\n    \"organizationUserIds\": [11, 12, 13]\n}")
+	dialecttest.WantStatus(t, resp, body, 207)
 	want := `{"organizationUsers":[{"organizationUserId":11,"success":true,"error":null},{"organizationUserId":12,"success":false,"error":"Organization user was already removed from this user group."},{"organizationUserId":13,"success":true,"error":null}]}` + "\n"
 	if string(body) != want {
 		t.Errorf("got  %s\nwant %s", body, want)
