@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/memberd/memberd/internal/demo"
 	"github.com/memberd/memberd/internal/dialecttest"
@@ -541,43 +540,9 @@ func TestAuthorization(t *testing.T) {
 
 func testAuthorization(t *testing.T, engine string) {
 	e := newEnv(t, engine)
-	ctx := context.Background()
-	ownerActor := membership.Actor{OrgID: 1, MemberID: 1, Interface: "test", Scopes: membership.AllScopes()}
-	issue := func(scopes []string) string {
-		t.Helper()
-		c, err := e.Svc.CreateCredential(ctx, ownerActor, membership.CreateCredentialRequest{Name: "matrix", Scopes: scopes})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c.Secret
-	}
-	readOnly := issue([]string{membership.ScopeMembersRead})
-	writeOnly := issue([]string{membership.ScopeMembersWrite})
-	revoked, err := e.Svc.CreateCredential(ctx, ownerActor, membership.CreateCredentialRequest{Name: "revoked", Scopes: membership.AllScopes()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Svc.RevokeCredential(ctx, ownerActor, revoked.Credential.ID); err != nil {
-		t.Fatal(err)
-	}
-	var expired string
-	err = e.Svc.Store().Update(ctx, func(tx membership.Tx) error {
-		past := time.Now().Add(-time.Hour)
-		c, secret := membership.NewCredential(1, 1, "expired", membership.AllScopes(), &past, past.Add(-time.Hour))
-		expired = secret
-		return tx.CredentialCreate(ctx, c)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := e.Svc.CreateOrganization(ctx, membership.BootstrapRequest{OrgName: "Other Corp", OwnerEmail: "owner@other.test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrong := e.Demo.OwnerToken[:len(e.Demo.OwnerToken)-1] + "x"
-	if strings.HasSuffix(e.Demo.OwnerToken, "x") {
-		wrong = e.Demo.OwnerToken[:len(e.Demo.OwnerToken)-1] + "y"
-	}
+	tk := e.Tokens(t)
+	readOnly, expired, wrong := tk.ReadOnly, tk.Expired, tk.Wrong
+	writeOnly := e.Credential(t, 1, []string{membership.ScopeMembersWrite}, nil)
 	scopeMsg := func(s string) string { return fmt.Sprintf("the credential lacks the %q scope", s) }
 
 	removeURL := fmt.Sprintf("%s/api/3/sites/%d/users", e.url, e.deal())
@@ -603,12 +568,12 @@ func testAuthorization(t *testing.T, engine string) {
 			txJSON(t, tx("", "401", "invalid token")), 1, []string{"auth"}},
 		{"Remove/Expired", "DELETE", removeURL, expired, body, 401,
 			txJSON(t, tx("", "401", "token has expired")), 1, []string{"auth"}},
-		{"Remove/Revoked", "DELETE", removeURL, revoked.Secret, body, 401,
+		{"Remove/Revoked", "DELETE", removeURL, tk.Revoked, body, 401,
 			txJSON(t, tx("", "401", "token has been revoked")), 1, []string{"auth"}},
 		{"Remove/MissingScope", "DELETE", removeURL, readOnly, body, 403,
 			txJSON(t, tx("", "403", scopeMsg(membership.ScopeMembersWrite))), 1, []string{actionRemoveSiteUsers}},
-		{"Remove/OtherOrganization", "DELETE", removeURL, other.Secret, body, 404,
-			txJSON(t, tx("", "404", "space not found")), other.Organization.ID, []string{"batch.remove"}},
+		{"Remove/OtherOrganization", "DELETE", removeURL, tk.Other, body, 404,
+			txJSON(t, tx("", "404", "space not found")), tk.OtherOrgID, []string{"batch.remove"}},
 		{"Remove/AdminDidNotAdd", "DELETE", removeURL, e.Demo.AdminToken, `{"transactionid":["950"]}`, 403,
 			txJSON(t, tx("950", "403", msgNoRights)), 1, []string{"batch.remove.item"}},
 		{"Remove/PlainMember", "DELETE", removeURL, e.Demo.MemberToken, body, 403,
@@ -617,23 +582,23 @@ func testAuthorization(t *testing.T, engine string) {
 			`{"error":{"summary":"authentication credentials were not provided","ref":401}}` + "\n", 0, nil},
 		{"Users/MissingScope", "GET", usersURL, writeOnly, "", 403,
 			fmt.Sprintf(`{"error":{"summary":%q,"ref":403}}`, scopeMsg(membership.ScopeMembersRead)) + "\n", 1, []string{actionListSiteUsers}},
-		{"Users/OtherOrganization", "GET", usersURL, other.Secret, "", 404,
-			`{"error":{"summary":"space not found","ref":404}}` + "\n", other.Organization.ID, []string{actionListSiteUsers}},
+		{"Users/OtherOrganization", "GET", usersURL, tk.Other, "", 404,
+			`{"error":{"summary":"space not found","ref":404}}` + "\n", tk.OtherOrgID, []string{actionListSiteUsers}},
 		{"Sites/Expired", "GET", e.url + "/api/3/sites", expired, "", 401,
 			`{"error":{"summary":"token has expired","ref":401}}` + "\n", 1, []string{"auth"}},
 		{"Group/NoCredential", "DELETE", groupURL, "", "", 401,
 			`{"error":{"summary":"authentication credentials were not provided","ref":401}}` + "\n", 0, nil},
 		{"Group/MissingScope", "DELETE", groupURL, readOnly, "", 403,
 			fmt.Sprintf(`{"error":{"summary":%q,"ref":403}}`, scopeMsg(membership.ScopeMembersWrite)) + "\n", 1, []string{actionRemoveGroupUser}},
-		{"Group/OtherOrganization", "DELETE", groupURL, other.Secret, "", 404,
-			`{"error":{"summary":"space not found","ref":404}}` + "\n", other.Organization.ID, []string{actionRemoveGroupUser}},
+		{"Group/OtherOrganization", "DELETE", groupURL, tk.Other, "", 404,
+			`{"error":{"summary":"space not found","ref":404}}` + "\n", tk.OtherOrgID, []string{actionRemoveGroupUser}},
 		{"Group/PlainMember", "DELETE", groupURL, e.Demo.MemberToken, "", 403,
 			`{"error":{"summary":"You do not have rights to remove the specified user.","ref":403}}` + "\n", 1, []string{"group_member.remove"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			before := e.Snapshot(t)
-			marks := e.Mark(t, Interface, other.Organization.ID)
+			marks := e.Mark(t, Interface, tk.OtherOrgID)
 			resp, got := dialecttest.Call(t, c.method, c.url, c.token, c.body)
 			dialecttest.WantStatus(t, resp, got, c.status)
 			if string(got) != c.want {

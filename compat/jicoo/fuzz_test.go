@@ -32,34 +32,28 @@ var patchSeeds = []dialecttest.FuzzInput{
 // panic or change anything when the caller may change no one else (a
 // plain member's key renaming member 6).
 //
-// Under -fuzz, every package is instrumented, SQLite included, and one
-// trip through the store takes about half a second: the endpoint is then
-// driven only with bodies that decode (the only ones that reach the core),
-// so the decoder itself is fuzzed at full speed. Without -fuzz (go test,
-// the seeds and testdata/fuzz) every input takes both paths. The target
-// runs on SQLite only, for speed; TestPatchCorpus runs its seeds and
+// It runs as dialecttest.Fuzz says: on SQLite, the endpoint driven only
+// with inputs that decode under -fuzz; TestPatchCorpus runs its seeds and
 // testdata/fuzz through the same checks on both engines.
 //
 //	go test ./compat/jicoo -run '^$' -fuzz FuzzJicooPatchBody -fuzztime 60s
 func FuzzJicooPatchBody(f *testing.F) {
-	for _, in := range patchSeeds {
-		f.Add(in.ContentType, in.Body)
-	}
-	b := newBundle(f, "sqlite", auth.Limits{})
-	before, withEndpoint := b.sixth(f), !dialecttest.Fuzzing()
-	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
-		b.checkPatch(t, before, contentType, body, withEndpoint)
-	})
+	dialecttest.Fuzz(f, patchSeeds, patchTarget)
 }
 
 // TestPatchCorpus runs FuzzJicooPatchBody's seeds and its corpus under
 // testdata/fuzz on each engine.
 func TestPatchCorpus(t *testing.T) {
-	dialecttest.RunCorpus(t, "FuzzJicooPatchBody", patchSeeds, func(t *testing.T, engine string) func(*testing.T, dialecttest.FuzzInput) {
-		b := newBundle(t, engine, auth.Limits{})
-		before := b.sixth(t)
-		return func(t *testing.T, in dialecttest.FuzzInput) { b.checkPatch(t, before, in.ContentType, in.Body, true) }
-	})
+	dialecttest.RunCorpus(t, "FuzzJicooPatchBody", patchSeeds, patchTarget)
+}
+
+// patchTarget is FuzzJicooPatchBody's check on a fresh demo on engine.
+func patchTarget(tb testing.TB, engine string) dialecttest.Check {
+	b := newBundle(tb, engine, auth.Limits{})
+	before := b.sixth(tb)
+	return func(t *testing.T, contentType string, body []byte, withEndpoint bool) {
+		b.checkPatch(t, before, contentType, body, withEndpoint)
+	}
 }
 
 // sixth is what a patch of member 6 could change, read through the core:

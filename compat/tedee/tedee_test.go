@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/memberd/memberd/internal/demo"
 	"github.com/memberd/memberd/internal/dialecttest"
@@ -398,42 +397,14 @@ func TestAuthorization(t *testing.T) {
 
 func testAuthorization(t *testing.T, engine string) {
 	e := newEnv(t, engine)
-	ctx := context.Background()
-	ownerActor := membership.Actor{OrgID: 1, MemberID: 1, Interface: "test", Scopes: membership.AllScopes()}
 	// The owner in the door group lets the matrix show an admin refused.
-	if _, err := e.Svc.AddGroupMember(ctx, ownerActor, membership.Ref{ID: e.doors()}, membership.MemberRef{ID: 1}); err != nil {
+	if _, err := e.Svc.AddGroupMember(context.Background(), e.Owner, membership.Ref{ID: e.doors()}, membership.MemberRef{ID: 1}); err != nil {
 		t.Fatal(err)
 	}
-	noScope, err := e.Svc.CreateCredential(ctx, ownerActor, membership.CreateCredentialRequest{Name: "native only", Scopes: []string{membership.ScopeMembersWrite}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	revoked, err := e.Svc.CreateCredential(ctx, ownerActor, membership.CreateCredentialRequest{Name: "revoked", Scopes: membership.AllScopes()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Svc.RevokeCredential(ctx, ownerActor, revoked.Credential.ID); err != nil {
-		t.Fatal(err)
-	}
-	var expired string
-	err = e.Svc.Store().Update(ctx, func(tx membership.Tx) error {
-		past := time.Now().Add(-time.Hour)
-		c, secret := membership.NewCredential(1, 1, "expired", membership.AllScopes(), &past, past.Add(-time.Hour))
-		expired = secret
-		return tx.CredentialCreate(ctx, c)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := e.Svc.CreateOrganization(ctx, membership.BootstrapRequest{OrgName: "Other Corp", OwnerEmail: "owner@other.test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherOrg := fmt.Sprint(other.Organization.ID)
-	wrong := e.Demo.OwnerToken[:len(e.Demo.OwnerToken)-1] + "x"
-	if strings.HasSuffix(e.Demo.OwnerToken, "x") {
-		wrong = e.Demo.OwnerToken[:len(e.Demo.OwnerToken)-1] + "y"
-	}
+	tk := e.Tokens(t)
+	expired, wrong := tk.Expired, tk.Wrong
+	noScope := e.Credential(t, 1, []string{membership.ScopeMembersWrite}, nil)
+	otherOrg := fmt.Sprint(tk.OtherOrgID)
 	const body = `{"organizationUserIds":[11,12]}`
 	doorsURL := e.membersURL("1", demo.TedeeGroupUUID)
 	refusedJSON := func(results ...result) string {
@@ -454,13 +425,13 @@ func testAuthorization(t *testing.T, engine string) {
 		{"NotAToken", doorsURL, "<<access token>>", body, 401, errJSON(401, "invalid token"), 0, nil},
 		{"WrongSecret", doorsURL, wrong, body, 401, errJSON(401, "invalid token"), 1, []string{"auth"}},
 		{"Expired", doorsURL, expired, body, 401, errJSON(401, "token has expired"), 1, []string{"auth"}},
-		{"Revoked", doorsURL, revoked.Secret, body, 401, errJSON(401, "token has been revoked"), 1, []string{"auth"}},
-		{"MissingScope", doorsURL, noScope.Secret, body, 403,
+		{"Revoked", doorsURL, tk.Revoked, body, 401, errJSON(401, "token has been revoked"), 1, []string{"auth"}},
+		{"MissingScope", doorsURL, noScope, body, 403,
 			errJSON(403, fmt.Sprintf("the credential lacks the %q scope", membership.ScopeTedeeReadWrite)), 1, []string{actionRemoveMembers}},
-		{"OtherOrganization", doorsURL, other.Secret, body, 404, errJSON(404, "Organization not found."),
-			other.Organization.ID, []string{actionRemoveMembers}},
-		{"OtherOrganizationOwnPathForeignGroup", e.membersURL(otherOrg, demo.TedeeGroupUUID), other.Secret, body, 404,
-			errJSON(404, "group not found"), other.Organization.ID, []string{"batch.remove"}},
+		{"OtherOrganization", doorsURL, tk.Other, body, 404, errJSON(404, "Organization not found."),
+			tk.OtherOrgID, []string{actionRemoveMembers}},
+		{"OtherOrganizationOwnPathForeignGroup", e.membersURL(otherOrg, demo.TedeeGroupUUID), tk.Other, body, 404,
+			errJSON(404, "group not found"), tk.OtherOrgID, []string{"batch.remove"}},
 		{"AdminRemovesOwner", doorsURL, e.Demo.AdminToken, `{"organizationUserIds":[1]}`, 207,
 			refusedJSON(res("1", msgNoRights)), 1, []string{"batch.remove.item"}},
 		{"PlainMember", doorsURL, e.Demo.MemberToken, body, 207,
@@ -469,7 +440,7 @@ func testAuthorization(t *testing.T, engine string) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			before := e.Snapshot(t)
-			marks := e.Mark(t, Interface, other.Organization.ID)
+			marks := e.Mark(t, Interface, tk.OtherOrgID)
 			resp, got := dialecttest.Call(t, http.MethodDelete, c.url, c.token, c.body, "Content-Type", "application/json")
 			dialecttest.WantStatus(t, resp, got, c.status)
 			if string(got) != c.want {

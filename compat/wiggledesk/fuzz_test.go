@@ -32,34 +32,28 @@ var bodySeeds = []dialecttest.FuzzInput{
 // DRF 400/415; the endpoint must never answer 5xx, panic or change
 // anything when the caller may remove no one (a plain member's token).
 //
-// Under -fuzz, every package is instrumented, SQLite included, and one
-// trip through the store takes about half a second: the endpoint is then
-// driven only with bodies that decode (the only ones that reach the core),
-// so the decoder itself is fuzzed at full speed. Without -fuzz (go test,
-// the seeds and testdata/fuzz) every input takes both paths. The target
-// runs on SQLite only, for speed; TestBodyCorpus runs its seeds and
+// It runs as dialecttest.Fuzz says: on SQLite, the endpoint driven only
+// with inputs that decode under -fuzz; TestBodyCorpus runs its seeds and
 // testdata/fuzz through the same checks on both engines.
 //
 //	go test ./compat/wiggledesk -run '^$' -fuzz FuzzWiggleDeskBody -fuzztime 60s
 func FuzzWiggleDeskBody(f *testing.F) {
-	for _, in := range bodySeeds {
-		f.Add(in.ContentType, in.Body)
-	}
-	b := newBundle(f, "sqlite", auth.Limits{})
-	before, withEndpoint := b.removals(f), !dialecttest.Fuzzing()
-	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
-		b.checkBody(t, before, contentType, body, withEndpoint)
-	})
+	dialecttest.Fuzz(f, bodySeeds, bodyTarget)
 }
 
 // TestBodyCorpus runs FuzzWiggleDeskBody's seeds and its corpus under
 // testdata/fuzz on each engine.
 func TestBodyCorpus(t *testing.T) {
-	dialecttest.RunCorpus(t, "FuzzWiggleDeskBody", bodySeeds, func(t *testing.T, engine string) func(*testing.T, dialecttest.FuzzInput) {
-		b := newBundle(t, engine, auth.Limits{})
-		before := b.removals(t)
-		return func(t *testing.T, in dialecttest.FuzzInput) { b.checkBody(t, before, in.ContentType, in.Body, true) }
-	})
+	dialecttest.RunCorpus(t, "FuzzWiggleDeskBody", bodySeeds, bodyTarget)
+}
+
+// bodyTarget is FuzzWiggleDeskBody's check on a fresh demo on engine.
+func bodyTarget(tb testing.TB, engine string) dialecttest.Check {
+	b := newBundle(tb, engine, auth.Limits{})
+	before := b.removals(tb)
+	return func(t *testing.T, contentType string, body []byte, withEndpoint bool) {
+		b.checkBody(t, before, contentType, body, withEndpoint)
+	}
 }
 
 // removals is what a removal changes, read through the core: how many

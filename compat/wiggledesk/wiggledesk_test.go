@@ -54,10 +54,7 @@ func testSeed(t *testing.T, engine string) {
 		before := b.Digest(t)
 		resp, body := dialecttest.Raw(t, b.Srv, httpie("YOUR_SECRET_TOKEN", false))
 		golden(t, "seed_placeholder_token", dialecttest.Dump(resp, body))
-		if got := b.Digest(t); got != before {
-			t.Error("a refused request changed state")
-		}
-		b.AssertRefusedAudited(t, resp.Header.Get("X-Request-Id"), Interface)
+		b.AssertRefused(t, before, resp.Header.Get("X-Request-Id"), Interface)
 	})
 	for _, form := range []bool{false, true} {
 		name := "JSON"
@@ -86,10 +83,7 @@ func testSeed(t *testing.T, engine string) {
 			before := b.Digest(t)
 			resp, body = dialecttest.Raw(t, b.Srv, httpie(b.Demo.OwnerToken, form))
 			golden(t, "seed_repeated", dialecttest.Dump(resp, body))
-			if got := b.Digest(t); got != before {
-				t.Error("the repeated removal changed state")
-			}
-			b.AssertRefusedAudited(t, resp.Header.Get("X-Request-Id"), Interface)
+			b.AssertRefused(t, before, resp.Header.Get("X-Request-Id"), Interface)
 		})
 	}
 	t.Run("BehindTLSProxy", func(t *testing.T) {
@@ -294,10 +288,7 @@ func testErrors(t *testing.T, engine string) {
 			if tc.status == 405 && r.Header.Get("Allow") == "" {
 				t.Error("405 without Allow")
 			}
-			if got := b.Digest(t); got != before {
-				t.Error("a refused request changed state")
-			}
-			b.AssertRefusedAudited(t, r.RequestID, Interface)
+			b.AssertRefused(t, before, r.RequestID, Interface)
 		})
 	}
 }
@@ -349,10 +340,7 @@ func testAuthorization(t *testing.T, engine string) {
 			if wa := r.Header.Get("WWW-Authenticate"); (tc.status == 401) != (wa == "Token") {
 				t.Errorf("WWW-Authenticate = %q with status %d", wa, r.Status)
 			}
-			if got := b.Digest(t); got != before {
-				t.Error("a refused request changed state")
-			}
-			b.AssertRefusedAudited(t, r.RequestID, Interface)
+			b.AssertRefused(t, before, r.RequestID, Interface)
 		})
 	}
 }

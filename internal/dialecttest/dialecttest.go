@@ -281,6 +281,7 @@ func (e *Env) Digest(tb testing.TB) string {
 // off, and another organization's owner's (that organization joins Orgs).
 type Tokens struct {
 	Expired, Revoked, ReadOnly, Wrong, Other string
+	OtherOrgID                               int64
 }
 
 // Tokens makes the matrix's credentials, moving the clock past the
@@ -302,6 +303,7 @@ func (e *Env) Tokens(tb testing.TB) Tokens {
 	e.Clock.Advance(2 * time.Hour)
 	tk.ReadOnly = e.Credential(tb, 1, []string{membership.ScopeMembersRead}, nil)
 	tk.Other = e.OtherOrg(tb)
+	tk.OtherOrgID = e.Orgs[len(e.Orgs)-1].OrgID
 	owner := e.Demo.OwnerToken
 	tk.Wrong = owner[:len(owner)-1] + "x"
 	if strings.HasSuffix(owner, "x") {

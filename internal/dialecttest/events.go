@@ -87,10 +87,14 @@ func (e *Env) OKEvents(tb testing.TB) int {
 	return n
 }
 
-// AssertRefusedAudited checks that the request left exactly one event: a
-// refusal through interface iface.
-func (e *Env) AssertRefusedAudited(tb testing.TB, requestID, iface string) {
+// AssertRefused checks that a refused request changed nothing since
+// before (a Digest) and left exactly one event: a refusal through
+// interface iface.
+func (e *Env) AssertRefused(tb testing.TB, before, requestID, iface string) {
 	tb.Helper()
+	if got := e.Digest(tb); got != before {
+		tb.Error("a refused request changed state")
+	}
 	evs := e.Events(tb, requestID)
 	if len(evs) != 1 || evs[0].Outcome != membership.OutcomeRefused || evs[0].Iface != iface {
 		tb.Errorf("events of request %s = %+v, want one refused %s event", requestID, evs, iface)
