@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -13,8 +14,54 @@ import (
 
 	"github.com/memberd/memberd/internal/demo"
 	"github.com/memberd/memberd/internal/dialecttest"
+	"github.com/memberd/memberd/internal/pgtest"
 	"github.com/memberd/memberd/membership"
 )
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// env is the demo organization behind a loopback server speaking HighQ.
+type env struct {
+	*dialecttest.Env
+	url   string // the server with generous rate limits
+	tight string // the same service behind dialecttest.TightLimits
+}
+
+func newEnv(tb testing.TB, engine string) *env {
+	tb.Helper()
+	e := &env{Env: dialecttest.Load(tb, engine, dialecttest.LoadTime)}
+	e.url, e.tight = e.ServeLimited(tb, "/api/3/", NewHandler)
+	return e
+}
+
+// remove sends a removal of site siteID's users.
+func (e *env) remove(tb testing.TB, siteID int64, token, body string, headers ...string) (*http.Response, []byte) {
+	tb.Helper()
+	return dialecttest.Call(tb, http.MethodDelete, fmt.Sprintf("%s/api/3/sites/%d/users", e.url, siteID), token, body, headers...)
+}
+
+func (e *env) deal() int64 { return e.Demo.Spaces[demo.SpaceDeal] }
+
+// readd puts removed deal-room participants back as alice, who added
+// them in the demo, so that the next example starts from the demo's state.
+func (e *env) readd(tb testing.TB, ids []int64) {
+	tb.Helper()
+	alice := membership.Actor{OrgID: 1, MemberID: 2, Interface: "test"}
+	for _, id := range ids {
+		_, err := e.Svc.AddSpaceMember(context.Background(), alice, membership.AddSpaceMemberRequest{
+			Space: membership.Ref{ID: e.deal()}, Member: membership.MemberRef{ID: id}, Roles: []string{"participant"},
+		})
+		if err != nil {
+			tb.Fatalf("put %d back: %v", id, err)
+		}
+	}
+}
+
+// golden compares got with testdata/golden/name byte for byte.
+func golden(tb testing.TB, name string, got []byte) {
+	tb.Helper()
+	dialecttest.Golden(tb, filepath.Join("testdata", "golden", name), got)
+}
 
 // txJSON renders the expected transaction envelope for statuses of ids.
 func txJSON(tb testing.TB, rows ...transaction) string {
@@ -148,12 +195,8 @@ func TestRemoveSiteUsersSeed(t *testing.T) {
 				dialecttest.WantHeader(t, resp, "Content-Type", "application/json")
 				golden(t, "invalid_body.json", body)
 				jsonEqual(t, body, dialecttest.Seed(t, "invalid_body_response.json"))
-				if after := e.Snapshot(t); after != before {
-					t.Errorf("state changed:\n%s\nwas\n%s", after, before)
-				}
-				if got := dialecttest.Actions(e.Refusals(t, Interface, 1, mark)); !slices.Equal(got, []string{actionRemoveSiteUsers}) {
-					t.Errorf("refused events %v", got)
-				}
+				e.AssertSnapshot(t, before)
+				e.AssertRefusedSince(t, Interface, 1, mark, actionRemoveSiteUsers)
 			})
 		})
 	}
@@ -209,9 +252,7 @@ func TestRemoveSiteUsersNotes(t *testing.T) {
 		if want := txJSON(t, tx("12", "404", msgNotInSite), tx("5000", "404", msgNotInSite)); string(body) != want {
 			t.Errorf("got  %s\nwant %s", body, want)
 		}
-		if after := e.Snapshot(t); after != before {
-			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
-		}
+		e.AssertSnapshot(t, before)
 	})
 	t.Run("Note4AdminRemovesOnlyWhomTheyAdded", func(t *testing.T) {
 		t.Parallel()
@@ -223,12 +264,8 @@ func TestRemoveSiteUsersNotes(t *testing.T) {
 		if want := txJSON(t, tx("950", "403", msgNoRights), tx("951", "403", msgNoRights)); string(body) != want {
 			t.Errorf("got  %s\nwant %s", body, want)
 		}
-		if after := e.Snapshot(t); after != before {
-			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
-		}
-		if got := dialecttest.Actions(e.Refusals(t, Interface, 1, mark)); !slices.Equal(got, []string{"batch.remove.item", "batch.remove.item"}) {
-			t.Errorf("refused events %v", got)
-		}
+		e.AssertSnapshot(t, before)
+		e.AssertRefusedSince(t, Interface, 1, mark, "batch.remove.item", "batch.remove.item")
 	})
 	t.Run("Note4OwnerRemovesAnyone", func(t *testing.T) {
 		t.Parallel()
@@ -262,12 +299,8 @@ func TestRemoveSiteUsersNotes(t *testing.T) {
 		resp, body = e.remove(t, e.deal(), e.Demo.OwnerToken, x.String(), "Content-Type", "application/xml")
 		dialecttest.WantStatus(t, resp, body, http.StatusBadRequest)
 		golden(t, "too_many.xml", body)
-		if after := e.Snapshot(t); after != before {
-			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
-		}
-		if got := dialecttest.Actions(e.Refusals(t, Interface, 1, mark)); !slices.Equal(got, []string{actionRemoveSiteUsers, actionRemoveSiteUsers}) {
-			t.Errorf("refused events %v", got)
-		}
+		e.AssertSnapshot(t, before)
+		e.AssertRefusedSince(t, Interface, 1, mark, actionRemoveSiteUsers, actionRemoveSiteUsers)
 		// Exactly 100 is allowed: every id gets its own status.
 		resp, body = e.remove(t, e.deal(), e.Demo.OwnerToken, `{"transactionid":[`+strings.Join(ids[:100], ",")+`]}`)
 		dialecttest.WantStatus(t, resp, body, http.StatusBadRequest) // partial: most ids are not in the site
@@ -354,14 +387,10 @@ func TestRemoveSiteUsers(t *testing.T) {
 				if want := []transaction{tx("", fmt.Sprint(c.status), c.reason)}; !reflect.DeepEqual(rows, want) {
 					t.Errorf("got %+v, want %+v", rows, want)
 				}
-				if got := dialecttest.Actions(e.Refusals(t, Interface, 1, mark)); !slices.Equal(got, []string{actionRemoveSiteUsers}) {
-					t.Errorf("refused events %v", got)
-				}
+				e.AssertRefusedSince(t, Interface, 1, mark, actionRemoveSiteUsers)
 			})
 		}
-		if after := e.Snapshot(t); after != before {
-			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
-		}
+		e.AssertSnapshot(t, before)
 	})
 	t.Run("XMLUnknownElementsIgnored", func(t *testing.T) {
 		t.Parallel()
@@ -392,9 +421,7 @@ func TestRemoveSiteUsers(t *testing.T) {
 		if want := txJSON(t, tx("", "404", "space not found")); string(body) != want {
 			t.Errorf("got  %s\nwant %s", body, want)
 		}
-		if got := dialecttest.Actions(e.Refusals(t, Interface, 1, mark)); !slices.Equal(got, []string{"batch.remove"}) {
-			t.Errorf("refused events %v", got)
-		}
+		e.AssertRefusedSince(t, Interface, 1, mark, "batch.remove")
 		resp, body = dialecttest.Call(t, http.MethodDelete, e.url+"/api/3/sites/deal/users", e.Demo.OwnerToken, `{"transactionid":["990"]}`, "Accept", "application/xml")
 		dialecttest.WantStatus(t, resp, body, http.StatusBadRequest)
 		golden(t, "bad_siteid.xml", body)
@@ -440,9 +467,7 @@ func TestReads(t *testing.T) {
 		if want := `{"error":{"summary":"space not found","ref":404}}` + "\n"; string(body) != want {
 			t.Errorf("got  %s\nwant %s", body, want)
 		}
-		if got := dialecttest.Actions(e.Refusals(t, Interface, 1, mark)); !slices.Equal(got, []string{actionListSiteUsers}) {
-			t.Errorf("refused events %v", got)
-		}
+		e.AssertRefusedSince(t, Interface, 1, mark, actionListSiteUsers)
 	})
 	t.Run("BadSiteID", func(t *testing.T) {
 		resp, body := dialecttest.Call(t, http.MethodGet, e.url+"/api/3/sites/x/users", e.Demo.OwnerToken, "")
@@ -513,12 +538,8 @@ func TestRemoveGroupUser(t *testing.T) {
 			if string(body) != string(want)+"\n" {
 				t.Errorf("got  %s\nwant %s", body, want)
 			}
-			if after := e.Snapshot(t); after != before {
-				t.Errorf("state changed:\n%s\nwas\n%s", after, before)
-			}
-			if got := dialecttest.Actions(e.Refusals(t, Interface, 1, mark)); !slices.Equal(got, []string{c.action}) {
-				t.Errorf("refused events %v, want [%s]", got, c.action)
-			}
+			e.AssertSnapshot(t, before)
+			e.AssertRefusedSince(t, Interface, 1, mark, c.action)
 		})
 	}
 	t.Run("XMLError", func(t *testing.T) {
@@ -604,9 +625,7 @@ func testAuthorization(t *testing.T, engine string) {
 			if string(got) != c.want {
 				t.Errorf("got  %s\nwant %s", got, c.want)
 			}
-			if after := e.Snapshot(t); after != before {
-				t.Errorf("state changed:\n%s\nwas\n%s", after, before)
-			}
+			e.AssertSnapshot(t, before)
 			e.AssertRefusals(t, marks, c.org, c.actions)
 		})
 	}
@@ -623,9 +642,7 @@ func testAuthorization(t *testing.T, engine string) {
 		if want := txJSON(t, tx("", "429", "rate limit of 0.001 requests per second exceeded")); string(got) != want {
 			t.Errorf("got  %s\nwant %s", got, want)
 		}
-		if after := e.Snapshot(t); after != before {
-			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
-		}
+		e.AssertSnapshot(t, before)
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,8 +13,29 @@ import (
 
 	"github.com/memberd/memberd/auth"
 	"github.com/memberd/memberd/internal/dialecttest"
+	"github.com/memberd/memberd/internal/pgtest"
 	"github.com/memberd/memberd/membership"
 )
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// bundle is a demo organization served by a Jicoo handler on loopback,
+// mounted as cmd/memberd mounts it.
+type bundle struct{ *dialecttest.Served }
+
+// newBundle loads the demo into a fresh database on engine ("sqlite" or
+// "postgres"); the demo's ids are the same on both.
+func newBundle(tb testing.TB, engine string, limits auth.Limits) *bundle {
+	tb.Helper()
+	return &bundle{dialecttest.LoadServed(tb, engine, Prefix, NewHandler, limits,
+		func(req *http.Request, key string) { req.Header.Set("X-Jicoo-Api-Key", key) })}
+}
+
+// golden compares got with testdata/name.golden.
+func golden(tb testing.TB, name, got string) {
+	tb.Helper()
+	dialecttest.Golden(tb, filepath.Join("testdata", name+".golden"), []byte(got))
+}
 
 // curl is the request `curl --location --request DELETE URL --header
 // 'X-Jicoo-Api-Key: KEY'` puts on the wire (curl 8); key "" is the seed's
@@ -358,7 +380,7 @@ func testAuthorization(t *testing.T, engine string) {
 func TestThrottle(t *testing.T) { dialecttest.EachEngine(t, testThrottle) }
 
 func testThrottle(t *testing.T, engine string) {
-	b := newBundle(t, engine, auth.Limits{Rate: 0.001, Burst: 1})
+	b := newBundle(t, engine, dialecttest.TightLimits)
 	if r := b.Do(t, http.MethodGet, "/v1/organization_users/4", b.Demo.OwnerToken, "", ""); r.Status != http.StatusOK {
 		t.Fatalf("first request: %d %s", r.Status, r.Body)
 	}

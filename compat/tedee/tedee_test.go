@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -13,8 +13,66 @@ import (
 
 	"github.com/memberd/memberd/internal/demo"
 	"github.com/memberd/memberd/internal/dialecttest"
+	"github.com/memberd/memberd/internal/pgtest"
 	"github.com/memberd/memberd/membership"
 )
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// env is the demo organization behind a loopback server speaking Tedee.
+type env struct {
+	*dialecttest.Env
+	url   string // the server with generous rate limits
+	tight string // the same service behind dialecttest.TightLimits
+}
+
+func newEnv(tb testing.TB, engine string) *env {
+	tb.Helper()
+	e := &env{Env: dialecttest.Load(tb, engine, dialecttest.LoadTime)}
+	e.url, e.tight = e.ServeLimited(tb, "/api/v37/", NewHandler)
+	return e
+}
+
+// membersURL is the seed's path for organization org and group groupID.
+func (e *env) membersURL(org, groupID string) string {
+	return fmt.Sprintf("%s/api/v37/organization/%s/user-groups/%s/members", e.url, org, groupID)
+}
+
+// remove sends the seed's call for the demo's organization and door group.
+func (e *env) remove(tb testing.TB, token, body string) (*http.Response, []byte) {
+	tb.Helper()
+	return dialecttest.Call(tb, http.MethodDelete, e.membersURL("1", demo.TedeeGroupUUID), token, body,
+		"Accept", "application/json", "Content-Type", "application/json")
+}
+
+func (e *env) doors() int64 { return e.Demo.Groups[demo.GroupDoors] }
+
+// readd puts members back into the door group as the owner, who added
+// them in the demo, so that the next example starts from the demo's state.
+func (e *env) readd(tb testing.TB, ids []int64) {
+	tb.Helper()
+	for _, id := range ids {
+		if _, err := e.Svc.AddGroupMember(context.Background(), e.Owner, membership.Ref{ID: e.doors()}, membership.MemberRef{ID: id}); err != nil {
+			tb.Fatalf("put %d back: %v", id, err)
+		}
+	}
+}
+
+// access reports whether member id can use the named demo resource now.
+func (e *env) access(tb testing.TB, id int64, resource string) *membership.Access {
+	tb.Helper()
+	acc, err := e.Svc.CheckAccess(context.Background(), e.Owner, membership.MemberRef{ID: id}, membership.Ref{ID: e.Demo.Resources[resource]})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return acc
+}
+
+// golden compares got with testdata/golden/name byte for byte.
+func golden(tb testing.TB, name string, got []byte) {
+	tb.Helper()
+	dialecttest.Golden(tb, filepath.Join("testdata", "golden", name), got)
+}
 
 const seedBase = "https://api.tedee.com"
 
@@ -102,20 +160,6 @@ func shellWords(tb testing.TB, line string) []string {
 	return words
 }
 
-func do(tb testing.TB, req *http.Request) (*http.Response, []byte) {
-	tb.Helper()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return resp, data
-}
-
 func parseResponse(tb testing.TB, body []byte) []result {
 	tb.Helper()
 	var out response
@@ -159,7 +203,7 @@ func TestRemoveMembersSeed(t *testing.T) {
 					defer e.readd(t, ex.removed)
 					mark := e.LastEventID(t, 1)
 					req := curlRequest(t, dialecttest.Seed(t, ex.name+".curl"), e.url, e.Demo.OwnerToken, dialecttest.Seed(t, ex.name+".body.json"))
-					resp, body := do(t, req)
+					resp, body := dialecttest.Do(t, req)
 					dialecttest.WantStatus(t, resp, body, 207)
 					if got := fmt.Sprint(resp.StatusCode); got != dialecttest.Seed(t, ex.name+".status") {
 						t.Errorf("status %s, the seed says %s", got, dialecttest.Seed(t, ex.name+".status"))
@@ -254,9 +298,7 @@ func TestRemoveMembers(t *testing.T) {
 		if want := []result{res("5000", msgNotInOrg), res("20", msgNotInGroup)}; !reflect.DeepEqual(parseResponse(t, body), want) {
 			t.Errorf("got %s", body)
 		}
-		if after := e.Snapshot(t); after != before {
-			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
-		}
+		e.AssertSnapshot(t, before)
 	})
 	t.Run("Rights", func(t *testing.T) {
 		t.Parallel()
@@ -322,14 +364,10 @@ func TestRemoveMembers(t *testing.T) {
 				if want := errJSON(c.status, c.msg); string(body) != want {
 					t.Errorf("got  %s\nwant %s", body, want)
 				}
-				if got := dialecttest.Actions(e.Refusals(t, Interface, 1, mark)); !slices.Equal(got, []string{actionRemoveMembers}) {
-					t.Errorf("refused events %v", got)
-				}
+				e.AssertRefusedSince(t, Interface, 1, mark, actionRemoveMembers)
 			})
 		}
-		if after := e.Snapshot(t); after != before {
-			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
-		}
+		e.AssertSnapshot(t, before)
 	})
 	t.Run("BadPaths", func(t *testing.T) {
 		t.Parallel()
@@ -355,9 +393,7 @@ func TestRemoveMembers(t *testing.T) {
 				if want := errJSON(c.status, c.msg); string(got) != want {
 					t.Errorf("got  %s\nwant %s", got, want)
 				}
-				if got := dialecttest.Actions(e.Refusals(t, Interface, 1, mark)); !slices.Equal(got, []string{c.action}) {
-					t.Errorf("refused events %v, want [%s]", got, c.action)
-				}
+				e.AssertRefusedSince(t, Interface, 1, mark, c.action)
 			})
 		}
 		t.Run("UppercaseUUID", func(t *testing.T) {
@@ -379,9 +415,7 @@ func TestRemoveMembers(t *testing.T) {
 				t.Errorf("got  %s\nwant %s", got, want)
 			}
 		})
-		if after := e.Snapshot(t); after != before {
-			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
-		}
+		e.AssertSnapshot(t, before)
 	})
 }
 
@@ -446,9 +480,7 @@ func testAuthorization(t *testing.T, engine string) {
 			if string(got) != c.want {
 				t.Errorf("got  %s\nwant %s", got, c.want)
 			}
-			if after := e.Snapshot(t); after != before {
-				t.Errorf("state changed:\n%s\nwas\n%s", after, before)
-			}
+			e.AssertSnapshot(t, before)
 			e.AssertRefusals(t, marks, c.org, c.actions)
 		})
 	}
@@ -465,9 +497,7 @@ func testAuthorization(t *testing.T, engine string) {
 		if want := errJSON(429, "rate limit of 0.001 requests per second exceeded"); string(got) != want {
 			t.Errorf("got  %s\nwant %s", got, want)
 		}
-		if after := e.Snapshot(t); after != before {
-			t.Errorf("state changed:\n%s\nwas\n%s", after, before)
-		}
+		e.AssertSnapshot(t, before)
 	})
 }
 

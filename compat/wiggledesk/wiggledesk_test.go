@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,8 +15,29 @@ import (
 	"github.com/memberd/memberd/auth"
 	"github.com/memberd/memberd/internal/demo"
 	"github.com/memberd/memberd/internal/dialecttest"
+	"github.com/memberd/memberd/internal/pgtest"
 	"github.com/memberd/memberd/membership"
 )
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// bundle is a demo organization served by a WiggleDesk handler on
+// loopback, mounted as cmd/memberd mounts it.
+type bundle struct{ *dialecttest.Served }
+
+// newBundle loads the demo into a fresh database on engine ("sqlite" or
+// "postgres"); the demo's ids are the same on both.
+func newBundle(tb testing.TB, engine string, limits auth.Limits) *bundle {
+	tb.Helper()
+	return &bundle{dialecttest.LoadServed(tb, engine, Path, NewHandler, limits,
+		func(req *http.Request, token string) { req.Header.Set("Authorization", "token "+token) })}
+}
+
+// golden compares got with testdata/name.golden.
+func golden(tb testing.TB, name, got string) {
+	tb.Helper()
+	dialecttest.Golden(tb, filepath.Join("testdata", name+".golden"), []byte(got))
+}
 
 const (
 	jsonType = "application/json"
@@ -348,7 +370,7 @@ func testAuthorization(t *testing.T, engine string) {
 func TestThrottle(t *testing.T) { dialecttest.EachEngine(t, testThrottle) }
 
 func testThrottle(t *testing.T, engine string) {
-	b := newBundle(t, engine, auth.Limits{Rate: 0.001, Burst: 1})
+	b := newBundle(t, engine, dialecttest.TightLimits)
 	if r := b.Do(t, http.MethodPost, Path, b.Demo.OwnerToken, jsonType, `{}`); r.Status != http.StatusBadRequest {
 		t.Fatalf("first request: %d %s", r.Status, r.Body)
 	}

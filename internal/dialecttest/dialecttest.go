@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memberd/memberd/auth"
 	"github.com/memberd/memberd/internal/demo"
 	"github.com/memberd/memberd/internal/pgtest"
 	"github.com/memberd/memberd/internal/respond"
@@ -128,17 +129,55 @@ func Load(tb testing.TB, engine string, loadedAt time.Time) *Env {
 		Orgs: []membership.Actor{owner}}
 }
 
-// Serve mounts h at pattern the way cmd/memberd mounts a dialect, behind
-// respond.WithRequestID, and starts a loopback server (httptest listens on
-// 127.0.0.1) closed when the test ends. Its Config.Handler is the whole
-// stack, for in-process fuzzing.
-func Serve(tb testing.TB, pattern string, h http.Handler) *httptest.Server {
+// LoadTime is a fixed time to load the demo at, for suites whose golden
+// answers show the demo's dates.
+var LoadTime = time.Date(2026, 1, 15, 9, 0, 0, 0, time.UTC)
+
+// TightLimits allow one request and then refuse for a long while: the
+// rate-limit cases' authenticator.
+var TightLimits = auth.Limits{Rate: 0.001, Burst: 1}
+
+// Handler is a dialect package's NewHandler.
+type Handler func(svc *membership.Service, authn *auth.Authenticator) http.Handler
+
+// Serve mounts the dialect's handler, with an authenticator of limits, at
+// pattern the way cmd/memberd mounts it, behind respond.WithRequestID, and
+// starts a loopback server (httptest listens on 127.0.0.1) closed when the
+// test ends. Its Config.Handler is the whole stack, for in-process
+// fuzzing.
+func (e *Env) Serve(tb testing.TB, pattern string, newHandler Handler, limits auth.Limits) *httptest.Server {
 	tb.Helper()
 	mux := http.NewServeMux()
-	mux.Handle(pattern, h)
+	mux.Handle(pattern, newHandler(e.Svc, auth.New(e.Svc, limits)))
 	srv := httptest.NewServer(respond.WithRequestID(mux))
 	tb.Cleanup(srv.Close)
 	return srv
+}
+
+// ServeLimited serves the dialect twice and returns the base URLs: one
+// with generous rate limits, and one behind TightLimits.
+func (e *Env) ServeLimited(tb testing.TB, pattern string, newHandler Handler) (url, tight string) {
+	tb.Helper()
+	return e.Serve(tb, pattern, newHandler, auth.Limits{}).URL, e.Serve(tb, pattern, newHandler, TightLimits).URL
+}
+
+// Served is the demo with its dialect served on loopback, and a Requester
+// for that server.
+type Served struct {
+	*Env
+	Requester
+}
+
+// LoadServed loads the demo into a fresh store on engine, its timestamps
+// the clock's, and serves newHandler at pattern with limits; authorize puts
+// a token on a request the way the dialect's clients do.
+func LoadServed(tb testing.TB, engine, pattern string, newHandler Handler, limits auth.Limits,
+	authorize func(req *http.Request, token string)) *Served {
+	tb.Helper()
+	s := &Served{Env: Load(tb, engine, time.Time{})}
+	s.Srv = s.Serve(tb, pattern, newHandler, limits)
+	s.Authorize = authorize
+	return s
 }
 
 // Credential makes a credential for member with scopes, optionally

@@ -216,7 +216,14 @@ func (e *Env) AssertRefusals(tb testing.TB, m Marks, org int64, actions []string
 	if org != m.demoOrgID {
 		mark = m.other
 	}
-	if got := Actions(e.Refusals(tb, m.iface, org, mark)); !slices.Equal(got, actions) {
+	e.AssertRefusedSince(tb, m.iface, org, mark, actions...)
+}
+
+// AssertRefusedSince checks that org's refusals through interface iface
+// after event mark are actions, in order.
+func (e *Env) AssertRefusedSince(tb testing.TB, iface string, org, mark int64, actions ...string) {
+	tb.Helper()
+	if got := Actions(e.Refusals(tb, iface, org, mark)); !slices.Equal(got, actions) {
 		tb.Errorf("refused events %v, want %v", got, actions)
 	}
 }

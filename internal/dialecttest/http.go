@@ -146,6 +146,12 @@ func Call(tb testing.TB, method, url, token, body string, headers ...string) (*h
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	return Do(tb, req)
+}
+
+// Do sends req and reads the answer in full.
+func Do(tb testing.TB, req *http.Request) (*http.Response, []byte) {
+	tb.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)
@@ -256,6 +262,14 @@ func (e *Env) Snapshot(tb testing.TB) string {
 	}
 	fmt.Fprintf(&b, "active members: %d\n", len(ms))
 	return b.String()
+}
+
+// AssertSnapshot checks that the demo's Snapshot is still before.
+func (e *Env) AssertSnapshot(tb testing.TB, before string) {
+	tb.Helper()
+	if after := e.Snapshot(tb); after != before {
+		tb.Errorf("state changed:\n%s\nwas\n%s", after, before)
+	}
 }
 
 // FuzzInput is one input of a (Content-Type, body) fuzz target.
