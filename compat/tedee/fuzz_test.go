@@ -11,6 +11,7 @@ import (
 
 	"github.com/memberd/memberd/auth"
 	"github.com/memberd/memberd/internal/demo"
+	"github.com/memberd/memberd/internal/dialecttest"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -42,26 +43,11 @@ func FuzzTedeeBody(f *testing.F) {
 	before := state(f)
 	h := NewHandler(e.Svc, auth.New(e.Svc, auth.Limits{}))
 	limit := e.Svc.BatchLimit()
-	outcomes := []string{membership.OutcomeRemoved, membership.OutcomeInvalid, membership.OutcomeAlreadyRemoved,
-		membership.OutcomeNotFound, membership.OutcomeNotMember, membership.OutcomeForbidden, membership.OutcomeConflict}
+	outcomes := dialecttest.Outcomes
 	f.Fuzz(func(t *testing.T, body []byte) {
-		items, err := decodeBody(body, limit)
-		if err != nil {
-			if membership.ErrorCode(err) != membership.CodeInvalid {
-				t.Fatalf("decode error %v is not an invalid-request error", err)
-			}
+		items, ok := dialecttest.CheckBatchDecode(t, func() ([]item, error) { return decodeBody(body, limit) }, itemRef, limit)
+		if !ok {
 			return
-		}
-		if len(items) == 0 || len(items) > limit {
-			t.Fatalf("%d items, want 1..%d", len(items), limit)
-		}
-		for _, it := range items {
-			if (it.ref.ID > 0) == (it.ref.Raw != "") || it.ref.ID < 0 {
-				t.Fatalf("item %+v names neither exactly one member nor an invalid id", it)
-			}
-		}
-		if again, _ := decodeBody(body, limit); !reflect.DeepEqual(items, again) {
-			t.Fatalf("decoding twice differs: %+v, %+v", items, again)
 		}
 
 		// Every outcome reads back id for id.
@@ -108,3 +94,5 @@ func FuzzTedeeBody(f *testing.F) {
 		}
 	})
 }
+
+func itemRef(it item) membership.MemberRef { return it.ref }

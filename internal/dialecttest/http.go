@@ -219,27 +219,25 @@ func Seed(tb testing.TB, name string) string {
 func (e *Env) ActiveSpaceMembers(tb testing.TB, spaceID int64) []int64 {
 	tb.Helper()
 	sms, err := e.Svc.SpaceMembers(context.Background(), e.Owner, membership.Ref{ID: spaceID}, membership.StatusActive)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ids := make([]int64, len(sms))
-	for i, sm := range sms {
-		ids[i] = sm.MemberID
-	}
-	slices.Sort(ids)
-	return ids
+	return memberIDs(tb, sms, err, func(sm *membership.SpaceMember) int64 { return sm.MemberID })
 }
 
 // ActiveGroupMembers lists the active member ids of a group, sorted.
 func (e *Env) ActiveGroupMembers(tb testing.TB, groupID int64) []int64 {
 	tb.Helper()
 	gms, err := e.Svc.GroupMembers(context.Background(), e.Owner, membership.Ref{ID: groupID}, membership.StatusActive)
+	return memberIDs(tb, gms, err, func(gm *membership.GroupMember) int64 { return gm.MemberID })
+}
+
+// memberIDs is the sorted member ids of a list the core answered.
+func memberIDs[T any](tb testing.TB, list []T, err error, id func(T) int64) []int64 {
+	tb.Helper()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ids := make([]int64, len(gms))
-	for i, gm := range gms {
-		ids[i] = gm.MemberID
+	ids := make([]int64, len(list))
+	for i, x := range list {
+		ids[i] = id(x)
 	}
 	slices.Sort(ids)
 	return ids
