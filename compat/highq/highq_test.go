@@ -562,7 +562,6 @@ func TestAuthorization(t *testing.T) {
 func testAuthorization(t *testing.T, engine string) {
 	e := newEnv(t, engine)
 	tk := e.Tokens(t)
-	readOnly, expired, wrong := tk.ReadOnly, tk.Expired, tk.Wrong
 	writeOnly := e.Credential(t, 1, []string{membership.ScopeMembersWrite}, nil)
 	scopeMsg := func(s string) string { return fmt.Sprintf("the credential lacks the %q scope", s) }
 
@@ -585,13 +584,13 @@ func testAuthorization(t *testing.T, engine string) {
 			txJSON(t, tx("", "401", "authentication credentials were not provided")), 0, nil},
 		{"Remove/NotAToken", "DELETE", removeURL, "AdminToken", body, 401,
 			txJSON(t, tx("", "401", "invalid token")), 0, nil},
-		{"Remove/WrongSecret", "DELETE", removeURL, wrong, body, 401,
+		{"Remove/WrongSecret", "DELETE", removeURL, tk.Wrong, body, 401,
 			txJSON(t, tx("", "401", "invalid token")), 1, []string{"auth"}},
-		{"Remove/Expired", "DELETE", removeURL, expired, body, 401,
+		{"Remove/Expired", "DELETE", removeURL, tk.Expired, body, 401,
 			txJSON(t, tx("", "401", "token has expired")), 1, []string{"auth"}},
 		{"Remove/Revoked", "DELETE", removeURL, tk.Revoked, body, 401,
 			txJSON(t, tx("", "401", "token has been revoked")), 1, []string{"auth"}},
-		{"Remove/MissingScope", "DELETE", removeURL, readOnly, body, 403,
+		{"Remove/MissingScope", "DELETE", removeURL, tk.ReadOnly, body, 403,
 			txJSON(t, tx("", "403", scopeMsg(membership.ScopeMembersWrite))), 1, []string{actionRemoveSiteUsers}},
 		{"Remove/OtherOrganization", "DELETE", removeURL, tk.Other, body, 404,
 			txJSON(t, tx("", "404", "space not found")), tk.OtherOrgID, []string{"batch.remove"}},
@@ -605,11 +604,11 @@ func testAuthorization(t *testing.T, engine string) {
 			fmt.Sprintf(`{"error":{"summary":%q,"ref":403}}`, scopeMsg(membership.ScopeMembersRead)) + "\n", 1, []string{actionListSiteUsers}},
 		{"Users/OtherOrganization", "GET", usersURL, tk.Other, "", 404,
 			`{"error":{"summary":"space not found","ref":404}}` + "\n", tk.OtherOrgID, []string{actionListSiteUsers}},
-		{"Sites/Expired", "GET", e.url + "/api/3/sites", expired, "", 401,
+		{"Sites/Expired", "GET", e.url + "/api/3/sites", tk.Expired, "", 401,
 			`{"error":{"summary":"token has expired","ref":401}}` + "\n", 1, []string{"auth"}},
 		{"Group/NoCredential", "DELETE", groupURL, "", "", 401,
 			`{"error":{"summary":"authentication credentials were not provided","ref":401}}` + "\n", 0, nil},
-		{"Group/MissingScope", "DELETE", groupURL, readOnly, "", 403,
+		{"Group/MissingScope", "DELETE", groupURL, tk.ReadOnly, "", 403,
 			fmt.Sprintf(`{"error":{"summary":%q,"ref":403}}`, scopeMsg(membership.ScopeMembersWrite)) + "\n", 1, []string{actionRemoveGroupUser}},
 		{"Group/OtherOrganization", "DELETE", groupURL, tk.Other, "", 404,
 			`{"error":{"summary":"space not found","ref":404}}` + "\n", tk.OtherOrgID, []string{actionRemoveGroupUser}},

@@ -328,7 +328,6 @@ func TestAuthorization(t *testing.T) { dialecttest.EachEngine(t, testAuthorizati
 func testAuthorization(t *testing.T, engine string) {
 	b := newBundle(t, engine, auth.Limits{})
 	tk := b.Tokens(t)
-	expired, revoked, readOnly, other, wrong := tk.Expired, tk.Revoked, tk.ReadOnly, tk.Other, tk.Wrong
 	writeOnly := b.Credential(t, 1, []string{membership.ScopeMembersWrite}, nil)
 	const (
 		unauthorized = `{"errors":{"code":"unauthorized","message":"No valid API key provided."}}`
@@ -346,16 +345,16 @@ func testAuthorization(t *testing.T, engine string) {
 		{"EmptyKey", "DELETE", four, map[string]string{"X-Jicoo-Api-Key": ""}, 401, unauthorized},
 		{"BearerInstead", "DELETE", four, map[string]string{"Authorization": "Bearer " + b.Demo.OwnerToken}, 401, unauthorized},
 		{"Garbage", "DELETE", four, map[string]string{"X-Jicoo-Api-Key": "sk_live_xxxxxx"}, 401, unauthorized},
-		{"WrongSecret", "DELETE", four, map[string]string{"X-Jicoo-Api-Key": wrong}, 401, unauthorized},
-		{"Expired", "DELETE", four, map[string]string{"X-Jicoo-Api-Key": expired}, 401, unauthorized},
-		{"Revoked", "DELETE", four, map[string]string{"X-Jicoo-Api-Key": revoked}, 401, unauthorized},
+		{"WrongSecret", "DELETE", four, map[string]string{"X-Jicoo-Api-Key": tk.Wrong}, 401, unauthorized},
+		{"Expired", "DELETE", four, map[string]string{"X-Jicoo-Api-Key": tk.Expired}, 401, unauthorized},
+		{"Revoked", "DELETE", four, map[string]string{"X-Jicoo-Api-Key": tk.Revoked}, 401, unauthorized},
 		{"UnknownPathWithoutKey", "GET", "/v1/bookings", nil, 401, unauthorized},
-		{"MissingWriteScope", "DELETE", four, map[string]string{"X-Jicoo-Api-Key": readOnly}, 403, forbidden},
+		{"MissingWriteScope", "DELETE", four, map[string]string{"X-Jicoo-Api-Key": tk.ReadOnly}, 403, forbidden},
 		{"MissingReadScope", "GET", four, map[string]string{"X-Jicoo-Api-Key": writeOnly}, 403, forbidden},
 		{"MissingReadScopeList", "GET", "/v1/organization_users", map[string]string{"X-Jicoo-Api-Key": writeOnly}, 403, forbidden},
-		{"OtherOrganization", "DELETE", four, map[string]string{"X-Jicoo-Api-Key": other}, 404, notFound},
-		{"OtherOrganizationByUUID", "DELETE", "/v1/organization_users/" + b.Member(t, 4).UUID, map[string]string{"X-Jicoo-Api-Key": other}, 404, notFound},
-		{"OtherOrganizationGet", "GET", four, map[string]string{"X-Jicoo-Api-Key": other}, 404, notFound},
+		{"OtherOrganization", "DELETE", four, map[string]string{"X-Jicoo-Api-Key": tk.Other}, 404, notFound},
+		{"OtherOrganizationByUUID", "DELETE", "/v1/organization_users/" + b.Member(t, 4).UUID, map[string]string{"X-Jicoo-Api-Key": tk.Other}, 404, notFound},
+		{"OtherOrganizationGet", "GET", four, map[string]string{"X-Jicoo-Api-Key": tk.Other}, 404, notFound},
 		{"PlainMember", "DELETE", four, map[string]string{"X-Jicoo-Api-Key": b.Demo.MemberToken}, 403, forbidden},
 		{"AdminRemovingOwner", "DELETE", "/v1/organization_users/1", map[string]string{"X-Jicoo-Api-Key": b.Demo.AdminToken}, 403, forbidden},
 	} {

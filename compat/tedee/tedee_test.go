@@ -436,7 +436,6 @@ func testAuthorization(t *testing.T, engine string) {
 		t.Fatal(err)
 	}
 	tk := e.Tokens(t)
-	expired, wrong := tk.Expired, tk.Wrong
 	noScope := e.Credential(t, 1, []string{membership.ScopeMembersWrite}, nil)
 	otherOrg := fmt.Sprint(tk.OtherOrgID)
 	const body = `{"organizationUserIds":[11,12]}`
@@ -457,8 +456,8 @@ func testAuthorization(t *testing.T, engine string) {
 	}{
 		{"NoCredential", doorsURL, "", body, 401, errJSON(401, "authentication credentials were not provided"), 0, nil},
 		{"NotAToken", doorsURL, "<<access token>>", body, 401, errJSON(401, "invalid token"), 0, nil},
-		{"WrongSecret", doorsURL, wrong, body, 401, errJSON(401, "invalid token"), 1, []string{"auth"}},
-		{"Expired", doorsURL, expired, body, 401, errJSON(401, "token has expired"), 1, []string{"auth"}},
+		{"WrongSecret", doorsURL, tk.Wrong, body, 401, errJSON(401, "invalid token"), 1, []string{"auth"}},
+		{"Expired", doorsURL, tk.Expired, body, 401, errJSON(401, "token has expired"), 1, []string{"auth"}},
 		{"Revoked", doorsURL, tk.Revoked, body, 401, errJSON(401, "token has been revoked"), 1, []string{"auth"}},
 		{"MissingScope", doorsURL, noScope, body, 403,
 			errJSON(403, fmt.Sprintf("the credential lacks the %q scope", membership.ScopeTedeeReadWrite)), 1, []string{actionRemoveMembers}},

@@ -321,7 +321,6 @@ func TestAuthorization(t *testing.T) { dialecttest.EachEngine(t, testAuthorizati
 func testAuthorization(t *testing.T, engine string) {
 	b := newBundle(t, engine, auth.Limits{})
 	tk := b.Tokens(t)
-	expired, revoked, readOnly, other, wrong := tk.Expired, tk.Revoked, tk.ReadOnly, tk.Other, tk.Wrong
 	const (
 		notProvided = `{"detail":"Authentication credentials were not provided."}`
 		invalid     = `{"detail":"Invalid token."}`
@@ -337,11 +336,11 @@ func testAuthorization(t *testing.T, engine string) {
 		{"KeywordOnly", "token", demo.WiggleEmail, 401, `{"detail":"Invalid token header. No credentials provided."}`},
 		{"KeyWithSpaces", "token a b", demo.WiggleEmail, 401, `{"detail":"Invalid token header. Token string should not contain spaces."}`},
 		{"Garbage", "token garbage", demo.WiggleEmail, 401, invalid},
-		{"WrongSecret", "token " + wrong, demo.WiggleEmail, 401, invalid},
-		{"Expired", "token " + expired, demo.WiggleEmail, 401, invalid},
-		{"Revoked", "token " + revoked, demo.WiggleEmail, 401, invalid},
-		{"MissingScope", "token " + readOnly, demo.WiggleEmail, 403, forbidden},
-		{"OtherOrganization", "token " + other, demo.WiggleEmail, 404, `{"detail":"Not found."}`},
+		{"WrongSecret", "token " + tk.Wrong, demo.WiggleEmail, 401, invalid},
+		{"Expired", "token " + tk.Expired, demo.WiggleEmail, 401, invalid},
+		{"Revoked", "token " + tk.Revoked, demo.WiggleEmail, 401, invalid},
+		{"MissingScope", "token " + tk.ReadOnly, demo.WiggleEmail, 403, forbidden},
+		{"OtherOrganization", "token " + tk.Other, demo.WiggleEmail, 404, `{"detail":"Not found."}`},
 		{"PlainMember", "token " + b.Demo.MemberToken, demo.WiggleEmail, 403, forbidden},
 		{"AdminRemovingOwner", "token " + b.Demo.AdminToken, demo.OwnerEmail, 403, forbidden},
 	} {
