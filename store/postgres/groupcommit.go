@@ -16,12 +16,22 @@ import (
 // (synchronous_commit on), so a change costs a flush unless it shares one.
 const DefaultGroupCommit = true
 
+// DefaultGroupLanes is how many group transactions run at once: 0 means
+// one per connection the pool may open. PostgreSQL flushes the WAL for
+// concurrent commits together already, so what memberd's grouping adds is
+// fewer commits and round trips; run one group at a time and all writes
+// queue on one connection (measured with bench/ at 20k members on 2 cores:
+// 324 removals/s at concurrency 64 with one lane, 847 with four, 820 with
+// group commit off).
+const DefaultGroupLanes = 0
+
 // Option changes one of Open's optional settings.
 type Option func(*options)
 
 type options struct {
 	groupCommit bool
 	groupMax    int
+	groupLanes  int
 }
 
 // WithGroupCommit turns group commit on (the default) or off. Off, every
@@ -33,18 +43,28 @@ func WithGroupCommit(on bool) Option { return func(o *options) { o.groupCommit =
 // (sqlstore.DefaultGroupMax unless set).
 func WithGroupMax(n int) Option { return func(o *options) { o.groupMax = n } }
 
+// WithGroupLanes sets how many group transactions run at once, each on
+// its own pooled connection (DefaultGroupLanes unless set). Groups in
+// different lanes can deadlock on rows of the same members; the server
+// then aborts one statement and that call alone runs again.
+func WithGroupLanes(n int) Option { return func(o *options) { o.groupLanes = n } }
+
 // newGroup returns the group committer opts ask for, or nil. A group's
 // calls lock rows in no order fixed in advance, so a group can deadlock
 // with another node's transaction; the server then aborts one statement,
 // its savepoint is rolled back and that call alone runs again in the next
 // group, as UpdatePgx runs a whole transaction again.
 func newGroup(pool *pgxpool.Pool, opts []Option) *sqlstore.Group {
-	o := options{groupCommit: DefaultGroupCommit}
+	o := options{groupCommit: DefaultGroupCommit, groupLanes: DefaultGroupLanes}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if !o.groupCommit {
 		return nil
+	}
+	lanes := o.groupLanes
+	if lanes <= 0 {
+		lanes = int(pool.Config().MaxConns)
 	}
 	g := sqlstore.NewGroup(func(ctx context.Context) (sqlstore.GroupTx, error) {
 		tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
@@ -52,7 +72,7 @@ func newGroup(pool *pgxpool.Pool, opts []Option) *sqlstore.Group {
 			return nil, err
 		}
 		return groupTx{tx: tx, mtx: sqlstore.NewTx(conn{tx: tx, shared: true}, dialect)}, nil
-	}, o.groupMax)
+	}, o.groupMax, lanes)
 	g.Retryable = retryable
 	return g
 }

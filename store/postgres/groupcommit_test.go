@@ -11,19 +11,24 @@ import (
 )
 
 // TestGroupCommit runs the group commit suite on a fresh database per
-// test (TestMain in postgres_test.go stops the cluster).
+// test (TestMain in postgres_test.go stops the cluster): the arranged
+// cases in one lane, and the concurrent one in the default lanes too.
 func TestGroupCommit(t *testing.T) {
-	storetest.RunGroupCommit(t, func(tb testing.TB) membership.Store {
-		tb.Helper()
-		st, err := postgres.Open(context.Background(), pgtest.NewDatabase(tb), postgres.WithGroupCommit(true))
-		if err != nil {
-			tb.Fatalf("open postgres: %v", err)
-		}
-		tb.Cleanup(func() {
-			if err := st.Close(); err != nil {
-				tb.Errorf("close postgres: %v", err)
+	open := func(opts ...postgres.Option) storetest.Opener {
+		return func(tb testing.TB) membership.Store {
+			tb.Helper()
+			st, err := postgres.Open(context.Background(), pgtest.NewDatabase(tb), append([]postgres.Option{postgres.WithGroupCommit(true)}, opts...)...)
+			if err != nil {
+				tb.Fatalf("open postgres: %v", err)
 			}
-		})
-		return st
-	}, `INSERT INTO gc_rows (caller) SELECT 'bulk' || pg_sleep(0.3)::text`)
+			tb.Cleanup(func() {
+				if err := st.Close(); err != nil {
+					tb.Errorf("close postgres: %v", err)
+				}
+			})
+			return st
+		}
+	}
+	storetest.RunGroupCommit(t, open(postgres.WithGroupLanes(1)), `INSERT INTO gc_rows (caller) SELECT 'bulk' || pg_sleep(0.3)::text`)
+	t.Run("Lanes", func(t *testing.T) { storetest.RunGroupCommitConcurrent(t, open()) })
 }

@@ -48,7 +48,7 @@ func newGroup(writer *sql.DB, stmts *stmtCache, opts []Option) *sqlstore.Group {
 			return nil, err
 		}
 		return groupTx{tx: tx, mtx: sqlstore.NewTx(conn{tx: tx, shared: true, stmts: stmts}, dialect)}, nil
-	}, o.groupMax)
+	}, o.groupMax, 1) // one writer: one group at a time
 }
 
 // groupTx is the single writer's transaction that a group runs in.

@@ -38,13 +38,18 @@ type GroupTx interface {
 // because their fn may have decided on the others' uncommitted work.
 //
 // There is no background goroutine: the first caller to find no group
-// running leads one group (the callers queued at that moment, up to Max),
+// running leads one group (the callers queued at that moment, up to max),
 // then hands the lead to the first caller still queued. Groups therefore
 // grow with load by themselves: a lone caller commits at once, and under
 // load each group takes everything that queued during the previous one.
+//
+// A Group has one or more lanes, each running one group at a time; a
+// caller joins the least busy lane. One lane suits an engine with a
+// single writer (SQLite); a server engine can run a group per connection.
 type Group struct {
 	begin func(ctx context.Context) (GroupTx, error)
 	max   int
+	lanes []*lane
 
 	// Retryable reports an error with which the server aborted a call's
 	// statement only to resolve a conflict with another transaction
@@ -52,12 +57,15 @@ type Group struct {
 	// again in a later group, up to 8 times. Nil: never.
 	Retryable func(error) bool
 
+	groups atomic.Int64
+	calls  atomic.Int64
+}
+
+// lane runs one group at a time.
+type lane struct {
 	mu      sync.Mutex
 	queue   []*groupCall
 	running bool
-
-	groups atomic.Int64
-	calls  atomic.Int64
 }
 
 // GroupStats counts what a Group did.
@@ -67,20 +75,28 @@ type GroupStats struct {
 	Queued int   // calls waiting for a group now
 }
 
-// NewGroup returns a Group that opens its transactions with begin and
-// puts at most max calls in one (DefaultGroupMax if max <= 0).
-func NewGroup(begin func(ctx context.Context) (GroupTx, error), max int) *Group {
-	if max <= 0 {
-		max = DefaultGroupMax
+// NewGroup returns a Group that opens its transactions with begin, puts
+// at most size calls in one (DefaultGroupMax if max <= 0) and runs up to
+// lanes groups at once (at least 1).
+func NewGroup(begin func(ctx context.Context) (GroupTx, error), size, lanes int) *Group {
+	if size <= 0 {
+		size = DefaultGroupMax
 	}
-	return &Group{begin: begin, max: max}
+	g := &Group{begin: begin, max: size}
+	for range max(lanes, 1) {
+		g.lanes = append(g.lanes, &lane{})
+	}
+	return g
 }
 
 // Stats reports how many groups ran and how many calls they held.
 func (g *Group) Stats() GroupStats {
-	g.mu.Lock()
-	queued := len(g.queue)
-	g.mu.Unlock()
+	queued := 0
+	for _, l := range g.lanes {
+		l.mu.Lock()
+		queued += len(l.queue)
+		l.mu.Unlock()
+	}
 	return GroupStats{Groups: g.groups.Load(), Calls: g.calls.Load(), Queued: queued}
 }
 
@@ -103,13 +119,14 @@ type groupCall struct {
 // membership.Store.Update.
 func (g *Group) Update(ctx context.Context, fn func(membership.Tx) error) error {
 	c := &groupCall{ctx: ctx, fn: fn, done: make(chan struct{}), promote: make(chan struct{}, 1)}
-	g.mu.Lock()
-	g.queue = append(g.queue, c)
-	lead := !g.running
-	g.running = true
-	g.mu.Unlock()
+	l := g.pick()
+	l.mu.Lock()
+	l.queue = append(l.queue, c)
+	lead := !l.running
+	l.running = true
+	l.mu.Unlock()
 	if lead {
-		g.runOne()
+		g.runOne(l)
 	}
 	for {
 		select {
@@ -119,33 +136,57 @@ func (g *Group) Update(ctx context.Context, fn func(membership.Tx) error) error 
 			}
 			return c.err
 		case <-c.promote:
-			// c heads the queue, so the group it leads holds it.
-			g.runOne()
+			// c heads its lane's queue, so the group it leads holds it.
+			g.runOne(l)
 		}
 	}
 }
 
-// runOne runs the group at the head of the queue and then hands the lead
+// pick returns the least busy lane: an idle one if any, else the one
+// with the shortest queue.
+func (g *Group) pick() *lane {
+	if len(g.lanes) == 1 {
+		return g.lanes[0]
+	}
+	best, bestLoad := g.lanes[0], -1
+	for _, l := range g.lanes {
+		l.mu.Lock()
+		load := len(l.queue)
+		if l.running {
+			load++
+		}
+		l.mu.Unlock()
+		if bestLoad < 0 || load < bestLoad {
+			best, bestLoad = l, load
+		}
+		if load == 0 {
+			break
+		}
+	}
+	return best
+}
+
+// runOne runs the group at the head of l's queue and then hands the lead
 // to the next queued caller, or stops leading if there is none.
-func (g *Group) runOne() {
-	g.mu.Lock()
-	n := min(len(g.queue), g.max)
+func (g *Group) runOne(l *lane) {
+	l.mu.Lock()
+	n := min(len(l.queue), g.max)
 	batch := make([]*groupCall, n)
-	copy(batch, g.queue)
-	g.queue = g.queue[n:]
-	g.mu.Unlock()
+	copy(batch, l.queue)
+	l.queue = l.queue[n:]
+	l.mu.Unlock()
 
 	retry := g.run(batch)
 
-	g.mu.Lock()
-	g.queue = append(retry, g.queue...)
+	l.mu.Lock()
+	l.queue = append(retry, l.queue...)
 	var next *groupCall
-	if len(g.queue) > 0 {
-		next = g.queue[0]
+	if len(l.queue) > 0 {
+		next = l.queue[0]
 	} else {
-		g.running = false
+		l.running = false
 	}
-	g.mu.Unlock()
+	l.mu.Unlock()
 	if next != nil {
 		next.promote <- struct{}{} // never blocks: a call is promoted only while queued
 	}

@@ -64,7 +64,7 @@ func (e *fakeEngine) group() *Group {
 		e.log = append(e.log, "BEGIN")
 		e.mu.Unlock()
 		return e, nil
-	}, 0)
+	}, 0, 1)
 }
 
 var errConflict = errors.New("conflict: run again")
@@ -206,7 +206,7 @@ func TestGroupBrokenTransaction(t *testing.T) {
 
 func TestGroupBeginError(t *testing.T) {
 	errBegin := errors.New("no connection")
-	g := NewGroup(func(context.Context) (GroupTx, error) { return nil, errBegin }, 0)
+	g := NewGroup(func(context.Context) (GroupTx, error) { return nil, errBegin }, 0, 1)
 	ran := false
 	err := g.Update(context.Background(), func(membership.Tx) error { ran = true; return nil })
 	if !errors.Is(err, errBegin) || ran {
@@ -217,8 +217,14 @@ func TestGroupBeginError(t *testing.T) {
 // TestGroupHandoff checks that the lead passes on under load: every call
 // is answered, groups hold several calls, and none exceeds the maximum.
 func TestGroupHandoff(t *testing.T) {
+	for _, lanes := range []int{1, 3} {
+		t.Run(fmt.Sprintf("Lanes%d", lanes), func(t *testing.T) { testGroupHandoff(t, lanes) })
+	}
+}
+
+func testGroupHandoff(t *testing.T, lanes int) {
 	e := &fakeEngine{}
-	g := NewGroup(func(context.Context) (GroupTx, error) { return e, nil }, 8)
+	g := NewGroup(func(context.Context) (GroupTx, error) { return e, nil }, 8, lanes)
 	const workers, calls = 32, 50
 	var wg sync.WaitGroup
 	var failed sync.Map
