@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,12 +17,10 @@ import (
 
 	"github.com/memberd/memberd/auth"
 	"github.com/memberd/memberd/compat/workiva"
+	"github.com/memberd/memberd/internal/dialecttest"
 	"github.com/memberd/memberd/internal/pgtest"
-	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/jobs"
 	"github.com/memberd/memberd/membership"
-	"github.com/memberd/memberd/store/postgres"
-	"github.com/memberd/memberd/store/sqlite"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -55,18 +52,9 @@ type options struct {
 func newFixture(t testing.TB, engine string, o options) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	var st membership.Store
-	var err error
-	switch engine {
-	case "sqlite":
-		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "m.db"))
-	case "postgres":
-		st, err = postgres.Open(ctx, pgtest.NewDatabase(t))
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := dialecttest.OpenStore(t, engine)
 	svc := membership.NewService(st, membership.DefaultConfig())
+	var err error
 	jcfg := jobs.DefaultConfig()
 	jcfg.FetchPollInterval = 50 * time.Millisecond
 	jcfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -87,7 +75,6 @@ func newFixture(t testing.TB, engine string, o options) *fixture {
 			defer cancel()
 			_ = runner.Stop(ctx)
 		}
-		st.Close()
 	})
 	f := &fixture{svc: svc}
 	b, err := svc.CreateOrganization(ctx, membership.BootstrapRequest{OrgName: "Acme", OwnerEmail: "owner@acme.test"})
@@ -126,10 +113,7 @@ func newFixture(t testing.TB, engine string, o options) *fixture {
 		cfg.Now = func() time.Time { return time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC) }
 	}
 	h := workiva.NewHandler(svc, auth.New(svc, o.limits), cfg)
-	mux := http.NewServeMux()
-	mux.Handle("/prototype/", h)
-	f.srv = httptest.NewServer(respond.WithRequestID(mux))
-	t.Cleanup(f.srv.Close)
+	f.srv = dialecttest.Mount(t, "/prototype/", h)
 	return f
 }
 
@@ -169,15 +153,7 @@ func do(t *testing.T, method, url string, h http.Header, body string) reply {
 	if h != nil {
 		req.Header = h
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, data := dialecttest.Do(t, req)
 	return reply{status: resp.StatusCode, header: resp.Header, body: data}
 }
 

@@ -141,14 +141,19 @@ var TightLimits = auth.Limits{Rate: 0.001, Burst: 1}
 type Handler func(svc *membership.Service, authn *auth.Authenticator) http.Handler
 
 // Serve mounts the dialect's handler, with an authenticator of limits, at
-// pattern the way cmd/memberd mounts it, behind respond.WithRequestID, and
-// starts a loopback server (httptest listens on 127.0.0.1) closed when the
-// test ends. Its Config.Handler is the whole stack, for in-process
-// fuzzing.
+// pattern the way cmd/memberd mounts it (see Mount).
 func (e *Env) Serve(tb testing.TB, pattern string, newHandler Handler, limits auth.Limits) *httptest.Server {
 	tb.Helper()
+	return Mount(tb, pattern, newHandler(e.Svc, auth.New(e.Svc, limits)))
+}
+
+// Mount mounts h at pattern behind respond.WithRequestID and starts a
+// loopback server (httptest listens on 127.0.0.1) closed when the test
+// ends. Its Config.Handler is the whole stack, for in-process fuzzing.
+func Mount(tb testing.TB, pattern string, h http.Handler) *httptest.Server {
+	tb.Helper()
 	mux := http.NewServeMux()
-	mux.Handle(pattern, newHandler(e.Svc, auth.New(e.Svc, limits)))
+	mux.Handle(pattern, h)
 	srv := httptest.NewServer(respond.WithRequestID(mux))
 	tb.Cleanup(srv.Close)
 	return srv
