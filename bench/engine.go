@@ -36,7 +36,7 @@ type Engine struct {
 	inTx    func(ctx context.Context, fn func(sqlstore.Conn) error) error
 	replay  func(ctx context.Context, stmts []Stmt) error
 	explain func(ctx context.Context, s Stmt) ([]string, error)
-	reopen  func(ctx context.Context, groupCommit bool) error
+	reopen  func(ctx context.Context, g GroupMode) error
 	bulk    func(ctx context.Context, build func(sqlstore.Conn) ([]bulkTable, error)) error
 	size    func(ctx context.Context) (int64, error)
 	close   func() error
@@ -72,11 +72,33 @@ func (e *Engine) tables(ctx context.Context) (map[string]bool, error) {
 	return out, err
 }
 
-// Reopen closes the in-process store and opens it again with group
-// commit on or off.
-func (e *Engine) Reopen(ctx context.Context, groupCommit bool) error {
-	return e.reopen(ctx, groupCommit)
+// GroupMode is a group commit setting of the in-process store.
+type GroupMode struct {
+	On    bool
+	Lanes int // PostgreSQL only: groups run at once (0: the store's default)
 }
+
+func (g GroupMode) String() string {
+	switch {
+	case !g.On:
+		return "group commit off"
+	case g.Lanes > 1:
+		return fmt.Sprintf("group commit on, %d lanes", g.Lanes)
+	}
+	return "group commit on"
+}
+
+// groupModes are the settings the in-process S2 comparison runs.
+func (e *Engine) groupModes() []GroupMode {
+	if e.Name == "postgres" {
+		return []GroupMode{{On: true}, {On: true, Lanes: 4}, {On: false}}
+	}
+	return []GroupMode{{On: true}, {On: false}}
+}
+
+// Reopen closes the in-process store and opens it again with group
+// commit set as g says.
+func (e *Engine) Reopen(ctx context.Context, g GroupMode) error { return e.reopen(ctx, g) }
 
 // Size is the database's size on disk in bytes.
 func (e *Engine) Size(ctx context.Context) (int64, error) { return e.size(ctx) }
@@ -100,18 +122,18 @@ func OpenSQLite(ctx context.Context, base string) (*Engine, error) {
 	}}
 	var st *sqlite.Store
 	prepared := map[string]*sql.Stmt{}
-	e.reopen = func(ctx context.Context, groupCommit bool) error {
+	e.reopen = func(ctx context.Context, g GroupMode) error {
 		if st != nil {
 			if err := st.Close(); err != nil {
 				return err
 			}
 		}
 		clear(prepared)
-		st, err = sqlite.Open(ctx, path, sqlite.WithGroupCommit(groupCommit))
+		st, err = sqlite.Open(ctx, path, sqlite.WithGroupCommit(g.On))
 		e.Store = st
 		return err
 	}
-	if err := e.reopen(ctx, true); err != nil {
+	if err := e.reopen(ctx, GroupMode{On: true}); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -214,17 +236,21 @@ func OpenPostgres(ctx context.Context) (*Engine, error) {
 		},
 	}}
 	var st *postgres.Store
-	e.reopen = func(ctx context.Context, groupCommit bool) error {
+	e.reopen = func(ctx context.Context, g GroupMode) error {
 		if st != nil {
 			if err := st.Close(); err != nil {
 				return err
 			}
 		}
-		st, err = postgres.Open(ctx, dsn, postgres.WithGroupCommit(groupCommit))
+		opts := []postgres.Option{postgres.WithGroupCommit(g.On)}
+		if g.Lanes > 0 {
+			opts = append(opts, postgres.WithGroupLanes(g.Lanes))
+		}
+		st, err = postgres.Open(ctx, dsn, opts...)
 		e.Store = st
 		return err
 	}
-	if err := e.reopen(ctx, true); err != nil {
+	if err := e.reopen(ctx, GroupMode{On: true}); err != nil {
 		cluster.Stop()
 		return nil, err
 	}

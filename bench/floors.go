@@ -191,15 +191,14 @@ func (r *runner) floorsAndPlans(ctx context.Context) error {
 		}
 	}
 	if r.cfg.Scenarios["S2"] {
-		for _, group := range []bool{true, false} {
-			if err := r.e.Reopen(ctx, group); err != nil {
+		for _, mode := range r.e.groupModes() {
+			if err := r.e.Reopen(ctx, mode); err != nil {
 				return err
 			}
 			svc := membership.NewService(r.e.Store, membership.DefaultConfig())
-			into := r.res.StoreS2
-			if !group {
-				into = r.res.StoreS2Off
-			}
+			into := map[int]*Summary{}
+			r.res.StoreS2[mode.String()] = into
+			r.res.StoreModes = append(r.res.StoreModes, mode.String())
 			for _, level := range r.cfg.S2Levels {
 				targets := r.pick.pick(n, r.d.Members)
 				s, err := r.loop(ctx, level, n, func(ctx context.Context, i int) (int, error) {
@@ -208,13 +207,13 @@ func (r *runner) floorsAndPlans(ctx context.Context) error {
 					return 1, err
 				})
 				into[level] = &s
-				r.logf("store floor S2 (group commit %v) at %d: %s", group, level, s)
+				r.logf("store floor S2 (%s) at %d: %s", mode, level, s)
 				if err != nil {
 					r.fail("store floor S2 at %d: %v", level, err)
 				}
 			}
 		}
-		if err := r.e.Reopen(ctx, true); err != nil {
+		if err := r.e.Reopen(ctx, GroupMode{On: true}); err != nil {
 			return err
 		}
 		for _, level := range []int{1, 16} {

@@ -72,6 +72,34 @@ func DescribeMachine(dir string) Machine {
 	return m
 }
 
+// load1 is the 1-minute load average.
+func load1() float64 {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
+}
+
+// WaitQuiet waits, up to max, until the 1-minute load average is below
+// limit, so that a run on a shared machine starts when others are idle.
+// It reports the load average it stopped waiting at.
+func WaitQuiet(max time.Duration, limit float64) float64 {
+	deadline := time.Now().Add(max)
+	for {
+		l := load1()
+		if l < limit || time.Now().After(deadline) {
+			return l
+		}
+		time.Sleep(5 * time.Second)
+	}
+}
+
 func loadAvg() string {
 	data, err := os.ReadFile("/proc/loadavg")
 	if err != nil {

@@ -156,7 +156,7 @@ func cores(s *Summary) string {
 	if s == nil || s.ProcCores == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%.2f / %.2f", s.ProcCores, s.MachineCores)
+	return fmt.Sprintf("%.2f / %.2f (load %.1f)", s.ProcCores, s.MachineCores, s.Load1)
 }
 
 func latency(s *Summary) (string, string) {
@@ -266,7 +266,7 @@ func (rep *Report) engineSection(b *strings.Builder, r *Result) {
 	w("\n## %s\n\n", r.Engine)
 	w("%s. Disk flush rate (4 KiB overwrite + `fdatasync` in the database's directory): %s/s at the start, %s/s at the end of the run; ratios below use the lower, %s/s.\n",
 		r.Version, rate(r.FsyncStart), rate(r.FsyncEnd), rate(r.fsync()))
-	w("\"cores\" is the CPU the measured process used / what the whole machine kept busy, in cores of %d, averaged over the loop.\n", rep.Machine.Cores)
+	w("\"cores\" is the CPU the measured process (the server; the harness itself for floors) used / what the whole machine kept busy, in cores of %d, averaged over the loop, and the 1-minute load average when the loop began.\n", rep.Machine.Cores)
 	if r.S1 != nil {
 		w("\n### S1 bulk removal (HighQ, 100 ids a request, %d members)\n\n", cfg.Main)
 		w("| | removals/s | request p50 | request p99 | cores | memberd ÷ this |\n|---|---|---|---|---|---|\n")
@@ -283,17 +283,18 @@ func (rep *Report) engineSection(b *strings.Builder, r *Result) {
 			w("| %s | %s | %s | %s | %s | %.0f%% |\n", f.name, rate(f.s.ItemRate()), p50, p99, cores(f.s), 100*r.S1.ItemRate()/f.s.ItemRate())
 		}
 	}
-	if len(r.S2) > 0 || len(r.StoreS2) > 0 {
+	if len(r.S2) > 0 || len(r.StoreModes) > 0 {
 		w("\n### S2 single removals (Jicoo DELETE, %d members)\n\n", cfg.Main)
 		w("| | concurrency | requests/s | p50 | p99 | cores | ÷ flush rate |\n|---|---|---|---|---|---|---|\n")
-		rows := []struct {
+		type row struct {
 			name string
 			m    map[int]*Summary
-		}{
-			{"memberd, group commit on", r.S2}, {"memberd, group commit off", r.S2Off},
-			{"store floor, group commit on", r.StoreS2}, {"store floor, group commit off", r.StoreS2Off},
-			{"raw-SQL floor (one transaction each)", r.RawS2},
 		}
+		rows := []row{{"memberd, group commit on", r.S2}, {"memberd, group commit off", r.S2Off}}
+		for _, mode := range r.StoreModes {
+			rows = append(rows, row{"store floor, " + mode, r.StoreS2[mode]})
+		}
+		rows = append(rows, row{"raw-SQL floor (one transaction each)", r.RawS2})
 		for _, row := range rows {
 			levels := make([]int, 0, len(row.m))
 			for l := range row.m {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -34,6 +35,7 @@ type Config struct {
 	CompareGroup   bool
 	FsyncDuration  time.Duration
 	MaxLoop        time.Duration // cap on any one measured loop
+	WaitQuiet      time.Duration // before each loop, wait up to this for a load average below half the cores
 	Seed           uint64
 	Dir            string // SQLite databases go here
 	Bin            string // the memberd binary
@@ -58,8 +60,8 @@ type Result struct {
 	S4Grants   int // grants one S4 offboarding reports
 	StoreS1    *Summary
 	RawS1      *Summary
-	StoreS2    map[int]*Summary
-	StoreS2Off map[int]*Summary
+	StoreS2    map[string]map[int]*Summary // by group commit mode, then concurrency
+	StoreModes []string                    // StoreS2's modes in the order run
 	RawS2      map[int]*Summary
 	Plans      []Plan
 	Notes      []string
@@ -120,8 +122,8 @@ func runEngine(ctx context.Context, cfg Config, name string) (res *Result, err e
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, e.Close()) }()
-	res = &Result{Engine: name, S2: map[int]*Summary{}, S2Off: map[int]*Summary{}, StoreS2: map[int]*Summary{},
-		StoreS2Off: map[int]*Summary{}, RawS2: map[int]*Summary{}}
+	res = &Result{Engine: name, S2: map[int]*Summary{}, S2Off: map[int]*Summary{}, StoreS2: map[string]map[int]*Summary{},
+		RawS2: map[int]*Summary{}}
 	res.Version = engineVersion(ctx, e)
 	cfg.logf("%s: %s", name, res.Version)
 	if res.FsyncStart, err = FsyncFloor(e.DataDir, cfg.FsyncDuration); err != nil {
@@ -200,9 +202,14 @@ type runner struct {
 
 // loop is Loop with the CPU use of r.pid and of the machine measured.
 func (r *runner) loop(ctx context.Context, concurrency, n int, op func(ctx context.Context, i int) (int, error)) (Summary, error) {
+	if r.cfg.WaitQuiet > 0 {
+		WaitQuiet(r.cfg.WaitQuiet, float64(runtime.NumCPU())/2)
+	}
+	load := load1()
 	m := newCPUMeter(r.pid)
 	s, err := Loop(ctx, concurrency, n, r.cfg.MaxLoop, op)
 	s.ProcCores, s.MachineCores = m.Stop()
+	s.Load1 = load
 	return s, err
 }
 

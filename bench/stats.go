@@ -23,6 +23,9 @@ type Summary struct {
 	// the bench itself for in-process floors) used on average, and
 	// MachineCores how many the whole machine kept busy.
 	ProcCores, MachineCores float64
+	// Load1 is the machine's 1-minute load average when the loop began:
+	// other work on a shared machine shows here.
+	Load1 float64
 }
 
 // Rate is successful operations per second of wall time.

@@ -58,6 +58,7 @@ func run(ctx context.Context, args []string) error {
 	compare := fs.Bool("compare-group-commit", true, "also run S2 with group commit off")
 	maxLoop := fs.Duration("max-loop", 3*time.Minute, "upper bound on any one measured loop")
 	fsync := fs.Duration("fsync", 3*time.Second, "how long each fsync floor measurement runs")
+	waitQuiet := fs.Duration("wait-quiet", 0, "before each measured loop, wait up to this long for the load average to drop below half the cores")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the harness process (loading and the in-process floors) here")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -76,7 +77,7 @@ func run(ctx context.Context, args []string) error {
 		S1Requests: pick(*s1, 50, 20), S2Requests: pick(*s2, 2000, 500), S2Levels: []int{1, 16, 64},
 		S3Checks: pick(*s3, 20000, 5000), S3Concurrency: 16, S4DryRuns: pick(0, 10, 5),
 		S5Requests: pick(*s5, 500, 200), FloorRequests: pick(*floor, 1000, 300), FloorBatches: pick(*s1, 20, 10),
-		CompareGroup: *compare, FsyncDuration: *fsync, MaxLoop: *maxLoop, Seed: *seed, Log: os.Stderr,
+		CompareGroup: *compare, FsyncDuration: *fsync, MaxLoop: *maxLoop, WaitQuiet: *waitQuiet, Seed: *seed, Log: os.Stderr,
 	}
 	for _, s := range strings.Split(*scenarios, ",") {
 		cfg.Scenarios[strings.ToUpper(strings.TrimSpace(s))] = true
