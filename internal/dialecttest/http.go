@@ -68,14 +68,7 @@ func (r *Requester) Send(tb testing.TB, req *http.Request) *Result {
 	id := fmt.Sprintf("test-%d", r.seq.Add(1))
 	req.Header.Set("X-Request-Id", id)
 	resp, err := r.Srv.Client().Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	resp, data := readAnswer(tb, resp, err)
 	return &Result{Status: resp.StatusCode, Header: resp.Header, Body: string(data), RequestID: id}
 }
 
@@ -95,14 +88,7 @@ func Raw(tb testing.TB, srv *httptest.Server, request string) (*http.Response, s
 		tb.Fatal(err)
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	resp, data := readAnswer(tb, resp, err)
 	return resp, string(data)
 }
 
@@ -153,6 +139,12 @@ func Call(tb testing.TB, method, url, token, body string, headers ...string) (*h
 func Do(tb testing.TB, req *http.Request) (*http.Response, []byte) {
 	tb.Helper()
 	resp, err := http.DefaultClient.Do(req)
+	return readAnswer(tb, resp, err)
+}
+
+// readAnswer reads an answer in full; err is the sending's.
+func readAnswer(tb testing.TB, resp *http.Response, err error) (*http.Response, []byte) {
+	tb.Helper()
 	if err != nil {
 		tb.Fatal(err)
 	}
