@@ -54,7 +54,7 @@ func dsn(path string, pragmas ...string) string {
 
 // Open opens (creating if needed) the database file at path and migrates it.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
-	writer, err := sql.Open("sqlite", dsn(path)+"&_txlock=immediate")
+	writer, err := sql.Open("sqlite", dsn(path, fmt.Sprintf("cache_size(-%d)", writerCacheKiB))+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
