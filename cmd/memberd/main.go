@@ -86,6 +86,7 @@ type Config struct {
 	RateBurst          int
 	BatchLimit         int
 	KeepFutureBookings bool
+	WorkivaAfterSunset bool
 }
 
 // DefaultConfig is the configuration before flags and environment.

@@ -41,6 +41,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.RateBurst, "rate-burst", cfg.RateBurst, "burst of requests per credential")
 	fs.IntVar(&cfg.BatchLimit, "batch-limit", cfg.BatchLimit, "most members one batch removal may name")
 	fs.BoolVar(&cfg.KeepFutureBookings, "keep-future-bookings", false, "keep a removed member's future bookings instead of cancelling them")
+	fs.BoolVar(&cfg.WorkivaAfterSunset, "workiva-after-sunset", false, "keep serving the deprecated Workiva endpoint after its sunset date (2027-01-31) instead of 410 Gone")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -100,7 +101,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           routes(svc, authn),
+		Handler:           routes(svc, authn, cfg),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -131,7 +132,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 }
 
 // routes mounts every interface on one mux. Each adapter owns its paths.
-func routes(svc *membership.Service, authn *auth.Authenticator) http.Handler {
+func routes(svc *membership.Service, authn *auth.Authenticator, cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		respond.JSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -144,7 +145,9 @@ func routes(svc *membership.Service, authn *auth.Authenticator) http.Handler {
 	mux.Handle("/api/3/", highq.NewHandler(svc, authn))
 	mux.Handle("/api/v37/", tedee.NewHandler(svc, authn))
 	mux.Handle(jicoo.Prefix, jicoo.NewHandler(svc, authn))
-	mux.Handle("/prototype/", workiva.NewHandler(svc, authn, workiva.DefaultConfig()))
+	workivaCfg := workiva.DefaultConfig()
+	workivaCfg.ServeAfterSunset = cfg.WorkivaAfterSunset
+	mux.Handle("/prototype/", workiva.NewHandler(svc, authn, workivaCfg))
 	return respond.WithRequestID(respond.Recover(mux, func(w http.ResponseWriter, r *http.Request, err error) {
 		respond.JSON(w, respond.Status(err), map[string]string{"error": respond.Message(r, err)})
 	}))
