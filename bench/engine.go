@@ -82,6 +82,8 @@ func (g GroupMode) String() string {
 	switch {
 	case !g.On:
 		return "group commit off"
+	case g.Lanes == 1:
+		return "group commit on, one lane"
 	case g.Lanes > 1:
 		return fmt.Sprintf("group commit on, %d lanes", g.Lanes)
 	}
@@ -91,7 +93,7 @@ func (g GroupMode) String() string {
 // groupModes are the settings the in-process S2 comparison runs.
 func (e *Engine) groupModes() []GroupMode {
 	if e.Name == "postgres" {
-		return []GroupMode{{On: true}, {On: true, Lanes: 4}, {On: false}}
+		return []GroupMode{{On: true}, {On: true, Lanes: 1}, {On: false}}
 	}
 	return []GroupMode{{On: true}, {On: false}}
 }

@@ -181,13 +181,28 @@ func (r *runner) floorsAndPlans(ctx context.Context) error {
 				return fmt.Errorf("record S1: %w", err)
 			}
 		}
-		s, err = r.loop(ctx, 1, len(batches), func(ctx context.Context, i int) (int, error) {
+		raw, err := r.loop(ctx, 1, len(batches), func(ctx context.Context, i int) (int, error) {
 			return len(batches[i]), r.e.Replay(ctx, recorded[i])
 		})
-		r.res.RawS1 = &s
-		r.logf("raw-SQL floor S1: %.0f removals/s (%s, %d statements a batch)", s.ItemRate(), s, len(recorded[0]))
+		r.res.RawS1 = &raw
+		r.logf("raw-SQL floor S1: %.0f removals/s (%s, %d statements a batch)", raw.ItemRate(), raw, len(recorded[0]))
 		if err != nil {
 			r.fail("raw floor S1: %v", err)
+		}
+	}
+	if r.cfg.Scenarios["S4"] {
+		last := r.d.S4[len(r.d.S4)-1]
+		s, err := r.loop(ctx, 1, r.cfg.S4DryRuns, func(ctx context.Context, i int) (int, error) {
+			rep, err := svc.RemoveMember(ctx, r.d.Actor("native"), membership.RemoveMemberRequest{Member: membership.MemberRef{ID: last}, DryRun: true})
+			if err == nil && len(rep.Grants) != r.res.S4Grants && r.res.S4Grants != 0 {
+				err = fmt.Errorf("dry run reported %d grants, over HTTP %d", len(rep.Grants), r.res.S4Grants)
+			}
+			return 1, err
+		})
+		r.res.StoreS4Dry = &s
+		r.logf("store floor S4 dry run: %s", s)
+		if err != nil {
+			r.fail("store floor S4: %v", err)
 		}
 	}
 	if r.cfg.Scenarios["S2"] {

@@ -89,13 +89,20 @@ func NewClient(base, token string, conns int) *Client {
 func (c *Client) Close() { c.http.CloseIdleConnections() }
 
 func (c *Client) do(ctx context.Context, method, path string, header http.Header, body []byte, want int, out any) error {
+	_, err := c.doSized(ctx, method, path, header, body, want, out)
+	return err
+}
+
+// doSized makes one request, checks its status, decodes its JSON body
+// into out and returns the body's size.
+func (c *Client) doSized(ctx context.Context, method, path string, header http.Header, body []byte, want int, out any) (int64, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for k, v := range header {
 		req.Header[k] = v
@@ -105,22 +112,22 @@ func (c *Client) do(ctx context.Context, method, path string, header http.Header
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return fmt.Errorf("%s %s: read body: %w", method, path, err)
+		return 0, fmt.Errorf("%s %s: read body: %w", method, path, err)
 	}
 	if resp.StatusCode != want {
-		return fmt.Errorf("%s %s: status %d, want %d: %.300s", method, path, resp.StatusCode, want, data)
+		return 0, fmt.Errorf("%s %s: status %d, want %d: %.300s", method, path, resp.StatusCode, want, data)
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("%s %s: decode: %w", method, path, err)
+			return 0, fmt.Errorf("%s %s: decode: %w", method, path, err)
 		}
 	}
-	return nil
+	return int64(len(data)), nil
 }
 
 func (c *Client) bearer() http.Header { return http.Header{"Authorization": {"Bearer " + c.token}} }
@@ -172,8 +179,9 @@ func (c *Client) Access(ctx context.Context, member, resource int64) (bool, erro
 }
 
 // Offboard removes a member everywhere through the native API, or
-// previews it; it returns how many grants the report names.
-func (c *Client) Offboard(ctx context.Context, member int64, dryRun bool) (int, error) {
+// previews it; it returns how many grants the report names and the
+// response's size.
+func (c *Client) Offboard(ctx context.Context, member int64, dryRun bool) (int, int64, error) {
 	body := []byte(`{"dry_run":` + strconv.FormatBool(dryRun) + `}`)
 	var out struct {
 		DryRun bool              `json:"dry_run"`
@@ -181,13 +189,14 @@ func (c *Client) Offboard(ctx context.Context, member int64, dryRun bool) (int, 
 		Groups []json.RawMessage `json:"groups"`
 		Grants []json.RawMessage `json:"grants"`
 	}
-	if err := c.do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/members/%d/offboard", member), c.bearer(), body, http.StatusOK, &out); err != nil {
-		return 0, err
+	n, err := c.doSized(ctx, http.MethodPost, fmt.Sprintf("/api/v1/members/%d/offboard", member), c.bearer(), body, http.StatusOK, &out)
+	if err != nil {
+		return 0, 0, err
 	}
 	if out.DryRun != dryRun {
-		return 0, fmt.Errorf("offboard: dry_run = %v, want %v", out.DryRun, dryRun)
+		return 0, 0, fmt.Errorf("offboard: dry_run = %v, want %v", out.DryRun, dryRun)
 	}
-	return len(out.Grants), nil
+	return len(out.Grants), n, nil
 }
 
 // Routes reports which of the routes the scenarios need the server

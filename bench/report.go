@@ -56,12 +56,17 @@ func rate(v float64) string {
 
 func mb(b int64) string { return fmt.Sprintf("%d MB", b>>20) }
 
-// fsync is the lower of the two flush-rate measurements: the floor.
-func (r *Result) fsync() float64 {
-	if r.FsyncEnd > 0 && r.FsyncEnd < r.FsyncStart {
-		return r.FsyncEnd
+func size(b int64) string {
+	if b >= 1<<20 {
+		return fmt.Sprintf("%.1f MB", float64(b)/(1<<20))
 	}
-	return r.FsyncStart
+	return fmt.Sprintf("%d KB", b>>10)
+}
+
+// fsync is the higher of the two flush-rate measurements: what the disk
+// can do, so that ratios to it are not flattered by a slow moment.
+func (r *Result) fsync() float64 {
+	return max(r.FsyncStart, r.FsyncEnd)
 }
 
 // peakRSS is the highest server RSS at or below members.
@@ -264,7 +269,8 @@ func (rep *Report) engineSection(b *strings.Builder, r *Result) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	cfg := rep.Config
 	w("\n## %s\n\n", r.Engine)
-	w("%s. Disk flush rate (4 KiB overwrite + `fdatasync` in the database's directory): %s/s at the start, %s/s at the end of the run; ratios below use the lower, %s/s.\n",
+	rep.discussion(b, r)
+	w("%s. Disk flush rate (4 KiB overwrite + `fdatasync` in the database's directory): %s/s at the start, %s/s at the end of the run; ratios below use the higher, %s/s.\n",
 		r.Version, rate(r.FsyncStart), rate(r.FsyncEnd), rate(r.fsync()))
 	w("\"cores\" is the CPU the measured process (the server; the harness itself for floors) used / what the whole machine kept busy, in cores of %d, averaged over the loop, and the 1-minute load average when the loop began.\n", rep.Machine.Cores)
 	if r.S1 != nil {
@@ -317,14 +323,14 @@ func (rep *Report) engineSection(b *strings.Builder, r *Result) {
 	}
 	if r.S4 != nil {
 		w("\n### S4 offboard everywhere (native POST /api/v1/members/{id}/offboard)\n\n")
-		w("A member in %d spaces and %d groups with %d grants (%d direct, %d through the groups); each offboarding reports all of them.\n\n",
+		w("A member in %d spaces and %d groups with %d grants (%d direct, %d through the groups); each offboarding reports all of them, in a %s response.\n\n",
 			DefaultShape(cfg.Seed).Spaces, DefaultShape(cfg.Seed).S4Groups, r.S4Grants, DefaultShape(cfg.Seed).S4Direct,
-			DefaultShape(cfg.Seed).S4Groups*DefaultShape(cfg.Seed).S4GroupGrants)
+			DefaultShape(cfg.Seed).S4Groups*DefaultShape(cfg.Seed).S4GroupGrants, size(r.S4Bytes))
 		w("| | n | p50 | max |\n|---|---|---|---|\n")
 		for _, row := range []struct {
 			name string
 			s    *Summary
-		}{{"dry run", r.S4Dry}, {"offboarding", r.S4}} {
+		}{{"dry run", r.S4Dry}, {"offboarding", r.S4}, {"store floor: dry run in-process, no HTTP", r.StoreS4Dry}} {
 			if row.s != nil && row.s.N > 0 {
 				w("| %s | %d | %s | %s |\n", row.name, row.s.N, ms(row.s.P50), ms(row.s.Max))
 			}
@@ -343,6 +349,75 @@ func (rep *Report) engineSection(b *strings.Builder, r *Result) {
 		}
 		w("\nThe server's peak RSS (VmHWM) covers its whole run at that size, including S1–S4 at %d members.\n", cfg.Main)
 	}
+}
+
+// discussion explains r's figures against the targets, from the figures.
+func (rep *Report) discussion(b *strings.Builder, r *Result) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	n := float64(rep.Machine.Cores)
+	w("### Reading the figures\n\n")
+	if r.S1 != nil && r.RawS1 != nil && r.StoreS1 != nil {
+		w("- **S1.** memberd removes %s members/s over HTTP in requests of 100: %.0f%% of the raw-SQL floor (%s/s) and %.0f%% of the store floor (%s/s). The raw-SQL floor runs the very statements the store ran for those removals and nothing else, so the gap is HTTP, JSON, the core's decisions and scanning rows into structs; the floors are short loops on a shared machine, so a few per cent either way is noise.\n",
+			rate(r.S1.ItemRate()), 100*r.S1.ItemRate()/r.RawS1.ItemRate(), rate(r.RawS1.ItemRate()),
+			100*r.S1.ItemRate()/r.StoreS1.ItemRate(), rate(r.StoreS1.ItemRate()))
+	}
+	if s := r.S2[targetS2Level]; s != nil && s.Rate() > 0 {
+		f := r.fsync()
+		w("- **S2.** At concurrency 64 memberd answers %s removals/s, %.2f× the disk's flush rate (%s/s); the target is 10×, %s/s.", rate(s.Rate()), s.Rate()/f, rate(f), rate(10*f))
+		if s.MachineCores > 0 {
+			perReq := s.MachineCores / s.Rate()
+			w(" The disk is not the limit, the CPU is: during that loop the machine kept %.2f of its %d cores busy (the server %.2f), about %.2f ms of CPU per removal (%.2f ms in the server) across HTTP on both ends, the core, the SQL and the commit. At that cost %d cores cannot go past about %s removals/s however many flushes a commit saves; 10× the flush rate would need under %.0f µs of CPU per removal, %.0f times less.",
+				s.MachineCores, rep.Machine.Cores, s.ProcCores, 1000*perReq, 1000*s.ProcCores/s.Rate(), rep.Machine.Cores,
+				rate(n/perReq), 1e6*n/(10*f), perReq/(n/(10*f)))
+		}
+		if raw := r.RawS2[1]; raw != nil && raw.Rate() > 0 {
+			w(" Even the store's SQL alone, one removal per transaction with no HTTP and no core, runs at %s/s on one connection (%.2f× the flush rate).", rate(raw.Rate()), raw.Rate()/f)
+		}
+		if on, off := r.StoreS2["group commit on"], r.StoreS2["group commit off"]; on[64] != nil && off[64] != nil {
+			w(" What group commit changes shows in-process: at concurrency 64, %s removals/s with it and %s/s without (%.1f×), p99 %s against %s.", rate(on[64].Rate()), rate(off[64].Rate()), on[64].Rate()/off[64].Rate(), ms(on[64].P99), ms(off[64].P99))
+		}
+		if one, lanes := r.StoreS2["group commit on, one lane"], r.StoreS2["group commit on"]; one[64] != nil && lanes[64] != nil {
+			w(" PostgreSQL already writes the WAL of concurrent commits with one flush, so there one group at a time would only serialize the writes on one connection (%s/s); the store runs a group per pooled connection (%s/s).", rate(one[64].Rate()), rate(lanes[64].Rate()))
+		}
+		w("\n")
+	}
+	if r.S3 != nil && r.S3.Rate() > 0 {
+		c := float64(rep.Config.S3Concurrency)
+		w("- **S3.** With %d checks in flight the mean latency is %d ÷ throughput (Little's law): %s checks/s gives %s. A p99 under 2 ms at this concurrency needs more than %.0f checks/s; each check cost %.2f ms of server CPU here (two read transactions: the credential, then the check) and the machine %.2f ms, so %d cores top out near %s checks/s. The check itself is index lookups only (see the plans).\n",
+			int(c), int(c), rate(r.S3.Rate()), ms(time.Duration(float64(time.Second)*c/r.S3.Rate())), c/0.002,
+			1000*r.S3.ProcCores/r.S3.Rate(), 1000*r.S3.MachineCores/r.S3.Rate(), rep.Machine.Cores, rate(n*r.S3.Rate()/max(r.S3.MachineCores, 0.01)))
+	}
+	if r.S4 != nil && r.S4.N > 0 && r.StoreS4Dry != nil && r.StoreS4Dry.N > 0 {
+		w("- **S4.** Offboarding this member changes about %d rows (every space and group membership, every direct grant) with their index entries, reads the %d grants it reports, and sends them in a %s response. In-process, without HTTP, the dry run takes %s (p50); over HTTP %s. The rest is encoding, sending and decoding the report. A 50 ms budget would need a report that does not list every grant, or a faster machine.\n",
+			DefaultShape(rep.Config.Seed).Spaces+DefaultShape(rep.Config.Seed).S4Groups+DefaultShape(rep.Config.Seed).S4Direct,
+			r.S4Grants, size(r.S4Bytes), ms(r.StoreS4Dry.P50), ms(r.S4Dry.P50))
+	}
+	var first, last *SizePoint
+	for i := range r.Sizes {
+		if p := &r.Sizes[i]; p.S5 != nil && p.S5.N > 0 {
+			if first == nil {
+				first = p
+			}
+			last = p
+		}
+	}
+	if first != nil && last != first {
+		w("- **S5.** Single-removal p50 went from %s at %d members to %s at %d (%.2f×). Every statement of the path is an index lookup (see the plans), so the cost grows with the depth of the B-trees, not with their size.",
+			ms(first.S5.P50), first.Members, ms(last.S5.P50), last.Members, float64(last.S5.P50)/float64(first.S5.P50))
+		if last.Members < 10_000_000 && len(r.Sizes) >= 2 {
+			prev := r.Sizes[len(r.Sizes)-2]
+			added := float64(last.Members - prev.Members)
+			perMember := last.Load.Seconds() / added
+			grow := float64(last.DBBytes-prev.DBBytes) / added
+			w(" 10M members was not run: at this run's loading rate (%.0f members/s) reaching it would take about %.0f minutes more and %.0f GB of disk for this engine alone; run it with `-sizes 10000,100000,1000000,10000000`.",
+				1/perMember, perMember*float64(10_000_000-last.Members)/60, grow*float64(10_000_000)/(1<<30))
+		}
+		w("\n")
+	}
+	if peak := r.peakRSS(targetRSSAtMembers); peak > 0 {
+		w("- **Memory.** The server's peak RSS was %s over everything it ran at up to %d members.\n", mb(peak), min(rep.Config.Main, targetRSSAtMembers))
+	}
+	w("\n")
 }
 
 const methodText = `

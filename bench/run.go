@@ -57,7 +57,9 @@ type Result struct {
 	S3Allowed  float64 // share of checks that answered allowed
 	S4Dry      *Summary
 	S4         *Summary
-	S4Grants   int // grants one S4 offboarding reports
+	S4Grants   int   // grants one S4 offboarding reports
+	S4Bytes    int64 // size of its response
+	StoreS4Dry *Summary
 	StoreS1    *Summary
 	RawS1      *Summary
 	StoreS2    map[string]map[int]*Summary // by group commit mode, then concurrency
@@ -413,8 +415,8 @@ func (r *runner) s3(ctx context.Context, c *Client) {
 func (r *runner) s4(ctx context.Context, c *Client) {
 	subjects := r.d.S4[:len(r.d.S4)-1]
 	dry, err := r.loop(ctx, 1, r.cfg.S4DryRuns, func(ctx context.Context, i int) (int, error) {
-		grants, err := c.Offboard(ctx, subjects[i%len(subjects)], true)
-		r.res.S4Grants = grants
+		grants, n, err := c.Offboard(ctx, subjects[i%len(subjects)], true)
+		r.res.S4Grants, r.res.S4Bytes = grants, n
 		return 1, err
 	})
 	r.res.S4Dry = &dry
@@ -423,7 +425,7 @@ func (r *runner) s4(ctx context.Context, c *Client) {
 		r.fail("S4 dry run: %v", err)
 	}
 	real, err := r.loop(ctx, 1, len(subjects), func(ctx context.Context, i int) (int, error) {
-		grants, err := c.Offboard(ctx, subjects[i], false)
+		grants, _, err := c.Offboard(ctx, subjects[i], false)
 		if err == nil && grants != r.res.S4Grants {
 			err = fmt.Errorf("offboarding reported %d grants, the dry run %d", grants, r.res.S4Grants)
 		}
