@@ -64,7 +64,7 @@ func DescribeMachine(dir string) Machine {
 				if bytes.Equal(bytes.TrimSpace(rot), []byte("0")) {
 					m.Disk += ", non-rotational"
 				} else {
-					m.Disk += ", rotational"
+					m.Disk += ", rotational as sysfs reports it (virtual disks often do)"
 				}
 			}
 		}

@@ -364,7 +364,11 @@ func (rep *Report) discussion(b *strings.Builder, r *Result) {
 	if s := r.S2[targetS2Level]; s != nil && s.Rate() > 0 {
 		f := r.fsync()
 		w("- **S2.** At concurrency 64 memberd answers %s removals/s, %.2f× the disk's flush rate (%s/s); the target is 10×, %s/s.", rate(s.Rate()), s.Rate()/f, rate(f), rate(10*f))
-		if s.MachineCores > 0 {
+		switch {
+		case s.MachineCores > 0 && s.MachineCores < 0.75*n:
+			w(" The disk is not the limit, and the machine was not saturated either (%.2f of %d cores busy, the server %.2f): the writes are. A group runs its callers' work one after another on the single write connection, so all removals share one core's worth of time: %.2f ms of server CPU each (HTTP, the core, the SQL, the commit). 10× the flush rate would need under %.0f µs per removal on that one core, %.0f times less.",
+				s.MachineCores, rep.Machine.Cores, s.ProcCores, 1000*s.ProcCores/s.Rate(), 1e6/(10*f), (s.ProcCores/s.Rate())/(1/(10*f)))
+		case s.MachineCores > 0:
 			perReq := s.MachineCores / s.Rate()
 			w(" The disk is not the limit, the CPU is: during that loop the machine kept %.2f of its %d cores busy (the server %.2f), about %.2f ms of CPU per removal (%.2f ms in the server) across HTTP on both ends, the core, the SQL and the commit. At that cost %d cores cannot go past about %s removals/s however many flushes a commit saves; 10× the flush rate would need under %.0f µs of CPU per removal, %.0f times less.",
 				s.MachineCores, rep.Machine.Cores, s.ProcCores, 1000*perReq, 1000*s.ProcCores/s.Rate(), rep.Machine.Cores,
