@@ -218,21 +218,56 @@ func (r *runner) loop(ctx context.Context, concurrency, n int, op func(ctx conte
 func (r *runner) logf(format string, args ...any) { r.cfg.logf(r.e.Name+": "+format, args...) }
 
 // serve starts memberd on the database as it is now and measures S5 at
-// this size, and at the main size S1–S4 too.
+// this size, and at the main size S1–S4 too, and S2 again with group
+// commit off if the server can turn it off.
 func (r *runner) serve(ctx context.Context, pt *SizePoint, main bool) error {
-	srv, err := StartServer(ctx, r.cfg.Bin, r.e.DSN, "--rate-limit", "0", "--batch-limit", "100")
-	if err != nil {
+	var routes map[string]bool
+	peak, err := r.withServer(ctx, nil, func(c *Client) {
+		routes = c.Routes(ctx)
+		r.scenarios(ctx, c, routes, pt, main)
+	})
+	pt.PeakRSS = peak
+	if err != nil || !main || !r.cfg.Scenarios["S2"] || !routes["jicoo"] || !r.cfg.CompareGroup {
 		return err
+	}
+	if !r.cfg.ServerHasGroup {
+		r.note("S2 with group commit off over HTTP was not run: this memberd has no --group-commit flag; the in-process comparison below stands in for it")
+		return nil
+	}
+	peak, err = r.withServer(ctx, []string{"--group-commit=false"}, func(c *Client) {
+		for _, level := range r.cfg.S2Levels {
+			s, err := r.removals(ctx, c, level, r.cfg.S2Requests)
+			r.res.S2Off[level] = s
+			r.logf("S2 without group commit at concurrency %d: %s", level, s)
+			if err != nil {
+				r.fail("S2 off at %d: %v", level, err)
+			}
+		}
+	})
+	pt.PeakRSS = max(pt.PeakRSS, peak)
+	return err
+}
+
+// withServer runs fn against a memberd serve started with extra flags,
+// stops the server and returns its peak RSS.
+func (r *runner) withServer(ctx context.Context, extra []string, fn func(c *Client)) (peak int64, err error) {
+	srv, err := StartServer(ctx, r.cfg.Bin, r.e.DSN, append([]string{"--rate-limit", "0", "--batch-limit", "100"}, extra...)...)
+	if err != nil {
+		return 0, err
 	}
 	r.pid = srv.Pid()
 	c := NewClient(srv.URL, r.d.Token, 128)
-	defer c.Close()
-	routes := c.Routes(ctx)
-	stop := func() error {
-		_, peak, rerr := srv.RSS()
-		pt.PeakRSS = peak
-		return errors.Join(rerr, srv.Stop())
-	}
+	defer func() {
+		c.Close()
+		_, p, rerr := srv.RSS()
+		peak, err = p, errors.Join(err, rerr, srv.Stop())
+	}()
+	fn(c)
+	return 0, nil
+}
+
+// scenarios runs S5, and at the main size S1–S4, against c.
+func (r *runner) scenarios(ctx context.Context, c *Client, routes map[string]bool, pt *SizePoint, main bool) {
 	scen := r.cfg.Scenarios
 	if scen["S5"] {
 		if !routes["jicoo"] {
@@ -247,7 +282,7 @@ func (r *runner) serve(ctx context.Context, pt *SizePoint, main bool) error {
 		}
 	}
 	if !main {
-		return stop()
+		return
 	}
 	if scen["S1"] {
 		if !routes["highq"] {
@@ -284,43 +319,6 @@ func (r *runner) serve(ctx context.Context, pt *SizePoint, main bool) error {
 			r.s4(ctx, c)
 		}
 	}
-	if err := stop(); err != nil {
-		return err
-	}
-	if scen["S2"] && routes["jicoo"] && r.cfg.CompareGroup {
-		if !r.cfg.ServerHasGroup {
-			r.note("S2 with group commit off over HTTP was not run: this memberd has no --group-commit flag; the in-process comparison below stands in for it")
-			return nil
-		}
-		srv, err := StartServer(ctx, r.cfg.Bin, r.e.DSN, "--rate-limit", "0", "--batch-limit", "100", "--group-commit=false")
-		if err != nil {
-			return err
-		}
-		r.pid = srv.Pid()
-		c := NewClient(srv.URL, r.d.Token, 128)
-		defer c.Close()
-		for _, level := range r.cfg.S2Levels {
-			s, err := r.removals(ctx, c, level, r.cfg.S2Requests)
-			r.res.S2Off[level] = s
-			r.logf("S2 without group commit at concurrency %d: %s", level, s)
-			if err != nil {
-				r.fail("S2 off at %d: %v", level, err)
-			}
-		}
-		var off SizePoint
-		err = stop2(srv, &off)
-		if off.PeakRSS > pt.PeakRSS {
-			pt.PeakRSS = off.PeakRSS
-		}
-		return err
-	}
-	return nil
-}
-
-func stop2(srv *Server, pt *SizePoint) error {
-	_, peak, err := srv.RSS()
-	pt.PeakRSS = peak
-	return errors.Join(err, srv.Stop())
 }
 
 func (r *runner) note(format string, args ...any) {
