@@ -140,11 +140,8 @@ func (s *Service) AddMember(ctx context.Context, a Actor, req AddMemberRequest) 
 		return nil, s.refuse(ctx, a, "member.add", err)
 	}
 	return mutate(ctx, s, a, "member.add", func(tx Tx) (*Member, error) {
-		actor, err := s.actingMember(ctx, tx, a)
+		actor, err := s.manager(ctx, tx, a)
 		if err != nil {
-			return nil, err
-		}
-		if err := mayManage(actor); err != nil {
 			return nil, err
 		}
 		if req.Role == RoleOwner && actor.Role != RoleOwner {
@@ -328,18 +325,14 @@ func (s *Service) CreateSpace(ctx context.Context, a Actor, name string) (*Space
 		return nil, s.refuse(ctx, a, "space.create", err)
 	}
 	return mutate(ctx, s, a, "space.create", func(tx Tx) (*Space, error) {
-		actor, err := s.actingMember(ctx, tx, a)
-		if err != nil {
-			return nil, err
-		}
-		if err := mayManage(actor); err != nil {
+		if _, err := s.manager(ctx, tx, a); err != nil {
 			return nil, err
 		}
 		sp := &Space{UUID: NewUUID(), OrgID: a.OrgID, Name: name, CreatedAt: s.now()}
 		if err := tx.SpaceCreate(ctx, sp); err != nil {
 			return nil, err
 		}
-		_, err = s.record(ctx, tx, a, "space.created", nil, nil, sp)
+		_, err := s.record(ctx, tx, a, "space.created", nil, nil, sp)
 		return sp, err
 	})
 }
@@ -429,18 +422,14 @@ func (s *Service) CreateGroup(ctx context.Context, a Actor, name string) (*Group
 		return nil, s.refuse(ctx, a, "group.create", err)
 	}
 	return mutate(ctx, s, a, "group.create", func(tx Tx) (*Group, error) {
-		actor, err := s.actingMember(ctx, tx, a)
-		if err != nil {
-			return nil, err
-		}
-		if err := mayManage(actor); err != nil {
+		if _, err := s.manager(ctx, tx, a); err != nil {
 			return nil, err
 		}
 		g := &Group{UUID: NewUUID(), OrgID: a.OrgID, Name: name, CreatedAt: s.now()}
 		if err := tx.GroupCreate(ctx, g); err != nil {
 			return nil, err
 		}
-		_, err = s.record(ctx, tx, a, "group.created", nil, nil, g)
+		_, err := s.record(ctx, tx, a, "group.created", nil, nil, g)
 		return g, err
 	})
 }
@@ -464,11 +453,8 @@ func (s *Service) GroupMembers(ctx context.Context, a Actor, group Ref, status S
 // AddGroupMember adds an active member to a group.
 func (s *Service) AddGroupMember(ctx context.Context, a Actor, group Ref, member MemberRef) (*GroupMember, error) {
 	return mutate(ctx, s, a, "group_member.add", func(tx Tx) (*GroupMember, error) {
-		actor, err := s.actingMember(ctx, tx, a)
+		actor, err := s.manager(ctx, tx, a)
 		if err != nil {
-			return nil, err
-		}
-		if err := mayManage(actor); err != nil {
 			return nil, err
 		}
 		g, err := tx.GroupGet(ctx, group.params(a.OrgID))
@@ -514,11 +500,7 @@ func (s *Service) CreateResource(ctx context.Context, a Actor, req CreateResourc
 		return nil, s.refuse(ctx, a, "resource.create", Errorf(CodeInvalid, "kind must be one of %s", strings.Join(ResourceKinds, ", ")))
 	}
 	return mutate(ctx, s, a, "resource.create", func(tx Tx) (*Resource, error) {
-		actor, err := s.actingMember(ctx, tx, a)
-		if err != nil {
-			return nil, err
-		}
-		if err := mayManage(actor); err != nil {
+		if _, err := s.manager(ctx, tx, a); err != nil {
 			return nil, err
 		}
 		r := &Resource{UUID: NewUUID(), OrgID: a.OrgID, Kind: req.Kind, Name: req.Name, CreatedAt: s.now()}
@@ -532,7 +514,7 @@ func (s *Service) CreateResource(ctx context.Context, a Actor, req CreateResourc
 		if err := tx.ResourceCreate(ctx, r); err != nil {
 			return nil, err
 		}
-		_, err = s.record(ctx, tx, a, "resource.created", nil, nil, r)
+		_, err := s.record(ctx, tx, a, "resource.created", nil, nil, r)
 		return r, err
 	})
 }
@@ -555,11 +537,7 @@ func (s *Service) CreateGrant(ctx context.Context, a Actor, req CreateGrantReque
 		return nil, s.refuse(ctx, a, "grant.create", Errorf(CodeInvalid, "a grant names exactly one of member or group"))
 	}
 	return mutate(ctx, s, a, "grant.create", func(tx Tx) (*Grant, error) {
-		actor, err := s.actingMember(ctx, tx, a)
-		if err != nil {
-			return nil, err
-		}
-		if err := mayManage(actor); err != nil {
+		if _, err := s.manager(ctx, tx, a); err != nil {
 			return nil, err
 		}
 		res, err := tx.ResourceGet(ctx, req.Resource.params(a.OrgID))

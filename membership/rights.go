@@ -1,5 +1,7 @@
 package membership
 
+import "context"
+
 // RemovalRule says how far an organization admin's right to remove reaches.
 // Owners remove anyone and plain members remove nobody under every rule.
 type RemovalRule int
@@ -46,6 +48,16 @@ func mayRemoveFromSpace(actor, target *Member, actorSpace, targetSpace *SpaceMem
 		return nil
 	}
 	return err
+}
+
+// manager loads the acting member and checks that they may change the
+// organization (mayManage).
+func (s *Service) manager(ctx context.Context, tx Tx, a Actor) (*Member, error) {
+	actor, err := s.actingMember(ctx, tx, a)
+	if err != nil {
+		return nil, err
+	}
+	return actor, mayManage(actor)
 }
 
 // mayManage decides whether actor may add members, spaces, groups,

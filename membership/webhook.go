@@ -298,11 +298,7 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, a Actor, req Create
 		if err != nil {
 			return nil, err
 		}
-		actor, err := s.actingMember(ctx, tx, a)
-		if err != nil {
-			return nil, err
-		}
-		if err := mayManage(actor); err != nil {
+		if _, err := s.manager(ctx, tx, a); err != nil {
 			return nil, err
 		}
 		existing, err := atx.WebhookEndpointList(ctx, a.OrgID)
@@ -370,11 +366,7 @@ func (s *Service) DisableWebhookEndpoint(ctx context.Context, a Actor, id string
 		if err != nil {
 			return nil, err
 		}
-		actor, err := s.actingMember(ctx, tx, a)
-		if err != nil {
-			return nil, err
-		}
-		if err := mayManage(actor); err != nil {
+		if _, err := s.manager(ctx, tx, a); err != nil {
 			return nil, err
 		}
 		ep, err := atx.WebhookEndpointGet(ctx, a.OrgID, 0, id)
@@ -452,11 +444,7 @@ func (s *Service) RedeliverWebhook(ctx context.Context, a Actor, id string) (*We
 		if err != nil {
 			return nil, err
 		}
-		actor, err := s.actingMember(ctx, tx, a)
-		if err != nil {
-			return nil, err
-		}
-		if err := mayManage(actor); err != nil {
+		if _, err := s.manager(ctx, tx, a); err != nil {
 			return nil, err
 		}
 		d, err := atx.WebhookDeliveryGet(ctx, a.OrgID, 0, id)
