@@ -40,6 +40,7 @@ type Config struct {
 	Dir            string // SQLite databases go here
 	Bin            string // the memberd binary
 	ServerHasGroup bool   // memberd serve takes --group-commit
+	ServerProfile  string // when set, each server run writes a CPU profile to ServerProfile-<engine>-<run>.pprof
 	Log            io.Writer
 }
 
@@ -194,12 +195,13 @@ func engineVersion(ctx context.Context, e *Engine) string {
 
 // runner is one engine's run in progress.
 type runner struct {
-	cfg  Config
-	e    *Engine
-	d    *Dataset
-	res  *Result
-	pick *picker
-	pid  int // the process the current loops load: the server, or the bench
+	cfg        Config
+	e          *Engine
+	d          *Dataset
+	res        *Result
+	pick       *picker
+	pid        int // the process the current loops load: the server, or the bench
+	serverRuns int // servers started so far, to name their profiles
 }
 
 // loop is Loop with the CPU use of r.pid and of the machine measured.
@@ -251,7 +253,12 @@ func (r *runner) serve(ctx context.Context, pt *SizePoint, main bool) error {
 // withServer runs fn against a memberd serve started with extra flags,
 // stops the server and returns its peak RSS.
 func (r *runner) withServer(ctx context.Context, extra []string, fn func(c *Client)) (peak int64, err error) {
-	srv, err := StartServer(ctx, r.cfg.Bin, r.e.DSN, append([]string{"--rate-limit", "0", "--batch-limit", "100"}, extra...)...)
+	args := append([]string{"--rate-limit", "0", "--batch-limit", "100"}, extra...)
+	if r.cfg.ServerProfile != "" {
+		r.serverRuns++
+		args = append(args, "--cpuprofile", fmt.Sprintf("%s-%s-%d.pprof", r.cfg.ServerProfile, r.e.Name, r.serverRuns))
+	}
+	srv, err := StartServer(ctx, r.cfg.Bin, r.e.DSN, args...)
 	if err != nil {
 		return 0, err
 	}

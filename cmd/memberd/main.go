@@ -87,6 +87,7 @@ type Config struct {
 	BatchLimit         int
 	KeepFutureBookings bool
 	WorkivaAfterSunset bool
+	CPUProfile         string
 }
 
 // DefaultConfig is the configuration before flags and environment.

@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string) error {
 	fsync := fs.Duration("fsync", 3*time.Second, "how long each fsync floor measurement runs")
 	waitQuiet := fs.Duration("wait-quiet", 0, "before each measured loop, wait up to this long for the load average to drop below half the cores")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the harness process (loading and the in-process floors) here")
+	serverProfile := fs.String("server-cpuprofile", "", "write a CPU profile of each memberd serve run to PREFIX-<engine>-<run>.pprof")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -78,6 +79,7 @@ func run(ctx context.Context, args []string) error {
 		S3Checks: pick(*s3, 20000, 5000), S3Concurrency: 16, S4DryRuns: pick(0, 10, 5),
 		S5Requests: pick(*s5, 500, 200), FloorRequests: pick(*floor, 1000, 300), FloorBatches: pick(*s1, 20, 10),
 		CompareGroup: *compare, FsyncDuration: *fsync, MaxLoop: *maxLoop, WaitQuiet: *waitQuiet, Seed: *seed, Log: os.Stderr,
+		ServerProfile: *serverProfile,
 	}
 	for _, s := range strings.Split(*scenarios, ",") {
 		cfg.Scenarios[strings.ToUpper(strings.TrimSpace(s))] = true
