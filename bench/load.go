@@ -178,6 +178,12 @@ func (c *Client) Access(ctx context.Context, member, resource int64) (bool, erro
 	return out.Allowed, err
 }
 
+// Healthz asks for /healthz: no credential, no database, a few bytes of
+// JSON, which makes it the floor of any request over loopback HTTP.
+func (c *Client) Healthz(ctx context.Context) error {
+	return c.do(ctx, http.MethodGet, "/healthz", nil, nil, http.StatusOK, nil)
+}
+
 // Offboard removes a member everywhere through the native API, or
 // previews it; it returns how many grants the report names and the
 // response's size.

@@ -55,7 +55,8 @@ type Result struct {
 	S2         map[int]*Summary // group commit on, by concurrency
 	S2Off      map[int]*Summary // group commit off (server flag), by concurrency
 	S3         *Summary
-	S3Allowed  float64 // share of checks that answered allowed
+	S3HTTP     *Summary // GET /healthz at S3's concurrency: the HTTP floor
+	S3Allowed  float64  // share of checks that answered allowed
 	S4Dry      *Summary
 	S4         *Summary
 	S4Grants   int   // grants one S4 offboarding reports
@@ -392,6 +393,14 @@ func (r *runner) s3(ctx context.Context, c *Client) {
 		g := sh.memberGroup(m)
 		res := 1 + (int(g)*sh.GroupGrants+m%sh.GroupGrants)%sh.Resources
 		checks[i] = check{r.d.MemberID(m), int64(res)}
+	}
+	floor, err := r.loop(ctx, r.cfg.S3Concurrency, n, func(ctx context.Context, i int) (int, error) {
+		return 1, c.Healthz(ctx)
+	})
+	r.res.S3HTTP = &floor
+	r.logf("HTTP floor (GET /healthz) at %d: %s", r.cfg.S3Concurrency, floor)
+	if err != nil {
+		r.fail("HTTP floor: %v", err)
 	}
 	var mu sync.Mutex
 	allowed := 0
