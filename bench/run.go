@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os/exec"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +43,7 @@ type Config struct {
 	Bin            string // the memberd binary
 	ServerHasGroup bool   // memberd serve takes --group-commit
 	ServerProfile  string // when set, each server run writes a CPU profile to ServerProfile-<engine>-<run>.pprof
+	PGPool         int    // when set, the server's PostgreSQL pool size (pool_max_conns); else the store's default
 	Log            io.Writer
 }
 
@@ -54,6 +57,7 @@ type Result struct {
 	S1         *Summary
 	S2         map[int]*Summary // group commit on, by concurrency
 	S2Off      map[int]*Summary // group commit off (server flag), by concurrency
+	S2HTTP     *Summary         // GET /healthz at S2's highest concurrency: the HTTP floor
 	S3         *Summary
 	S3HTTP     *Summary // GET /healthz at S3's concurrency: the HTTP floor
 	S3Allowed  float64  // share of checks that answered allowed
@@ -259,7 +263,18 @@ func (r *runner) withServer(ctx context.Context, extra []string, fn func(c *Clie
 		r.serverRuns++
 		args = append(args, "--cpuprofile", fmt.Sprintf("%s-%s-%d.pprof", r.cfg.ServerProfile, r.e.Name, r.serverRuns))
 	}
-	srv, err := StartServer(ctx, r.cfg.Bin, r.e.DSN, args...)
+	dsn := r.e.DSN
+	if r.cfg.PGPool > 0 && r.e.Name == "postgres" {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return 0, err
+		}
+		q := u.Query()
+		q.Set("pool_max_conns", strconv.Itoa(r.cfg.PGPool))
+		u.RawQuery = q.Encode()
+		dsn = u.String()
+	}
+	srv, err := StartServer(ctx, r.cfg.Bin, dsn, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -310,6 +325,15 @@ func (r *runner) scenarios(ctx context.Context, c *Client, routes map[string]boo
 				if err != nil {
 					r.fail("S2 at %d: %v", level, err)
 				}
+			}
+			top := slices.Max(r.cfg.S2Levels)
+			floor, err := r.loop(ctx, top, r.cfg.S2Requests, func(ctx context.Context, i int) (int, error) {
+				return 1, c.Healthz(ctx)
+			})
+			r.res.S2HTTP = &floor
+			r.logf("HTTP floor (GET /healthz) at %d: %s", top, floor)
+			if err != nil {
+				r.fail("HTTP floor: %v", err)
 			}
 		}
 	}
