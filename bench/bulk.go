@@ -145,6 +145,13 @@ func insertPostgres(ctx context.Context, tx pgx.Tx, tables []bulkTable) error {
 func bulkSQLite(st *sqlite.Store) func(ctx context.Context, build func(sqlstore.Conn) ([]bulkTable, error)) error {
 	return func(ctx context.Context, build func(sqlstore.Conn) ([]bulkTable, error)) error {
 		return st.UpdateSQL(ctx, func(tx *sql.Tx, _ membership.Tx) error {
+			// The random UUIDs and e-mails land all over their unique
+			// indexes; past a few million members those no longer fit the
+			// store's 64 MiB writer cache and every insert reads pages back.
+			// The loading connection gets 1 GiB (the server keeps its own).
+			if _, err := tx.ExecContext(ctx, "PRAGMA cache_size = -1048576"); err != nil {
+				return fmt.Errorf("cache size for loading: %w", err)
+			}
 			tables, err := build(sqlConn{tx})
 			if err != nil {
 				return err

@@ -196,7 +196,13 @@ func (rep *Report) Markdown() string {
 	for i, s := range cfg.Sizes {
 		sizes[i] = fmt.Sprint(s)
 	}
-	w("- Sizes: S5 at %s members; S1–S4 and the floors at %d members. Seed %d.\n", strings.Join(sizes, ", "), cfg.Main, cfg.Seed)
+	capped := ""
+	for _, e := range cfg.Engines {
+		if n := cfg.MaxSize[e]; n > 0 && n < slices.Max(cfg.Sizes) {
+			capped += fmt.Sprintf(" (%s only up to %d)", e, n)
+		}
+	}
+	w("- Sizes: S5 at %s members%s; S1–S4 and the floors at %d members. Seed %d.\n", strings.Join(sizes, ", "), capped, cfg.Main, cfg.Seed)
 	w("- Counts: S1 %d requests of 100 ids; S2 %d requests per concurrency level (%v); S3 %d checks at concurrency %d; S4 %d dry runs and %d offboardings; S5 %d removals per size; floors %d removals (S1 floors %d batches of 100).\n",
 		cfg.S1Requests, cfg.S2Requests, cfg.S2Levels, cfg.S3Checks, cfg.S3Concurrency, cfg.S4DryRuns, DefaultShape(cfg.Seed).S4Members-1,
 		cfg.S5Requests, cfg.FloorRequests, cfg.FloorBatches)
