@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/memberd/memberd/membership"
 )
 
 // Loop runs operations 0..n-1 on concurrency workers, each operation
@@ -184,15 +186,20 @@ func (c *Client) Healthz(ctx context.Context) error {
 	return c.do(ctx, http.MethodGet, "/healthz", nil, nil, http.StatusOK, nil)
 }
 
+// reportLimit is how many items of each kind an Offboard report lists.
+const reportLimit = membership.DefaultReportLimit
+
 // Offboard removes a member everywhere through the native API, or
-// previews it; it returns how many grants the report names and the
-// response's size.
+// previews it; it returns how many grants the report counts (direct and
+// through groups: exact, whatever the lists hold) and the response's size.
 func (c *Client) Offboard(ctx context.Context, member int64, dryRun bool) (int, int64, error) {
 	body := []byte(`{"dry_run":` + strconv.FormatBool(dryRun) + `}`)
 	var out struct {
-		DryRun bool              `json:"dry_run"`
-		Spaces []json.RawMessage `json:"spaces"`
-		Groups []json.RawMessage `json:"groups"`
+		DryRun bool `json:"dry_run"`
+		Counts struct {
+			DirectGrants int `json:"direct_grants"`
+			GroupGrants  int `json:"group_grants"`
+		} `json:"counts"`
 		Grants []json.RawMessage `json:"grants"`
 	}
 	n, err := c.doSized(ctx, http.MethodPost, fmt.Sprintf("/api/v1/members/%d/offboard", member), c.bearer(), body, http.StatusOK, &out)
@@ -202,7 +209,11 @@ func (c *Client) Offboard(ctx context.Context, member int64, dryRun bool) (int, 
 	if out.DryRun != dryRun {
 		return 0, 0, fmt.Errorf("offboard: dry_run = %v, want %v", out.DryRun, dryRun)
 	}
-	return len(out.Grants), n, nil
+	total := out.Counts.DirectGrants + out.Counts.GroupGrants
+	if len(out.Grants) > total {
+		return 0, 0, fmt.Errorf("offboard: %d grants listed, %d counted", len(out.Grants), total)
+	}
+	return total, n, nil
 }
 
 // Routes reports which of the routes the scenarios need the server

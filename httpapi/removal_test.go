@@ -101,6 +101,24 @@ func TestDryRun(t *testing.T) {
 			t.Fatalf("preview differs from the removal (-preview +removal):\n%s", diff)
 		}
 	})
+	t.Run("ReportLimit", func(t *testing.T) {
+		e := newEnv(t)
+		f := e.fixture("bob@acme.test")
+		path := fmt.Sprintf("/api/v1/members/%d/offboard", f.member.ID)
+		for _, bad := range []int{-1, membership.MaxReportLimit + 1} {
+			e.must(422, "POST", path, e.owner, map[string]any{"dry_run": true, "report_limit": bad})
+		}
+		want := membership.ReportCounts{Spaces: 1, Roles: 2, Groups: 1, DirectGrants: 1, GroupGrants: 1, Bookings: 1}
+		preview := decode[membership.Report](t, e.must(200, "POST", path, e.owner, map[string]any{"dry_run": true, "report_limit": 1}))
+		if preview.Counts != want || preview.Truncated || len(preview.Grants) != 2 || len(preview.Roles) != 1 {
+			t.Fatalf("bounded preview: counts %+v truncated %v, %d grants listed; want %+v, not truncated (one of each kind fits)",
+				preview.Counts, preview.Truncated, len(preview.Grants), want)
+		}
+		real := decode[membership.Report](t, e.must(200, "DELETE", path[:len(path)-len("/offboard")]+"?report_limit=1", e.owner, nil))
+		if diff := cmp.Diff(preview, real, ignore); diff != "" {
+			t.Fatalf("preview differs from the removal (-preview +removal):\n%s", diff)
+		}
+	})
 	t.Run("DeleteQuery", func(t *testing.T) {
 		e := newEnv(t)
 		f := e.fixture("bob@acme.test")

@@ -222,11 +222,12 @@ func (h *handler) register() {
 		MemberPath
 		DryRunQuery
 		EffectiveAtQuery
+		ReportLimit int `query:"report_limit" minimum:"0" maximum:"100000" doc:"Items per list of the report (spaces, roles, groups, direct grants, group grants, bookings, remaining access); 100 when absent. Counts are exact whatever the limit."`
 	}
 	register(h, route{id: "remove-member", method: http.MethodDelete, path: "/members/{member}", tag: "Removal", scope: write,
 		summary: "Remove a member from the organization (offboard everywhere), now or at effective_at", document: h.documentSchedulable},
 		func(ctx context.Context, a membership.Actor, in *removeMemberInput) (*removal, error) {
-			req := membership.RemoveMemberRequest{Member: parseMemberRef(in.Member), DryRun: in.DryRun}
+			req := membership.RemoveMemberRequest{Member: parseMemberRef(in.Member), DryRun: in.DryRun, ReportLimit: in.ReportLimit}
 			if !in.EffectiveAt.IsZero() {
 				return h.schedule(ctx, a, "remove-member", in.DryRun, in.EffectiveAt, membership.OperationRequest{RemoveMember: &req})
 			}
@@ -238,6 +239,7 @@ func (h *handler) register() {
 		Body *struct {
 			DryRun      bool       `json:"dry_run,omitempty" doc:"Change nothing; answer what would be taken away and the access that would remain."`
 			EffectiveAt *time.Time `json:"effective_at,omitempty" doc:"Schedule the removal for this time (RFC 3339, not in the past) instead of removing now: the answer is 202 with the scheduled operation and Location /api/v1/operations/{id}. Cannot be combined with dry_run."`
+			ReportLimit int        `json:"report_limit,omitempty" minimum:"0" maximum:"100000" doc:"Items per list of the report (spaces, roles, groups, direct grants, group grants, bookings, remaining access); 100 when absent. Counts are exact whatever the limit; truncated says a list holds fewer items than its count."`
 		}
 	}
 	register(h, route{id: "offboard-member", method: http.MethodPost, path: "/members/{member}/offboard", tag: "Removal", scope: write,
@@ -245,7 +247,7 @@ func (h *handler) register() {
 		func(ctx context.Context, a membership.Actor, in *offboardInput) (*removal, error) {
 			req := membership.RemoveMemberRequest{Member: parseMemberRef(in.Member)}
 			if in.Body != nil {
-				req.DryRun = in.Body.DryRun
+				req.DryRun, req.ReportLimit = in.Body.DryRun, in.Body.ReportLimit
 				if in.Body.EffectiveAt != nil {
 					return h.schedule(ctx, a, "offboard-member", req.DryRun, *in.Body.EffectiveAt, membership.OperationRequest{RemoveMember: &req})
 				}

@@ -117,9 +117,12 @@ type Tx interface {
 	GrantGet(ctx context.Context, p *RefParams) (*Grant, error)
 	// GrantList lists grants matching p in ID order.
 	GrantList(ctx context.Context, p *GrantListParams) ([]*Grant, error)
-	// GrantsDeactivate revokes the member's active direct grants and
-	// returns them as they were before.
-	GrantsDeactivate(ctx context.Context, p *DeactivateParams) ([]*Grant, error)
+	// GrantCount counts the grants matching p (p.Limit aside).
+	GrantCount(ctx context.Context, p *GrantListParams) (int, error)
+	// GrantsDeactivate revokes the member's active direct grants, returns
+	// the first p.Limit of them (all when 0) in ID order as they were
+	// before, and how many it revoked.
+	GrantsDeactivate(ctx context.Context, p *DeactivateParams) ([]*Grant, int, error)
 	// GrantsReactivate restores direct grants revoked with p.Cause.
 	GrantsReactivate(ctx context.Context, p *ReactivateParams) ([]*Grant, error)
 
@@ -246,6 +249,7 @@ type DeactivateParams struct {
 	GroupID  int64 // GroupMembersDeactivate: 0 means every group
 	Cause    string
 	At       time.Time
+	Limit    int // GrantsDeactivate: return at most this many grants; 0 means all
 }
 
 // ReactivateParams selects a member's rows removed with Cause.
@@ -262,6 +266,7 @@ type GrantListParams struct {
 	GroupIDs   []int64 // grants through these groups
 	ResourceID int64
 	Status     Status
+	Limit      int // GrantList: at most this many, the lowest IDs; 0 means all
 }
 
 // AccessParams asks whether a member can use a resource.

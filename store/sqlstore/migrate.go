@@ -19,12 +19,20 @@ var migrations embed.FS
 type Types struct {
 	ID    string // auto-incrementing primary key, never reusing ids
 	Bytes string
+	// Postgres says the engine is PostgreSQL: a migration line starting
+	// with @PG@ runs there only (elsewhere it renders as a comment), for
+	// storage settings SQLite has no equivalent of.
+	Postgres bool
 }
 
 // Migrate brings db's schema up to date with goose. The one schema is
 // rendered with the engine's types, so the engines cannot drift apart.
 func Migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, types Types) error {
 	rendered := fstest.MapFS{}
+	pgOnly := "-- "
+	if types.Postgres {
+		pgOnly = ""
+	}
 	err := fs.WalkDir(migrations, "migrations", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -33,7 +41,7 @@ func Migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, types Types
 		if err != nil {
 			return err
 		}
-		text := strings.NewReplacer("@ID@", types.ID, "@BYTES@", types.Bytes).Replace(string(data))
+		text := strings.NewReplacer("@ID@", types.ID, "@BYTES@", types.Bytes, "@PG@", pgOnly).Replace(string(data))
 		rendered[strings.TrimPrefix(path, "migrations/")] = &fstest.MapFile{Data: []byte(text)}
 		return nil
 	})

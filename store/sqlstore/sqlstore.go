@@ -718,37 +718,63 @@ func (t *Tx) GrantCreate(ctx context.Context, g *membership.Grant) error {
 		g.UUID, g.OrgID, g.ResourceID, nullID(g.MemberID), nullID(g.GroupID), ts(g.CreatedAt)).Scan(&g.ID)
 }
 
-// GrantList implements membership.Tx.
-func (t *Tx) GrantList(ctx context.Context, p *membership.GrantListParams) ([]*membership.Grant, error) {
-	args := []any{p.OrgID}
-	q := `SELECT ` + grantCols + ` FROM grants WHERE org_id = $1`
+// grantWhere is the WHERE clause GrantList and GrantCount share.
+func grantWhere(args *[]any, p *membership.GrantListParams) string {
+	w := ` WHERE org_id = ` + arg(args, p.OrgID)
 	switch {
 	case p.MemberID != 0 && len(p.GroupIDs) > 0:
-		q += " AND (member_id = " + arg(&args, p.MemberID) + " OR group_id IN (" + placeholders(&args, p.GroupIDs) + "))"
+		w += " AND (member_id = " + arg(args, p.MemberID) + " OR group_id IN (" + placeholders(args, p.GroupIDs) + "))"
 	case p.MemberID != 0:
-		q += " AND member_id = " + arg(&args, p.MemberID)
+		w += " AND member_id = " + arg(args, p.MemberID)
 	case len(p.GroupIDs) > 0:
-		q += " AND group_id IN (" + placeholders(&args, p.GroupIDs) + ")"
+		w += " AND group_id IN (" + placeholders(args, p.GroupIDs) + ")"
 	}
 	if p.ResourceID != 0 {
-		q += " AND resource_id = " + arg(&args, p.ResourceID)
+		w += " AND resource_id = " + arg(args, p.ResourceID)
 	}
 	if p.Status != "" {
-		q += " AND status = " + arg(&args, string(p.Status))
+		w += " AND status = " + arg(args, string(p.Status))
 	}
-	return collect(ctx, t, scanGrant, q+" ORDER BY id", args...)
+	return w
 }
 
-// GrantsDeactivate implements membership.Tx.
-func (t *Tx) GrantsDeactivate(ctx context.Context, p *membership.DeactivateParams) ([]*membership.Grant, error) {
+// GrantList implements membership.Tx.
+func (t *Tx) GrantList(ctx context.Context, p *membership.GrantListParams) ([]*membership.Grant, error) {
 	args := []any{}
-	rows, err := collect(ctx, t, scanGrant, `SELECT `+grantCols+` FROM grants WHERE `+deactivateWhere(&args, "", "", p, 0)+` ORDER BY id`, args...)
+	q := `SELECT ` + grantCols + ` FROM grants` + grantWhere(&args, p) + " ORDER BY id"
+	if p.Limit > 0 {
+		q += " LIMIT " + arg(&args, p.Limit)
+	}
+	return collect(ctx, t, scanGrant, q, args...)
+}
+
+// GrantCount implements membership.Tx.
+func (t *Tx) GrantCount(ctx context.Context, p *membership.GrantListParams) (int, error) {
+	args := []any{}
+	var n int
+	err := t.c.QueryRow(ctx, `SELECT count(*) FROM grants`+grantWhere(&args, p), args...).Scan(&n)
+	return n, err
+}
+
+// GrantsDeactivate implements membership.Tx. Only the grants the report
+// lists are read; the UPDATE's row count is the exact total, since both
+// statements select the same rows under the member's lock.
+func (t *Tx) GrantsDeactivate(ctx context.Context, p *membership.DeactivateParams) ([]*membership.Grant, int, error) {
+	args := []any{}
+	q := `SELECT ` + grantCols + ` FROM grants WHERE ` + deactivateWhere(&args, "", "", p, 0) + ` ORDER BY id`
+	if p.Limit > 0 {
+		q += " LIMIT " + arg(&args, p.Limit)
+	}
+	rows, err := collect(ctx, t, scanGrant, q, args...)
 	if err != nil || len(rows) == 0 {
-		return rows, err
+		return rows, 0, err
 	}
 	args = []any{ts(p.At), p.Cause}
-	_, err = t.c.Exec(ctx, `UPDATE grants SET status = 'removed', revoked_at = $1, cause = $2 WHERE `+deactivateWhere(&args, "", "", p, 0), args...)
-	return rows, err
+	n, err := t.c.Exec(ctx, `UPDATE grants SET status = 'removed', revoked_at = $1, cause = $2 WHERE `+deactivateWhere(&args, "", "", p, 0), args...)
+	if err == nil && n < int64(len(rows)) {
+		err = fmt.Errorf("revoke grants of member %d: %d revoked, %d listed", p.MemberID, n, len(rows))
+	}
+	return rows, int(n), err
 }
 
 // GrantsReactivate implements membership.Tx.

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(tb testing.TB) membership.Store) {
 	}{
 		{"RemoveMember", removeMemberTests},
 		{"DryRun", dryRunTests},
+		{"ReportBound", reportBoundTests},
 		{"RemoveSpaceMember", removeSpaceMemberTests},
 		{"RemoveGroupMember", removeGroupMemberTests},
 		{"RevokeRoles", revokeRolesTests},
