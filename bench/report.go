@@ -413,7 +413,7 @@ func (rep *Report) discussion(b *strings.Builder, r *Result) {
 			1000*r.S3.ProcCores/r.S3.Rate(), 1000*r.S3.MachineCores/r.S3.Rate(), rep.Machine.Cores, rate(n*r.S3.Rate()/max(r.S3.MachineCores, 0.01)))
 	}
 	if r.S4 != nil && r.S4.N > 0 && r.StoreS4Dry != nil && r.StoreS4Dry.N > 0 {
-		w("- **S4.** Offboarding this member changes about %d rows (every space and group membership, every direct grant); revoking a grant touches no index (and on PostgreSQL is a HOT update, the grants table leaving room on its pages), and of the %d grants it counts the report reads and sends only the first %d of each kind, in a %s response. In-process, without HTTP, the dry run takes %s (p50); over HTTP %s.\n",
+		w("- **S4.** Offboarding this member changes about %d rows (every space and group membership, every direct grant); ending a space membership or revoking a grant touches no index (and on PostgreSQL is a HOT update, both tables leaving room on their pages), and of the %d grants it counts the report reads and sends only the first %d of each kind, in a %s response. In-process, without HTTP, the dry run takes %s (p50); over HTTP %s.\n",
 			DefaultShape(rep.Config.Seed).Spaces+DefaultShape(rep.Config.Seed).S4Groups+DefaultShape(rep.Config.Seed).S4Direct,
 			r.S4Grants, reportLimit, size(r.S4Bytes), ms(r.StoreS4Dry.P50), ms(r.S4Dry.P50))
 	}
