@@ -11,8 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	modsqlite "modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/memberd/memberd/internal/pgtest"
 	"github.com/memberd/memberd/membership"
@@ -116,11 +114,8 @@ func OpenSQLite(ctx context.Context, base string) (*Engine, error) {
 	}
 	path := filepath.Join(dir, "bench.db")
 	e := &Engine{Name: "sqlite", DSN: "sqlite:" + path, DataDir: dir, dialect: &sqlstore.Dialect{
-		IsNoRows: func(err error) bool { return errors.Is(err, sql.ErrNoRows) },
-		IsUniqueViolation: func(err error) bool {
-			var e *modsqlite.Error
-			return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
-		},
+		IsNoRows:          func(err error) bool { return errors.Is(err, sql.ErrNoRows) },
+		IsUniqueViolation: sqlite.IsUniqueViolation, // the driver the bench is built with
 	}}
 	var st *sqlite.Store
 	prepared := map[string]*sql.Stmt{}

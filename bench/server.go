@@ -18,10 +18,11 @@ import (
 )
 
 // BuildServer compiles cmd/memberd into dir and returns the binary's path.
-// moduleDir is the root of the memberd module.
-func BuildServer(ctx context.Context, moduleDir, dir string) (string, error) {
+// moduleDir is the root of the memberd module; tags, if not empty, are
+// passed to go build -tags (sqlite_mattn builds the cgo SQLite driver).
+func BuildServer(ctx context.Context, moduleDir, dir, tags string) (string, error) {
 	bin := filepath.Join(dir, "memberd")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/memberd")
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", tags, "-o", bin, "./cmd/memberd")
 	cmd.Dir = moduleDir
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build memberd: %w: %s", err, out)

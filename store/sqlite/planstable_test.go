@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"path/filepath"
 	"testing"
-
-	sqlite "modernc.org/sqlite"
 )
 
 // TestPlanStable checks that every connection the store opens, writer and
@@ -25,11 +23,7 @@ func TestPlanStable(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = conn.Raw(func(dc any) error {
-			c, ok := dc.(sqlite.ExecQuerierContext)
-			if !ok {
-				t.Fatalf("%s: driver connection is a %T", name, dc)
-			}
-			on, err := planStable(c, -1)
+			on, err := connPlanStable(dc)
 			if err != nil {
 				return err
 			}

@@ -4,6 +4,10 @@
 // synchronous=FULL a commit is on disk before Update returns (promise 1).
 // Reads use a separate pool of read-only connections that see every
 // committed write (promise 2) without waiting for the writer.
+//
+// The driver is chosen at build time: modernc.org/sqlite (pure Go) by
+// default, github.com/mattn/go-sqlite3 (cgo) with the sqlite_mattn build
+// tag. driver_modernc.go and driver_mattn.go hold what differs.
 package sqlite
 
 import (
@@ -11,13 +15,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"runtime"
 	"strings"
 
 	"github.com/pressly/goose/v3"
-	sqlite "modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/memberd/memberd/membership"
 	"github.com/memberd/memberd/store/sqlstore"
@@ -36,25 +37,14 @@ type Store struct {
 var _ membership.Store = (*Store)(nil)
 
 var dialect = &sqlstore.Dialect{
-	LockRows: false, // the single IMMEDIATE writer already serializes changes
-	IsNoRows: func(err error) bool { return errors.Is(err, sql.ErrNoRows) },
-	IsUniqueViolation: func(err error) bool {
-		var e *sqlite.Error
-		return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
-	},
-}
-
-func dsn(path string, pragmas ...string) string {
-	q := url.Values{}
-	for _, p := range append([]string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "busy_timeout(10000)"}, pragmas...) {
-		q.Add("_pragma", p)
-	}
-	return "file:" + path + "?" + q.Encode()
+	LockRows:          false, // the single IMMEDIATE writer already serializes changes
+	IsNoRows:          func(err error) bool { return errors.Is(err, sql.ErrNoRows) },
+	IsUniqueViolation: IsUniqueViolation,
 }
 
 // Open opens (creating if needed) the database file at path and migrates it.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
-	writer, err := sql.Open(driverName, dsn(path, fmt.Sprintf("cache_size(-%d)", writerCacheKiB))+"&_txlock=immediate")
+	writer, err := sql.Open(driverName, writerDSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -66,7 +56,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		writer.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
-	reader, err := sql.Open(driverName, dsn(path, "query_only(1)"))
+	reader, err := sql.Open(driverName, readerDSN(path))
 	if err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)

@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string) error {
 	fsync := fs.Duration("fsync", 3*time.Second, "how long each fsync floor measurement runs")
 	waitQuiet := fs.Duration("wait-quiet", 0, "before each measured loop, wait up to this long for the load average to drop below half the cores")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the harness process (loading and the in-process floors) here")
+	serverTags := fs.String("server-tags", "", "build tags for the server (go build -tags); build the bench with the same tags so the in-process floors use the same SQLite driver")
 	serverProfile := fs.String("server-cpuprofile", "", "write a CPU profile of each memberd serve run to PREFIX-<engine>-<run>.pprof")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -132,7 +133,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer os.RemoveAll(work)
 	cfg.Dir = work
-	if cfg.Bin, err = bench.BuildServer(ctx, moduleDir, work); err != nil {
+	if cfg.Bin, err = bench.BuildServer(ctx, moduleDir, work, *serverTags); err != nil {
 		return err
 	}
 	cfg.ServerHasGroup = bench.ServerHasFlag(cfg.Bin, "group-commit")

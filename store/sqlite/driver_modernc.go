@@ -1,9 +1,12 @@
+//go:build !sqlite_mattn
+
 package sqlite
 
 import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"reflect"
 	"runtime"
 	"unsafe"
@@ -24,6 +27,37 @@ func init() {
 		return err
 	})
 	sql.Register(driverName, d)
+}
+
+func writerDSN(path string) string {
+	return dsn(path, fmt.Sprintf("cache_size(-%d)", writerCacheKiB)) + "&_txlock=immediate"
+}
+
+func readerDSN(path string) string { return dsn(path, "query_only(1)") }
+
+func dsn(path string, pragmas ...string) string {
+	q := url.Values{}
+	for _, p := range append([]string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "busy_timeout(10000)"}, pragmas...) {
+		q.Add("_pragma", p)
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// IsUniqueViolation reports a unique or primary key constraint violation
+// from this driver.
+func IsUniqueViolation(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+// connPlanStable reads the plan stability setting of a driver connection
+// from (*sql.Conn).Raw.
+func connPlanStable(dc any) (int32, error) {
+	c, ok := dc.(sqlite.ExecQuerierContext)
+	if !ok {
+		return 0, fmt.Errorf("driver connection is a %T", dc)
+	}
+	return planStable(c, -1)
 }
 
 // planStable sets SQLITE_DBCONFIG_ENABLE_QPSG on one connection (on = 1;
