@@ -32,6 +32,10 @@ const driverName = "memberd-sqlite"
 
 func init() {
 	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		// mattn's DSN has no temp_store parameter.
+		if _, err := c.Exec("PRAGMA temp_store = MEMORY", nil); err != nil {
+			return fmt.Errorf("temp_store: %w", err)
+		}
 		_, err := planStable(c, 1)
 		return err
 	}})

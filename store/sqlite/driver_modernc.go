@@ -37,7 +37,7 @@ func readerDSN(path string) string { return dsn(path, "query_only(1)") }
 
 func dsn(path string, pragmas ...string) string {
 	q := url.Values{}
-	for _, p := range append([]string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "busy_timeout(10000)"}, pragmas...) {
+	for _, p := range append([]string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "busy_timeout(10000)", "temp_store(MEMORY)"}, pragmas...) {
 		q.Add("_pragma", p)
 	}
 	return "file:" + path + "?" + q.Encode()

@@ -28,7 +28,7 @@ func TestDSN(t *testing.T) {
 		return v
 	}
 	for name, db := range map[string]*sql.DB{"writer": s.writer, "reader": s.reader} {
-		for p, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1"} {
+		for p, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "temp_store": "2"} {
 			if got := pragma(db, p); got != want {
 				t.Errorf("%s: %s = %s, want %s", name, p, got, want)
 			}

@@ -60,6 +60,8 @@ func run(ctx context.Context, args []string) error {
 	fsync := fs.Duration("fsync", 3*time.Second, "how long each fsync floor measurement runs")
 	waitQuiet := fs.Duration("wait-quiet", 0, "before each measured loop, wait up to this long for the load average to drop below half the cores")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the harness process (loading and the in-process floors) here")
+	maxSize := fs.String("max-size", "", "per-engine cap on -sizes, e.g. postgres=1000000 (the main size must stay under it)")
+	pgPool := fs.Int("pg-pool", 0, "PostgreSQL pool size of the server (pool_max_conns; default: the store's own)")
 	serverTags := fs.String("server-tags", "", "build tags for the server (go build -tags); build the bench with the same tags so the in-process floors use the same SQLite driver")
 	serverProfile := fs.String("server-cpuprofile", "", "write a CPU profile of each memberd serve run to PREFIX-<engine>-<run>.pprof")
 	if err := fs.Parse(args); err != nil {
@@ -80,7 +82,7 @@ func run(ctx context.Context, args []string) error {
 		S3Checks: pick(*s3, 20000, 5000), S3Concurrency: 16, S4DryRuns: pick(0, 10, 5),
 		S5Requests: pick(*s5, 500, 200), FloorRequests: pick(*floor, 1000, 300), FloorBatches: pick(*s1, 20, 10),
 		CompareGroup: *compare, FsyncDuration: *fsync, MaxLoop: *maxLoop, WaitQuiet: *waitQuiet, Seed: *seed, Log: os.Stderr,
-		ServerProfile: *serverProfile,
+		ServerProfile: *serverProfile, PGPool: *pgPool,
 	}
 	for _, s := range strings.Split(*scenarios, ",") {
 		cfg.Scenarios[strings.ToUpper(strings.TrimSpace(s))] = true
@@ -110,6 +112,18 @@ func run(ctx context.Context, args []string) error {
 	}
 	if !slices.Contains(cfg.Sizes, cfg.Main) {
 		return fmt.Errorf("-main %d is not one of -sizes %v", cfg.Main, cfg.Sizes)
+	}
+	cfg.MaxSize = map[string]int{}
+	for _, kv := range strings.Split(*maxSize, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		engine, v, ok := strings.Cut(kv, "=")
+		n, err := strconv.Atoi(v)
+		if !ok || err != nil || n < cfg.Main {
+			return fmt.Errorf("-max-size %q: want engine=members, at least the main size %d", kv, cfg.Main)
+		}
+		cfg.MaxSize[engine] = n
 	}
 
 	if *cpuProfile != "" {
