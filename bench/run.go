@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/memberd/memberd/membership"
+	"github.com/memberd/memberd/store/sqlite"
 )
 
 // Config is one run of the harness.
@@ -196,6 +197,7 @@ func engineVersion(ctx context.Context, e *Engine) string {
 	switch e.Name {
 	case "sqlite":
 		_ = e.queryRow(ctx, `SELECT 'SQLite ' || sqlite_version()`, &v)
+		v += " (" + sqlite.Driver + ")"
 	case "postgres":
 		_ = e.queryRow(ctx, `SELECT version()`, &v)
 		v, _, _ = strings.Cut(v, " on ")

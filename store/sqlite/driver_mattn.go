@@ -30,6 +30,9 @@ import (
 // opens: mattn's cgo driver with every connection made plan-stable.
 const driverName = "memberd-sqlite"
 
+// Driver names the Go SQLite driver this build uses, for reports.
+const Driver = "github.com/mattn/go-sqlite3"
+
 func init() {
 	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
 		// mattn's DSN has no temp_store parameter.

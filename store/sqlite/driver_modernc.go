@@ -20,6 +20,9 @@ import (
 // opens: modernc's driver with every connection made plan-stable.
 const driverName = "memberd-sqlite"
 
+// Driver names the Go SQLite driver this build uses, for reports.
+const Driver = "modernc.org/sqlite"
+
 func init() {
 	d := &sqlite.Driver{}
 	d.RegisterConnectionHook(func(c sqlite.ExecQuerierContext, _ string) error {
