@@ -301,6 +301,19 @@ func (r *runner) withServer(ctx context.Context, extra []string, fn func(c *Clie
 	return 0, nil
 }
 
+// httpFloor times n no-op requests (GET /healthz) at concurrency: what
+// the same client and server cost without a credential or a database.
+func (r *runner) httpFloor(ctx context.Context, c *Client, concurrency, n int) *Summary {
+	s, err := r.loop(ctx, concurrency, n, func(ctx context.Context, i int) (int, error) {
+		return 1, c.Healthz(ctx)
+	})
+	r.logf("HTTP floor (GET /healthz) at %d: %s", concurrency, s)
+	if err != nil {
+		r.fail("HTTP floor at %d: %v", concurrency, err)
+	}
+	return &s
+}
+
 // scenarios runs S5, and at the main size S1–S4, against c.
 func (r *runner) scenarios(ctx context.Context, c *Client, routes map[string]bool, pt *SizePoint, main bool) {
 	scen := r.cfg.Scenarios
@@ -338,15 +351,7 @@ func (r *runner) scenarios(ctx context.Context, c *Client, routes map[string]boo
 					r.fail("S2 at %d: %v", level, err)
 				}
 			}
-			top := slices.Max(r.cfg.S2Levels)
-			floor, err := r.loop(ctx, top, r.cfg.S2Requests, func(ctx context.Context, i int) (int, error) {
-				return 1, c.Healthz(ctx)
-			})
-			r.res.S2HTTP = &floor
-			r.logf("HTTP floor (GET /healthz) at %d: %s", top, floor)
-			if err != nil {
-				r.fail("HTTP floor: %v", err)
-			}
+			r.res.S2HTTP = r.httpFloor(ctx, c, slices.Max(r.cfg.S2Levels), r.cfg.S2Requests)
 		}
 	}
 	if scen["S3"] {
@@ -430,14 +435,7 @@ func (r *runner) s3(ctx context.Context, c *Client) {
 		res := 1 + (int(g)*sh.GroupGrants+m%sh.GroupGrants)%sh.Resources
 		checks[i] = check{r.d.MemberID(m), int64(res)}
 	}
-	floor, err := r.loop(ctx, r.cfg.S3Concurrency, n, func(ctx context.Context, i int) (int, error) {
-		return 1, c.Healthz(ctx)
-	})
-	r.res.S3HTTP = &floor
-	r.logf("HTTP floor (GET /healthz) at %d: %s", r.cfg.S3Concurrency, floor)
-	if err != nil {
-		r.fail("HTTP floor: %v", err)
-	}
+	r.res.S3HTTP = r.httpFloor(ctx, c, r.cfg.S3Concurrency, n)
 	var mu sync.Mutex
 	allowed := 0
 	s, err := r.loop(ctx, r.cfg.S3Concurrency, n, func(ctx context.Context, i int) (int, error) {
