@@ -194,10 +194,13 @@ func (r *runner) floorsAndPlans(ctx context.Context) error {
 		last := r.d.S4[len(r.d.S4)-1]
 		s, err := r.loop(ctx, 1, r.cfg.S4DryRuns, func(ctx context.Context, i int) (int, error) {
 			rep, err := svc.RemoveMember(ctx, r.d.Actor("native"), membership.RemoveMemberRequest{Member: membership.MemberRef{ID: last}, DryRun: true})
-			if n := rep.Counts.DirectGrants + rep.Counts.GroupGrants; err == nil && n != r.res.S4Grants && r.res.S4Grants != 0 {
-				err = fmt.Errorf("dry run counted %d grants, over HTTP %d", n, r.res.S4Grants)
+			if err != nil {
+				return 1, err
 			}
-			return 1, err
+			if n := rep.Counts.DirectGrants + rep.Counts.GroupGrants; n != r.res.S4Grants && r.res.S4Grants != 0 {
+				return 1, fmt.Errorf("dry run counted %d grants, over HTTP %d", n, r.res.S4Grants)
+			}
+			return 1, nil
 		})
 		r.res.StoreS4Dry = &s
 		r.logf("store floor S4 dry run: %s", s)
