@@ -254,14 +254,7 @@ func (r *runner) serve(ctx context.Context, pt *SizePoint, main bool) error {
 		return nil
 	}
 	peak, err = r.withServer(ctx, []string{"--group-commit=false"}, func(c *Client) {
-		for _, level := range r.cfg.S2Levels {
-			s, err := r.removals(ctx, c, level, r.cfg.S2Requests)
-			r.res.S2Off[level] = s
-			r.logf("S2 without group commit at concurrency %d: %s", level, s)
-			if err != nil {
-				r.fail("S2 off at %d: %v", level, err)
-			}
-		}
+		r.s2(ctx, c, r.res.S2Off, "S2 without group commit")
 	})
 	pt.PeakRSS = max(pt.PeakRSS, peak)
 	return err
@@ -299,6 +292,18 @@ func (r *runner) withServer(ctx context.Context, extra []string, fn func(c *Clie
 	}()
 	fn(c)
 	return 0, nil
+}
+
+// s2 runs S2's single removals at each configured concurrency into into.
+func (r *runner) s2(ctx context.Context, c *Client, into map[int]*Summary, label string) {
+	for _, level := range r.cfg.S2Levels {
+		s, err := r.removals(ctx, c, level, r.cfg.S2Requests)
+		into[level] = s
+		r.logf("%s at concurrency %d: %s", label, level, s)
+		if err != nil {
+			r.fail("%s at %d: %v", label, level, err)
+		}
+	}
 }
 
 // httpFloor times n no-op requests (GET /healthz) at concurrency: what
@@ -343,14 +348,7 @@ func (r *runner) scenarios(ctx context.Context, c *Client, routes map[string]boo
 		if !routes["jicoo"] {
 			r.note("S2 was not run: memberd does not mount Jicoo's DELETE /v1/organization_users/{userId}")
 		} else {
-			for _, level := range r.cfg.S2Levels {
-				s, err := r.removals(ctx, c, level, r.cfg.S2Requests)
-				r.res.S2[level] = s
-				r.logf("S2 at concurrency %d: %s", level, s)
-				if err != nil {
-					r.fail("S2 at %d: %v", level, err)
-				}
-			}
+			r.s2(ctx, c, r.res.S2, "S2")
 			r.res.S2HTTP = r.httpFloor(ctx, c, slices.Max(r.cfg.S2Levels), r.cfg.S2Requests)
 		}
 	}
