@@ -199,7 +199,17 @@ func TestGroupBrokenTransaction(t *testing.T) {
 		broke = broke || i == 1
 	}
 	log := strings.Join(e.log, "; ")
-	if !strings.Contains(log, "ROLLBACK TO SAVEPOINT gc") || !strings.Contains(log, "; ROLLBACK; BEGIN") {
+	if !strings.Contains(log, "ROLLBACK TO SAVEPOINT gc") {
+		t.Errorf("the failing call's savepoint was never rolled back to: %s", log)
+	}
+	// The calls queue in whatever order their goroutines reach the group.
+	// When the failing one happens to be last, no call is left for a next
+	// group, and the broken transaction's rollback ends the log.
+	if order[len(order)-1] == 1 {
+		if !strings.HasSuffix(log, "; ROLLBACK") {
+			t.Errorf("the broken group, whose failing call came last, was not rolled back: %s", log)
+		}
+	} else if !strings.Contains(log, "; ROLLBACK; BEGIN") {
 		t.Errorf("the broken group was not rolled back before the next began: %s", log)
 	}
 }
