@@ -176,6 +176,8 @@ func TestBadInput(t *testing.T) {
 
 // FuzzNativeBodies posts arbitrary bytes to every POST and PATCH route:
 // the answer is never a 5xx, and every refusal is problem+json.
+//
+//memberd:fuzzexecs 400
 func FuzzNativeBodies(f *testing.F) {
 	e := newEnv(f)
 	fx := e.fixture("bob@acme.test")
