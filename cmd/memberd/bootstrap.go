@@ -26,7 +26,7 @@ func (m *Main) bootstrap(ctx context.Context, args []string) error {
 	if *org == "" || *owner == "" {
 		return errors.New("bootstrap needs --org NAME and --owner EMAIL")
 	}
-	store, err := openStore(ctx, cfg.DB)
+	store, err := openStore(ctx, cfg.DB, cfg.GroupCommit)
 	if err != nil {
 		return err
 	}

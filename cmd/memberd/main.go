@@ -88,12 +88,13 @@ type Config struct {
 	KeepFutureBookings bool
 	WorkivaAfterSunset bool
 	CPUProfile         string
+	GroupCommit        bool
 }
 
 // DefaultConfig is the configuration before flags and environment.
 func DefaultConfig() Config {
 	return Config{Addr: "127.0.0.1:8080", DB: "sqlite:memberd.db", RateLimit: 100, RateBurst: 200,
-		BatchLimit: membership.DefaultBatchLimit}
+		BatchLimit: membership.DefaultBatchLimit, GroupCommit: true}
 }
 
 // storeFlags registers the flags every database-using command shares.
@@ -104,17 +105,18 @@ func (m *Main) storeFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "database: sqlite:PATH or a postgres:// URL (env MEMBERD_DB)")
 }
 
-// openStore opens the store a DSN names.
-func openStore(ctx context.Context, dsn string) (membership.Store, error) {
+// openStore opens the store a DSN names. groupCommit off gives every
+// write its own transaction and flush: only the benchmark wants that.
+func openStore(ctx context.Context, dsn string, groupCommit bool) (membership.Store, error) {
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return postgres.Open(ctx, dsn)
+		return postgres.Open(ctx, dsn, postgres.WithGroupCommit(groupCommit))
 	case strings.HasPrefix(dsn, "sqlite:"):
 		path := strings.TrimPrefix(dsn, "sqlite:")
 		if path == "" {
 			return nil, errors.New("sqlite DSN needs a path: sqlite:PATH")
 		}
-		return sqlite.Open(ctx, path)
+		return sqlite.Open(ctx, path, sqlite.WithGroupCommit(groupCommit))
 	}
 	return nil, fmt.Errorf("unknown database %q: want sqlite:PATH or a postgres:// URL", dsn)
 }

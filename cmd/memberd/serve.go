@@ -43,6 +43,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.BatchLimit, "batch-limit", cfg.BatchLimit, "most members one batch removal may name")
 	fs.BoolVar(&cfg.KeepFutureBookings, "keep-future-bookings", false, "keep a removed member's future bookings instead of cancelling them")
 	fs.BoolVar(&cfg.WorkivaAfterSunset, "workiva-after-sunset", false, "keep serving the deprecated Workiva endpoint after its sunset date (2027-01-31) instead of 410 Gone")
+	fs.BoolVar(&cfg.GroupCommit, "group-commit", cfg.GroupCommit, "coalesce concurrent writes into one transaction and one flush (off: one each, to measure what it buys)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole server run to this file (for benchmarks)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -67,7 +68,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 
 	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
-	store, err := openStore(ctx, cfg.DB)
+	store, err := openStore(ctx, cfg.DB, cfg.GroupCommit)
 	if err != nil {
 		return err
 	}
