@@ -82,12 +82,13 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 		return nil, Errorf(CodeUnauthorized, "invalid token")
 	}
 	return view(ctx, s, func(tx Tx) (*Principal, error) {
-		c, err := tx.CredentialGetByPrefix(ctx, prefix)
+		p, err := tx.PrincipalGetByPrefix(ctx, prefix)
 		if ErrorCode(err) == CodeNotFound {
 			return nil, Errorf(CodeUnauthorized, "invalid token")
 		} else if err != nil {
 			return nil, err
 		}
+		c := p.Credential
 		sum := sha256.Sum256([]byte(token))
 		if subtle.ConstantTimeCompare(sum[:], c.Hash) != 1 {
 			return nil, Errorf(CodeUnauthorized, "invalid token")
@@ -98,14 +99,10 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 		if c.ExpiresAt != nil && !s.now().Before(*c.ExpiresAt) {
 			return nil, Errorf(CodeUnauthorized, "token has expired")
 		}
-		m, err := tx.MemberGet(ctx, &MemberGetParams{OrgID: c.OrgID, ID: c.MemberID})
-		if err != nil {
-			return nil, err
-		}
-		if !m.Active() {
+		if !p.Member.Active() {
 			return nil, Errorf(CodeUnauthorized, "the token's member has been removed")
 		}
-		return &Principal{Credential: c, Member: m}, nil
+		return p, nil
 	})
 }
 

@@ -152,6 +152,9 @@ type Tx interface {
 	CredentialCreate(ctx context.Context, c *Credential) error
 	// CredentialGetByPrefix returns CodeNotFound if absent.
 	CredentialGetByPrefix(ctx context.Context, prefix string) (*Credential, error)
+	// PrincipalGetByPrefix returns the credential with this prefix and the
+	// member it acts as, whatever their states; CodeNotFound if absent.
+	PrincipalGetByPrefix(ctx context.Context, prefix string) (*Principal, error)
 	// CredentialGet finds a credential by ID or UUID; CodeNotFound if absent.
 	CredentialGet(ctx context.Context, p *RefParams) (*Credential, error)
 	// CredentialList lists an organization's credentials in ID order.

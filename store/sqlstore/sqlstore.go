@@ -223,17 +223,33 @@ const memberCols = `m.id, m.uuid, m.org_id, m.user_id, u.email, m.name, m.role, 
 const memberFrom = ` FROM members m JOIN users u ON u.id = m.user_id`
 
 func scanMember(r Row) (*membership.Member, error) {
-	var m membership.Member
-	var role, status string
-	var addedBy, removedAt, removedBy sql.NullInt64
-	var created, updated int64
-	if err := r.Scan(&m.ID, &m.UUID, &m.OrgID, &m.UserID, &m.Email, &m.Name, &role, &status, &addedBy,
-		&created, &updated, &removedAt, &removedBy); err != nil {
+	var mr memberRow
+	if err := r.Scan(mr.dest()...); err != nil {
 		return nil, err
 	}
-	m.Role, m.Status, m.AddedBy, m.RemovedBy = membership.Role(role), membership.Status(status), addedBy.Int64, removedBy.Int64
-	m.CreatedAt, m.UpdatedAt, m.RemovedAt = fromTS(created), fromTS(updated), fromNullTS(removedAt)
-	return &m, nil
+	return mr.value(), nil
+}
+
+// memberRow receives memberCols, so that a query joining a member to
+// another row can scan both at once.
+type memberRow struct {
+	m                             membership.Member
+	role, status                  string
+	addedBy, removedAt, removedBy sql.NullInt64
+	created, updated              int64
+}
+
+func (mr *memberRow) dest() []any {
+	m := &mr.m
+	return []any{&m.ID, &m.UUID, &m.OrgID, &m.UserID, &m.Email, &m.Name, &mr.role, &mr.status, &mr.addedBy,
+		&mr.created, &mr.updated, &mr.removedAt, &mr.removedBy}
+}
+
+func (mr *memberRow) value() *membership.Member {
+	m := mr.m
+	m.Role, m.Status, m.AddedBy, m.RemovedBy = membership.Role(mr.role), membership.Status(mr.status), mr.addedBy.Int64, mr.removedBy.Int64
+	m.CreatedAt, m.UpdatedAt, m.RemovedAt = fromTS(mr.created), fromTS(mr.updated), fromNullTS(mr.removedAt)
+	return &m
 }
 
 // MemberCreate implements membership.Tx.
@@ -1017,16 +1033,36 @@ func (t *Tx) EventList(ctx context.Context, p *membership.EventListParams) ([]*m
 
 const credentialCols = `id, uuid, org_id, member_id, name, prefix, hash, scopes, created_at, expires_at, revoked_at`
 
+// credentialColsOf is credentialCols qualified by a table alias, for joins.
+func credentialColsOf(alias string) string {
+	return alias + "." + strings.ReplaceAll(credentialCols, ", ", ", "+alias+".")
+}
+
 func scanCredential(r Row) (*membership.Credential, error) {
-	var c membership.Credential
-	var scopes string
-	var created int64
-	var expires, revoked sql.NullInt64
-	if err := r.Scan(&c.ID, &c.UUID, &c.OrgID, &c.MemberID, &c.Name, &c.Prefix, &c.Hash, &scopes, &created, &expires, &revoked); err != nil {
+	var cr credentialRow
+	if err := r.Scan(cr.dest()...); err != nil {
 		return nil, err
 	}
-	c.Scopes, c.CreatedAt, c.ExpiresAt, c.RevokedAt = strings.Fields(scopes), fromTS(created), fromNullTS(expires), fromNullTS(revoked)
-	return &c, nil
+	return cr.value(), nil
+}
+
+// credentialRow receives credentialCols (see memberRow).
+type credentialRow struct {
+	c                membership.Credential
+	scopes           string
+	created          int64
+	expires, revoked sql.NullInt64
+}
+
+func (cr *credentialRow) dest() []any {
+	c := &cr.c
+	return []any{&c.ID, &c.UUID, &c.OrgID, &c.MemberID, &c.Name, &c.Prefix, &c.Hash, &cr.scopes, &cr.created, &cr.expires, &cr.revoked}
+}
+
+func (cr *credentialRow) value() *membership.Credential {
+	c := cr.c
+	c.Scopes, c.CreatedAt, c.ExpiresAt, c.RevokedAt = strings.Fields(cr.scopes), fromTS(cr.created), fromNullTS(cr.expires), fromNullTS(cr.revoked)
+	return &c
 }
 
 // CredentialCreate implements membership.Tx.
@@ -1040,6 +1076,20 @@ func (t *Tx) CredentialCreate(ctx context.Context, c *membership.Credential) err
 func (t *Tx) CredentialGetByPrefix(ctx context.Context, prefix string) (*membership.Credential, error) {
 	c, err := scanCredential(t.c.QueryRow(ctx, `SELECT `+credentialCols+` FROM credentials WHERE prefix = $1`, prefix))
 	return c, t.notFound(err, "credential")
+}
+
+// PrincipalGetByPrefix implements membership.Tx: one statement, since
+// every authenticated request runs it.
+func (t *Tx) PrincipalGetByPrefix(ctx context.Context, prefix string) (*membership.Principal, error) {
+	var cr credentialRow
+	var mr memberRow
+	err := t.c.QueryRow(ctx, `SELECT `+credentialColsOf("c")+`, `+memberCols+memberFrom+`
+		JOIN credentials c ON c.member_id = m.id AND c.org_id = m.org_id WHERE c.prefix = $1`, prefix).
+		Scan(append(cr.dest(), mr.dest()...)...)
+	if err != nil {
+		return nil, t.notFound(err, "credential")
+	}
+	return &membership.Principal{Credential: cr.value(), Member: mr.value()}, nil
 }
 
 // CredentialGet implements membership.Tx.
