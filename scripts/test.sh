@@ -38,6 +38,10 @@ step "go test"
 go test -count=1 -timeout 20m ./...
 
 step "fuzz"
+# Fuzz workers are killed, not stopped, so their t.TempDir()s outlive them:
+# they go to a directory of this run's own, removed when the script exits.
+fuzztmp=$(mktemp -d)
+trap 'rm -rf "$fuzztmp"' EXIT
 # Each fuzz target runs alone: go test -fuzz takes one target per package run.
 grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r file; do
 	pkg=./$(dirname "${file#./}")
@@ -45,7 +49,7 @@ grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r file; do
 		execs=$(grep -B1 "^func ${target}(" "$file" | sed -n 's|^//memberd:fuzzexecs \([0-9][0-9]*\)$|\1|p')
 		execs=${FUZZEXECS:-${execs:-$FUZZEXECS_DEFAULT}}
 		echo "--- $pkg $target (${execs} executions)"
-		go test -run='^$' -fuzz="^${target}\$" -fuzztime="${execs}x" -fuzzminimizetime=5s "$pkg"
+		TMPDIR=$fuzztmp go test -run='^$' -fuzz="^${target}\$" -fuzztime="${execs}x" -fuzzminimizetime=5s "$pkg"
 	done
 done
 echo
