@@ -139,12 +139,16 @@ func (s *Store) updateOnce(ctx context.Context, fn func(pgx.Tx, membership.Tx) e
 
 // View implements membership.Store.
 func (s *Store) View(ctx context.Context, fn func(membership.Tx) error) error {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	c, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("begin read: %w", err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a read-only transaction has nothing to lose
-	return fn(sqlstore.NewTx(conn{tx: tx}, dialect))
+	v := &viewConn{conn: c}
+	defer v.end(ctx)
+	if err := fn(sqlstore.NewTx(v, dialect)); err != nil {
+		return err
+	}
+	return v.err
 }
 
 func ignoreClosed(err error) error {
