@@ -19,11 +19,17 @@ import (
 	"github.com/memberd/memberd/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	pgtest.Main(m, func() {
+		if binPath != "" {
+			os.RemoveAll(filepath.Dir(binPath))
+		}
+	})
+}
 
 var (
 	buildOnce sync.Once
-	binPath   string
+	binPath   string // in a directory of its own, removed after the tests
 	buildErr  error
 )
 

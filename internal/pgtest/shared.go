@@ -111,8 +111,9 @@ func dbName(testName string) string {
 //
 // On SIGINT or SIGTERM it stops the cluster first and then dies of the
 // signal as it would have without Main. (Without Main, or on SIGKILL, the
-// cluster's watchdog cleans up once the process is gone.)
-func Main(m *testing.M) {
+// cluster's watchdog cleans up once the process is gone.) The cleanups
+// run after the tests, before the cluster stops.
+func Main(m *testing.M, cleanups ...func()) {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -126,6 +127,9 @@ func Main(m *testing.M) {
 	}()
 
 	code := m.Run()
+	for _, cleanup := range cleanups {
+		cleanup()
+	}
 
 	signal.Stop(sigs)
 	if err := stopShared(); err != nil {
