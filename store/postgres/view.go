@@ -17,8 +17,8 @@ const beginRead = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 // viewConn runs a view's statements on one pooled connection and begins
 // its transaction lazily: BEGIN travels in one batch, one network round
-// trip, with the first statement. An access check is two views of one or
-// three statements each, so this takes two round trips of nine off it.
+// trip, with the first statement. An access check is two views (one
+// statement, then three), so this takes it from 8 round trips to 6.
 type viewConn struct {
 	conn  *pgxpool.Conn
 	began bool
