@@ -41,6 +41,7 @@ step "fuzz"
 # Fuzz workers are killed, not stopped, so their t.TempDir()s outlive them:
 # they go to a directory of this run's own, removed when the script exits.
 fuzztmp=$(mktemp -d)
+chmod 755 "$fuzztmp" # a test's PostgreSQL cluster, run as postgres, lives under TMPDIR too
 trap 'rm -rf "$fuzztmp"' EXIT
 # Each fuzz target runs alone: go test -fuzz takes one target per package run.
 grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r file; do
@@ -48,6 +49,9 @@ grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r file; do
 	for target in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$file" | sed 's/^func //'); do
 		execs=$(grep -B1 "^func ${target}(" "$file" | sed -n 's|^//memberd:fuzzexecs \([0-9][0-9]*\)$|\1|p')
 		execs=${FUZZEXECS:-${execs:-$FUZZEXECS_DEFAULT}}
+		if [[ ! $execs =~ ^[1-9][0-9]*$ ]]; then
+			echo "fuzz budget for $target is not a count of executions: $execs"; exit 1
+		fi
 		echo "--- $pkg $target (${execs} executions)"
 		TMPDIR=$fuzztmp go test -run='^$' -fuzz="^${target}\$" -fuzztime="${execs}x" -fuzzminimizetime=5s "$pkg"
 	done

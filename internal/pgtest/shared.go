@@ -112,12 +112,15 @@ func dbName(testName string) string {
 // On SIGINT or SIGTERM it stops the cluster first and then dies of the
 // signal as it would have without Main. (Without Main, or on SIGKILL, the
 // cluster's watchdog cleans up once the process is gone.) The cleanups
-// run after the tests, before the cluster stops.
+// run after the tests, or on that signal, before the cluster stops.
 func Main(m *testing.M, cleanups ...func()) {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		sig := <-sigs
+		for _, cleanup := range cleanups {
+			cleanup()
+		}
 		stopShared()
 		signal.Reset(sig)
 		syscall.Kill(os.Getpid(), sig.(syscall.Signal))

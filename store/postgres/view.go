@@ -34,7 +34,8 @@ func (v *viewConn) firstBatch(ctx context.Context, query string, args []any) (pg
 	b.Queue(query, args...)
 	br := v.conn.SendBatch(ctx, b)
 	if _, err := br.Exec(); err != nil {
-		return nil, errors.Join(err, br.Close())
+		br.Close() //nolint:errcheck // it returns the same error again
+		return nil, err
 	}
 	return br, nil
 }
@@ -75,7 +76,8 @@ func (v *viewConn) Query(ctx context.Context, query string, args ...any) (sqlsto
 	}
 	rows, err := br.Query()
 	if err != nil {
-		return nil, errors.Join(err, v.closeBatch(br))
+		v.closeBatch(br) //nolint:errcheck // the same error again, also kept in v.err
+		return nil, err
 	}
 	return &batchRows{Rows: rows, br: br, v: v}, nil
 }

@@ -14,6 +14,7 @@ var credentialTests = []test{
 	{"ErrUnauthorizedExpired", testCredentialExpired},
 	{"ErrUnauthorizedRemovedMember", testCredentialRemovedMember},
 	{"ErrUnauthorizedBadSecret", testCredentialBadSecret},
+	{"PrincipalGetByPrefix", testPrincipalGetByPrefix},
 }
 
 func (w *world) credential(m *membership.Member, expires *time.Time) *membership.IssuedCredential {
@@ -137,5 +138,35 @@ func testCredentialBadSecret(t *testing.T, open Opener) {
 		if membership.ErrorCode(err) != membership.CodeUnauthorized {
 			t.Errorf("Authenticate(%q): got %v, want unauthorized", s, err)
 		}
+	}
+}
+
+// testPrincipalGetByPrefix: the store's one-statement read behind
+// Authenticate returns the credential and the member it acts as, in
+// whatever state (Authenticate decides), and not found for other prefixes.
+func testPrincipalGetByPrefix(t *testing.T, open Opener) {
+	w := newWorld(t, open)
+	c := w.credential(w.bob, nil)
+	if _, err := w.svc.RemoveMember(w.ctx, w.owner, membership.RemoveMemberRequest{Member: bobRef(w)}); err != nil {
+		t.Fatal(err)
+	}
+	err := w.store.View(w.ctx, func(tx membership.Tx) error {
+		p, err := tx.PrincipalGetByPrefix(w.ctx, c.Credential.Prefix)
+		if err != nil {
+			return err
+		}
+		if p.Credential.ID != c.Credential.ID || p.Credential.Prefix != c.Credential.Prefix || len(p.Credential.Hash) == 0 ||
+			p.Credential.MemberID != w.bob.ID || p.Credential.OrgID != w.org.ID {
+			t.Errorf("credential %+v, want bob's in %d", p.Credential, w.org.ID)
+		}
+		if p.Member.ID != w.bob.ID || p.Member.OrgID != w.org.ID || p.Member.Email != w.bob.Email || p.Member.Status != membership.StatusRemoved {
+			t.Errorf("member %+v, want bob, removed", p.Member)
+		}
+		_, err = tx.PrincipalGetByPrefix(w.ctx, "0123456789abcdef")
+		wantCode(t, err, membership.CodeNotFound)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
