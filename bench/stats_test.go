@@ -62,3 +62,21 @@ func TestSummarize(t *testing.T) {
 		}
 	})
 }
+
+func TestRatioAgainst(t *testing.T) {
+	for _, c := range []struct {
+		g    float64
+		want string
+	}{
+		{1.32, "1.32×"},
+		{1.5, "1.50×"},
+		{1.504, "1.504×"},
+		{1.4996, "1.50×"}, // rounds onto the limit, on the side it is on
+		{1.8765, "1.88×"},
+		{1.5000001, "1.500000×"},
+	} {
+		if got := ratioAgainst(c.g, 1.5); got != c.want {
+			t.Errorf("ratioAgainst(%v, 1.5) = %q, want %q", c.g, got, c.want)
+		}
+	}
+}
