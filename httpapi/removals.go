@@ -1,0 +1,227 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/memberd/memberd/membership"
+)
+
+// Removals of every kind: a member from the organization (remove,
+// offboard, restore), from a space or a group, space roles, and batches.
+// A removal given effective_at is scheduled through the core instead of
+// made now.
+
+type removeMemberInput struct {
+	MemberPath
+	DryRunQuery
+	EffectiveAtQuery
+	ReportLimit int `query:"report_limit" minimum:"0" maximum:"100000" doc:"Items per list of the report (spaces, roles, groups, direct grants, group grants, bookings, remaining access); 100 when absent. Counts are exact whatever the limit."`
+}
+
+func (h *handler) removeMember(ctx context.Context, a membership.Actor, in *removeMemberInput) (*removal, error) {
+	req := membership.RemoveMemberRequest{Member: parseMemberRef(in.Member), DryRun: in.DryRun, ReportLimit: in.ReportLimit}
+	if !in.EffectiveAt.IsZero() {
+		return h.schedule(ctx, a, "remove-member", in.DryRun, in.EffectiveAt, membership.OperationRequest{RemoveMember: &req})
+	}
+	return removedNow(h.svc.RemoveMember(ctx, a, req))
+}
+
+type offboardInput struct {
+	MemberPath
+	Body *struct {
+		DryRun      bool       `json:"dry_run,omitempty" doc:"Change nothing; answer what would be taken away and the access that would remain."`
+		EffectiveAt *time.Time `json:"effective_at,omitempty" doc:"Schedule the removal for this time (RFC 3339, not in the past) instead of removing now: the answer is 202 with the scheduled operation and Location /api/v1/operations/{id}. Cannot be combined with dry_run."`
+		ReportLimit int        `json:"report_limit,omitempty" minimum:"0" maximum:"100000" doc:"Items per list of the report (spaces, roles, groups, direct grants, group grants, bookings, remaining access); 100 when absent. Counts are exact whatever the limit; truncated says a list holds fewer items than its count."`
+	}
+}
+
+func (h *handler) offboardMember(ctx context.Context, a membership.Actor, in *offboardInput) (*removal, error) {
+	req := membership.RemoveMemberRequest{Member: parseMemberRef(in.Member)}
+	if in.Body != nil {
+		req.DryRun, req.ReportLimit = in.Body.DryRun, in.Body.ReportLimit
+		if in.Body.EffectiveAt != nil {
+			return h.schedule(ctx, a, "offboard-member", req.DryRun, *in.Body.EffectiveAt, membership.OperationRequest{RemoveMember: &req})
+		}
+	}
+	return removedNow(h.svc.RemoveMember(ctx, a, req))
+}
+
+func (h *handler) restoreMember(ctx context.Context, a membership.Actor, in *MemberPath) (*out[*membership.Report], error) {
+	return result(h.svc.RestoreMember(ctx, a, membership.RestoreMemberRequest{Member: parseMemberRef(in.Member)}))
+}
+
+type removeSpaceMemberInput struct {
+	SpacePath
+	MemberPath
+	DryRunQuery
+	EffectiveAtQuery
+}
+
+func (h *handler) removeSpaceMember(ctx context.Context, a membership.Actor, in *removeSpaceMemberInput) (*removal, error) {
+	sp, err := pathRef("space", in.Space)
+	if err != nil {
+		return nil, err
+	}
+	req := membership.RemoveSpaceMemberRequest{Space: sp, Member: parseMemberRef(in.Member), DryRun: in.DryRun}
+	if !in.EffectiveAt.IsZero() {
+		return h.schedule(ctx, a, "remove-space-member", in.DryRun, in.EffectiveAt, membership.OperationRequest{RemoveSpaceMember: &req})
+	}
+	return removedNow(h.svc.RemoveSpaceMember(ctx, a, req))
+}
+
+type revokeRolesInput struct {
+	IDPath
+	Body struct {
+		Roles       []string   `json:"roles" doc:"Every role to revoke; if any is not held, none is revoked."`
+		DryRun      bool       `json:"dry_run,omitempty"`
+		EffectiveAt *time.Time `json:"effective_at,omitempty" doc:"Schedule the removal for this time (RFC 3339, not in the past) instead of removing now: the answer is 202 with the scheduled operation and Location /api/v1/operations/{id}. Cannot be combined with dry_run."`
+	}
+}
+
+func (h *handler) revokeSpaceRoles(ctx context.Context, a membership.Actor, in *revokeRolesInput) (*removal, error) {
+	req := membership.RevokeRolesRequest{SpaceMemberID: in.ID, Roles: in.Body.Roles, DryRun: in.Body.DryRun}
+	if in.Body.EffectiveAt != nil {
+		return h.schedule(ctx, a, "revoke-space-roles", req.DryRun, *in.Body.EffectiveAt, membership.OperationRequest{RevokeRoles: &req})
+	}
+	return removedNow(h.svc.RevokeRoles(ctx, a, req))
+}
+
+type removeGroupMemberInput struct {
+	GroupPath
+	MemberPath
+	DryRunQuery
+	EffectiveAtQuery
+}
+
+func (h *handler) removeGroupMember(ctx context.Context, a membership.Actor, in *removeGroupMemberInput) (*removal, error) {
+	g, err := pathRef("group", in.Group)
+	if err != nil {
+		return nil, err
+	}
+	req := membership.RemoveGroupMemberRequest{Group: g, Member: parseMemberRef(in.Member), DryRun: in.DryRun}
+	if !in.EffectiveAt.IsZero() {
+		return h.schedule(ctx, a, "remove-group-member", in.DryRun, in.EffectiveAt, membership.OperationRequest{RemoveGroupMember: &req})
+	}
+	return removedNow(h.svc.RemoveGroupMember(ctx, a, req))
+}
+
+type removalsInput struct {
+	Body struct {
+		Scope   membership.BatchScope `json:"scope" enum:"organization,space,group" doc:"What the members are removed from."`
+		Space   *ref                  `json:"space,omitempty" doc:"The space, for scope space."`
+		Group   *ref                  `json:"group,omitempty" doc:"The group, for scope group."`
+		Members []batchItem           `json:"members" doc:"Members in the order they are removed; each gets its own outcome."`
+	}
+}
+
+func (h *handler) removeBatch(ctx context.Context, a membership.Actor, in *removalsInput) (*out[*membership.BatchResult], error) {
+	req := membership.BatchRequest{Scope: in.Body.Scope, Items: make([]membership.MemberRef, len(in.Body.Members))}
+	for i, it := range in.Body.Members {
+		req.Items[i] = it.ref()
+	}
+	if err := requireBatchTarget(req.Scope, in.Body.Space, in.Body.Group); err != nil {
+		return nil, err
+	}
+	if in.Body.Space != nil {
+		req.Space = in.Body.Space.Ref
+	}
+	if in.Body.Group != nil {
+		req.Group = in.Body.Group.Ref
+	}
+	return result(h.svc.RemoveBatch(ctx, a, req))
+}
+
+// batchItem is one member of a batch removal, named by exactly one of
+// id, uuid or e-mail; it has the shape of the "ref" echoed in each result.
+// An item naming none or several, or carrying a client's unreadable "raw"
+// reference, is kept as written so the core reports that item invalid
+// without failing the others.
+type batchItem struct {
+	ID    int64  `json:"id,omitempty"`
+	UUID  string `json:"uuid,omitempty" maxLength:"36"`
+	Email string `json:"email,omitempty" maxLength:"320"`
+	Raw   string `json:"raw,omitempty" maxLength:"320" doc:"A reference the client could not read; answered as an invalid item."`
+}
+
+func (it batchItem) ref() membership.MemberRef {
+	n := 0
+	for _, set := range []bool{it.ID != 0, it.UUID != "", it.Email != "", it.Raw != ""} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n == 1 && it.ID > 0:
+		return membership.MemberRef{ID: it.ID}
+	case n == 1 && it.UUID != "" && uuidPattern.MatchString(it.UUID):
+		return membership.MemberRef{UUID: it.UUID}
+	case n == 1 && it.Email != "":
+		return membership.MemberRef{Email: it.Email}
+	case n == 1 && it.Raw != "":
+		return membership.MemberRef{Raw: it.Raw}
+	case n == 0:
+		return membership.MemberRef{Raw: "{}"}
+	}
+	raw, _ := json.Marshal(it) // a struct of plain fields always encodes
+	return membership.MemberRef{Raw: string(raw)}
+}
+
+// removal is the answer of a removal that can be scheduled: 200 with the
+// core's Report when it happened now, 202 with the Operation (and
+// Location) when effective_at scheduled it. documentSchedulable writes
+// both answers into the operation's document.
+type removal struct {
+	Status int
+	Body   any
+}
+
+// removedNow answers a removal that was made (or previewed) now.
+func removedNow(rep *membership.Report, err error) (*removal, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &removal{Status: http.StatusOK, Body: rep}, nil
+}
+
+// schedule starts req at effective time at through the core and answers
+// 202 with the operation.
+func (h *handler) schedule(ctx context.Context, a membership.Actor, action string, dryRun bool, at time.Time, req membership.OperationRequest) (*removal, error) {
+	if err := refuseScheduledDryRun(dryRun); err != nil {
+		h.svc.AuditRefused(ctx, a, action, err)
+		return nil, err
+	}
+	op, err := h.svc.StartOperation(ctx, a, membership.StartOperationRequest{Request: req, EffectiveAt: &at})
+	if err != nil {
+		return nil, err
+	}
+	setHeader(ctx, "Location", location("operations", op.UUID))
+	return &removal{Status: http.StatusAccepted, Body: op}, nil
+}
+
+// documentSchedulable documents both answers of a removal that takes
+// effective_at: 200 with a Report, 202 with an Operation and Location.
+func (h *handler) documentSchedulable(op *huma.Operation) {
+	reg := h.api.OpenAPI().Components.Schemas
+	report := reg.Schema(reflect.TypeFor[membership.Report](), true, "Report")
+	operation := reg.Schema(reflect.TypeFor[membership.Operation](), true, "Operation")
+	op.Responses = map[string]*huma.Response{
+		"200": {
+			Description: "Removed now (or, with dry_run, what would be removed).",
+			Content:     map[string]*huma.MediaType{"application/json": {Schema: report}},
+		},
+		"202": {
+			Description: "Scheduled with effective_at: the operation that will run the removal.",
+			Headers: map[string]*huma.Param{"Location": {
+				Description: "URL of the operation: poll it, preview it or cancel it.",
+				Schema:      &huma.Schema{Type: huma.TypeString},
+			}},
+			Content: map[string]*huma.MediaType{"application/json": {Schema: operation}},
+		},
+	}
+}
