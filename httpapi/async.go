@@ -52,8 +52,7 @@ func (h *handler) schedule(ctx context.Context, a membership.Actor, action strin
 	if dryRun {
 		err := membership.Errorf(membership.CodeInvalid,
 			"dry_run and effective_at cannot be combined; preview a scheduled removal with GET %s/operations/{id}/preview", Prefix)
-		h.svc.AuditRefused(ctx, a, action, err)
-		return nil, err
+		return nil, refuse(ctx, action, err)
 	}
 	op, err := h.svc.StartOperation(ctx, a, membership.StartOperationRequest{Request: req, EffectiveAt: &at})
 	if err != nil {
@@ -191,8 +190,7 @@ func (h *handler) registerAsync() {
 		func(ctx context.Context, a membership.Actor, in *scheduleInput) (*created[*membership.Operation], error) {
 			req, err := scheduleRequest(in.Body.Kind, in.Body.EffectiveAt != nil, in.Body.Member, in.Body.Space, in.Body.Group, in.Body.SpaceMembership, in.Body.Roles)
 			if err != nil {
-				s.AuditRefused(ctx, a, "create-schedule", err)
-				return nil, err
+				return nil, refuse(ctx, "create-schedule", err)
 			}
 			op, err := s.StartOperation(ctx, a, membership.StartOperationRequest{Request: req, EffectiveAt: in.Body.EffectiveAt, Original: in.RawBody})
 			if err != nil {
