@@ -9,6 +9,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/memberd/memberd/internal/respond"
+	"github.com/memberd/memberd/internal/uuidform"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -750,7 +751,7 @@ func (it batchItem) ref() membership.MemberRef {
 	switch {
 	case n == 1 && it.ID > 0:
 		return membership.MemberRef{ID: it.ID}
-	case n == 1 && it.UUID != "" && uuidPattern.MatchString(it.UUID):
+	case n == 1 && it.UUID != "" && uuidform.Canonical(it.UUID):
 		return membership.MemberRef{UUID: it.UUID}
 	case n == 1 && it.Email != "":
 		return membership.MemberRef{Email: it.Email}
