@@ -3,6 +3,7 @@ package auth
 import (
 	"net/http"
 
+	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -16,6 +17,11 @@ type Need struct {
 	Scope string
 	// Schemes lists where the credential may travel, tried in order.
 	Schemes []Scheme
+	// AuditThrottling audits rate-limited requests too, for dialects that
+	// promise every refused request leaves an event (Jicoo, WiggleDesk);
+	// the others leave throttling out so that a flood does not turn into
+	// writes.
+	AuditThrottling bool
 }
 
 // Call is a request that passed Authorize: who acts, and the one way to
@@ -38,15 +44,40 @@ type Call struct {
 func (a *Authenticator) Authorize(r *http.Request, need Need) (*Call, error) {
 	p, err := a.Authenticate(r, need.Interface, need.Schemes...)
 	if err != nil {
-		return nil, err // Authenticate audited what deserves it
+		if need.AuditThrottling && membership.ErrorCode(err) == membership.CodeRateLimited {
+			// Authenticate audits bad credentials, not throttling.
+			token, _ := secret(r, need.Schemes)
+			a.svc.AuditRefusedAuth(r.Context(), need.Interface, respond.RequestID(r),
+				membership.CredentialPrefix(token), membership.ErrorMessage(err))
+		}
+		return nil, err
 	}
 	c := &Call{Principal: p, Actor: Actor(p, need.Interface, r), svc: a.svc, r: r, action: need.Action}
 	if need.Scope != "" {
-		if err := RequireScope(p, need.Scope); err != nil {
-			return nil, c.Refuse(err)
+		if err := c.Require(need.Scope); err != nil {
+			return nil, err
 		}
 	}
 	return c, nil
+}
+
+// Refuse audits a refusal made before any credential was looked at (a
+// path no route serves) under need.Action, with the interface and request
+// id as the only actor, and returns err.
+func (a *Authenticator) Refuse(r *http.Request, need Need, err error) error {
+	actor := membership.Actor{Interface: need.Interface, RequestID: respond.RequestID(r)}
+	a.svc.AuditRefused(r.Context(), actor, need.Action, err)
+	return err
+}
+
+// Require checks a scope that is known only after authentication (the
+// method decides it, or the actor must change first) and audits its
+// refusal like Authorize does.
+func (c *Call) Require(scope string) error {
+	if err := RequireScope(c.Principal, scope); err != nil {
+		return c.Refuse(err)
+	}
+	return nil
 }
 
 // Refuse audits err as a refused attempt at the call's action and returns

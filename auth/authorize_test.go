@@ -73,4 +73,62 @@ func TestAuthorize(t *testing.T) {
 		}
 		env.AssertRefusedSince(t, "test", env.Demo.Org.ID, mark, "member.remove")
 	})
+
+	t.Run("ThrottlingAuditedOnlyWhenAsked", func(t *testing.T) {
+		env := dialecttest.Load(t, "sqlite", dialecttest.LoadTime)
+		a := auth.New(env.Svc, auth.Limits{Rate: 0.001, Burst: 1})
+		secret := env.Credential(t, 1, []string{membership.ScopeMembersWrite}, nil)
+		mark := env.LastEventID(t, env.Demo.Org.ID)
+		try := func(need auth.Need) error {
+			r := httptest.NewRequest("DELETE", "/x", nil)
+			r.Header.Set("Authorization", "Bearer "+secret)
+			_, err := a.Authorize(r, need)
+			return err
+		}
+		if err := try(need); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := membership.ErrorCode(try(need)), membership.CodeRateLimited; got != want {
+			t.Fatalf("code %s, want %s", got, want)
+		}
+		env.AssertRefusedSince(t, "test", env.Demo.Org.ID, mark)
+		loud := need
+		loud.AuditThrottling = true
+		if got, want := membership.ErrorCode(try(loud)), membership.CodeRateLimited; got != want {
+			t.Fatalf("code %s, want %s", got, want)
+		}
+		env.AssertRefusedSince(t, "test", env.Demo.Org.ID, mark, "auth")
+	})
+
+	t.Run("RequireIsAudited", func(t *testing.T) {
+		env, a := setup(t)
+		secret := env.Credential(t, 1, []string{membership.ScopeMembersRead}, nil)
+		r := httptest.NewRequest("DELETE", "/x", nil)
+		r.Header.Set("Authorization", "Bearer "+secret)
+		call, err := a.Authorize(r, auth.Need{Interface: "test", Action: "member.remove", Schemes: []auth.Scheme{auth.Bearer}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mark := env.LastEventID(t, env.Demo.Org.ID)
+		if err := call.Require(membership.ScopeMembersRead); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := membership.ErrorCode(call.Require(membership.ScopeMembersWrite)), membership.CodeForbidden; got != want {
+			t.Fatalf("code %s, want %s", got, want)
+		}
+		env.AssertRefusedSince(t, "test", env.Demo.Org.ID, mark, "member.remove")
+	})
+
+	t.Run("RefuseBeforeAuthenticationIsAudited", func(t *testing.T) {
+		env, a := setup(t)
+		before := env.NullOrgRefusals(t, "test", 0)
+		cause := membership.Errorf(membership.CodeNotFound, "no such path")
+		r := httptest.NewRequest("GET", "/nowhere", nil)
+		if got := a.Refuse(r, auth.Need{Interface: "test", Action: "request"}, cause); !errors.Is(got, cause) {
+			t.Fatalf("Refuse returned %v, want the cause", got)
+		}
+		if got, want := env.NullOrgRefusals(t, "test", 0)-before, 1; got != want {
+			t.Errorf("%d refusals without an organization, want %d", got, want)
+		}
+	})
 }

@@ -140,6 +140,7 @@ type call struct {
 	r       *http.Request
 	w       http.ResponseWriter
 	actor   membership.Actor
+	auth    *auth.Call
 	reached bool // the operation's core call was made
 }
 
@@ -160,20 +161,13 @@ func (h *handler) authenticate(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	r, w := humago.Unwrap(ctx)
-	p, err := h.authn.Authenticate(r, Interface, auth.Bearer)
+	ac, err := h.authn.Authorize(r, auth.Need{Interface: Interface, Action: op.OperationID, Scope: scope, Schemes: []auth.Scheme{auth.Bearer}})
 	if err != nil {
-		h.writeErr(ctx, r, w, err)
+		h.writeErr(ctx, r, w, err) // Authorize audited it
 		return
 	}
-	c := &call{r: r, w: w, actor: auth.Actor(p, Interface, r)}
-	refuse := func(err error) {
-		h.svc.AuditRefused(r.Context(), c.actor, op.OperationID, err)
-		h.writeErr(ctx, r, w, err)
-	}
-	if err := auth.RequireScope(p, scope); err != nil {
-		refuse(err)
-		return
-	}
+	c := &call{r: r, w: w, actor: ac.Actor, auth: ac}
+	refuse := func(err error) { h.writeErr(ctx, r, w, ac.Refuse(err)) }
 	rctx := r.Context()
 	if mutating(r.Method) {
 		body, err := respond.ReadBody(r, respond.DefaultMaxBody)
@@ -197,9 +191,17 @@ func (h *handler) authenticate(ctx huma.Context, next func(huma.Context)) {
 	if !c.reached && mutating(r.Method) && ctx.Status() >= 400 {
 		// huma refused the input (malformed JSON, wrong types) before any
 		// core call could audit it; record the attempt here.
-		h.svc.AuditRefused(r.Context(), c.actor, op.OperationID,
-			membership.Errorf(membership.CodeInvalid, "request refused with status %d: invalid input", ctx.Status()))
+		_ = ac.Refuse(membership.Errorf(membership.CodeInvalid, "request refused with status %d: invalid input", ctx.Status()))
 	}
+}
+
+// refuse audits a refusal an operation decides itself, under action, and
+// returns err for the operation to answer.
+func refuse(ctx context.Context, action string, err error) error {
+	if c, ok := ctx.Value(callKey{}).(*call); ok {
+		return c.auth.RefuseAs(action, err)
+	}
+	return err
 }
 
 // requestHash identifies a mutating request for Idempotency-Key: the

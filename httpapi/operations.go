@@ -72,8 +72,7 @@ type scheduleInput struct {
 func (h *handler) createSchedule(ctx context.Context, a membership.Actor, in *scheduleInput) (*created[*membership.Operation], error) {
 	req, err := scheduleRequest(in.Body.Kind, in.Body.EffectiveAt != nil, in.Body.Member, in.Body.Space, in.Body.Group, in.Body.SpaceMembership, in.Body.Roles)
 	if err != nil {
-		h.svc.AuditRefused(ctx, a, "create-schedule", err)
-		return nil, err
+		return nil, refuse(ctx, "create-schedule", err)
 	}
 	op, err := h.svc.StartOperation(ctx, a, membership.StartOperationRequest{Request: req, EffectiveAt: in.Body.EffectiveAt, Original: in.RawBody})
 	if err != nil {

@@ -4,16 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/memberd/memberd/internal/uuidform"
 	"github.com/memberd/memberd/membership"
 )
-
-var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // parseID reads a positive decimal id; anything else is not an id.
 func parseID(s string) (int64, bool) {
@@ -36,7 +34,7 @@ func parseMemberRef(s string) membership.MemberRef {
 	if id, ok := parseID(s); ok {
 		return membership.MemberRef{ID: id}
 	}
-	if uuidPattern.MatchString(s) {
+	if uuidform.Canonical(s) {
 		return membership.MemberRef{UUID: strings.ToLower(s)}
 	}
 	if strings.Contains(s, "@") {
@@ -53,7 +51,7 @@ func parseRef(s string) (membership.Ref, bool) {
 	if id, ok := parseID(s); ok {
 		return membership.Ref{ID: id}, true
 	}
-	if uuidPattern.MatchString(s) {
+	if uuidform.Canonical(s) {
 		return membership.Ref{UUID: strings.ToLower(s)}, true
 	}
 	return membership.Ref{}, false

@@ -9,6 +9,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/memberd/memberd/internal/uuidform"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -159,7 +160,7 @@ func (it batchItem) ref() membership.MemberRef {
 	switch {
 	case n == 1 && it.ID > 0:
 		return membership.MemberRef{ID: it.ID}
-	case n == 1 && it.UUID != "" && uuidPattern.MatchString(it.UUID):
+	case n == 1 && it.UUID != "" && uuidform.Canonical(it.UUID):
 		return membership.MemberRef{UUID: it.UUID}
 	case n == 1 && it.Email != "":
 		return membership.MemberRef{Email: it.Email}
@@ -193,8 +194,7 @@ func removedNow(rep *membership.Report, err error) (*removal, error) {
 // 202 with the operation.
 func (h *handler) schedule(ctx context.Context, a membership.Actor, action string, dryRun bool, at time.Time, req membership.OperationRequest) (*removal, error) {
 	if err := refuseScheduledDryRun(dryRun); err != nil {
-		h.svc.AuditRefused(ctx, a, action, err)
-		return nil, err
+		return nil, refuse(ctx, action, err)
 	}
 	op, err := h.svc.StartOperation(ctx, a, membership.StartOperationRequest{Request: req, EffectiveAt: &at})
 	if err != nil {

@@ -175,46 +175,12 @@ func writeTransactionError(w http.ResponseWriter, r *http.Request, asXML bool, e
 	}}})
 }
 
-// unmatched lets the mux answer requests it has a route for and turns its
-// plain-text 404 and 405 into the dialect's error object.
-func unmatched(mux *http.ServeMux, write func(http.ResponseWriter, *http.Request, int, string)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, pattern := mux.Handler(r)
-		if pattern != "" {
-			mux.ServeHTTP(w, r)
-			return
-		}
-		probe := &statusProbe{header: http.Header{}}
-		h.ServeHTTP(probe, r)
-		switch probe.status {
-		case http.StatusNotFound:
-			write(w, r, http.StatusNotFound, "The requested resource does not exist")
-		case http.StatusMethodNotAllowed:
-			w.Header().Set("Allow", probe.header.Get("Allow"))
-			write(w, r, http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed for this resource")
-		default: // a redirect to the cleaned path
-			mux.ServeHTTP(w, r)
-		}
-	})
-}
-
-// statusProbe records what the mux's fallback handler would answer.
-type statusProbe struct {
-	header http.Header
-	status int
-}
-
-func (p *statusProbe) Header() http.Header { return p.header }
-
-func (p *statusProbe) Write(b []byte) (int, error) {
-	if p.status == 0 {
-		p.status = http.StatusOK
+// writeUnmatched answers a path or method the mux has no route for in the
+// dialect's error object.
+func writeUnmatched(w http.ResponseWriter, r *http.Request, status int) {
+	msg := "The requested resource does not exist"
+	if status == http.StatusMethodNotAllowed {
+		msg = "Method " + r.Method + " is not allowed for this resource"
 	}
-	return len(b), nil
-}
-
-func (p *statusProbe) WriteHeader(status int) {
-	if p.status == 0 {
-		p.status = status
-	}
+	writeErrorStatus(w, r, status, msg)
 }

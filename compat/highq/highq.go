@@ -102,7 +102,7 @@
 //
 // Every refusal changes nothing and is audited: credential failures by the
 // authenticator, refusals inside a core call by the core, and refusals made
-// here (scope, path, body, an unknown site on a read) with svc.AuditRefused.
+// here (scope, path, body, an unknown site on a read) through auth.Authorize.
 // Rate-limited requests are not audited (that would turn a flood into
 // writes).
 package highq
@@ -161,27 +161,22 @@ func NewHandler(svc *membership.Service, authn *auth.Authenticator) http.Handler
 	mux.HandleFunc("GET /api/3/sites/{siteid}/users", h.listSiteUsers)
 	mux.HandleFunc("DELETE /api/3/sites/{siteid}/users", h.removeSiteUsers)
 	mux.HandleFunc("DELETE /api/3/sites/{siteid}/groups/{groupid}/users", h.removeGroupUser)
-	return respond.Recover(unmatched(mux, writeErrorStatus), func(w http.ResponseWriter, r *http.Request, err error) {
+	return respond.Recover(respond.Unmatched(mux, writeUnmatched), func(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, r, responseXML(r, false), err)
 	})
 }
 
-// authenticate resolves the request's credential and checks scope. On
-// failure it has answered with fail and returns false.
-func (h *handler) authenticate(w http.ResponseWriter, r *http.Request, scope, action string,
-	fail func(http.ResponseWriter, *http.Request, error)) (membership.Actor, bool) {
-	p, err := h.authn.Authenticate(r, Interface, auth.Bearer)
+// authorize authenticates the request and checks scope through
+// auth.Authorize, which audits a refusal under action. On failure it has
+// answered with fail and returns nil.
+func (h *handler) authorize(w http.ResponseWriter, r *http.Request, scope, action string,
+	fail func(http.ResponseWriter, *http.Request, error)) *auth.Call {
+	call, err := h.authn.Authorize(r, auth.Need{Interface: Interface, Action: action, Scope: scope, Schemes: []auth.Scheme{auth.Bearer}})
 	if err != nil {
-		fail(w, r, err) // the authenticator audited it
-		return membership.Actor{}, false
-	}
-	a := auth.Actor(p, Interface, r)
-	if err := auth.RequireScope(p, scope); err != nil {
-		h.svc.AuditRefused(r.Context(), a, action, err)
 		fail(w, r, err)
-		return membership.Actor{}, false
+		return nil
 	}
-	return a, true
+	return call
 }
 
 // parseSiteID reads {siteid}.
@@ -196,28 +191,26 @@ func parseSiteID(r *http.Request) (int64, error) {
 func (h *handler) removeSiteUsers(w http.ResponseWriter, r *http.Request) {
 	asXML := responseXML(r, false)
 	fail := func(w http.ResponseWriter, r *http.Request, err error) { writeTransactionError(w, r, asXML, err) }
-	a, ok := h.authenticate(w, r, membership.ScopeMembersWrite, actionRemoveSiteUsers, fail)
-	if !ok {
+	call := h.authorize(w, r, membership.ScopeMembersWrite, actionRemoveSiteUsers, fail)
+	if call == nil {
 		return
 	}
+	a := call.Actor
 	siteID, err := parseSiteID(r)
 	if err != nil {
-		h.svc.AuditRefused(r.Context(), a, actionRemoveSiteUsers, err)
-		fail(w, r, err)
+		fail(w, r, call.Refuse(err))
 		return
 	}
 	body, err := respond.ReadBody(r, MaxBody)
 	if err != nil {
-		h.svc.AuditRefused(r.Context(), a, actionRemoveSiteUsers, err)
-		fail(w, r, err)
+		fail(w, r, call.Refuse(err))
 		return
 	}
 	bodyXML := isXMLBody(r, body)
 	asXML = responseXML(r, bodyXML)
 	items, err := decodeBody(body, bodyXML, h.svc.BatchLimit())
 	if err != nil {
-		h.svc.AuditRefused(r.Context(), a, actionRemoveSiteUsers, err)
-		fail(w, r, err)
+		fail(w, r, call.Refuse(err))
 		return
 	}
 	refs := make([]membership.MemberRef, len(items))
@@ -290,13 +283,13 @@ func statusOf(code membership.Code) int { return respond.Status(&membership.Erro
 func (h *handler) removeGroupUser(w http.ResponseWriter, r *http.Request) {
 	asXML := responseXML(r, false)
 	fail := func(w http.ResponseWriter, r *http.Request, err error) { writeError(w, r, asXML, err) }
-	a, ok := h.authenticate(w, r, membership.ScopeMembersWrite, actionRemoveGroupUser, fail)
-	if !ok {
+	call := h.authorize(w, r, membership.ScopeMembersWrite, actionRemoveGroupUser, fail)
+	if call == nil {
 		return
 	}
+	a := call.Actor
 	refuse := func(err error) {
-		h.svc.AuditRefused(r.Context(), a, actionRemoveGroupUser, err)
-		fail(w, r, err)
+		fail(w, r, call.Refuse(err))
 	}
 	siteID, err := parseSiteID(r)
 	if err != nil {
@@ -316,7 +309,7 @@ func (h *handler) removeGroupUser(w http.ResponseWriter, r *http.Request) {
 	// The group is organization-wide, so the site only has to exist.
 	if _, err := h.svc.Space(r.Context(), a, membership.Ref{ID: siteID}); err != nil {
 		if membership.ErrorCode(err) != membership.CodeInternal {
-			h.svc.AuditRefused(r.Context(), a, actionRemoveGroupUser, err)
+			call.Refuse(err)
 		}
 		fail(w, r, err)
 		return
@@ -352,10 +345,11 @@ func groupError(err error) error {
 func (h *handler) listSites(w http.ResponseWriter, r *http.Request) {
 	asXML := responseXML(r, false)
 	fail := func(w http.ResponseWriter, r *http.Request, err error) { writeError(w, r, asXML, err) }
-	a, ok := h.authenticate(w, r, membership.ScopeMembersRead, actionListSites, fail)
-	if !ok {
+	call := h.authorize(w, r, membership.ScopeMembersRead, actionListSites, fail)
+	if call == nil {
 		return
 	}
+	a := call.Actor
 	spaces, err := h.svc.Spaces(r.Context(), a)
 	if err != nil {
 		fail(w, r, err)
@@ -371,20 +365,20 @@ func (h *handler) listSites(w http.ResponseWriter, r *http.Request) {
 func (h *handler) listSiteUsers(w http.ResponseWriter, r *http.Request) {
 	asXML := responseXML(r, false)
 	fail := func(w http.ResponseWriter, r *http.Request, err error) { writeError(w, r, asXML, err) }
-	a, ok := h.authenticate(w, r, membership.ScopeMembersRead, actionListSiteUsers, fail)
-	if !ok {
+	call := h.authorize(w, r, membership.ScopeMembersRead, actionListSiteUsers, fail)
+	if call == nil {
 		return
 	}
+	a := call.Actor
 	siteID, err := parseSiteID(r)
 	if err != nil {
-		h.svc.AuditRefused(r.Context(), a, actionListSiteUsers, err)
-		fail(w, r, err)
+		fail(w, r, call.Refuse(err))
 		return
 	}
 	members, err := h.svc.SpaceMembers(r.Context(), a, membership.Ref{ID: siteID}, membership.StatusActive)
 	if err != nil {
 		if membership.ErrorCode(err) != membership.CodeInternal {
-			h.svc.AuditRefused(r.Context(), a, actionListSiteUsers, err)
+			call.Refuse(err)
 		}
 		fail(w, r, err)
 		return

@@ -97,57 +97,53 @@ func NewHandler(svc *membership.Service, authn *auth.Authenticator) http.Handler
 	return respond.Recover(mux, writeError)
 }
 
-// authenticate finds the request's principal, answering and auditing the
-// refusal when there is none.
-func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (*membership.Principal, membership.Actor, bool) {
-	p, err := h.authn.Authenticate(r, Interface, auth.JicooKey)
+// authorize authenticates the request and checks need.Scope through
+// auth.Authorize, which audits every refusal (throttling included: every
+// refused request leaves an event). On failure it has answered and
+// returns nil.
+func (h *handler) authorize(w http.ResponseWriter, r *http.Request, need auth.Need) *auth.Call {
+	need.Interface, need.Schemes, need.AuditThrottling = Interface, []auth.Scheme{auth.JicooKey}, true
+	call, err := h.authn.Authorize(r, need)
 	if err != nil {
-		if membership.ErrorCode(err) == membership.CodeRateLimited {
-			// The Authenticator audits bad keys, not throttling.
-			key := membership.CredentialPrefix(r.Header.Get("X-Jicoo-Api-Key"))
-			h.svc.AuditRefusedAuth(r.Context(), Interface, respond.RequestID(r), key, membership.ErrorMessage(err))
-		}
 		writeError(w, r, err)
-		return nil, membership.Actor{}, false
+		return nil
 	}
-	return p, auth.Actor(p, Interface, r), true
+	return call
 }
 
-// refuse audits a refusal decided here, before or instead of a core call,
-// and answers it.
-func (h *handler) refuse(w http.ResponseWriter, r *http.Request, a membership.Actor, action string, err error) {
-	h.svc.AuditRefused(r.Context(), a, action, err)
-	writeError(w, r, err)
-}
+// methodNeed is what a method this package does not serve needs: a valid
+// key, so that its 405 is audited as a request of the key's organization.
+var methodNeed = auth.Need{Action: "request"}
 
-func (h *handler) methodNotAllowed(w http.ResponseWriter, r *http.Request, a membership.Actor, allow string) {
+func methodNotAllowed(w http.ResponseWriter, r *http.Request, call *auth.Call, allow string) {
 	w.Header().Set("Allow", allow)
-	h.refuse(w, r, a, "request", membership.Errorf(membership.CodeMethodNotAllowed, "method %s is not allowed on this resource", r.Method))
+	writeError(w, r, call.Refuse(membership.Errorf(membership.CodeMethodNotAllowed, "method %s is not allowed on this resource", r.Method)))
 }
 
 // users is List Organization Users.
 func (h *handler) users(w http.ResponseWriter, r *http.Request) {
-	p, a, ok := h.authenticate(w, r)
-	if !ok {
+	allowed := r.Method == http.MethodGet || r.Method == http.MethodHead
+	need := methodNeed
+	if allowed {
+		need = auth.Need{Action: actionRead, Scope: membership.ScopeMembersRead}
+	}
+	call := h.authorize(w, r, need)
+	if call == nil {
 		return
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		h.methodNotAllowed(w, r, a, allowList)
-		return
-	}
-	if err := auth.RequireScope(p, membership.ScopeMembersRead); err != nil {
-		h.refuse(w, r, a, actionRead, err)
+	if !allowed {
+		methodNotAllowed(w, r, call, allowList)
 		return
 	}
 	page, perPage, err := pageParams(r.URL.Query())
 	if err != nil {
-		h.refuse(w, r, a, actionRead, err)
+		writeError(w, r, call.Refuse(err))
 		return
 	}
-	pg, err := h.svc.MemberPageOf(r.Context(), a, membership.MemberListParams{
+	pg, err := h.svc.MemberPageOf(r.Context(), call.Actor, membership.MemberListParams{
 		Status: membership.StatusActive, Limit: perPage, Offset: (page - 1) * perPage})
 	if err != nil {
-		h.readFailed(w, r, a, err)
+		readFailed(w, r, call, err)
 		return
 	}
 	out := list{Data: make([]user, 0, len(pg.Members)), Pagination: pagination{
@@ -166,83 +162,82 @@ func (h *handler) users(w http.ResponseWriter, r *http.Request) {
 
 // readFailed answers a failed read; a read refused (not found) is audited
 // like any other refusal.
-func (h *handler) readFailed(w http.ResponseWriter, r *http.Request, a membership.Actor, err error) {
+func readFailed(w http.ResponseWriter, r *http.Request, call *auth.Call, err error) {
 	if c := membership.ErrorCode(err); c != membership.CodeInternal && c != membership.CodeUnavailable {
-		h.svc.AuditRefused(r.Context(), a, actionRead, err)
+		err = call.RefuseAs(actionRead, err)
 	}
 	writeError(w, r, err)
 }
 
+// userNeeds is what each method on a user needs.
+var userNeeds = map[string]auth.Need{
+	http.MethodGet:    {Action: actionRead, Scope: membership.ScopeMembersRead},
+	http.MethodHead:   {Action: actionRead, Scope: membership.ScopeMembersRead},
+	http.MethodPatch:  {Action: "member.update", Scope: membership.ScopeMembersWrite},
+	http.MethodDelete: {Action: "member.remove", Scope: membership.ScopeMembersWrite},
+}
+
 // user is Get, Update and Delete Organization User.
 func (h *handler) user(w http.ResponseWriter, r *http.Request) {
-	p, a, ok := h.authenticate(w, r)
-	if !ok {
+	need, allowed := userNeeds[r.Method]
+	if !allowed {
+		need = methodNeed
+	}
+	call := h.authorize(w, r, need)
+	if call == nil {
 		return
 	}
-	var action, scope string
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		action, scope = actionRead, membership.ScopeMembersRead
-	case http.MethodPatch:
-		action, scope = "member.update", membership.ScopeMembersWrite
-	case http.MethodDelete:
-		action, scope = "member.remove", membership.ScopeMembersWrite
-	default:
-		h.methodNotAllowed(w, r, a, allowUser)
-		return
-	}
-	if err := auth.RequireScope(p, scope); err != nil {
-		h.refuse(w, r, a, action, err)
+	if !allowed {
+		methodNotAllowed(w, r, call, allowUser)
 		return
 	}
 	userID := r.PathValue("userId")
 	if userID == "" {
-		h.refuse(w, r, a, action, membership.Errorf(membership.CodeInvalid, "the userId path parameter is required"))
+		writeError(w, r, call.Refuse(membership.Errorf(membership.CodeInvalid, "the userId path parameter is required")))
 		return
 	}
 	ref := memberRef(userID)
 	switch r.Method {
 	case http.MethodPatch:
-		h.update(w, r, a, ref)
+		h.update(w, r, call, ref)
 	case http.MethodDelete:
-		h.remove(w, r, a, ref)
+		h.remove(w, r, call, ref)
 	default:
-		m, err := h.svc.Member(r.Context(), a, ref)
+		m, err := h.svc.Member(r.Context(), call.Actor, ref)
 		if err == nil && !m.Active() {
 			err = membership.ErrMemberNotFound
 		}
 		if err != nil {
-			h.readFailed(w, r, a, err)
+			readFailed(w, r, call, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, one{Data: userOf(m)})
 	}
 }
 
-func (h *handler) update(w http.ResponseWriter, r *http.Request, a membership.Actor, ref membership.MemberRef) {
-	const action = "member.update"
+func (h *handler) update(w http.ResponseWriter, r *http.Request, call *auth.Call, ref membership.MemberRef) {
 	body, err := respond.ReadBody(r, MaxBody)
 	if err != nil {
-		h.refuse(w, r, a, action, err)
+		writeError(w, r, call.Refuse(err))
 		return
 	}
 	p, err := decodePatch(r.Header.Get("Content-Type"), body)
 	if err != nil {
-		h.refuse(w, r, a, action, err)
+		writeError(w, r, call.Refuse(err))
 		return
 	}
-	m, err := h.svc.UpdateMember(r.Context(), a, membership.UpdateMemberRequest{
+	m, err := h.svc.UpdateMember(r.Context(), call.Actor, membership.UpdateMemberRequest{
 		Member: ref, Name: p.Name, Role: p.Role, ActiveOnly: true})
 	if err != nil {
-		h.coreFailed(w, r, a, action, err)
+		coreFailed(w, r, call, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, one{Data: userOf(m)})
 }
 
-func (h *handler) remove(w http.ResponseWriter, r *http.Request, a membership.Actor, ref membership.MemberRef) {
-	if _, err := h.svc.RemoveMember(r.Context(), a, membership.RemoveMemberRequest{Member: ref}); err != nil {
-		h.coreFailed(w, r, a, "member.remove", err)
+func (h *handler) remove(w http.ResponseWriter, r *http.Request, call *auth.Call, ref membership.MemberRef) {
+	if _, err := h.svc.RemoveMember(r.Context(), call.Actor, membership.RemoveMemberRequest{Member: ref}); err != nil {
+		coreFailed(w, r, call, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -250,17 +245,15 @@ func (h *handler) remove(w http.ResponseWriter, r *http.Request, a membership.Ac
 
 // coreFailed answers a failed core change. The core has audited its
 // refusals; a key whose member was removed meanwhile it has not.
-func (h *handler) coreFailed(w http.ResponseWriter, r *http.Request, a membership.Actor, action string, err error) {
+func coreFailed(w http.ResponseWriter, r *http.Request, call *auth.Call, err error) {
 	if membership.ErrorCode(err) == membership.CodeUnauthorized {
-		h.svc.AuditRefused(r.Context(), a, action, err)
+		err = call.Refuse(err)
 	}
 	writeError(w, r, err)
 }
 
 func (h *handler) unknownPath(w http.ResponseWriter, r *http.Request) {
-	_, a, ok := h.authenticate(w, r)
-	if !ok {
-		return
+	if call := h.authorize(w, r, auth.Need{Action: "request"}); call != nil {
+		writeError(w, r, call.Refuse(membership.Errorf(membership.CodeNotFound, "no such path")))
 	}
-	h.refuse(w, r, a, "request", membership.Errorf(membership.CodeNotFound, "no such path"))
 }

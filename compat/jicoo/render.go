@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -55,7 +54,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		respond.Message(r, err) // logs it
 		msg = "Something went wrong on our end."
 	case !ok:
-		msg = sentence(respond.Message(r, err))
+		msg = respond.Sentence(respond.Message(r, err))
 	}
 	code := strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "_"))
 	switch status {
@@ -67,17 +66,6 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, status, errorBody{Errors: errorDetail{Code: code, Message: msg}})
 }
 
-func sentence(msg string) string {
-	if msg == "" {
-		return msg
-	}
-	msg = strings.ToUpper(msg[:1]) + msg[1:]
-	if !strings.HasSuffix(msg, ".") {
-		msg += "."
-	}
-	return msg
-}
-
 // writeJSON writes v compactly with an exact Content-Length, as Jicoo's
 // API (a Rails-style JSON API) does.
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -87,10 +75,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		body = []byte(`{"errors":{"code":"internal_server_error","message":"Something went wrong on our end."}}`)
 		status = http.StatusInternalServerError
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body) // the client is gone if this fails; HEAD discards it
+	respond.Exact(w, status, "application/json; charset=utf-8", body)
 }
 
 // user is an organization user as Jicoo's API spells it.

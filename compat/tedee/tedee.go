@@ -56,7 +56,7 @@
 //
 // Every refusal changes nothing and is audited: credential failures by the
 // authenticator, refusals inside the core call by the core, and the ones
-// made here (scope, path, organization, body) with svc.AuditRefused.
+// made here (scope, path, organization, body) through auth.Authorize.
 // Rate-limited requests are not audited.
 package tedee
 
@@ -67,6 +67,7 @@ import (
 
 	"github.com/memberd/memberd/auth"
 	"github.com/memberd/memberd/internal/respond"
+	"github.com/memberd/memberd/internal/uuidform"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -98,7 +99,7 @@ func NewHandler(svc *membership.Service, authn *auth.Authenticator) http.Handler
 	h := &handler{svc: svc, authn: authn}
 	mux := http.NewServeMux()
 	mux.HandleFunc("DELETE /api/v37/organization/{organizationId}/user-groups/{groupId}/members", h.removeMembers)
-	return respond.Recover(unmatched(mux), writeError)
+	return respond.Recover(respond.Unmatched(mux, writeUnmatched), writeError)
 }
 
 // result is one "Organization member operation result".
@@ -113,27 +114,21 @@ type response struct {
 }
 
 func (h *handler) removeMembers(w http.ResponseWriter, r *http.Request) {
-	p, err := h.authn.Authenticate(r, Interface, auth.Bearer)
+	call, err := h.authn.Authorize(r, auth.Need{Interface: Interface, Action: actionRemoveMembers,
+		Scope: membership.ScopeTedeeReadWrite, Schemes: []auth.Scheme{auth.Bearer}})
 	if err != nil {
-		writeError(w, r, err) // the authenticator audited it
+		writeError(w, r, err) // Authorize audited it
 		return
 	}
-	a := auth.Actor(p, Interface, r)
-	refuse := func(err error) {
-		h.svc.AuditRefused(r.Context(), a, actionRemoveMembers, err)
-		writeError(w, r, err)
-	}
-	if err := auth.RequireScope(p, membership.ScopeTedeeReadWrite); err != nil {
-		refuse(err)
-		return
-	}
+	a := call.Actor
+	refuse := func(err error) { writeError(w, r, call.Refuse(err)) }
 	orgParam, groupParam := r.PathValue("organizationId"), r.PathValue("groupId")
 	orgID, err := strconv.ParseInt(orgParam, 10, 64)
 	if err != nil || orgID <= 0 {
 		refuse(membership.Errorf(membership.CodeInvalid, "The value '%s' is not valid for organizationId.", orgParam))
 		return
 	}
-	if !validUUID(groupParam) {
+	if !uuidform.Canonical(groupParam) {
 		refuse(membership.Errorf(membership.CodeInvalid, "The value '%s' is not valid for groupId.", groupParam))
 		return
 	}
@@ -192,27 +187,6 @@ func itemError(it *membership.ItemResult) string {
 	return it.Message
 }
 
-// validUUID accepts the canonical 8-4-4-4-12 hexadecimal form.
-func validUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // errorBody is the Tedee-like error envelope.
 type errorBody struct {
 	ErrorMessages []string `json:"errorMessages"`
@@ -226,49 +200,11 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	respond.JSON(w, status, &errorBody{ErrorMessages: []string{respond.Message(r, err)}, StatusCode: status})
 }
 
-// unmatched lets the mux answer requests it has a route for and turns its
-// plain-text 404 and 405 into the error envelope.
-func unmatched(mux *http.ServeMux) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, pattern := mux.Handler(r)
-		if pattern != "" {
-			mux.ServeHTTP(w, r)
-			return
-		}
-		probe := &statusProbe{header: http.Header{}}
-		h.ServeHTTP(probe, r)
-		var msg string
-		switch probe.status {
-		case http.StatusNotFound:
-			msg = "The requested resource does not exist."
-		case http.StatusMethodNotAllowed:
-			w.Header().Set("Allow", probe.header.Get("Allow"))
-			msg = "Method " + r.Method + " is not allowed for this resource."
-		default: // a redirect to the cleaned path
-			mux.ServeHTTP(w, r)
-			return
-		}
-		respond.JSON(w, probe.status, &errorBody{ErrorMessages: []string{msg}, StatusCode: probe.status})
-	})
-}
-
-// statusProbe records what the mux's fallback handler would answer.
-type statusProbe struct {
-	header http.Header
-	status int
-}
-
-func (p *statusProbe) Header() http.Header { return p.header }
-
-func (p *statusProbe) Write(b []byte) (int, error) {
-	if p.status == 0 {
-		p.status = http.StatusOK
+// writeUnmatched answers a path or method the mux has no route for.
+func writeUnmatched(w http.ResponseWriter, r *http.Request, status int) {
+	msg := "The requested resource does not exist."
+	if status == http.StatusMethodNotAllowed {
+		msg = "Method " + r.Method + " is not allowed for this resource."
 	}
-	return len(b), nil
-}
-
-func (p *statusProbe) WriteHeader(status int) {
-	if p.status == 0 {
-		p.status = status
-	}
+	respond.JSON(w, status, &errorBody{ErrorMessages: []string{msg}, StatusCode: status})
 }

@@ -81,7 +81,7 @@ func translate(r *http.Request, w http.ResponseWriter, err error) *drfError {
 	case membership.CodeNotFound:
 		return &drfError{err: err, detail: detailNotFound}
 	case membership.CodeConflict:
-		msg := sentence(membership.ErrorMessage(err))
+		msg := respond.Sentence(membership.ErrorMessage(err))
 		if errors.Is(err, membership.ErrAlreadyRemoved) {
 			msg = alreadyRemoved
 		}
@@ -102,7 +102,7 @@ func translate(r *http.Request, w http.ResponseWriter, err error) *drfError {
 		respond.Message(r, err) // logs it
 		return &drfError{err: err, detail: detailServerError}
 	}
-	return &drfError{err: err, detail: sentence(respond.Message(r, err))}
+	return &drfError{err: err, detail: respond.Sentence(respond.Message(r, err))}
 }
 
 // authDetail words a 401 as DRF's TokenAuthentication does, from what the
@@ -119,19 +119,6 @@ func authDetail(r *http.Request) string {
 		return "Invalid token header. Token string should not contain spaces."
 	}
 	return detailInvalidToken
-}
-
-// sentence turns a core message into DRF's style: capitalized, with a
-// final period.
-func sentence(msg string) string {
-	if msg == "" {
-		return msg
-	}
-	msg = strings.ToUpper(msg[:1]) + msg[1:]
-	if !strings.HasSuffix(msg, ".") {
-		msg += "."
-	}
-	return msg
 }
 
 // setHeaders sets what every response of the endpoint carries: DRF's
@@ -162,11 +149,7 @@ func render(v any) []byte {
 
 // writeJSON writes v with an exact Content-Length.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	body := render(v)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body) // the client is gone if this fails; HEAD discards it
+	respond.Exact(w, status, "application/json", render(v))
 }
 
 // writeError writes err in DRF's format with the status of its Code.

@@ -137,46 +137,62 @@ func NewHandler(svc *membership.Service, authn *auth.Authenticator) http.Handler
 	})
 }
 
-// authenticate finds the request's principal, answering and auditing the
-// refusal when there is none.
-func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (*membership.Principal, bool) {
-	p, err := h.authn.Authenticate(r, Interface, auth.Token)
-	if err == nil {
-		return p, true
+// authorize authenticates the request and checks need.Scope through
+// auth.Authorize, which audits every refusal (throttling included). On
+// failure it has answered and returns nil.
+func (h *handler) authorize(w http.ResponseWriter, r *http.Request, need auth.Need) *auth.Call {
+	need.Interface, need.Schemes, need.AuditThrottling = Interface, []auth.Scheme{auth.Token}, true
+	call, err := h.authn.Authorize(r, need)
+	if err != nil {
+		writeError(w, r, err)
+		return nil
 	}
-	if membership.ErrorCode(err) == membership.CodeRateLimited {
-		// The Authenticator audits bad credentials, not throttling.
-		var key string
-		if words := strings.Fields(r.Header.Get("Authorization")); len(words) == 2 {
-			key = words[1]
-		}
-		h.svc.AuditRefusedAuth(r.Context(), Interface, respond.RequestID(r), membership.CredentialPrefix(key), membership.ErrorMessage(err))
-	}
-	writeError(w, r, err)
-	return nil, false
+	return call
 }
 
-// refuse audits a refusal decided here, before or instead of a core call,
-// and answers it.
-func (h *handler) refuse(w http.ResponseWriter, r *http.Request, a membership.Actor, action string, err error) {
-	h.svc.AuditRefused(r.Context(), a, action, err)
-	writeError(w, r, err)
+// Needs by method: a method neither view serves still needs a valid
+// credential, so that its 405 is audited as a request of its organization.
+var (
+	collectionNeeds = map[string]auth.Need{
+		http.MethodPost:    {Action: "member.remove", Scope: membership.ScopeMembersWrite},
+		http.MethodOptions: {},
+		http.MethodHead:    {},
+	}
+	recordNeeds = map[string]auth.Need{
+		http.MethodGet:     {Action: "member.read", Scope: membership.ScopeMembersRead},
+		http.MethodHead:    {Action: "member.read", Scope: membership.ScopeMembersRead},
+		http.MethodOptions: {},
+	}
+	otherMethod = auth.Need{Action: "request"}
+)
+
+// needOf is what r's method needs among needs, and whether it is served.
+func needOf(needs map[string]auth.Need, r *http.Request) (auth.Need, bool) {
+	need, ok := needs[r.Method]
+	if !ok {
+		return otherMethod, false
+	}
+	return need, true
 }
 
 func (h *handler) collection(w http.ResponseWriter, r *http.Request) {
 	setHeaders(w, allowCollection)
-	p, ok := h.authenticate(w, r)
-	if !ok {
+	need, allowed := needOf(collectionNeeds, r)
+	call := h.authorize(w, r, need)
+	if call == nil {
 		return
 	}
-	a := auth.Actor(p, Interface, r)
+	if !allowed {
+		writeError(w, r, call.Refuse(methodNotAllowed(r.Method)))
+		return
+	}
 	switch r.Method {
 	case http.MethodPost:
-		h.remove(w, r, p, a)
+		h.remove(w, r, call)
 	case http.MethodOptions:
 		meta := metadata{Name: "Remove Membership List", Description: description,
 			Renders: []string{"application/json"}, Parses: parsers}
-		if auth.RequireScope(p, membership.ScopeMembersWrite) == nil {
+		if call.Principal.Credential.HasScope(membership.ScopeMembersWrite) {
 			meta.Actions = map[string]orderedFields{"POST": {
 				{fieldName, fieldInfo{Type: "email", Required: true, Label: "Email invited", MaxLength: maxEmailLen}},
 				{"url", fieldInfo{Type: "field", ReadOnly: true, Label: "Url"}},
@@ -186,8 +202,6 @@ func (h *handler) collection(w http.ResponseWriter, r *http.Request) {
 	case http.MethodHead:
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
-	default:
-		h.refuse(w, r, a, "request", methodNotAllowed(r.Method))
 	}
 }
 
@@ -197,39 +211,30 @@ type removal struct {
 	URL          string `json:"url"`
 }
 
-func (h *handler) remove(w http.ResponseWriter, r *http.Request, p *membership.Principal, a membership.Actor) {
-	const action = "member.remove"
-	if err := auth.RequireScope(p, membership.ScopeMembersWrite); err != nil {
-		h.refuse(w, r, a, action, err)
-		return
-	}
+func (h *handler) remove(w http.ResponseWriter, r *http.Request, call *auth.Call) {
 	body, err := respond.ReadBody(r, MaxBody)
 	if err != nil {
-		h.refuse(w, r, a, action, err)
+		writeError(w, r, call.Refuse(err))
 		return
 	}
 	email, err := decodeRemoval(r.Header.Get("Content-Type"), body)
 	if err != nil {
-		h.refuse(w, r, a, action, err)
+		writeError(w, r, call.Refuse(err))
 		return
 	}
-	report, err := h.svc.RemoveMember(r.Context(), a, membership.RemoveMemberRequest{Member: membership.MemberRef{Email: email}})
+	report, err := h.svc.RemoveMember(r.Context(), call.Actor, membership.RemoveMemberRequest{Member: membership.MemberRef{Email: email}})
 	if err != nil {
-		h.coreFailed(w, r, a, action, err)
+		if membership.ErrorCode(err) == membership.CodeUnauthorized {
+			// The core audits its refusals, but not a credential whose
+			// member was removed meanwhile.
+			err = call.Refuse(err)
+		}
+		writeError(w, r, err)
 		return
 	}
 	url := recordURL(r, report.Member.ID)
 	w.Header().Set("Location", url)
 	writeJSON(w, http.StatusCreated, removal{EmailInvited: report.Member.Email, URL: url})
-}
-
-// coreFailed answers a failed core change. The core has audited its
-// refusals; a credential whose member was removed meanwhile it has not.
-func (h *handler) coreFailed(w http.ResponseWriter, r *http.Request, a membership.Actor, action string, err error) {
-	if membership.ErrorCode(err) == membership.CodeUnauthorized {
-		h.svc.AuditRefused(r.Context(), a, action, err)
-	}
-	writeError(w, r, err)
 }
 
 // record is a removal as GET on its url answers it.
@@ -241,39 +246,33 @@ type record struct {
 }
 
 func (h *handler) record(w http.ResponseWriter, r *http.Request) {
-	const action = "member.read"
 	setHeaders(w, allowRecord)
-	p, ok := h.authenticate(w, r)
-	if !ok {
+	need, allowed := needOf(recordNeeds, r)
+	call := h.authorize(w, r, need)
+	if call == nil {
 		return
 	}
-	a := auth.Actor(p, Interface, r)
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-	case http.MethodOptions:
+	switch {
+	case !allowed:
+		writeError(w, r, call.Refuse(methodNotAllowed(r.Method)))
+		return
+	case r.Method == http.MethodOptions:
 		writeJSON(w, http.StatusOK, metadata{Name: "Remove Membership Instance", Description: description,
 			Renders: []string{"application/json"}, Parses: parsers})
-		return
-	default:
-		h.refuse(w, r, a, "request", methodNotAllowed(r.Method))
-		return
-	}
-	if err := auth.RequireScope(p, membership.ScopeMembersRead); err != nil {
-		h.refuse(w, r, a, action, err)
 		return
 	}
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		h.refuse(w, r, a, action, errNotFound)
+		writeError(w, r, call.Refuse(errNotFound))
 		return
 	}
-	m, err := h.svc.Member(r.Context(), a, membership.MemberRef{ID: id})
+	m, err := h.svc.Member(r.Context(), call.Actor, membership.MemberRef{ID: id})
 	if err == nil && (m.Active() || m.RemovedAt == nil) {
 		err = errNotFound // no removal in force
 	}
 	if err != nil {
 		if membership.ErrorCode(err) != membership.CodeInternal {
-			h.svc.AuditRefused(r.Context(), a, action, err)
+			err = call.Refuse(err)
 		}
 		writeError(w, r, err)
 		return
@@ -287,7 +286,8 @@ func (h *handler) record(w http.ResponseWriter, r *http.Request) {
 func (h *handler) unknownPath(w http.ResponseWriter, r *http.Request) {
 	setHeaders(w, allowCollection)
 	w.Header().Del("Allow") // Django's resolver answers, not a DRF view
-	h.refuse(w, r, membership.Actor{Interface: Interface, RequestID: respond.RequestID(r)}, "request", errNotFound)
+	// Django's resolver answers before any view looks at the credential.
+	writeError(w, r, h.authn.Refuse(r, auth.Need{Interface: Interface, Action: "request"}, errNotFound))
 }
 
 // recordURL is a removal's url, built from the request as Django's

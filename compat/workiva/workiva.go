@@ -77,6 +77,7 @@ import (
 
 	"github.com/memberd/memberd/auth"
 	"github.com/memberd/memberd/internal/respond"
+	"github.com/memberd/memberd/internal/uuidform"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -222,7 +223,7 @@ func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
 // originalRequest has, and echoes it in X-Request-Id.
 func requestID(w http.ResponseWriter, r *http.Request) string {
 	id := respond.RequestID(r)
-	if !validUUID(id) {
+	if !uuidform.Canonical(id) {
 		id = membership.NewUUID()
 		w.Header().Set("X-Request-Id", id)
 	}
@@ -230,23 +231,22 @@ func requestID(w http.ResponseWriter, r *http.Request) string {
 }
 
 func (h *handler) revoke(w http.ResponseWriter, r *http.Request) {
-	p, err := h.authn.Authenticate(r, Interface, auth.Bearer)
+	call, err := h.authn.Authorize(r, auth.Need{Interface: Interface, Action: "roles.revoke", Schemes: []auth.Scheme{auth.Bearer}})
 	if err != nil {
-		writeError(w, r, err) // the authenticator audited it
+		writeError(w, r, err) // Authorize audited it
 		return
 	}
-	a := auth.Actor(p, Interface, r)
-	a.RequestID = requestID(w, r)
-	refuse := func(err error) {
-		h.svc.AuditRefused(r.Context(), a, "roles.revoke", err)
+	// The scope is checked after the actor takes the UUID request id, so
+	// that its refusal is audited under the id the client sees.
+	call.Actor.RequestID = requestID(w, r)
+	a := call.Actor
+	refuse := func(err error) { writeError(w, r, call.Refuse(err)) }
+	if err := call.Require(membership.ScopeWorkivaOrgRead); err != nil {
 		writeError(w, r, err)
-	}
-	if err := auth.RequireScope(p, membership.ScopeWorkivaOrgRead); err != nil {
-		refuse(err)
 		return
 	}
 	orgParam := r.PathValue("organizationId")
-	if !validUUID(orgParam) {
+	if !uuidform.Canonical(orgParam) {
 		refuse(membership.Errorf(membership.CodeInvalid, "organizationId %q is not a UUID", orgParam))
 		return
 	}
@@ -304,7 +304,7 @@ func spaceRef(s string) membership.Ref {
 	if id, err := strconv.ParseInt(s, 10, 64); err == nil && id > 0 {
 		return membership.Ref{ID: id}
 	}
-	if validUUID(s) {
+	if uuidform.Canonical(s) {
 		return membership.Ref{UUID: strings.ToLower(s)}
 	}
 	return membership.Ref{ID: -1}
@@ -365,14 +365,16 @@ var detailCodes = map[membership.Code]string{
 }
 
 func (h *handler) operation(w http.ResponseWriter, r *http.Request) {
-	p, err := h.authn.Authenticate(r, Interface, auth.Bearer)
+	// Polling needs no scope, and its refusals (an unknown operation) are
+	// reads, not audited.
+	call, err := h.authn.Authorize(r, auth.Need{Interface: Interface, Schemes: []auth.Scheme{auth.Bearer}})
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	a := auth.Actor(p, Interface, r)
+	a := call.Actor
 	id := r.PathValue("operationId")
-	if !validUUID(id) {
+	if !uuidform.Canonical(id) {
 		writeError(w, r, membership.Errorf(membership.CodeNotFound, "operation not found"))
 		return
 	}
@@ -457,88 +459,46 @@ type role struct {
 // membership answers the resourceUrl of a completed revocation: the
 // workspace membership with the roles it holds now.
 func (h *handler) membership(w http.ResponseWriter, r *http.Request) {
-	p, err := h.authn.Authenticate(r, Interface, auth.Bearer)
+	call, err := h.authn.Authorize(r, auth.Need{Interface: Interface, Action: "workspace_membership.read",
+		Scope: membership.ScopeWorkivaOrgRead, Schemes: []auth.Scheme{auth.Bearer}})
 	if err != nil {
-		writeError(w, r, err) // the authenticator audited it
-		return
-	}
-	a := auth.Actor(p, Interface, r)
-	if err := auth.RequireScope(p, membership.ScopeWorkivaOrgRead); err != nil {
-		h.svc.AuditRefused(r.Context(), a, "workspace_membership.read", err)
-		writeError(w, r, err)
+		writeError(w, r, err) // Authorize audited it
 		return
 	}
 	orgParam := r.PathValue("organizationId")
-	if !validUUID(orgParam) {
+	if !uuidform.Canonical(orgParam) {
 		writeError(w, r, membership.Errorf(membership.CodeInvalid, "organizationId %q is not a UUID", orgParam))
 		return
 	}
-	if _, err := h.svc.OrganizationByUUID(r.Context(), a, orgParam); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	space, err := h.svc.Space(r.Context(), a, spaceRef(r.PathValue("workspaceId")))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	notFound := membership.Errorf(membership.CodeNotFound, "workspace membership not found")
 	smID, err := strconv.ParseInt(r.PathValue("workspaceMembershipId"), 10, 64)
 	if err != nil || smID <= 0 {
-		writeError(w, r, notFound)
-		return
+		smID = 0 // names no membership: 404 once the organization and workspace are found
 	}
-	sm, err := h.svc.SpaceMembership(r.Context(), a, smID)
+	v, err := h.svc.SpaceMembershipView(r.Context(), call.Actor, membership.SpaceMembershipViewRequest{
+		OrgUUID: orgParam, Space: spaceRef(r.PathValue("workspaceId")), ID: smID})
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	if sm.SpaceID != space.ID || sm.Status != membership.StatusActive {
-		writeError(w, r, notFound)
-		return
-	}
-	m, err := h.svc.Member(r.Context(), a, membership.MemberRef{ID: sm.MemberID})
-	if err != nil {
-		writeError(w, r, err)
+	sm := v.Membership
+	if sm.Status != membership.StatusActive {
+		writeError(w, r, membership.Errorf(membership.CodeNotFound, "workspace membership not found"))
 		return
 	}
 	out := workspaceMembership{
 		ID:        strconv.FormatInt(sm.ID, 10),
-		Workspace: workspace{ID: strconv.FormatInt(space.ID, 10), Name: space.Name},
-		User:      orgUser{ID: m.UUID, Email: m.Email, Username: m.Email, DisplayName: m.Name},
+		Workspace: workspace{ID: strconv.FormatInt(v.Space.ID, 10), Name: v.Space.Name},
+		User:      orgUser{ID: v.Member.UUID, Email: v.Member.Email, Username: v.Member.Email, DisplayName: v.Member.Name},
 		Roles:     []role{},
 		Created:   action{DateTime: stamp(sm.CreatedAt)},
 	}
 	for _, name := range sm.Roles {
 		out.Roles = append(out.Roles, role{ID: name, Name: name})
 	}
-	if sm.AddedBy != 0 {
-		if by, err := h.svc.Member(r.Context(), a, membership.MemberRef{ID: sm.AddedBy}); err == nil {
-			out.Created.User = &user{ID: by.UUID}
-		}
+	if v.AddedBy != nil {
+		out.Created.User = &user{ID: v.AddedBy.UUID}
 	}
 	respond.JSON(w, http.StatusOK, out)
 }
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
-
-// validUUID accepts the canonical 8-4-4-4-12 hexadecimal form.
-func validUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
