@@ -47,6 +47,8 @@ func Run(t *testing.T, open func(tb testing.TB) membership.Store) {
 		{"Email", emailTests},
 		{"Audit", auditTests},
 		{"Concurrency", concurrencyTests},
+		{"Operations", operationTests},
+		{"WebhookOutbox", outboxTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
