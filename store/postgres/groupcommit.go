@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -71,44 +70,14 @@ func newGroup(pool *pgxpool.Pool, opts []Option) *sqlstore.Group {
 		if err != nil {
 			return nil, err
 		}
-		return groupTx{tx: tx, mtx: sqlstore.NewTx(conn{tx: tx, shared: true}, dialect)}, nil
+		return sqlstore.NewGroupTx(sqlstore.NewTx(conn{tx: tx, shared: true}, dialect), tx.Commit,
+			func(ctx context.Context) error { return ignoreClosed(tx.Rollback(ctx)) }), nil
 	}, o.groupMax, lanes)
 	g.Retryable = retryable
 	return g
 }
 
-// groupTx is the transaction a group runs in.
-type groupTx struct {
-	tx  pgx.Tx
-	mtx *sqlstore.Tx
-}
-
-func (g groupTx) Tx() *sqlstore.Tx { return g.mtx }
-
-func (g groupTx) Commit(ctx context.Context) error { return g.tx.Commit(ctx) }
-
-func (g groupTx) Rollback(ctx context.Context) error {
-	if err := ignoreClosed(g.tx.Rollback(ctx)); err != nil {
-		return fmt.Errorf("rollback: %w", err)
-	}
-	return nil
-}
-
 // GroupCommitStats reports what group commit did, zero when it is off.
 func (s *Store) GroupCommitStats() sqlstore.GroupStats {
-	if s.group == nil {
-		return sqlstore.GroupStats{}
-	}
 	return s.group.Stats()
-}
-
-// stmtCtx is the context c runs a statement with: in a group transaction,
-// one that no single caller's cancellation can interrupt, because pgx
-// closes the connection of a cancelled query, and with it the transaction
-// every caller of the group shares.
-func (c conn) stmtCtx(ctx context.Context) context.Context {
-	if c.shared {
-		return sqlstore.Detach(ctx)
-	}
-	return ctx
 }

@@ -161,16 +161,16 @@ func ignoreClosed(err error) error {
 // conn adapts pgx.Tx to sqlstore.Conn.
 type conn struct {
 	tx     pgx.Tx
-	shared bool // a group commit's transaction: see stmtCtx
+	shared bool // a group commit's transaction: see sqlstore.StmtContext
 }
 
 func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	tag, err := c.tx.Exec(c.stmtCtx(ctx), query, args...)
+	tag, err := c.tx.Exec(sqlstore.StmtContext(ctx, c.shared), query, args...)
 	return tag.RowsAffected(), err
 }
 
 func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	rows, err := c.tx.Query(c.stmtCtx(ctx), query, args...)
+	rows, err := c.tx.Query(sqlstore.StmtContext(ctx, c.shared), query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -178,5 +178,5 @@ func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Ro
 }
 
 func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	return c.tx.QueryRow(c.stmtCtx(ctx), query, args...)
+	return c.tx.QueryRow(sqlstore.StmtContext(ctx, c.shared), query, args...)
 }

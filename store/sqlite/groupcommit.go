@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 
 	"github.com/memberd/memberd/store/sqlstore"
 )
@@ -47,41 +46,13 @@ func newGroup(writer *sql.DB, stmts *stmtCache, opts []Option) *sqlstore.Group {
 		if err != nil {
 			return nil, err
 		}
-		return groupTx{tx: tx, mtx: sqlstore.NewTx(conn{tx: tx, shared: true, stmts: stmts}, dialect)}, nil
+		return sqlstore.NewGroupTx(sqlstore.NewTx(conn{tx: tx, shared: true, stmts: stmts}, dialect),
+			func(context.Context) error { return tx.Commit() },
+			func(context.Context) error { return ignoreDone(tx.Rollback()) }), nil
 	}, o.groupMax, 1) // one writer: one group at a time
-}
-
-// groupTx is the single writer's transaction that a group runs in.
-type groupTx struct {
-	tx  *sql.Tx
-	mtx *sqlstore.Tx
-}
-
-func (g groupTx) Tx() *sqlstore.Tx { return g.mtx }
-
-func (g groupTx) Commit(context.Context) error { return g.tx.Commit() }
-
-func (g groupTx) Rollback(context.Context) error {
-	if err := ignoreDone(g.tx.Rollback()); err != nil {
-		return fmt.Errorf("rollback: %w", err)
-	}
-	return nil
 }
 
 // GroupCommitStats reports what group commit did, zero when it is off.
 func (s *Store) GroupCommitStats() sqlstore.GroupStats {
-	if s.group == nil {
-		return sqlstore.GroupStats{}
-	}
 	return s.group.Stats()
-}
-
-// stmtCtx is the context c runs a statement with: in a group transaction,
-// one that no single caller's cancellation can interrupt, because an
-// interrupted write makes SQLite roll back the whole shared transaction.
-func (c conn) stmtCtx(ctx context.Context) context.Context {
-	if c.shared {
-		return sqlstore.Detach(ctx)
-	}
-	return ctx
 }

@@ -138,12 +138,12 @@ func ignoreDone(err error) error {
 // SQLite's equivalent ?N.
 type conn struct {
 	tx     *sql.Tx
-	shared bool       // a group commit's transaction: see stmtCtx
+	shared bool       // a group commit's transaction: see sqlstore.StmtContext
 	stmts  *stmtCache // nil: prepare every statement anew
 }
 
 func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := c.execContext(c.stmtCtx(ctx), Rebind(query), args...)
+	res, err := c.execContext(sqlstore.StmtContext(ctx, c.shared), Rebind(query), args...)
 	if err != nil {
 		return 0, err
 	}
@@ -151,7 +151,7 @@ func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error
 }
 
 func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	rows, err := c.queryContext(c.stmtCtx(ctx), Rebind(query), args...)
+	rows, err := c.queryContext(sqlstore.StmtContext(ctx, c.shared), Rebind(query), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +159,7 @@ func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Ro
 }
 
 func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	return c.queryRowContext(c.stmtCtx(ctx), Rebind(query), args...)
+	return c.queryRowContext(sqlstore.StmtContext(ctx, c.shared), Rebind(query), args...)
 }
 
 type sqlRows struct{ *sql.Rows }

@@ -26,6 +26,29 @@ type GroupTx interface {
 	Rollback(ctx context.Context) error
 }
 
+// NewGroupTx makes the GroupTx of an engine transaction: mtx runs its
+// statements, commit and rollback end it. rollback must ignore a
+// transaction that has already ended, as after a failed commit.
+func NewGroupTx(mtx *Tx, commit, rollback func(ctx context.Context) error) GroupTx {
+	return groupTx{mtx: mtx, commit: commit, rollback: rollback}
+}
+
+type groupTx struct {
+	mtx              *Tx
+	commit, rollback func(ctx context.Context) error
+}
+
+func (g groupTx) Tx() *Tx { return g.mtx }
+
+func (g groupTx) Commit(ctx context.Context) error { return g.commit(ctx) }
+
+func (g groupTx) Rollback(ctx context.Context) error {
+	if err := g.rollback(ctx); err != nil {
+		return fmt.Errorf("rollback: %w", err)
+	}
+	return nil
+}
+
 // Group coalesces concurrent Update calls into one transaction and one
 // durable commit (group commit), so that many small changes share the
 // disk flush that would otherwise bound them to one change per flush.
@@ -89,8 +112,12 @@ func NewGroup(begin func(ctx context.Context) (GroupTx, error), size, lanes int)
 	return g
 }
 
-// Stats reports how many groups ran and how many calls they held.
+// Stats reports how many groups ran and how many calls they held; a nil
+// Group (group commit off) reports zero.
 func (g *Group) Stats() GroupStats {
+	if g == nil {
+		return GroupStats{}
+	}
 	queued := 0
 	for _, l := range g.lanes {
 		l.mu.Lock()
@@ -338,4 +365,14 @@ func Detach(ctx context.Context) context.Context {
 		return ctx
 	}
 	return context.WithoutCancel(ctx)
+}
+
+// StmtContext is the context a statement of an engine transaction runs
+// with: ctx itself, or Detach(ctx) when the transaction is a group's and
+// so shared by callers who may give up one by one.
+func StmtContext(ctx context.Context, shared bool) context.Context {
+	if shared {
+		return Detach(ctx)
+	}
+	return ctx
 }

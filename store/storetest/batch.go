@@ -3,6 +3,7 @@ package storetest
 import (
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -165,7 +166,7 @@ func testBatchRefusedItemUndoneAlone(t *testing.T, open Opener) {
 	if m := w.member(w.carol.ID); !m.Active() || m.RemovedAt != nil {
 		t.Errorf("carol: got %s removed at %v, want untouched", m.Status, m.RemovedAt)
 	}
-	if diff := jsonDiff(w.memberAccess(w.carol), carolBefore); diff != "" {
+	if diff := cmp.Diff(w.memberAccess(w.carol), carolBefore); diff != "" {
 		t.Errorf("carol's refused item was not undone (-got +want):\n%s", diff)
 	}
 	if h := w.history(w.carol.ID); len(h.Periods) != 1 || h.Periods[0].EndedAt != nil {

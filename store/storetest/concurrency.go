@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -237,7 +238,7 @@ func testConcurrentIdempotentTwins(t *testing.T, open Opener) {
 			t.Errorf("twin %d: %v, want the shared result", i, errs[i])
 			continue
 		}
-		if diff := jsonDiff(reports[i], reports[0]); diff != "" && errs[0] == nil {
+		if diff := cmp.Diff(reports[i], reports[0]); diff != "" && errs[0] == nil {
 			t.Errorf("twin %d's result differs from twin 0's (-got +want):\n%s", i, diff)
 		}
 	}

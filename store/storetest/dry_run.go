@@ -3,6 +3,7 @@ package storetest
 import (
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -37,7 +38,7 @@ func checkDryRun(t *testing.T, w *world, remove func(dry bool) (*membership.Repo
 	}
 	p, r := *preview, *real
 	p.DryRun, p.EventID, r.DryRun, r.EventID = false, 0, false, 0
-	if diff := jsonDiff(p, r); diff != "" {
+	if diff := cmp.Diff(p, r); diff != "" {
 		t.Errorf("dry run differs from the removal (-dry run +removal):\n%s", diff)
 	}
 	if len(r.Spaces)+len(r.Roles)+len(r.Groups)+len(r.Grants)+len(r.Bookings) == 0 {

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -28,7 +29,7 @@ func testIdempotencySameKey(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatalf("repeated call: got %v, want the first call's result", err)
 	}
-	if diff := jsonDiff(second, first); diff != "" {
+	if diff := cmp.Diff(second, first); diff != "" {
 		t.Errorf("repeated call's result (-got +want):\n%s", diff)
 	}
 	w.assertUnchanged(before)
@@ -51,7 +52,7 @@ func testIdempotencyBatch(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	// A plain repeat would say already_removed; the retry gets the original.
-	if diff := jsonDiff(second, first); diff != "" {
+	if diff := cmp.Diff(second, first); diff != "" {
 		t.Errorf("repeated batch (-got +want):\n%s", diff)
 	}
 	if first.Removed != 2 {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -41,7 +42,7 @@ func testRemoveMemberCascade(t *testing.T, open Opener) {
 		{SpaceID: w.hq.ID, SpaceMemberID: w.bobHQ.ID, Roles: []string{"editor", "viewer"}},
 		{SpaceID: w.lab.ID, SpaceMemberID: w.bobLab.ID, Roles: []string{"viewer"}},
 	}
-	if diff := jsonDiff(rep.Roles, wantRoles); diff != "" {
+	if diff := cmp.Diff(rep.Roles, wantRoles); diff != "" {
 		t.Errorf("report roles (-got +want):\n%s", diff)
 	}
 	if got, want := groupIDs(rep.Groups), []int64{w.eng.ID, w.ops.ID}; !slices.Equal(got, want) {
@@ -302,7 +303,7 @@ func (e *env) assertRefusedIn(before map[int64]*Snapshot, org int64, action stri
 		}
 		// Events are listed newest first: the old ones are the tail.
 		a.Events = a.Events[max(newEvents, 0):]
-		if diff := jsonDiff(a, b); diff != "" {
+		if diff := cmp.Diff(a, b); diff != "" {
 			e.tb.Errorf("organization %d changed by a refused request (-got +want):\n%s", id, diff)
 		}
 	}

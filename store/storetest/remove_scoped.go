@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -40,7 +41,7 @@ func testRemoveSpaceMemberOnlyThatSpace(t *testing.T, open Opener) {
 		t.Errorf("report spaces: got %v, want only HQ", got)
 	}
 	wantRoles := []*membership.RoleChange{{SpaceID: w.hq.ID, SpaceMemberID: w.bobHQ.ID, Roles: []string{"editor", "viewer"}}}
-	if diff := jsonDiff(rep.Roles, wantRoles); diff != "" {
+	if diff := cmp.Diff(rep.Roles, wantRoles); diff != "" {
 		t.Errorf("report roles (-got +want):\n%s", diff)
 	}
 	if len(rep.Groups) != 0 {
@@ -204,7 +205,7 @@ func testRemoveSpaceMemberOtherOrganization(t *testing.T, open Opener) {
 	}
 	after[w.org.ID].Events = before[w.org.ID].Events
 	for id := range before {
-		if diff := jsonDiff(after[id], before[id]); diff != "" {
+		if diff := cmp.Diff(after[id], before[id]); diff != "" {
 			t.Errorf("organization %d changed (-got +want):\n%s", id, diff)
 		}
 	}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -104,7 +105,7 @@ func testReportBoundRestore(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatalf("RestoreMember: %v", err)
 	}
-	if diff := jsonDiff(w.memberAccess(w.bob), had); diff != "" {
+	if diff := cmp.Diff(w.memberAccess(w.bob), had); diff != "" {
 		t.Errorf("bob after restore differs from before removal (-got +want):\n%s", diff)
 	}
 	want := membership.ReportCounts{Spaces: 2, Roles: 3, Groups: 2, DirectGrants: 4, RemainingAccess: len(had.Access)}

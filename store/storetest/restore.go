@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -68,10 +69,10 @@ func testRestoreSameAccess(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatalf("RestoreMember: %v", err)
 	}
-	if diff := jsonDiff(w.memberAccess(w.bob), had); diff != "" {
+	if diff := cmp.Diff(w.memberAccess(w.bob), had); diff != "" {
 		t.Errorf("bob after restore differs from before removal (-got +want):\n%s", diff)
 	}
-	if diff := jsonDiff(memberAccess{rep.Spaces, rep.Groups, grantsOf(rep.Grants), rep.RemainingAccess}, had); diff != "" {
+	if diff := cmp.Diff(memberAccess{rep.Spaces, rep.Groups, grantsOf(rep.Grants), rep.RemainingAccess}, had); diff != "" {
 		t.Errorf("restore report differs from what bob had (-got +want):\n%s", diff)
 	}
 	m := w.member(w.bob.ID)
@@ -116,7 +117,7 @@ func testRestoreOnlyWhatRemovalTook(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	got := w.memberAccess(w.bob)
-	if diff := jsonDiff(got, had); diff != "" {
+	if diff := cmp.Diff(got, had); diff != "" {
 		t.Errorf("restore brought back more or less than the removal took (-got +want):\n%s", diff)
 	}
 	if w.access(w.bob, w.roomLab).Allowed || w.access(w.bob, w.lockOps).Allowed {
@@ -138,7 +139,7 @@ func testRestoreRepeatedCycles(t *testing.T, open Opener) {
 			t.Fatalf("cycle %d restore: %v", i, err)
 		}
 	}
-	if diff := jsonDiff(w.memberAccess(w.bob), had); diff != "" {
+	if diff := cmp.Diff(w.memberAccess(w.bob), had); diff != "" {
 		t.Errorf("bob after %d cycles (-got +want):\n%s", cycles, diff)
 	}
 	periods := w.history(w.bob.ID).Periods

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -50,7 +51,7 @@ func testRevokeRolesExactly(t *testing.T, open Opener) {
 		t.Fatalf("RevokeRoles: %v", err)
 	}
 	want := []*membership.RoleChange{{SpaceID: w.hq.ID, SpaceMemberID: w.bobHQ.ID, Roles: []string{"editor", "booker"}}}
-	if diff := jsonDiff(rep.Roles, want); diff != "" {
+	if diff := cmp.Diff(rep.Roles, want); diff != "" {
 		t.Errorf("report roles (-got +want):\n%s", diff)
 	}
 	if got := w.roles(w.bobHQ.ID); !slices.Equal(got, []string{"viewer"}) {

@@ -3,6 +3,7 @@ package storetest
 import (
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -129,7 +130,7 @@ func (e *env) assertUnchangedExceptEvents(before map[int64]*Snapshot) {
 	for _, id := range ids {
 		a := *after[id]
 		a.Events = before[id].Events
-		if diff := jsonDiff(a, before[id]); diff != "" {
+		if diff := cmp.Diff(&a, before[id]); diff != "" {
 			e.tb.Errorf("organization %d changed (-got +want):\n%s", id, diff)
 		}
 	}

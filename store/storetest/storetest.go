@@ -10,9 +10,7 @@
 package storetest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -20,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -48,6 +47,8 @@ func Run(t *testing.T, open func(tb testing.TB) membership.Store) {
 		{"Email", emailTests},
 		{"Audit", auditTests},
 		{"Concurrency", concurrencyTests},
+		{"Operations", operationTests},
+		{"WebhookOutbox", outboxTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -409,57 +410,10 @@ func (e *env) assertUnchanged(before map[int64]*Snapshot) {
 	}
 	after := e.snapshot(ids...)
 	for _, id := range ids {
-		if diff := jsonDiff(after[id], before[id]); diff != "" {
+		if diff := cmp.Diff(after[id], before[id]); diff != "" {
 			e.tb.Errorf("organization %d changed (-got +want):\n%s", id, diff)
 		}
 	}
-}
-
-// jsonDiff compares got and want through their indented JSON and returns
-// the differing lines, or "" if they are equal.
-func jsonDiff(got, want any) string {
-	g, err := json.MarshalIndent(got, "", "  ")
-	if err != nil {
-		return "cannot encode got: " + err.Error()
-	}
-	w, err := json.MarshalIndent(want, "", "  ")
-	if err != nil {
-		return "cannot encode want: " + err.Error()
-	}
-	if bytes.Equal(g, w) {
-		return ""
-	}
-	gl, wl := strings.Split(string(g), "\n"), strings.Split(string(w), "\n")
-	// Skip the common head and tail and show what is left around the change.
-	head := 0
-	for head < len(gl) && head < len(wl) && gl[head] == wl[head] {
-		head++
-	}
-	tail := 0
-	for tail < len(gl)-head && tail < len(wl)-head && gl[len(gl)-1-tail] == wl[len(wl)-1-tail] {
-		tail++
-	}
-	var b strings.Builder
-	from := max(0, head-3)
-	for _, l := range gl[from:head] {
-		fmt.Fprintf(&b, "  %s\n", l)
-	}
-	const maxLines = 40
-	for i, l := range gl[head : len(gl)-tail] {
-		if i == maxLines {
-			b.WriteString("- ...\n")
-			break
-		}
-		fmt.Fprintf(&b, "- %s\n", l)
-	}
-	for i, l := range wl[head : len(wl)-tail] {
-		if i == maxLines {
-			b.WriteString("+ ...\n")
-			break
-		}
-		fmt.Fprintf(&b, "+ %s\n", l)
-	}
-	return b.String()
 }
 
 // wantCode fails unless err carries code.

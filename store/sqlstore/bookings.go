@@ -1,0 +1,80 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/memberd/memberd/membership"
+)
+
+const bookingCols = `id, uuid, org_id, resource_id, member_id, starts_at, ends_at, status, created_at, cancelled_at, cancel_reason`
+
+func scanBooking(r Row) (*membership.Booking, error) {
+	var b membership.Booking
+	var starts, ends, created int64
+	var cancelled sql.NullInt64
+	var reason sql.NullString
+	if err := r.Scan(&b.ID, &b.UUID, &b.OrgID, &b.ResourceID, &b.MemberID, &starts, &ends, &b.Status, &created, &cancelled, &reason); err != nil {
+		return nil, err
+	}
+	b.StartsAt, b.EndsAt, b.CreatedAt, b.CancelledAt, b.CancelReason = fromTS(starts), fromTS(ends), fromTS(created), fromNullTS(cancelled), reason.String
+	return &b, nil
+}
+
+// BookingGet implements membership.Tx.
+func (t *Tx) BookingGet(ctx context.Context, p *membership.RefParams) (*membership.Booking, error) {
+	return getByRef(ctx, t, p, "bookings", bookingCols, "booking", scanBooking)
+}
+
+// BookingCreate implements membership.Tx.
+func (t *Tx) BookingCreate(ctx context.Context, b *membership.Booking) error {
+	var overlap bool
+	if err := t.c.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM bookings WHERE resource_id = $1 AND status = 'active'
+		AND starts_at < $3 AND ends_at > $2)`, b.ResourceID, ts(b.StartsAt), ts(b.EndsAt)).Scan(&overlap); err != nil {
+		return err
+	}
+	if overlap {
+		return membership.Errorf(membership.CodeConflict, "the resource is already booked for that time")
+	}
+	return t.c.QueryRow(ctx, `INSERT INTO bookings (uuid, org_id, resource_id, member_id, starts_at, ends_at, status, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, 'active', $7) RETURNING id`,
+		b.UUID, b.OrgID, b.ResourceID, b.MemberID, ts(b.StartsAt), ts(b.EndsAt), ts(b.CreatedAt)).Scan(&b.ID)
+}
+
+// BookingList implements membership.Tx.
+func (t *Tx) BookingList(ctx context.Context, p *membership.BookingListParams) ([]*membership.Booking, error) {
+	args := []any{p.OrgID}
+	q := `SELECT ` + bookingCols + ` FROM bookings WHERE org_id = $1`
+	if p.MemberID != 0 {
+		q += " AND member_id = " + arg(&args, p.MemberID)
+	}
+	if p.ResourceID != 0 {
+		q += " AND resource_id = " + arg(&args, p.ResourceID)
+	}
+	if p.Status != "" {
+		q += " AND status = " + arg(&args, p.Status)
+	}
+	return collect(ctx, t, scanBooking, q+" ORDER BY id", args...)
+}
+
+// BookingsCancel implements membership.Tx.
+func (t *Tx) BookingsCancel(ctx context.Context, p *membership.BookingsCancelParams) ([]*membership.Booking, error) {
+	where := `org_id = $2 AND member_id = $1 AND status = 'active' AND starts_at > $3`
+	if p.OnlyWithoutAccess {
+		where += ` AND resource_id NOT IN (SELECT resource_id FROM (` + accessPaths + `) paths)`
+	}
+	rows, err := collect(ctx, t, scanBooking, `SELECT `+bookingCols+` FROM bookings WHERE `+where+` ORDER BY id`,
+		p.MemberID, p.OrgID, ts(p.After))
+	if err != nil || len(rows) == 0 {
+		return rows, err
+	}
+	ids := make([]int64, len(rows))
+	for i, b := range rows {
+		ids[i] = b.ID
+		b.Status, b.CancelledAt, b.CancelReason = membership.BookingCancelled, &p.At, p.Reason
+	}
+	args := []any{ts(p.At), p.Reason}
+	_, err = t.c.Exec(ctx, `UPDATE bookings SET status = 'cancelled', cancelled_at = $1, cancel_reason = $2
+		WHERE id IN (`+placeholders(&args, ids)+`)`, args...)
+	return rows, err
+}

@@ -1,0 +1,114 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/memberd/memberd/membership"
+)
+
+func scanGroup(r Row) (*membership.Group, error) {
+	var g membership.Group
+	var created int64
+	if err := r.Scan(&g.ID, &g.UUID, &g.OrgID, &g.Name, &created); err != nil {
+		return nil, err
+	}
+	g.CreatedAt = fromTS(created)
+	return &g, nil
+}
+
+// GroupCreate implements membership.Tx.
+func (t *Tx) GroupCreate(ctx context.Context, g *membership.Group) error {
+	return t.c.QueryRow(ctx, `INSERT INTO user_groups (uuid, org_id, name, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
+		g.UUID, g.OrgID, g.Name, ts(g.CreatedAt)).Scan(&g.ID)
+}
+
+// GroupGet implements membership.Tx.
+func (t *Tx) GroupGet(ctx context.Context, p *membership.RefParams) (*membership.Group, error) {
+	return getByRef(ctx, t, p, "user_groups", "id, uuid, org_id, name, created_at", "group", scanGroup)
+}
+
+// GroupList implements membership.Tx.
+func (t *Tx) GroupList(ctx context.Context, orgID int64) ([]*membership.Group, error) {
+	return collect(ctx, t, scanGroup, `SELECT id, uuid, org_id, name, created_at FROM user_groups WHERE org_id = $1 ORDER BY id`, orgID)
+}
+
+const groupMemberCols = `id, org_id, group_id, member_id, status, added_by, created_at, removed_at, cause`
+
+func scanGroupMember(r Row) (*membership.GroupMember, error) {
+	var gm membership.GroupMember
+	var status string
+	var addedBy, removedAt sql.NullInt64
+	var cause sql.NullString
+	var created int64
+	if err := r.Scan(&gm.ID, &gm.OrgID, &gm.GroupID, &gm.MemberID, &status, &addedBy, &created, &removedAt, &cause); err != nil {
+		return nil, err
+	}
+	gm.Status, gm.AddedBy, gm.CreatedAt, gm.RemovedAt, gm.Cause = membership.Status(status), addedBy.Int64, fromTS(created), fromNullTS(removedAt), cause.String
+	return &gm, nil
+}
+
+// GroupMemberAdd implements membership.Tx.
+func (t *Tx) GroupMemberAdd(ctx context.Context, gm *membership.GroupMember) error {
+	existing, err := t.GroupMemberGet(ctx, &membership.GroupMemberGetParams{OrgID: gm.OrgID, GroupID: gm.GroupID, MemberID: gm.MemberID})
+	switch {
+	case err == nil && existing.Status == membership.StatusActive:
+		return membership.Errorf(membership.CodeConflict, "the member is already in the group")
+	case err == nil:
+		gm.ID = existing.ID
+		_, err = t.c.Exec(ctx, `UPDATE group_members SET status = 'active', removed_at = NULL, cause = NULL, added_by = $2, created_at = $3 WHERE id = $1`,
+			existing.ID, nullID(gm.AddedBy), ts(gm.CreatedAt))
+		return err
+	case membership.ErrorCode(err) == membership.CodeNotFound:
+		return t.c.QueryRow(ctx, `INSERT INTO group_members (org_id, group_id, member_id, status, added_by, created_at)
+			VALUES ($1, $2, $3, 'active', $4, $5) RETURNING id`,
+			gm.OrgID, gm.GroupID, gm.MemberID, nullID(gm.AddedBy), ts(gm.CreatedAt)).Scan(&gm.ID)
+	}
+	return err
+}
+
+// GroupMemberGet implements membership.Tx.
+func (t *Tx) GroupMemberGet(ctx context.Context, p *membership.GroupMemberGetParams) (*membership.GroupMember, error) {
+	gm, err := scanGroupMember(t.c.QueryRow(ctx, `SELECT `+groupMemberCols+` FROM group_members
+		WHERE org_id = $1 AND group_id = $2 AND member_id = $3`, p.OrgID, p.GroupID, p.MemberID))
+	return gm, t.notFound(err, "group membership")
+}
+
+// GroupMemberList implements membership.Tx.
+func (t *Tx) GroupMemberList(ctx context.Context, p *membership.GroupMemberListParams) ([]*membership.GroupMember, error) {
+	args := []any{p.OrgID}
+	q := `SELECT ` + groupMemberCols + ` FROM group_members WHERE org_id = $1`
+	if p.GroupID != 0 {
+		q += " AND group_id = " + arg(&args, p.GroupID)
+	}
+	if p.MemberID != 0 {
+		q += " AND member_id = " + arg(&args, p.MemberID)
+	}
+	if p.Status != "" {
+		q += " AND status = " + arg(&args, string(p.Status))
+	}
+	return collect(ctx, t, scanGroupMember, q+" ORDER BY id", args...)
+}
+
+// GroupMembersDeactivate implements membership.Tx.
+func (t *Tx) GroupMembersDeactivate(ctx context.Context, p *membership.DeactivateParams) ([]*membership.GroupMember, error) {
+	args := []any{}
+	rows, err := collect(ctx, t, scanGroupMember, `SELECT `+groupMemberCols+` FROM group_members WHERE `+
+		deactivateWhere(&args, "", "group_id", p, p.GroupID)+` ORDER BY id`, args...)
+	if err != nil || len(rows) == 0 {
+		return rows, err
+	}
+	args = []any{ts(p.At), p.Cause}
+	_, err = t.c.Exec(ctx, `UPDATE group_members SET status = 'removed', removed_at = $1, cause = $2 WHERE `+
+		deactivateWhere(&args, "", "group_id", p, p.GroupID), args...)
+	return rows, err
+}
+
+// GroupMembersReactivate implements membership.Tx.
+func (t *Tx) GroupMembersReactivate(ctx context.Context, p *membership.ReactivateParams) ([]*membership.GroupMember, error) {
+	if _, err := t.c.Exec(ctx, `UPDATE group_members SET status = 'active', removed_at = NULL, cause = NULL
+		WHERE org_id = $1 AND member_id = $2 AND status = 'removed' AND cause = $3`, p.OrgID, p.MemberID, p.Cause); err != nil {
+		return nil, err
+	}
+	return t.GroupMemberList(ctx, &membership.GroupMemberListParams{OrgID: p.OrgID, MemberID: p.MemberID, Status: membership.StatusActive})
+}

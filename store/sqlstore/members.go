@@ -1,0 +1,167 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/memberd/memberd/membership"
+)
+
+const memberCols = `m.id, m.uuid, m.org_id, m.user_id, u.email, m.name, m.role, m.status, m.added_by,
+	m.created_at, m.updated_at, m.removed_at, m.removed_by`
+
+const memberFrom = ` FROM members m JOIN users u ON u.id = m.user_id`
+
+func scanMember(r Row) (*membership.Member, error) {
+	var mr memberRow
+	if err := r.Scan(mr.dest()...); err != nil {
+		return nil, err
+	}
+	return mr.value(), nil
+}
+
+// memberRow receives memberCols, so that a query joining a member to
+// another row can scan both at once.
+type memberRow struct {
+	m                             membership.Member
+	role, status                  string
+	addedBy, removedAt, removedBy sql.NullInt64
+	created, updated              int64
+}
+
+func (mr *memberRow) dest() []any {
+	m := &mr.m
+	return []any{&m.ID, &m.UUID, &m.OrgID, &m.UserID, &m.Email, &m.Name, &mr.role, &mr.status, &mr.addedBy,
+		&mr.created, &mr.updated, &mr.removedAt, &mr.removedBy}
+}
+
+func (mr *memberRow) value() *membership.Member {
+	m := mr.m
+	m.Role, m.Status, m.AddedBy, m.RemovedBy = membership.Role(mr.role), membership.Status(mr.status), mr.addedBy.Int64, mr.removedBy.Int64
+	m.CreatedAt, m.UpdatedAt, m.RemovedAt = fromTS(mr.created), fromTS(mr.updated), fromNullTS(mr.removedAt)
+	return &m
+}
+
+// MemberCreate implements membership.Tx.
+func (t *Tx) MemberCreate(ctx context.Context, m *membership.Member) error {
+	err := t.c.QueryRow(ctx, `INSERT INTO members (uuid, org_id, user_id, name, role, status, added_by, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+		m.UUID, m.OrgID, m.UserID, m.Name, string(m.Role), string(m.Status), nullID(m.AddedBy), ts(m.CreatedAt), ts(m.UpdatedAt)).Scan(&m.ID)
+	if err != nil {
+		return t.conflict(err, "%s is already a member", m.Email)
+	}
+	_, err = t.c.Exec(ctx, `INSERT INTO member_periods (member_id, started_at, started_by) VALUES ($1, $2, $3)`,
+		m.ID, ts(m.CreatedAt), nullID(m.AddedBy))
+	return err
+}
+
+// MemberGet implements membership.Tx.
+func (t *Tx) MemberGet(ctx context.Context, p *membership.MemberGetParams) (*membership.Member, error) {
+	args := []any{p.OrgID}
+	var where string
+	switch {
+	case p.ID != 0:
+		where = "m.id = " + arg(&args, p.ID)
+	case p.UUID != "":
+		where = "m.uuid = " + arg(&args, strings.ToLower(p.UUID))
+	case p.Email != "":
+		where = "u.email = " + arg(&args, p.Email)
+	default:
+		return nil, membership.Errorf(membership.CodeNotFound, "member not found")
+	}
+	q := `SELECT ` + memberCols + memberFrom + ` WHERE m.org_id = $1 AND ` + where
+	if p.Lock && t.d.LockRows {
+		q += " FOR UPDATE OF m"
+	}
+	m, err := scanMember(t.c.QueryRow(ctx, q, args...))
+	return m, t.notFound(err, "member")
+}
+
+// MemberList implements membership.Tx.
+func (t *Tx) MemberList(ctx context.Context, p *membership.MemberListParams) ([]*membership.Member, error) {
+	args := []any{}
+	q := `SELECT ` + memberCols + memberFrom + ` WHERE ` + memberWhere(&args, p)
+	q += " ORDER BY m.id LIMIT " + arg(&args, max(p.Limit, 1))
+	if p.Offset > 0 {
+		q += " OFFSET " + arg(&args, p.Offset)
+	}
+	return collect(ctx, t, scanMember, q, args...)
+}
+
+// MemberCount implements membership.Tx.
+func (t *Tx) MemberCount(ctx context.Context, p *membership.MemberListParams) (int, error) {
+	args := []any{}
+	var n int
+	if err := t.c.QueryRow(ctx, `SELECT count(*)`+memberFrom+` WHERE `+memberWhere(&args, p), args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count members: %w", err)
+	}
+	return n, nil
+}
+
+// memberWhere is the filter MemberList and MemberCount share.
+func memberWhere(args *[]any, p *membership.MemberListParams) string {
+	w := "m.org_id = " + arg(args, p.OrgID) + " AND m.id > " + arg(args, p.AfterID)
+	if p.Status != "" {
+		w += " AND m.status = " + arg(args, string(p.Status))
+	}
+	if p.Role != "" {
+		w += " AND m.role = " + arg(args, string(p.Role))
+	}
+	if p.Query != "" {
+		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(p.Query)) + "%"
+		ph := arg(args, like)
+		w += " AND (u.email LIKE " + ph + ` ESCAPE '\' OR lower(m.name) LIKE ` + ph + ` ESCAPE '\')`
+	}
+	return w
+}
+
+// MemberSetStatus implements membership.Tx.
+func (t *Tx) MemberSetStatus(ctx context.Context, p *membership.MemberSetStatusParams) error {
+	var n int64
+	var err error
+	if p.Status == membership.StatusRemoved {
+		n, err = t.c.Exec(ctx, `UPDATE members SET status = 'removed', removed_at = $2, removed_by = $3, updated_at = $2 WHERE id = $1`,
+			p.ID, ts(p.At), nullID(p.By))
+		if err == nil {
+			_, err = t.c.Exec(ctx, `UPDATE member_periods SET ended_at = $2, ended_by = $3 WHERE member_id = $1 AND ended_at IS NULL`,
+				p.ID, ts(p.At), nullID(p.By))
+		}
+	} else {
+		n, err = t.c.Exec(ctx, `UPDATE members SET status = 'active', removed_at = NULL, removed_by = NULL, updated_at = $2 WHERE id = $1`,
+			p.ID, ts(p.At))
+		if err == nil {
+			_, err = t.c.Exec(ctx, `INSERT INTO member_periods (member_id, started_at, started_by) VALUES ($1, $2, $3)`,
+				p.ID, ts(p.At), nullID(p.By))
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("set member %d %s: %w", p.ID, p.Status, err)
+	}
+	if n == 0 {
+		return membership.Errorf(membership.CodeNotFound, "member not found")
+	}
+	return nil
+}
+
+// MemberUpdate implements membership.Tx.
+func (t *Tx) MemberUpdate(ctx context.Context, m *membership.Member) error {
+	_, err := t.c.Exec(ctx, `UPDATE members SET name = $2, role = $3, updated_at = $4 WHERE id = $1`,
+		m.ID, m.Name, string(m.Role), ts(m.UpdatedAt))
+	return err
+}
+
+// MemberPeriodList implements membership.Tx.
+func (t *Tx) MemberPeriodList(ctx context.Context, memberID int64) ([]*membership.MemberPeriod, error) {
+	return collect(ctx, t, func(r Row) (*membership.MemberPeriod, error) {
+		var p membership.MemberPeriod
+		var started int64
+		var startedBy, ended, endedBy sql.NullInt64
+		if err := r.Scan(&p.MemberID, &started, &startedBy, &ended, &endedBy); err != nil {
+			return nil, err
+		}
+		p.StartedAt, p.StartedBy, p.EndedAt, p.EndedBy = fromTS(started), startedBy.Int64, fromNullTS(ended), endedBy.Int64
+		return &p, nil
+	}, `SELECT member_id, started_at, started_by, ended_at, ended_by FROM member_periods WHERE member_id = $1 ORDER BY id`, memberID)
+}

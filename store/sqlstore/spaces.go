@@ -1,0 +1,168 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/memberd/memberd/membership"
+)
+
+// SpaceCreate implements membership.Tx.
+func (t *Tx) SpaceCreate(ctx context.Context, s *membership.Space) error {
+	return t.c.QueryRow(ctx, `INSERT INTO spaces (uuid, org_id, name, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
+		s.UUID, s.OrgID, s.Name, ts(s.CreatedAt)).Scan(&s.ID)
+}
+
+func scanSpace(r Row) (*membership.Space, error) {
+	var s membership.Space
+	var created int64
+	if err := r.Scan(&s.ID, &s.UUID, &s.OrgID, &s.Name, &created); err != nil {
+		return nil, err
+	}
+	s.CreatedAt = fromTS(created)
+	return &s, nil
+}
+
+// SpaceGet implements membership.Tx.
+func (t *Tx) SpaceGet(ctx context.Context, p *membership.RefParams) (*membership.Space, error) {
+	return getByRef(ctx, t, p, "spaces", "id, uuid, org_id, name, created_at", "space", scanSpace)
+}
+
+// SpaceList implements membership.Tx.
+func (t *Tx) SpaceList(ctx context.Context, orgID int64) ([]*membership.Space, error) {
+	return collect(ctx, t, scanSpace, `SELECT id, uuid, org_id, name, created_at FROM spaces WHERE org_id = $1 ORDER BY id`, orgID)
+}
+
+const spaceMemberCols = `sm.id, sm.uuid, sm.org_id, sm.space_id, sm.member_id, u.email, sm.status, sm.added_by,
+	sm.created_at, sm.removed_at, sm.cause,
+	(SELECT string_agg(r.role, '
+') FROM space_member_roles r WHERE r.space_member_id = sm.id AND r.revoked_at IS NULL)`
+
+const spaceMemberFrom = ` FROM space_members sm JOIN members m ON m.id = sm.member_id JOIN users u ON u.id = m.user_id`
+
+func scanSpaceMember(r Row) (*membership.SpaceMember, error) {
+	var sm membership.SpaceMember
+	var status string
+	var addedBy, removedAt sql.NullInt64
+	var cause, roles sql.NullString
+	var created int64
+	if err := r.Scan(&sm.ID, &sm.UUID, &sm.OrgID, &sm.SpaceID, &sm.MemberID, &sm.Email, &status, &addedBy,
+		&created, &removedAt, &cause, &roles); err != nil {
+		return nil, err
+	}
+	sm.Status, sm.AddedBy, sm.CreatedAt, sm.RemovedAt, sm.Cause = membership.Status(status), addedBy.Int64, fromTS(created), fromNullTS(removedAt), cause.String
+	sm.Roles = []string{}
+	if roles.String != "" {
+		// Newline-separated: role names may contain spaces ("Workspace
+		// Owner") but no control characters (membership.CleanRoles).
+		sm.Roles = strings.Split(roles.String, "\n")
+		sort.Strings(sm.Roles)
+	}
+	return &sm, nil
+}
+
+// SpaceMemberAdd implements membership.Tx.
+func (t *Tx) SpaceMemberAdd(ctx context.Context, sm *membership.SpaceMember) error {
+	existing, err := t.SpaceMemberGet(ctx, &membership.SpaceMemberGetParams{OrgID: sm.OrgID, SpaceID: sm.SpaceID, MemberID: sm.MemberID})
+	switch {
+	case err == nil && existing.Status == membership.StatusActive:
+		return membership.Errorf(membership.CodeConflict, "%s is already in the space", existing.Email)
+	case err == nil:
+		// A re-added membership starts with the roles given now; the old
+		// ones are closed, not deleted, so the history keeps them.
+		if _, err := t.c.Exec(ctx, `UPDATE space_member_roles SET revoked_at = $2, revoked_by = $3 WHERE space_member_id = $1 AND revoked_at IS NULL`,
+			existing.ID, ts(sm.CreatedAt), nullID(sm.AddedBy)); err != nil {
+			return err
+		}
+		if _, err := t.c.Exec(ctx, `UPDATE space_members SET status = 'active', removed_at = NULL, cause = NULL, added_by = $2, created_at = $3 WHERE id = $1`,
+			existing.ID, nullID(sm.AddedBy), ts(sm.CreatedAt)); err != nil {
+			return err
+		}
+		sm.ID, sm.UUID = existing.ID, existing.UUID
+	case membership.ErrorCode(err) == membership.CodeNotFound:
+		if err := t.c.QueryRow(ctx, `INSERT INTO space_members (uuid, org_id, space_id, member_id, status, added_by, created_at)
+			VALUES ($1, $2, $3, $4, 'active', $5, $6) RETURNING id`,
+			sm.UUID, sm.OrgID, sm.SpaceID, sm.MemberID, nullID(sm.AddedBy), ts(sm.CreatedAt)).Scan(&sm.ID); err != nil {
+			return err
+		}
+	default:
+		return err
+	}
+	return t.SpaceRolesGrant(ctx, &membership.SpaceRolesParams{SpaceMemberID: sm.ID, Roles: sm.Roles, At: sm.CreatedAt, By: sm.AddedBy})
+}
+
+// SpaceMemberGet implements membership.Tx.
+func (t *Tx) SpaceMemberGet(ctx context.Context, p *membership.SpaceMemberGetParams) (*membership.SpaceMember, error) {
+	var row Row
+	if p.ID != 0 {
+		row = t.c.QueryRow(ctx, `SELECT `+spaceMemberCols+spaceMemberFrom+` WHERE sm.org_id = $1 AND sm.id = $2`, p.OrgID, p.ID)
+	} else {
+		row = t.c.QueryRow(ctx, `SELECT `+spaceMemberCols+spaceMemberFrom+` WHERE sm.org_id = $1 AND sm.space_id = $2 AND sm.member_id = $3`,
+			p.OrgID, p.SpaceID, p.MemberID)
+	}
+	sm, err := scanSpaceMember(row)
+	return sm, t.notFound(err, "space membership")
+}
+
+// SpaceMemberList implements membership.Tx.
+func (t *Tx) SpaceMemberList(ctx context.Context, p *membership.SpaceMemberListParams) ([]*membership.SpaceMember, error) {
+	args := []any{p.OrgID}
+	q := `SELECT ` + spaceMemberCols + spaceMemberFrom + ` WHERE sm.org_id = $1`
+	if p.SpaceID != 0 {
+		q += " AND sm.space_id = " + arg(&args, p.SpaceID)
+	}
+	if p.MemberID != 0 {
+		q += " AND sm.member_id = " + arg(&args, p.MemberID)
+	}
+	if p.Status != "" {
+		q += " AND sm.status = " + arg(&args, string(p.Status))
+	}
+	return collect(ctx, t, scanSpaceMember, q+" ORDER BY sm.id", args...)
+}
+
+// SpaceMembersDeactivate implements membership.Tx.
+func (t *Tx) SpaceMembersDeactivate(ctx context.Context, p *membership.DeactivateParams) ([]*membership.SpaceMember, error) {
+	args := []any{}
+	rows, err := collect(ctx, t, scanSpaceMember, `SELECT `+spaceMemberCols+spaceMemberFrom+` WHERE `+
+		deactivateWhere(&args, "sm.", "space_id", p, p.SpaceID)+` ORDER BY sm.id`, args...)
+	if err != nil || len(rows) == 0 {
+		return rows, err
+	}
+	args = []any{ts(p.At), p.Cause}
+	_, err = t.c.Exec(ctx, `UPDATE space_members SET status = 'removed', removed_at = $1, cause = $2 WHERE `+
+		deactivateWhere(&args, "", "space_id", p, p.SpaceID), args...)
+	return rows, err
+}
+
+// SpaceMembersReactivate implements membership.Tx.
+func (t *Tx) SpaceMembersReactivate(ctx context.Context, p *membership.ReactivateParams) ([]*membership.SpaceMember, error) {
+	if _, err := t.c.Exec(ctx, `UPDATE space_members SET status = 'active', removed_at = NULL, cause = NULL
+		WHERE org_id = $1 AND member_id = $2 AND status = 'removed' AND cause = $3`, p.OrgID, p.MemberID, p.Cause); err != nil {
+		return nil, err
+	}
+	return t.SpaceMemberList(ctx, &membership.SpaceMemberListParams{OrgID: p.OrgID, MemberID: p.MemberID, Status: membership.StatusActive})
+}
+
+// SpaceRolesGrant implements membership.Tx.
+func (t *Tx) SpaceRolesGrant(ctx context.Context, p *membership.SpaceRolesParams) error {
+	for _, role := range p.Roles {
+		if _, err := t.c.Exec(ctx, `INSERT INTO space_member_roles (space_member_id, role, granted_at, granted_by)
+			SELECT $1, $2, $3, $4 WHERE NOT EXISTS (
+				SELECT 1 FROM space_member_roles WHERE space_member_id = $1 AND role = $2 AND revoked_at IS NULL)`,
+			p.SpaceMemberID, role, ts(p.At), nullID(p.By)); err != nil {
+			return fmt.Errorf("grant role %q: %w", role, err)
+		}
+	}
+	return nil
+}
+
+// SpaceRolesRevoke implements membership.Tx.
+func (t *Tx) SpaceRolesRevoke(ctx context.Context, p *membership.SpaceRolesParams) (int, error) {
+	args := []any{p.SpaceMemberID, ts(p.At), nullID(p.By)}
+	n, err := t.c.Exec(ctx, `UPDATE space_member_roles SET revoked_at = $2, revoked_by = $3
+		WHERE space_member_id = $1 AND revoked_at IS NULL AND role IN (`+placeholders(&args, p.Roles)+`)`, args...)
+	return int(n), err
+}
