@@ -111,7 +111,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           routes(svc, authn, cfg),
+		Handler:           respond.WithLogger(routes(svc, authn, cfg), logger),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
