@@ -7,6 +7,10 @@
 // without HTTP, the store's SQL without the core), explains the queries
 // of the removal paths, and writes the report and its plot.
 //
-// The command is bench/cmd/memberd-bench; `go test` runs only the unit
-// tests of the statistics.
+// The command is bench/cmd/memberd-bench; `go test` runs only unit tests
+// (the statistics, the plot, finding the memberd tree). bench is a Go
+// module of its own (its go.mod replaces github.com/memberd/memberd with
+// the tree above it), so that its plotting dependencies stay out of
+// memberd's go.mod; run it from bench/:
+// `cd bench && go run ./cmd/memberd-bench -quick -engine sqlite`.
 package bench

@@ -30,17 +30,18 @@ func BuildServer(ctx context.Context, moduleDir, dir, tags string) (string, erro
 	return bin, nil
 }
 
-// ModuleDir finds the root of the module the harness runs in.
+// ModuleDir finds the root of the memberd module the harness measures:
+// the tree the bench module's replace directive points at.
 func ModuleDir() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/memberd/memberd").Output()
 	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
+		return "", fmt.Errorf("find the memberd module (run the bench from inside bench/): %w", err)
 	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		return "", errors.New("run the bench from inside the memberd module")
+	dir := strings.TrimSpace(string(out))
+	if dir == "" {
+		return "", errors.New("run the bench from inside the bench module (bench/)")
 	}
-	return filepath.Dir(mod), nil
+	return dir, nil
 }
 
 // Server is a running `memberd serve` process on a loopback port.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/memberd/memberd/auth"
 	"github.com/memberd/memberd/jobs"
+	"github.com/memberd/memberd/jobs/jobstest"
 	"github.com/memberd/memberd/membership"
 	"github.com/memberd/memberd/store/sqlite"
 )
@@ -89,7 +90,6 @@ func newEnv(tb testing.TB, opts ...func(*envOptions)) *env {
 	cfg := membership.DefaultConfig()
 	cfg.Now = clock.Now
 	cfg.BatchLimit = o.batchLimit
-	svc := membership.NewService(st, cfg)
 	// The server always runs a job queue; connect one here too, so that
 	// operations and webhooks are accepted as they are in production.
 	jcfg := jobs.DefaultConfig()
@@ -98,7 +98,10 @@ func newEnv(tb testing.TB, opts ...func(*envOptions)) *env {
 	jcfg.Webhook = membership.WebhookRetryPolicy{MaxAttempts: 3, Backoff: func(n int) time.Duration {
 		return 100 * time.Millisecond << (n - 1)
 	}}
-	runner, err := jobs.New(ctx, svc, jcfg)
+	queue := jobstest.NewQueue(tb, st, jcfg)
+	cfg.Queue = queue
+	svc := membership.NewService(st, cfg)
+	runner, err := jobs.NewRunner(svc, queue)
 	if err != nil {
 		tb.Fatalf("job queue: %v", err)
 	}

@@ -50,7 +50,6 @@ func TestHelperNode(t *testing.T) {
 	}
 	ctx := context.Background()
 	st := openSpec(t, spec)
-	svc := membership.NewService(st, membership.DefaultConfig())
 	cfg := helperConfig()
 	block := os.Getenv(envBlock) != ""
 	cfg.BeforeComplete = func(ctx context.Context, kind string) {
@@ -59,10 +58,7 @@ func TestHelperNode(t *testing.T) {
 			select {} // hold the transaction open until the parent kills us
 		}
 	}
-	r, err := jobs.New(ctx, svc, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, r := queuedService(t, st, cfg, membership.DefaultConfig())
 	if err := r.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -195,10 +191,7 @@ func TestCrash(t *testing.T) {
 					spec := crashDB(t, engine)
 					parent := openSpec(t, spec)
 					defer parent.Close()
-					svc := membership.NewService(parent, membership.DefaultConfig())
-					if _, err := jobs.New(context.Background(), svc, helperConfig()); err != nil {
-						t.Fatal(err)
-					}
+					svc, _ := queuedService(t, parent, helperConfig(), membership.DefaultConfig())
 					o := setupOrg(t, svc, "crash")
 					id := tc.start(t, svc, o)
 
@@ -240,10 +233,7 @@ func TestCrash(t *testing.T) {
 				spec := crashDB(t, engine)
 				parent := openSpec(t, spec)
 				defer parent.Close()
-				svc := membership.NewService(parent, membership.DefaultConfig())
-				if _, err := jobs.New(context.Background(), svc, helperConfig()); err != nil {
-					t.Fatal(err)
-				}
+				svc, _ := queuedService(t, parent, helperConfig(), membership.DefaultConfig())
 				o := setupOrg(t, svc, "crashhook")
 				rc := newReceiver(t)
 				ep, err := svc.CreateWebhookEndpoint(context.Background(), o.owner, membership.CreateWebhookEndpointRequest{URL: rc.srv.URL, Events: []string{membership.WebhookMemberRemoved}})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/memberd/memberd/internal/pgtest"
 	"github.com/memberd/memberd/jobs"
+	"github.com/memberd/memberd/jobs/jobstest"
 	"github.com/memberd/memberd/membership"
 	"github.com/memberd/memberd/store/postgres"
 	"github.com/memberd/memberd/store/sqlite"
@@ -86,32 +87,42 @@ func testConfig() jobs.Config {
 // Both stop when tb ends (or earlier through stop).
 func startNode(tb testing.TB, db engine, cfg jobs.Config, svcCfg membership.Config) *node {
 	tb.Helper()
-	ctx := context.Background()
-	st := db.open(tb)
-	svc := membership.NewService(st, svcCfg)
-	r, err := jobs.New(ctx, svc, cfg)
-	if err != nil {
-		st.Close()
-		tb.Fatal(err)
-	}
-	if err := r.Start(ctx); err != nil {
-		st.Close()
-		tb.Fatal(err)
-	}
-	n := &node{svc: svc, store: st, runner: r}
+	n := &node{store: db.open(tb)}
 	tb.Cleanup(n.stop)
+	svc, r := queuedService(tb, n.store, cfg, svcCfg)
+	if err := r.Start(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	n.svc, n.runner = svc, r
 	return n
 }
 
+// queuedService returns a service on st with a job queue on st's engine,
+// and the queue's runner, not yet started.
+func queuedService(tb testing.TB, st membership.Store, cfg jobs.Config, svcCfg membership.Config) (*membership.Service, *jobs.Runner) {
+	tb.Helper()
+	q := jobstest.NewQueue(tb, st, cfg)
+	svcCfg.Queue = q
+	svc := membership.NewService(st, svcCfg)
+	r, err := jobs.NewRunner(svc, q)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return svc, r
+}
+
+// stop stops the node's runner, if it started, and closes its store.
 func (n *node) stop() {
-	if n.runner == nil {
+	if n.store == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = n.runner.Stop(ctx)
+	if n.runner != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = n.runner.Stop(ctx)
+	}
 	_ = n.store.Close()
-	n.runner = nil
+	n.store, n.runner = nil, nil
 }
 
 // org is an organization with an owner and a member in a space and group.

@@ -5,9 +5,12 @@
 // it inside its own transaction, and River's InsertTx puts the job in that
 // same transaction, so a job exists exactly when its change committed.
 //
-// River runs on both engines: riversqlite on the SQLite store's single
-// writer (*sql.DB), riverpgxv5 on the PostgreSQL store's pool. River's own
-// tables are migrated by River (rivermigrate) when New runs.
+// The package knows no engine: the wiring (cmd/memberd) picks River's
+// driver for the store it opened (riversqlite on the SQLite store's single
+// writer, riverpgxv5 on the PostgreSQL store's pool) and hands it to
+// NewQueue, which migrates River's own tables (rivermigrate). The Queue is
+// given to the Service when the Service is built (membership.Config.Queue),
+// and NewRunner then works the Queue's jobs for that Service.
 //
 // Exactly once: a worker hands the core a finish callback that marks the
 // River job completed (river.JobCompleteTx) in the transaction that applies
@@ -27,24 +30,18 @@ package jobs
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/memberd/memberd/membership"
-	"github.com/memberd/memberd/store/postgres"
-	"github.com/memberd/memberd/store/sqlite"
 )
 
 // Defaults for Config.
@@ -77,6 +74,11 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger receives River's and the workers' logs.
 	Logger *slog.Logger
+	// PollOnly makes the runner poll for due jobs instead of listening
+	// for inserts. Set it on SQLite: it has no LISTEN/NOTIFY, and River
+	// would emulate it by polling a table through the one writer
+	// connection, which polling for jobs already does.
+	PollOnly bool
 	// BeforeComplete, when set, runs inside a job's final transaction
 	// just before the job is marked complete, with the job's kind. It is
 	// a test seam: crash tests block there and kill the process mid-job.
@@ -126,36 +128,80 @@ func (c *Config) fill() error {
 	return nil
 }
 
-// Runner is the job queue of one memberd node.
+// Queue is the job queue on one engine's database, as the core sees it:
+// it implements membership.Queue. Build it before the Service and hand it
+// over in membership.Config.Queue; NewRunner then works its jobs.
+type Queue struct {
+	enqueue   membership.Queue
+	newRunner func(svc *membership.Service) (*Runner, error)
+}
+
+var _ membership.Queue = (*Queue)(nil)
+
+// EnqueueOperation implements membership.Queue.
+func (q *Queue) EnqueueOperation(ctx context.Context, tx membership.Tx, op *membership.Operation) error {
+	return q.enqueue.EnqueueOperation(ctx, tx, op)
+}
+
+// EnqueueDelivery implements membership.Queue.
+func (q *Queue) EnqueueDelivery(ctx context.Context, tx membership.Tx, deliveryID int64, at time.Time) error {
+	return q.enqueue.EnqueueDelivery(ctx, tx, deliveryID, at)
+}
+
+// NewQueue migrates River's tables through driver and returns the queue
+// on it. txOf returns the driver's transaction under a transaction of the
+// store whose database driver runs on, and false for any other
+// transaction. The wiring picks both for the engine it opened:
+// riversqlite.New(store.Writer()) and sqlite.SQLTx, or
+// riverpgxv5.New(store.Pool()) and postgres.PgxTx.
+func NewQueue[TTx any, TDriver riverdriver.Driver[TTx]](ctx context.Context, driver TDriver, txOf func(membership.Tx) (TTx, bool), cfg Config) (*Queue, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	migrator, err := rivermigrate.New[TTx](driver, &rivermigrate.Config{Logger: quiet(cfg.Logger)})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: river migrations: %w", err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return nil, fmt.Errorf("jobs: migrate river: %w", err)
+	}
+	// Inserting needs no workers, so the queue exists before the Service
+	// that the workers call; the Runner's own client works the jobs.
+	inserter, err := river.NewClient[TTx](driver, &river.Config{
+		MaxAttempts: cfg.OperationMaxAttempts,
+		Logger:      quiet(cfg.Logger),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: river client: %w", err)
+	}
+	dtx := func(tx membership.Tx) (TTx, error) {
+		t, ok := txOf(tx)
+		if !ok {
+			return t, fmt.Errorf("jobs: transaction %T is not one of the queue's store", tx)
+		}
+		return t, nil
+	}
+	return &Queue{
+		enqueue: &enqueuer[TTx]{client: inserter, txOf: dtx},
+		newRunner: func(svc *membership.Service) (*Runner, error) {
+			return newRunner(svc, cfg, driver, dtx)
+		},
+	}, nil
+}
+
+// Runner works the jobs of one memberd node.
 type Runner struct {
 	start func(context.Context) error
 	stop  func(context.Context) error
 }
 
-// New migrates River's tables on svc's store, connects svc to the queue
-// (svc.SetQueue) and returns a Runner that works jobs once started. The
-// store must be one of memberd's engines (*sqlite.Store or *postgres.Store).
-func New(ctx context.Context, svc *membership.Service, cfg Config) (*Runner, error) {
-	if err := cfg.fill(); err != nil {
-		return nil, err
-	}
-	switch st := svc.Store().(type) {
-	case *sqlite.Store:
-		return newRunner(ctx, svc, cfg, riversqlite.New(st.Writer()), true, func(tx membership.Tx) (*sql.Tx, error) {
-			if t, ok := sqlite.SQLTx(tx); ok {
-				return t, nil
-			}
-			return nil, fmt.Errorf("jobs: transaction %T is not a SQLite store transaction", tx)
-		})
-	case *postgres.Store:
-		return newRunner(ctx, svc, cfg, riverpgxv5.New(st.Pool()), false, func(tx membership.Tx) (pgx.Tx, error) {
-			if t, ok := postgres.PgxTx(tx); ok {
-				return t, nil
-			}
-			return nil, fmt.Errorf("jobs: transaction %T is not a PostgreSQL store transaction", tx)
-		})
-	}
-	return nil, fmt.Errorf("jobs: store %T has no job queue driver", svc.Store())
+// NewRunner returns a Runner that works q's jobs for svc once started.
+// svc must be the Service q was handed to.
+func NewRunner(svc *membership.Service, q *Queue) (*Runner, error) {
+	// Until membership.NewService takes Config.Queue (issue 9, helper
+	// "core"), connect the queue here as well; the two agree.
+	svc.SetQueue(q)
+	return q.newRunner(svc)
 }
 
 // Start starts working jobs; it returns once the queue is running.
@@ -165,8 +211,15 @@ func (r *Runner) Start(ctx context.Context) error { return r.start(ctx) }
 // ctx to end, whichever comes first. A job cut short is run again later.
 func (r *Runner) Stop(ctx context.Context) error { return r.stop(ctx) }
 
-// engine is River on one driver, with the way to reach the driver's
-// transaction under a membership.Tx.
+// enqueuer inserts jobs with River on one driver.
+type enqueuer[TTx any] struct {
+	client *river.Client[TTx]
+	txOf   func(membership.Tx) (TTx, error)
+}
+
+// engine is what the workers share: River on one driver, the Service they
+// call, and the way to reach the driver's transaction under a
+// membership.Tx.
 type engine[TTx any, TDriver riverdriver.Driver[TTx]] struct {
 	svc    *membership.Service
 	cfg    Config
@@ -174,14 +227,7 @@ type engine[TTx any, TDriver riverdriver.Driver[TTx]] struct {
 	txOf   func(membership.Tx) (TTx, error)
 }
 
-func newRunner[TTx any, TDriver riverdriver.Driver[TTx]](ctx context.Context, svc *membership.Service, cfg Config, driver TDriver, pollOnly bool, txOf func(membership.Tx) (TTx, error)) (*Runner, error) {
-	migrator, err := rivermigrate.New[TTx](driver, &rivermigrate.Config{Logger: quiet(cfg.Logger)})
-	if err != nil {
-		return nil, fmt.Errorf("jobs: river migrations: %w", err)
-	}
-	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return nil, fmt.Errorf("jobs: migrate river: %w", err)
-	}
+func newRunner[TTx any, TDriver riverdriver.Driver[TTx]](svc *membership.Service, cfg Config, driver TDriver, txOf func(membership.Tx) (TTx, error)) (*Runner, error) {
 	e := &engine[TTx, TDriver]{svc: svc, cfg: cfg, txOf: txOf}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &operationWorker[TTx, TDriver]{e: e}); err != nil {
@@ -190,6 +236,7 @@ func newRunner[TTx any, TDriver riverdriver.Driver[TTx]](ctx context.Context, sv
 	if err := river.AddWorkerSafely(workers, &deliveryWorker[TTx, TDriver]{e: e}); err != nil {
 		return nil, err
 	}
+	var err error
 	e.client, err = river.NewClient[TTx](driver, &river.Config{
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
 		Workers:              workers,
@@ -199,15 +246,11 @@ func newRunner[TTx any, TDriver riverdriver.Driver[TTx]](ctx context.Context, sv
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		MaxAttempts:          cfg.OperationMaxAttempts,
 		Logger:               quiet(cfg.Logger),
-		// SQLite has no LISTEN/NOTIFY: River would emulate it by polling a
-		// table through the one writer connection, which polling for jobs
-		// already does.
-		PollOnly: pollOnly,
+		PollOnly:             cfg.PollOnly,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: river client: %w", err)
 	}
-	svc.SetQueue(e)
 	return &Runner{start: e.client.Start, stop: e.client.Stop}, nil
 }
 
@@ -234,8 +277,8 @@ var dueHook = river.HookInsertBeginFunc(func(_ context.Context, p *rivertype.Job
 	return nil
 })
 
-// EnqueueOperation implements membership.Queue.
-func (e *engine[TTx, TDriver]) EnqueueOperation(ctx context.Context, tx membership.Tx, op *membership.Operation) error {
+// EnqueueOperation inserts op's job in tx.
+func (e *enqueuer[TTx]) EnqueueOperation(ctx context.Context, tx membership.Tx, op *membership.Operation) error {
 	dtx, err := e.txOf(tx)
 	if err != nil {
 		return err
@@ -244,8 +287,8 @@ func (e *engine[TTx, TDriver]) EnqueueOperation(ctx context.Context, tx membersh
 	return err
 }
 
-// EnqueueDelivery implements membership.Queue.
-func (e *engine[TTx, TDriver]) EnqueueDelivery(ctx context.Context, tx membership.Tx, deliveryID int64, at time.Time) error {
+// EnqueueDelivery inserts the delivery's job in tx, due at at.
+func (e *enqueuer[TTx]) EnqueueDelivery(ctx context.Context, tx membership.Tx, deliveryID int64, at time.Time) error {
 	dtx, err := e.txOf(tx)
 	if err != nil {
 		return err

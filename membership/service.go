@@ -27,6 +27,9 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives failures that cannot reach a client.
 	Logger *slog.Logger
+	// Queue runs work later (operations, webhook deliveries); without one
+	// they are refused with CodeUnavailable.
+	Queue Queue
 }
 
 // DefaultConfig returns the settings memberd runs with unless told otherwise.

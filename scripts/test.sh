@@ -2,8 +2,9 @@
 # The whole test suite: what `make test` and CI (.ci/run) run.
 # It installs what the tests need (PostgreSQL 15 server binaries, Chromium)
 # through .ci/install-deps, checks formatting and vet/staticcheck, runs every
-# Go test (PostgreSQL tests start their own throwaway cluster), then runs
-# each fuzz target for a bounded number of executions.
+# Go test (PostgreSQL tests start their own throwaway cluster), checks the
+# bench module, then runs each fuzz target for a bounded number of
+# executions.
 set -euo pipefail
 exec </dev/null
 cd "$(dirname "$0")/.."
@@ -36,6 +37,12 @@ go run "$STATICCHECK" ./...
 step "go test"
 # Under CI the PostgreSQL suites must run: the harness fails instead of skipping.
 go test -count=1 -timeout 20m ./...
+
+step "bench module"
+# bench/ is a module of its own (its plotting dependencies stay out of
+# memberd's go.mod), so ./... above does not reach it: vet it, check it
+# and run its unit tests, which take seconds. Its benchmarks are not run.
+(cd bench && go vet ./... && go run "$STATICCHECK" ./... && go test -count=1 ./...)
 
 step "fuzz"
 # Fuzz workers are killed, not stopped, so their t.TempDir()s outlive them:

@@ -14,6 +14,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+
+	"github.com/memberd/memberd/jobs"
 	"github.com/memberd/memberd/membership"
 	"github.com/memberd/memberd/store/postgres"
 	"github.com/memberd/memberd/store/sqlite"
@@ -119,4 +123,18 @@ func openStore(ctx context.Context, dsn string, groupCommit bool) (membership.St
 		return sqlite.Open(ctx, path, sqlite.WithGroupCommit(groupCommit))
 	}
 	return nil, fmt.Errorf("unknown database %q: want sqlite:PATH or a postgres:// URL", dsn)
+}
+
+// newQueue builds the job queue on River's driver for store's engine:
+// River runs on the SQLite store's one writer connection and on the
+// PostgreSQL store's pool.
+func newQueue(ctx context.Context, store membership.Store, cfg jobs.Config) (*jobs.Queue, error) {
+	switch st := store.(type) {
+	case *sqlite.Store:
+		cfg.PollOnly = true
+		return jobs.NewQueue(ctx, riversqlite.New(st.Writer()), sqlite.SQLTx, cfg)
+	case *postgres.Store:
+		return jobs.NewQueue(ctx, riverpgxv5.New(st.Pool()), postgres.PgxTx, cfg)
+	}
+	return nil, fmt.Errorf("store %T has no job queue driver", store)
 }

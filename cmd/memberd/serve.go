@@ -73,8 +73,17 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer store.Close()
+	// The job queue runs on every node: River coordinates through the
+	// database, so each job runs on exactly one of them. The service
+	// enqueues into it, so it exists before the service.
+	jobCfg := jobs.DefaultConfig()
+	jobCfg.Logger = logger
+	queue, err := newQueue(ctx, store, jobCfg)
+	if err != nil {
+		return err
+	}
 	svc := membership.NewService(store, membership.Config{
-		BatchLimit: cfg.BatchLimit, KeepFutureBookings: cfg.KeepFutureBookings, Logger: logger,
+		BatchLimit: cfg.BatchLimit, KeepFutureBookings: cfg.KeepFutureBookings, Logger: logger, Queue: queue,
 	})
 	if cfg.Demo {
 		d, err := demo.Load(ctx, store, time.Now())
@@ -87,11 +96,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	authn := auth.New(svc, auth.Limits{Rate: cfg.RateLimit, Burst: cfg.RateBurst})
 
-	// The job queue runs on every node: River coordinates through the
-	// database, so each job runs on exactly one of them.
-	jobCfg := jobs.DefaultConfig()
-	jobCfg.Logger = logger
-	runner, err := jobs.New(ctx, svc, jobCfg)
+	runner, err := jobs.NewRunner(svc, queue)
 	if err != nil {
 		return err
 	}
@@ -111,7 +116,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           routes(svc, authn, cfg),
+		Handler:           respond.WithLogger(routes(svc, authn, cfg), logger),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -20,6 +20,7 @@ import (
 	"github.com/memberd/memberd/internal/dialecttest"
 	"github.com/memberd/memberd/internal/pgtest"
 	"github.com/memberd/memberd/jobs"
+	"github.com/memberd/memberd/jobs/jobstest"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -53,14 +54,20 @@ func newFixture(t testing.TB, engine string, o options) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st := dialecttest.OpenStore(t, engine)
-	svc := membership.NewService(st, membership.DefaultConfig())
 	var err error
 	jcfg := jobs.DefaultConfig()
 	jcfg.FetchPollInterval = 50 * time.Millisecond
 	jcfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	svcCfg := membership.DefaultConfig()
+	var queue *jobs.Queue
+	if !o.noQueue {
+		queue = jobstest.NewQueue(t, st, jcfg)
+		svcCfg.Queue = queue
+	}
+	svc := membership.NewService(st, svcCfg)
 	var runner *jobs.Runner
 	if !o.noQueue {
-		if runner, err = jobs.New(ctx, svc, jcfg); err != nil {
+		if runner, err = jobs.NewRunner(svc, queue); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,7 +1,7 @@
 // Package respond is the leaf every HTTP adapter shares: the one table
 // from a core error Code to an HTTP status, bounded body reading, JSON
-// writing and request ids. Each adapter wraps these in its own error
-// envelope; none picks a status at a call site.
+// writing, request ids and the server's logger. Each adapter wraps these
+// in its own error envelope; none picks a status at a call site.
 package respond
 
 import (
@@ -50,10 +50,30 @@ func Status(err error) int {
 // here, once, and shown only as "internal error".
 func Message(r *http.Request, err error) string {
 	if membership.ErrorCode(err) == membership.CodeInternal {
-		slog.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path,
+		logger(r).ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path,
 			"request_id", RequestID(r), "err", err)
 	}
 	return membership.ErrorMessage(err)
+}
+
+type loggerKey struct{}
+
+// WithLogger makes l the logger respond writes to for every request next
+// serves, so that internal errors and panics go where the server's logs
+// go rather than to slog's process-wide default.
+func WithLogger(next http.Handler, l *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), loggerKey{}, l)))
+	})
+}
+
+// logger is the request's logger (see WithLogger). A handler mounted
+// without one, as in a package's own tests, logs to slog's default.
+func logger(r *http.Request) *slog.Logger {
+	if l, ok := r.Context().Value(loggerKey{}).(*slog.Logger); ok && l != nil {
+		return l
+	}
+	return slog.Default()
 }
 
 // JSON writes v as a JSON response with status.
@@ -131,7 +151,7 @@ func Recover(next http.Handler, write func(w http.ResponseWriter, r *http.Reques
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				slog.ErrorContext(r.Context(), "panic in handler", "path", r.URL.Path, "panic", v)
+				logger(r).ErrorContext(r.Context(), "panic in handler", "path", r.URL.Path, "panic", v)
 				write(w, r, &membership.Error{Code: membership.CodeInternal, Message: "internal error"})
 			}
 		}()

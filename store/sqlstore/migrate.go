@@ -5,9 +5,9 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
+	"io"
 	"io/fs"
 	"strings"
-	"testing/fstest"
 
 	"github.com/pressly/goose/v3"
 )
@@ -28,26 +28,15 @@ type Types struct {
 // Migrate brings db's schema up to date with goose. The one schema is
 // rendered with the engine's types, so the engines cannot drift apart.
 func Migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, types Types) error {
-	rendered := fstest.MapFS{}
 	pgOnly := "-- "
 	if types.Postgres {
 		pgOnly = ""
 	}
-	err := fs.WalkDir(migrations, "migrations", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := migrations.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		text := strings.NewReplacer("@ID@", types.ID, "@BYTES@", types.Bytes, "@PG@", pgOnly).Replace(string(data))
-		rendered[strings.TrimPrefix(path, "migrations/")] = &fstest.MapFile{Data: []byte(text)}
-		return nil
-	})
+	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return fmt.Errorf("read migrations: %w", err)
 	}
+	rendered := renderFS{FS: sub, r: strings.NewReplacer("@ID@", types.ID, "@BYTES@", types.Bytes, "@PG@", pgOnly)}
 	provider, err := goose.NewProvider(dialect, db, rendered)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
@@ -57,3 +46,48 @@ func Migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, types Types
 	}
 	return nil
 }
+
+// renderFS serves the embedded migrations with the engine's types
+// substituted as goose reads them, so the rendered schema never needs a
+// file system of its own. Directories pass through unchanged, so that
+// goose can list them.
+type renderFS struct {
+	fs.FS
+	r *strings.Replacer
+}
+
+// Open implements fs.FS.
+func (f renderFS) Open(name string) (fs.File, error) {
+	file, err := f.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	info, err := file.Stat()
+	if err != nil || info.IsDir() {
+		return file, err
+	}
+	defer file.Close()
+	data, err := io.ReadAll(file)
+	if err != nil {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
+	}
+	text := f.r.Replace(string(data))
+	return &renderedFile{Reader: strings.NewReader(text), info: renderedInfo{FileInfo: info, size: int64(len(text))}}, nil
+}
+
+// renderedFile is one rendered migration.
+type renderedFile struct {
+	*strings.Reader
+	info renderedInfo
+}
+
+func (f *renderedFile) Stat() (fs.FileInfo, error) { return f.info, nil }
+func (f *renderedFile) Close() error               { return nil }
+
+// renderedInfo is the embedded file's info with the rendered size.
+type renderedInfo struct {
+	fs.FileInfo
+	size int64
+}
+
+func (i renderedInfo) Size() int64 { return i.size }

@@ -6,8 +6,11 @@
 // without the core) in the same run. Every loop is bounded by a count and
 // by -max-loop.
 //
-//	go run ./bench/cmd/memberd-bench -engine sqlite,postgres -out docs/performance.md
-//	go run ./bench/cmd/memberd-bench -quick -engine sqlite
+//	cd bench && go run ./cmd/memberd-bench -engine sqlite,postgres -out ../docs/performance.md
+//	cd bench && go run ./cmd/memberd-bench -quick -engine sqlite
+//
+// bench is a Go module of its own, so that its plotting dependencies stay
+// out of memberd's; it measures the memberd tree it sits in.
 package main
 
 import (
@@ -47,7 +50,7 @@ func run(ctx context.Context, args []string) error {
 	sizes := fs.String("sizes", "", "S5 organization sizes in members (default 10000,100000,1000000; -quick 10000,100000)")
 	mainSize := fs.Int("main", 0, "size S1-S4 and the floors run at (default the largest size up to 1000000)")
 	seed := fs.Uint64("seed", 1, "data set seed")
-	out := fs.String("out", "", "write the report (Markdown) here, e.g. docs/performance.md")
+	out := fs.String("out", "", "write the report (Markdown) here, e.g. ../docs/performance.md")
 	plot := fs.String("plot", "", "write the S5 plot (PNG) here (default next to -out: performance-s5.png)")
 	dir := fs.String("dir", os.TempDir(), "directory for the SQLite databases and the server binary")
 	s1 := fs.Int("s1", 0, "S1 requests of 100 ids (default 50; -quick 20)")
@@ -151,7 +154,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.ServerHasGroup = bench.ServerHasFlag(cfg.Bin, "group-commit")
-	command := "go run ./bench/cmd/memberd-bench " + strings.Join(args, " ")
+	command := "cd bench && go run ./cmd/memberd-bench " + strings.Join(args, " ")
 	machine := bench.DescribeMachine(work)
 	start := time.Now()
 	results, runErr := bench.Run(ctx, cfg)
