@@ -207,6 +207,7 @@ func newRunner[TTx any, TDriver riverdriver.Driver[TTx]](ctx context.Context, sv
 	if err != nil {
 		return nil, fmt.Errorf("jobs: river client: %w", err)
 	}
+	//lint:ignore SA1019 until the wiring hands the queue over in membership.Config.Queue
 	svc.SetQueue(e)
 	return &Runner{start: e.client.Start, stop: e.client.Stop}, nil
 }

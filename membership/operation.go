@@ -114,56 +114,6 @@ type Queue interface {
 	EnqueueDelivery(ctx context.Context, tx Tx, deliveryID int64, at time.Time) error
 }
 
-// AsyncTx is the part of a transaction that stores operations, webhook
-// endpoints and the webhook outbox. The SQL store implements it; a store
-// that does not cannot run asynchronous work.
-type AsyncTx interface {
-	// OperationCreate inserts op and sets its ID. Returns CodeConflict if a
-	// waiting or running operation holds op.LockKey.
-	OperationCreate(ctx context.Context, op *Operation) error
-	// OperationGet finds an operation by UUID in p.OrgID (any organization
-	// when p.OrgID is 0). CodeNotFound if absent.
-	OperationGet(ctx context.Context, p *OperationGetParams) (*Operation, error)
-	// OperationList lists operations matching p, newest first.
-	OperationList(ctx context.Context, p *OperationListParams) ([]*Operation, error)
-	// OperationUpdate stores op's status, result, error, attempts and times.
-	OperationUpdate(ctx context.Context, op *Operation) error
-
-	// WebhookEndpointCreate inserts e and sets its ID.
-	WebhookEndpointCreate(ctx context.Context, e *WebhookEndpoint) error
-	// WebhookEndpointGet finds an endpoint by UUID (or ID) in orgID (any
-	// organization when 0). CodeNotFound if absent.
-	WebhookEndpointGet(ctx context.Context, orgID, id int64, uuid string) (*WebhookEndpoint, error)
-	// WebhookEndpointList lists an organization's endpoints in ID order.
-	WebhookEndpointList(ctx context.Context, orgID int64) ([]*WebhookEndpoint, error)
-	// WebhookEndpointUpdate stores e's URL, events, description and status.
-	WebhookEndpointUpdate(ctx context.Context, e *WebhookEndpoint) error
-	// WebhookMessageCreate appends m to the outbox and sets its ID.
-	WebhookMessageCreate(ctx context.Context, m *WebhookMessage) error
-	// WebhookMessageGet returns CodeNotFound if absent.
-	WebhookMessageGet(ctx context.Context, id int64) (*WebhookMessage, error)
-	// WebhookDeliveryCreate inserts d and sets its ID.
-	WebhookDeliveryCreate(ctx context.Context, d *WebhookDelivery) error
-	// WebhookDeliveryGet finds a delivery by UUID (or ID) in orgID (any
-	// organization when 0). CodeNotFound if absent.
-	WebhookDeliveryGet(ctx context.Context, orgID, id int64, uuid string) (*WebhookDelivery, error)
-	// WebhookDeliveryList lists deliveries matching p, newest first.
-	WebhookDeliveryList(ctx context.Context, p *WebhookDeliveryListParams) ([]*WebhookDelivery, error)
-	// WebhookDeliveryUpdate stores d's status, attempts and last outcome.
-	WebhookDeliveryUpdate(ctx context.Context, d *WebhookDelivery) error
-	// WebhookDeliveryPrev returns the newest pending delivery of the same
-	// endpoint and order key with an ID below beforeID (any when 0), locking
-	// it, or CodeNotFound. It decides who goes first per member.
-	WebhookDeliveryPrev(ctx context.Context, endpointID int64, orderKey string, beforeID int64) (*WebhookDelivery, error)
-	// WebhookDeliveryNext returns the oldest pending delivery of the same
-	// endpoint and order key with an ID above afterID, or CodeNotFound.
-	WebhookDeliveryNext(ctx context.Context, endpointID int64, orderKey string, afterID int64) (*WebhookDelivery, error)
-	// WebhookAttemptAppend records one delivery attempt and sets its ID.
-	WebhookAttemptAppend(ctx context.Context, at *WebhookAttempt) error
-	// WebhookAttemptList lists a delivery's attempts, oldest first.
-	WebhookAttemptList(ctx context.Context, deliveryID int64) ([]*WebhookAttempt, error)
-}
-
 // OperationGetParams addresses one operation.
 type OperationGetParams struct {
 	OrgID int64 // 0: any organization (the job runner's view)
@@ -180,19 +130,10 @@ type OperationListParams struct {
 	Limit     int
 }
 
-// asyncTx returns tx's AsyncTx or refuses with CodeUnavailable.
-func asyncTx(tx Tx) (AsyncTx, error) {
-	at, ok := tx.(AsyncTx)
-	if !ok {
-		return nil, &Error{Code: CodeUnavailable, Message: "asynchronous operations are not available",
-			Err: fmt.Errorf("store transaction %T does not implement AsyncTx", tx)}
-	}
-	return at, nil
-}
-
-// SetQueue connects the job queue. Without one, operations and webhook
-// deliveries are refused with CodeUnavailable rather than accepted and
-// never run. Call it once at startup, before serving.
+// SetQueue connects the job queue after the service is built. Call it once
+// at startup, before serving.
+//
+// Deprecated: hand the queue to NewService in Config.Queue.
 func (s *Service) SetQueue(q Queue) { s.queue = q }
 
 func (s *Service) needQueue() error {
@@ -250,10 +191,6 @@ func (s *Service) StartOperation(ctx context.Context, a Actor, req StartOperatio
 		effective = &t
 	}
 	return mutate(ctx, s, a, action, func(tx Tx) (*Operation, error) {
-		atx, err := asyncTx(tx)
-		if err != nil {
-			return nil, err
-		}
 		actor, err := s.actingMember(ctx, tx, a)
 		if err != nil {
 			return nil, err
@@ -273,7 +210,7 @@ func (s *Service) StartOperation(ctx context.Context, a Actor, req StartOperatio
 		if err := s.resolveTarget(ctx, tx, a.OrgID, op, req.SpaceID); err != nil {
 			return nil, err
 		}
-		if err := atx.OperationCreate(ctx, op); err != nil {
+		if err := tx.OperationCreate(ctx, op); err != nil {
 			return nil, err
 		}
 		if err := s.queue.EnqueueOperation(ctx, tx, op); err != nil {
@@ -406,11 +343,7 @@ func (s *Service) recordOperation(ctx context.Context, tx Tx, a Actor, action st
 // Operation returns one of the organization's operations by its UUID.
 func (s *Service) Operation(ctx context.Context, a Actor, id string) (*Operation, error) {
 	return view(ctx, s, func(tx Tx) (*Operation, error) {
-		atx, err := asyncTx(tx)
-		if err != nil {
-			return nil, err
-		}
-		return atx.OperationGet(ctx, &OperationGetParams{OrgID: a.OrgID, UUID: id})
+		return tx.OperationGet(ctx, &OperationGetParams{OrgID: a.OrgID, UUID: id})
 	})
 }
 
@@ -418,11 +351,7 @@ func (s *Service) Operation(ctx context.Context, a Actor, id string) (*Operation
 func (s *Service) Operations(ctx context.Context, a Actor, p OperationListParams) ([]*Operation, error) {
 	p.OrgID, p.Limit = a.OrgID, ListLimit(p.Limit)
 	return view(ctx, s, func(tx Tx) ([]*Operation, error) {
-		atx, err := asyncTx(tx)
-		if err != nil {
-			return nil, err
-		}
-		return atx.OperationList(ctx, &p)
+		return tx.OperationList(ctx, &p)
 	})
 }
 
@@ -431,15 +360,11 @@ func (s *Service) Operations(ctx context.Context, a Actor, p OperationListParams
 // finished answers CodeConflict.
 func (s *Service) CancelOperation(ctx context.Context, a Actor, id string) (*Operation, error) {
 	return mutate(ctx, s, a, "operation.cancel", func(tx Tx) (*Operation, error) {
-		atx, err := asyncTx(tx)
-		if err != nil {
-			return nil, err
-		}
 		actor, err := s.actingMember(ctx, tx, a)
 		if err != nil {
 			return nil, err
 		}
-		op, err := atx.OperationGet(ctx, &OperationGetParams{OrgID: a.OrgID, UUID: id, Lock: true})
+		op, err := tx.OperationGet(ctx, &OperationGetParams{OrgID: a.OrgID, UUID: id, Lock: true})
 		if err != nil {
 			return nil, err
 		}
@@ -451,7 +376,7 @@ func (s *Service) CancelOperation(ctx context.Context, a Actor, id string) (*Ope
 		}
 		now := s.now()
 		op.Status, op.UpdatedAt, op.FinishedAt = OperationCancelled, now, &now
-		if err := atx.OperationUpdate(ctx, op); err != nil {
+		if err := tx.OperationUpdate(ctx, op); err != nil {
 			return nil, err
 		}
 		action := "operation.cancelled"
@@ -505,11 +430,8 @@ func (s *Service) RunOperation(ctx context.Context, id string, finish func(tx Tx
 	// it started and a cancel that comes now is refused.
 	var op *Operation
 	err := s.store.Update(ctx, func(tx Tx) error {
-		atx, err := asyncTx(tx)
-		if err != nil {
-			return err
-		}
-		if op, err = atx.OperationGet(ctx, &OperationGetParams{UUID: id, Lock: true}); err != nil {
+		var err error
+		if op, err = tx.OperationGet(ctx, &OperationGetParams{UUID: id, Lock: true}); err != nil {
 			return err
 		}
 		if op.Status.Done() {
@@ -523,17 +445,14 @@ func (s *Service) RunOperation(ctx context.Context, id string, finish func(tx Tx
 		if op.StartedAt == nil {
 			op.StartedAt = &now
 		}
-		return atx.OperationUpdate(ctx, op)
+		return tx.OperationUpdate(ctx, op)
 	})
 	if err != nil || op.Status.Done() {
 		return op, err
 	}
 	err = s.store.Update(ctx, func(tx Tx) error {
-		atx, err := asyncTx(tx)
-		if err != nil {
-			return err
-		}
-		if op, err = atx.OperationGet(ctx, &OperationGetParams{UUID: id, Lock: true}); err != nil {
+		var err error
+		if op, err = tx.OperationGet(ctx, &OperationGetParams{UUID: id, Lock: true}); err != nil {
 			return err
 		}
 		if op.Status.Done() {
@@ -562,7 +481,7 @@ func (s *Service) RunOperation(ctx context.Context, id string, finish func(tx Tx
 			return fmt.Errorf("run operation %s: %w", op.UUID, runErr)
 		}
 		op.UpdatedAt, op.FinishedAt = now, &now
-		if err := atx.OperationUpdate(ctx, op); err != nil {
+		if err := tx.OperationUpdate(ctx, op); err != nil {
 			return err
 		}
 		if op.EffectiveAt != nil {
@@ -580,11 +499,8 @@ func (s *Service) RunOperation(ctx context.Context, id string, finish func(tx Tx
 func (s *Service) FailOperation(ctx context.Context, id string, cause error, finish func(tx Tx) error) (*Operation, error) {
 	var op *Operation
 	err := s.store.Update(ctx, func(tx Tx) error {
-		atx, err := asyncTx(tx)
-		if err != nil {
-			return err
-		}
-		if op, err = atx.OperationGet(ctx, &OperationGetParams{UUID: id, Lock: true}); err != nil {
+		var err error
+		if op, err = tx.OperationGet(ctx, &OperationGetParams{UUID: id, Lock: true}); err != nil {
 			return err
 		}
 		if !op.Status.Done() {
@@ -592,7 +508,7 @@ func (s *Service) FailOperation(ctx context.Context, id string, cause error, fin
 			op.Status, op.UpdatedAt, op.FinishedAt = OperationFailed, now, &now
 			op.Error = &OperationError{Code: CodeInternal, Message: "internal error"}
 			s.cfg.Logger.Error("operation failed for good", "operation", id, "err", cause)
-			if err := atx.OperationUpdate(ctx, op); err != nil {
+			if err := tx.OperationUpdate(ctx, op); err != nil {
 				return err
 			}
 		}
