@@ -110,11 +110,8 @@ func (s *Service) RemoveBatch(ctx context.Context, a Actor, req BatchRequest) (*
 func lockItems(ctx context.Context, tx Tx, orgID int64, refs []MemberRef) error {
 	ids := make([]int64, 0, len(refs))
 	for _, ref := range refs {
-		if ref.Raw != "" {
-			continue
-		}
-		m, err := tx.MemberGet(ctx, &MemberGetParams{OrgID: orgID, ID: ref.ID, UUID: ref.UUID, Email: NormalizeEmail(ref.Email)})
-		if ErrorCode(err) == CodeNotFound {
+		m, err := findMember(ctx, tx, orgID, ref)
+		if errors.Is(err, ErrMemberNotFound) {
 			continue
 		} else if err != nil {
 			return err
