@@ -189,12 +189,17 @@ func (h *handler) registerAsync() {
 	register(h, route{id: "create-schedule", method: http.MethodPost, path: "/schedules", tag: "Schedules", scope: write, status: http.StatusCreated,
 		summary: "Schedule a removal for a later time"},
 		func(ctx context.Context, a membership.Actor, in *scheduleInput) (*created[*membership.Operation], error) {
-			req, err := scheduleRequest(in.Body.Kind, in.Body.EffectiveAt != nil, in.Body.Member, in.Body.Space, in.Body.Group, in.Body.SpaceMembership, in.Body.Roles)
-			if err != nil {
-				s.AuditRefused(ctx, a, "create-schedule", err)
-				return nil, err
+			spec := membership.RemovalSpec{Kind: in.Body.Kind, SpaceMemberID: in.Body.SpaceMembership, Roles: in.Body.Roles}
+			if in.Body.Member != nil {
+				spec.Member = &in.Body.Member.MemberRef
 			}
-			op, err := s.StartOperation(ctx, a, membership.StartOperationRequest{Request: req, EffectiveAt: in.Body.EffectiveAt, Original: in.RawBody})
+			if in.Body.Space != nil {
+				spec.Space = &in.Body.Space.Ref
+			}
+			if in.Body.Group != nil {
+				spec.Group = &in.Body.Group.Ref
+			}
+			op, err := s.Schedule(ctx, a, membership.ScheduleRequest{RemovalSpec: spec, EffectiveAt: in.Body.EffectiveAt, Original: in.RawBody})
 			if err != nil {
 				return nil, err
 			}
@@ -282,45 +287,4 @@ func (h *handler) registerAsync() {
 			}
 			return &created[*membership.WebhookDelivery]{Location: location("webhook-deliveries", d.UUID), Body: d}, nil
 		})
-}
-
-// scheduleRequest builds the removal a POST /schedules body names, or
-// says in the client's terms what the body lacks.
-func scheduleRequest(kind string, hasEffectiveAt bool, member *memberRef, space, group *ref, spaceMembership int64, roles []string) (membership.OperationRequest, error) {
-	var req membership.OperationRequest
-	if !hasEffectiveAt {
-		return req, membership.Errorf(membership.CodeInvalid, "effective_at is required (RFC 3339)")
-	}
-	need := func(ok bool, what string) error {
-		if !ok {
-			return membership.Errorf(membership.CodeInvalid, "%s needs %s", kind, what)
-		}
-		return nil
-	}
-	switch kind {
-	case membership.KindRemoveMember:
-		if err := need(member != nil, "member"); err != nil {
-			return req, err
-		}
-		req.RemoveMember = &membership.RemoveMemberRequest{Member: member.MemberRef}
-	case membership.KindRemoveSpaceMember:
-		if err := need(member != nil && space != nil, "member and space"); err != nil {
-			return req, err
-		}
-		req.RemoveSpaceMember = &membership.RemoveSpaceMemberRequest{Space: space.Ref, Member: member.MemberRef}
-	case membership.KindRemoveGroupMember:
-		if err := need(member != nil && group != nil, "member and group"); err != nil {
-			return req, err
-		}
-		req.RemoveGroupMember = &membership.RemoveGroupMemberRequest{Group: group.Ref, Member: member.MemberRef}
-	case membership.KindRevokeRoles:
-		if err := need(spaceMembership > 0 && len(roles) > 0, "space_membership and roles"); err != nil {
-			return req, err
-		}
-		req.RevokeRoles = &membership.RevokeRolesRequest{SpaceMemberID: spaceMembership, Roles: roles}
-	default:
-		return req, membership.Errorf(membership.CodeInvalid, "kind must be one of %s, %s, %s, %s", membership.KindRemoveMember,
-			membership.KindRemoveSpaceMember, membership.KindRemoveGroupMember, membership.KindRevokeRoles)
-	}
-	return req, nil
 }

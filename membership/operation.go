@@ -3,7 +3,6 @@ package membership
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -163,7 +162,8 @@ type StartOperationRequest struct {
 // (CodeNotFound), and no other operation may be waiting on or running
 // against the same target (CodeConflict). What can only be known when the
 // removal runs (a role not held, a member removed meanwhile) fails the
-// operation with details instead.
+// operation with details instead. A removal is run for real: a dry run is
+// dropped, and refused with CodeInvalid when it has an effective time.
 func (s *Service) StartOperation(ctx context.Context, a Actor, req StartOperationRequest) (*Operation, error) {
 	if err := s.needQueue(); err != nil {
 		return nil, err
@@ -172,10 +172,14 @@ func (s *Service) StartOperation(ctx context.Context, a Actor, req StartOperatio
 	if req.EffectiveAt != nil {
 		action = "scheduled_removal.create"
 	}
-	if err := validOperationRequest(&req.Request); err != nil {
-		s.auditRefusal(ctx, a, action, err)
-		return nil, err
+	k, err := req.Request.removal()
+	if err == nil {
+		err = k.validate(req.EffectiveAt != nil)
 	}
+	if err != nil {
+		return nil, s.refuse(ctx, a, action, err)
+	}
+	req.Request.Kind = k.kind()
 	if !utf8.Valid(req.Original) || !json.Valid(req.Original) {
 		req.Original = nil // kept only as the client's own words; never worth a refusal
 	}
@@ -207,7 +211,7 @@ func (s *Service) StartOperation(ctx context.Context, a Actor, req StartOperatio
 		if effective != nil {
 			op.Status = OperationScheduled
 		}
-		if err := s.resolveTarget(ctx, tx, a.OrgID, op, req.SpaceID); err != nil {
+		if err := k.resolve(ctx, s, tx, a.OrgID, req.SpaceID, op); err != nil {
 			return nil, err
 		}
 		if err := tx.OperationCreate(ctx, op); err != nil {
@@ -227,107 +231,27 @@ func (s *Service) StartOperation(ctx context.Context, a Actor, req StartOperatio
 	})
 }
 
-// validOperationRequest checks the request's shape before any lookup.
-func validOperationRequest(r *OperationRequest) error {
-	n := 0
-	for _, set := range []bool{r.RemoveMember != nil, r.RemoveSpaceMember != nil, r.RemoveGroupMember != nil, r.RevokeRoles != nil} {
-		if set {
-			n++
-		}
-	}
-	if n != 1 {
-		return Errorf(CodeInvalid, "exactly one removal must be named")
-	}
-	switch {
-	case r.RemoveMember != nil:
-		r.Kind = KindRemoveMember
-		r.RemoveMember.DryRun = false
-	case r.RemoveSpaceMember != nil:
-		r.Kind = KindRemoveSpaceMember
-		r.RemoveSpaceMember.DryRun = false
-	case r.RemoveGroupMember != nil:
-		r.Kind = KindRemoveGroupMember
-		r.RemoveGroupMember.DryRun = false
-	case r.RevokeRoles != nil:
-		r.Kind = KindRevokeRoles
-		r.RevokeRoles.DryRun = false
-		roles, err := CleanRoles(r.RevokeRoles.Roles)
-		if err != nil {
-			return err
-		}
-		r.RevokeRoles.Roles = roles
-	}
-	return nil
+// ScheduleRequest asks for a removal, named by its kind, to happen at
+// EffectiveAt.
+type ScheduleRequest struct {
+	RemovalSpec
+	EffectiveAt *time.Time // required
+	// Original is the request as the client sent it, kept for polling.
+	Original json.RawMessage
 }
 
-// resolveTarget checks that everything op names exists and sets the
-// member it concerns and its lock key.
-func (s *Service) resolveTarget(ctx context.Context, tx Tx, orgID int64, op *Operation, spaceID int64) error {
-	r := &op.Request
-	member := func(ref MemberRef) (*Member, error) {
-		m, err := s.lockMember(ctx, tx, orgID, ref)
-		if err != nil {
-			return nil, err
-		}
-		op.TargetMemberID = m.ID
-		return m, nil
+// Schedule builds the removal req names and starts it at req.EffectiveAt
+// like StartOperation. A missing effective time, an unknown kind or a
+// part the kind needs that is missing is refused with CodeInvalid.
+func (s *Service) Schedule(ctx context.Context, a Actor, req ScheduleRequest) (*Operation, error) {
+	if req.EffectiveAt == nil {
+		return nil, s.refuse(ctx, a, "scheduled_removal.create", Errorf(CodeInvalid, "effective_at is required (RFC 3339)"))
 	}
-	switch r.Kind {
-	case KindRemoveMember:
-		m, err := member(r.RemoveMember.Member)
-		if err != nil {
-			return err
-		}
-		r.RemoveMember.Member = MemberRef{ID: m.ID}
-		op.LockKey = fmt.Sprintf("member:%d", m.ID)
-	case KindRemoveSpaceMember:
-		sp, err := tx.SpaceGet(ctx, r.RemoveSpaceMember.Space.params(orgID))
-		if err != nil {
-			return err
-		}
-		m, err := member(r.RemoveSpaceMember.Member)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.SpaceMemberGet(ctx, &SpaceMemberGetParams{OrgID: orgID, SpaceID: sp.ID, MemberID: m.ID}); ErrorCode(err) == CodeNotFound {
-			return ErrNotMember
-		} else if err != nil {
-			return err
-		}
-		r.RemoveSpaceMember.Space, r.RemoveSpaceMember.Member = Ref{ID: sp.ID}, MemberRef{ID: m.ID}
-		op.SpaceID = sp.ID
-		op.LockKey = fmt.Sprintf("space:%d:member:%d", sp.ID, m.ID)
-	case KindRemoveGroupMember:
-		g, err := tx.GroupGet(ctx, r.RemoveGroupMember.Group.params(orgID))
-		if err != nil {
-			return err
-		}
-		m, err := member(r.RemoveGroupMember.Member)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.GroupMemberGet(ctx, &GroupMemberGetParams{OrgID: orgID, GroupID: g.ID, MemberID: m.ID}); ErrorCode(err) == CodeNotFound {
-			return ErrNotMember
-		} else if err != nil {
-			return err
-		}
-		r.RemoveGroupMember.Group, r.RemoveGroupMember.Member = Ref{ID: g.ID}, MemberRef{ID: m.ID}
-		op.LockKey = fmt.Sprintf("group:%d:member:%d", g.ID, m.ID)
-	case KindRevokeRoles:
-		sm, err := tx.SpaceMemberGet(ctx, &SpaceMemberGetParams{OrgID: orgID, ID: r.RevokeRoles.SpaceMemberID})
-		if err != nil {
-			return err
-		}
-		if spaceID != 0 && sm.SpaceID != spaceID {
-			return Errorf(CodeNotFound, "space membership not found")
-		}
-		if _, err := member(MemberRef{ID: sm.MemberID}); err != nil {
-			return err
-		}
-		op.SpaceID = sm.SpaceID
-		op.LockKey = fmt.Sprintf("space_member:%d:roles", sm.ID)
+	r, err := NewOperationRequest(req.RemovalSpec)
+	if err != nil {
+		return nil, s.refuse(ctx, a, "scheduled_removal.create", err)
 	}
-	return nil
+	return s.StartOperation(ctx, a, StartOperationRequest{Request: r, EffectiveAt: req.EffectiveAt, Original: req.Original})
 }
 
 // recordOperation appends the audit event of an operation's change; the
@@ -519,29 +443,9 @@ func (s *Service) FailOperation(ctx context.Context, id string, cause error, fin
 
 // execOperation runs op's removal in tx on behalf of whoever started it.
 func (s *Service) execOperation(ctx context.Context, tx Tx, op *Operation) (*Report, error) {
-	a := op.actor()
-	r := op.Request
-	switch r.Kind {
-	case KindRemoveMember:
-		return s.removeMember(ctx, tx, a, *r.RemoveMember)
-	case KindRemoveSpaceMember:
-		space, err := tx.SpaceGet(ctx, r.RemoveSpaceMember.Space.params(a.OrgID))
-		if err != nil {
-			return nil, err
-		}
-		return s.removeSpaceMember(ctx, tx, a, space, *r.RemoveSpaceMember)
-	case KindRemoveGroupMember:
-		group, err := tx.GroupGet(ctx, r.RemoveGroupMember.Group.params(a.OrgID))
-		if err != nil {
-			return nil, err
-		}
-		return s.removeGroupMember(ctx, tx, a, group, *r.RemoveGroupMember)
-	case KindRevokeRoles:
-		roles, err := CleanRoles(r.RevokeRoles.Roles)
-		if err != nil {
-			return nil, err
-		}
-		return s.revokeRoles(ctx, tx, a, *r.RevokeRoles, roles)
+	k, err := op.Request.removal()
+	if err != nil {
+		return nil, fmt.Errorf("operation %s of kind %s: %w", op.UUID, op.Kind, err)
 	}
-	return nil, errors.New("unknown operation kind " + r.Kind)
+	return k.exec(ctx, s, tx, op.actor())
 }
