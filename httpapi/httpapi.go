@@ -195,15 +195,6 @@ func (h *handler) authenticate(ctx huma.Context, next func(huma.Context)) {
 	}
 }
 
-// refuse audits a refusal an operation decides itself, under action, and
-// returns err for the operation to answer.
-func refuse(ctx context.Context, action string, err error) error {
-	if c, ok := ctx.Value(callKey{}).(*call); ok {
-		return c.auth.RefuseAs(action, err)
-	}
-	return err
-}
-
 // requestHash identifies a mutating request for Idempotency-Key: the
 // method, the path with its query (dry_run changes the meaning) and the body.
 func requestHash(r *http.Request, body []byte) string {

@@ -70,11 +70,17 @@ type scheduleInput struct {
 }
 
 func (h *handler) createSchedule(ctx context.Context, a membership.Actor, in *scheduleInput) (*created[*membership.Operation], error) {
-	req, err := scheduleRequest(in.Body.Kind, in.Body.EffectiveAt != nil, in.Body.Member, in.Body.Space, in.Body.Group, in.Body.SpaceMembership, in.Body.Roles)
-	if err != nil {
-		return nil, refuse(ctx, "create-schedule", err)
+	spec := membership.RemovalSpec{Kind: in.Body.Kind, SpaceMemberID: in.Body.SpaceMembership, Roles: in.Body.Roles}
+	if in.Body.Member != nil {
+		spec.Member = &in.Body.Member.MemberRef
 	}
-	op, err := h.svc.StartOperation(ctx, a, membership.StartOperationRequest{Request: req, EffectiveAt: in.Body.EffectiveAt, Original: in.RawBody})
+	if in.Body.Space != nil {
+		spec.Space = &in.Body.Space.Ref
+	}
+	if in.Body.Group != nil {
+		spec.Group = &in.Body.Group.Ref
+	}
+	op, err := h.svc.Schedule(ctx, a, membership.ScheduleRequest{RemovalSpec: spec, EffectiveAt: in.Body.EffectiveAt, Original: in.RawBody})
 	if err != nil {
 		return nil, err
 	}

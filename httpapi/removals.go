@@ -28,7 +28,7 @@ type removeMemberInput struct {
 func (h *handler) removeMember(ctx context.Context, a membership.Actor, in *removeMemberInput) (*removal, error) {
 	req := membership.RemoveMemberRequest{Member: parseMemberRef(in.Member), DryRun: in.DryRun, ReportLimit: in.ReportLimit}
 	if !in.EffectiveAt.IsZero() {
-		return h.schedule(ctx, a, "remove-member", in.DryRun, in.EffectiveAt, membership.OperationRequest{RemoveMember: &req})
+		return h.schedule(ctx, a, in.EffectiveAt, membership.OperationRequest{RemoveMember: &req})
 	}
 	return removedNow(h.svc.RemoveMember(ctx, a, req))
 }
@@ -47,7 +47,7 @@ func (h *handler) offboardMember(ctx context.Context, a membership.Actor, in *of
 	if in.Body != nil {
 		req.DryRun, req.ReportLimit = in.Body.DryRun, in.Body.ReportLimit
 		if in.Body.EffectiveAt != nil {
-			return h.schedule(ctx, a, "offboard-member", req.DryRun, *in.Body.EffectiveAt, membership.OperationRequest{RemoveMember: &req})
+			return h.schedule(ctx, a, *in.Body.EffectiveAt, membership.OperationRequest{RemoveMember: &req})
 		}
 	}
 	return removedNow(h.svc.RemoveMember(ctx, a, req))
@@ -71,7 +71,7 @@ func (h *handler) removeSpaceMember(ctx context.Context, a membership.Actor, in 
 	}
 	req := membership.RemoveSpaceMemberRequest{Space: sp, Member: parseMemberRef(in.Member), DryRun: in.DryRun}
 	if !in.EffectiveAt.IsZero() {
-		return h.schedule(ctx, a, "remove-space-member", in.DryRun, in.EffectiveAt, membership.OperationRequest{RemoveSpaceMember: &req})
+		return h.schedule(ctx, a, in.EffectiveAt, membership.OperationRequest{RemoveSpaceMember: &req})
 	}
 	return removedNow(h.svc.RemoveSpaceMember(ctx, a, req))
 }
@@ -88,7 +88,7 @@ type revokeRolesInput struct {
 func (h *handler) revokeSpaceRoles(ctx context.Context, a membership.Actor, in *revokeRolesInput) (*removal, error) {
 	req := membership.RevokeRolesRequest{SpaceMemberID: in.ID, Roles: in.Body.Roles, DryRun: in.Body.DryRun}
 	if in.Body.EffectiveAt != nil {
-		return h.schedule(ctx, a, "revoke-space-roles", req.DryRun, *in.Body.EffectiveAt, membership.OperationRequest{RevokeRoles: &req})
+		return h.schedule(ctx, a, *in.Body.EffectiveAt, membership.OperationRequest{RevokeRoles: &req})
 	}
 	return removedNow(h.svc.RevokeRoles(ctx, a, req))
 }
@@ -107,7 +107,7 @@ func (h *handler) removeGroupMember(ctx context.Context, a membership.Actor, in 
 	}
 	req := membership.RemoveGroupMemberRequest{Group: g, Member: parseMemberRef(in.Member), DryRun: in.DryRun}
 	if !in.EffectiveAt.IsZero() {
-		return h.schedule(ctx, a, "remove-group-member", in.DryRun, in.EffectiveAt, membership.OperationRequest{RemoveGroupMember: &req})
+		return h.schedule(ctx, a, in.EffectiveAt, membership.OperationRequest{RemoveGroupMember: &req})
 	}
 	return removedNow(h.svc.RemoveGroupMember(ctx, a, req))
 }
@@ -192,10 +192,7 @@ func removedNow(rep *membership.Report, err error) (*removal, error) {
 
 // schedule starts req at effective time at through the core and answers
 // 202 with the operation.
-func (h *handler) schedule(ctx context.Context, a membership.Actor, action string, dryRun bool, at time.Time, req membership.OperationRequest) (*removal, error) {
-	if err := refuseScheduledDryRun(dryRun); err != nil {
-		return nil, refuse(ctx, action, err)
-	}
+func (h *handler) schedule(ctx context.Context, a membership.Actor, at time.Time, req membership.OperationRequest) (*removal, error) {
 	op, err := h.svc.StartOperation(ctx, a, membership.StartOperationRequest{Request: req, EffectiveAt: &at})
 	if err != nil {
 		return nil, err

@@ -198,9 +198,6 @@ type Runner struct {
 // NewRunner returns a Runner that works q's jobs for svc once started.
 // svc must be the Service q was handed to.
 func NewRunner(svc *membership.Service, q *Queue) (*Runner, error) {
-	// Until membership.NewService takes Config.Queue (issue 9, helper
-	// "core"), connect the queue here as well; the two agree.
-	svc.SetQueue(q)
 	return q.newRunner(svc)
 }
 

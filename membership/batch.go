@@ -66,7 +66,11 @@ func (s *Service) RemoveBatch(ctx context.Context, a Actor, req BatchRequest) (*
 			"too many members: at most %d can be removed in one request, got %d", s.cfg.BatchLimit, len(req.Items)))
 	}
 	return mutate(ctx, s, a, "batch.remove", func(tx Tx) (*BatchResult, error) {
-		remove, err := s.batchRemover(ctx, tx, a, req)
+		removal, err := req.removal()
+		if err != nil {
+			return nil, err
+		}
+		remove, err := removal.remover(ctx, s, tx, a)
 		if err != nil {
 			return nil, err
 		}
@@ -110,11 +114,8 @@ func (s *Service) RemoveBatch(ctx context.Context, a Actor, req BatchRequest) (*
 func lockItems(ctx context.Context, tx Tx, orgID int64, refs []MemberRef) error {
 	ids := make([]int64, 0, len(refs))
 	for _, ref := range refs {
-		if ref.Raw != "" {
-			continue
-		}
-		m, err := tx.MemberGet(ctx, &MemberGetParams{OrgID: orgID, ID: ref.ID, UUID: ref.UUID, Email: NormalizeEmail(ref.Email)})
-		if ErrorCode(err) == CodeNotFound {
+		m, err := findMember(ctx, tx, orgID, ref)
+		if errors.Is(err, ErrMemberNotFound) {
 			continue
 		} else if err != nil {
 			return err
@@ -130,28 +131,13 @@ func lockItems(ctx context.Context, tx Tx, orgID int64, refs []MemberRef) error 
 	return nil
 }
 
-func (s *Service) batchRemover(ctx context.Context, tx Tx, a Actor, req BatchRequest) (func(MemberRef) (*Report, error), error) {
-	switch req.Scope {
-	case ScopeOrganization:
-		return func(ref MemberRef) (*Report, error) {
-			return s.removeMember(ctx, tx, a, RemoveMemberRequest{Member: ref, Rule: req.Rule})
-		}, nil
-	case ScopeSpace:
-		space, err := tx.SpaceGet(ctx, req.Space.params(a.OrgID))
-		if err != nil {
-			return nil, err
+// removal returns the member removal req's scope runs per item.
+func (req BatchRequest) removal() (memberRemoval, error) {
+	for _, newKind := range removalKinds {
+		if r, ok := newKind().(memberRemoval); ok && r.scope() == req.Scope {
+			r.fromBatch(req)
+			return r, nil
 		}
-		return func(ref MemberRef) (*Report, error) {
-			return s.removeSpaceMember(ctx, tx, a, space, RemoveSpaceMemberRequest{Member: ref, Rule: req.Rule})
-		}, nil
-	case ScopeGroup:
-		group, err := tx.GroupGet(ctx, req.Group.params(a.OrgID))
-		if err != nil {
-			return nil, err
-		}
-		return func(ref MemberRef) (*Report, error) {
-			return s.removeGroupMember(ctx, tx, a, group, RemoveGroupMemberRequest{Member: ref, Rule: req.Rule})
-		}, nil
 	}
 	return nil, Errorf(CodeInvalid, "unknown batch scope %q", req.Scope)
 }

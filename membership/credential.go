@@ -225,3 +225,11 @@ func (s *Service) RevokeCredential(ctx context.Context, a Actor, id int64) (*Cre
 		return c, err
 	})
 }
+
+// Credential returns one credential of the actor's organization by ID
+// (never its secret).
+func (s *Service) Credential(ctx context.Context, a Actor, id int64) (*Credential, error) {
+	return view(ctx, s, func(tx Tx) (*Credential, error) {
+		return tx.CredentialGet(ctx, &RefParams{OrgID: a.OrgID, ID: id})
+	})
+}

@@ -3,7 +3,6 @@ package membership
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -114,56 +113,6 @@ type Queue interface {
 	EnqueueDelivery(ctx context.Context, tx Tx, deliveryID int64, at time.Time) error
 }
 
-// AsyncTx is the part of a transaction that stores operations, webhook
-// endpoints and the webhook outbox. The SQL store implements it; a store
-// that does not cannot run asynchronous work.
-type AsyncTx interface {
-	// OperationCreate inserts op and sets its ID. Returns CodeConflict if a
-	// waiting or running operation holds op.LockKey.
-	OperationCreate(ctx context.Context, op *Operation) error
-	// OperationGet finds an operation by UUID in p.OrgID (any organization
-	// when p.OrgID is 0). CodeNotFound if absent.
-	OperationGet(ctx context.Context, p *OperationGetParams) (*Operation, error)
-	// OperationList lists operations matching p, newest first.
-	OperationList(ctx context.Context, p *OperationListParams) ([]*Operation, error)
-	// OperationUpdate stores op's status, result, error, attempts and times.
-	OperationUpdate(ctx context.Context, op *Operation) error
-
-	// WebhookEndpointCreate inserts e and sets its ID.
-	WebhookEndpointCreate(ctx context.Context, e *WebhookEndpoint) error
-	// WebhookEndpointGet finds an endpoint by UUID (or ID) in orgID (any
-	// organization when 0). CodeNotFound if absent.
-	WebhookEndpointGet(ctx context.Context, orgID, id int64, uuid string) (*WebhookEndpoint, error)
-	// WebhookEndpointList lists an organization's endpoints in ID order.
-	WebhookEndpointList(ctx context.Context, orgID int64) ([]*WebhookEndpoint, error)
-	// WebhookEndpointUpdate stores e's URL, events, description and status.
-	WebhookEndpointUpdate(ctx context.Context, e *WebhookEndpoint) error
-	// WebhookMessageCreate appends m to the outbox and sets its ID.
-	WebhookMessageCreate(ctx context.Context, m *WebhookMessage) error
-	// WebhookMessageGet returns CodeNotFound if absent.
-	WebhookMessageGet(ctx context.Context, id int64) (*WebhookMessage, error)
-	// WebhookDeliveryCreate inserts d and sets its ID.
-	WebhookDeliveryCreate(ctx context.Context, d *WebhookDelivery) error
-	// WebhookDeliveryGet finds a delivery by UUID (or ID) in orgID (any
-	// organization when 0). CodeNotFound if absent.
-	WebhookDeliveryGet(ctx context.Context, orgID, id int64, uuid string) (*WebhookDelivery, error)
-	// WebhookDeliveryList lists deliveries matching p, newest first.
-	WebhookDeliveryList(ctx context.Context, p *WebhookDeliveryListParams) ([]*WebhookDelivery, error)
-	// WebhookDeliveryUpdate stores d's status, attempts and last outcome.
-	WebhookDeliveryUpdate(ctx context.Context, d *WebhookDelivery) error
-	// WebhookDeliveryPrev returns the newest pending delivery of the same
-	// endpoint and order key with an ID below beforeID (any when 0), locking
-	// it, or CodeNotFound. It decides who goes first per member.
-	WebhookDeliveryPrev(ctx context.Context, endpointID int64, orderKey string, beforeID int64) (*WebhookDelivery, error)
-	// WebhookDeliveryNext returns the oldest pending delivery of the same
-	// endpoint and order key with an ID above afterID, or CodeNotFound.
-	WebhookDeliveryNext(ctx context.Context, endpointID int64, orderKey string, afterID int64) (*WebhookDelivery, error)
-	// WebhookAttemptAppend records one delivery attempt and sets its ID.
-	WebhookAttemptAppend(ctx context.Context, at *WebhookAttempt) error
-	// WebhookAttemptList lists a delivery's attempts, oldest first.
-	WebhookAttemptList(ctx context.Context, deliveryID int64) ([]*WebhookAttempt, error)
-}
-
 // OperationGetParams addresses one operation.
 type OperationGetParams struct {
 	OrgID int64 // 0: any organization (the job runner's view)
@@ -179,21 +128,6 @@ type OperationListParams struct {
 	BeforeID  int64
 	Limit     int
 }
-
-// asyncTx returns tx's AsyncTx or refuses with CodeUnavailable.
-func asyncTx(tx Tx) (AsyncTx, error) {
-	at, ok := tx.(AsyncTx)
-	if !ok {
-		return nil, &Error{Code: CodeUnavailable, Message: "asynchronous operations are not available",
-			Err: fmt.Errorf("store transaction %T does not implement AsyncTx", tx)}
-	}
-	return at, nil
-}
-
-// SetQueue connects the job queue. Without one, operations and webhook
-// deliveries are refused with CodeUnavailable rather than accepted and
-// never run. Call it once at startup, before serving.
-func (s *Service) SetQueue(q Queue) { s.queue = q }
 
 func (s *Service) needQueue() error {
 	if s.queue == nil {
@@ -222,7 +156,8 @@ type StartOperationRequest struct {
 // (CodeNotFound), and no other operation may be waiting on or running
 // against the same target (CodeConflict). What can only be known when the
 // removal runs (a role not held, a member removed meanwhile) fails the
-// operation with details instead.
+// operation with details instead. A removal is run for real: a dry run is
+// dropped, and refused with CodeInvalid when it has an effective time.
 func (s *Service) StartOperation(ctx context.Context, a Actor, req StartOperationRequest) (*Operation, error) {
 	if err := s.needQueue(); err != nil {
 		return nil, err
@@ -231,10 +166,14 @@ func (s *Service) StartOperation(ctx context.Context, a Actor, req StartOperatio
 	if req.EffectiveAt != nil {
 		action = "scheduled_removal.create"
 	}
-	if err := validOperationRequest(&req.Request); err != nil {
-		s.auditRefusal(ctx, a, action, err)
-		return nil, err
+	k, err := req.Request.removal()
+	if err == nil {
+		err = k.validate(req.EffectiveAt != nil)
 	}
+	if err != nil {
+		return nil, s.refuse(ctx, a, action, err)
+	}
+	req.Request.Kind = k.kind()
 	if !utf8.Valid(req.Original) || !json.Valid(req.Original) {
 		req.Original = nil // kept only as the client's own words; never worth a refusal
 	}
@@ -250,10 +189,6 @@ func (s *Service) StartOperation(ctx context.Context, a Actor, req StartOperatio
 		effective = &t
 	}
 	return mutate(ctx, s, a, action, func(tx Tx) (*Operation, error) {
-		atx, err := asyncTx(tx)
-		if err != nil {
-			return nil, err
-		}
 		actor, err := s.actingMember(ctx, tx, a)
 		if err != nil {
 			return nil, err
@@ -270,10 +205,10 @@ func (s *Service) StartOperation(ctx context.Context, a Actor, req StartOperatio
 		if effective != nil {
 			op.Status = OperationScheduled
 		}
-		if err := s.resolveTarget(ctx, tx, a.OrgID, op, req.SpaceID); err != nil {
+		if err := k.resolve(ctx, s, tx, a.OrgID, req.SpaceID, op); err != nil {
 			return nil, err
 		}
-		if err := atx.OperationCreate(ctx, op); err != nil {
+		if err := tx.OperationCreate(ctx, op); err != nil {
 			return nil, err
 		}
 		if err := s.queue.EnqueueOperation(ctx, tx, op); err != nil {
@@ -290,107 +225,27 @@ func (s *Service) StartOperation(ctx context.Context, a Actor, req StartOperatio
 	})
 }
 
-// validOperationRequest checks the request's shape before any lookup.
-func validOperationRequest(r *OperationRequest) error {
-	n := 0
-	for _, set := range []bool{r.RemoveMember != nil, r.RemoveSpaceMember != nil, r.RemoveGroupMember != nil, r.RevokeRoles != nil} {
-		if set {
-			n++
-		}
-	}
-	if n != 1 {
-		return Errorf(CodeInvalid, "exactly one removal must be named")
-	}
-	switch {
-	case r.RemoveMember != nil:
-		r.Kind = KindRemoveMember
-		r.RemoveMember.DryRun = false
-	case r.RemoveSpaceMember != nil:
-		r.Kind = KindRemoveSpaceMember
-		r.RemoveSpaceMember.DryRun = false
-	case r.RemoveGroupMember != nil:
-		r.Kind = KindRemoveGroupMember
-		r.RemoveGroupMember.DryRun = false
-	case r.RevokeRoles != nil:
-		r.Kind = KindRevokeRoles
-		r.RevokeRoles.DryRun = false
-		roles, err := CleanRoles(r.RevokeRoles.Roles)
-		if err != nil {
-			return err
-		}
-		r.RevokeRoles.Roles = roles
-	}
-	return nil
+// ScheduleRequest asks for a removal, named by its kind, to happen at
+// EffectiveAt.
+type ScheduleRequest struct {
+	RemovalSpec
+	EffectiveAt *time.Time // required
+	// Original is the request as the client sent it, kept for polling.
+	Original json.RawMessage
 }
 
-// resolveTarget checks that everything op names exists and sets the
-// member it concerns and its lock key.
-func (s *Service) resolveTarget(ctx context.Context, tx Tx, orgID int64, op *Operation, spaceID int64) error {
-	r := &op.Request
-	member := func(ref MemberRef) (*Member, error) {
-		m, err := s.lockMember(ctx, tx, orgID, ref)
-		if err != nil {
-			return nil, err
-		}
-		op.TargetMemberID = m.ID
-		return m, nil
+// Schedule builds the removal req names and starts it at req.EffectiveAt
+// like StartOperation. A missing effective time, an unknown kind or a
+// part the kind needs that is missing is refused with CodeInvalid.
+func (s *Service) Schedule(ctx context.Context, a Actor, req ScheduleRequest) (*Operation, error) {
+	if req.EffectiveAt == nil {
+		return nil, s.refuse(ctx, a, "scheduled_removal.create", Errorf(CodeInvalid, "effective_at is required (RFC 3339)"))
 	}
-	switch r.Kind {
-	case KindRemoveMember:
-		m, err := member(r.RemoveMember.Member)
-		if err != nil {
-			return err
-		}
-		r.RemoveMember.Member = MemberRef{ID: m.ID}
-		op.LockKey = fmt.Sprintf("member:%d", m.ID)
-	case KindRemoveSpaceMember:
-		sp, err := tx.SpaceGet(ctx, r.RemoveSpaceMember.Space.params(orgID))
-		if err != nil {
-			return err
-		}
-		m, err := member(r.RemoveSpaceMember.Member)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.SpaceMemberGet(ctx, &SpaceMemberGetParams{OrgID: orgID, SpaceID: sp.ID, MemberID: m.ID}); ErrorCode(err) == CodeNotFound {
-			return ErrNotMember
-		} else if err != nil {
-			return err
-		}
-		r.RemoveSpaceMember.Space, r.RemoveSpaceMember.Member = Ref{ID: sp.ID}, MemberRef{ID: m.ID}
-		op.SpaceID = sp.ID
-		op.LockKey = fmt.Sprintf("space:%d:member:%d", sp.ID, m.ID)
-	case KindRemoveGroupMember:
-		g, err := tx.GroupGet(ctx, r.RemoveGroupMember.Group.params(orgID))
-		if err != nil {
-			return err
-		}
-		m, err := member(r.RemoveGroupMember.Member)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.GroupMemberGet(ctx, &GroupMemberGetParams{OrgID: orgID, GroupID: g.ID, MemberID: m.ID}); ErrorCode(err) == CodeNotFound {
-			return ErrNotMember
-		} else if err != nil {
-			return err
-		}
-		r.RemoveGroupMember.Group, r.RemoveGroupMember.Member = Ref{ID: g.ID}, MemberRef{ID: m.ID}
-		op.LockKey = fmt.Sprintf("group:%d:member:%d", g.ID, m.ID)
-	case KindRevokeRoles:
-		sm, err := tx.SpaceMemberGet(ctx, &SpaceMemberGetParams{OrgID: orgID, ID: r.RevokeRoles.SpaceMemberID})
-		if err != nil {
-			return err
-		}
-		if spaceID != 0 && sm.SpaceID != spaceID {
-			return Errorf(CodeNotFound, "space membership not found")
-		}
-		if _, err := member(MemberRef{ID: sm.MemberID}); err != nil {
-			return err
-		}
-		op.SpaceID = sm.SpaceID
-		op.LockKey = fmt.Sprintf("space_member:%d:roles", sm.ID)
+	r, err := NewOperationRequest(req.RemovalSpec)
+	if err != nil {
+		return nil, s.refuse(ctx, a, "scheduled_removal.create", err)
 	}
-	return nil
+	return s.StartOperation(ctx, a, StartOperationRequest{Request: r, EffectiveAt: req.EffectiveAt, Original: req.Original})
 }
 
 // recordOperation appends the audit event of an operation's change; the
@@ -406,11 +261,7 @@ func (s *Service) recordOperation(ctx context.Context, tx Tx, a Actor, action st
 // Operation returns one of the organization's operations by its UUID.
 func (s *Service) Operation(ctx context.Context, a Actor, id string) (*Operation, error) {
 	return view(ctx, s, func(tx Tx) (*Operation, error) {
-		atx, err := asyncTx(tx)
-		if err != nil {
-			return nil, err
-		}
-		return atx.OperationGet(ctx, &OperationGetParams{OrgID: a.OrgID, UUID: id})
+		return tx.OperationGet(ctx, &OperationGetParams{OrgID: a.OrgID, UUID: id})
 	})
 }
 
@@ -418,11 +269,7 @@ func (s *Service) Operation(ctx context.Context, a Actor, id string) (*Operation
 func (s *Service) Operations(ctx context.Context, a Actor, p OperationListParams) ([]*Operation, error) {
 	p.OrgID, p.Limit = a.OrgID, ListLimit(p.Limit)
 	return view(ctx, s, func(tx Tx) ([]*Operation, error) {
-		atx, err := asyncTx(tx)
-		if err != nil {
-			return nil, err
-		}
-		return atx.OperationList(ctx, &p)
+		return tx.OperationList(ctx, &p)
 	})
 }
 
@@ -431,15 +278,11 @@ func (s *Service) Operations(ctx context.Context, a Actor, p OperationListParams
 // finished answers CodeConflict.
 func (s *Service) CancelOperation(ctx context.Context, a Actor, id string) (*Operation, error) {
 	return mutate(ctx, s, a, "operation.cancel", func(tx Tx) (*Operation, error) {
-		atx, err := asyncTx(tx)
-		if err != nil {
-			return nil, err
-		}
 		actor, err := s.actingMember(ctx, tx, a)
 		if err != nil {
 			return nil, err
 		}
-		op, err := atx.OperationGet(ctx, &OperationGetParams{OrgID: a.OrgID, UUID: id, Lock: true})
+		op, err := tx.OperationGet(ctx, &OperationGetParams{OrgID: a.OrgID, UUID: id, Lock: true})
 		if err != nil {
 			return nil, err
 		}
@@ -451,7 +294,7 @@ func (s *Service) CancelOperation(ctx context.Context, a Actor, id string) (*Ope
 		}
 		now := s.now()
 		op.Status, op.UpdatedAt, op.FinishedAt = OperationCancelled, now, &now
-		if err := atx.OperationUpdate(ctx, op); err != nil {
+		if err := tx.OperationUpdate(ctx, op); err != nil {
 			return nil, err
 		}
 		action := "operation.cancelled"
@@ -505,11 +348,8 @@ func (s *Service) RunOperation(ctx context.Context, id string, finish func(tx Tx
 	// it started and a cancel that comes now is refused.
 	var op *Operation
 	err := s.store.Update(ctx, func(tx Tx) error {
-		atx, err := asyncTx(tx)
-		if err != nil {
-			return err
-		}
-		if op, err = atx.OperationGet(ctx, &OperationGetParams{UUID: id, Lock: true}); err != nil {
+		var err error
+		if op, err = tx.OperationGet(ctx, &OperationGetParams{UUID: id, Lock: true}); err != nil {
 			return err
 		}
 		if op.Status.Done() {
@@ -523,17 +363,14 @@ func (s *Service) RunOperation(ctx context.Context, id string, finish func(tx Tx
 		if op.StartedAt == nil {
 			op.StartedAt = &now
 		}
-		return atx.OperationUpdate(ctx, op)
+		return tx.OperationUpdate(ctx, op)
 	})
 	if err != nil || op.Status.Done() {
 		return op, err
 	}
 	err = s.store.Update(ctx, func(tx Tx) error {
-		atx, err := asyncTx(tx)
-		if err != nil {
-			return err
-		}
-		if op, err = atx.OperationGet(ctx, &OperationGetParams{UUID: id, Lock: true}); err != nil {
+		var err error
+		if op, err = tx.OperationGet(ctx, &OperationGetParams{UUID: id, Lock: true}); err != nil {
 			return err
 		}
 		if op.Status.Done() {
@@ -562,7 +399,7 @@ func (s *Service) RunOperation(ctx context.Context, id string, finish func(tx Tx
 			return fmt.Errorf("run operation %s: %w", op.UUID, runErr)
 		}
 		op.UpdatedAt, op.FinishedAt = now, &now
-		if err := atx.OperationUpdate(ctx, op); err != nil {
+		if err := tx.OperationUpdate(ctx, op); err != nil {
 			return err
 		}
 		if op.EffectiveAt != nil {
@@ -580,11 +417,8 @@ func (s *Service) RunOperation(ctx context.Context, id string, finish func(tx Tx
 func (s *Service) FailOperation(ctx context.Context, id string, cause error, finish func(tx Tx) error) (*Operation, error) {
 	var op *Operation
 	err := s.store.Update(ctx, func(tx Tx) error {
-		atx, err := asyncTx(tx)
-		if err != nil {
-			return err
-		}
-		if op, err = atx.OperationGet(ctx, &OperationGetParams{UUID: id, Lock: true}); err != nil {
+		var err error
+		if op, err = tx.OperationGet(ctx, &OperationGetParams{UUID: id, Lock: true}); err != nil {
 			return err
 		}
 		if !op.Status.Done() {
@@ -592,7 +426,7 @@ func (s *Service) FailOperation(ctx context.Context, id string, cause error, fin
 			op.Status, op.UpdatedAt, op.FinishedAt = OperationFailed, now, &now
 			op.Error = &OperationError{Code: CodeInternal, Message: "internal error"}
 			s.cfg.Logger.Error("operation failed for good", "operation", id, "err", cause)
-			if err := atx.OperationUpdate(ctx, op); err != nil {
+			if err := tx.OperationUpdate(ctx, op); err != nil {
 				return err
 			}
 		}
@@ -603,29 +437,9 @@ func (s *Service) FailOperation(ctx context.Context, id string, cause error, fin
 
 // execOperation runs op's removal in tx on behalf of whoever started it.
 func (s *Service) execOperation(ctx context.Context, tx Tx, op *Operation) (*Report, error) {
-	a := op.actor()
-	r := op.Request
-	switch r.Kind {
-	case KindRemoveMember:
-		return s.removeMember(ctx, tx, a, *r.RemoveMember)
-	case KindRemoveSpaceMember:
-		space, err := tx.SpaceGet(ctx, r.RemoveSpaceMember.Space.params(a.OrgID))
-		if err != nil {
-			return nil, err
-		}
-		return s.removeSpaceMember(ctx, tx, a, space, *r.RemoveSpaceMember)
-	case KindRemoveGroupMember:
-		group, err := tx.GroupGet(ctx, r.RemoveGroupMember.Group.params(a.OrgID))
-		if err != nil {
-			return nil, err
-		}
-		return s.removeGroupMember(ctx, tx, a, group, *r.RemoveGroupMember)
-	case KindRevokeRoles:
-		roles, err := CleanRoles(r.RevokeRoles.Roles)
-		if err != nil {
-			return nil, err
-		}
-		return s.revokeRoles(ctx, tx, a, *r.RevokeRoles, roles)
+	k, err := op.Request.removal()
+	if err != nil {
+		return nil, fmt.Errorf("operation %s of kind %s: %w", op.UUID, op.Kind, err)
 	}
-	return nil, errors.New("unknown operation kind " + r.Kind)
+	return k.exec(ctx, s, tx, op.actor())
 }

@@ -20,24 +20,6 @@ var (
 // errDryRun rolls back a dry run's transaction after its report is built.
 var errDryRun = errors.New("dry run")
 
-// MemberRef names a member the way a client did: by ID, UUID or e-mail.
-// Raw holds what the client sent when it could not be read at all, so the
-// item gets its own "invalid" outcome instead of failing the whole request.
-type MemberRef struct {
-	ID    int64  `json:"id,omitempty"`
-	UUID  string `json:"uuid,omitempty"`
-	Email string `json:"email,omitempty"`
-	Raw   string `json:"raw,omitempty"`
-}
-
-// Ref addresses a space, group or resource by ID or UUID.
-type Ref struct {
-	ID   int64  `json:"id,omitempty"`
-	UUID string `json:"uuid,omitempty"`
-}
-
-func (r Ref) params(orgID int64) *RefParams { return &RefParams{OrgID: orgID, ID: r.ID, UUID: r.UUID} }
-
 // Report says what a removal took away (or, for a dry run, would take
 // away), and what access the member keeps. A restore reports what came back.
 //
@@ -127,35 +109,6 @@ func (r *Report) bound(limit int) {
 		len(r.Bookings) < r.Counts.Bookings || len(r.RemainingAccess) < r.Counts.RemainingAccess ||
 		len(r.Grants) < r.Counts.DirectGrants+r.Counts.GroupGrants
 }
-
-// actingMember loads the actor's membership. A credential whose member
-// was removed stops working at once (promise 2).
-func (s *Service) actingMember(ctx context.Context, tx Tx, a Actor) (*Member, error) {
-	m, err := tx.MemberGet(ctx, &MemberGetParams{OrgID: a.OrgID, ID: a.MemberID})
-	if ErrorCode(err) == CodeNotFound || (err == nil && !m.Active()) {
-		return nil, Errorf(CodeUnauthorized, "the credential's member is no longer active")
-	}
-	return m, err
-}
-
-// lockMember finds the member ref names and locks it: every change that
-// concerns a member locks its row first, which serializes concurrent
-// removals and restores of one member on every engine.
-func (s *Service) lockMember(ctx context.Context, tx Tx, orgID int64, ref MemberRef) (*Member, error) {
-	if ref.Raw != "" || (ref.ID == 0 && ref.UUID == "" && ref.Email == "") {
-		return nil, Errorf(CodeInvalid, "member id %q is invalid", ref.Raw)
-	}
-	m, err := tx.MemberGet(ctx, &MemberGetParams{
-		OrgID: orgID, ID: ref.ID, UUID: ref.UUID, Email: NormalizeEmail(ref.Email), Lock: true,
-	})
-	if ErrorCode(err) == CodeNotFound {
-		return nil, ErrMemberNotFound
-	}
-	return m, err
-}
-
-// NormalizeEmail is the one form e-mail addresses are stored and compared in.
-func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
 // dryRun builds fn's report in a transaction that is then rolled back, so
 // a preview is exactly what the removal would do at that moment.

@@ -27,8 +27,8 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives failures that cannot reach a client.
 	Logger *slog.Logger
-	// Queue runs work later (operations, webhook deliveries); without one
-	// they are refused with CodeUnavailable.
+	// Queue runs operations and webhook deliveries later. Without one they
+	// are refused with CodeUnavailable rather than accepted and never run.
 	Queue Queue
 }
 
@@ -42,7 +42,7 @@ func DefaultConfig() Config {
 type Service struct {
 	store Store
 	cfg   Config
-	queue Queue // see SetQueue; nil until the job queue is connected
+	queue Queue // Config.Queue; nil without a job queue
 }
 
 // NewService returns a Service over store.
@@ -56,7 +56,7 @@ func NewService(store Store, cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Service{store: store, cfg: cfg}
+	return &Service{store: store, cfg: cfg, queue: cfg.Queue}
 }
 
 // Store returns the store the service runs on, for wiring jobs and tests.

@@ -162,6 +162,55 @@ type Tx interface {
 	// CredentialRevoke marks a credential revoked; CodeNotFound if absent.
 	CredentialRevoke(ctx context.Context, orgID, id int64, at time.Time) error
 
+	// OperationCreate inserts op and sets its ID. Returns CodeConflict if a
+	// waiting or running operation holds op.LockKey.
+	OperationCreate(ctx context.Context, op *Operation) error
+	// OperationGet finds an operation by UUID in p.OrgID (any organization
+	// when p.OrgID is 0). Returns CodeNotFound if absent.
+	OperationGet(ctx context.Context, p *OperationGetParams) (*Operation, error)
+	// OperationList lists operations matching p, newest first.
+	OperationList(ctx context.Context, p *OperationListParams) ([]*Operation, error)
+	// OperationUpdate stores op's status, result, error, attempts and times.
+	// Returns CodeNotFound if op.ID is absent.
+	OperationUpdate(ctx context.Context, op *Operation) error
+
+	// WebhookEndpointCreate inserts e and sets its ID.
+	WebhookEndpointCreate(ctx context.Context, e *WebhookEndpoint) error
+	// WebhookEndpointGet finds an endpoint by UUID (or ID) in orgID (any
+	// organization when 0). Returns CodeNotFound if absent.
+	WebhookEndpointGet(ctx context.Context, orgID, id int64, uuid string) (*WebhookEndpoint, error)
+	// WebhookEndpointList lists an organization's endpoints in ID order.
+	WebhookEndpointList(ctx context.Context, orgID int64) ([]*WebhookEndpoint, error)
+	// WebhookEndpointUpdate stores e's URL, events, description and status.
+	WebhookEndpointUpdate(ctx context.Context, e *WebhookEndpoint) error
+	// WebhookMessageCreate appends m to the outbox and sets its ID.
+	WebhookMessageCreate(ctx context.Context, m *WebhookMessage) error
+	// WebhookMessageGet returns the outbox message with that ID, or
+	// CodeNotFound if absent.
+	WebhookMessageGet(ctx context.Context, id int64) (*WebhookMessage, error)
+	// WebhookDeliveryCreate inserts d and sets its ID.
+	WebhookDeliveryCreate(ctx context.Context, d *WebhookDelivery) error
+	// WebhookDeliveryGet finds a delivery by UUID (or ID) in orgID (any
+	// organization when 0). Returns CodeNotFound if absent.
+	WebhookDeliveryGet(ctx context.Context, orgID, id int64, uuid string) (*WebhookDelivery, error)
+	// WebhookDeliveryList lists deliveries matching p, newest first.
+	WebhookDeliveryList(ctx context.Context, p *WebhookDeliveryListParams) ([]*WebhookDelivery, error)
+	// WebhookDeliveryUpdate stores d's status, attempts and last outcome.
+	WebhookDeliveryUpdate(ctx context.Context, d *WebhookDelivery) error
+	// WebhookDeliveryPrev returns the newest pending delivery of the same
+	// endpoint and order key with an ID below beforeID (any when 0), locking
+	// it. It decides who goes first per member. Returns CodeNotFound if
+	// there is none.
+	WebhookDeliveryPrev(ctx context.Context, endpointID int64, orderKey string, beforeID int64) (*WebhookDelivery, error)
+	// WebhookDeliveryNext returns the oldest pending delivery of the same
+	// endpoint and order key with an ID above afterID. Returns CodeNotFound
+	// if there is none.
+	WebhookDeliveryNext(ctx context.Context, endpointID int64, orderKey string, afterID int64) (*WebhookDelivery, error)
+	// WebhookAttemptAppend records one delivery attempt and sets its ID.
+	WebhookAttemptAppend(ctx context.Context, at *WebhookAttempt) error
+	// WebhookAttemptList lists a delivery's attempts, oldest first.
+	WebhookAttemptList(ctx context.Context, deliveryID int64) ([]*WebhookAttempt, error)
+
 	// IdempotencyGet returns CodeNotFound if no record exists.
 	IdempotencyGet(ctx context.Context, credentialID int64, key string) (*IdempotencyRecord, error)
 	// IdempotencyPut stores r; CodeConflict if the key is taken.

@@ -45,6 +45,14 @@ const CauseDirect = "removed"
 // members they added (HighQ's site-admin rule).
 const SpaceAdminRole = "admin"
 
+// Ref addresses a space, group or resource by ID or UUID.
+type Ref struct {
+	ID   int64  `json:"id,omitempty"`
+	UUID string `json:"uuid,omitempty"`
+}
+
+func (r Ref) params(orgID int64) *RefParams { return &RefParams{OrgID: orgID, ID: r.ID, UUID: r.UUID} }
+
 // Organization is a tenant. Dialects address it by ID or by UUID.
 type Organization struct {
 	ID        int64     `json:"id"`

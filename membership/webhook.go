@@ -161,11 +161,7 @@ func (s *Service) publish(ctx context.Context, tx Tx, e *Event) error {
 	if e.Outcome != OutcomeOK || e.OrgID == 0 || !isWebhookEvent(e.Action) {
 		return nil
 	}
-	atx, ok := tx.(AsyncTx)
-	if !ok {
-		return nil // a store without an outbox has no endpoints either
-	}
-	endpoints, err := atx.WebhookEndpointList(ctx, e.OrgID)
+	endpoints, err := tx.WebhookEndpointList(ctx, e.OrgID)
 	if err != nil {
 		return fmt.Errorf("list webhook endpoints: %w", err)
 	}
@@ -206,11 +202,11 @@ func (s *Service) publish(ctx context.Context, tx Tx, e *Event) error {
 	}
 	msg := &WebhookMessage{UUID: "msg_" + strings.ReplaceAll(NewUUID(), "-", ""), OrgID: e.OrgID, Type: e.Action,
 		EventID: e.ID, OrderKey: key, Payload: payload, CreatedAt: e.At}
-	if err := atx.WebhookMessageCreate(ctx, msg); err != nil {
+	if err := tx.WebhookMessageCreate(ctx, msg); err != nil {
 		return fmt.Errorf("append webhook message: %w", err)
 	}
 	for _, ep := range to {
-		if _, err := s.queueDelivery(ctx, tx, atx, ep, msg, ""); err != nil {
+		if _, err := s.queueDelivery(ctx, tx, ep, msg, ""); err != nil {
 			return err
 		}
 	}
@@ -220,19 +216,19 @@ func (s *Service) publish(ctx context.Context, tx Tx, e *Event) error {
 // queueDelivery adds a delivery of msg to ep behind any earlier pending
 // delivery with the same order key; only the first in line has a job,
 // and each finished delivery starts the next (see finishDelivery).
-func (s *Service) queueDelivery(ctx context.Context, tx Tx, atx AsyncTx, ep *WebhookEndpoint, msg *WebhookMessage, redelivers string) (*WebhookDelivery, error) {
+func (s *Service) queueDelivery(ctx context.Context, tx Tx, ep *WebhookEndpoint, msg *WebhookMessage, redelivers string) (*WebhookDelivery, error) {
 	now := s.now()
 	// Lock the last one in line first: a delivery finishing concurrently
 	// then either sees this one as its successor or has already finished
 	// and this one goes first.
-	prev, err := atx.WebhookDeliveryPrev(ctx, ep.ID, msg.OrderKey, 0)
+	prev, err := tx.WebhookDeliveryPrev(ctx, ep.ID, msg.OrderKey, 0)
 	if err != nil && ErrorCode(err) != CodeNotFound {
 		return nil, err
 	}
 	d := &WebhookDelivery{UUID: NewUUID(), OrgID: ep.OrgID, EndpointID: ep.ID, Endpoint: ep.UUID,
 		MessageID: msg.ID, Message: msg.UUID, Type: msg.Type, OrderKey: msg.OrderKey, Status: DeliveryPending,
 		CreatedAt: now, UpdatedAt: now, Redelivers: redelivers}
-	if err := atx.WebhookDeliveryCreate(ctx, d); err != nil {
+	if err := tx.WebhookDeliveryCreate(ctx, d); err != nil {
 		return nil, fmt.Errorf("create webhook delivery: %w", err)
 	}
 	if prev != nil {
@@ -294,14 +290,10 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, a Actor, req Create
 		return nil, Errorf(CodeInvalid, "description is longer than %d characters", maxNameLen)
 	}
 	return mutate(ctx, s, a, "webhook_endpoint.create", func(tx Tx) (*NewWebhookEndpoint, error) {
-		atx, err := asyncTx(tx)
-		if err != nil {
-			return nil, err
-		}
 		if _, err := s.manager(ctx, tx, a); err != nil {
 			return nil, err
 		}
-		existing, err := atx.WebhookEndpointList(ctx, a.OrgID)
+		existing, err := tx.WebhookEndpointList(ctx, a.OrgID)
 		if err != nil {
 			return nil, err
 		}
@@ -314,7 +306,7 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, a Actor, req Create
 		ep := &WebhookEndpoint{UUID: NewUUID(), OrgID: a.OrgID, URL: req.URL, Description: req.Description,
 			Events: dedupe(req.Events), Secret: "whsec_" + base64.StdEncoding.EncodeToString(key[:]),
 			Status: WebhookActive, CreatedAt: now, UpdatedAt: now}
-		if err := atx.WebhookEndpointCreate(ctx, ep); err != nil {
+		if err := tx.WebhookEndpointCreate(ctx, ep); err != nil {
 			return nil, err
 		}
 		if _, err := s.record(ctx, tx, a, "webhook_endpoint.created", nil, nil, ep); err != nil {
@@ -339,22 +331,14 @@ func dedupe(in []string) []string {
 // WebhookEndpoints lists the organization's endpoints (never their secrets).
 func (s *Service) WebhookEndpoints(ctx context.Context, a Actor) ([]*WebhookEndpoint, error) {
 	return view(ctx, s, func(tx Tx) ([]*WebhookEndpoint, error) {
-		atx, err := asyncTx(tx)
-		if err != nil {
-			return nil, err
-		}
-		return atx.WebhookEndpointList(ctx, a.OrgID)
+		return tx.WebhookEndpointList(ctx, a.OrgID)
 	})
 }
 
 // WebhookEndpoint returns one of the organization's endpoints.
 func (s *Service) WebhookEndpoint(ctx context.Context, a Actor, id string) (*WebhookEndpoint, error) {
 	return view(ctx, s, func(tx Tx) (*WebhookEndpoint, error) {
-		atx, err := asyncTx(tx)
-		if err != nil {
-			return nil, err
-		}
-		return atx.WebhookEndpointGet(ctx, a.OrgID, 0, id)
+		return tx.WebhookEndpointGet(ctx, a.OrgID, 0, id)
 	})
 }
 
@@ -362,14 +346,10 @@ func (s *Service) WebhookEndpoint(ctx context.Context, a Actor, id string) (*Web
 // queued for it, and what is queued is dropped when its turn comes.
 func (s *Service) DisableWebhookEndpoint(ctx context.Context, a Actor, id string) (*WebhookEndpoint, error) {
 	return mutate(ctx, s, a, "webhook_endpoint.disable", func(tx Tx) (*WebhookEndpoint, error) {
-		atx, err := asyncTx(tx)
-		if err != nil {
-			return nil, err
-		}
 		if _, err := s.manager(ctx, tx, a); err != nil {
 			return nil, err
 		}
-		ep, err := atx.WebhookEndpointGet(ctx, a.OrgID, 0, id)
+		ep, err := tx.WebhookEndpointGet(ctx, a.OrgID, 0, id)
 		if err != nil {
 			return nil, err
 		}
@@ -377,7 +357,7 @@ func (s *Service) DisableWebhookEndpoint(ctx context.Context, a Actor, id string
 			return nil, ErrAlreadyRemoved
 		}
 		ep.Status, ep.UpdatedAt = WebhookDisabled, s.now()
-		if err := atx.WebhookEndpointUpdate(ctx, ep); err != nil {
+		if err := tx.WebhookEndpointUpdate(ctx, ep); err != nil {
 			return nil, err
 		}
 		_, err = s.record(ctx, tx, a, "webhook_endpoint.disabled", nil, nil, ep)
@@ -390,18 +370,14 @@ func (s *Service) DisableWebhookEndpoint(ctx context.Context, a Actor, id string
 func (s *Service) WebhookDeliveries(ctx context.Context, a Actor, endpoint string, p WebhookDeliveryListParams) ([]*WebhookDelivery, error) {
 	p.OrgID, p.Limit = a.OrgID, ListLimit(p.Limit)
 	return view(ctx, s, func(tx Tx) ([]*WebhookDelivery, error) {
-		atx, err := asyncTx(tx)
-		if err != nil {
-			return nil, err
-		}
 		if endpoint != "" {
-			ep, err := atx.WebhookEndpointGet(ctx, a.OrgID, 0, endpoint)
+			ep, err := tx.WebhookEndpointGet(ctx, a.OrgID, 0, endpoint)
 			if err != nil {
 				return nil, err
 			}
 			p.EndpointID = ep.ID
 		}
-		return atx.WebhookDeliveryList(ctx, &p)
+		return tx.WebhookDeliveryList(ctx, &p)
 	})
 }
 
@@ -415,19 +391,15 @@ type WebhookDeliveryLog struct {
 // WebhookDelivery returns one delivery with its attempts and message.
 func (s *Service) WebhookDelivery(ctx context.Context, a Actor, id string) (*WebhookDeliveryLog, error) {
 	return view(ctx, s, func(tx Tx) (*WebhookDeliveryLog, error) {
-		atx, err := asyncTx(tx)
-		if err != nil {
-			return nil, err
-		}
-		d, err := atx.WebhookDeliveryGet(ctx, a.OrgID, 0, id)
+		d, err := tx.WebhookDeliveryGet(ctx, a.OrgID, 0, id)
 		if err != nil {
 			return nil, err
 		}
 		log := &WebhookDeliveryLog{Delivery: d}
-		if log.Attempts, err = atx.WebhookAttemptList(ctx, d.ID); err != nil {
+		if log.Attempts, err = tx.WebhookAttemptList(ctx, d.ID); err != nil {
 			return nil, err
 		}
-		log.Message, err = atx.WebhookMessageGet(ctx, d.MessageID)
+		log.Message, err = tx.WebhookMessageGet(ctx, d.MessageID)
 		return log, err
 	})
 }
@@ -440,32 +412,28 @@ func (s *Service) RedeliverWebhook(ctx context.Context, a Actor, id string) (*We
 		return nil, err
 	}
 	return mutate(ctx, s, a, "webhook_delivery.redeliver", func(tx Tx) (*WebhookDelivery, error) {
-		atx, err := asyncTx(tx)
-		if err != nil {
-			return nil, err
-		}
 		if _, err := s.manager(ctx, tx, a); err != nil {
 			return nil, err
 		}
-		d, err := atx.WebhookDeliveryGet(ctx, a.OrgID, 0, id)
+		d, err := tx.WebhookDeliveryGet(ctx, a.OrgID, 0, id)
 		if err != nil {
 			return nil, err
 		}
 		if d.Status == DeliveryPending {
 			return nil, Errorf(CodeConflict, "the delivery is still pending")
 		}
-		ep, err := atx.WebhookEndpointGet(ctx, a.OrgID, d.EndpointID, "")
+		ep, err := tx.WebhookEndpointGet(ctx, a.OrgID, d.EndpointID, "")
 		if err != nil {
 			return nil, err
 		}
 		if ep.Status != WebhookActive {
 			return nil, Errorf(CodeConflict, "the endpoint is disabled")
 		}
-		msg, err := atx.WebhookMessageGet(ctx, d.MessageID)
+		msg, err := tx.WebhookMessageGet(ctx, d.MessageID)
 		if err != nil {
 			return nil, err
 		}
-		nd, err := s.queueDelivery(ctx, tx, atx, ep, msg, d.UUID)
+		nd, err := s.queueDelivery(ctx, tx, ep, msg, d.UUID)
 		if err != nil {
 			return nil, err
 		}
@@ -497,19 +465,15 @@ func (o *DeliveryOutcome) OK() bool { return o.Err == "" && o.StatusCode >= 200 
 // is nothing to send (delivered already, or its endpoint disabled).
 func (s *Service) PendingDelivery(ctx context.Context, id int64) (*Delivery, error) {
 	return view(ctx, s, func(tx Tx) (*Delivery, error) {
-		atx, err := asyncTx(tx)
-		if err != nil {
-			return nil, err
-		}
-		d, err := atx.WebhookDeliveryGet(ctx, 0, id, "")
+		d, err := tx.WebhookDeliveryGet(ctx, 0, id, "")
 		if err != nil || d.Status != DeliveryPending {
 			return nil, err
 		}
-		ep, err := atx.WebhookEndpointGet(ctx, 0, d.EndpointID, "")
+		ep, err := tx.WebhookEndpointGet(ctx, 0, d.EndpointID, "")
 		if err != nil {
 			return nil, err
 		}
-		msg, err := atx.WebhookMessageGet(ctx, d.MessageID)
+		msg, err := tx.WebhookMessageGet(ctx, d.MessageID)
 		if err != nil {
 			return nil, err
 		}
@@ -526,11 +490,8 @@ func (s *Service) PendingDelivery(ctx context.Context, id int64) (*Delivery, err
 func (s *Service) FinishDeliveryAttempt(ctx context.Context, id int64, out *DeliveryOutcome, policy WebhookRetryPolicy, finish func(tx Tx) error) (*WebhookDelivery, error) {
 	var d *WebhookDelivery
 	err := s.store.Update(ctx, func(tx Tx) error {
-		atx, err := asyncTx(tx)
-		if err != nil {
-			return err
-		}
-		if d, err = atx.WebhookDeliveryGet(ctx, 0, id, ""); err != nil {
+		var err error
+		if d, err = tx.WebhookDeliveryGet(ctx, 0, id, ""); err != nil {
 			return err
 		}
 		if d.Status != DeliveryPending {
@@ -543,7 +504,7 @@ func (s *Service) FinishDeliveryAttempt(ctx context.Context, id int64, out *Deli
 		} else {
 			d.Attempts++
 			d.LastStatus, d.LastError = out.StatusCode, out.Err
-			if err := atx.WebhookAttemptAppend(ctx, &WebhookAttempt{DeliveryID: d.ID, At: out.At.UTC().Truncate(time.Microsecond),
+			if err := tx.WebhookAttemptAppend(ctx, &WebhookAttempt{DeliveryID: d.ID, At: out.At.UTC().Truncate(time.Microsecond),
 				StatusCode: out.StatusCode, Error: out.Err, DurationMS: out.Duration.Milliseconds(), Response: out.Response}); err != nil {
 				return err
 			}
@@ -557,7 +518,7 @@ func (s *Service) FinishDeliveryAttempt(ctx context.Context, id int64, out *Deli
 				d.NextAt = &next
 			}
 		}
-		if err := atx.WebhookDeliveryUpdate(ctx, d); err != nil {
+		if err := tx.WebhookDeliveryUpdate(ctx, d); err != nil {
 			return err
 		}
 		if d.Status == DeliveryPending {
@@ -565,7 +526,7 @@ func (s *Service) FinishDeliveryAttempt(ctx context.Context, id int64, out *Deli
 				return err
 			}
 		} else {
-			next, err := atx.WebhookDeliveryNext(ctx, d.EndpointID, d.OrderKey, d.ID)
+			next, err := tx.WebhookDeliveryNext(ctx, d.EndpointID, d.OrderKey, d.ID)
 			if err != nil && ErrorCode(err) != CodeNotFound {
 				return err
 			}

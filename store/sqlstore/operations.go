@@ -9,8 +9,6 @@ import (
 	"github.com/memberd/memberd/membership"
 )
 
-var _ membership.AsyncTx = (*Tx)(nil)
-
 const operationCols = `id, uuid, org_id, kind, status, interface, request_id, actor_member_id, credential_id,
 	target_member_id, space_id, lock_key, request, original, effective_at, result, error_code, error_message,
 	attempts, created_at, updated_at, started_at, finished_at`

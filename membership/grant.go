@@ -1,0 +1,133 @@
+package membership
+
+import (
+	"context"
+	"strings"
+)
+
+// This file holds resources, the grants that give access to them, and
+// the access check that reads both.
+
+// CreateResourceRequest creates a resource, optionally inside a space.
+type CreateResourceRequest struct {
+	Kind  string
+	Name  string
+	Space Ref
+}
+
+// ResourceKinds are the kinds of resource memberd grants access to.
+var ResourceKinds = []string{"desk", "room", "device", "lock", "parking"}
+
+// CreateResource creates a resource.
+func (s *Service) CreateResource(ctx context.Context, a Actor, req CreateResourceRequest) (*Resource, error) {
+	if err := checkName("resource name", req.Name); err != nil {
+		return nil, s.refuse(ctx, a, "resource.create", err)
+	}
+	valid := false
+	for _, k := range ResourceKinds {
+		valid = valid || k == req.Kind
+	}
+	if !valid {
+		return nil, s.refuse(ctx, a, "resource.create", Errorf(CodeInvalid, "kind must be one of %s", strings.Join(ResourceKinds, ", ")))
+	}
+	return mutate(ctx, s, a, "resource.create", func(tx Tx) (*Resource, error) {
+		if _, err := s.manager(ctx, tx, a); err != nil {
+			return nil, err
+		}
+		r := &Resource{UUID: NewUUID(), OrgID: a.OrgID, Kind: req.Kind, Name: req.Name, CreatedAt: s.now()}
+		if req.Space != (Ref{}) {
+			sp, err := tx.SpaceGet(ctx, req.Space.params(a.OrgID))
+			if err != nil {
+				return nil, err
+			}
+			r.SpaceID = sp.ID
+		}
+		if err := tx.ResourceCreate(ctx, r); err != nil {
+			return nil, err
+		}
+		_, err := s.record(ctx, tx, a, "resource.created", nil, nil, r)
+		return r, err
+	})
+}
+
+// Resources lists the organization's resources.
+func (s *Service) Resources(ctx context.Context, a Actor) ([]*Resource, error) {
+	return view(ctx, s, func(tx Tx) ([]*Resource, error) { return tx.ResourceList(ctx, a.OrgID) })
+}
+
+// Resource returns one resource of the actor's organization.
+func (s *Service) Resource(ctx context.Context, a Actor, ref Ref) (*Resource, error) {
+	return view(ctx, s, func(tx Tx) (*Resource, error) { return tx.ResourceGet(ctx, ref.params(a.OrgID)) })
+}
+
+// CreateGrantRequest grants a resource to a member directly or to a group.
+type CreateGrantRequest struct {
+	Resource Ref
+	Member   *MemberRef
+	Group    *Ref
+}
+
+// CreateGrant grants access to a resource.
+func (s *Service) CreateGrant(ctx context.Context, a Actor, req CreateGrantRequest) (*Grant, error) {
+	if (req.Member == nil) == (req.Group == nil) {
+		return nil, s.refuse(ctx, a, "grant.create", Errorf(CodeInvalid, "a grant names exactly one of member or group"))
+	}
+	return mutate(ctx, s, a, "grant.create", func(tx Tx) (*Grant, error) {
+		if _, err := s.manager(ctx, tx, a); err != nil {
+			return nil, err
+		}
+		res, err := tx.ResourceGet(ctx, req.Resource.params(a.OrgID))
+		if err != nil {
+			return nil, err
+		}
+		g := &Grant{UUID: NewUUID(), OrgID: a.OrgID, ResourceID: res.ID, Status: StatusActive, CreatedAt: s.now()}
+		var target *Member
+		if req.Member != nil {
+			if target, err = s.lockMember(ctx, tx, a.OrgID, *req.Member); err != nil {
+				return nil, err
+			}
+			if !target.Active() {
+				return nil, Errorf(CodeConflict, "the member is removed from the organization")
+			}
+			g.MemberID = target.ID
+		} else {
+			grp, err := tx.GroupGet(ctx, req.Group.params(a.OrgID))
+			if err != nil {
+				return nil, err
+			}
+			g.GroupID = grp.ID
+		}
+		if err := tx.GrantCreate(ctx, g); err != nil {
+			return nil, err
+		}
+		_, err = s.record(ctx, tx, a, "grant.created", target, nil, g)
+		return g, err
+	})
+}
+
+// Grants lists grants matching p within the actor's organization.
+func (s *Service) Grants(ctx context.Context, a Actor, p GrantListParams) ([]*Grant, error) {
+	p.OrgID = a.OrgID
+	return view(ctx, s, func(tx Tx) ([]*Grant, error) { return tx.GrantList(ctx, &p) })
+}
+
+// Grant returns one grant of the actor's organization by ID.
+func (s *Service) Grant(ctx context.Context, a Actor, id int64) (*Grant, error) {
+	return view(ctx, s, func(tx Tx) (*Grant, error) { return tx.GrantGet(ctx, &RefParams{OrgID: a.OrgID, ID: id}) })
+}
+
+// CheckAccess answers whether a member can use a resource right now,
+// reading committed state only: no cache can serve a revoked grant.
+func (s *Service) CheckAccess(ctx context.Context, a Actor, member MemberRef, resource Ref) (*Access, error) {
+	return view(ctx, s, func(tx Tx) (*Access, error) {
+		m, err := findMember(ctx, tx, a.OrgID, member)
+		if err != nil {
+			return nil, err
+		}
+		r, err := tx.ResourceGet(ctx, resource.params(a.OrgID))
+		if err != nil {
+			return nil, err
+		}
+		return tx.AccessCheck(ctx, &AccessParams{OrgID: a.OrgID, MemberID: m.ID, ResourceID: r.ID})
+	})
+}
