@@ -182,6 +182,17 @@ var funcs = template.FuncMap{
 	},
 	"join": strings.Join,
 	"list": func(v ...string) []string { return v },
+	// why says where a member's access to a resource comes from.
+	"why": func(a *membership.Access, groups map[int64]string) string {
+		var out []string
+		if a.Direct {
+			out = append(out, "direct grant")
+		}
+		for _, g := range a.GroupIDs {
+			out = append(out, "through group "+groups[g])
+		}
+		return strings.Join(out, "; ")
+	},
 	"path": func(parts ...any) string {
 		var b strings.Builder
 		b.WriteString(Prefix)

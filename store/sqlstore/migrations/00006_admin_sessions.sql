@@ -3,8 +3,16 @@
 -- made with a credential stops with it (the credential is joined on every
 -- request), and every session stops with its member. One-time sign-in
 -- links, printed by `memberd signin-link`, are kept the same way.
+--
+-- The console's member list pages by keyset in id order with or without a
+-- state filter. members_org_status (org_id, status, id) serves it only with
+-- one: without, SQLite read and sorted the organization (1M members: 0.3 s
+-- for the first page, 1.4 s for a page backwards). members_org_id serves
+-- every unfiltered page from the index in order.
 
 -- +goose Up
+CREATE INDEX members_org_id ON members (org_id, id);
+
 CREATE TABLE admin_sessions (
     id @ID@,
     uuid TEXT NOT NULL UNIQUE,
@@ -35,5 +43,6 @@ CREATE TABLE admin_signin_links (
 );
 
 -- +goose Down
+DROP INDEX members_org_id;
 DROP TABLE admin_signin_links;
 DROP TABLE admin_sessions;
