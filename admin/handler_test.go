@@ -73,6 +73,14 @@ func TestSignIn(t *testing.T) {
 	})
 }
 
+func describe(evs []*membership.Event) string {
+	var b strings.Builder
+	for _, e := range evs {
+		b.WriteString(e.Action + " by #" + itoa(e.ActorMemberID) + ": " + e.Message + "; ")
+	}
+	return "[" + b.String() + "]"
+}
+
 func mustURL(tb testing.TB, s string) *url.URL {
 	tb.Helper()
 	u, err := url.Parse(s)
@@ -195,8 +203,10 @@ func TestSessionEnds(t *testing.T) {
 			if loc := p.Header.Get("Location"); !strings.Contains(loc, url.QueryEscape(reason)) {
 				t.Errorf("redirect %q does not say %q", loc, reason)
 			}
-			if n := c.NullOrgRefusals(t, admin.Interface, mark); n != 1 {
-				t.Errorf("audited refusals of the ended session: got %d, want 1", n)
+			// The refusal is audited under the session's organization and member.
+			got := c.refusalsSince(t, 1, mark)
+			if len(got) != 1 || got[0].Action != "auth" || got[0].ActorMemberID != 3 || !strings.Contains(got[0].Message, reason) {
+				t.Errorf("audited refusals of the ended session: got %s, want one auth refusal by member 3 saying %q", describe(got), reason)
 			}
 		}
 		t.Run("Idle", func(t *testing.T) {

@@ -125,7 +125,7 @@ func (h *handler) signed(scope, action string, page func(w http.ResponseWriter, 
 				h.fail(w, r, nil, err, "")
 				return
 			}
-			h.svc.AuditRefusedAuth(r.Context(), Interface, respond.RequestID(r), "", membership.ErrorMessage(err))
+			h.svc.AuditRefusedSession(r.Context(), Interface, respond.RequestID(r), ck.Value, membership.ErrorMessage(err))
 			http.SetCookie(w, h.cookie(r, SessionCookie, "", time.Time{}))
 			h.toSignIn(w, r, membership.ErrorMessage(err))
 			return

@@ -279,8 +279,8 @@ func (s *Service) SignInWithLink(ctx context.Context, req SignInRequest) (*NewSe
 // SessionFor resolves a session token to who it acts as. A token that is
 // unknown, expired, idle too long, revoked, or whose credential or member
 // no longer works (revoked, expired, removed, no longer an owner or admin)
-// is CodeUnauthorized; callers audit it with AuditRefusedAuth. Use keeps
-// the session alive at most once a minute.
+// is CodeUnauthorized; callers audit it with AuditRefusedSession. Use
+// keeps the session alive at most once a minute.
 func (s *Service) SessionFor(ctx context.Context, token string) (*SessionPrincipal, error) {
 	if !strings.HasPrefix(token, sessionTokenPrefix) {
 		return nil, Errorf(CodeUnauthorized, "not signed in")
@@ -322,6 +322,20 @@ func (s *Service) SessionFor(ctx context.Context, token string) (*SessionPrincip
 		sess.LastSeenAt = now
 	}
 	return &SessionPrincipal{Session: sess, Principal: Principal{Credential: c, Member: m}}, nil
+}
+
+// AuditRefusedSession records a console request refused because its
+// session no longer works, under the session's organization, member and
+// credential when the token names a session at all, like AuditRefusedAuth
+// does for an API credential.
+func (s *Service) AuditRefusedSession(ctx context.Context, iface, requestID, token, reason string) {
+	a := Actor{Interface: iface, RequestID: requestID}
+	if strings.HasPrefix(token, sessionTokenPrefix) {
+		if row, err := view(ctx, s, func(tx Tx) (*SessionRow, error) { return tx.SessionGetByHash(ctx, hashSecret(token)) }); err == nil {
+			a.OrgID, a.MemberID, a.CredentialID = row.Session.OrgID, row.Session.MemberID, row.Session.CredentialID
+		}
+	}
+	s.auditRefusal(ctx, a, "auth", Errorf(CodeUnauthorized, "%s", reason))
 }
 
 // Sessions lists the organization's live console sessions: an owner sees
