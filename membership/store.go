@@ -215,6 +215,31 @@ type Tx interface {
 	IdempotencyGet(ctx context.Context, credentialID int64, key string) (*IdempotencyRecord, error)
 	// IdempotencyPut stores r; CodeConflict if the key is taken.
 	IdempotencyPut(ctx context.Context, r *IdempotencyRecord) error
+
+	// SessionCreate inserts a console session and sets its ID.
+	SessionCreate(ctx context.Context, s *Session) error
+	// SessionGetByHash returns the session whose token hashes to hash,
+	// with its member and credential, whatever their states; CodeNotFound
+	// if absent.
+	SessionGetByHash(ctx context.Context, hash []byte) (*SessionRow, error)
+	// SessionGet finds a session of orgID by UUID; CodeNotFound if absent
+	// or in another organization.
+	SessionGet(ctx context.Context, orgID int64, uuid string) (*Session, error)
+	// SessionList lists the sessions live at p.At (not revoked, expired or
+	// idle, member active, credential not revoked), newest first.
+	SessionList(ctx context.Context, p *SessionListParams) ([]*Session, error)
+	// SessionTouch records that a session was used at at.
+	SessionTouch(ctx context.Context, id int64, at time.Time) error
+	// SessionRevoke ends a session at at; CodeNotFound if absent.
+	SessionRevoke(ctx context.Context, id int64, at time.Time) error
+	// SignInLinkCreate inserts l and sets its ID.
+	SignInLinkCreate(ctx context.Context, l *SignInLink) error
+	// SignInLinkUse marks the unused link whose token hashes to hash used
+	// at at and returns it; CodeNotFound if absent or already used.
+	SignInLinkUse(ctx context.Context, hash []byte, at time.Time) (*SignInLink, error)
+	// MemberSearch lists members matching p by keyset: after p.AfterID in
+	// ID order, or the p.Limit just before p.BeforeID, still in ID order.
+	MemberSearch(ctx context.Context, p *MemberSearchParams) ([]*Member, error)
 }
 
 // RefParams addresses an entity of an organization by ID or UUID.

@@ -55,6 +55,7 @@ Usage:
   memberd serve [--addr HOST:PORT] [--db DSN] [--demo]   run the server
   memberd bootstrap --org NAME --owner EMAIL [--db DSN]  create the first organization
   memberd offboard --csv FILE [--server URL] [--dry-run] remove the members a CSV lists, with a progress bar
+  memberd signin-link --member EMAIL [--org ID] [--db DSN] print a one-time sign-in link to the admin console
 
 DSN is sqlite:PATH (default sqlite:memberd.db) or a postgres:// URL.
 Environment: MEMBERD_ADDR, MEMBERD_DB, MEMBERD_TOKEN (offboard).
@@ -73,6 +74,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.bootstrap(ctx, args[1:])
 	case "offboard":
 		return m.offboard(ctx, args[1:])
+	case "signin-link":
+		return m.signInLink(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil
@@ -93,6 +96,7 @@ type Config struct {
 	WorkivaAfterSunset bool
 	CPUProfile         string
 	GroupCommit        bool
+	TrustProxy         bool
 }
 
 // DefaultConfig is the configuration before flags and environment.

@@ -14,6 +14,7 @@ import (
 	"runtime/pprof"
 	"time"
 
+	"github.com/memberd/memberd/admin"
 	"github.com/memberd/memberd/auth"
 	"github.com/memberd/memberd/compat/highq"
 	"github.com/memberd/memberd/compat/jicoo"
@@ -33,6 +34,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		cfg.Addr = v
 	}
 	dbFromEnv := m.Getenv("MEMBERD_DB") != ""
+	cfg.TrustProxy = m.Getenv("MEMBERD_TRUST_PROXY") == "1"
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	m.storeFlags(fs, &cfg)
@@ -44,6 +46,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.BoolVar(&cfg.KeepFutureBookings, "keep-future-bookings", false, "keep a removed member's future bookings instead of cancelling them")
 	fs.BoolVar(&cfg.WorkivaAfterSunset, "workiva-after-sunset", false, "keep serving the deprecated Workiva endpoint after its sunset date (2027-01-31) instead of 410 Gone")
 	fs.BoolVar(&cfg.GroupCommit, "group-commit", cfg.GroupCommit, "coalesce concurrent writes into one transaction and one flush (off: one each, to measure what it buys)")
+	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", cfg.TrustProxy, "behind a reverse proxy: trust its X-Forwarded-Proto and X-Forwarded-For in the admin console (env MEMBERD_TRUST_PROXY=1)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole server run to this file (for benchmarks)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -85,12 +88,16 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	svc := membership.NewService(store, membership.Config{
 		BatchLimit: cfg.BatchLimit, KeepFutureBookings: cfg.KeepFutureBookings, Logger: logger, Queue: queue,
 	})
+	var demoLink string
 	if cfg.Demo {
 		d, err := demo.Load(ctx, store, time.Now())
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(m.Stdout, "MEMBERD_TOKEN=%s\nMEMBERD_ADMIN_TOKEN=%s\nMEMBERD_MEMBER_TOKEN=%s\n", d.OwnerToken, d.AdminToken, d.MemberToken)
+		if demoLink, _, err = svc.CreateSignInLink(ctx, d.Org.ID, membership.MemberRef{Email: demo.OwnerEmail}); err != nil {
+			return err
+		}
 		fmt.Fprintf(m.Stderr, "demo organization %q loaded (id 1, uuid %s): members 1..%d, owner %s, admin %s\n",
 			d.Org.Name, d.Org.UUID, demo.Members, demo.OwnerEmail, demo.AdminEmail)
 	}
@@ -125,6 +132,10 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	fmt.Fprintf(m.Stderr, "memberd listening on http://%s (database %s)\n", ln.Addr(), redact(cfg.DB))
+	if cfg.Demo {
+		fmt.Fprintf(m.Stdout, "\nAdmin console: http://%s%s/\n  sign in with the MEMBERD_TOKEN above (the owner's credential),\n  or open this one-time link (15 minutes): http://%s%s/signin/link?token=%s\n",
+			ln.Addr(), admin.Prefix, ln.Addr(), admin.Prefix, demoLink)
+	}
 	if m.Ready != nil {
 		m.Ready <- ln.Addr().String()
 	}
@@ -163,6 +174,10 @@ func routes(svc *membership.Service, authn *auth.Authenticator, cfg Config) http
 	workivaCfg := workiva.DefaultConfig()
 	workivaCfg.ServeAfterSunset = cfg.WorkivaAfterSunset
 	mux.Handle("/prototype/", workiva.NewHandler(svc, authn, workivaCfg))
+	adminCfg := admin.DefaultConfig()
+	adminCfg.TrustProxy = cfg.TrustProxy
+	mux.Handle(admin.Prefix+"/", admin.NewHandler(svc, adminCfg))
+	mux.Handle("GET "+admin.Prefix, http.RedirectHandler(admin.Prefix+"/", http.StatusSeeOther))
 	return respond.WithRequestID(respond.Recover(mux, func(w http.ResponseWriter, r *http.Request, err error) {
 		respond.JSON(w, respond.Status(err), map[string]string{"error": respond.Message(r, err)})
 	}))

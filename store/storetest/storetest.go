@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(tb testing.TB) membership.Store) {
 		{"Concurrency", concurrencyTests},
 		{"Operations", operationTests},
 		{"WebhookOutbox", outboxTests},
+		{"Sessions", sessionTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

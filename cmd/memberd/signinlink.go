@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/memberd/memberd/admin"
+	"github.com/memberd/memberd/membership"
+)
+
+// signInLink prints a one-time link that signs an owner or admin in to the
+// admin console, for the first sign-in or when no credential is at hand:
+// whoever can run it already holds the database.
+func (m *Main) signInLink(ctx context.Context, args []string) error {
+	cfg := DefaultConfig()
+	if v := m.Getenv("MEMBERD_ADDR"); v != "" {
+		cfg.Addr = v
+	}
+	fs := flag.NewFlagSet("signin-link", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	m.storeFlags(fs, &cfg)
+	org := fs.Int64("org", 1, "organization id")
+	member := fs.String("member", "", "the owner's or admin's e-mail or member id (required)")
+	base := fs.String("url", "", "the console's base URL as browsers reach it (default http://ADDR from MEMBERD_ADDR)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *member == "" {
+		return errors.New("signin-link needs --member EMAIL")
+	}
+	ref := membership.MemberRef{Email: *member}
+	if id, err := strconv.ParseInt(*member, 10, 64); err == nil {
+		ref = membership.MemberRef{ID: id}
+	}
+	store, err := openStore(ctx, cfg.DB, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	svc := membership.NewService(store, membership.DefaultConfig())
+	token, link, err := svc.CreateSignInLink(ctx, *org, ref)
+	if err != nil {
+		return fmt.Errorf("signin-link: %w", err)
+	}
+	u := strings.TrimSuffix(*base, "/")
+	if u == "" {
+		u = "http://" + cfg.Addr
+	}
+	fmt.Fprintf(m.Stdout, "%s%s/signin/link?token=%s\n", u, admin.Prefix, token)
+	fmt.Fprintf(m.Stderr, "one-time link for member %d; it works once, until %s\n", link.MemberID, link.ExpiresAt.Format("2006-01-02 15:04 UTC"))
+	return nil
+}
