@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -33,8 +34,10 @@ type Options struct {
 	BatchLimit int
 	// Limits are the per-credential rate limits; zero: none.
 	Limits auth.Limits
-	// OnBatch, when set, runs before the n-th batch removal is served.
-	OnBatch func(n int64)
+	// AfterBatch, when set, runs after the n-th batch removal is served
+	// (and committed) and before its answer is sent: a test that cancels
+	// its client there loses an answer whose removals were made.
+	AfterBatch func(n int64)
 }
 
 // Server is the running API and its owner's credential.
@@ -78,16 +81,19 @@ func Start(tb testing.TB, o Options) *Server {
 	s := &Server{Token: b.Secret}
 	api := httpapi.NewHandler(svc, auth.New(svc, o.Limits))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == httpapi.Prefix+"/removals" {
-			if n := s.Batches.Add(1); o.OnBatch != nil {
-				o.OnBatch(n)
-			}
-		}
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := httptest.NewRecorder()
 		api.ServeHTTP(rec, r)
-		if rec.status == http.StatusTooManyRequests {
+		if rec.Code == http.StatusTooManyRequests {
 			s.TooMany.Add(1)
 		}
+		if r.URL.Path == httpapi.Prefix+"/removals" {
+			if n := s.Batches.Add(1); o.AfterBatch != nil {
+				o.AfterBatch(n)
+			}
+		}
+		maps.Copy(w.Header(), rec.Header())
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes()) // the client may have gone: that is what AfterBatch tests
 	}))
 	tb.Cleanup(srv.Close)
 	s.URL = srv.URL
@@ -113,14 +119,4 @@ func addMembers(ctx context.Context, st membership.Store, b *membership.Bootstra
 		}
 		return nil
 	})
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(status int) {
-	r.status = status
-	r.ResponseWriter.WriteHeader(status)
 }

@@ -205,23 +205,26 @@ func (o *offboarding) remove(ctx context.Context, pending [][]int) error {
 		}
 	}
 	for _, rows := range pending {
-		if err := o.removeRows(ctx, rows); err != nil {
+		// Whole, whatever --batch is now: the same rows make the same key.
+		if err := o.removeRows(ctx, rows, len(rows)); err != nil {
 			return err
 		}
 	}
-	return o.removeRows(ctx, rest)
+	return o.removeRows(ctx, rest, o.batch)
 }
 
-// removeRows removes rows in batches of o.batch, splitting a batch the
+// removeRows removes rows in batches of size, splitting a batch the
 // server refuses as over its limit.
-func (o *offboarding) removeRows(ctx context.Context, rows []int) error {
+func (o *offboarding) removeRows(ctx context.Context, rows []int, size int) error {
 	for len(rows) > 0 {
-		n := min(o.batch, len(rows))
+		n := min(size, len(rows))
 		err := o.removeBatch(ctx, rows[:n])
 		var e *client.Error
 		if errors.As(err, &e) && e.Status == http.StatusBadRequest && e.Limit > 0 && e.Limit < n {
-			o.batch = e.Limit // nothing was removed: send the same rows in smaller batches
-			fmt.Fprintf(o.m.Stderr, "the server removes at most %d members per request; sending batches of %d\n", e.Limit, e.Limit)
+			// The server refused the whole request, so nothing was removed:
+			// send the same rows in batches it takes.
+			o.batch, size = min(o.batch, e.Limit), min(size, e.Limit)
+			fmt.Fprintf(o.m.Stderr, "the server removes at most %d members per request; sending batches of %d\n", e.Limit, size)
 			continue
 		}
 		if err != nil {

@@ -19,11 +19,11 @@ import (
 )
 
 // startOrg serves an organization of members clienttest.Email(1..members).
-func startOrg(tb testing.TB, members, batchLimit int, limits auth.Limits, onBatch ...func(int64)) *clienttest.Server {
+func startOrg(tb testing.TB, members, batchLimit int, limits auth.Limits, afterBatch ...func(int64)) *clienttest.Server {
 	tb.Helper()
 	o := clienttest.Options{Members: members, BatchLimit: batchLimit, Limits: limits}
-	if len(onBatch) > 0 {
-		o.OnBatch = onBatch[0]
+	if len(afterBatch) > 0 {
+		o.AfterBatch = afterBatch[0]
 	}
 	return clienttest.Start(tb, o)
 }
@@ -165,7 +165,7 @@ func TestOffboardResume(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := startOrg(t, rows, 100, auth.Limits{}, func(n int64) {
 		if n == 7 {
-			cancel() // the 7th batch is served, but the CLI stops waiting for it
+			cancel() // the 7th batch is made, but the CLI stops before its answer
 		}
 	})
 	csvPath := leaversCSV(t, 1, rows)
