@@ -179,7 +179,12 @@ or scheduled; 1 some rows failed; 2 could not run (nothing or part done: run aga
 	default:
 		err = o.remove(ctx, st.pending)
 	}
-	_ = o.bar.Finish()
+	if err != nil {
+		_ = o.bar.Exit() // leaves the bar where it stopped, not filled
+		fmt.Fprintln(m.Stderr)
+	} else {
+		_ = o.bar.Finish()
+	}
 	if werr := o.writeResults(*outPath); werr != nil && err == nil {
 		err = werr
 	}
