@@ -104,12 +104,17 @@ type Config struct {
 	CPUProfile         string
 	GroupCommit        bool
 	TrustProxy         bool
+	// WebhookAllowCIDR admits webhook targets in these comma-separated
+	// prefixes that would otherwise be refused (on-premises receivers).
+	WebhookAllowCIDR string
+	// WebhookMaxPending bounds one webhook endpoint's pending deliveries.
+	WebhookMaxPending int
 }
 
 // DefaultConfig is the configuration before flags and environment.
 func DefaultConfig() Config {
 	return Config{Addr: "127.0.0.1:8080", DB: "sqlite:memberd.db", RateLimit: 100, RateBurst: 200,
-		BatchLimit: membership.DefaultBatchLimit, GroupCommit: true}
+		BatchLimit: membership.DefaultBatchLimit, GroupCommit: true, WebhookMaxPending: membership.DefaultWebhookMaxPending}
 }
 
 // storeFlags registers the flags every database-using command shares.
