@@ -112,6 +112,7 @@ var (
 	epCreateWebhook     = ep(http.MethodPost, "create-webhook", "/webhooks", nil, typ[CreateWebhookRequest]())
 	epGetWebhook        = ep(http.MethodGet, "get-webhook", "/webhooks/{id}", nil, nil)
 	epDisableWebhook    = ep(http.MethodDelete, "disable-webhook", "/webhooks/{id}", nil, nil)
+	epEnableWebhook     = ep(http.MethodPost, "enable-webhook", "/webhooks/{id}/enable", nil, nil)
 	epListDeliveries    = ep(http.MethodGet, "list-webhook-deliveries", "/webhooks/{id}/deliveries", typ[ListDeliveriesParams](), nil)
 	epGetDelivery       = ep(http.MethodGet, "get-webhook-delivery", "/webhook-deliveries/{id}", nil, nil)
 	epRedeliver         = ep(http.MethodPost, "redeliver-webhook", "/webhook-deliveries/{id}/redeliver", nil, nil)
@@ -127,7 +128,7 @@ var endpoints = []*endpoint{
 	epCreateBooking, epGetBooking, epCheckAccess, epListEvents, epListCredentials, epCreateCredential,
 	epGetCredential, epRevokeCredential, epListOperations, epGetOperation, epCancelOperation, epPreviewOperation,
 	epListSchedules, epCreateSchedule, epGetSchedule, epCancelSchedule, epPreviewSchedule, epListWebhooks,
-	epCreateWebhook, epGetWebhook, epDisableWebhook, epListDeliveries, epGetDelivery, epRedeliver,
+	epCreateWebhook, epGetWebhook, epDisableWebhook, epEnableWebhook, epListDeliveries, epGetDelivery, epRedeliver,
 }
 
 // List is a whole collection.
@@ -620,6 +621,12 @@ func (c *Client) Webhook(ctx context.Context, id string) (*membership.WebhookEnd
 // DisableWebhook disables a webhook endpoint.
 func (c *Client) DisableWebhook(ctx context.Context, id string) (*membership.WebhookEndpoint, error) {
 	return call[membership.WebhookEndpoint](ctx, c, epDisableWebhook, []string{id}, nil, nil)
+}
+
+// EnableWebhook enables a disabled webhook endpoint; what its breaker held
+// is delivered again, oldest first.
+func (c *Client) EnableWebhook(ctx context.Context, id string) (*membership.WebhookEndpoint, error) {
+	return call[membership.WebhookEndpoint](ctx, c, epEnableWebhook, []string{id}, nil, nil)
 }
 
 // WebhookDeliveries lists an endpoint's deliveries, newest first.
