@@ -166,6 +166,9 @@ type Tx interface {
 	IdempotencyGet(ctx context.Context, credentialID int64, key string) (*IdempotencyRecord, error)
 	// IdempotencyPut stores r; CodeConflict if the key is taken.
 	IdempotencyPut(ctx context.Context, r *IdempotencyRecord) error
+
+	// DirectoryTx holds what identity providers (SCIM) read and write.
+	DirectoryTx
 }
 
 // RefParams addresses an entity of an organization by ID or UUID.

@@ -25,6 +25,7 @@ import (
 	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/jobs"
 	"github.com/memberd/memberd/membership"
+	"github.com/memberd/memberd/scim"
 )
 
 func (m *Main) serve(ctx context.Context, args []string) error {
@@ -158,6 +159,7 @@ func routes(svc *membership.Service, authn *auth.Authenticator, cfg Config) http
 	workivaCfg := workiva.DefaultConfig()
 	workivaCfg.ServeAfterSunset = cfg.WorkivaAfterSunset
 	mux.Handle("/prototype/", workiva.NewHandler(svc, authn, workivaCfg))
+	mux.Handle(scim.Prefix, scim.NewHandler(svc, authn))
 	return respond.WithRequestID(respond.Recover(mux, func(w http.ResponseWriter, r *http.Request, err error) {
 		respond.JSON(w, respond.Status(err), map[string]string{"error": respond.Message(r, err)})
 	}))
