@@ -101,6 +101,9 @@ const (
 	FieldGroupName  Field = "group_name"
 	// FieldMember matches groups with an active member of this UUID (eq only).
 	FieldMember Field = "member"
+	// FieldGroupID matches members active in the group of this ID (an
+	// int64; eq only).
+	FieldGroupID Field = "group_id"
 )
 
 // FilterOp is a directory filter's operator.
@@ -147,6 +150,8 @@ type DirectoryQuery struct {
 	Descending bool
 	Offset     int
 	Limit      int
+	// IncludeDeleted lists members a provider deleted, too.
+	IncludeDeleted bool
 }
 
 // DirectoryUserPage is one page of directory users and the number of
@@ -272,7 +277,9 @@ func (s *Service) ProvisionUser(ctx context.Context, a Actor, in UserInput) (*Di
 		now := s.now()
 		m = &Member{UUID: NewUUID(), OrgID: a.OrgID, UserID: user.ID, Email: in.Email, Name: in.Name,
 			Role: RoleMember, Status: StatusActive, AddedBy: actor.ID, CreatedAt: now, UpdatedAt: now}
-		if err := tx.MemberCreate(ctx, m); err != nil {
+		if err := tx.MemberCreate(ctx, m); ErrorCode(err) == CodeConflict {
+			return nil, ErrUserNameTaken // a concurrent create of the same userName won
+		} else if err != nil {
 			return nil, err
 		}
 		if _, err := s.record(ctx, tx, a, "member.added", m, nil, m); err != nil {
@@ -463,18 +470,19 @@ func (s *Service) DirectoryGroups(ctx context.Context, a Actor, q DirectoryQuery
 	})
 }
 
+// maxGroupMembers bounds the members one group answer lists.
+const maxGroupMembers = 1 << 20
+
+// activeGroupMembers lists a group's active members in one query.
 func (s *Service) activeGroupMembers(ctx context.Context, tx Tx, orgID, groupID int64) ([]*Member, error) {
-	gms, err := tx.GroupMemberList(ctx, &GroupMemberListParams{OrgID: orgID, GroupID: groupID, Status: StatusActive})
+	users, _, err := tx.DirectoryUserList(ctx, &DirectoryQuery{OrgID: orgID, Limit: maxGroupMembers, IncludeDeleted: true,
+		Filter: &Filter{Op: FilterEq, Field: FieldGroupID, Value: groupID}})
 	if err != nil {
 		return nil, err
 	}
-	members := make([]*Member, 0, len(gms))
-	for _, gm := range gms {
-		m, err := tx.MemberGet(ctx, &MemberGetParams{OrgID: orgID, ID: gm.MemberID})
-		if err != nil {
-			return nil, err
-		}
-		members = append(members, m)
+	members := make([]*Member, len(users))
+	for i, u := range users {
+		members[i] = u.Member
 	}
 	return members, nil
 }

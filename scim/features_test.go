@@ -3,9 +3,11 @@ package scim
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/memberd/memberd/internal/demo"
 	"github.com/memberd/memberd/internal/dialecttest"
 	"github.com/memberd/memberd/membership"
 )
@@ -224,6 +226,75 @@ func TestErrors(t *testing.T) {
 		}
 		if !e.Member(t, 1).Active() {
 			t.Error("the last owner was deactivated")
+		}
+	})
+}
+
+// TestRenameAndLimits covers a userName change (the membership moves to
+// the new address, keeping its id) and the rate limit in SCIM's format.
+func TestRenameAndLimits(t *testing.T) {
+	dialecttest.EachEngine(t, func(t *testing.T, engine string) {
+		e := newEnv(t, engine)
+		m7 := e.uuid(t, 7)
+		res := e.do(t, "PATCH", "/Users/"+m7, `{"Operations":[{"op":"replace","path":"userName","value":"Seven@Acme.test"}]}`)
+		e.want(t, res, 200)
+		if res.json["userName"] != "seven@acme.test" || res.json["id"] != m7 {
+			t.Errorf("rename: %s", res.Body)
+		}
+		res = e.do(t, "GET", "/Users?"+q(`filter=userName eq "seven@acme.test"`), "")
+		if res.json["totalResults"].(float64) != 1 {
+			t.Errorf("renamed user not found: %s", res.Body)
+		}
+		tight := e.Serve(t, Prefix, NewHandler, dialecttest.TightLimits)
+		var last *http.Response
+		for range 2 {
+			req, _ := http.NewRequest("GET", tight.URL+"/scim/v2/Users?count=1", nil)
+			req.Header.Set("Authorization", "Bearer "+e.token)
+			resp, body := dialecttest.Do(t, req)
+			last = resp
+			if resp.StatusCode == 429 && !strings.Contains(string(body), `"status":"429"`) {
+				t.Errorf("429 not in SCIM's format: %s", body)
+			}
+		}
+		if last.StatusCode != 429 || last.Header.Get("Retry-After") == "" {
+			t.Errorf("rate limit: %d, Retry-After %q", last.StatusCode, last.Header.Get("Retry-After"))
+		}
+	})
+}
+
+// FuzzPatchEndpoint sends PATCH bodies through the whole handler: no body
+// may get a 500. Under -fuzz only the decoder runs (see dialecttest.Fuzz).
+func FuzzPatchEndpoint(f *testing.F) {
+	seeds := []dialecttest.FuzzInput{
+		{ContentType: contentType, Body: []byte(`{"Operations":[{"op":"Replace","path":"active","value":"False"}]}`)},
+		{ContentType: contentType, Body: []byte(`{"Operations":[{"op":"Remove","path":"members","value":[{"value":"x"}]}]}`)},
+		{ContentType: "text/plain", Body: []byte(`{"Operations":[]}`)},
+		{ContentType: contentType, Body: []byte(`{"Operations":[{"op":"add","path":"emails[type eq \"work\"].value","value":1}]}`)},
+	}
+	dialecttest.Fuzz(f, seeds, func(tb testing.TB, engine string) dialecttest.Check {
+		e := newEnv(tb, engine)
+		user := "/scim/v2/Users/" + e.uuid(tb, 5)
+		group := "/scim/v2/Groups/" + demo.TedeeGroupUUID
+		return func(t *testing.T, ct string, body []byte, withEndpoint bool) {
+			ops, err := decodePatch(body)
+			if err == nil {
+				in := &membership.UserInput{}
+				for _, op := range ops {
+					_ = userTarget{in: in}.apply(op)
+				}
+			}
+			if !withEndpoint {
+				return
+			}
+			for _, path := range []string{user, group} {
+				req, _ := http.NewRequest("PATCH", e.Srv.URL+path, strings.NewReader(string(body)))
+				req.Header.Set("Authorization", "Bearer "+e.token)
+				req.Header.Set("Content-Type", ct)
+				resp, data := dialecttest.Do(t, req)
+				if resp.StatusCode >= 500 {
+					t.Fatalf("%s: %d %s", path, resp.StatusCode, data)
+				}
+			}
 		}
 	})
 }

@@ -28,6 +28,7 @@ const (
 	fieldBool
 	fieldTime
 	fieldMember // a group's active member, by UUID
+	fieldGroup  // a member's active group, by ID
 )
 
 var userFields = map[membership.Field]fieldSQL{
@@ -40,6 +41,7 @@ var userFields = map[membership.Field]fieldSQL{
 	membership.FieldActive:     {"m.status", fieldBool},
 	membership.FieldCreated:    {"m.created_at", fieldTime},
 	membership.FieldUpdated:    {"m.updated_at", fieldTime},
+	membership.FieldGroupID:    {"", fieldGroup},
 }
 
 var groupFields = map[membership.Field]fieldSQL{
@@ -96,6 +98,13 @@ func filterSQL(args *[]any, f *membership.Filter, fields map[membership.Field]fi
 		return boolSQL(args, fs.col, f)
 	case fieldTime:
 		return timeSQL(args, fs.col, f)
+	case fieldGroup:
+		id, ok := f.Value.(int64)
+		if f.Op != membership.FilterEq || !ok {
+			return "", membership.Errorf(membership.CodeInvalid, "groups are filtered with eq and a group id")
+		}
+		return `EXISTS (SELECT 1 FROM group_members gm WHERE gm.member_id = m.id AND gm.status = 'active' AND gm.group_id = ` +
+			arg(args, id) + `)`, nil
 	case fieldMember:
 		v, ok := f.Value.(string)
 		if f.Op != membership.FilterEq || !ok {
@@ -193,7 +202,7 @@ func orderSQL(p *membership.DirectoryQuery, fields map[membership.Field]fieldSQL
 		return " ORDER BY " + id + dir, nil
 	}
 	fs, ok := fields[p.SortBy]
-	if !ok {
+	if !ok || fs.col == "" {
 		return "", membership.Errorf(membership.CodeInvalid, "cannot sort by %s", p.SortBy)
 	}
 	col := fs.col
@@ -248,9 +257,12 @@ func scanDirectoryUser(r Row) (*membership.DirectoryUser, error) {
 
 // DirectoryUserList implements membership.DirectoryTx.
 func (t *Tx) DirectoryUserList(ctx context.Context, p *membership.DirectoryQuery) ([]*membership.DirectoryUser, int, error) {
+	where := ` WHERE m.org_id = $1 AND (p.deleted_at IS NULL OR m.status = 'active')`
+	if p.IncludeDeleted {
+		where = ` WHERE m.org_id = $1`
+	}
 	return page(ctx, t, p, userFields, memberCols+", "+memberProfileCols,
-		memberFrom+` LEFT JOIN member_profiles p ON p.member_id = m.id`,
-		` WHERE m.org_id = $1 AND (p.deleted_at IS NULL OR m.status = 'active')`, "m.id", scanDirectoryUser)
+		memberFrom+` LEFT JOIN member_profiles p ON p.member_id = m.id`, where, "m.id", scanDirectoryUser)
 }
 
 // MemberProfileGet implements membership.DirectoryTx.
