@@ -2,6 +2,7 @@ package membership
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 )
@@ -635,7 +636,7 @@ func (s *Service) applyGroup(ctx context.Context, tx Tx, a Actor, dg *DirectoryG
 			return nil, err
 		}
 		_, err = s.removeGroupMember(ctx, tx, a, g, RemoveGroupMemberRequest{Member: MemberRef{ID: m.ID}})
-		if err != nil && err != ErrNotMember && err != ErrAlreadyRemoved {
+		if err != nil && !errors.Is(err, ErrNotMember) && !errors.Is(err, ErrAlreadyRemoved) {
 			return nil, err
 		}
 	}

@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(tb testing.TB) membership.Store) {
 		{"Email", emailTests},
 		{"Audit", auditTests},
 		{"Concurrency", concurrencyTests},
+		{"Directory", directoryTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
