@@ -68,6 +68,10 @@ func groupResource(base string, g *membership.DirectoryGroup, withMembers bool) 
 		r["members"] = members
 	}
 	r["meta"] = meta("Group", base+"/Groups/"+g.Group.UUID, g.Group.CreatedAt, g.LastModified(), r)
+	if !withMembers {
+		// The version covers the members, which were not read.
+		delete(r["meta"].(map[string]any), "version")
+	}
 	return r
 }
 
@@ -152,36 +156,54 @@ func (p *projection) apply(r resource) resource {
 		if p.exclude[key] {
 			continue
 		}
-		sub, isMap := v.(map[string]any)
 		if p.include != nil && !p.include[key] {
-			if !isMap {
-				continue
-			}
 			// attributes=name.givenName keeps just that part of name
-			kept := map[string]any{}
-			for sk, sv := range sub {
-				if p.include[key+"."+strings.ToLower(sk)] {
-					kept[sk] = sv
-				}
-			}
-			if len(kept) > 0 {
+			if kept := subAttrs(v, func(sk string) bool { return p.include[key+"."+sk] }); kept != nil {
 				out[k] = kept
 			}
 			continue
 		}
-		if isMap && p.exclude != nil {
-			kept := map[string]any{}
-			for sk, sv := range sub {
-				if !p.exclude[key+"."+strings.ToLower(sk)] {
-					kept[sk] = sv
-				}
+		if p.exclude != nil {
+			if kept := subAttrs(v, func(sk string) bool { return !p.exclude[key+"."+sk] }); kept != nil {
+				out[k] = kept
+				continue
 			}
-			out[k] = kept
-			continue
 		}
 		out[k] = v
 	}
 	return out
+}
+
+// subAttrs keeps the sub-attributes (lower-case names) keep admits of a
+// complex value, or of each value of a multi-valued one; nil when v is
+// neither or nothing is kept.
+func subAttrs(v any, keep func(sub string) bool) any {
+	pick := func(m map[string]any) map[string]any {
+		kept := map[string]any{}
+		for sk, sv := range m {
+			if keep(strings.ToLower(sk)) {
+				kept[sk] = sv
+			}
+		}
+		return kept
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		if kept := pick(x); len(kept) > 0 {
+			return kept
+		}
+	case []map[string]any:
+		var list []map[string]any
+		for _, m := range x {
+			if kept := pick(m); len(kept) > 0 {
+				list = append(list, kept)
+			}
+		}
+		if len(list) > 0 {
+			return list
+		}
+	}
+	return nil
 }
 
 // wantsMembers reports whether a group answer under p lists members, so

@@ -385,7 +385,15 @@ func userInput(body []byte, in *membership.UserInput) error {
 	if raw, ok := field(obj, "userName"); !ok || isNull(raw) {
 		return badRequest("invalidValue", "userName is required")
 	}
-	return userTarget{in: in}.applyObject("replace", body)
+	if err := (userTarget{in: in}).applyObject("replace", body); err != nil {
+		return err
+	}
+	if in.Name == "" {
+		// Okta's profile pushes often carry only given and family names:
+		// the member's one name is made of them rather than left blank.
+		in.Name = strings.TrimSpace(in.GivenName + " " + in.FamilyName)
+	}
+	return nil
 }
 
 func (h *handler) createUser(ctx context.Context, a membership.Actor, q *request) *answer {
