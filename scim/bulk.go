@@ -131,6 +131,9 @@ func (h *handler) bulkOp(ctx context.Context, c *auth.Call, q *request, raw json
 	sub := &request{method: method, resource: parts[0], body: data, ifMatch: op.Version, base: q.base, query: map[string][]string{}, http: q.http}
 	if len(parts) == 2 {
 		sub.id = parts[1]
+		if !validID(sub.id) {
+			return fail(res, &scimError{status: http.StatusNotFound, detail: "no such resource"})
+		}
 	}
 	if _, ok := actionOf(sub); !ok || len(parts) > 2 || sub.resource == "Bulk" {
 		return fail(res, badRequest("invalidPath", "path %q does not name a resource this method applies to", op.Path))

@@ -189,6 +189,12 @@ func TestErrors(t *testing.T) {
 			{"no Operations", "", "PATCH", m5, `{}`, 400, "invalidSyntax"},
 			{"taken userName", "", "PATCH", m5, `{"Operations":[{"op":"replace","path":"userName","value":"alice@acme.test"}]}`, 409, "uniqueness"},
 			{"wrong schema", "", "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"userName":"a@acme.test"}`, 400, "invalidSyntax"},
+			{"NUL in id", "", "GET", "/Users/%00", "", 404, ""},
+			{"NUL in filter", "", "GET", "/Users?" + q(`filter=userName eq "a\u0000b"`), "", 400, "invalidFilter"},
+			{"NUL in member", "", "PATCH", "/Groups/a4d5e6f7-8b9c-4d2e-9f1a-3b4c5d6e7f8a", `{"Operations":[{"op":"remove","path":"members","value":[{"value":"\u0000"}]}]}`, 400, "invalidValue"},
+			{"NUL in bulk path", "", "POST", "/Bulk", `{"Operations":[{"method":"DELETE","path":"/Users/\u0000"}]}`, 200, ""},
+			{"long or chain", "", "GET", "/Users?" + q("filter="+strings.Repeat(`userName eq "x" or `, 150)+`userName pr`), "", 200, ""},
+			{"too long or chain", "", "GET", "/Users?" + q("filter="+strings.Repeat(`id eq "x" or `, 300)+`id pr`), "", 400, "invalidValue"},
 			{"method", "", "DELETE", "/Users", "", 405, ""},
 			{"unknown endpoint", "", "GET", "/Widgets", "", 404, ""},
 			{"last owner", "", "PATCH", "/Users/" + e.uuid(t, 1), `{"Operations":[{"op":"replace","value":{"active":false}}]}`, 409, ""},
@@ -219,7 +225,7 @@ func TestErrors(t *testing.T) {
 						t.Error("a refused request changed something")
 					}
 				}
-				if tc.status == 200 && res.json["totalResults"].(float64) != 0 {
+				if tc.token == tk.Other && tc.status == 200 && res.json["totalResults"].(float64) != 0 {
 					t.Errorf("another organization's member listed: %s", res.Body)
 				}
 			})

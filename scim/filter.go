@@ -83,8 +83,8 @@ func lex(s string) ([]token, error) {
 	if len(s) > maxFilterLen {
 		return nil, fmt.Errorf("longer than %d characters", maxFilterLen)
 	}
-	if !utf8.ValidString(s) {
-		return nil, fmt.Errorf("not valid UTF-8")
+	if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+		return nil, fmt.Errorf("not valid UTF-8 text")
 	}
 	var toks []token
 	for i := 0; i < len(s); {
@@ -108,7 +108,7 @@ func lex(s string) ([]token, error) {
 				return nil, fmt.Errorf("unterminated string at %d", i)
 			}
 			var v string
-			if err := json.Unmarshal([]byte(s[i:j+1]), &v); err != nil {
+			if err := json.Unmarshal([]byte(s[i:j+1]), &v); err != nil || strings.ContainsRune(v, 0) {
 				return nil, fmt.Errorf("bad string at %d", i)
 			}
 			toks = append(toks, token{kind: tokString, text: v, pos: i})

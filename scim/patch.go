@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/memberd/memberd/membership"
 )
@@ -160,6 +162,12 @@ func readString(raw json.RawMessage, what string) (string, error) {
 		return "", badRequest("invalidValue", "%s must be a string", what)
 	}
 	return s, nil
+}
+
+// validID reports whether id could be a resource id: short text without
+// control characters (PostgreSQL text cannot even hold NUL).
+func validID(id string) bool {
+	return id != "" && len(id) <= 128 && utf8.ValidString(id) && !strings.ContainsFunc(id, unicode.IsControl)
 }
 
 // readBool reads a boolean, also from the strings "true" and "false" in
@@ -346,7 +354,7 @@ func readMembers(v json.RawMessage) ([]string, error) {
 		}
 		raw, _ := field(obj, "value")
 		id, err := readString(raw, "members.value")
-		if err != nil || id == "" {
+		if err != nil || !validID(id) {
 			return nil, badRequest("invalidValue", `each member needs a "value" holding a user id`)
 		}
 		ids = append(ids, strings.ToLower(id))

@@ -107,6 +107,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(parts) == 2 {
 		q.id = parts[1]
+		if !validID(q.id) {
+			writeAnswer(w, errorAnswer(r, &scimError{status: 404, detail: "no such resource"}))
+			return
+		}
 	}
 	if isDiscovery(q.resource) {
 		writeAnswer(w, discovery(q))

@@ -54,7 +54,7 @@ var groupFields = map[membership.Field]fieldSQL{
 }
 
 // maxFilterDepth bounds the nesting a filter's translation recurses into.
-const maxFilterDepth = 50
+const maxFilterDepth = 200
 
 // filterSQL renders f as a WHERE condition over fields.
 func filterSQL(args *[]any, f *membership.Filter, fields map[membership.Field]fieldSQL, depth int) (string, error) {
