@@ -27,6 +27,7 @@ func TestAdvertisedFeatures(t *testing.T) {
 			}
 			return f
 		}
+		supported("patch")
 		if cfg["changePassword"].(map[string]any)["supported"] != false {
 			t.Error("changePassword advertised")
 		}
