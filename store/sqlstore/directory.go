@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,10 +17,13 @@ import (
 // index read and a page is computed by the database, never by scanning
 // every member in memory.
 
-// fieldSQL is a filterable field's column and how it compares.
+// fieldSQL is a filterable field's column and how it compares. scope is
+// added to an equality so that it can use an index led by the
+// organization (the profiles' external_id indexes).
 type fieldSQL struct {
-	col  string
-	kind int // fieldText, fieldLower (stored lower-case), fieldBool, fieldTime
+	col   string
+	kind  int // fieldText, fieldLower (stored lower-case), fieldBool, fieldTime, …
+	scope string
 }
 
 const (
@@ -32,25 +36,25 @@ const (
 )
 
 var userFields = map[membership.Field]fieldSQL{
-	membership.FieldUUID:       {"m.uuid", fieldLower},
-	membership.FieldEmail:      {"u.email", fieldLower},
-	membership.FieldExternalID: {"p.external_id", fieldText},
-	membership.FieldName:       {"m.name", fieldText},
-	membership.FieldGivenName:  {"p.given_name", fieldText},
-	membership.FieldFamilyName: {"p.family_name", fieldText},
-	membership.FieldActive:     {"m.status", fieldBool},
-	membership.FieldCreated:    {"m.created_at", fieldTime},
-	membership.FieldUpdated:    {"m.updated_at", fieldTime},
-	membership.FieldGroupID:    {"", fieldGroup},
+	membership.FieldUUID:       {"m.uuid", fieldLower, ""},
+	membership.FieldEmail:      {"u.email", fieldLower, ""},
+	membership.FieldExternalID: {"p.external_id", fieldText, " AND p.org_id = $1"},
+	membership.FieldName:       {"m.name", fieldText, ""},
+	membership.FieldGivenName:  {"p.given_name", fieldText, ""},
+	membership.FieldFamilyName: {"p.family_name", fieldText, ""},
+	membership.FieldActive:     {"m.status", fieldBool, ""},
+	membership.FieldCreated:    {"m.created_at", fieldTime, ""},
+	membership.FieldUpdated:    {"m.updated_at", fieldTime, ""},
+	membership.FieldGroupID:    {"", fieldGroup, ""},
 }
 
 var groupFields = map[membership.Field]fieldSQL{
-	membership.FieldUUID:       {"g.uuid", fieldLower},
-	membership.FieldExternalID: {"p.external_id", fieldText},
-	membership.FieldGroupName:  {"g.name", fieldText},
-	membership.FieldMember:     {"", fieldMember},
-	membership.FieldCreated:    {"g.created_at", fieldTime},
-	membership.FieldUpdated:    {"COALESCE(p.updated_at, g.created_at)", fieldTime},
+	membership.FieldUUID:       {"g.uuid", fieldLower, ""},
+	membership.FieldExternalID: {"p.external_id", fieldText, " AND p.org_id = $1"},
+	membership.FieldGroupName:  {"g.name", fieldText, ""},
+	membership.FieldMember:     {"", fieldMember, ""},
+	membership.FieldCreated:    {"g.created_at", fieldTime, ""},
+	membership.FieldUpdated:    {"COALESCE(p.updated_at, g.created_at)", fieldTime, ""},
 }
 
 // maxFilterDepth bounds the nesting a filter's translation recurses into.
@@ -173,6 +177,9 @@ func textSQL(args *[]any, fs fieldSQL, f *membership.Filter) (string, error) {
 		if f.Op == membership.FilterNe { // a missing attribute is "not equal" too
 			return "(" + col + " IS NULL OR " + col + " <> " + ph + ")", nil
 		}
+		if f.Op == membership.FilterEq && col == fs.col {
+			return "(" + col + " = " + ph + fs.scope + ")", nil
+		}
 		return col + " " + op + " " + ph, nil
 	}
 	if v == "" { // every present string contains, starts and ends with ""
@@ -189,6 +196,20 @@ func textSQL(args *[]any, fs fieldSQL, f *membership.Filter) (string, error) {
 		return "replace(" + col + ", " + ph + ", '') <> " + col, nil
 	}
 	return "", membership.Errorf(membership.CodeInvalid, "operator %s is not supported", f.Op)
+}
+
+// lookup reports whether f pins the rows by an indexed, nearly unique
+// field (userName, externalId, id), on its own or within an "and".
+func lookup(f *membership.Filter) bool {
+	switch {
+	case f == nil:
+		return false
+	case f.Op == membership.FilterAnd:
+		return lookup(f.Sub[0]) || lookup(f.Sub[1])
+	case f.Op == membership.FilterEq:
+		return f.Field == membership.FieldEmail || f.Field == membership.FieldExternalID || f.Field == membership.FieldUUID
+	}
+	return false
 }
 
 // orderSQL is the ORDER BY of a directory page: p.SortBy, then ID so that
@@ -212,32 +233,76 @@ func orderSQL(p *membership.DirectoryQuery, fields map[membership.Field]fieldSQL
 	return " ORDER BY " + col + dir + ", " + id + dir, nil
 }
 
-// page runs a directory listing: the rows of one page and the count of
-// every match, under where.
-func page[T any](ctx context.Context, t *Tx, p *membership.DirectoryQuery, fields map[membership.Field]fieldSQL,
-	cols, from, where, id string, scan func(Row) (*T, error)) ([]*T, int, error) {
+// listing is the SQL of one directory listing.
+type listing struct {
+	fields             map[membership.Field]fieldSQL
+	cols, from, where  string
+	id                 string // the ID column: the last sort key
+	countSQL, pageSQL  string
+	countArgs, allArgs []any
+}
+
+// build renders l's count and page queries for p.
+func (l *listing) build(p *membership.DirectoryQuery) error {
 	args := []any{p.OrgID}
+	where := l.where
 	if p.Filter != nil {
-		w, err := filterSQL(&args, p.Filter, fields, 0)
+		w, err := filterSQL(&args, p.Filter, l.fields, 0)
 		if err != nil {
-			return nil, 0, err
+			return err
 		}
 		where += " AND " + w
 	}
-	order, err := orderSQL(p, fields, id)
+	id := l.id
+	if lookup(p.Filter) {
+		// At most a few rows match: "+" keeps SQLite from walking the
+		// whole organization in id order to avoid sorting them.
+		id = "+" + id
+	}
+	order, err := orderSQL(p, l.fields, id)
 	if err != nil {
+		return err
+	}
+	l.countSQL, l.countArgs = `SELECT count(*)`+l.from+where, slices.Clone(args)
+	l.pageSQL = `SELECT ` + l.cols + l.from + where + order + " LIMIT " + arg(&args, max(p.Limit, 1))
+	if p.Offset > 0 {
+		l.pageSQL += " OFFSET " + arg(&args, p.Offset)
+	}
+	l.allArgs = args
+	return nil
+}
+
+// page runs a directory listing: the rows of one page and the count of
+// every match.
+func page[T any](ctx context.Context, t *Tx, p *membership.DirectoryQuery, l listing, scan func(Row) (*T, error)) ([]*T, int, error) {
+	if err := l.build(p); err != nil {
 		return nil, 0, err
 	}
 	var n int
-	if err := t.c.QueryRow(ctx, `SELECT count(*)`+from+where, args...).Scan(&n); err != nil {
+	if err := t.c.QueryRow(ctx, l.countSQL, l.countArgs...).Scan(&n); err != nil {
 		return nil, 0, fmt.Errorf("count directory rows: %w", err)
 	}
-	q := `SELECT ` + cols + from + where + order + " LIMIT " + arg(&args, max(p.Limit, 1))
-	if p.Offset > 0 {
-		q += " OFFSET " + arg(&args, p.Offset)
-	}
-	rows, err := collect(ctx, t, scan, q, args...)
+	rows, err := collect(ctx, t, scan, l.pageSQL, l.allArgs...)
 	return rows, n, err
+}
+
+func userListing(p *membership.DirectoryQuery) listing {
+	where := ` WHERE m.org_id = $1 AND (p.deleted_at IS NULL OR m.status = 'active')`
+	if p.IncludeDeleted {
+		where = ` WHERE m.org_id = $1`
+	}
+	return listing{fields: userFields, cols: memberCols + ", " + memberProfileCols,
+		from: memberFrom + ` LEFT JOIN member_profiles p ON p.member_id = m.id`, where: where, id: "m.id"}
+}
+
+// DirectoryUserSQL returns the page query DirectoryUserList runs for p and
+// its arguments, for engines' tests of its query plan.
+func DirectoryUserSQL(p *membership.DirectoryQuery) (string, []any, error) {
+	l := userListing(p)
+	if err := l.build(p); err != nil {
+		return "", nil, err
+	}
+	return l.pageSQL, l.allArgs, nil
 }
 
 const memberProfileCols = `p.external_id, COALESCE(p.given_name, ''), COALESCE(p.family_name, ''), p.deleted_at`
@@ -257,12 +322,7 @@ func scanDirectoryUser(r Row) (*membership.DirectoryUser, error) {
 
 // DirectoryUserList implements membership.DirectoryTx.
 func (t *Tx) DirectoryUserList(ctx context.Context, p *membership.DirectoryQuery) ([]*membership.DirectoryUser, int, error) {
-	where := ` WHERE m.org_id = $1 AND (p.deleted_at IS NULL OR m.status = 'active')`
-	if p.IncludeDeleted {
-		where = ` WHERE m.org_id = $1`
-	}
-	return page(ctx, t, p, userFields, memberCols+", "+memberProfileCols,
-		memberFrom+` LEFT JOIN member_profiles p ON p.member_id = m.id`, where, "m.id", scanDirectoryUser)
+	return page(ctx, t, p, userListing(p), scanDirectoryUser)
 }
 
 // MemberProfileGet implements membership.DirectoryTx.
@@ -320,9 +380,9 @@ func scanDirectoryGroup(r Row) (*membership.DirectoryGroup, error) {
 
 // DirectoryGroupList implements membership.DirectoryTx.
 func (t *Tx) DirectoryGroupList(ctx context.Context, p *membership.DirectoryQuery) ([]*membership.DirectoryGroup, int, error) {
-	return page(ctx, t, p, groupFields, `g.id, g.uuid, g.org_id, g.name, g.created_at, `+groupProfileCols,
-		` FROM user_groups g LEFT JOIN group_profiles p ON p.group_id = g.id`,
-		` WHERE g.org_id = $1 AND p.deleted_at IS NULL`, "g.id", scanDirectoryGroup)
+	return page(ctx, t, p, listing{fields: groupFields, cols: `g.id, g.uuid, g.org_id, g.name, g.created_at, ` + groupProfileCols,
+		from:  ` FROM user_groups g LEFT JOIN group_profiles p ON p.group_id = g.id`,
+		where: ` WHERE g.org_id = $1 AND p.deleted_at IS NULL`, id: "g.id"}, scanDirectoryGroup)
 }
 
 // GroupProfileGet implements membership.DirectoryTx.

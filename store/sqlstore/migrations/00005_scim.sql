@@ -18,6 +18,9 @@ CREATE TABLE member_profiles (
 -- makes externalId lookups, the other filter every provider sends, an
 -- index read within one organization.
 CREATE INDEX member_profiles_external ON member_profiles (org_id, external_id) WHERE external_id IS NOT NULL;
+-- A provider's import pages through every member in id order, active or
+-- not: without this each page would sort the whole organization.
+CREATE INDEX members_org_id ON members (org_id, id);
 
 CREATE TABLE group_profiles (
     group_id BIGINT PRIMARY KEY REFERENCES user_groups (id),
@@ -29,5 +32,6 @@ CREATE TABLE group_profiles (
 CREATE INDEX group_profiles_external ON group_profiles (org_id, external_id) WHERE external_id IS NOT NULL;
 
 -- +goose Down
+DROP INDEX members_org_id;
 DROP TABLE group_profiles;
 DROP TABLE member_profiles;
