@@ -558,7 +558,7 @@ func (s *Service) ProvisionGroup(ctx context.Context, a Actor, c GroupChange) (*
 			return nil, err
 		}
 		dg := &DirectoryGroup{Group: g, Profile: &GroupProfile{GroupID: g.ID, OrgID: a.OrgID}}
-		return s.applyGroup(ctx, tx, a, dg, c)
+		return s.applyGroup(ctx, tx, a, dg, c, true)
 	})
 }
 
@@ -578,15 +578,17 @@ func (s *Service) groupNameFree(ctx context.Context, tx Tx, orgID int64, name st
 	return nil
 }
 
-// ChangeGroup changes a group as a provider asks: edit sees the group with
-// its active members (locked, so a version check in edit is exact) and
-// fills in the change.
-func (s *Service) ChangeGroup(ctx context.Context, a Actor, uuid string, edit func(cur *DirectoryGroup, c *GroupChange) error) (*DirectoryGroup, error) {
+// ChangeGroup changes a group as a provider asks: edit sees the group
+// (locked, so a version check in edit is exact) and fills in the change.
+// withMembers loads its active members for edit and the answer; without
+// them a change that names the members to add and remove costs what it
+// changes, not the size of the group.
+func (s *Service) ChangeGroup(ctx context.Context, a Actor, uuid string, withMembers bool, edit func(cur *DirectoryGroup, c *GroupChange) error) (*DirectoryGroup, error) {
 	return mutate(ctx, s, a, "group.change", func(tx Tx) (*DirectoryGroup, error) {
 		if _, err := s.manager(ctx, tx, a); err != nil {
 			return nil, err
 		}
-		dg, err := s.directoryGroup(ctx, tx, a.OrgID, uuid, true, true)
+		dg, err := s.directoryGroup(ctx, tx, a.OrgID, uuid, withMembers, true)
 		if err != nil {
 			return nil, err
 		}
@@ -605,13 +607,14 @@ func (s *Service) ChangeGroup(ctx context.Context, a Actor, uuid string, edit fu
 				return nil, err
 			}
 		}
-		return s.applyGroup(ctx, tx, a, dg, c)
+		return s.applyGroup(ctx, tx, a, dg, c, withMembers)
 	})
 }
 
 // applyGroup writes c to dg: attributes, then removals, then additions,
-// each membership change recorded as the native one would be.
-func (s *Service) applyGroup(ctx context.Context, tx Tx, a Actor, dg *DirectoryGroup, c GroupChange) (*DirectoryGroup, error) {
+// each membership change recorded as the native one would be; then, when
+// reload, reads the members back.
+func (s *Service) applyGroup(ctx context.Context, tx Tx, a Actor, dg *DirectoryGroup, c GroupChange, reload bool) (*DirectoryGroup, error) {
 	if err := checkOptionalName("externalId", c.ExternalID); err != nil {
 		return nil, err
 	}
@@ -660,6 +663,10 @@ func (s *Service) applyGroup(ctx context.Context, tx Tx, a Actor, dg *DirectoryG
 			return nil, err
 		}
 	}
+	if !reload {
+		dg.Members = nil
+		return dg, nil
+	}
 	var err error
 	dg.Members, err = s.activeGroupMembers(ctx, tx, a.OrgID, g.ID)
 	return dg, err
@@ -684,7 +691,7 @@ func (s *Service) DeleteGroup(ctx context.Context, a Actor, uuid string, check f
 		for _, m := range dg.Members {
 			c.Remove = append(c.Remove, m.UUID)
 		}
-		if _, err := s.applyGroup(ctx, tx, a, dg, c); err != nil {
+		if _, err := s.applyGroup(ctx, tx, a, dg, c, false); err != nil {
 			return struct{}{}, err
 		}
 		now := s.now()

@@ -115,7 +115,7 @@ func TestAdvertisedFeatures(t *testing.T) {
 			gpath := "/Groups/" + g["id"].(string)
 			res = e.do(t, "GET", gpath+"?excludedAttributes=members", "")
 			getag := res.Header.Get("ETag")
-			e.want(t, e.do(t, "PATCH", gpath, `{"Operations":[{"op":"remove","path":"members[value eq \"`+e.uuid(t, 30)+`\"]"}]}`), 200)
+			e.want(t, e.do(t, "PATCH", gpath, `{"Operations":[{"op":"remove","path":"members[value eq \"`+e.uuid(t, 30)+`\"]"}]}`), 204)
 			e.want(t, e.do(t, "PATCH", gpath, `{"Operations":[{"op":"replace","path":"displayName","value":"Eng"}]}`, "If-Match", getag), 412)
 		})
 		t.Run("bulk", func(t *testing.T) {
@@ -265,6 +265,29 @@ func TestRenameAndLimits(t *testing.T) {
 		}
 		if last.StatusCode != 429 || last.Header.Get("Retry-After") == "" {
 			t.Errorf("rate limit: %d, Retry-After %q", last.StatusCode, last.Header.Get("Retry-After"))
+		}
+	})
+}
+
+// TestGroupPatchOrder checks that operations on named members apply in
+// order within one PATCH, whether or not the whole set is read.
+func TestGroupPatchOrder(t *testing.T) {
+	dialecttest.EachEngine(t, func(t *testing.T, engine string) {
+		e := newEnv(t, engine)
+		doors := "/Groups/" + demo.TedeeGroupUUID
+		m20, m10 := e.uuid(t, 20), e.uuid(t, 10)
+		for _, tc := range []struct{ query, ops, want string }{
+			{"", `{"op":"add","path":"members","value":[{"value":"` + m20 + `"}]},{"op":"remove","path":"members","value":[{"value":"` + m20 + `"}]}`, "[10 11 12 13 14 15]"},
+			{"", `{"op":"remove","path":"members","value":[{"value":"` + m10 + `"}]},{"op":"add","path":"members","value":[{"value":"` + m10 + `"},{"value":"` + m20 + `"}]}`, "[10 11 12 13 14 15 20]"},
+			{"?attributes=members", `{"op":"remove","path":"members","value":[{"value":"` + m20 + `"}]},{"op":"remove","path":"members[value eq \"` + m10 + `\"]"}`, "[11 12 13 14 15]"},
+		} {
+			res := e.do(t, "PATCH", doors+tc.query, `{"Operations":[`+tc.ops+`]}`)
+			if got := fmt.Sprint(e.groupMembers(t, demo.GroupDoors)); got != tc.want || res.Status/100 != 2 {
+				t.Errorf("%s: %d, members %s, want %s", tc.ops, res.Status, got, tc.want)
+			}
+			if tc.query != "" && len(res.json["members"].([]any)) != 5 {
+				t.Errorf("answer lists %v", res.json["members"])
+			}
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -302,6 +303,37 @@ type groupTarget struct {
 	c       *membership.GroupChange
 	members []string          // current set, in order
 	display map[string]string // member UUID → e-mail, for filters on display
+	// delta records adds and removes of named members straight into c,
+	// without the current set (see needsMembers).
+	delta bool
+}
+
+// needsMembers reports whether op can be applied only knowing the whole
+// current member set: a replace of the members, a remove of them all, a
+// value filter, or a path-less value naming members.
+func needsMembers(op patchOp) bool {
+	if op.path == nil {
+		obj, err := decodeObject(op.value)
+		if err != nil {
+			return true
+		}
+		_, ok := field(obj, "members")
+		return ok
+	}
+	key := strings.ToLower(op.path.attr)
+	if key != "members" {
+		return false
+	}
+	return op.path.filter != nil || op.op == "replace" || (op.op == "remove" && isNull(op.value))
+}
+
+// record moves id into to and out of from, so that an add and a remove of
+// the same member within one PATCH leave what the last one said.
+func record(to, from *[]string, id string) {
+	*from = slices.DeleteFunc(*from, func(x string) bool { return x == id })
+	if !slices.Contains(*to, id) {
+		*to = append(*to, id)
+	}
 }
 
 func newGroupTarget(cur *membership.DirectoryGroup, c *membership.GroupChange) *groupTarget {
@@ -426,6 +458,20 @@ func (g *groupTarget) setMembers(opName string, p *patchPath, v json.RawMessage)
 			return !ok
 		})
 		return ferr
+	}
+	if g.delta {
+		ids, err := readMembers(v)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if opName == "add" {
+				record(&g.c.Add, &g.c.Remove, id)
+			} else {
+				record(&g.c.Remove, &g.c.Add, id)
+			}
+		}
+		return nil
 	}
 	switch opName {
 	case "remove":

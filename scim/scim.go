@@ -18,7 +18,9 @@
 //     membership, keeping one history, under the same id.
 //   - A Group is a group; removing a member from it takes only the access
 //     that came through the group. DELETE empties the group that way and
-//     hides it from providers.
+//     hides it from providers. A PATCH answers 204 (200 with the group
+//     when attributes or excludedAttributes are given), and reads the
+//     group's members only when an operation needs the whole set.
 //
 // Choices where the RFCs leave room, made for what Okta and Entra send:
 // operation names and booleans ("True") are read case-insensitively; a
@@ -513,9 +515,21 @@ func (h *handler) createGroup(ctx context.Context, a membership.Actor, q *reques
 }
 
 func (h *handler) changeGroup(ctx context.Context, a membership.Actor, q *request) *answer {
+	proj, err := parseProjection(kindGroup, q.query.Get("attributes"), q.query.Get("excludedAttributes"))
+	if err != nil {
+		return &answer{err: badRequest("invalidValue", "attributes: %v", err)}
+	}
+	// A PATCH answers 204, as Okta's and Entra ID's references show, unless
+	// the client asks for the resource with attributes or
+	// excludedAttributes (RFC 7644 §3.5.2 allows either).
+	body := q.method == http.MethodPut || q.query.Has("attributes") || q.query.Has("excludedAttributes")
+	// The members are read only when something needs the whole set: a
+	// version check, an answer listing them, or an operation on all of
+	// them. Adding and removing named members then costs what it changes,
+	// however large the group.
+	full := q.method == http.MethodPut || q.ifMatch != "" || (body && proj.wantsMembers())
 	var ops []patchOp
 	if q.method == http.MethodPatch {
-		var err error
 		if ops, err = decodePatch(q.body); err != nil {
 			return &answer{err: err}
 		}
@@ -525,15 +539,19 @@ func (h *handler) changeGroup(ctx context.Context, a membership.Actor, q *reques
 			if err := probe.apply(op); err != nil {
 				return &answer{err: err}
 			}
+			full = full || needsMembers(op)
 		}
 	} else if err := groupBody(q.body, newGroupTarget(nil, &membership.GroupChange{})); err != nil {
 		return &answer{err: err}
 	}
-	g, err := h.svc.ChangeGroup(ctx, a, q.id, func(cur *membership.DirectoryGroup, c *membership.GroupChange) error {
-		if err := checkIfMatch(q, groupVersion(q.base, cur)); err != nil {
-			return err
+	g, err := h.svc.ChangeGroup(ctx, a, q.id, full, func(cur *membership.DirectoryGroup, c *membership.GroupChange) error {
+		if q.ifMatch != "" {
+			if err := checkIfMatch(q, groupVersion(q.base, cur)); err != nil {
+				return err
+			}
 		}
 		t := newGroupTarget(cur, c)
+		t.delta = !full
 		if q.method == http.MethodPut {
 			if err := groupBody(q.body, t); err != nil {
 				return err
@@ -544,15 +562,22 @@ func (h *handler) changeGroup(ctx context.Context, a membership.Actor, q *reques
 				return err
 			}
 		}
-		t.finish(cur)
+		if full {
+			t.finish(cur)
+		}
 		return nil
 	})
 	if err != nil {
 		return &answer{err: err}
 	}
-	// Okta and Entra ignore a PATCH's body; RFC 7644 §3.5.2 allows 204,
-	// but the resource is more useful and costs one read already made.
-	return resourceAnswer(q, http.StatusOK, groupResource(q.base, g, true))
+	if !body {
+		return &answer{status: http.StatusNoContent}
+	}
+	r := groupResource(q.base, g, full)
+	if full {
+		r["meta"].(map[string]any)["version"] = groupVersion(q.base, g)
+	}
+	return resourceAnswer(q, http.StatusOK, proj.apply(r))
 }
 
 // errorAnswer renders err in SCIM's error format (RFC 7644 §3.12).

@@ -195,7 +195,7 @@ func testDirectoryDelete(t *testing.T, open Opener) {
 
 func testDirectoryGroupRemove(t *testing.T, open Opener) {
 	w := newWorld(t, open)
-	g, err := w.svc.ChangeGroup(w.ctx, w.owner, w.eng.UUID, func(cur *membership.DirectoryGroup, c *membership.GroupChange) error {
+	g, err := w.svc.ChangeGroup(w.ctx, w.owner, w.eng.UUID, true, func(cur *membership.DirectoryGroup, c *membership.GroupChange) error {
 		if len(cur.Members) != 2 {
 			t.Errorf("eng has %d members, want 2", len(cur.Members))
 		}
