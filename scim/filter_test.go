@@ -198,9 +198,14 @@ func FuzzPatchBody(f *testing.F) {
 		}
 		in := &membership.UserInput{}
 		g := newGroupTarget(&membership.DirectoryGroup{Members: []*membership.Member{{UUID: "a", Email: "a@x"}}}, &membership.GroupChange{})
+		delta := newGroupTarget(nil, &membership.GroupChange{})
+		delta.delta = true
 		for _, op := range ops {
 			_ = userTarget{in: in}.apply(op)
 			_ = g.apply(op)
+			if !needsMembers(op) {
+				_ = delta.apply(op)
+			}
 		}
 		g.finish(&membership.DirectoryGroup{Members: []*membership.Member{{UUID: "a"}}})
 	})
