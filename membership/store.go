@@ -249,6 +249,8 @@ type Tx interface {
 	// MemberSearch lists members matching p by keyset: after p.AfterID in
 	// ID order, or the p.Limit just before p.BeforeID, still in ID order.
 	MemberSearch(ctx context.Context, p *MemberSearchParams) ([]*Member, error)
+	// DirectoryTx holds what identity providers (SCIM) read and write.
+	DirectoryTx
 }
 
 // RefParams addresses an entity of an organization by ID or UUID.

@@ -28,6 +28,7 @@ import (
 	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/jobs"
 	"github.com/memberd/memberd/membership"
+	"github.com/memberd/memberd/scim"
 )
 
 func (m *Main) serve(ctx context.Context, args []string) error {
@@ -193,6 +194,7 @@ func routes(svc *membership.Service, authn *auth.Authenticator, cfg Config) http
 	adminCfg.TrustProxy = cfg.TrustProxy
 	mux.Handle(admin.Prefix+"/", admin.NewHandler(svc, adminCfg))
 	mux.Handle("GET "+admin.Prefix, http.RedirectHandler(admin.Prefix+"/", http.StatusSeeOther))
+	mux.Handle(scim.Prefix, scim.NewHandler(svc, authn))
 	return respond.WithRequestID(respond.Recover(mux, func(w http.ResponseWriter, r *http.Request, err error) {
 		respond.JSON(w, respond.Status(err), map[string]string{"error": respond.Message(r, err)})
 	}))
