@@ -379,27 +379,7 @@ func (s *Service) restoreMember(ctx context.Context, tx Tx, a Actor, target *Mem
 	if err != nil {
 		return nil, err
 	}
-	if err := mayRemove(actor, target, target.AddedBy, RuleAdminAnyMember); err != nil {
-		return nil, Errorf(CodeForbidden, "you do not have rights to restore the specified user")
-	}
-	before := *target
-	now := s.now()
-	if err := tx.MemberSetStatus(ctx, &MemberSetStatusParams{ID: target.ID, Status: StatusActive, At: now, By: actor.ID}); err != nil {
-		return nil, err
-	}
-	target.Status, target.RemovedAt, target.RemovedBy, target.UpdatedAt = StatusActive, nil, 0, now
-	on := &ReactivateParams{OrgID: a.OrgID, MemberID: target.ID, Cause: CauseMemberRemoved}
-	report := newReport(target)
-	if report.Spaces, err = tx.SpaceMembersReactivate(ctx, on); err != nil {
-		return nil, err
-	}
-	if report.Groups, err = tx.GroupMembersReactivate(ctx, on); err != nil {
-		return nil, err
-	}
-	if _, err := tx.GrantsReactivate(ctx, on); err != nil {
-		return nil, err
-	}
-	if _, err := s.recorded(ctx, tx, a, "member.restored", report, DefaultReportLimit, &before, target); err != nil {
+	if _, err := s.restore(ctx, tx, a, actor, target); err != nil {
 		return nil, err
 	}
 	return target, nil
