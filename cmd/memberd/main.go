@@ -21,15 +21,14 @@ import (
 	"github.com/memberd/memberd/membership"
 	"github.com/memberd/memberd/store/postgres"
 	"github.com/memberd/memberd/store/sqlite"
+	"github.com/memberd/memberd/store/sqlstore"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := NewMain().Run(ctx, os.Args[1:]); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "memberd:", err)
-		}
+		fmt.Fprintln(os.Stderr, "memberd:", err)
 		os.Exit(1)
 	}
 }
@@ -56,16 +55,27 @@ Usage:
   memberd bootstrap --org NAME --owner EMAIL [--db DSN]  create the first organization
   memberd offboard --csv FILE [--server URL] [--dry-run] remove the members a CSV lists, with a progress bar
   memberd signin-link --member EMAIL [--org ID] [--db DSN] print a one-time sign-in link to the admin console
+  memberd config [serve's flags]                         print the settings serve would run with
+  memberd version                                        print the version and VCS revision
 
 DSN is sqlite:PATH (default sqlite:memberd.db) or a postgres:// URL.
-Environment: MEMBERD_ADDR, MEMBERD_DB, MEMBERD_TOKEN (offboard).
+Every flag also reads an environment variable (MEMBERD_DB, MEMBERD_ADDR, ...):
+memberd COMMAND --help lists them.
 `
 
-// Run runs the subcommand named by args[0].
+// Run runs the subcommand named by args[0]. Asking for help is not an
+// error: --help on any command prints its usage and returns nil.
 func (m *Main) Run(ctx context.Context, args []string) error {
+	if err := m.run(ctx, args); !errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return nil
+}
+
+func (m *Main) run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprint(m.Stderr, usage)
-		return flag.ErrHelp
+		return errors.New("no command given")
 	}
 	switch args[0] {
 	case "serve":
@@ -76,7 +86,12 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.offboard(ctx, args[1:])
 	case "signin-link":
 		return m.signInLink(ctx, args[1:])
-	case "help", "-h", "--help":
+	case "config":
+		return m.config(args[1:])
+	case "version", "-version", "--version":
+		fmt.Fprintln(m.Stdout, buildVersion())
+		return nil
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil
 	}
@@ -84,47 +99,19 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
-// Config is everything the server is configured with.
-type Config struct {
-	Addr               string
-	DB                 string
-	Demo               bool
-	RateLimit          float64
-	RateBurst          int
-	BatchLimit         int
-	KeepFutureBookings bool
-	WorkivaAfterSunset bool
-	CPUProfile         string
-	GroupCommit        bool
-	TrustProxy         bool
-}
-
-// DefaultConfig is the configuration before flags and environment.
-func DefaultConfig() Config {
-	return Config{Addr: "127.0.0.1:8080", DB: "sqlite:memberd.db", RateLimit: 100, RateBurst: 200,
-		BatchLimit: membership.DefaultBatchLimit, GroupCommit: true}
-}
-
-// storeFlags registers the flags every database-using command shares.
-func (m *Main) storeFlags(fs *flag.FlagSet, cfg *Config) {
-	if v := m.Getenv("MEMBERD_DB"); v != "" {
-		cfg.DB = v
-	}
-	fs.StringVar(&cfg.DB, "db", cfg.DB, "database: sqlite:PATH or a postgres:// URL (env MEMBERD_DB)")
-}
-
 // openStore opens the store a DSN names. groupCommit off gives every
 // write its own transaction and flush: only the benchmark wants that.
-func openStore(ctx context.Context, dsn string, groupCommit bool) (membership.Store, error) {
+// observe, when set, is told of every group commit.
+func openStore(ctx context.Context, dsn string, groupCommit bool, observe sqlstore.CommitObserver) (membership.Store, error) {
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return postgres.Open(ctx, dsn, postgres.WithGroupCommit(groupCommit))
+		return postgres.Open(ctx, dsn, postgres.WithGroupCommit(groupCommit), postgres.WithCommitObserver(observe))
 	case strings.HasPrefix(dsn, "sqlite:"):
 		path := strings.TrimPrefix(dsn, "sqlite:")
 		if path == "" {
 			return nil, errors.New("sqlite DSN needs a path: sqlite:PATH")
 		}
-		return sqlite.Open(ctx, path, sqlite.WithGroupCommit(groupCommit))
+		return sqlite.Open(ctx, path, sqlite.WithGroupCommit(groupCommit), sqlite.WithCommitObserver(observe))
 	}
 	return nil, fmt.Errorf("unknown database %q: want sqlite:PATH or a postgres:// URL", dsn)
 }
