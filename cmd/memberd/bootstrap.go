@@ -24,6 +24,9 @@ func (m *Main) bootstrap(ctx context.Context, args []string) error {
 	if *org == "" || *owner == "" {
 		return errors.New("bootstrap needs --org NAME and --owner EMAIL")
 	}
+	if _, err := prepareSQLiteDir(cfg.DB); err != nil {
+		return err
+	}
 	store, err := openStore(ctx, cfg.DB, cfg.GroupCommit, nil)
 	if err != nil {
 		return err

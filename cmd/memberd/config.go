@@ -90,6 +90,9 @@ func (m *Main) newFlagSet(cmd, synopsis string) *flag.FlagSet {
 // environment. An environment value a flag refuses is an error naming
 // the variable.
 func (m *Main) parseFlags(fs *flag.FlagSet, args []string) error {
+	if m.flagSets != nil {
+		m.flagSets(fs)
+	}
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
 		env := envName(fs.Name(), f.Name)

@@ -41,6 +41,9 @@ type Main struct {
 	Getenv func(string) string
 	// Ready, when set, receives the address serve listens on.
 	Ready chan<- string
+	// flagSets, when set, is handed each command's flags before they
+	// are parsed, so that tests can hold every flag to the README.
+	flagSets func(*flag.FlagSet)
 }
 
 // NewMain returns a Main on the process's streams and environment.
