@@ -18,6 +18,7 @@ func (m *Main) bootstrap(ctx context.Context, args []string) error {
 	org := fs.String("org", "", "organization name (required)")
 	owner := fs.String("owner", "", "owner's e-mail (required)")
 	name := fs.String("name", "", "owner's name")
+	force := fs.Bool("force", false, "create the organization even if the owner already owns one of that name")
 	if err := m.parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -33,7 +34,10 @@ func (m *Main) bootstrap(ctx context.Context, args []string) error {
 	}
 	defer store.Close()
 	svc := membership.NewService(store, membership.DefaultConfig())
-	b, err := svc.CreateOrganization(ctx, membership.BootstrapRequest{OrgName: *org, OwnerEmail: *owner, OwnerName: *name})
+	b, err := svc.CreateOrganization(ctx, membership.BootstrapRequest{OrgName: *org, OwnerEmail: *owner, OwnerName: *name, Force: *force})
+	if membership.ErrorCode(err) == membership.CodeConflict {
+		return fmt.Errorf("bootstrap: %s; --force creates another", membership.ErrorMessage(err))
+	}
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}

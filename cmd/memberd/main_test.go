@@ -116,6 +116,15 @@ func TestBootstrap(t *testing.T) {
 	if b.Organization.ID == 0 || b.Owner.Email != "it@acme.example" || b.Owner.Role != "owner" || !strings.HasPrefix(b.Secret, "mbd_") {
 		t.Fatalf("bootstrap printed %+v", b)
 	}
+	t.Run("ErrDuplicate", func(t *testing.T) {
+		err := m.Run(context.Background(), []string{"bootstrap", "--org", "Acme", "--owner", "it@acme.example"})
+		if err == nil || !strings.Contains(err.Error(), "already owns an organization named \"Acme\"") || !strings.Contains(err.Error(), "--force") {
+			t.Fatalf("second bootstrap: %v, want a refusal naming --force", err)
+		}
+		if err := m.Run(context.Background(), []string{"bootstrap", "--org", "Acme", "--owner", "it@acme.example", "--force"}); err != nil {
+			t.Fatalf("bootstrap --force: %v", err)
+		}
+	})
 	t.Run("ErrMissingFlags", func(t *testing.T) {
 		if err := m.Run(context.Background(), []string{"bootstrap", "--org", "Acme"}); err == nil {
 			t.Fatal("bootstrap without --owner succeeded")
