@@ -204,6 +204,8 @@ func (m *Main) loadDemo(ctx context.Context, store membership.Store, svc *member
 	}
 	fmt.Fprintf(m.Stderr, "demo organization %q loaded (id 1, uuid %s): members 1..%d, owner %s, admin %s\n",
 		d.Org.Name, d.Org.UUID, demo.Members, demo.OwnerEmail, demo.AdminEmail)
+	fmt.Fprintf(m.Stderr, "ids the README's sections use: HighQ site %d; Tedee user group %s; Workiva workspace %d, memberships %d (member 20) and %d (member 21)\n",
+		d.Spaces[demo.SpaceDeal], demo.TedeeGroupUUID, d.Spaces[demo.SpaceFinance], d.WorkivaSpace, d.WorkivaSpace+1)
 	return link, nil
 }
 
