@@ -334,3 +334,48 @@ func TestServeEmptyDatabase(t *testing.T) {
 		}
 	})
 }
+
+// TestJobMetrics follows a removal's webhook to a receiver that fails:
+// the delivery job's outcome, the failed delivery and its warning show.
+func TestJobMetrics(t *testing.T) {
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	t.Cleanup(receiver.Close)
+	base, stdout, stderr := startServe(t, nil, "--demo", "--rate-limit", "0", "--db", "sqlite:"+filepath.Join(t.TempDir(), "demo.db"))
+	token := printed(t, stdout, "MEMBERD_TOKEN")
+	call := func(method, path, body string) int {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := call(http.MethodPost, "/api/v1/webhooks", `{"url":"`+receiver.URL+`/hook","events":["member.removed"]}`); code != http.StatusCreated {
+		t.Fatalf("create webhook: %d", code)
+	}
+	if code := call(http.MethodDelete, "/api/v1/members/40", ""); code != http.StatusOK {
+		t.Fatalf("remove member 40: %d", code)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, body := get(t, base+"/metrics", "")
+		if strings.Contains(body, `memberd_webhook_deliveries_total{endpoint_status="active",outcome="failed"} 1`) &&
+			regexp.MustCompile(`memberd_jobs_finished_total\{kind="[a-z_]+",outcome="completed"\} [1-9]`).MatchString(body) &&
+			strings.Contains(body, "memberd_job_duration_seconds_bucket") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed delivery and completed job in /metrics:\n%s", body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(stderr.String(), "webhook delivery failed") {
+		t.Errorf("no warning for the failed delivery:\n%s", stderr.String())
+	}
+}
