@@ -200,6 +200,10 @@ func buildVersion() string {
 	if !ok {
 		return "memberd (no build information)"
 	}
+	return formatVersion(info)
+}
+
+func formatVersion(info *debug.BuildInfo) string {
 	version := info.Main.Version
 	if version == "" {
 		version = "(devel)"

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +105,11 @@ func TestVersion(t *testing.T) {
 	}
 	if got := stdout.String(); !strings.HasPrefix(got, "memberd ") || !strings.Contains(got, "go1.") {
 		t.Errorf("version printed %q, want memberd VERSION [revision ...] GOVERSION", got)
+	}
+	info := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v1.2.3"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "372f0da"}, {Key: "vcs.time", Value: "2026-12-06T00:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}
+	if got, want := formatVersion(info), "memberd v1.2.3 revision 372f0da (modified) committed 2026-12-06T00:00:00Z go1.26.8"; got != want {
+		t.Errorf("formatVersion: %q, want %q", got, want)
 	}
 }
 
@@ -377,5 +383,49 @@ func TestJobMetrics(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "webhook delivery failed") {
 		t.Errorf("no warning for the failed delivery:\n%s", stderr.String())
+	}
+}
+
+// TestShutdownLogged stops a server and reads what it logged: requests,
+// then jobs, drained within the timeout, and a 429 warned about before.
+func TestShutdownLogged(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	var stdout, stderr syncBuffer
+	m := testMain(&stdout, &stderr, map[string]string{"MEMBERD_SHUTDOWN_TIMEOUT": "5s", "MEMBERD_LOG_FORMAT": "json"})
+	m.Ready = ready
+	done := make(chan error, 1)
+	go func() {
+		done <- m.Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--demo", "--rate-limit", "0.001", "--rate-burst", "1",
+			"--db", "sqlite:" + filepath.Join(t.TempDir(), "demo.db")})
+	}()
+	var base string
+	select {
+	case addr := <-ready:
+		base = "http://" + addr
+	case err := <-done:
+		t.Fatalf("serve stopped: %v\n%s", err, stderr.String())
+	}
+	token := printed(t, &stdout, "MEMBERD_TOKEN")
+	get(t, base+"/api/v1/members/3", token)
+	if code, _ := get(t, base+"/api/v1/members/3", token); code != http.StatusTooManyRequests {
+		t.Fatalf("second call answered %d, want 429", code)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop within its shutdown timeout")
+	}
+	logs := stderr.String()
+	for _, want := range []string{`"level":"WARN","msg":"request","method":"GET","route":"GET /api/v1/members/{member}","status":429`,
+		`"msg":"shutting down: draining requests, then jobs","timeout":5000000000`, `"msg":"requests drained"`,
+		`"msg":"jobs drained"`, `"msg":"stopped"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("no %s in the log:\n%s", want, logs)
+		}
 	}
 }
