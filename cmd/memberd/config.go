@@ -37,13 +37,19 @@ type Config struct {
 	LogLevel        string
 	ShutdownTimeout time.Duration
 	SlowCommit      time.Duration
+	// WebhookAllowCIDR admits webhook targets in these comma-separated
+	// prefixes that would otherwise be refused (on-premises receivers).
+	WebhookAllowCIDR string
+	// WebhookMaxPending bounds one webhook endpoint's pending deliveries.
+	WebhookMaxPending int
 }
 
 // DefaultConfig is the configuration before flags and environment.
 func DefaultConfig() Config {
 	return Config{Addr: "127.0.0.1:8080", DB: "sqlite:memberd.db", RateLimit: 100, RateBurst: 200,
 		BatchLimit: membership.DefaultBatchLimit, GroupCommit: true, LogFormat: "text", LogLevel: "info",
-		ShutdownTimeout: 10 * time.Second, SlowCommit: 250 * time.Millisecond}
+		ShutdownTimeout: 10 * time.Second, SlowCommit: 250 * time.Millisecond,
+		WebhookMaxPending: membership.DefaultWebhookMaxPending}
 }
 
 // sharedFlags are the flags that mean the same thing in every command,
@@ -121,6 +127,8 @@ func (m *Main) serveFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.BoolVar(&cfg.WorkivaAfterSunset, "workiva-after-sunset", false, "keep serving the deprecated Workiva endpoint after its sunset date (2027-01-31) instead of 410 Gone")
 	fs.BoolVar(&cfg.GroupCommit, "group-commit", cfg.GroupCommit, "coalesce concurrent writes into one transaction and one flush (off: one each, to measure what it buys)")
 	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", cfg.TrustProxy, "behind a reverse proxy: trust its X-Forwarded-Proto and X-Forwarded-For in the admin console")
+	fs.StringVar(&cfg.WebhookAllowCIDR, "webhook-allow-cidr", cfg.WebhookAllowCIDR, "comma-separated CIDRs webhooks may reach although loopback, private, link-local or otherwise special, for on-premises receivers")
+	fs.IntVar(&cfg.WebhookMaxPending, "webhook-max-pending", cfg.WebhookMaxPending, "most pending deliveries one webhook endpoint holds; beyond it new messages for it are dropped and counted")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole server run to this file (for benchmarks)")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve /metrics on this address instead of the main listener")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "on SIGTERM, how long to let requests and jobs finish")

@@ -28,8 +28,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := NewMain().Run(ctx, os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "memberd:", err)
-		os.Exit(1)
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "memberd:", err)
+		}
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -56,14 +58,17 @@ const usage = `memberd — the membership service that takes access away properl
 Usage:
   memberd serve [--addr HOST:PORT] [--db DSN] [--demo]   run the server
   memberd bootstrap --org NAME --owner EMAIL [--db DSN]  create the first organization
-  memberd offboard --csv FILE [--server URL] [--dry-run] remove the members a CSV lists, with a progress bar
+  memberd offboard --csv FILE [--server URL] [--dry-run] [--at TIME] [--out FILE]
+                                                        remove the members a CSV lists; resumable (exit 1: rows failed, 2: could not run)
+  memberd members list|show|remove|restore [--server URL] day-to-day work on members through a running server
+  memberd openapi                                       print the native API's OpenAPI document
   memberd signin-link --member EMAIL [--org ID] [--db DSN] print a one-time sign-in link to the admin console
   memberd config [serve's flags]                         print the settings serve would run with
   memberd version                                        print the version and VCS revision
 
 DSN is sqlite:PATH (default sqlite:memberd.db) or a postgres:// URL.
-Every flag also reads an environment variable (MEMBERD_DB, MEMBERD_ADDR, ...):
-memberd COMMAND --help lists them.
+Every flag also reads an environment variable (MEMBERD_DB, MEMBERD_ADDR, MEMBERD_SERVER,
+MEMBERD_TOKEN, ...): memberd COMMAND --help lists them.
 `
 
 // Run runs the subcommand named by args[0]. Asking for help is not an
@@ -87,6 +92,10 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return m.bootstrap(ctx, args[1:])
 	case "offboard":
 		return m.offboard(ctx, args[1:])
+	case "members":
+		return m.members(ctx, args[1:])
+	case "openapi":
+		return m.openapi(ctx, args[1:])
 	case "signin-link":
 		return m.signInLink(ctx, args[1:])
 	case "config":

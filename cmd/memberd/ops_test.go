@@ -84,7 +84,8 @@ var commands = []string{"serve", "bootstrap", "signin-link", "config"}
 
 func TestHelpExitsZero(t *testing.T) {
 	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}, {"version"}, {"--version"},
-		{"serve", "--help"}, {"bootstrap", "--help"}, {"signin-link", "-h"}, {"config", "--help"}, {"offboard", "--help"}} {
+		{"serve", "--help"}, {"bootstrap", "--help"}, {"signin-link", "-h"}, {"config", "--help"}, {"offboard", "--help"},
+		{"members", "--help"}, {"members", "list", "--help"}, {"openapi", "--help"}} {
 		var stdout, stderr syncBuffer
 		if err := testMain(&stdout, &stderr, nil).Run(context.Background(), args); err != nil {
 			t.Errorf("%v: %v, want nil (exit 0)", args, err)
@@ -348,7 +349,8 @@ func TestJobMetrics(t *testing.T) {
 		w.WriteHeader(http.StatusInternalServerError)
 	}))
 	t.Cleanup(receiver.Close)
-	base, stdout, stderr := startServe(t, nil, "--demo", "--rate-limit", "0", "--db", "sqlite:"+filepath.Join(t.TempDir(), "demo.db"))
+	base, stdout, stderr := startServe(t, nil, "--demo", "--rate-limit", "0", "--webhook-allow-cidr", "127.0.0.1/32",
+		"--db", "sqlite:"+filepath.Join(t.TempDir(), "demo.db"))
 	token := printed(t, stdout, "MEMBERD_TOKEN")
 	call := func(method, path, body string) int {
 		t.Helper()

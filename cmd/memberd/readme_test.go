@@ -123,7 +123,16 @@ func TestREADME(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"--demo", "--rate-limit", "0", "--db", "sqlite:" + filepath.Join(t.TempDir(), "demo.db")}
+	blocks := readmeBlocks(string(data))
+	// The server runs with the flags the README starts it with.
+	args := []string{"--db", "sqlite:" + filepath.Join(t.TempDir(), "demo.db")}
+	for _, b := range blocks {
+		if rest, ok := strings.CutPrefix(b.text, "go run ./cmd/memberd serve --demo"); ok {
+			line, _, _ := strings.Cut(rest, "\n")
+			args = append(append(args, "--demo"), strings.Fields(line)...)
+			break
+		}
+	}
 	if !time.Now().Before(workiva.Sunset) {
 		// As the README's Workiva section says, from then on.
 		args = append(args, "--workiva-after-sunset")
@@ -134,24 +143,41 @@ func TestREADME(t *testing.T) {
 	if want := "HighQ site 2; Tedee user group a4d5e6f7-8b9c-4d2e-9f1a-3b4c5d6e7f8a; Workiva workspace 3, memberships 111 (member 20) and 112 (member 21)"; !strings.Contains(stderr.String(), want) {
 		t.Errorf("serve --demo printed\n%s\nwant the ids %q", stderr.String(), want)
 	}
-	dir := t.TempDir()
+	dir, work := t.TempDir(), t.TempDir()
+	// Blocks run in a copy of the files they name, so that what they
+	// write (offboard's state and results) stays out of the repository,
+	// and "go run ./cmd/memberd" is this package built once.
+	if err := os.MkdirAll(filepath.Join(work, "examples"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	leavers, err := os.ReadFile("../../examples/leavers.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work, "examples", "leavers.csv"), leavers, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "memberd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
 	env := append(os.Environ(), "REPLAY_DIR="+dir)
 	for _, name := range []string{"MEMBERD_TOKEN", "MEMBERD_ADMIN_TOKEN", "MEMBERD_MEMBER_TOKEN", "MEMBERD_ORG_UUID"} {
 		env = append(env, name+"="+printed(t, stdout, name))
 	}
 	ran := 0
-	for _, b := range readmeBlocks(string(data)) {
+	for _, b := range blocks {
 		if b.skip != "" {
 			t.Logf("README line %d: skipped: %s", b.line, b.skip)
 			continue
 		}
 		ran++
-		if err := os.WriteFile(filepath.Join(dir, "n"), []byte("0"), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "n"), []byte("0"), 0o600); err != nil { // call numbers restart per block
 			t.Fatal(err)
 		}
-		script := replayShims + strings.ReplaceAll(b.text, "127.0.0.1:8080", addr)
+		script := replayShims + strings.NewReplacer("127.0.0.1:8080", addr, "go run ./cmd/memberd", bin).Replace(b.text)
 		cmd := exec.Command("bash", "-c", script)
-		cmd.Env = env
+		cmd.Env, cmd.Dir = env, work
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Errorf("README line %d: %v\n%s", b.line, err, out)
@@ -190,6 +216,7 @@ func TestREADME(t *testing.T) {
 // uses (METHOD URL, "Header: value" items, key=value fields sent as JSON,
 // or as a form with --form).
 const replayShims = `
+set -e
 curl() {
 	local n=$(( $(cat "$REPLAY_DIR/n") + 1 ))
 	echo "$n" > "$REPLAY_DIR/n"

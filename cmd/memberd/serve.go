@@ -25,6 +25,7 @@ import (
 	"github.com/memberd/memberd/compat/workiva"
 	"github.com/memberd/memberd/httpapi"
 	"github.com/memberd/memberd/internal/demo"
+	"github.com/memberd/memberd/internal/netguard"
 	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/jobs"
 	"github.com/memberd/memberd/membership"
@@ -41,6 +42,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	allow, err := netguard.ParseAllow(cfg.WebhookAllowCIDR)
+	if err != nil {
+		return fmt.Errorf("--webhook-allow-cidr: %w", err)
+	}
+	guard := &netguard.Guard{Allow: allow}
 	if cfg.CPUProfile != "" {
 		stop, err := startCPUProfile(cfg.CPUProfile)
 		if err != nil {
@@ -78,13 +84,15 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	jobCfg := jobs.DefaultConfig()
 	jobCfg.Logger = logger
 	jobCfg.Observer = jobObserver{m: met, log: logger}
+	jobCfg.HTTPClient = guard.Client(jobs.DefaultDeliveryTimeout)
 	queue, err := newQueue(ctx, store, jobCfg)
 	if err != nil {
 		return err
 	}
 	svc := membership.NewService(store, membership.Config{
 		BatchLimit: cfg.BatchLimit, KeepFutureBookings: cfg.KeepFutureBookings, Logger: logger, Queue: queue,
-		Observer: coreObserver{m: met},
+		Observer:     coreObserver{m: met},
+		WebhookGuard: guard, WebhookMaxPending: cfg.WebhookMaxPending,
 	})
 	var demoLink string
 	if cfg.Demo {
