@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -87,6 +88,9 @@ type Config struct {
 	// just before the job is marked complete, with the job's kind. It is
 	// a test seam: crash tests block there and kill the process mid-job.
 	BeforeComplete func(ctx context.Context, kind string)
+	// Observer, when set, is told how each job and webhook delivery
+	// attempt ended.
+	Observer Observer
 }
 
 // DefaultConfig returns the settings memberd runs with unless told otherwise.
@@ -198,8 +202,10 @@ func NewQueue[TTx any, TDriver riverdriver.Driver[TTx]](ctx context.Context, dri
 
 // Runner works the jobs of one memberd node.
 type Runner struct {
-	start func(context.Context) error
-	stop  func(context.Context) error
+	start   func(context.Context) error
+	stop    func(context.Context) error
+	depth   func(context.Context) (map[string]int, error)
+	running atomic.Bool
 }
 
 // NewRunner returns a Runner that works q's jobs for svc once started.
@@ -209,11 +215,20 @@ func NewRunner(svc *membership.Service, q *Queue) (*Runner, error) {
 }
 
 // Start starts working jobs; it returns once the queue is running.
-func (r *Runner) Start(ctx context.Context) error { return r.start(ctx) }
+func (r *Runner) Start(ctx context.Context) error {
+	if err := r.start(ctx); err != nil {
+		return err
+	}
+	r.running.Store(true)
+	return nil
+}
 
 // Stop stops fetching jobs and waits for running ones to finish or for
 // ctx to end, whichever comes first. A job cut short is run again later.
-func (r *Runner) Stop(ctx context.Context) error { return r.stop(ctx) }
+func (r *Runner) Stop(ctx context.Context) error {
+	r.running.Store(false)
+	return r.stop(ctx)
+}
 
 // enqueuer inserts jobs with River on one driver.
 type enqueuer[TTx any] struct {
@@ -255,7 +270,11 @@ func newRunner[TTx any, TDriver riverdriver.Driver[TTx]](svc *membership.Service
 	if err != nil {
 		return nil, fmt.Errorf("jobs: river client: %w", err)
 	}
-	return &Runner{start: e.client.Start, stop: e.client.Stop}, nil
+	if cfg.Observer != nil {
+		observe(e.client, cfg.Observer)
+	}
+	return &Runner{start: e.client.Start, stop: e.client.Stop,
+		depth: func(ctx context.Context) (map[string]int, error) { return depth[TTx](ctx, driver) }}, nil
 }
 
 // quiet passes River's warnings and errors on and drops its chatter.

@@ -57,6 +57,7 @@ func (w *deliveryWorker[TTx, TDriver]) Work(ctx context.Context, job *river.Job[
 	if d.Endpoint.Status == membership.WebhookActive {
 		out = w.send(ctx, d)
 	}
+	w.e.cfg.observeDelivery(out != nil, out != nil && out.Err == "" && out.StatusCode/100 == 2, string(d.Endpoint.Status))
 	// An HTTP failure is the delivery's own business (recorded, retried on
 	// the policy's schedule as a new job); only storage errors fail the job.
 	_, err = w.e.svc.FinishDeliveryAttempt(ctx, d.Delivery.ID, out, w.e.cfg.Webhook, finisher(ctx, w.e, job))

@@ -23,6 +23,10 @@ type BootstrapRequest struct {
 	OrgName    string
 	OwnerEmail string
 	OwnerName  string
+	// Force creates the organization even if the owner already owns one
+	// of that name; without it that is CodeConflict, so that running
+	// bootstrap twice does not make two.
+	Force bool
 }
 
 // CreateOrganization creates an organization, its owner and an owner
@@ -37,6 +41,16 @@ func (s *Service) CreateOrganization(ctx context.Context, req BootstrapRequest) 
 		return nil, err
 	}
 	return mutate(ctx, s, Actor{Interface: "cli"}, "organization.create", func(tx Tx) (*Bootstrap, error) {
+		if !req.Force {
+			existing, err := tx.OrganizationGetByOwner(ctx, req.OrgName, email)
+			if err == nil {
+				return nil, Errorf(CodeConflict, "%s already owns an organization named %q (id %d, uuid %s)",
+					email, req.OrgName, existing.ID, existing.UUID)
+			}
+			if ErrorCode(err) != CodeNotFound {
+				return nil, err
+			}
+		}
 		now := s.now()
 		org := &Organization{UUID: NewUUID(), Name: req.OrgName, CreatedAt: now}
 		if err := tx.OrganizationCreate(ctx, org); err != nil {

@@ -38,6 +38,20 @@ type Config struct {
 	// WebhookMaxPending bounds one endpoint's pending deliveries; 0 is
 	// DefaultWebhookMaxPending.
 	WebhookMaxPending int
+	// Observer, when set, is told the outcome of every change attempted.
+	Observer Observer
+}
+
+// Observer is told how each attempted change ended, once its transaction
+// has: action names the change as its audit event does ("member.remove",
+// "batch.remove", ...), iface the interface it came through, outcome is
+// "ok" or the Code it ended with, and refused says it was refused (and
+// audited as such) rather than failed. Dry runs are not changes and are
+// not reported. It lets the wiring count removals and
+// refusals without the core importing a metrics library; it must not
+// block.
+type Observer interface {
+	ChangeAttempted(action, iface, outcome string, refused bool)
 }
 
 // DefaultConfig returns the settings memberd runs with unless told otherwise.
@@ -151,6 +165,7 @@ func mutate[T any](ctx context.Context, s *Service, a Actor, action string, fn f
 		})
 	})
 	if err == nil {
+		s.observe(action, a.Interface, "ok", false)
 		return result, nil
 	}
 	if hasIdem {
@@ -171,6 +186,8 @@ func mutate[T any](ctx context.Context, s *Service, a Actor, action string, fn f
 	// authenticated is refused inside the transaction: audit that too.
 	if isRefusal(err) || ErrorCode(err) == CodeUnauthorized {
 		s.auditRefusal(ctx, a, action, err)
+	} else {
+		s.observe(action, a.Interface, string(ErrorCode(err)), false)
 	}
 	var zero T
 	return zero, err
@@ -198,6 +215,7 @@ func view[T any](ctx context.Context, s *Service, fn func(tx Tx) (T, error)) (T,
 // attempt's own transaction was rolled back, so that nothing of the attempt
 // is kept but the record that it was made.
 func (s *Service) auditRefusal(ctx context.Context, a Actor, action string, cause error) {
+	s.observe(action, a.Interface, string(ErrorCode(cause)), true)
 	e := s.newEvent(a, action, OutcomeRefused)
 	e.Message = ErrorMessage(cause)
 	// The refusal has already been decided; a failure to record it must
@@ -205,6 +223,13 @@ func (s *Service) auditRefusal(ctx context.Context, a Actor, action string, caus
 	ctx = context.WithoutCancel(ctx)
 	if err := s.store.Update(ctx, func(tx Tx) error { return tx.EventAppend(ctx, e) }); err != nil {
 		s.cfg.Logger.Error("audit refused attempt", "action", action, "err", err)
+	}
+}
+
+// observe tells the Observer, if any, how a change ended.
+func (s *Service) observe(action, iface, outcome string, refused bool) {
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.ChangeAttempted(action, iface, outcome, refused)
 	}
 }
 

@@ -33,6 +33,10 @@ type Tx interface {
 	OrganizationGet(ctx context.Context, id int64) (*Organization, error)
 	// OrganizationGetByUUID returns CodeNotFound if absent.
 	OrganizationGetByUUID(ctx context.Context, uuid string) (*Organization, error)
+	// OrganizationGetByOwner returns the oldest organization named name
+	// that the user with e-mail email (already lower-case) owns as an
+	// active member; CodeNotFound if none.
+	OrganizationGetByOwner(ctx context.Context, name, email string) (*Organization, error)
 
 	// UserUpsert returns the user with e-mail email (already lower-case),
 	// creating it if needed.

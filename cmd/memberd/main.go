@@ -21,6 +21,7 @@ import (
 	"github.com/memberd/memberd/membership"
 	"github.com/memberd/memberd/store/postgres"
 	"github.com/memberd/memberd/store/sqlite"
+	"github.com/memberd/memberd/store/sqlstore"
 )
 
 func main() {
@@ -42,6 +43,9 @@ type Main struct {
 	Getenv func(string) string
 	// Ready, when set, receives the address serve listens on.
 	Ready chan<- string
+	// flagSets, when set, is handed each command's flags before they
+	// are parsed, so that tests can hold every flag to the README.
+	flagSets func(*flag.FlagSet)
 }
 
 // NewMain returns a Main on the process's streams and environment.
@@ -59,16 +63,27 @@ Usage:
   memberd members list|show|remove|restore [--server URL] day-to-day work on members through a running server
   memberd openapi                                       print the native API's OpenAPI document
   memberd signin-link --member EMAIL [--org ID] [--db DSN] print a one-time sign-in link to the admin console
+  memberd config [serve's flags]                         print the settings serve would run with
+  memberd version                                        print the version and VCS revision
 
 DSN is sqlite:PATH (default sqlite:memberd.db) or a postgres:// URL.
-Environment: MEMBERD_ADDR, MEMBERD_DB, MEMBERD_SERVER and MEMBERD_TOKEN (offboard, members).
+Every flag also reads an environment variable (MEMBERD_DB, MEMBERD_ADDR, MEMBERD_SERVER,
+MEMBERD_TOKEN, ...): memberd COMMAND --help lists them.
 `
 
-// Run runs the subcommand named by args[0].
+// Run runs the subcommand named by args[0]. Asking for help is not an
+// error: --help on any command prints its usage and returns nil.
 func (m *Main) Run(ctx context.Context, args []string) error {
+	if err := m.run(ctx, args); !errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return nil
+}
+
+func (m *Main) run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprint(m.Stderr, usage)
-		return flag.ErrHelp
+		return errors.New("no command given")
 	}
 	switch args[0] {
 	case "serve":
@@ -83,7 +98,12 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.openapi(ctx, args[1:])
 	case "signin-link":
 		return m.signInLink(ctx, args[1:])
-	case "help", "-h", "--help":
+	case "config":
+		return m.config(args[1:])
+	case "version", "-version", "--version":
+		fmt.Fprintln(m.Stdout, buildVersion())
+		return nil
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil
 	}
@@ -91,52 +111,19 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
-// Config is everything the server is configured with.
-type Config struct {
-	Addr               string
-	DB                 string
-	Demo               bool
-	RateLimit          float64
-	RateBurst          int
-	BatchLimit         int
-	KeepFutureBookings bool
-	WorkivaAfterSunset bool
-	CPUProfile         string
-	GroupCommit        bool
-	TrustProxy         bool
-	// WebhookAllowCIDR admits webhook targets in these comma-separated
-	// prefixes that would otherwise be refused (on-premises receivers).
-	WebhookAllowCIDR string
-	// WebhookMaxPending bounds one webhook endpoint's pending deliveries.
-	WebhookMaxPending int
-}
-
-// DefaultConfig is the configuration before flags and environment.
-func DefaultConfig() Config {
-	return Config{Addr: "127.0.0.1:8080", DB: "sqlite:memberd.db", RateLimit: 100, RateBurst: 200,
-		BatchLimit: membership.DefaultBatchLimit, GroupCommit: true, WebhookMaxPending: membership.DefaultWebhookMaxPending}
-}
-
-// storeFlags registers the flags every database-using command shares.
-func (m *Main) storeFlags(fs *flag.FlagSet, cfg *Config) {
-	if v := m.Getenv("MEMBERD_DB"); v != "" {
-		cfg.DB = v
-	}
-	fs.StringVar(&cfg.DB, "db", cfg.DB, "database: sqlite:PATH or a postgres:// URL (env MEMBERD_DB)")
-}
-
 // openStore opens the store a DSN names. groupCommit off gives every
 // write its own transaction and flush: only the benchmark wants that.
-func openStore(ctx context.Context, dsn string, groupCommit bool) (membership.Store, error) {
+// observe, when set, is told of every group commit.
+func openStore(ctx context.Context, dsn string, groupCommit bool, observe sqlstore.CommitObserver) (membership.Store, error) {
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return postgres.Open(ctx, dsn, postgres.WithGroupCommit(groupCommit))
+		return postgres.Open(ctx, dsn, postgres.WithGroupCommit(groupCommit), postgres.WithCommitObserver(observe))
 	case strings.HasPrefix(dsn, "sqlite:"):
 		path := strings.TrimPrefix(dsn, "sqlite:")
 		if path == "" {
 			return nil, errors.New("sqlite DSN needs a path: sqlite:PATH")
 		}
-		return sqlite.Open(ctx, path, sqlite.WithGroupCommit(groupCommit))
+		return sqlite.Open(ctx, path, sqlite.WithGroupCommit(groupCommit), sqlite.WithCommitObserver(observe))
 	}
 	return nil, fmt.Errorf("unknown database %q: want sqlite:PATH or a postgres:// URL", dsn)
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server goroutine to write
@@ -39,36 +38,8 @@ func testMain(stdout, stderr *syncBuffer, env map[string]string) *Main {
 // owner token; the server stops when the test ends.
 func serveDemo(t *testing.T) (string, string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	var stdout, stderr syncBuffer
-	m := testMain(&stdout, &stderr, nil)
-	m.Ready = ready
-	done := make(chan error, 1)
-	go func() {
-		done <- m.Run(ctx, []string{"serve", "--demo", "--addr", "127.0.0.1:0", "--rate-limit", "0",
-			"--db", "sqlite:" + filepath.Join(t.TempDir(), "demo.db")})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	select {
-	case addr := <-ready:
-		for _, line := range strings.Split(stdout.String(), "\n") {
-			if v, ok := strings.CutPrefix(line, "MEMBERD_TOKEN="); ok {
-				return "http://" + addr, v
-			}
-		}
-		t.Fatalf("no MEMBERD_TOKEN line in %q", stdout.String())
-	case err := <-done:
-		t.Fatalf("serve stopped: %v\n%s", err, stderr.String())
-	case <-time.After(60 * time.Second):
-		t.Fatal("serve did not start")
-	}
-	return "", ""
+	base, stdout, _ := startServe(t, nil, "--demo", "--rate-limit", "0", "--db", "sqlite:"+filepath.Join(t.TempDir(), "demo.db"))
+	return base, printed(t, stdout, "MEMBERD_TOKEN")
 }
 
 func TestOffboard(t *testing.T) {
@@ -150,6 +121,15 @@ func TestBootstrap(t *testing.T) {
 	if b.Organization.ID == 0 || b.Owner.Email != "it@acme.example" || b.Owner.Role != "owner" || !strings.HasPrefix(b.Secret, "mbd_") {
 		t.Fatalf("bootstrap printed %+v", b)
 	}
+	t.Run("ErrDuplicate", func(t *testing.T) {
+		err := m.Run(context.Background(), []string{"bootstrap", "--org", "Acme", "--owner", "it@acme.example"})
+		if err == nil || !strings.Contains(err.Error(), "already owns an organization named \"Acme\"") || !strings.Contains(err.Error(), "--force") {
+			t.Fatalf("second bootstrap: %v, want a refusal naming --force", err)
+		}
+		if err := m.Run(context.Background(), []string{"bootstrap", "--org", "Acme", "--owner", "it@acme.example", "--force"}); err != nil {
+			t.Fatalf("bootstrap --force: %v", err)
+		}
+	})
 	t.Run("ErrMissingFlags", func(t *testing.T) {
 		if err := m.Run(context.Background(), []string{"bootstrap", "--org", "Acme"}); err == nil {
 			t.Fatal("bootstrap without --owner succeeded")

@@ -12,8 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"strconv"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/memberd/memberd/admin"
 	"github.com/memberd/memberd/auth"
@@ -33,31 +34,13 @@ import (
 
 func (m *Main) serve(ctx context.Context, args []string) error {
 	cfg := DefaultConfig()
-	if v := m.Getenv("MEMBERD_ADDR"); v != "" {
-		cfg.Addr = v
+	fs := m.newFlagSet("serve", "serve [flags]   run the server")
+	m.serveFlags(fs, &cfg)
+	if err := m.parseFlags(fs, args); err != nil {
+		return err
 	}
-	dbFromEnv := m.Getenv("MEMBERD_DB") != ""
-	cfg.TrustProxy = m.Getenv("MEMBERD_TRUST_PROXY") == "1"
-	cfg.WebhookAllowCIDR = m.Getenv("MEMBERD_WEBHOOK_ALLOW_CIDR")
-	if v, err := strconv.Atoi(m.Getenv("MEMBERD_WEBHOOK_MAX_PENDING")); err == nil {
-		cfg.WebhookMaxPending = v
-	}
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	m.storeFlags(fs, &cfg)
-	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (env MEMBERD_ADDR)")
-	fs.BoolVar(&cfg.Demo, "demo", false, "load the demo organization into a fresh database and print its credentials")
-	fs.Float64Var(&cfg.RateLimit, "rate-limit", cfg.RateLimit, "requests per second per credential (0: no limit)")
-	fs.IntVar(&cfg.RateBurst, "rate-burst", cfg.RateBurst, "burst of requests per credential")
-	fs.IntVar(&cfg.BatchLimit, "batch-limit", cfg.BatchLimit, "most members one batch removal may name")
-	fs.BoolVar(&cfg.KeepFutureBookings, "keep-future-bookings", false, "keep a removed member's future bookings instead of cancelling them")
-	fs.BoolVar(&cfg.WorkivaAfterSunset, "workiva-after-sunset", false, "keep serving the deprecated Workiva endpoint after its sunset date (2027-01-31) instead of 410 Gone")
-	fs.BoolVar(&cfg.GroupCommit, "group-commit", cfg.GroupCommit, "coalesce concurrent writes into one transaction and one flush (off: one each, to measure what it buys)")
-	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", cfg.TrustProxy, "behind a reverse proxy: trust its X-Forwarded-Proto and X-Forwarded-For in the admin console (env MEMBERD_TRUST_PROXY=1)")
-	fs.StringVar(&cfg.WebhookAllowCIDR, "webhook-allow-cidr", cfg.WebhookAllowCIDR, "comma-separated CIDRs webhooks may reach although loopback, private, link-local or otherwise special, for on-premises receivers (env MEMBERD_WEBHOOK_ALLOW_CIDR)")
-	fs.IntVar(&cfg.WebhookMaxPending, "webhook-max-pending", cfg.WebhookMaxPending, "most pending deliveries one webhook endpoint holds; beyond it new messages for it are dropped and counted (env MEMBERD_WEBHOOK_MAX_PENDING)")
-	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole server run to this file (for benchmarks)")
-	if err := fs.Parse(args); err != nil {
+	logger, err := newLogger(m.Stderr, cfg)
+	if err != nil {
 		return err
 	}
 	allow, err := netguard.ParseAllow(cfg.WebhookAllowCIDR)
@@ -72,7 +55,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		}
 		defer stop()
 	}
-	dbGiven := dbFromEnv
+	dbGiven := false
 	fs.Visit(func(f *flag.Flag) { dbGiven = dbGiven || f.Name == "db" })
 	if cfg.Demo && !dbGiven {
 		// The demo's ids must be exact, so it gets a database of its own.
@@ -83,18 +66,25 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		defer os.RemoveAll(dir)
 		cfg.DB = "sqlite:" + filepath.Join(dir, "demo.db")
 	}
+	if dir, err := prepareSQLiteDir(cfg.DB); err != nil {
+		return err
+	} else if dir != "" {
+		logger.Info("created the database's directory", "dir", dir)
+	}
 
-	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
-	store, err := openStore(ctx, cfg.DB, cfg.GroupCommit)
+	met := newMetrics()
+	store, err := openStore(ctx, cfg.DB, cfg.GroupCommit, met.commitObserver(logger, cfg.SlowCommit))
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	met.registerStore(store)
 	// The job queue runs on every node: River coordinates through the
 	// database, so each job runs on exactly one of them. The service
 	// enqueues into it, so it exists before the service.
 	jobCfg := jobs.DefaultConfig()
 	jobCfg.Logger = logger
+	jobCfg.Observer = jobObserver{m: met, log: logger}
 	jobCfg.HTTPClient = guard.Client(jobs.DefaultDeliveryTimeout)
 	queue, err := newQueue(ctx, store, jobCfg)
 	if err != nil {
@@ -102,20 +92,16 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	svc := membership.NewService(store, membership.Config{
 		BatchLimit: cfg.BatchLimit, KeepFutureBookings: cfg.KeepFutureBookings, Logger: logger, Queue: queue,
+		Observer:     coreObserver{m: met},
 		WebhookGuard: guard, WebhookMaxPending: cfg.WebhookMaxPending,
 	})
 	var demoLink string
 	if cfg.Demo {
-		d, err := demo.Load(ctx, store, time.Now())
-		if err != nil {
+		if demoLink, err = m.loadDemo(ctx, store, svc); err != nil {
 			return err
 		}
-		fmt.Fprintf(m.Stdout, "MEMBERD_TOKEN=%s\nMEMBERD_ADMIN_TOKEN=%s\nMEMBERD_MEMBER_TOKEN=%s\n", d.OwnerToken, d.AdminToken, d.MemberToken)
-		if demoLink, _, err = svc.CreateSignInLink(ctx, d.Org.ID, membership.MemberRef{Email: demo.OwnerEmail}); err != nil {
-			return err
-		}
-		fmt.Fprintf(m.Stderr, "demo organization %q loaded (id 1, uuid %s): members 1..%d, owner %s, admin %s\n",
-			d.Org.Name, d.Org.UUID, demo.Members, demo.OwnerEmail, demo.AdminEmail)
+	} else if err := firstCredentialHint(ctx, store, logger, cfg.DB); err != nil {
+		return err
 	}
 	authn := auth.New(svc, auth.Limits{Rate: cfg.RateLimit, Burst: cfg.RateBurst})
 
@@ -126,26 +112,33 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err := runner.Start(ctx); err != nil {
 		return fmt.Errorf("start jobs: %w", err)
 	}
-	defer func() {
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := runner.Stop(stopCtx); err != nil {
-			logger.Warn("stop jobs", "err", err)
-		}
-	}()
+	met.reg.MustRegister(newQueueDepth(runner))
+	ready := &readiness{store: store, running: runner.Running}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return errors.Join(fmt.Errorf("listen: %w", err), runner.Stop(context.WithoutCancel(ctx)))
 	}
-	srv := &http.Server{
-		Handler:           respond.WithLogger(routes(svc, authn, cfg), logger),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	metricsHandler := promhttp.HandlerFor(met.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)})
+	onMain := metricsHandler
+	if cfg.MetricsAddr != "" {
+		onMain = nil
+	}
+	srv := newHTTPServer(respond.WithLogger(routes(svc, authn, cfg, ready, onMain, logger, met), logger), logger)
+	servers := []*http.Server{srv}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return errors.Join(fmt.Errorf("listen for metrics: %w", err), m.shutdown(ctx, logger, cfg, servers, runner))
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metricsHandler)
+		msrv := newHTTPServer(mux, logger)
+		servers = append(servers, msrv)
+		go func() { errc <- msrv.Serve(mln) }()
+		logger.Info("metrics listening", "url", "http://"+mln.Addr().String()+"/metrics")
 	}
 	fmt.Fprintf(m.Stderr, "memberd listening on http://%s (database %s)\n", ln.Addr(), redact(cfg.DB))
 	if cfg.Demo {
@@ -155,49 +148,129 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if m.Ready != nil {
 		m.Ready <- ln.Addr().String()
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	var serveErr error
 	select {
-	case err := <-errc:
-		return err
+	case serveErr = <-errc:
 	case <-ctx.Done():
 	}
-	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	ready.draining.Store(true)
+	return errors.Join(serveErr, m.shutdown(ctx, logger, cfg, servers, runner))
+}
+
+// newHTTPServer returns a server for h with memberd's timeouts.
+func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+}
+
+// shutdown stops taking requests, lets those in flight finish, then stops
+// the job workers and lets running jobs finish, each within
+// cfg.ShutdownTimeout; a job cut short runs again on the next start or
+// another node. It logs how long each took.
+func (m *Main) shutdown(ctx context.Context, logger *slog.Logger, cfg Config, servers []*http.Server, runner *jobs.Runner) error {
+	logger.Info("shutting down: draining requests, then jobs", "timeout", cfg.ShutdownTimeout)
+	start := time.Now()
+	var errs []error
+	httpCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	for _, srv := range servers {
+		if err := srv.Shutdown(httpCtx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+			_ = srv.Close()
+		}
+	}
+	cancel()
+	logger.Info("requests drained", "duration", time.Since(start).Round(time.Millisecond))
+	jobStart := time.Now()
+	jobsCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := runner.Stop(jobsCtx); err != nil {
+		logger.Warn("jobs did not finish in time; they run again later", "err", err)
+	} else {
+		logger.Info("jobs drained", "duration", time.Since(jobStart).Round(time.Millisecond))
+	}
+	logger.Info("stopped", "duration", time.Since(start).Round(time.Millisecond))
+	return errors.Join(errs...)
+}
+
+// loadDemo loads the demo organization and prints what the README's
+// sections use: the credentials, the organization's UUID and the ids.
+func (m *Main) loadDemo(ctx context.Context, store membership.Store, svc *membership.Service) (link string, err error) {
+	d, err := demo.Load(ctx, store, time.Now())
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(m.Stdout, "MEMBERD_TOKEN=%s\nMEMBERD_ADMIN_TOKEN=%s\nMEMBERD_MEMBER_TOKEN=%s\nMEMBERD_ORG_UUID=%s\n",
+		d.OwnerToken, d.AdminToken, d.MemberToken, d.Org.UUID)
+	if link, _, err = svc.CreateSignInLink(ctx, d.Org.ID, membership.MemberRef{Email: demo.OwnerEmail}); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(m.Stderr, "demo organization %q loaded (id 1, uuid %s): members 1..%d, owner %s, admin %s\n",
+		d.Org.Name, d.Org.UUID, demo.Members, demo.OwnerEmail, demo.AdminEmail)
+	fmt.Fprintf(m.Stderr, "ids the README's sections use: HighQ site %d; Tedee user group %s; Workiva workspace %d, memberships %d (member 20) and %d (member 21)\n",
+		d.Spaces[demo.SpaceDeal], demo.TedeeGroupUUID, d.Spaces[demo.SpaceFinance], d.WorkivaSpace, d.WorkivaSpace+1)
+	return link, nil
+}
+
+// firstCredentialHint tells the operator of an empty database how to get
+// the first credential: nothing can sign in until bootstrap has run.
+func firstCredentialHint(ctx context.Context, store membership.Store, logger *slog.Logger, dsn string) error {
+	err := store.View(ctx, func(tx membership.Tx) error {
+		_, err := tx.OrganizationGet(ctx, 1)
 		return err
+	})
+	switch membership.ErrorCode(err) {
+	case membership.CodeNotFound:
+		logger.Warn(fmt.Sprintf("the database has no organization yet, so no credential can sign in: create one with "+
+			"`memberd bootstrap --org NAME --owner EMAIL --db %s`, which prints the owner's credential once "+
+			"(or try `memberd serve --demo`)", redact(dsn)))
+		return nil
+	case "", membership.CodeInternal:
+		if err != nil {
+			return fmt.Errorf("read the database: %w", err)
+		}
 	}
 	return nil
 }
 
 // routes mounts every interface on one mux. Each adapter owns its paths.
-func routes(svc *membership.Service, authn *auth.Authenticator, cfg Config) http.Handler {
+// metricsHandler is nil when /metrics has a listener of its own.
+func routes(svc *membership.Service, authn *auth.Authenticator, cfg Config, ready *readiness, metricsHandler http.Handler, logger *slog.Logger, met *metrics) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	ok := func(w http.ResponseWriter, r *http.Request) {
 		respond.JSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
+	}
+	mount(mux, "GET /healthz", "health", http.HandlerFunc(ok))
+	mount(mux, "GET /livez", "health", http.HandlerFunc(ok))
+	mount(mux, "GET /readyz", "health", http.HandlerFunc(ready.serveReady))
+	if metricsHandler != nil {
+		mount(mux, "GET /metrics", "metrics", metricsHandler)
+	}
 	native := httpapi.NewHandler(svc, authn)
-	mux.Handle("/api/v1/", native)
-	mux.Handle("/openapi.json", native)
-	mux.Handle("/docs", native)
-	mux.Handle(wiggledesk.Path, wiggledesk.NewHandler(svc, authn))
-	mux.Handle("/api/3/", highq.NewHandler(svc, authn))
-	mux.Handle("/api/v37/", tedee.NewHandler(svc, authn))
-	mux.Handle(jicoo.Prefix, jicoo.NewHandler(svc, authn))
+	mount(mux, "/api/v1/", "native", native)
+	mount(mux, "/openapi.json", "native", native)
+	mount(mux, "/docs", "native", native)
+	mount(mux, wiggledesk.Path, "wiggledesk", wiggledesk.NewHandler(svc, authn))
+	mount(mux, "/api/3/", "highq", highq.NewHandler(svc, authn))
+	mount(mux, "/api/v37/", "tedee", tedee.NewHandler(svc, authn))
+	mount(mux, jicoo.Prefix, "jicoo", jicoo.NewHandler(svc, authn))
 	workivaCfg := workiva.DefaultConfig()
 	workivaCfg.ServeAfterSunset = cfg.WorkivaAfterSunset
-	mux.Handle("/prototype/", workiva.NewHandler(svc, authn, workivaCfg))
+	mount(mux, "/prototype/", "workiva", workiva.NewHandler(svc, authn, workivaCfg))
 	adminCfg := admin.DefaultConfig()
 	adminCfg.TrustProxy = cfg.TrustProxy
-	mux.Handle(admin.Prefix+"/", admin.NewHandler(svc, adminCfg))
-	mux.Handle("GET "+admin.Prefix, http.RedirectHandler(admin.Prefix+"/", http.StatusSeeOther))
-	mux.Handle(scim.Prefix, scim.NewHandler(svc, authn))
-	return respond.WithRequestID(respond.Recover(mux, func(w http.ResponseWriter, r *http.Request, err error) {
+	mount(mux, admin.Prefix+"/", "admin", admin.NewHandler(svc, adminCfg))
+	mount(mux, "GET "+admin.Prefix, "admin", http.RedirectHandler(admin.Prefix+"/", http.StatusSeeOther))
+	mount(mux, scim.Prefix, "scim", scim.NewHandler(svc, authn))
+	return respond.WithRequestID(accessLog(respond.Recover(mux, func(w http.ResponseWriter, r *http.Request, err error) {
 		respond.JSON(w, respond.Status(err), map[string]string{"error": respond.Message(r, err)})
-	}))
+	}), logger, met))
 }
 
 // startCPUProfile profiles the server until the returned func runs, so a

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -17,16 +16,13 @@ import (
 // whoever can run it already holds the database.
 func (m *Main) signInLink(ctx context.Context, args []string) error {
 	cfg := DefaultConfig()
-	if v := m.Getenv("MEMBERD_ADDR"); v != "" {
-		cfg.Addr = v
-	}
-	fs := flag.NewFlagSet("signin-link", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	m.storeFlags(fs, &cfg)
+	fs := m.newFlagSet("signin-link", "signin-link --member EMAIL [--org ID] [--db DSN]   print a one-time sign-in link to the admin console")
+	storeFlags(fs, &cfg)
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "the server's listen address, for the link when --url is not given")
 	org := fs.Int64("org", 1, "organization id")
 	member := fs.String("member", "", "the owner's or admin's e-mail or member id (required)")
-	base := fs.String("url", "", "the console's base URL as browsers reach it (default http://ADDR from MEMBERD_ADDR)")
-	if err := fs.Parse(args); err != nil {
+	base := fs.String("url", "", "the console's base URL as browsers reach it (default http://ADDR)")
+	if err := m.parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *member == "" {
@@ -36,7 +32,7 @@ func (m *Main) signInLink(ctx context.Context, args []string) error {
 	if id, err := strconv.ParseInt(*member, 10, 64); err == nil {
 		ref = membership.MemberRef{ID: id}
 	}
-	store, err := openStore(ctx, cfg.DB, false)
+	store, err := openStore(ctx, cfg.DB, false, nil)
 	if err != nil {
 		return err
 	}

@@ -30,6 +30,7 @@ type Option func(*options)
 type options struct {
 	groupCommit bool
 	groupMax    int
+	observe     sqlstore.CommitObserver
 	groupLanes  int
 }
 
@@ -37,6 +38,12 @@ type options struct {
 // Update is its own transaction on its own pooled connection; the
 // benchmark uses it to measure what group commit buys.
 func WithGroupCommit(on bool) Option { return func(o *options) { o.groupCommit = on } }
+
+// WithCommitObserver has fn told of every group commit's size and
+// duration (see sqlstore.Group.Observe).
+func WithCommitObserver(fn sqlstore.CommitObserver) Option {
+	return func(o *options) { o.observe = fn }
+}
 
 // WithGroupMax caps how many Update calls one group commit holds
 // (sqlstore.DefaultGroupMax unless set).
@@ -74,6 +81,7 @@ func newGroup(pool *pgxpool.Pool, opts []Option) *sqlstore.Group {
 			func(ctx context.Context) error { return ignoreClosed(tx.Rollback(ctx)) }), nil
 	}, o.groupMax, lanes)
 	g.Retryable = retryable
+	g.Observe = o.observe
 	return g
 }
 

@@ -20,12 +20,19 @@ type Option func(*options)
 type options struct {
 	groupCommit bool
 	groupMax    int
+	observe     sqlstore.CommitObserver
 }
 
 // WithGroupCommit turns group commit on (the default) or off. Off, every
 // Update is its own transaction and its own fsync; the benchmark uses it
 // to measure what group commit buys.
 func WithGroupCommit(on bool) Option { return func(o *options) { o.groupCommit = on } }
+
+// WithCommitObserver has fn told of every group commit's size and
+// duration (see sqlstore.Group.Observe).
+func WithCommitObserver(fn sqlstore.CommitObserver) Option {
+	return func(o *options) { o.observe = fn }
+}
 
 // WithGroupMax caps how many Update calls one group commit holds
 // (sqlstore.DefaultGroupMax unless set).
@@ -40,7 +47,7 @@ func newGroup(writer *sql.DB, stmts *stmtCache, opts []Option) *sqlstore.Group {
 	if !o.groupCommit {
 		return nil
 	}
-	return sqlstore.NewGroup(func(ctx context.Context) (sqlstore.GroupTx, error) {
+	g := sqlstore.NewGroup(func(ctx context.Context) (sqlstore.GroupTx, error) {
 		stmts.prepare(ctx)
 		tx, err := writer.BeginTx(ctx, nil)
 		if err != nil {
@@ -50,6 +57,8 @@ func newGroup(writer *sql.DB, stmts *stmtCache, opts []Option) *sqlstore.Group {
 			func(context.Context) error { return tx.Commit() },
 			func(context.Context) error { return ignoreDone(tx.Rollback()) }), nil
 	}, o.groupMax, 1) // one writer: one group at a time
+	g.Observe = o.observe
+	return g
 }
 
 // GroupCommitStats reports what group commit did, zero when it is off.

@@ -42,6 +42,8 @@ var dialect = &sqlstore.Dialect{
 	IsUniqueViolation: IsUniqueViolation,
 }
 
+var types = sqlstore.Types{ID: "INTEGER PRIMARY KEY AUTOINCREMENT", Bytes: "BLOB"}
+
 // Open opens (creating if needed) the database file at path and migrates it.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	writer, err := sql.Open(driverName, writerDSN(path))
@@ -50,9 +52,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	writer.SetMaxOpenConns(1)
 	writer.SetConnMaxLifetime(0)
-	if err := sqlstore.Migrate(ctx, writer, goose.DialectSQLite3, sqlstore.Types{
-		ID: "INTEGER PRIMARY KEY AUTOINCREMENT", Bytes: "BLOB",
-	}); err != nil {
+	if err := sqlstore.Migrate(ctx, writer, goose.DialectSQLite3, types); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
@@ -70,6 +70,21 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	reader.SetConnMaxLifetime(0)
 	wstmts := newStmtCache(writer)
 	return &Store{writer: writer, reader: reader, group: newGroup(writer, wstmts, opts), wstmts: wstmts, rstmts: newStmtCache(reader)}, nil
+}
+
+// Ready returns an error unless the database answers and its schema is
+// at this build's head. It reads through the reader pool, so a busy
+// writer does not make a healthy node look unready.
+func (s *Store) Ready(ctx context.Context) error {
+	if err := s.reader.PingContext(ctx); err != nil {
+		return fmt.Errorf("database unreachable: %w", err)
+	}
+	return sqlstore.CheckMigrated(ctx, s.reader, goose.DialectSQLite3, types)
+}
+
+// DBStats reports the writer's and the readers' connection pools.
+func (s *Store) DBStats() map[string]sql.DBStats {
+	return map[string]sql.DBStats{"writer": s.writer.Stats(), "reader": s.reader.Stats()}
 }
 
 // Writer is the single write connection pool, for the job queue's driver,

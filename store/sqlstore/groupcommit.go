@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/memberd/memberd/membership"
 )
@@ -79,10 +80,19 @@ type Group struct {
 	// (a deadlock): the call's savepoint is rolled back and the call runs
 	// again in a later group, up to 8 times. Nil: never.
 	Retryable func(error) bool
+	// Observe, when set, is told of every group transaction once it has
+	// ended: how many calls it held and how long it took from begin to
+	// the end of its commit or rollback. It lets the wiring measure
+	// group commit without this package importing a metrics library.
+	Observe CommitObserver
 
 	groups atomic.Int64
 	calls  atomic.Int64
 }
+
+// CommitObserver is told the size and duration of each group transaction.
+// It runs on the committing caller's goroutine and must not block.
+type CommitObserver func(calls int, took time.Duration)
 
 // lane runs one group at a time.
 type lane struct {
@@ -231,6 +241,9 @@ func (g *Group) run(batch []*groupCall) (retry []*groupCall) {
 	// The group's own statements run on a context that none of the
 	// callers can cancel; each caller's cancellation stops its own fn.
 	ctx := context.WithoutCancel(batch[0].ctx)
+	if g.Observe != nil {
+		defer func(start time.Time, n int) { g.Observe(n, time.Since(start)) }(time.Now(), len(batch))
+	}
 	g.groups.Add(1)
 	g.calls.Add(int64(len(batch)))
 	for _, c := range batch {

@@ -28,23 +28,53 @@ type Types struct {
 // Migrate brings db's schema up to date with goose. The one schema is
 // rendered with the engine's types, so the engines cannot drift apart.
 func Migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, types Types) error {
+	provider, err := newProvider(db, dialect, types)
+	if err != nil {
+		return err
+	}
+	if _, err := provider.Up(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// CheckMigrated returns an error unless db's schema is at the head of
+// this build's migrations. It writes nothing, so a read-only connection
+// can run it; readiness probes do.
+func CheckMigrated(ctx context.Context, db *sql.DB, dialect goose.Dialect, types Types) error {
+	provider, err := newProvider(db, dialect, types)
+	if err != nil {
+		return err
+	}
+	pending, err := provider.HasPending(ctx)
+	if err != nil {
+		return fmt.Errorf("check migrations: %w", err)
+	}
+	if pending {
+		current, target, err := provider.GetVersions(ctx)
+		if err != nil {
+			return fmt.Errorf("check migrations: %w", err)
+		}
+		return fmt.Errorf("schema at migration %d, this build needs %d", current, target)
+	}
+	return nil
+}
+
+func newProvider(db *sql.DB, dialect goose.Dialect, types Types) (*goose.Provider, error) {
 	pgOnly := "-- "
 	if types.Postgres {
 		pgOnly = ""
 	}
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
-		return fmt.Errorf("read migrations: %w", err)
+		return nil, fmt.Errorf("read migrations: %w", err)
 	}
 	rendered := renderFS{FS: sub, r: strings.NewReplacer("@ID@", types.ID, "@BYTES@", types.Bytes, "@PG@", pgOnly)}
 	provider, err := goose.NewProvider(dialect, db, rendered)
 	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
+		return nil, fmt.Errorf("migrations: %w", err)
 	}
-	if _, err := provider.Up(ctx); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	return nil
+	return provider, nil
 }
 
 // renderFS serves the embedded migrations with the engine's types

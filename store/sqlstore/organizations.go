@@ -36,3 +36,12 @@ func (t *Tx) OrganizationGetByUUID(ctx context.Context, uuid string) (*membershi
 	o, err := scanOrg(t.c.QueryRow(ctx, `SELECT `+orgCols+` FROM organizations WHERE uuid = $1`, strings.ToLower(uuid)))
 	return o, t.notFound(err, "organization")
 }
+
+// OrganizationGetByOwner implements membership.Tx.
+func (t *Tx) OrganizationGetByOwner(ctx context.Context, name, email string) (*membership.Organization, error) {
+	o, err := scanOrg(t.c.QueryRow(ctx, `SELECT o.id, o.uuid, o.name, o.created_at FROM organizations o
+		JOIN members m ON m.org_id = o.id JOIN users u ON u.id = m.user_id
+		WHERE o.name = $1 AND u.email = $2 AND m.role = 'owner' AND m.status = 'active'
+		ORDER BY o.id LIMIT 1`, name, email))
+	return o, t.notFound(err, "organization")
+}

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(tb testing.TB) membership.Store) {
 		{"RestoreMember", restoreMemberTests},
 		{"Rights", rightsTests},
 		{"Credentials", credentialTests},
+		{"Organizations", organizationTests},
 		{"Idempotency", idempotencyTests},
 		{"Email", emailTests},
 		{"Audit", auditTests},
