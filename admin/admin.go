@@ -27,6 +27,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/memberd/memberd/auth"
 	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/membership"
 )
@@ -75,7 +76,7 @@ type handler struct {
 	svc     *membership.Service
 	cfg     Config
 	pages   map[string]*template.Template
-	limiter *addrLimiter
+	limiter *auth.AddrLimiter
 }
 
 // NewHandler returns the console, to be mounted at Prefix+"/".
@@ -85,7 +86,7 @@ func NewHandler(svc *membership.Service, cfg Config) http.Handler {
 	}
 	h := &handler{svc: svc, cfg: cfg, pages: parsePages()}
 	if cfg.SignInEvery > 0 {
-		h.limiter = newAddrLimiter(rate.Every(cfg.SignInEvery), max(cfg.SignInBurst, 1))
+		h.limiter = auth.NewAddrLimiter(rate.Every(cfg.SignInEvery), cfg.SignInBurst)
 	}
 	static, _ := fs.Sub(staticFS, "static") // the directory is embedded, so Sub cannot fail
 	mux := http.NewServeMux()

@@ -97,6 +97,9 @@ type Config struct {
 	CPUProfile         string
 	GroupCommit        bool
 	TrustProxy         bool
+	// TrustedProxies lists the CIDRs of reverse proxies whose
+	// X-Forwarded-For or Forwarded header names the client.
+	TrustedProxies string
 }
 
 // DefaultConfig is the configuration before flags and environment.

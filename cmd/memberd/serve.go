@@ -35,6 +35,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	dbFromEnv := m.Getenv("MEMBERD_DB") != ""
 	cfg.TrustProxy = m.Getenv("MEMBERD_TRUST_PROXY") == "1"
+	cfg.TrustedProxies = m.Getenv("MEMBERD_TRUSTED_PROXIES")
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	m.storeFlags(fs, &cfg)
@@ -46,11 +47,20 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.BoolVar(&cfg.KeepFutureBookings, "keep-future-bookings", false, "keep a removed member's future bookings instead of cancelling them")
 	fs.BoolVar(&cfg.WorkivaAfterSunset, "workiva-after-sunset", false, "keep serving the deprecated Workiva endpoint after its sunset date (2027-01-31) instead of 410 Gone")
 	fs.BoolVar(&cfg.GroupCommit, "group-commit", cfg.GroupCommit, "coalesce concurrent writes into one transaction and one flush (off: one each, to measure what it buys)")
-	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", cfg.TrustProxy, "behind a reverse proxy: trust its X-Forwarded-Proto and X-Forwarded-For in the admin console (env MEMBERD_TRUST_PROXY=1)")
+	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", cfg.TrustProxy, "behind a reverse proxy: trust X-Forwarded-Proto and X-Forwarded-For from any peer, as --trusted-proxies 0.0.0.0/0,::/0 (env MEMBERD_TRUST_PROXY=1)")
+	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", cfg.TrustedProxies, "comma-separated CIDRs of reverse proxies whose X-Forwarded-For/Forwarded name the client address (env MEMBERD_TRUSTED_PROXIES)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole server run to this file (for benchmarks)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if cfg.TrustProxy && cfg.TrustedProxies == "" {
+		cfg.TrustedProxies = "0.0.0.0/0,::/0"
+	}
+	trusted, err := respond.ParsePrefixes(cfg.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	cfg.TrustProxy = len(trusted) > 0
 	if cfg.CPUProfile != "" {
 		stop, err := startCPUProfile(cfg.CPUProfile)
 		if err != nil {
@@ -101,7 +111,14 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stderr, "demo organization %q loaded (id 1, uuid %s): members 1..%d, owner %s, admin %s\n",
 			d.Org.Name, d.Org.UUID, demo.Members, demo.OwnerEmail, demo.AdminEmail)
 	}
-	authn := auth.New(svc, auth.Limits{Rate: cfg.RateLimit, Burst: cfg.RateBurst})
+	authn := auth.New(svc, auth.Limits{Rate: cfg.RateLimit, Burst: cfg.RateBurst,
+		FailureRate: auth.DefaultFailureRate, FailureBurst: auth.DefaultFailureBurst})
+	// Refused authentications are counted in memory and written in
+	// aggregate; the last counts are written after the server stops.
+	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
+	flushed := make(chan struct{})
+	go func() { defer close(flushed); svc.RunAuthRefusalFlusher(flushCtx, membership.AuthRefusalWindow/4) }()
+	defer func() { stopFlush(); <-flushed }()
 
 	runner, err := jobs.NewRunner(svc, queue)
 	if err != nil {
@@ -123,7 +140,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           respond.WithLogger(routes(svc, authn, cfg), logger),
+		Handler:           respond.WithLogger(respond.WithClientAddr(routes(svc, authn, cfg), trusted), logger),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
