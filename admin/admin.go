@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -234,6 +235,21 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	if err := h.pages[name].ExecuteTemplate(w, "layout.html", v); err != nil {
 		h.cfg.Logger.ErrorContext(r.Context(), "render admin page", "page", name, "request_id", respond.RequestID(r), "err", err)
 	}
+}
+
+// errorPages are the templates WriteError renders with, parsed once.
+var errorPages = sync.OnceValue(parsePages)
+
+// WriteError renders err as the console's error page with its status
+// (and Retry-After when err says when to retry), for middleware in front
+// of the console (load shedding); it carries the console's own headers.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	respond.SetRetryAfter(w, err)
+	secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := &handler{cfg: Config{Logger: slog.Default()}, pages: errorPages()}
+		title := http.StatusText(respond.Status(err))
+		h.render(w, r, respond.Status(err), "error", &view{Title: title, Data: errorView{Message: respond.Message(r, err)}})
+	})).ServeHTTP(w, r)
 }
 
 // fail renders a refusal or error as a page in words, with the status the

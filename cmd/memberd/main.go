@@ -13,10 +13,12 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 
+	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/jobs"
 	"github.com/memberd/memberd/membership"
 	"github.com/memberd/memberd/store/postgres"
@@ -100,12 +102,17 @@ type Config struct {
 	// TrustedProxies lists the CIDRs of reverse proxies whose
 	// X-Forwarded-For or Forwarded header names the client.
 	TrustedProxies string
+	// MaxInFlight bounds the requests served at once (0: no bound), and
+	// QueueTimeout how long one waits for room before it is shed with 503.
+	MaxInFlight  int
+	QueueTimeout time.Duration
 }
 
 // DefaultConfig is the configuration before flags and environment.
 func DefaultConfig() Config {
 	return Config{Addr: "127.0.0.1:8080", DB: "sqlite:memberd.db", RateLimit: 100, RateBurst: 200,
-		BatchLimit: membership.DefaultBatchLimit, GroupCommit: true}
+		BatchLimit: membership.DefaultBatchLimit, GroupCommit: true,
+		MaxInFlight: respond.DefaultMaxInFlight, QueueTimeout: respond.DefaultQueueTimeout}
 }
 
 // storeFlags registers the flags every database-using command shares.

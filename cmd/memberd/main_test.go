@@ -37,7 +37,7 @@ func testMain(stdout, stderr *syncBuffer, env map[string]string) *Main {
 
 // serveDemo runs `serve --demo` in-process and returns its base URL and
 // owner token; the server stops when the test ends.
-func serveDemo(t *testing.T) (string, string) {
+func serveDemo(t *testing.T, extra ...string) (string, string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
@@ -46,8 +46,8 @@ func serveDemo(t *testing.T) (string, string) {
 	m.Ready = ready
 	done := make(chan error, 1)
 	go func() {
-		done <- m.Run(ctx, []string{"serve", "--demo", "--addr", "127.0.0.1:0", "--rate-limit", "0",
-			"--db", "sqlite:" + filepath.Join(t.TempDir(), "demo.db")})
+		done <- m.Run(ctx, append([]string{"serve", "--demo", "--addr", "127.0.0.1:0", "--rate-limit", "0",
+			"--db", "sqlite:" + filepath.Join(t.TempDir(), "demo.db")}, extra...))
 	}()
 	t.Cleanup(func() {
 		cancel()

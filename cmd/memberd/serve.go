@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"time"
 
 	"github.com/memberd/memberd/admin"
@@ -36,6 +37,16 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	dbFromEnv := m.Getenv("MEMBERD_DB") != ""
 	cfg.TrustProxy = m.Getenv("MEMBERD_TRUST_PROXY") == "1"
 	cfg.TrustedProxies = m.Getenv("MEMBERD_TRUSTED_PROXIES")
+	if err := envInt(m, "MEMBERD_MAX_IN_FLIGHT", &cfg.MaxInFlight); err != nil {
+		return err
+	}
+	if v := m.Getenv("MEMBERD_QUEUE_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("MEMBERD_QUEUE_TIMEOUT: %w", err)
+		}
+		cfg.QueueTimeout = d
+	}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	m.storeFlags(fs, &cfg)
@@ -49,6 +60,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.BoolVar(&cfg.GroupCommit, "group-commit", cfg.GroupCommit, "coalesce concurrent writes into one transaction and one flush (off: one each, to measure what it buys)")
 	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", cfg.TrustProxy, "behind a reverse proxy: trust X-Forwarded-Proto and X-Forwarded-For from any peer, as --trusted-proxies 0.0.0.0/0,::/0 (env MEMBERD_TRUST_PROXY=1)")
 	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", cfg.TrustedProxies, "comma-separated CIDRs of reverse proxies whose X-Forwarded-For/Forwarded name the client address (env MEMBERD_TRUSTED_PROXIES)")
+	fs.IntVar(&cfg.MaxInFlight, "max-in-flight", cfg.MaxInFlight, "requests served at once; more wait up to --queue-timeout, then get 503 (0: no bound; env MEMBERD_MAX_IN_FLIGHT)")
+	fs.DurationVar(&cfg.QueueTimeout, "queue-timeout", cfg.QueueTimeout, "how long a request waits for room under --max-in-flight before 503 (env MEMBERD_QUEUE_TIMEOUT)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole server run to this file (for benchmarks)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -180,24 +193,28 @@ func routes(svc *membership.Service, authn *auth.Authenticator, cfg Config) http
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		respond.JSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	native := httpapi.NewHandler(svc, authn)
+	// One gate bounds the requests in flight of every interface; each
+	// answers the requests it sheds in its own error format. Health is
+	// never shed.
+	gate := respond.NewGate(cfg.MaxInFlight, cfg.QueueTimeout)
+	native := gate.Wrap(httpapi.NewHandler(svc, authn), httpapi.WriteError)
 	mux.Handle("/api/v1/", native)
 	mux.Handle("/openapi.json", native)
 	mux.Handle("/docs", native)
-	mux.Handle(wiggledesk.Path, wiggledesk.NewHandler(svc, authn))
-	mux.Handle("/api/3/", highq.NewHandler(svc, authn))
-	mux.Handle("/api/v37/", tedee.NewHandler(svc, authn))
-	mux.Handle(jicoo.Prefix, jicoo.NewHandler(svc, authn))
+	mux.Handle(wiggledesk.Path, gate.Wrap(wiggledesk.NewHandler(svc, authn), wiggledesk.WriteError))
+	mux.Handle("/api/3/", gate.Wrap(highq.NewHandler(svc, authn), highq.WriteError))
+	mux.Handle("/api/v37/", gate.Wrap(tedee.NewHandler(svc, authn), tedee.WriteError))
+	mux.Handle(jicoo.Prefix, gate.Wrap(jicoo.NewHandler(svc, authn), jicoo.WriteError))
 	workivaCfg := workiva.DefaultConfig()
 	workivaCfg.ServeAfterSunset = cfg.WorkivaAfterSunset
-	mux.Handle("/prototype/", workiva.NewHandler(svc, authn, workivaCfg))
+	mux.Handle("/prototype/", gate.Wrap(workiva.NewHandler(svc, authn, workivaCfg), workiva.WriteError))
 	adminCfg := admin.DefaultConfig()
 	adminCfg.TrustProxy = cfg.TrustProxy
-	mux.Handle(admin.Prefix+"/", admin.NewHandler(svc, adminCfg))
+	mux.Handle(admin.Prefix+"/", gate.Wrap(admin.NewHandler(svc, adminCfg), admin.WriteError))
 	mux.Handle("GET "+admin.Prefix, http.RedirectHandler(admin.Prefix+"/", http.StatusSeeOther))
-	return respond.WithRequestID(respond.Recover(mux, func(w http.ResponseWriter, r *http.Request, err error) {
+	return respond.WithRequestID(respond.WithNoSniff(respond.Recover(mux, func(w http.ResponseWriter, r *http.Request, err error) {
 		respond.JSON(w, respond.Status(err), map[string]string{"error": respond.Message(r, err)})
-	}))
+	})))
 }
 
 // startCPUProfile profiles the server until the returned func runs, so a
@@ -226,4 +243,18 @@ func redact(dsn string) string {
 		}
 	}
 	return dsn
+}
+
+// envInt reads an integer setting from the environment when it is set.
+func envInt(m *Main, name string, dst *int) error {
+	v := m.Getenv(name)
+	if v == "" {
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	*dst = n
+	return nil
 }
