@@ -10,11 +10,11 @@ import (
 
 // Defaults for a Gate.
 const (
-	// DefaultMaxInFlight is measured, not guessed: on the reference
-	// machine (2 cores, SQLite) throughput peaks at about 32 requests in
-	// flight and only latency grows beyond, so 64 leaves headroom for
-	// requests waiting on I/O while keeping the admitted p99 bounded. See
-	// docs/security.md.
+	// DefaultMaxInFlight is a starting point, not yet a measurement:
+	// docs/performance.md shows single removals on 2 cores saturating well
+	// below 64 concurrent clients, so 64 admits every load that adds
+	// throughput and queues the rest. bench/cmd/memberd-overload measures
+	// it; record its figures in docs/security.md and adjust.
 	DefaultMaxInFlight = 64
 	// DefaultQueueTimeout is how long a request may wait for a slot
 	// before it is shed.
