@@ -23,10 +23,12 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 
+	"github.com/memberd/memberd/auth"
 	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/membership"
 )
@@ -75,7 +77,7 @@ type handler struct {
 	svc     *membership.Service
 	cfg     Config
 	pages   map[string]*template.Template
-	limiter *addrLimiter
+	limiter *auth.AddrLimiter
 }
 
 // NewHandler returns the console, to be mounted at Prefix+"/".
@@ -85,7 +87,7 @@ func NewHandler(svc *membership.Service, cfg Config) http.Handler {
 	}
 	h := &handler{svc: svc, cfg: cfg, pages: parsePages()}
 	if cfg.SignInEvery > 0 {
-		h.limiter = newAddrLimiter(rate.Every(cfg.SignInEvery), max(cfg.SignInBurst, 1))
+		h.limiter = auth.NewAddrLimiter(rate.Every(cfg.SignInEvery), cfg.SignInBurst)
 	}
 	static, _ := fs.Sub(staticFS, "static") // the directory is embedded, so Sub cannot fail
 	mux := http.NewServeMux()
@@ -233,6 +235,21 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	if err := h.pages[name].ExecuteTemplate(w, "layout.html", v); err != nil {
 		h.cfg.Logger.ErrorContext(r.Context(), "render admin page", "page", name, "request_id", respond.RequestID(r), "err", err)
 	}
+}
+
+// errorPages are the templates WriteError renders with, parsed once.
+var errorPages = sync.OnceValue(parsePages)
+
+// WriteError renders err as the console's error page with its status
+// (and Retry-After when err says when to retry), for middleware in front
+// of the console (load shedding); it carries the console's own headers.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	respond.SetRetryAfter(w, err)
+	secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := &handler{cfg: Config{Logger: slog.Default()}, pages: errorPages()}
+		title := http.StatusText(respond.Status(err))
+		h.render(w, r, respond.Status(err), "error", &view{Title: title, Data: errorView{Message: respond.Message(r, err)}})
+	})).ServeHTTP(w, r)
 }
 
 // fail renders a refusal or error as a page in words, with the status the

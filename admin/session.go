@@ -11,10 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/memberd/memberd/auth"
 	"github.com/memberd/memberd/internal/respond"
@@ -65,8 +62,13 @@ func (h *handler) secureRequest(r *http.Request) bool {
 	return h.cfg.TrustProxy && strings.EqualFold(strings.TrimSpace(strings.Split(r.Header.Get("X-Forwarded-Proto"), ",")[0]), "https")
 }
 
-// clientAddr is the address sign-in attempts are limited by.
+// clientAddr is the address sign-in attempts are limited by: the one the
+// server found from its trusted proxies (respond.WithClientAddr), or, when
+// the console is mounted without it, its own reading.
 func (h *handler) clientAddr(r *http.Request) string {
+	if addr := membership.ClientAddress(r.Context()); addr != "" {
+		return addr
+	}
 	if h.cfg.TrustProxy {
 		if fwd := r.Header.Get("X-Forwarded-For"); fwd != "" {
 			return strings.TrimSpace(strings.Split(fwd, ",")[0])
@@ -219,7 +221,7 @@ func (h *handler) allowSignIn(w http.ResponseWriter, r *http.Request, page strin
 	if h.limiter == nil {
 		return true
 	}
-	wait, ok := h.limiter.allow(h.clientAddr(r))
+	wait, ok := h.limiter.Allow(h.clientAddr(r))
 	if ok {
 		return true
 	}
@@ -312,40 +314,4 @@ func (h *handler) signOut(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	http.SetCookie(w, h.cookie(r, SessionCookie, "", time.Time{}))
 	http.Redirect(w, r, Prefix+"/signin?reason="+url.QueryEscape("You are signed out."), http.StatusSeeOther)
-}
-
-// addrLimiter is a token bucket per client address. It forgets every
-// address when it holds too many, so that a flood of addresses cannot grow
-// it without bound; that resets limits only for the flood's duration.
-type addrLimiter struct {
-	every rate.Limit
-	burst int
-
-	mu sync.Mutex
-	m  map[string]*rate.Limiter
-}
-
-const maxLimitedAddrs = 10000
-
-func newAddrLimiter(every rate.Limit, burst int) *addrLimiter {
-	return &addrLimiter{every: every, burst: burst, m: map[string]*rate.Limiter{}}
-}
-
-func (l *addrLimiter) allow(addr string) (time.Duration, bool) {
-	l.mu.Lock()
-	lim := l.m[addr]
-	if lim == nil {
-		if len(l.m) >= maxLimitedAddrs {
-			l.m = map[string]*rate.Limiter{}
-		}
-		lim = rate.NewLimiter(l.every, l.burst)
-		l.m[addr] = lim
-	}
-	l.mu.Unlock()
-	res := lim.Reserve()
-	if d := res.Delay(); d > 0 {
-		res.Cancel()
-		return d, false
-	}
-	return 0, true
 }

@@ -6,6 +6,7 @@
 package auth
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync"
@@ -31,12 +32,22 @@ const (
 const (
 	DefaultRate  = 100.0 // requests per second per credential
 	DefaultBurst = 200
+	// DefaultFailureRate and DefaultFailureBurst bound failed
+	// authentications per client address: a client that mistypes a secret
+	// a few times is never stopped; one that keeps guessing gets 429 until
+	// it slows to one guess a second.
+	DefaultFailureRate  = 1.0
+	DefaultFailureBurst = 30
 )
 
-// Limits is the per-credential request rate; Rate <= 0 turns limits off.
+// Limits is the per-credential request rate and the per-address rate of
+// failed authentications; Rate <= 0 and FailureRate <= 0 turn each off.
 type Limits struct {
 	Rate  float64
 	Burst int
+
+	FailureRate  float64
+	FailureBurst int
 }
 
 // Authenticator resolves and rate-limits credentials.
@@ -46,11 +57,17 @@ type Authenticator struct {
 
 	mu       sync.Mutex
 	limiters map[int64]*rate.Limiter
+
+	failures *AddrLimiter // nil without a failure limit
 }
 
 // New returns an Authenticator.
 func New(svc *membership.Service, limits Limits) *Authenticator {
-	return &Authenticator{svc: svc, limits: limits, limiters: map[int64]*rate.Limiter{}}
+	a := &Authenticator{svc: svc, limits: limits, limiters: map[int64]*rate.Limiter{}}
+	if limits.FailureRate > 0 {
+		a.failures = NewAddrLimiter(rate.Limit(limits.FailureRate), limits.FailureBurst)
+	}
+	return a
 }
 
 // secret finds the credential in r under the first scheme that is present.
@@ -77,18 +94,34 @@ func secret(r *http.Request, schemes []Scheme) (string, bool) {
 
 // Authenticate returns the principal r acts for. Failures are
 // CodeUnauthorized (audited as refused attempts) or CodeRateLimited (with
-// a RetryAfter). iface names the interface for the audit trail.
+// a RetryAfter): for the credential's rate, or for a client address that
+// failed to authenticate too often, which is refused before its secret is
+// even looked up. iface names the interface for the audit trail; refusals
+// are counted in memory and audited in aggregate (see
+// membership.Service.AuditRefusedAuth), so that they cost no write each.
 func (a *Authenticator) Authenticate(r *http.Request, iface string, schemes ...Scheme) (*membership.Principal, error) {
+	addr := respond.ClientAddr(r)
+	if a.failures != nil {
+		if wait, spent := a.failures.Spent(addr); spent {
+			err := &RateLimitError{
+				Err:     membership.Errorf(membership.CodeRateLimited, "too many failed authentication attempts from this address"),
+				Wait:    wait,
+				audited: true,
+			}
+			a.svc.AuditRefusedAuth(addrContext(r), iface, respond.RequestID(r), "", err.Err.Message)
+			return nil, err
+		}
+	}
 	token, ok := secret(r, schemes)
 	if !ok || token == "" {
 		err := membership.Errorf(membership.CodeUnauthorized, "authentication credentials were not provided")
-		a.svc.AuditRefusedAuth(r.Context(), iface, respond.RequestID(r), "", err.Message)
+		a.fail(r, iface, addr, "", err.Message)
 		return nil, err
 	}
 	p, err := a.svc.Authenticate(r.Context(), token)
 	if err != nil {
 		if membership.ErrorCode(err) == membership.CodeUnauthorized {
-			a.svc.AuditRefusedAuth(r.Context(), iface, respond.RequestID(r), membership.CredentialPrefix(token), membership.ErrorMessage(err))
+			a.fail(r, iface, addr, membership.CredentialPrefix(token), membership.RefusalReason(err))
 		}
 		return nil, err
 	}
@@ -98,10 +131,27 @@ func (a *Authenticator) Authenticate(r *http.Request, iface string, schemes ...S
 	return p, nil
 }
 
-// RateLimitError is a refusal for exceeding a credential's rate.
+// fail counts a failed authentication against addr's budget and audits it.
+func (a *Authenticator) fail(r *http.Request, iface, addr, prefix, reason string) {
+	if a.failures != nil {
+		a.failures.Allow(addr)
+	}
+	a.svc.AuditRefusedAuth(addrContext(r), iface, respond.RequestID(r), prefix, reason)
+}
+
+// addrContext is r's context with its client address for the refusal
+// counts, also when the handler is mounted without respond.WithClientAddr.
+func addrContext(r *http.Request) context.Context {
+	return membership.ContextWithClientAddress(r.Context(), respond.ClientAddr(r))
+}
+
+// RateLimitError is a refusal for exceeding a credential's rate or a
+// client address's budget of failed authentications.
 type RateLimitError struct {
 	Err  *membership.Error
 	Wait time.Duration
+
+	audited bool // counted as a refused authentication already
 }
 
 func (e *RateLimitError) Error() string { return e.Err.Error() }

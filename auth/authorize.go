@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/memberd/memberd/internal/respond"
@@ -44,10 +45,11 @@ type Call struct {
 func (a *Authenticator) Authorize(r *http.Request, need Need) (*Call, error) {
 	p, err := a.Authenticate(r, need.Interface, need.Schemes...)
 	if err != nil {
-		if need.AuditThrottling && membership.ErrorCode(err) == membership.CodeRateLimited {
+		var rl *RateLimitError
+		if need.AuditThrottling && errors.As(err, &rl) && !rl.audited {
 			// Authenticate audits bad credentials, not throttling.
 			token, _ := secret(r, need.Schemes)
-			a.svc.AuditRefusedAuth(r.Context(), need.Interface, respond.RequestID(r),
+			a.svc.AuditRefusedAuth(addrContext(r), need.Interface, respond.RequestID(r),
 				membership.CredentialPrefix(token), membership.ErrorMessage(err))
 		}
 		return nil, err

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -50,6 +49,22 @@ type Server struct {
 	cmd  *exec.Cmd
 	done chan error
 	log  *tailBuffer
+	out  *tailBuffer // the tail of stdout (a --demo server's credentials)
+}
+
+// Stdout is the tail of what the server printed on stdout.
+func (s *Server) Stdout() string { return s.out.String() }
+
+// lineWriter adds what is written to a tailBuffer.
+type lineWriter struct{ b *tailBuffer }
+
+func (w lineWriter) Write(p []byte) (int, error) {
+	for _, line := range strings.SplitAfter(string(p), "\n") {
+		if line != "" {
+			w.b.add(strings.TrimSuffix(line, "\n"))
+		}
+	}
+	return len(p), nil
 }
 
 // StartServer starts `memberd serve` on 127.0.0.1 with a free port and
@@ -62,11 +77,12 @@ func StartServer(ctx context.Context, bin, db string, extra ...string) (*Server,
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stdout = io.Discard
+	out := &tailBuffer{max: 8 << 10}
+	cmd.Stdout = lineWriter{out}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start memberd: %w", err)
 	}
-	s := &Server{cmd: cmd, done: make(chan error, 1), log: &tailBuffer{max: 8 << 10}}
+	s := &Server{cmd: cmd, done: make(chan error, 1), log: &tailBuffer{max: 8 << 10}, out: out}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)

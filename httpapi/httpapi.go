@@ -51,6 +51,10 @@ const MaxIdempotencyKey = 255
 // metaScope is the operation metadata key naming the scope it requires.
 const metaScope = "memberd-scope"
 
+// metaNoStore is the operation metadata key saying its answer carries a
+// secret (see route.secret).
+const metaNoStore = "memberd-no-store"
+
 // securityScheme names the bearer scheme in the OpenAPI document.
 const securityScheme = "bearer"
 
@@ -174,6 +178,9 @@ func (h *handler) authenticate(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	r, w := humago.Unwrap(ctx)
+	if noStore, _ := op.Metadata[metaNoStore].(bool); noStore {
+		w.Header().Set("Cache-Control", "no-store")
+	}
 	ac, err := h.authn.Authorize(r, auth.Need{Interface: Interface, Action: op.OperationID, Scope: scope, Schemes: []auth.Scheme{auth.Bearer}})
 	if err != nil {
 		h.writeErr(ctx, r, w, err) // Authorize audited it
@@ -218,7 +225,22 @@ func requestHash(r *http.Request, body []byte) string {
 // writeErr answers err as problem+json from the middleware.
 func (h *handler) writeErr(ctx huma.Context, r *http.Request, w http.ResponseWriter, err error) {
 	respond.SetRetryAfter(w, err)
+	setChallenge(w, r, err)
 	_ = huma.WriteErr(h.api, ctx, respond.Status(err), respond.Message(r, err)) // the client is gone if this fails
+}
+
+// setChallenge answers a 401 with the RFC 6750 challenge: the bare
+// scheme when the request carried no bearer token, error="invalid_token"
+// when the token it carried did not authenticate.
+func setChallenge(w http.ResponseWriter, r *http.Request, err error) {
+	if membership.ErrorCode(err) != membership.CodeUnauthorized {
+		return
+	}
+	challenge := `Bearer realm="memberd"`
+	if scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " "); strings.EqualFold(scheme, "Bearer") {
+		challenge += `, error="invalid_token"`
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
 }
 
 // problem turns a core error into the huma error the operation returns.
@@ -250,6 +272,10 @@ type limitProblem struct {
 	huma.ErrorModel
 	Limit int `json:"limit"`
 }
+
+// WriteError answers err as problem+json outside any operation, for
+// middleware in front of the API (load shedding).
+func WriteError(w http.ResponseWriter, r *http.Request, err error) { writeProblem(w, r, err) }
 
 // writeProblem writes err as problem+json outside huma (unknown routes,
 // panics), with the same shape huma writes.

@@ -73,7 +73,7 @@ var routeTable = []route{
 	get("/access", "check-access", "Access", read, (*handler).checkAccess, "Can the member use the resource now, and through what"),
 	get("/events", "list-events", "Audit", audit, (*handler).listEvents, "Audit events, newest first"),
 	get("/credentials", "list-credentials", "Credentials", manage, (*handler).listCredentials, "List credentials (never their secrets)"),
-	post("/credentials", "create-credential", "Credentials", manage, (*handler).createCredential, "Create a credential; its secret is shown only in this answer").answers(http.StatusCreated),
+	post("/credentials", "create-credential", "Credentials", manage, (*handler).createCredential, "Create a credential; its secret is shown only in this answer").answers(http.StatusCreated).secret(),
 	get("/credentials/{id}", "get-credential", "Credentials", manage, (*handler).getCredential, "Get a credential (never its secret)"),
 	del("/credentials/{id}", "revoke-credential", "Credentials", manage, (*handler).revokeCredential, "Revoke a credential; it stops working at once"),
 
@@ -92,7 +92,7 @@ var routeTable = []route{
 
 	// Webhooks and their deliveries (webhooks.go).
 	get("/webhooks", "list-webhooks", "Webhooks", read, (*handler).listWebhooks, "List webhook endpoints (never their secrets)"),
-	post("/webhooks", "create-webhook", "Webhooks", write, (*handler).createWebhook, "Register a webhook endpoint; its signing secret is shown only in this answer").answers(http.StatusCreated),
+	post("/webhooks", "create-webhook", "Webhooks", write, (*handler).createWebhook, "Register a webhook endpoint; its signing secret is shown only in this answer").answers(http.StatusCreated).secret(),
 	get("/webhooks/{id}", "get-webhook", "Webhooks", read, (*handler).getWebhook, "Get a webhook endpoint (never its secret)"),
 	del("/webhooks/{id}", "disable-webhook", "Webhooks", write, (*handler).disableWebhook, "Disable a webhook endpoint: nothing more is delivered to it"),
 	post("/webhooks/{id}/enable", "enable-webhook", "Webhooks", write, (*handler).enableWebhook, "Enable a disabled webhook endpoint; if its breaker had disabled it, what it held is delivered again, oldest first"),
@@ -119,6 +119,8 @@ type route struct {
 	// isSchedulable says the removal takes effective_at and so has a second
 	// success answer, which documentSchedulable writes into the document.
 	isSchedulable bool
+	// carriesSecret says the answer shows a secret, which no cache may keep.
+	carriesSecret bool
 	// bind registers op with the route's handler.
 	bind func(h *handler, op huma.Operation)
 }
@@ -161,6 +163,13 @@ func (rt route) answers(status int) route {
 	return rt
 }
 
+// secret marks an answer that shows a secret: it is sent with
+// Cache-Control: no-store.
+func (rt route) secret() route {
+	rt.carriesSecret = true
+	return rt
+}
+
 // schedulable marks a removal that takes effective_at.
 func (rt route) schedulable() route {
 	rt.isSchedulable = true
@@ -191,7 +200,7 @@ func (rt route) humaOperation() huma.Operation {
 		Summary:       rt.summary,
 		Tags:          []string{rt.tag},
 		DefaultStatus: rt.status,
-		Metadata:      map[string]any{metaScope: rt.scope},
+		Metadata:      map[string]any{metaScope: rt.scope, metaNoStore: rt.carriesSecret},
 		Security:      []map[string][]string{{securityScheme: {rt.scope}}},
 		Errors:        readErrors,
 		// The middleware already bounded the body at DefaultMaxBody with its

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base32"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"time"
 )
@@ -70,6 +71,29 @@ func CredentialPrefix(token string) string {
 	return prefix
 }
 
+// hiddenReason is why a secret was refused, kept from the client.
+type hiddenReason string
+
+func (h hiddenReason) Error() string { return string(h) }
+
+// errBadToken refuses a secret with one message for every reason, so that
+// a client cannot tell a revoked or expired credential from a wrong one
+// (and so learn that a leaked secret was once real); the audit records
+// the reason (see RefusalReason).
+func errBadToken(reason string) *Error {
+	return &Error{Code: CodeUnauthorized, Message: "invalid token", Err: hiddenReason(reason)}
+}
+
+// RefusalReason is what the audit records of a refusal: the real reason
+// behind a message that hides it from the client, or else the message.
+func RefusalReason(err error) string {
+	var h hiddenReason
+	if errors.As(err, &h) {
+		return string(h)
+	}
+	return ErrorMessage(err)
+}
+
 // Principal is an authenticated credential and the member it acts as.
 type Principal struct {
 	Credential *Credential
@@ -82,28 +106,28 @@ type Principal struct {
 func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, error) {
 	prefix := CredentialPrefix(token)
 	if prefix == "" {
-		return nil, Errorf(CodeUnauthorized, "invalid token")
+		return nil, errBadToken("invalid token")
 	}
 	return view(ctx, s, func(tx Tx) (*Principal, error) {
 		p, err := tx.PrincipalGetByPrefix(ctx, prefix)
 		if ErrorCode(err) == CodeNotFound {
-			return nil, Errorf(CodeUnauthorized, "invalid token")
+			return nil, errBadToken("invalid token")
 		} else if err != nil {
 			return nil, err
 		}
 		c := p.Credential
 		sum := sha256.Sum256([]byte(token))
 		if subtle.ConstantTimeCompare(sum[:], c.Hash) != 1 {
-			return nil, Errorf(CodeUnauthorized, "invalid token")
+			return nil, errBadToken("invalid token")
 		}
 		if c.RevokedAt != nil {
-			return nil, Errorf(CodeUnauthorized, "token has been revoked")
+			return nil, errBadToken("token has been revoked")
 		}
 		if c.ExpiresAt != nil && !s.now().Before(*c.ExpiresAt) {
-			return nil, Errorf(CodeUnauthorized, "token has expired")
+			return nil, errBadToken("token has expired")
 		}
 		if !p.Member.Active() {
-			return nil, Errorf(CodeUnauthorized, "the token's member has been removed")
+			return nil, errBadToken("the token's member has been removed")
 		}
 		return p, nil
 	})

@@ -65,6 +65,8 @@ type Service struct {
 	store Store
 	cfg   Config
 	queue Queue // Config.Queue; nil without a job queue
+
+	authRefusals authRefusals
 }
 
 // NewService returns a Service over store.
@@ -78,7 +80,7 @@ func NewService(store Store, cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Service{store: store, cfg: cfg, queue: cfg.Queue}
+	return &Service{store: store, cfg: cfg, queue: cfg.Queue, authRefusals: authRefusals{sources: map[refusalSource]*refusalCount{}}}
 }
 
 // Store returns the store the service runs on, for wiring jobs and tests.
@@ -241,13 +243,19 @@ func (s *Service) refuse(ctx context.Context, a Actor, action string, err error)
 }
 
 // AuditRefusedAuth records a request refused before any credential was
-// accepted (no credential, a wrong, expired or revoked one).
+// accepted (no credential, a wrong, expired or revoked one). It costs no
+// write per request: attempts are counted per client address and per
+// credential they name, and written as at most one row per source and
+// AuthRefusalWindow (see FlushAuthRefusals); attempts on an
+// organization's real credential show in that organization's trail.
 func (s *Service) AuditRefusedAuth(ctx context.Context, iface, requestID, credentialPrefix, reason string) {
-	a := Actor{Interface: iface, RequestID: requestID}
-	if c, err := view(ctx, s, func(tx Tx) (*Credential, error) { return tx.CredentialGetByPrefix(ctx, credentialPrefix) }); err == nil {
-		a.OrgID, a.CredentialID = c.OrgID, c.ID
+	src := refusalSource{Interface: iface}
+	if credentialPrefix != "" {
+		if c, err := view(ctx, s, func(tx Tx) (*Credential, error) { return tx.CredentialGetByPrefix(ctx, credentialPrefix) }); err == nil {
+			src.OrgID, src.CredentialID = c.OrgID, c.ID
+		}
 	}
-	s.auditRefusal(ctx, a, "auth", Errorf(CodeUnauthorized, "%s", reason))
+	s.refuseAuth(ctx, src, requestID, reason)
 }
 
 // AuditRefused records a request that an adapter refused before it reached

@@ -159,7 +159,7 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*NewSession, e
 	p, err := s.Authenticate(ctx, strings.TrimSpace(req.Secret))
 	if err != nil {
 		if ErrorCode(err) == CodeUnauthorized {
-			s.AuditRefusedAuth(ctx, req.Interface, req.RequestID, CredentialPrefix(strings.TrimSpace(req.Secret)), ErrorMessage(err))
+			s.AuditRefusedAuth(ctx, req.Interface, req.RequestID, CredentialPrefix(strings.TrimSpace(req.Secret)), RefusalReason(err))
 		}
 		return nil, err
 	}
@@ -329,13 +329,13 @@ func (s *Service) SessionFor(ctx context.Context, token string) (*SessionPrincip
 // credential when the token names a session at all, like AuditRefusedAuth
 // does for an API credential.
 func (s *Service) AuditRefusedSession(ctx context.Context, iface, requestID, token, reason string) {
-	a := Actor{Interface: iface, RequestID: requestID}
+	src := refusalSource{Interface: iface}
 	if strings.HasPrefix(token, sessionTokenPrefix) {
 		if row, err := view(ctx, s, func(tx Tx) (*SessionRow, error) { return tx.SessionGetByHash(ctx, hashSecret(token)) }); err == nil {
-			a.OrgID, a.MemberID, a.CredentialID = row.Session.OrgID, row.Session.MemberID, row.Session.CredentialID
+			src.OrgID, src.MemberID, src.CredentialID = row.Session.OrgID, row.Session.MemberID, row.Session.CredentialID
 		}
 	}
-	s.auditRefusal(ctx, a, "auth", Errorf(CodeUnauthorized, "%s", reason))
+	s.refuseAuth(ctx, src, requestID, reason)
 }
 
 // Sessions lists the organization's live console sessions: an owner sees

@@ -70,9 +70,13 @@ type handler struct {
 // NewHandler returns the SCIM handler for paths under Prefix.
 func NewHandler(svc *membership.Service, authn *auth.Authenticator) http.Handler {
 	h := &handler{svc: svc, authn: authn}
-	return respond.Recover(h, func(w http.ResponseWriter, r *http.Request, err error) {
-		writeAnswer(w, errorAnswer(r, err))
-	})
+	return respond.Recover(h, WriteError)
+}
+
+// WriteError answers err in SCIM's error schema, for refusals made before
+// the handler runs (load shedding) as well as its own.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	writeAnswer(w, errorAnswer(r, err))
 }
 
 // request is one SCIM call, from HTTP or from a bulk operation.

@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -42,6 +43,13 @@ type Config struct {
 	WebhookAllowCIDR string
 	// WebhookMaxPending bounds one webhook endpoint's pending deliveries.
 	WebhookMaxPending int
+	// TrustedProxies lists the CIDRs of reverse proxies whose
+	// X-Forwarded-For or Forwarded header names the client.
+	TrustedProxies string
+	// MaxInFlight bounds the requests served at once (0: no bound), and
+	// QueueTimeout how long one waits for room before it is shed with 503.
+	MaxInFlight  int
+	QueueTimeout time.Duration
 }
 
 // DefaultConfig is the configuration before flags and environment.
@@ -49,7 +57,8 @@ func DefaultConfig() Config {
 	return Config{Addr: "127.0.0.1:8080", DB: "sqlite:memberd.db", RateLimit: 100, RateBurst: 200,
 		BatchLimit: membership.DefaultBatchLimit, GroupCommit: true, LogFormat: "text", LogLevel: "info",
 		ShutdownTimeout: 10 * time.Second, SlowCommit: 250 * time.Millisecond,
-		WebhookMaxPending: membership.DefaultWebhookMaxPending}
+		WebhookMaxPending: membership.DefaultWebhookMaxPending,
+		MaxInFlight:       respond.DefaultMaxInFlight, QueueTimeout: respond.DefaultQueueTimeout}
 }
 
 // sharedFlags are the flags that mean the same thing in every command,
@@ -126,7 +135,10 @@ func (m *Main) serveFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.BoolVar(&cfg.KeepFutureBookings, "keep-future-bookings", false, "keep a removed member's future bookings instead of cancelling them")
 	fs.BoolVar(&cfg.WorkivaAfterSunset, "workiva-after-sunset", false, "keep serving the deprecated Workiva endpoint after its sunset date (2027-01-31) instead of 410 Gone")
 	fs.BoolVar(&cfg.GroupCommit, "group-commit", cfg.GroupCommit, "coalesce concurrent writes into one transaction and one flush (off: one each, to measure what it buys)")
-	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", cfg.TrustProxy, "behind a reverse proxy: trust its X-Forwarded-Proto and X-Forwarded-For in the admin console")
+	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", cfg.TrustProxy, "behind a reverse proxy: trust X-Forwarded-Proto and X-Forwarded-For from any peer, as --trusted-proxies 0.0.0.0/0,::/0")
+	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", cfg.TrustedProxies, "comma-separated CIDRs of reverse proxies whose X-Forwarded-For/Forwarded name the client address")
+	fs.IntVar(&cfg.MaxInFlight, "max-in-flight", cfg.MaxInFlight, "requests served at once; more wait up to --queue-timeout, then get 503 (0: no bound)")
+	fs.DurationVar(&cfg.QueueTimeout, "queue-timeout", cfg.QueueTimeout, "how long a request waits for room under --max-in-flight before 503")
 	fs.StringVar(&cfg.WebhookAllowCIDR, "webhook-allow-cidr", cfg.WebhookAllowCIDR, "comma-separated CIDRs webhooks may reach although loopback, private, link-local or otherwise special, for on-premises receivers")
 	fs.IntVar(&cfg.WebhookMaxPending, "webhook-max-pending", cfg.WebhookMaxPending, "most pending deliveries one webhook endpoint holds; beyond it new messages for it are dropped and counted")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole server run to this file (for benchmarks)")

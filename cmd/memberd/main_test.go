@@ -36,9 +36,10 @@ func testMain(stdout, stderr *syncBuffer, env map[string]string) *Main {
 
 // serveDemo runs `serve --demo` in-process and returns its base URL and
 // owner token; the server stops when the test ends.
-func serveDemo(t *testing.T) (string, string) {
+func serveDemo(t *testing.T, extra ...string) (string, string) {
 	t.Helper()
-	base, stdout, _ := startServe(t, nil, "--demo", "--rate-limit", "0", "--db", "sqlite:"+filepath.Join(t.TempDir(), "demo.db"))
+	args := append([]string{"--demo", "--rate-limit", "0", "--db", "sqlite:" + filepath.Join(t.TempDir(), "demo.db")}, extra...)
+	base, stdout, _ := startServe(t, nil, args...)
 	return base, printed(t, stdout, "MEMBERD_TOKEN")
 }
 

@@ -43,6 +43,16 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if cfg.TrustProxy && cfg.TrustedProxies == "" {
+		cfg.TrustedProxies = "0.0.0.0/0,::/0"
+	}
+	trusted, err := respond.ParsePrefixes(cfg.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	// Naming trusted proxies also lets the console believe their
+	// X-Forwarded-Proto for the Secure cookie.
+	cfg.TrustProxy = len(trusted) > 0
 	allow, err := netguard.ParseAllow(cfg.WebhookAllowCIDR)
 	if err != nil {
 		return fmt.Errorf("--webhook-allow-cidr: %w", err)
@@ -103,7 +113,14 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	} else if err := firstCredentialHint(ctx, store, logger, cfg.DB); err != nil {
 		return err
 	}
-	authn := auth.New(svc, auth.Limits{Rate: cfg.RateLimit, Burst: cfg.RateBurst})
+	authn := auth.New(svc, auth.Limits{Rate: cfg.RateLimit, Burst: cfg.RateBurst,
+		FailureRate: auth.DefaultFailureRate, FailureBurst: auth.DefaultFailureBurst})
+	// Refused authentications are counted in memory and written in
+	// aggregate; the last counts are written after the server stops.
+	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
+	flushed := make(chan struct{})
+	go func() { defer close(flushed); svc.RunAuthRefusalFlusher(flushCtx, membership.AuthRefusalWindow/4) }()
+	defer func() { stopFlush(); <-flushed }()
 
 	runner, err := jobs.NewRunner(svc, queue)
 	if err != nil {
@@ -124,7 +141,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if cfg.MetricsAddr != "" {
 		onMain = nil
 	}
-	srv := newHTTPServer(respond.WithLogger(routes(svc, authn, cfg, ready, onMain, logger, met), logger), logger)
+	srv := newHTTPServer(respond.WithLogger(respond.WithClientAddr(routes(svc, authn, cfg, ready, onMain, logger, met), trusted), logger), logger)
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
@@ -252,25 +269,29 @@ func routes(svc *membership.Service, authn *auth.Authenticator, cfg Config, read
 	if metricsHandler != nil {
 		mount(mux, "GET /metrics", "metrics", metricsHandler)
 	}
-	native := httpapi.NewHandler(svc, authn)
+	// One gate bounds the requests in flight of every interface; each
+	// answers the requests it sheds in its own error format. Health and
+	// metrics are never shed.
+	gate := respond.NewGate(cfg.MaxInFlight, cfg.QueueTimeout)
+	native := gate.Wrap(httpapi.NewHandler(svc, authn), httpapi.WriteError)
 	mount(mux, "/api/v1/", "native", native)
 	mount(mux, "/openapi.json", "native", native)
 	mount(mux, "/docs", "native", native)
-	mount(mux, wiggledesk.Path, "wiggledesk", wiggledesk.NewHandler(svc, authn))
-	mount(mux, "/api/3/", "highq", highq.NewHandler(svc, authn))
-	mount(mux, "/api/v37/", "tedee", tedee.NewHandler(svc, authn))
-	mount(mux, jicoo.Prefix, "jicoo", jicoo.NewHandler(svc, authn))
+	mount(mux, wiggledesk.Path, "wiggledesk", gate.Wrap(wiggledesk.NewHandler(svc, authn), wiggledesk.WriteError))
+	mount(mux, "/api/3/", "highq", gate.Wrap(highq.NewHandler(svc, authn), highq.WriteError))
+	mount(mux, "/api/v37/", "tedee", gate.Wrap(tedee.NewHandler(svc, authn), tedee.WriteError))
+	mount(mux, jicoo.Prefix, "jicoo", gate.Wrap(jicoo.NewHandler(svc, authn), jicoo.WriteError))
 	workivaCfg := workiva.DefaultConfig()
 	workivaCfg.ServeAfterSunset = cfg.WorkivaAfterSunset
-	mount(mux, "/prototype/", "workiva", workiva.NewHandler(svc, authn, workivaCfg))
+	mount(mux, "/prototype/", "workiva", gate.Wrap(workiva.NewHandler(svc, authn, workivaCfg), workiva.WriteError))
 	adminCfg := admin.DefaultConfig()
 	adminCfg.TrustProxy = cfg.TrustProxy
-	mount(mux, admin.Prefix+"/", "admin", admin.NewHandler(svc, adminCfg))
+	mount(mux, admin.Prefix+"/", "admin", gate.Wrap(admin.NewHandler(svc, adminCfg), admin.WriteError))
 	mount(mux, "GET "+admin.Prefix, "admin", http.RedirectHandler(admin.Prefix+"/", http.StatusSeeOther))
-	mount(mux, scim.Prefix, "scim", scim.NewHandler(svc, authn))
-	return respond.WithRequestID(accessLog(respond.Recover(mux, func(w http.ResponseWriter, r *http.Request, err error) {
+	mount(mux, scim.Prefix, "scim", gate.Wrap(scim.NewHandler(svc, authn), scim.WriteError))
+	return respond.WithRequestID(respond.WithNoSniff(accessLog(respond.Recover(mux, func(w http.ResponseWriter, r *http.Request, err error) {
 		respond.JSON(w, respond.Status(err), map[string]string{"error": respond.Message(r, err)})
-	}), logger, met))
+	}), logger, met)))
 }
 
 // startCPUProfile profiles the server until the returned func runs, so a

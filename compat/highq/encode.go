@@ -153,6 +153,13 @@ func writeBody(w http.ResponseWriter, status int, asXML bool, v any) {
 	_, _ = w.Write([]byte("\n"))
 }
 
+// WriteError answers err with HighQ's error object, in XML when the
+// request asks for it, for middleware in front of the dialect (load
+// shedding).
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, r, responseXML(r, false), err)
+}
+
 // writeError answers err with HighQ's error object.
 func writeError(w http.ResponseWriter, r *http.Request, asXML bool, err error) {
 	respond.SetRetryAfter(w, err)

@@ -160,9 +160,7 @@ func NewHandler(svc *membership.Service, authn *auth.Authenticator) http.Handler
 	mux.HandleFunc("GET /api/3/sites/{siteid}/users", h.listSiteUsers)
 	mux.HandleFunc("DELETE /api/3/sites/{siteid}/users", h.removeSiteUsers)
 	mux.HandleFunc("DELETE /api/3/sites/{siteid}/groups/{groupid}/users", h.removeGroupUser)
-	return respond.Recover(respond.Unmatched(mux, writeUnmatched), func(w http.ResponseWriter, r *http.Request, err error) {
-		writeError(w, r, responseXML(r, false), err)
-	})
+	return respond.Recover(respond.Unmatched(mux, writeUnmatched), WriteError)
 }
 
 // authorize authenticates the request and checks scope through

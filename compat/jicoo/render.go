@@ -43,6 +43,10 @@ func translate(err error) error {
 	return err
 }
 
+// WriteError answers err in Jicoo's envelope, for middleware in front of
+// the dialect (load shedding).
+func WriteError(w http.ResponseWriter, r *http.Request, err error) { writeError(w, r, err) }
+
 // writeError answers err in Jicoo's envelope with its Code's status.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	err = translate(err)

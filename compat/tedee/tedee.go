@@ -194,6 +194,10 @@ type errorBody struct {
 	Success       bool     `json:"success"`
 }
 
+// WriteError answers err in Tedee's envelope, for middleware in front of
+// the dialect (load shedding).
+func WriteError(w http.ResponseWriter, r *http.Request, err error) { writeError(w, r, err) }
+
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	respond.SetRetryAfter(w, err)
 	status := respond.Status(err)

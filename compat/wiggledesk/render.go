@@ -152,8 +152,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	respond.Exact(w, status, "application/json", render(v))
 }
 
+// WriteError writes err in DRF's format, for middleware in front of the
+// dialect (load shedding).
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	setHeaders(w, allowCollection)
+	writeError(w, r, err)
+}
+
 // writeError writes err in DRF's format with the status of its Code.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	respond.SetRetryAfter(w, err) // 429 and 503 say when to come back
 	d := translate(r, w, err)
 	status := respond.Status(d)
 	if status == http.StatusUnauthorized {

@@ -131,10 +131,7 @@ func NewHandler(svc *membership.Service, authn *auth.Authenticator) http.Handler
 	mux.HandleFunc(Path+"{$}", h.collection)
 	mux.HandleFunc(Path+"{id}/{$}", h.record)
 	mux.HandleFunc(Path, h.unknownPath)
-	return respond.Recover(mux, func(w http.ResponseWriter, r *http.Request, err error) {
-		setHeaders(w, allowCollection)
-		writeError(w, r, err)
-	})
+	return respond.Recover(mux, WriteError)
 }
 
 // authorize authenticates the request and checks need.Scope through

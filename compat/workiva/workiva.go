@@ -197,6 +197,10 @@ type errorBody struct {
 	Message string `json:"message"`
 }
 
+// WriteError answers err in Workiva's {code, message} form, for
+// middleware in front of the dialect (load shedding).
+func WriteError(w http.ResponseWriter, r *http.Request, err error) { writeError(w, r, err) }
+
 // writeError answers err in Workiva's {code, message} form.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := respond.Status(err)

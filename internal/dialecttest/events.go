@@ -32,6 +32,7 @@ type Event struct {
 // read directly.
 func (e *Env) AllEvents(tb testing.TB) []Event {
 	tb.Helper()
+	e.flushRefusals()
 	var evs []Event
 	for _, a := range e.Orgs {
 		for before := int64(0); ; {
@@ -138,6 +139,7 @@ func (e *Env) Rows(tb testing.TB, query string, args []any, each func(scan func(
 // request with no credential at all) of interface iface after id.
 func (e *Env) NullOrgRefusals(tb testing.TB, iface string, afterID int64) int {
 	tb.Helper()
+	e.flushRefusals()
 	var n int
 	e.Rows(tb, `SELECT count(*) FROM events WHERE org_id IS NULL AND outcome = 'refused' AND interface = $1 AND id > $2`,
 		[]any{iface, afterID}, func(scan func(...any) error) error { return scan(&n) })
@@ -147,6 +149,7 @@ func (e *Env) NullOrgRefusals(tb testing.TB, iface string, afterID int64) int {
 // LastEventID is the newest event id of org (0 if none).
 func (e *Env) LastEventID(tb testing.TB, org int64) int64 {
 	tb.Helper()
+	e.flushRefusals()
 	evs, err := e.Svc.Events(context.Background(), membership.Actor{OrgID: org}, membership.EventListParams{Limit: 1})
 	if err != nil {
 		tb.Fatal(err)
@@ -161,6 +164,7 @@ func (e *Env) LastEventID(tb testing.TB, org int64) int64 {
 // first.
 func (e *Env) Refusals(tb testing.TB, iface string, org, afterID int64) []*membership.Event {
 	tb.Helper()
+	e.flushRefusals()
 	evs, err := e.Svc.Events(context.Background(), membership.Actor{OrgID: org}, membership.EventListParams{Limit: membership.MaxListLimit})
 	if err != nil {
 		tb.Fatal(err)
@@ -226,4 +230,11 @@ func (e *Env) AssertRefusedSince(tb testing.TB, iface string, org, mark int64, a
 	if got := Actions(e.Refusals(tb, iface, org, mark)); !slices.Equal(got, actions) {
 		tb.Errorf("refused events %v, want %v", got, actions)
 	}
+}
+
+// flushRefusals writes the refused authentications the service still
+// counts in memory, as its ticker or shutdown would, so that a test reads
+// every refusal its requests made.
+func (e *Env) flushRefusals() {
+	e.Svc.FlushAuthRefusals(context.Background(), true)
 }
