@@ -1,0 +1,94 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/memberd/memberd/membership"
+)
+
+// outOfRange are RFC 3339 times whose UTC instant falls outside the years
+// 1 to 9999 (their offset carries them over), which no JSON answer can
+// carry.
+var outOfRange = []string{"9999-12-31T23:00:00-23:00", "0001-01-01T00:00:00+01:00"}
+
+// timeCall is one request that carries a client's time.
+type timeCall struct{ method, path, body string }
+
+// timeCalls is every native request that takes a time, with at in its
+// time field (escaped for a query where it goes in one).
+func timeCalls(f *fixture, at string) []timeCall {
+	q := url.QueryEscape(at)
+	return []timeCall{
+		{"POST", "/api/v1/credentials", fmt.Sprintf(`{"name":"c","scopes":["members:read"],"expires_at":%q}`, at)},
+		{"POST", "/api/v1/schedules", fmt.Sprintf(`{"kind":"member.remove","member":%d,"effective_at":%q}`, f.member.ID, at)},
+		{"POST", fmt.Sprintf("/api/v1/members/%d/offboard", f.member.ID), fmt.Sprintf(`{"effective_at":%q}`, at)},
+		{"DELETE", fmt.Sprintf("/api/v1/members/%d?effective_at=%s", f.member.ID, q), ``},
+		{"DELETE", fmt.Sprintf("/api/v1/spaces/%d/members/%d?effective_at=%s", f.space.ID, f.member.ID, q), ``},
+		{"POST", fmt.Sprintf("/api/v1/space-memberships/%d/roles/revocation", f.sm.ID), fmt.Sprintf(`{"roles":["editor"],"effective_at":%q}`, at)},
+		{"DELETE", fmt.Sprintf("/api/v1/groups/%d/members/%d?effective_at=%s", f.group.ID, f.member.ID, q), ``},
+		{"POST", "/api/v1/bookings", fmt.Sprintf(`{"resource":%d,"member":%d,"starts_at":%q,"ends_at":"2030-01-01T00:00:00Z"}`, f.desk.ID, f.member.ID, at)},
+		{"POST", "/api/v1/bookings", fmt.Sprintf(`{"resource":%d,"member":%d,"starts_at":"2030-01-01T00:00:00Z","ends_at":%q}`, f.desk.ID, f.member.ID, at)},
+	}
+}
+
+func (c timeCall) send(e *env) (*response, error) {
+	var body any
+	if c.body != "" {
+		body = c.body
+	}
+	return e.try(c.method, c.path, e.owner, body)
+}
+
+// TestTimeRange sends every time-taking field an instant outside the
+// supported range: each answers a 400 problem, never a 500, and nothing
+// is scheduled.
+func TestTimeRange(t *testing.T) {
+	e := newEnv(t)
+	f := e.fixture("bob@acme.test")
+	for _, at := range outOfRange {
+		for _, c := range timeCalls(f, at) {
+			r, err := c.send(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := wantProblem(t, r, http.StatusBadRequest)
+			if !strings.Contains(p.Detail, "9999-12-31T23:59:59Z") {
+				t.Errorf("%s %s: detail %q does not name the range", c.method, c.path, p.Detail)
+			}
+		}
+	}
+	if ops := len(e.events(membership.EventListParams{Action: "scheduled_removal.created"})); ops != 0 {
+		t.Errorf("%d removals scheduled out of range", ops)
+	}
+}
+
+// FuzzTimeFields sends arbitrary text to every time-taking field: the
+// answer is never a 5xx, and every refusal is problem+json.
+//
+//memberd:fuzzexecs 300
+func FuzzTimeFields(f *testing.F) {
+	e := newEnv(f)
+	fx := e.fixture("bob@acme.test")
+	for _, s := range append([]string{"2099-01-01T00:00:00Z", "2099-01-01T00:00:00.123456789+14:00", "0000-01-01T00:00:00Z",
+		"9999-12-31T23:59:59.999999999Z", "9999-12-31T23:59:59-00:01", "1970-01-01T00:00:00Z", "yesterday", ""}, outOfRange...) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, at string) {
+		for _, c := range timeCalls(fx, at) {
+			r, err := c.send(e)
+			if err != nil {
+				t.Fatalf("%s %s: %v", c.method, c.path, err)
+			}
+			if r.Status >= 500 {
+				t.Fatalf("%s %s %q: %s", c.method, c.path, at, r)
+			}
+			if r.Status >= 400 && r.Header.Get("Content-Type") != "application/problem+json" {
+				t.Fatalf("%s %s %q: refusal is not problem+json: %s", c.method, c.path, at, r)
+			}
+		}
+	})
+}
