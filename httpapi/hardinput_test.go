@@ -92,3 +92,38 @@ func FuzzTimeFields(f *testing.F) {
 		}
 	})
 }
+
+// TestNonCanonicalIDs: an id written with a sign or a leading zero names
+// nothing in a path or a query; the same id written canonically does.
+func TestNonCanonicalIDs(t *testing.T) {
+	e := newEnv(t)
+	f := e.fixture("bob@acme.test")
+	for _, c := range []struct {
+		path   string
+		status int
+	}{
+		{fmt.Sprintf("/api/v1/grants/%d", f.directGr.ID), 200},
+		{fmt.Sprintf("/api/v1/grants/+%d", f.directGr.ID), 422},
+		{fmt.Sprintf("/api/v1/grants/0%d", f.directGr.ID), 422},
+		{fmt.Sprintf("/api/v1/bookings/+%d", f.booking.ID), 422},
+		{fmt.Sprintf("/api/v1/space-memberships/0%d", f.sm.ID), 422},
+		{fmt.Sprintf("/api/v1/members/0%d", f.member.ID), 404},
+		{fmt.Sprintf("/api/v1/spaces/0%d", f.space.ID), 404},
+		{fmt.Sprintf("/api/v1/groups/+%d", f.group.ID), 404},
+		{fmt.Sprintf("/api/v1/events?member=+%d", f.member.ID), 422},
+		{"/api/v1/members?after=01", 422},
+		{"/api/v1/members?limit=+5", 422},
+	} {
+		r := e.call("GET", c.path, e.owner, nil)
+		if c.status == 200 {
+			e.must(200, "GET", c.path, e.owner, nil)
+			continue
+		}
+		wantProblem(t, r, c.status)
+	}
+	r := e.call("DELETE", fmt.Sprintf("/api/v1/members/0%d", f.member.ID), e.owner, nil)
+	wantClientError(t, "DELETE through a non-canonical id", r)
+	if st := e.memberStatus(f.member.ID); st != membership.StatusActive {
+		t.Errorf("member is %s after a removal through 0%d", st, f.member.ID)
+	}
+}
