@@ -127,3 +127,36 @@ func TestNonCanonicalIDs(t *testing.T) {
 		t.Errorf("member is %s after a removal through 0%d", st, f.member.ID)
 	}
 }
+
+// TestKnownEmailLooksFresh: another organization adding an address memberd
+// already knows gets the same answer, field for field, as adding one it
+// has never seen, and no answer or event carries the global user's id.
+func TestKnownEmailLooksFresh(t *testing.T) {
+	e := newEnv(t)
+	other, err := e.svc.CreateOrganization(e.ctx, membership.BootstrapRequest{OrgName: "Other", OwnerEmail: "boss@other.test", OwnerName: "Bo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(email string) map[string]any {
+		r := e.must(201, "POST", "/api/v1/members", other.Secret, fmt.Sprintf(`{"email":%q,"name":"N"}`, email))
+		return decode[map[string]any](t, r)
+	}
+	known, fresh := add("owner@acme.test"), add("nobody@nowhere.test")
+	for _, m := range []map[string]any{known, fresh} {
+		if _, ok := m["user_id"]; ok {
+			t.Errorf("member answer carries the global user_id: %v", m)
+		}
+	}
+	// Apart from what names the member itself, the two answers agree.
+	for _, k := range []string{"id", "uuid", "email"} {
+		delete(known, k)
+		delete(fresh, k)
+	}
+	if fmt.Sprint(known) != fmt.Sprint(fresh) {
+		t.Errorf("known address answered %v, fresh one %v", known, fresh)
+	}
+	r := e.must(200, "GET", "/api/v1/events?action=member.added", other.Secret, nil)
+	if strings.Contains(string(r.Body), "user_id") {
+		t.Errorf("events carry user_id: %s", r.Body)
+	}
+}
