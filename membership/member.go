@@ -121,9 +121,9 @@ func (s *Service) AddMember(ctx context.Context, a Actor, req AddMemberRequest) 
 			return nil, err
 		}
 		now := s.now()
-		m := &Member{UUID: NewUUID(), OrgID: a.OrgID, UserID: user.ID, Email: email, Name: req.Name,
+		m := &Member{UUID: NewUUID(), OrgID: a.OrgID, Email: email, Name: req.Name,
 			Role: req.Role, Status: StatusActive, AddedBy: actor.ID, CreatedAt: now, UpdatedAt: now}
-		if err := tx.MemberCreate(ctx, m); err != nil {
+		if err := tx.MemberCreate(ctx, user.ID, m); err != nil {
 			return nil, err
 		}
 		if _, err := s.record(ctx, tx, a, "member.added", m, nil, m); err != nil {

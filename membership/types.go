@@ -72,13 +72,9 @@ type User struct {
 
 // Member is a user's membership of an organization.
 type Member struct {
-	ID    int64  `json:"id"`
-	UUID  string `json:"uuid"`
-	OrgID int64  `json:"organization_id"`
-	// UserID is the global user's id. It is never shown: it is the same
-	// in every organization, so showing it would tell one tenant whether
-	// an address is already known to another.
-	UserID    int64      `json:"-"`
+	ID        int64      `json:"id"`
+	UUID      string     `json:"uuid"`
+	OrgID     int64      `json:"organization_id"`
 	Email     string     `json:"email"`
 	Name      string     `json:"name"`
 	Role      Role       `json:"role"`
