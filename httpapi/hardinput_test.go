@@ -160,3 +160,19 @@ func TestKnownEmailLooksFresh(t *testing.T) {
 		t.Errorf("events carry user_id: %s", r.Body)
 	}
 }
+
+// TestEmailRefused: the native API refuses, as a 400 problem, an address
+// with a control or format character or without a dot-qualified domain,
+// and adds nobody.
+func TestEmailRefused(t *testing.T) {
+	e := newEnv(t)
+	before := len(e.events(membership.EventListParams{Action: "member.added"}))
+	for _, email := range []string{`eve\u202e@acme.test`, `eve@acme\u2069.test`, `e\u200dve@acme.test`, `eve\u0000@acme.test`,
+		`eve\u00ad@acme.test`, `eve@acme`, `eve@localhost`, `eve@[10.0.0.1]`, `\"e v\"@acme.test`} {
+		r := e.call("POST", "/api/v1/members", e.owner, `{"email":"`+email+`"}`)
+		wantProblem(t, r, http.StatusBadRequest)
+	}
+	if after := len(e.events(membership.EventListParams{Action: "member.added"})); after != before {
+		t.Errorf("%d members added with refused addresses", after-before)
+	}
+}
