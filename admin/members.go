@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/memberd/memberd/internal/ids"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -55,8 +56,8 @@ func queryID(q url.Values, name string) (int64, error) {
 	if v == "" {
 		return 0, nil
 	}
-	id, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || id < 0 {
+	id, ok := ids.Parse(v)
+	if !ok {
 		return 0, membership.Errorf(membership.CodeInvalid, "%s must be a number", name)
 	}
 	return id, nil
@@ -148,8 +149,8 @@ func (h *handler) members(w http.ResponseWriter, r *http.Request, c *call) {
 // memberID reads the {id} of a member path. Anything but a positive
 // number names no member: the 404 page, like another organization's id.
 func memberID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := ids.Positive(r.PathValue("id"))
+	if !ok {
 		return 0, membership.ErrMemberNotFound
 	}
 	return id, nil

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/memberd/memberd/internal/ids"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -117,7 +118,7 @@ func (h *handler) schedule(w http.ResponseWriter, r *http.Request, c *call) {
 func batchIDs(vals []string) []membership.MemberRef {
 	refs := make([]membership.MemberRef, 0, len(vals))
 	for _, v := range vals {
-		if id, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && id > 0 {
+		if id, ok := ids.Positive(strings.TrimSpace(v)); ok {
 			refs = append(refs, membership.MemberRef{ID: id})
 		} else {
 			refs = append(refs, membership.MemberRef{Raw: v})

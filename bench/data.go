@@ -250,9 +250,9 @@ func addMember(ctx context.Context, tx membership.Tx, orgID int64, email, name, 
 	if err != nil {
 		return nil, err
 	}
-	m := &membership.Member{UUID: uuid, OrgID: orgID, UserID: u.ID, Email: u.Email, Name: name, Role: role,
+	m := &membership.Member{UUID: uuid, OrgID: orgID, Email: u.Email, Name: name, Role: role,
 		Status: membership.StatusActive, AddedBy: addedBy, CreatedAt: now, UpdatedAt: now}
-	return m, tx.MemberCreate(ctx, m)
+	return m, tx.MemberCreate(ctx, u.ID, m)
 }
 
 // Grow loads regular members until there are n, ChunkMembers per

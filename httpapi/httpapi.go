@@ -98,6 +98,7 @@ func newHandler(svc *membership.Service, authn *auth.Authenticator) *handler {
 	h := &handler{svc: svc, authn: authn, mux: http.NewServeMux()}
 	h.api = humago.New(recordingMux{ServeMux: h.mux, h: h}, apiConfig())
 	h.api.UseMiddleware(h.authenticate)
+	h.api.UseMiddleware(h.canonicalIntegers)
 	h.register()
 	h.docs = renderDocs(h.api.OpenAPI())
 	h.mux.HandleFunc("GET /docs", h.serveDocs)

@@ -9,29 +9,16 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/memberd/memberd/internal/ids"
 	"github.com/memberd/memberd/internal/uuidform"
 	"github.com/memberd/memberd/membership"
 )
-
-// parseID reads a positive decimal id; anything else is not an id.
-func parseID(s string) (int64, bool) {
-	if s == "" || len(s) > 19 {
-		return 0, false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-	}
-	id, err := strconv.ParseInt(s, 10, 64)
-	return id, err == nil && id > 0
-}
 
 // parseMemberRef reads a member the way clients name one: a numeric id, a
 // UUID or an e-mail address. Anything else keeps what was sent in Raw, so
 // the core refuses it with its own message (or, in a batch, that one item).
 func parseMemberRef(s string) membership.MemberRef {
-	if id, ok := parseID(s); ok {
+	if id, ok := ids.Positive(s); ok {
 		return membership.MemberRef{ID: id}
 	}
 	if uuidform.Canonical(s) {
@@ -48,7 +35,7 @@ func parseMemberRef(s string) membership.MemberRef {
 
 // parseRef reads a space, group or resource id: numeric or a UUID.
 func parseRef(s string) (membership.Ref, bool) {
-	if id, ok := parseID(s); ok {
+	if id, ok := ids.Positive(s); ok {
 		return membership.Ref{ID: id}, true
 	}
 	if uuidform.Canonical(s) {

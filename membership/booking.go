@@ -19,6 +19,14 @@ type CreateBookingRequest struct {
 // CreateBooking books a resource. The member must be active and have
 // access at booking time; owners and admins may book for others.
 func (s *Service) CreateBooking(ctx context.Context, a Actor, req CreateBookingRequest) (*Booking, error) {
+	for _, t := range []struct {
+		field string
+		at    time.Time
+	}{{"starts_at", req.StartsAt}, {"ends_at", req.EndsAt}} {
+		if err := CheckTime(t.field, t.at); err != nil {
+			return nil, s.refuse(ctx, a, "booking.create", err)
+		}
+	}
 	if !req.EndsAt.After(req.StartsAt) {
 		return nil, s.refuse(ctx, a, "booking.create", Errorf(CodeInvalid, "ends_at must be after starts_at"))
 	}

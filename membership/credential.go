@@ -176,6 +176,11 @@ func (s *Service) CreateCredential(ctx context.Context, a Actor, req CreateCrede
 			return nil, s.refuse(ctx, a, "credential.create", Errorf(CodeForbidden, "cannot grant scope %q that your own credential lacks", sc))
 		}
 	}
+	if req.ExpiresAt != nil {
+		if err := CheckTime("expires_at", *req.ExpiresAt); err != nil {
+			return nil, s.refuse(ctx, a, "credential.create", err)
+		}
+	}
 	if req.ExpiresAt != nil && !req.ExpiresAt.After(s.now()) {
 		return nil, s.refuse(ctx, a, "credential.create", Errorf(CodeInvalid, "expires_at must be in the future"))
 	}

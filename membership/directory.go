@@ -276,9 +276,9 @@ func (s *Service) ProvisionUser(ctx context.Context, a Actor, in UserInput) (*Di
 			return nil, err
 		}
 		now := s.now()
-		m = &Member{UUID: NewUUID(), OrgID: a.OrgID, UserID: user.ID, Email: in.Email, Name: in.Name,
+		m = &Member{UUID: NewUUID(), OrgID: a.OrgID, Email: in.Email, Name: in.Name,
 			Role: RoleMember, Status: StatusActive, AddedBy: actor.ID, CreatedAt: now, UpdatedAt: now}
-		if err := tx.MemberCreate(ctx, m); ErrorCode(err) == CodeConflict {
+		if err := tx.MemberCreate(ctx, user.ID, m); ErrorCode(err) == CodeConflict {
 			return nil, ErrUserNameTaken // a concurrent create of the same userName won
 		} else if err != nil {
 			return nil, err
@@ -335,7 +335,7 @@ func (s *Service) applyUser(ctx context.Context, tx Tx, a Actor, u *DirectoryUse
 		if err := tx.MemberUserSet(ctx, m.ID, user.ID, now); err != nil {
 			return nil, err
 		}
-		m.UserID, m.Email, changed = user.ID, in.Email, true
+		m.Email, changed = in.Email, true
 	}
 	if in.Name != m.Name {
 		m.Name, changed = in.Name, true

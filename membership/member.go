@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/mail"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // MemberRef names a member the way a client did: by ID, UUID or e-mail.
@@ -64,17 +66,74 @@ func (s *Service) lockMember(ctx context.Context, tx Tx, orgID int64, ref Member
 // NormalizeEmail is the one form e-mail addresses are stored and compared in.
 func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
-// ValidEmail checks an address the way the native API and dialects need:
-// one plain address, no display name.
+// ValidEmail is the one check every interface applies to an address it
+// will store: net/mail.ParseAddress must read it as exactly itself (one
+// plain address, no display name, no comment, no angle brackets), and on
+// top of RFC 5322 it must hold nothing that can make one address look like
+// another in a console, a log or a CSV: no control or format character
+// (Unicode Cc and Cf, so no bidirectional overrides U+202A–U+202E or
+// isolates U+2066–U+2069 and no zero-width characters), no white space or
+// line separator, no private-use character, no quoted local part; and its
+// domain must be a dot-qualified host name (labels of letters, digits and
+// inner hyphens, a non-numeric last label), not a bare host or a literal.
+// docs/decisions.md records why.
 func ValidEmail(email string) error {
 	if email == "" {
 		return Errorf(CodeInvalid, "e-mail is required")
 	}
-	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || len(email) > 254 {
+	if !plainEmail(email) {
 		return Errorf(CodeInvalid, "enter a valid email address")
 	}
 	return nil
+}
+
+// The limits of RFC 5321 (4.5.3.1) on a mailbox's parts and path.
+const (
+	maxEmailLen = 254
+	maxLocalLen = 64
+	maxLabelLen = 63
+)
+
+func plainEmail(email string) bool {
+	if len(email) > maxEmailLen || !utf8.ValidString(email) {
+		return false
+	}
+	for _, r := range email {
+		if r == utf8.RuneError || unicode.IsSpace(r) || unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Zl, unicode.Zp, unicode.Zs) {
+			return false
+		}
+	}
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Address != email || a.Name != "" {
+		return false
+	}
+	at := strings.LastIndexByte(email, '@')
+	local, domain := email[:at], email[at+1:]
+	if local == "" || len(local) > maxLocalLen || strings.HasPrefix(local, `"`) {
+		return false
+	}
+	return dotQualified(domain)
+}
+
+// dotQualified reports whether domain is a host name of two or more
+// labels whose last one is not all digits (so not an IPv4 address).
+func dotQualified(domain string) bool {
+	labels := strings.Split(domain, ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > maxLabelLen || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if r != '-' && !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.Is(unicode.M, r) {
+				return false
+			}
+		}
+	}
+	tld := labels[len(labels)-1]
+	return strings.TrimLeft(tld, "0123456789") != ""
 }
 
 // AddMemberRequest adds a user (by e-mail) to the organization.
@@ -121,9 +180,9 @@ func (s *Service) AddMember(ctx context.Context, a Actor, req AddMemberRequest) 
 			return nil, err
 		}
 		now := s.now()
-		m := &Member{UUID: NewUUID(), OrgID: a.OrgID, UserID: user.ID, Email: email, Name: req.Name,
+		m := &Member{UUID: NewUUID(), OrgID: a.OrgID, Email: email, Name: req.Name,
 			Role: req.Role, Status: StatusActive, AddedBy: actor.ID, CreatedAt: now, UpdatedAt: now}
-		if err := tx.MemberCreate(ctx, m); err != nil {
+		if err := tx.MemberCreate(ctx, user.ID, m); err != nil {
 			return nil, err
 		}
 		if _, err := s.record(ctx, tx, a, "member.added", m, nil, m); err != nil {

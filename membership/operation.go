@@ -170,6 +170,9 @@ func (s *Service) StartOperation(ctx context.Context, a Actor, req StartOperatio
 	if err == nil {
 		err = k.validate(req.EffectiveAt != nil)
 	}
+	if err == nil && req.EffectiveAt != nil {
+		err = CheckTime("effective_at", *req.EffectiveAt)
+	}
 	if err != nil {
 		return nil, s.refuse(ctx, a, action, err)
 	}

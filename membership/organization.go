@@ -60,9 +60,9 @@ func (s *Service) CreateOrganization(ctx context.Context, req BootstrapRequest) 
 		if err != nil {
 			return nil, err
 		}
-		owner := &Member{UUID: NewUUID(), OrgID: org.ID, UserID: user.ID, Email: user.Email, Name: user.Name,
+		owner := &Member{UUID: NewUUID(), OrgID: org.ID, Email: user.Email, Name: req.OwnerName,
 			Role: RoleOwner, Status: StatusActive, CreatedAt: now, UpdatedAt: now}
-		if err := tx.MemberCreate(ctx, owner); err != nil {
+		if err := tx.MemberCreate(ctx, user.ID, owner); err != nil {
 			return nil, err
 		}
 		cred, secret := NewCredential(org.ID, owner.ID, "bootstrap", AllScopes(), nil, now)

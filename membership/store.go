@@ -42,9 +42,13 @@ type Tx interface {
 	// creating it if needed.
 	UserUpsert(ctx context.Context, email, name string) (*User, error)
 
-	// MemberCreate inserts m and opens its first active period. Returns
-	// CodeConflict if the user already has a membership of the organization.
-	MemberCreate(ctx context.Context, m *Member) error
+	// MemberCreate inserts m as user userID's membership and opens its
+	// first active period. Returns CodeConflict if the user already has a
+	// membership of the organization. A Member does not carry its user's
+	// id: that id is the same in every organization, so no answer may show
+	// it, and a value that is never shown must not differ between an
+	// answer and its idempotent replay either.
+	MemberCreate(ctx context.Context, userID int64, m *Member) error
 	// MemberGet finds one member by ID, UUID or e-mail within p.OrgID.
 	// Returns CodeNotFound if absent or in another organization.
 	MemberGet(ctx context.Context, p *MemberGetParams) (*Member, error)

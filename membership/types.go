@@ -75,7 +75,6 @@ type Member struct {
 	ID        int64      `json:"id"`
 	UUID      string     `json:"uuid"`
 	OrgID     int64      `json:"organization_id"`
-	UserID    int64      `json:"user_id"`
 	Email     string     `json:"email"`
 	Name      string     `json:"name"`
 	Role      Role       `json:"role"`

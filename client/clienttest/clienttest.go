@@ -110,9 +110,9 @@ func addMembers(ctx context.Context, st membership.Store, b *membership.Bootstra
 			if err != nil {
 				return err
 			}
-			m := &membership.Member{UUID: membership.NewUUID(), OrgID: b.Organization.ID, UserID: u.ID, Email: u.Email,
+			m := &membership.Member{UUID: membership.NewUUID(), OrgID: b.Organization.ID, Email: u.Email,
 				Role: membership.RoleMember, Status: membership.StatusActive, AddedBy: b.Owner.ID, CreatedAt: now, UpdatedAt: now}
-			if err := tx.MemberCreate(ctx, m); err != nil {
+			if err := tx.MemberCreate(ctx, u.ID, m); err != nil {
 				return err
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/memberd/memberd/internal/ids"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -58,7 +59,7 @@ func decodeBody(body []byte, isXML bool, limit int) ([]item, error) {
 // member; anything else is kept raw so that it gets its own "invalid" status.
 func newItem(raw string) item {
 	raw = strings.TrimSpace(raw)
-	if id, err := strconv.ParseInt(raw, 10, 64); err == nil && id > 0 {
+	if id, ok := ids.Positive(raw); ok {
 		return item{raw: raw, ref: membership.MemberRef{ID: id}}
 	}
 	ref := membership.MemberRef{Raw: raw}

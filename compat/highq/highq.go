@@ -46,8 +46,9 @@
 //   - Ids are accepted as JSON strings or integers in both JSON forms (the
 //     comment says HighQ itself takes only strings in the first form; being
 //     lenient breaks no client). A bare scalar stands for a one-id list.
-//     An id must be a positive base-10 integer after trimming white space
-//     (a leading + is allowed, leading zeros too: "0990" is 990);
+//     An id must be a positive base-10 integer in canonical form after
+//     trimming white space (internal/ids: no sign, no leading zero, so
+//     "+990" and "0990" do not name 990, which only "990" does);
 //     anything else (including 0, negatives, fractions, true, null) is that
 //     id's "User ID provided is invalid.". The id is echoed as the client wrote
 //     it, trimmed; a null is echoed as "null".
@@ -114,6 +115,7 @@ import (
 	"strings"
 
 	"github.com/memberd/memberd/auth"
+	"github.com/memberd/memberd/internal/ids"
 	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/membership"
 )
@@ -178,8 +180,8 @@ func (h *handler) authorize(w http.ResponseWriter, r *http.Request, scope, actio
 
 // parseSiteID reads {siteid}.
 func parseSiteID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("siteid"), 10, 64)
-	if err != nil {
+	id, ok := ids.Parse(r.PathValue("siteid"))
+	if !ok {
 		return 0, membership.Errorf(membership.CodeInvalid, "Invalid parameter: siteid")
 	}
 	return id, nil
@@ -293,13 +295,20 @@ func (h *handler) removeGroupUser(w http.ResponseWriter, r *http.Request) {
 		refuse(err)
 		return
 	}
-	groupID, err := strconv.ParseInt(r.PathValue("groupid"), 10, 64)
-	if err != nil {
+	groupID, ok := ids.Parse(r.PathValue("groupid"))
+	if raw := r.PathValue("groupid"); !ok && strings.HasPrefix(raw, "-") {
+		// HighQ's admin groups (-2 to -6), written canonically, are
+		// well-formed ids that name no group here: 404, not 400.
+		var n int64
+		n, ok = ids.Positive(raw[1:])
+		groupID = -n
+	}
+	if !ok {
 		refuse(membership.Errorf(membership.CodeInvalid, "Invalid parameter: groupid"))
 		return
 	}
-	userID, err := strconv.ParseInt(strings.TrimSpace(r.URL.Query().Get("userid")), 10, 64)
-	if err != nil || userID <= 0 {
+	userID, ok := ids.Positive(strings.TrimSpace(r.URL.Query().Get("userid")))
+	if !ok {
 		refuse(membership.Errorf(membership.CodeInvalid, msgInvalid))
 		return
 	}

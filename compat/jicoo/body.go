@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/memberd/memberd/internal/ids"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -140,10 +141,8 @@ func digits(s string) bool {
 
 // memberRef reads a userId: a member's numeric id or its UUID.
 func memberRef(userID string) membership.MemberRef {
-	if digits(userID) && len(userID) <= 18 {
-		if id, err := strconv.ParseInt(userID, 10, 64); err == nil && id > 0 {
-			return membership.MemberRef{ID: id}
-		}
+	if id, ok := ids.Positive(userID); ok {
+		return membership.MemberRef{ID: id}
 	}
 	return membership.MemberRef{UUID: strings.ToLower(userID)}
 }

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"strconv"
 	"strings"
 
+	"github.com/memberd/memberd/internal/ids"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -109,7 +109,7 @@ func readIDs(dec *json.Decoder, limit int) ([]item, error) {
 // newItem reads one id: a positive integer names a member; any other
 // number is kept raw so that it gets its own "invalid" result.
 func newItem(n json.Number) item {
-	if id, err := strconv.ParseInt(n.String(), 10, 64); err == nil && id > 0 {
+	if id, ok := ids.Positive(n.String()); ok {
 		return item{raw: n, ref: membership.MemberRef{ID: id}}
 	}
 	return item{raw: n, ref: membership.MemberRef{Raw: n.String()}}

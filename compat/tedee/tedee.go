@@ -63,9 +63,9 @@ package tedee
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 
 	"github.com/memberd/memberd/auth"
+	"github.com/memberd/memberd/internal/ids"
 	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/internal/uuidform"
 	"github.com/memberd/memberd/membership"
@@ -123,8 +123,8 @@ func (h *handler) removeMembers(w http.ResponseWriter, r *http.Request) {
 	a := call.Actor
 	refuse := func(err error) { writeError(w, r, call.Refuse(err)) }
 	orgParam, groupParam := r.PathValue("organizationId"), r.PathValue("groupId")
-	orgID, err := strconv.ParseInt(orgParam, 10, 64)
-	if err != nil || orgID <= 0 {
+	orgID, ok := ids.Positive(orgParam)
+	if !ok {
 		refuse(membership.Errorf(membership.CodeInvalid, "The value '%s' is not valid for organizationId.", orgParam))
 		return
 	}

@@ -99,6 +99,7 @@ import (
 	"time"
 
 	"github.com/memberd/memberd/auth"
+	"github.com/memberd/memberd/internal/ids"
 	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/membership"
 )
@@ -258,8 +259,8 @@ func (h *handler) record(w http.ResponseWriter, r *http.Request) {
 			Renders: []string{"application/json"}, Parses: parsers})
 		return
 	}
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := ids.Positive(r.PathValue("id"))
+	if !ok {
 		writeError(w, r, call.Refuse(errNotFound))
 		return
 	}

@@ -76,6 +76,7 @@ import (
 	"time"
 
 	"github.com/memberd/memberd/auth"
+	"github.com/memberd/memberd/internal/ids"
 	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/internal/uuidform"
 	"github.com/memberd/memberd/membership"
@@ -263,8 +264,8 @@ func (h *handler) revoke(w http.ResponseWriter, r *http.Request) {
 		refuse(err)
 		return
 	}
-	smID, err := strconv.ParseInt(r.PathValue("workspaceMembershipId"), 10, 64)
-	if err != nil || smID <= 0 {
+	smID, ok := ids.Positive(r.PathValue("workspaceMembershipId"))
+	if !ok {
 		refuse(membership.Errorf(membership.CodeNotFound, "workspace membership not found"))
 		return
 	}
@@ -305,7 +306,7 @@ func (h *handler) setRetryAfter(w http.ResponseWriter) {
 // spaceRef reads a workspace id: numeric or a UUID. Anything else names
 // no workspace (ID -1 matches none), so it is 404 like an absent one.
 func spaceRef(s string) membership.Ref {
-	if id, err := strconv.ParseInt(s, 10, 64); err == nil && id > 0 {
+	if id, ok := ids.Positive(s); ok {
 		return membership.Ref{ID: id}
 	}
 	if uuidform.Canonical(s) {
@@ -474,8 +475,8 @@ func (h *handler) membership(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, membership.Errorf(membership.CodeInvalid, "organizationId %q is not a UUID", orgParam))
 		return
 	}
-	smID, err := strconv.ParseInt(r.PathValue("workspaceMembershipId"), 10, 64)
-	if err != nil || smID <= 0 {
+	smID, ok := ids.Positive(r.PathValue("workspaceMembershipId"))
+	if !ok {
 		smID = 0 // names no membership: 404 once the organization and workspace are found
 	}
 	v, err := h.svc.SpaceMembershipView(r.Context(), call.Actor, membership.SpaceMembershipViewRequest{

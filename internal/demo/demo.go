@@ -111,7 +111,7 @@ func loadMembers(ctx context.Context, tx membership.Tx, orgID int64, now time.Ti
 		if err != nil {
 			return err
 		}
-		m := &membership.Member{UUID: membership.NewUUID(), OrgID: orgID, UserID: u.ID, Email: u.Email, Name: u.Name,
+		m := &membership.Member{UUID: membership.NewUUID(), OrgID: orgID, Email: u.Email, Name: u.Name,
 			Role: membership.RoleMember, Status: membership.StatusActive, AddedBy: 1, CreatedAt: now, UpdatedAt: now}
 		switch id {
 		case 1:
@@ -125,7 +125,7 @@ func loadMembers(ctx context.Context, tx membership.Tx, orgID int64, now time.Ti
 		if (id >= 900 && id <= 903) || (id >= 990 && id <= 992) {
 			m.AddedBy = 2
 		}
-		if err := tx.MemberCreate(ctx, m); err != nil {
+		if err := tx.MemberCreate(ctx, u.ID, m); err != nil {
 			return err
 		}
 		if m.ID != id {

@@ -9,7 +9,7 @@ import (
 	"github.com/memberd/memberd/membership"
 )
 
-const memberCols = `m.id, m.uuid, m.org_id, m.user_id, u.email, m.name, m.role, m.status, m.added_by,
+const memberCols = `m.id, m.uuid, m.org_id, u.email, m.name, m.role, m.status, m.added_by,
 	m.created_at, m.updated_at, m.removed_at, m.removed_by`
 
 const memberFrom = ` FROM members m JOIN users u ON u.id = m.user_id`
@@ -33,7 +33,7 @@ type memberRow struct {
 
 func (mr *memberRow) dest() []any {
 	m := &mr.m
-	return []any{&m.ID, &m.UUID, &m.OrgID, &m.UserID, &m.Email, &m.Name, &mr.role, &mr.status, &mr.addedBy,
+	return []any{&m.ID, &m.UUID, &m.OrgID, &m.Email, &m.Name, &mr.role, &mr.status, &mr.addedBy,
 		&mr.created, &mr.updated, &mr.removedAt, &mr.removedBy}
 }
 
@@ -45,10 +45,10 @@ func (mr *memberRow) value() *membership.Member {
 }
 
 // MemberCreate implements membership.Tx.
-func (t *Tx) MemberCreate(ctx context.Context, m *membership.Member) error {
+func (t *Tx) MemberCreate(ctx context.Context, userID int64, m *membership.Member) error {
 	err := t.c.QueryRow(ctx, `INSERT INTO members (uuid, org_id, user_id, name, role, status, added_by, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-		m.UUID, m.OrgID, m.UserID, m.Name, string(m.Role), string(m.Status), nullID(m.AddedBy), ts(m.CreatedAt), ts(m.UpdatedAt)).Scan(&m.ID)
+		m.UUID, m.OrgID, userID, m.Name, string(m.Role), string(m.Status), nullID(m.AddedBy), ts(m.CreatedAt), ts(m.UpdatedAt)).Scan(&m.ID)
 	if err != nil {
 		return t.conflict(err, "%s is already a member", m.Email)
 	}
