@@ -41,7 +41,7 @@ func TestAuthorization(t *testing.T) {
 		wantProblem(t, e.call("DELETE", removal(f), "", nil, "Authorization", "Basic Ym9iOnNlY3JldA=="), http.StatusUnauthorized)
 		wantProblem(t, e.call("GET", "/api/v1/members", "", nil), http.StatusUnauthorized)
 		unchanged(t, e, f)
-		if n := len(e.events(membership.EventListParams{Action: "auth"})); n != 0 {
+		if n := len(e.events(membership.EventListParams{Action: membership.ActionRequestAuthenticated})); n != 0 {
 			// Refusals without a credential belong to no organization, so
 			// the organization's own trail must not show them.
 			t.Errorf("%d auth events in the organization's trail", n)
@@ -56,7 +56,7 @@ func TestAuthorization(t *testing.T) {
 			wantProblem(t, e.call("DELETE", removal(f), secret, nil), http.StatusUnauthorized)
 		}
 		unchanged(t, e, f)
-		if n := len(e.events(membership.EventListParams{Action: "auth"})); n != 2 {
+		if n := len(e.events(membership.EventListParams{Action: membership.ActionRequestAuthenticated})); n != 2 {
 			t.Errorf("%d refused auth events recorded for the forged owner credential, want 2", n)
 		}
 	})
@@ -182,8 +182,9 @@ func TestAuthorization(t *testing.T) {
 			t.Errorf("batch item %+v: want forbidden", res.Items[0])
 		}
 		unchanged(t, e, f)
-		if n := len(e.events(membership.EventListParams{Action: "member.remove"})); n != 1 {
-			t.Errorf("%d refused member.remove events, want 1", n)
+		// The DELETE and the batch's item: each a refused member.removed.
+		if n := len(e.events(membership.EventListParams{Action: membership.ActionMemberRemoved, Outcome: membership.OutcomeRefused})); n != 2 {
+			t.Errorf("%d refused member.removed events, want 2", n)
 		}
 	})
 	t.Run("ErrAdminRemovesOwner", func(t *testing.T) {

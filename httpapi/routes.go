@@ -72,6 +72,7 @@ var routeTable = []route{
 	// Access check (access.go), audit events (events.go), credentials (credentials.go).
 	get("/access", "check-access", "Access", read, (*handler).checkAccess, "Can the member use the resource now, and through what"),
 	get("/events", "list-events", "Audit", audit, (*handler).listEvents, "Audit events, newest first"),
+	get("/events/export", "export-events", "Audit", audit, (*handler).exportEvents, "Export audit events as JSON Lines or CSV, streamed oldest first").documented((*handler).documentExport),
 	get("/credentials", "list-credentials", "Credentials", manage, (*handler).listCredentials, "List credentials (never their secrets)"),
 	post("/credentials", "create-credential", "Credentials", manage, (*handler).createCredential, "Create a credential; its secret is shown only in this answer").answers(http.StatusCreated),
 	get("/credentials/{id}", "get-credential", "Credentials", manage, (*handler).getCredential, "Get a credential (never its secret)"),
@@ -107,6 +108,9 @@ func (h *handler) register() {
 		if rt.isSchedulable {
 			h.documentSchedulable(&op)
 		}
+		if rt.document != nil {
+			rt.document(h, &op)
+		}
 		rt.bind(h, op)
 	}
 }
@@ -118,6 +122,9 @@ type route struct {
 	// isSchedulable says the removal takes effective_at and so has a second
 	// success answer, which documentSchedulable writes into the document.
 	isSchedulable bool
+	// document, when set, adds to the operation's document what huma
+	// cannot infer (a streamed answer's media types).
+	document func(h *handler, op *huma.Operation)
 	// bind registers op with the route's handler.
 	bind func(h *handler, op huma.Operation)
 }
@@ -157,6 +164,12 @@ func newRoute[I, O any](method, path, id, tag, scope string, fn handlerFunc[I, O
 // answers sets the success status when it is not 200.
 func (rt route) answers(status int) route {
 	rt.status = status
+	return rt
+}
+
+// documented sets the route's document function.
+func (rt route) documented(fn func(h *handler, op *huma.Operation)) route {
+	rt.document = fn
 	return rt
 }
 

@@ -188,14 +188,24 @@ func view[T any](ctx context.Context, s *Service, fn func(tx Tx) (T, error)) (T,
 
 // auditRefusal records a refused attempt in its own transaction, after the
 // attempt's own transaction was rolled back, so that nothing of the attempt
-// is kept but the record that it was made.
+// is kept but the record that it was made. The event names the target the
+// request named (WithEventTarget), resolved within the actor's
+// organization only.
 func (s *Service) auditRefusal(ctx context.Context, a Actor, action string, cause error) {
-	e := s.newEvent(a, action, OutcomeRefused)
+	e := s.newEvent(a, ActionFor(action), OutcomeRefused)
 	e.Message = ErrorMessage(cause)
 	// The refusal has already been decided; a failure to record it must
 	// not turn the client's answer into a 500, so it is logged instead.
 	ctx = context.WithoutCancel(ctx)
-	if err := s.store.Update(ctx, func(tx Tx) error { return tx.EventAppend(ctx, e) }); err != nil {
+	t, hasTarget := ctx.Value(targetKey{}).(EventTarget)
+	if err := s.store.Update(ctx, func(tx Tx) error {
+		if hasTarget {
+			if err := s.resolveTarget(ctx, tx, a.OrgID, t, e); err != nil {
+				return err
+			}
+		}
+		return tx.EventAppend(ctx, e)
+	}); err != nil {
 		s.cfg.Logger.Error("audit refused attempt", "action", action, "err", err)
 	}
 }
@@ -214,11 +224,13 @@ func (s *Service) AuditRefusedAuth(ctx context.Context, iface, requestID, creden
 	if c, err := view(ctx, s, func(tx Tx) (*Credential, error) { return tx.CredentialGetByPrefix(ctx, credentialPrefix) }); err == nil {
 		a.OrgID, a.CredentialID = c.OrgID, c.ID
 	}
-	s.auditRefusal(ctx, a, "auth", Errorf(CodeUnauthorized, "%s", reason))
+	s.auditRefusal(ctx, a, ActionRequestAuthenticated, Errorf(CodeUnauthorized, "%s", reason))
 }
 
 // AuditRefused records a request that an adapter refused before it reached
-// a core call (a missing scope, a malformed body).
+// a core call (a missing scope, a malformed body). action is one of the
+// Action names (a legacy name or native operation id is translated by
+// ActionFor); the target comes from WithEventTarget on ctx.
 func (s *Service) AuditRefused(ctx context.Context, a Actor, action string, cause error) {
 	s.auditRefusal(ctx, a, action, cause)
 }

@@ -351,7 +351,15 @@ func call(c *groupCall, tx *Tx) {
 			c.panicked = p
 		}
 	}()
-	c.err = c.fn(tx)
+	pending := tx.Pending()
+	if c.err = c.fn(tx); c.err == nil {
+		// Each caller's events are chained within its own savepoint, so
+		// a caller that fails later takes its chain links with it.
+		c.err = tx.Seal(Detach(c.ctx))
+	}
+	if c.err != nil {
+		tx.Discard(pending)
+	}
 }
 
 // Detach returns the context a statement of a shared transaction runs
