@@ -2,11 +2,8 @@ package httpapi
 
 import (
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"net/http"
 	"reflect"
-	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -64,33 +61,12 @@ type exportEventsInput struct {
 	Format string `query:"format" enum:"jsonl,csv" default:"jsonl" doc:"jsonl: one AuditEvent JSON object a line; csv: a header line, then one line an event with the AuditEvent fields as columns."`
 }
 
-// exportPage is how many events an export reads per transaction: the
-// export holds one page at a time, whatever its length.
-const exportPage = 1000
-
-// csvColumns are the CSV export's columns, the AuditEvent fields.
-var csvColumns = []string{"id", "uuid", "organization_id", "at", "actor_member_id", "credential_id", "interface", "request_id",
-	"action", "outcome", "target_type", "target_id", "target_member_id", "target_ref", "message", "before", "after",
-	"seq", "prev_hash", "hash"}
-
-func csvRecord(e *membership.Event) []string {
-	i := func(v int64) string {
-		if v == 0 {
-			return ""
-		}
-		return strconv.FormatInt(v, 10)
-	}
-	return []string{i(e.ID), e.UUID, i(e.OrgID), e.At.Format(time.RFC3339Nano), i(e.ActorMemberID), i(e.CredentialID),
-		e.Interface, e.RequestID, e.Action, e.Outcome, e.TargetType, i(e.TargetID), i(e.TargetMemberID), e.TargetRef,
-		e.Message, string(e.Before), string(e.After), i(e.Seq), e.PrevHash, e.Hash}
-}
-
 // exportEvents streams the organization's events, oldest first, reading
 // one page per transaction so that memory stays flat however many there
 // are. An export cut short resumes with after set to the last id received.
 func (h *handler) exportEvents(ctx context.Context, a membership.Actor, in *exportEventsInput) (*huma.StreamResponse, error) {
 	p := in.params()
-	p.Ascending, p.AfterID, p.Limit = true, in.After, exportPage
+	p.Ascending, p.AfterID, p.Limit = true, in.After, membership.ExportPage
 	// The first page is read before the answer starts, so that a refusal
 	// (or a broken store) still gets its own status.
 	first, err := h.svc.Events(ctx, a, p)
@@ -99,49 +75,29 @@ func (h *handler) exportEvents(ctx context.Context, a membership.Actor, in *expo
 	}
 	return &huma.StreamResponse{Body: func(hc huma.Context) {
 		contentType := "application/jsonl"
-		if in.Format == "csv" {
+		if in.Format == membership.ExportCSV {
 			contentType = "text/csv; charset=utf-8"
 		}
 		hc.SetHeader("Content-Type", contentType)
 		hc.SetHeader("Cache-Control", "no-store")
 		hc.SetStatus(http.StatusOK)
 		w := hc.BodyWriter()
-		flush := func() {
+		x, err := membership.NewEventWriter(w, in.Format)
+		for page := first; err == nil; {
+			if err = x.Write(page); err != nil {
+				return // the client went away
+			}
 			if f, ok := w.(http.Flusher); ok {
 				f.Flush()
 			}
-		}
-		var cw *csv.Writer
-		enc := json.NewEncoder(w)
-		if in.Format == "csv" {
-			cw = csv.NewWriter(w)
-			_ = cw.Write(csvColumns)
-		}
-		for page := first; ; {
-			for _, e := range page {
-				var err error
-				if cw != nil {
-					err = cw.Write(csvRecord(e))
-				} else {
-					err = enc.Encode(e)
-				}
-				if err != nil {
-					return // the client went away
-				}
-			}
-			if cw != nil {
-				cw.Flush()
-			}
-			flush()
-			if len(page) < exportPage {
+			if len(page) < membership.ExportPage {
 				return
 			}
 			p.AfterID = page[len(page)-1].ID
-			if page, err = h.svc.Events(ctx, a, p); err != nil {
-				// The status is sent: the export ends early, and the client
-				// resumes from the last id it received.
-				return
-			}
+			// A failure now cannot change the status that was sent: the
+			// export ends early, and the client resumes from the last id
+			// it received.
+			page, err = h.svc.Events(ctx, a, p)
 		}
 	}}, nil
 }

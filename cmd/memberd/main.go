@@ -56,6 +56,7 @@ Usage:
   memberd bootstrap --org NAME --owner EMAIL [--db DSN]  create the first organization
   memberd offboard --csv FILE [--server URL] [--dry-run] remove the members a CSV lists, with a progress bar
   memberd signin-link --member EMAIL [--org ID] [--db DSN] print a one-time sign-in link to the admin console
+  memberd audit verify|export|prune|keygen [--db DSN]   check, export and prune the audit trail (memberd audit for more)
 
 DSN is sqlite:PATH (default sqlite:memberd.db) or a postgres:// URL.
 Environment: MEMBERD_ADDR, MEMBERD_DB, MEMBERD_TOKEN (offboard).
@@ -76,6 +77,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.offboard(ctx, args[1:])
 	case "signin-link":
 		return m.signInLink(ctx, args[1:])
+	case "audit":
+		return m.audit(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil
