@@ -75,12 +75,7 @@ func auditDSN(t *testing.T, engine string) string {
 func auditWorld(t *testing.T, dsn string) (*Main, *syncBuffer, *membership.Report, int64) {
 	t.Helper()
 	ctx := context.Background()
-	store, err := openStore(ctx, dsn, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	svc := membership.NewService(store, membership.DefaultConfig())
+	svc := membership.NewService(openTestStore(t, dsn), membership.DefaultConfig())
 	b, err := svc.CreateOrganization(ctx, membership.BootstrapRequest{OrgName: "Acme", OwnerEmail: "o@acme.test"})
 	if err != nil {
 		t.Fatal(err)
@@ -102,16 +97,22 @@ func auditWorld(t *testing.T, dsn string) (*Main, *syncBuffer, *membership.Repor
 	return testMain(&out, &errOut, nil), &out, rep, restored.EventID
 }
 
+// openTestStore opens dsn's store until the test ends.
+func openTestStore(t *testing.T, dsn string) membership.Store {
+	t.Helper()
+	store, err := openStore(context.Background(), dsn, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
+}
+
 // tamper runs a statement on the database directly.
 func tamper(t *testing.T, dsn, query string, args ...any) {
 	t.Helper()
 	ctx := context.Background()
-	store, err := openStore(ctx, dsn, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := store.Update(ctx, func(tx membership.Tx) error {
+	if err := openTestStore(t, dsn).Update(ctx, func(tx membership.Tx) error {
 		_, err := tx.(*sqlstore.Tx).Conn().Exec(ctx, query, args...)
 		return err
 	}); err != nil {
