@@ -146,7 +146,7 @@ type groupCall struct {
 // membership.Store.Update.
 func (g *Group) Update(ctx context.Context, fn func(membership.Tx) error) error {
 	c := &groupCall{ctx: ctx, fn: fn, done: make(chan struct{}), promote: make(chan struct{}, 1)}
-	l := g.pick()
+	l := g.pick(ctx)
 	l.mu.Lock()
 	l.queue = append(l.queue, c)
 	lead := !l.running
@@ -169,11 +169,19 @@ func (g *Group) Update(ctx context.Context, fn func(membership.Tx) error) error 
 	}
 }
 
-// pick returns the least busy lane: an idle one if any, else the one
-// with the shortest queue.
-func (g *Group) pick() *lane {
+// pick returns the lane of the caller's audit chain, if ctx names one,
+// else the least busy lane: an idle one if any, else the one with the
+// shortest queue.
+func (g *Group) pick(ctx context.Context) *lane {
 	if len(g.lanes) == 1 {
 		return g.lanes[0]
+	}
+	// Writers of one organization queue on its audit chain head, which a
+	// group holds from its first caller's seal to its commit: in separate
+	// lanes they would only wait for each other's groups, each group
+	// smaller. One lane per organization keeps them in the largest groups.
+	if org, ok := membership.ChainOf(ctx); ok {
+		return g.lanes[uint64(org)%uint64(len(g.lanes))]
 	}
 	best, bestLoad := g.lanes[0], -1
 	for _, l := range g.lanes {
