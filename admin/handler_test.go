@@ -33,7 +33,7 @@ func TestSignIn(t *testing.T) {
 		if !strings.Contains(p.Body, "only owners and admins can use the admin console") || sessionCookie(p) != nil {
 			t.Errorf("plain member: want the refusal in words and no session\n%s", p.Body)
 		}
-		if got := dialecttest.Actions(c.refusalsSince(t, 1, mark)); !slices.Equal(got, []string{"session.create"}) {
+		if got := dialecttest.Actions(c.refusalsSince(t, 1, mark)); !slices.Equal(got, []string{"session.created"}) {
 			t.Errorf("refusals: got %v, want [session.create]", got)
 		}
 
@@ -171,7 +171,7 @@ func TestCSRF(t *testing.T) {
 		if after := c.Digest(t); after != before {
 			t.Errorf("a refused form changed state")
 		}
-		if got := dialecttest.Actions(c.refusalsSince(t, 1, mark)); !slices.Equal(got, []string{"member.remove", "member.remove", "member.remove"}) {
+		if got := dialecttest.Actions(c.refusalsSince(t, 1, mark)); !slices.Equal(got, []string{"member.removed", "member.removed", "member.removed"}) {
 			t.Errorf("refusals: got %v, want three member.remove", got)
 		}
 		// The sign-in form needs its own token.
@@ -205,7 +205,7 @@ func TestSessionEnds(t *testing.T) {
 			}
 			// The refusal is audited under the session's organization and member.
 			got := c.refusalsSince(t, 1, mark)
-			if len(got) != 1 || got[0].Action != "auth" || got[0].ActorMemberID != 3 || !strings.Contains(got[0].Message, reason) {
+			if len(got) != 1 || got[0].Action != membership.ActionRequestAuthenticated || got[0].ActorMemberID != 3 || !strings.Contains(got[0].Message, reason) {
 				t.Errorf("audited refusals of the ended session: got %s, want one auth refusal by member 3 saying %q", describe(got), reason)
 			}
 		}

@@ -11,7 +11,7 @@ import (
 )
 
 func TestAuthorize(t *testing.T) {
-	need := auth.Need{Interface: "test", Action: "member.remove", Scope: membership.ScopeMembersWrite, Schemes: []auth.Scheme{auth.Bearer}}
+	need := auth.Need{Interface: "test", Action: "member.removed", Scope: membership.ScopeMembersWrite, Schemes: []auth.Scheme{auth.Bearer}}
 	setup := func(t *testing.T) (*dialecttest.Env, *auth.Authenticator) {
 		env := dialecttest.Load(t, "sqlite", dialecttest.LoadTime)
 		return env, auth.New(env.Svc, auth.Limits{})
@@ -44,7 +44,7 @@ func TestAuthorize(t *testing.T) {
 		if got, want := membership.ErrorCode(err), membership.CodeForbidden; got != want {
 			t.Fatalf("code %s, want %s", got, want)
 		}
-		env.AssertRefusedSince(t, "test", env.Demo.Org.ID, mark, "member.remove")
+		env.AssertRefusedSince(t, "test", env.Demo.Org.ID, mark, "member.removed")
 	})
 
 	t.Run("ErrUnauthorized", func(t *testing.T) {
@@ -71,7 +71,7 @@ func TestAuthorize(t *testing.T) {
 		if got := call.Refuse(cause); !errors.Is(got, cause) {
 			t.Fatalf("Refuse returned %v, want the cause", got)
 		}
-		env.AssertRefusedSince(t, "test", env.Demo.Org.ID, mark, "member.remove")
+		env.AssertRefusedSince(t, "test", env.Demo.Org.ID, mark, "member.removed")
 	})
 
 	t.Run("ThrottlingAuditedOnlyWhenAsked", func(t *testing.T) {
@@ -97,7 +97,7 @@ func TestAuthorize(t *testing.T) {
 		if got, want := membership.ErrorCode(try(loud)), membership.CodeRateLimited; got != want {
 			t.Fatalf("code %s, want %s", got, want)
 		}
-		env.AssertRefusedSince(t, "test", env.Demo.Org.ID, mark, "auth")
+		env.AssertRefusedSince(t, "test", env.Demo.Org.ID, mark, membership.ActionRequestAuthenticated)
 	})
 
 	t.Run("RequireIsAudited", func(t *testing.T) {
@@ -105,7 +105,7 @@ func TestAuthorize(t *testing.T) {
 		secret := env.Credential(t, 1, []string{membership.ScopeMembersRead}, nil)
 		r := httptest.NewRequest("DELETE", "/x", nil)
 		r.Header.Set("Authorization", "Bearer "+secret)
-		call, err := a.Authorize(r, auth.Need{Interface: "test", Action: "member.remove", Schemes: []auth.Scheme{auth.Bearer}})
+		call, err := a.Authorize(r, auth.Need{Interface: "test", Action: "member.removed", Schemes: []auth.Scheme{auth.Bearer}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +116,7 @@ func TestAuthorize(t *testing.T) {
 		if got, want := membership.ErrorCode(call.Require(membership.ScopeMembersWrite)), membership.CodeForbidden; got != want {
 			t.Fatalf("code %s, want %s", got, want)
 		}
-		env.AssertRefusedSince(t, "test", env.Demo.Org.ID, mark, "member.remove")
+		env.AssertRefusedSince(t, "test", env.Demo.Org.ID, mark, "member.removed")
 	})
 
 	t.Run("RefuseBeforeAuthenticationIsAudited", func(t *testing.T) {

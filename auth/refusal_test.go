@@ -85,7 +85,7 @@ func TestRefusedAuthentication(t *testing.T) {
 			if err := json.Unmarshal(ev.After, &after); err != nil {
 				t.Fatal(err)
 			}
-			if ev.Action != "auth" || ev.CredentialID == 0 || after.Address != "198.51.100.7" {
+			if ev.Action != membership.ActionRequestAuthenticated || ev.CredentialID == 0 || after.Address != "198.51.100.7" {
 				t.Errorf("row %+v (%s), want an auth refusal of the owner's credential from 198.51.100.7", ev, ev.After)
 			}
 			total += after.Count

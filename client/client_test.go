@@ -3,7 +3,9 @@ package client_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,4 +129,30 @@ func TestRetry(t *testing.T) {
 			t.Fatalf("got %v, want 429 with its Retry-After", err)
 		}
 	})
+}
+
+func TestExportEvents(t *testing.T) {
+	ctx := context.Background()
+	c := serve(t, 0, auth.Limits{})
+	if _, err := c.AddMember(ctx, client.AddMemberRequest{Email: "carol@acme.test", Name: "Carol"}); err != nil {
+		t.Fatal(err)
+	}
+	stream, err := c.ExportEvents(ctx, client.ExportEventsParams{Action: membership.ActionMemberAdded})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	data, err := io.ReadAll(stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], `"carol@acme.test"`) {
+		t.Fatalf("exported %q, want the one member.added event of carol", data)
+	}
+	if _, err := c.ExportEvents(ctx, client.ExportEventsParams{Format: "xml"}); err == nil {
+		t.Fatal("an unknown format was not refused")
+	} else if e, ok := err.(*client.Error); !ok || e.Status != 422 && e.Status != 400 {
+		t.Fatalf("unknown format: %v, want a 4xx *client.Error", err)
+	}
 }

@@ -95,6 +95,7 @@ var (
 	epGetBooking        = ep(http.MethodGet, "get-booking", "/bookings/{id}", nil, nil)
 	epCheckAccess       = ep(http.MethodGet, "check-access", "/access", typ[CheckAccessParams](), nil)
 	epListEvents        = ep(http.MethodGet, "list-events", "/events", typ[ListEventsParams](), nil)
+	epExportEvents      = ep(http.MethodGet, "export-events", "/events/export", typ[ExportEventsParams](), nil)
 	epListCredentials   = ep(http.MethodGet, "list-credentials", "/credentials", nil, nil)
 	epCreateCredential  = ep(http.MethodPost, "create-credential", "/credentials", nil, typ[CreateCredentialRequest]())
 	epGetCredential     = ep(http.MethodGet, "get-credential", "/credentials/{id}", nil, nil)
@@ -125,7 +126,7 @@ var endpoints = []*endpoint{
 	epListSpaceMembers, epAddSpaceMember, epRemoveSpaceMember, epGetSpaceMember, epRevokeSpaceRoles, epListGroups,
 	epCreateGroup, epGetGroup, epListGroupMembers, epAddGroupMember, epGetGroupMember, epRemoveGroupMember,
 	epListResources, epCreateResource, epGetResource, epListGrants, epCreateGrant, epGetGrant, epListBookings,
-	epCreateBooking, epGetBooking, epCheckAccess, epListEvents, epListCredentials, epCreateCredential,
+	epCreateBooking, epGetBooking, epCheckAccess, epListEvents, epExportEvents, epListCredentials, epCreateCredential,
 	epGetCredential, epRevokeCredential, epListOperations, epGetOperation, epCancelOperation, epPreviewOperation,
 	epListSchedules, epCreateSchedule, epGetSchedule, epCancelSchedule, epPreviewSchedule, epListWebhooks,
 	epCreateWebhook, epGetWebhook, epDisableWebhook, epEnableWebhook, epListDeliveries, epGetDelivery, epRedeliver,
@@ -211,6 +212,20 @@ type ListEventsParams struct {
 	Action string `query:"action"`
 	Before int64  `query:"before"`
 	Limit  int    `query:"limit"`
+}
+
+// ExportEventsParams filters an export and resumes it after an event id.
+// Since and Until are RFC 3339 times, empty for no bound.
+type ExportEventsParams struct {
+	Member    int64  `query:"member"`
+	Action    string `query:"action"`
+	Outcome   string `query:"outcome"`
+	Interface string `query:"interface"`
+	Since     string `query:"since"`
+	Until     string `query:"until"`
+	After     int64  `query:"after"`
+	// Format is "jsonl" (the default) or "csv".
+	Format string `query:"format"`
 }
 
 // ListOperationsParams filters and pages operations and schedules.

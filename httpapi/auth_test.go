@@ -42,7 +42,7 @@ func TestAuthorization(t *testing.T) {
 		wantProblem(t, e.call("DELETE", removal(f), "", nil, "Authorization", "Basic Ym9iOnNlY3JldA=="), http.StatusUnauthorized)
 		wantProblem(t, e.call("GET", "/api/v1/members", "", nil), http.StatusUnauthorized)
 		unchanged(t, e, f)
-		if n := len(e.events(membership.EventListParams{Action: "auth"})); n != 0 {
+		if n := len(e.events(membership.EventListParams{Action: membership.ActionRequestAuthenticated})); n != 0 {
 			// Refusals without a credential belong to no organization, so
 			// the organization's own trail must not show them.
 			t.Errorf("%d auth events in the organization's trail", n)
@@ -61,7 +61,7 @@ func TestAuthorization(t *testing.T) {
 		// trail shows of the forged owner credential is two attempts.
 		e.svc.FlushAuthRefusals(e.ctx, true)
 		attempts := 0
-		for _, ev := range e.events(membership.EventListParams{Action: "auth"}) {
+		for _, ev := range e.events(membership.EventListParams{Action: membership.ActionRequestAuthenticated}) {
 			var after struct{ Count int }
 			if err := json.Unmarshal(ev.After, &after); err != nil {
 				t.Fatal(err)
@@ -85,7 +85,7 @@ func TestAuthorization(t *testing.T) {
 		if p.Detail != "invalid token" {
 			t.Errorf("detail %q, want %q", p.Detail, "invalid token")
 		}
-		if evs := e.events(membership.EventListParams{Action: "auth"}); len(evs) != 1 || evs[0].Message != "token has expired" {
+		if evs := e.events(membership.EventListParams{Action: membership.ActionRequestAuthenticated}); len(evs) != 1 || evs[0].Message != "token has expired" {
 			t.Errorf("auth events %+v, want one saying the token has expired", evs)
 		}
 		unchanged(t, e, f)
@@ -199,8 +199,9 @@ func TestAuthorization(t *testing.T) {
 			t.Errorf("batch item %+v: want forbidden", res.Items[0])
 		}
 		unchanged(t, e, f)
-		if n := len(e.events(membership.EventListParams{Action: "member.remove"})); n != 1 {
-			t.Errorf("%d refused member.remove events, want 1", n)
+		// The DELETE and the batch's item: each a refused member.removed.
+		if n := len(e.events(membership.EventListParams{Action: membership.ActionMemberRemoved, Outcome: membership.OutcomeRefused})); n != 2 {
+			t.Errorf("%d refused member.removed events, want 2", n)
 		}
 	})
 	t.Run("ErrAdminRemovesOwner", func(t *testing.T) {

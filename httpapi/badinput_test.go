@@ -141,13 +141,13 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 	t.Run("Oversize", func(t *testing.T) {
-		before := len(e.events(membership.EventListParams{Action: "create-space"}))
+		before := len(e.events(membership.EventListParams{Action: membership.ActionSpaceCreated}))
 		big := `{"name":"` + strings.Repeat("x", respond.DefaultMaxBody) + `"}`
 		p := wantProblem(t, e.call("POST", "/api/v1/spaces", e.owner, big), http.StatusRequestEntityTooLarge)
 		if !strings.Contains(p.Detail, fmt.Sprint(respond.DefaultMaxBody)) {
 			t.Errorf("detail %q does not name the limit", p.Detail)
 		}
-		if after := len(e.events(membership.EventListParams{Action: "create-space"})); after != before+1 {
+		if after := len(e.events(membership.EventListParams{Action: membership.ActionSpaceCreated})); after != before+1 {
 			t.Errorf("refused oversize body audited %d times, want once", after-before)
 		}
 		// A body of exactly the limit is read.
@@ -163,9 +163,9 @@ func TestBadInput(t *testing.T) {
 		wantProblem(t, e.call("POST", "/api/v1/members", e.owner, ""), http.StatusBadRequest)
 	})
 	t.Run("RefusalsAudited", func(t *testing.T) {
-		before := len(e.events(membership.EventListParams{Action: "add-member"}))
+		before := len(e.events(membership.EventListParams{Action: membership.ActionMemberAdded}))
 		wantClientError(t, "malformed", e.call("POST", "/api/v1/members", e.owner, `{"email":`))
-		if after := len(e.events(membership.EventListParams{Action: "add-member"})); after != before+1 {
+		if after := len(e.events(membership.EventListParams{Action: membership.ActionMemberAdded})); after != before+1 {
 			t.Errorf("%d refused add-member events recorded, want 1", after-before)
 		}
 	})

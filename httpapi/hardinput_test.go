@@ -61,7 +61,7 @@ func TestTimeRange(t *testing.T) {
 			}
 		}
 	}
-	if ops := len(e.events(membership.EventListParams{Action: "scheduled_removal.created"})); ops != 0 {
+	if ops := len(e.events(membership.EventListParams{Action: membership.ActionScheduledRemovalCreated, Outcome: membership.OutcomeOK})); ops != 0 {
 		t.Errorf("%d removals scheduled out of range", ops)
 	}
 }
@@ -166,13 +166,13 @@ func TestKnownEmailLooksFresh(t *testing.T) {
 // and adds nobody.
 func TestEmailRefused(t *testing.T) {
 	e := newEnv(t)
-	before := len(e.events(membership.EventListParams{Action: "member.added"}))
+	before := len(e.events(membership.EventListParams{Action: membership.ActionMemberAdded, Outcome: membership.OutcomeOK}))
 	for _, email := range []string{`eve\u202e@acme.test`, `eve@acme\u2069.test`, `e\u200dve@acme.test`, `eve\u0000@acme.test`,
 		`eve\u00ad@acme.test`, `eve@acme`, `eve@localhost`, `eve@[10.0.0.1]`, `\"e v\"@acme.test`} {
 		r := e.call("POST", "/api/v1/members", e.owner, `{"email":"`+email+`"}`)
 		wantProblem(t, r, http.StatusBadRequest)
 	}
-	if after := len(e.events(membership.EventListParams{Action: "member.added"})); after != before {
+	if after := len(e.events(membership.EventListParams{Action: membership.ActionMemberAdded, Outcome: membership.OutcomeOK})); after != before {
 		t.Errorf("%d members added with refused addresses", after-before)
 	}
 }

@@ -182,14 +182,23 @@ func (h *handler) authenticate(ctx huma.Context, next func(huma.Context)) {
 	if noStore, _ := op.Metadata[metaNoStore].(bool); noStore {
 		w.Header().Set("Cache-Control", "no-store")
 	}
-	ac, err := h.authn.Authorize(r, auth.Need{Interface: Interface, Action: op.OperationID, Scope: scope, Schemes: []auth.Scheme{auth.Bearer}})
+	ar := r // huma reads the body and parameters from r itself
+	if t, ok := pathTarget(ctx); ok {
+		// A refusal at any stage, before the core call too, names it.
+		ar = r.WithContext(membership.WithEventTarget(r.Context(), t))
+	}
+	ac, err := h.authn.Authorize(ar, auth.Need{Interface: Interface, Action: membership.ActionFor(op.OperationID), Scope: scope, Schemes: []auth.Scheme{auth.Bearer}})
 	if err != nil {
 		h.writeErr(ctx, r, w, err) // Authorize audited it
 		return
 	}
 	c := &call{r: r, w: w, actor: ac.Actor, auth: ac}
 	refuse := func(err error) { h.writeErr(ctx, r, w, ac.Refuse(err)) }
-	rctx := r.Context()
+	if err := unknownQuery(op, r); err != nil {
+		refuse(err)
+		return
+	}
+	rctx := ar.Context()
 	if mutating(r.Method) {
 		body, err := respond.ReadBody(r, respond.DefaultMaxBody)
 		if err != nil {

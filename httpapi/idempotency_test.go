@@ -52,7 +52,7 @@ func TestIdempotency(t *testing.T) {
 		first := e.must(200, "POST", "/api/v1/removals", e.owner, body, "Idempotency-Key", "batch-1")
 		again := e.must(200, "POST", "/api/v1/removals", e.owner, body, "Idempotency-Key", "batch-1")
 		same(t, first, again)
-		if n := len(e.events(membership.EventListParams{Action: "member.removed"})); n != 1 {
+		if n := len(e.events(membership.EventListParams{Action: "member.removed", Outcome: membership.OutcomeOK})); n != 1 {
 			t.Fatalf("%d member.removed events, want 1", n)
 		}
 	})

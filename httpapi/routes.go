@@ -72,6 +72,7 @@ var routeTable = []route{
 	// Access check (access.go), audit events (events.go), credentials (credentials.go).
 	get("/access", "check-access", "Access", read, (*handler).checkAccess, "Can the member use the resource now, and through what"),
 	get("/events", "list-events", "Audit", audit, (*handler).listEvents, "Audit events, newest first"),
+	get("/events/export", "export-events", "Audit", audit, (*handler).exportEvents, "Export audit events as JSON Lines or CSV, streamed oldest first").documented((*handler).documentExport),
 	get("/credentials", "list-credentials", "Credentials", manage, (*handler).listCredentials, "List credentials (never their secrets)"),
 	post("/credentials", "create-credential", "Credentials", manage, (*handler).createCredential, "Create a credential; its secret is shown only in this answer").answers(http.StatusCreated).secret(),
 	get("/credentials/{id}", "get-credential", "Credentials", manage, (*handler).getCredential, "Get a credential (never its secret)"),
@@ -108,6 +109,9 @@ func (h *handler) register() {
 		if rt.isSchedulable {
 			h.documentSchedulable(&op)
 		}
+		if rt.document != nil {
+			rt.document(h, &op)
+		}
 		rt.bind(h, op)
 	}
 }
@@ -121,6 +125,9 @@ type route struct {
 	isSchedulable bool
 	// carriesSecret says the answer shows a secret, which no cache may keep.
 	carriesSecret bool
+	// document, when set, adds to the operation's document what huma
+	// cannot infer (a streamed answer's media types).
+	document func(h *handler, op *huma.Operation)
 	// bind registers op with the route's handler.
 	bind func(h *handler, op huma.Operation)
 }
@@ -167,6 +174,12 @@ func (rt route) answers(status int) route {
 // Cache-Control: no-store.
 func (rt route) secret() route {
 	rt.carriesSecret = true
+	return rt
+}
+
+// documented sets the route's document function.
+func (rt route) documented(fn func(h *handler, op *huma.Operation)) route {
+	rt.document = fn
 	return rt
 }
 

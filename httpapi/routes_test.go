@@ -197,9 +197,13 @@ func TestRoutes(t *testing.T) {
 	}
 
 	// Events.
-	events := decode[eventPage](t, step(200, "GET", "/events", "/api/v1/events?member="+id(bob.ID)+"&action=member.removed", nil))
+	events := decode[eventPage](t, step(200, "GET", "/events", "/api/v1/events?member="+id(bob.ID)+"&action=member.removed&outcome=ok", nil))
 	if len(events.Items) != 2 {
 		t.Fatalf("bob's member.removed events: got %d, want 2", len(events.Items))
+	}
+	export := step(200, "GET", "/events/export", "/api/v1/events/export?member="+id(bob.ID)+"&format=jsonl", nil)
+	if lines := strings.Count(string(export.Body), "\n"); lines < 2 {
+		t.Fatalf("export of bob's events: %d lines, want one an event", lines)
 	}
 
 	// Credentials.

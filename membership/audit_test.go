@@ -25,12 +25,12 @@ func TestValidationRefusalsAreAudited(t *testing.T) {
 	}
 	a := membership.Actor{OrgID: b.Organization.ID, MemberID: b.Owner.ID, CredentialID: b.Credential.ID, Scopes: b.Credential.Scopes}
 	refusals := map[string]func() error{
-		"member.add": func() error {
+		"member.added": func() error {
 			_, err := svc.AddMember(ctx, a, membership.AddMemberRequest{Email: "not an address"})
 			return err
 		},
-		"space.create": func() error { _, err := svc.CreateSpace(ctx, a, "bad\x00name"); return err },
-		"credential.create": func() error {
+		"space.created": func() error { _, err := svc.CreateSpace(ctx, a, "bad\x00name"); return err },
+		"credential.created": func() error {
 			_, err := svc.CreateCredential(ctx, a, membership.CreateCredentialRequest{Name: "x", Scopes: []string{"no-such-scope"}})
 			return err
 		},

@@ -138,7 +138,7 @@ func (t *authRefusals) due(now time.Time, final bool) []*pendingRow {
 func (r *pendingRow) event(s *Service) *Event {
 	a := Actor{OrgID: r.src.OrgID, MemberID: r.src.MemberID, CredentialID: r.src.CredentialID,
 		Interface: r.src.Interface, RequestID: r.requestID}
-	e := s.newEvent(a, "auth", OutcomeRefused)
+	e := s.newEvent(a, ActionRequestAuthenticated, OutcomeRefused)
 	e.At = r.last
 	e.Message = r.message()
 	e.After, _ = json.Marshal(map[string]any{ // a map of strings and numbers always encodes
@@ -183,7 +183,7 @@ func (s *Service) refuseAuth(ctx context.Context, src refusalSource, requestID, 
 	src.Address = ClientAddress(ctx)
 	// Counted per request for metrics even though rows are written in
 	// aggregate: the observer is memory, not a write.
-	s.observe("auth", src.Interface, string(CodeUnauthorized), true)
+	s.observe(ActionRequestAuthenticated, src.Interface, string(CodeUnauthorized), true)
 	if row := s.authRefusals.add(src, reason, requestID, s.now()); row != nil {
 		s.writeRefusals(ctx, row)
 	}

@@ -59,13 +59,13 @@ type BatchResult struct {
 // request before anything changes.
 func (s *Service) RemoveBatch(ctx context.Context, a Actor, req BatchRequest) (*BatchResult, error) {
 	if len(req.Items) == 0 {
-		return nil, s.refuse(ctx, a, "batch.remove", Errorf(CodeInvalid, "no members given"))
+		return nil, s.refuse(ctx, a, ActionBatchRemoved, Errorf(CodeInvalid, "no members given"))
 	}
 	if len(req.Items) > s.cfg.BatchLimit {
-		return nil, s.refuse(ctx, a, "batch.remove", Errorf(CodeInvalid,
+		return nil, s.refuse(ctx, a, ActionBatchRemoved, Errorf(CodeInvalid,
 			"too many members: at most %d can be removed in one request, got %d", s.cfg.BatchLimit, len(req.Items)))
 	}
-	return mutate(ctx, s, a, "batch.remove", func(tx Tx) (*BatchResult, error) {
+	return mutate(ctx, s, a, ActionBatchRemoved, func(tx Tx) (*BatchResult, error) {
 		removal, err := req.removal()
 		if err != nil {
 			return nil, err
@@ -93,8 +93,12 @@ func (s *Service) RemoveBatch(ctx context.Context, a Actor, req BatchRequest) (*
 			case isRefusal(err):
 				item.Outcome, item.Message = outcomeOf(err), ErrorMessage(err)
 				result.Failed++
-				e := s.newEvent(a, "batch.remove.item", OutcomeRefused)
+				// The item's refusal is a refused removal of its member.
+				e := s.newEvent(a, ActionFor(removal.kind()), OutcomeRefused)
 				e.Message = item.Message
+				if err := s.resolveTarget(ctx, tx, a.OrgID, MemberTarget(ref), e); err != nil {
+					return nil, err
+				}
 				if err := tx.EventAppend(ctx, e); err != nil {
 					return nil, err
 				}

@@ -28,12 +28,12 @@ func (s *Service) CreateBooking(ctx context.Context, a Actor, req CreateBookingR
 		}
 	}
 	if !req.EndsAt.After(req.StartsAt) {
-		return nil, s.refuse(ctx, a, "booking.create", Errorf(CodeInvalid, "ends_at must be after starts_at"))
+		return nil, s.refuse(ctx, a, ActionBookingCreated, Errorf(CodeInvalid, "ends_at must be after starts_at"))
 	}
 	if req.EndsAt.Sub(req.StartsAt) > MaxBookingLength {
-		return nil, s.refuse(ctx, a, "booking.create", Errorf(CodeInvalid, "a booking lasts at most %d days", int(MaxBookingLength.Hours()/24)))
+		return nil, s.refuse(ctx, a, ActionBookingCreated, Errorf(CodeInvalid, "a booking lasts at most %d days", int(MaxBookingLength.Hours()/24)))
 	}
-	return mutate(ctx, s, a, "booking.create", func(tx Tx) (*Booking, error) {
+	return mutate(ctx, s, a, ActionBookingCreated, func(tx Tx) (*Booking, error) {
 		actor, err := s.actingMember(ctx, tx, a)
 		if err != nil {
 			return nil, err
@@ -69,7 +69,7 @@ func (s *Service) CreateBooking(ctx context.Context, a Actor, req CreateBookingR
 		if err := tx.BookingCreate(ctx, b); err != nil {
 			return nil, err
 		}
-		_, err = s.record(ctx, tx, a, "booking.created", target, nil, b)
+		_, err = s.record(ctx, tx, a, ActionBookingCreated, target, nil, b)
 		return b, err
 	})
 }

@@ -159,10 +159,10 @@ func (c *IssuedCredential) withoutSecret() any {
 // only for themselves. No credential can carry a scope its maker lacks.
 func (s *Service) CreateCredential(ctx context.Context, a Actor, req CreateCredentialRequest) (*IssuedCredential, error) {
 	if err := checkName("credential name", req.Name); err != nil {
-		return nil, s.refuse(ctx, a, "credential.create", err)
+		return nil, s.refuse(ctx, a, ActionCredentialCreated, err)
 	}
 	if len(req.Scopes) == 0 {
-		return nil, s.refuse(ctx, a, "credential.create", Errorf(CodeInvalid, "at least one scope is required"))
+		return nil, s.refuse(ctx, a, ActionCredentialCreated, Errorf(CodeInvalid, "at least one scope is required"))
 	}
 	known := map[string]bool{}
 	for _, sc := range AllScopes() {
@@ -170,10 +170,10 @@ func (s *Service) CreateCredential(ctx context.Context, a Actor, req CreateCrede
 	}
 	for _, sc := range req.Scopes {
 		if !known[sc] {
-			return nil, s.refuse(ctx, a, "credential.create", Errorf(CodeInvalid, "unknown scope %q", sc))
+			return nil, s.refuse(ctx, a, ActionCredentialCreated, Errorf(CodeInvalid, "unknown scope %q", sc))
 		}
 		if !hasScope(a.Scopes, sc) {
-			return nil, s.refuse(ctx, a, "credential.create", Errorf(CodeForbidden, "cannot grant scope %q that your own credential lacks", sc))
+			return nil, s.refuse(ctx, a, ActionCredentialCreated, Errorf(CodeForbidden, "cannot grant scope %q that your own credential lacks", sc))
 		}
 	}
 	if req.ExpiresAt != nil {
@@ -182,9 +182,9 @@ func (s *Service) CreateCredential(ctx context.Context, a Actor, req CreateCrede
 		}
 	}
 	if req.ExpiresAt != nil && !req.ExpiresAt.After(s.now()) {
-		return nil, s.refuse(ctx, a, "credential.create", Errorf(CodeInvalid, "expires_at must be in the future"))
+		return nil, s.refuse(ctx, a, ActionCredentialCreated, Errorf(CodeInvalid, "expires_at must be in the future"))
 	}
-	return mutate(ctx, s, a, "credential.create", func(tx Tx) (*IssuedCredential, error) {
+	return mutate(ctx, s, a, ActionCredentialCreated, func(tx Tx) (*IssuedCredential, error) {
 		actor, err := s.actingMember(ctx, tx, a)
 		if err != nil {
 			return nil, err
@@ -210,7 +210,7 @@ func (s *Service) CreateCredential(ctx context.Context, a Actor, req CreateCrede
 		if err := tx.CredentialCreate(ctx, c); err != nil {
 			return nil, err
 		}
-		if _, err := s.record(ctx, tx, a, "credential.created", target, nil, c); err != nil {
+		if _, err := s.record(ctx, tx, a, ActionCredentialCreated, target, nil, c); err != nil {
 			return nil, err
 		}
 		return &IssuedCredential{Credential: c, Secret: secret}, nil
@@ -233,7 +233,8 @@ func (s *Service) Credentials(ctx context.Context, a Actor) ([]*Credential, erro
 
 // RevokeCredential revokes a credential: owners any, others their own.
 func (s *Service) RevokeCredential(ctx context.Context, a Actor, id int64) (*Credential, error) {
-	return mutate(ctx, s, a, "credential.revoke", func(tx Tx) (*Credential, error) {
+	ctx = WithEventTarget(ctx, EventTarget{Type: "credential", Ref: Ref{ID: id}})
+	return mutate(ctx, s, a, ActionCredentialRevoked, func(tx Tx) (*Credential, error) {
 		actor, err := s.actingMember(ctx, tx, a)
 		if err != nil {
 			return nil, err
@@ -253,7 +254,7 @@ func (s *Service) RevokeCredential(ctx context.Context, a Actor, id int64) (*Cre
 			return nil, err
 		}
 		c.RevokedAt = &now
-		_, err = s.record(ctx, tx, a, "credential.revoked", nil, nil, c)
+		_, err = s.record(ctx, tx, a, ActionCredentialRevoked, nil, nil, c)
 		return c, err
 	})
 }

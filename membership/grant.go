@@ -21,16 +21,16 @@ var ResourceKinds = []string{"desk", "room", "device", "lock", "parking"}
 // CreateResource creates a resource.
 func (s *Service) CreateResource(ctx context.Context, a Actor, req CreateResourceRequest) (*Resource, error) {
 	if err := checkName("resource name", req.Name); err != nil {
-		return nil, s.refuse(ctx, a, "resource.create", err)
+		return nil, s.refuse(ctx, a, ActionResourceCreated, err)
 	}
 	valid := false
 	for _, k := range ResourceKinds {
 		valid = valid || k == req.Kind
 	}
 	if !valid {
-		return nil, s.refuse(ctx, a, "resource.create", Errorf(CodeInvalid, "kind must be one of %s", strings.Join(ResourceKinds, ", ")))
+		return nil, s.refuse(ctx, a, ActionResourceCreated, Errorf(CodeInvalid, "kind must be one of %s", strings.Join(ResourceKinds, ", ")))
 	}
-	return mutate(ctx, s, a, "resource.create", func(tx Tx) (*Resource, error) {
+	return mutate(ctx, s, a, ActionResourceCreated, func(tx Tx) (*Resource, error) {
 		if _, err := s.manager(ctx, tx, a); err != nil {
 			return nil, err
 		}
@@ -45,7 +45,7 @@ func (s *Service) CreateResource(ctx context.Context, a Actor, req CreateResourc
 		if err := tx.ResourceCreate(ctx, r); err != nil {
 			return nil, err
 		}
-		_, err := s.record(ctx, tx, a, "resource.created", nil, nil, r)
+		_, err := s.record(ctx, tx, a, ActionResourceCreated, nil, nil, r)
 		return r, err
 	})
 }
@@ -70,9 +70,9 @@ type CreateGrantRequest struct {
 // CreateGrant grants access to a resource.
 func (s *Service) CreateGrant(ctx context.Context, a Actor, req CreateGrantRequest) (*Grant, error) {
 	if (req.Member == nil) == (req.Group == nil) {
-		return nil, s.refuse(ctx, a, "grant.create", Errorf(CodeInvalid, "a grant names exactly one of member or group"))
+		return nil, s.refuse(ctx, a, ActionGrantCreated, Errorf(CodeInvalid, "a grant names exactly one of member or group"))
 	}
-	return mutate(ctx, s, a, "grant.create", func(tx Tx) (*Grant, error) {
+	return mutate(ctx, s, a, ActionGrantCreated, func(tx Tx) (*Grant, error) {
 		if _, err := s.manager(ctx, tx, a); err != nil {
 			return nil, err
 		}
@@ -100,7 +100,7 @@ func (s *Service) CreateGrant(ctx context.Context, a Actor, req CreateGrantReque
 		if err := tx.GrantCreate(ctx, g); err != nil {
 			return nil, err
 		}
-		_, err = s.record(ctx, tx, a, "grant.created", target, nil, g)
+		_, err = s.record(ctx, tx, a, ActionGrantCreated, target, nil, g)
 		return g, err
 	})
 }

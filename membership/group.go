@@ -5,9 +5,9 @@ import "context"
 // CreateGroup creates a group.
 func (s *Service) CreateGroup(ctx context.Context, a Actor, name string) (*Group, error) {
 	if err := checkName("group name", name); err != nil {
-		return nil, s.refuse(ctx, a, "group.create", err)
+		return nil, s.refuse(ctx, a, ActionGroupCreated, err)
 	}
-	return mutate(ctx, s, a, "group.create", func(tx Tx) (*Group, error) {
+	return mutate(ctx, s, a, ActionGroupCreated, func(tx Tx) (*Group, error) {
 		if _, err := s.manager(ctx, tx, a); err != nil {
 			return nil, err
 		}
@@ -15,7 +15,7 @@ func (s *Service) CreateGroup(ctx context.Context, a Actor, name string) (*Group
 		if err := tx.GroupCreate(ctx, g); err != nil {
 			return nil, err
 		}
-		_, err := s.record(ctx, tx, a, "group.created", nil, nil, g)
+		_, err := s.record(ctx, tx, a, ActionGroupCreated, nil, nil, g)
 		return g, err
 	})
 }
@@ -62,7 +62,8 @@ func (s *Service) GroupMembership(ctx context.Context, a Actor, group Ref, membe
 
 // AddGroupMember adds an active member to a group.
 func (s *Service) AddGroupMember(ctx context.Context, a Actor, group Ref, member MemberRef) (*GroupMember, error) {
-	return mutate(ctx, s, a, "group_member.add", func(tx Tx) (*GroupMember, error) {
+	ctx = WithEventTarget(ctx, EventTarget{Type: "group", Ref: group, Member: member})
+	return mutate(ctx, s, a, ActionGroupMemberAdded, func(tx Tx) (*GroupMember, error) {
 		actor, err := s.manager(ctx, tx, a)
 		if err != nil {
 			return nil, err
@@ -82,7 +83,7 @@ func (s *Service) AddGroupMember(ctx context.Context, a Actor, group Ref, member
 		if err := tx.GroupMemberAdd(ctx, gm); err != nil {
 			return nil, err
 		}
-		_, err = s.record(ctx, tx, a, "group_member.added", target, nil, gm)
+		_, err = s.record(ctx, tx, a, ActionGroupMemberAdded, target, nil, gm)
 		return gm, err
 	})
 }

@@ -148,18 +148,18 @@ type AddMemberRequest struct {
 func (s *Service) AddMember(ctx context.Context, a Actor, req AddMemberRequest) (*Member, error) {
 	email := NormalizeEmail(req.Email)
 	if err := ValidEmail(email); err != nil {
-		return nil, s.refuse(ctx, a, "member.add", err)
+		return nil, s.refuse(ctx, a, ActionMemberAdded, err)
 	}
 	if req.Role == "" {
 		req.Role = RoleMember
 	}
 	if !req.Role.Valid() {
-		return nil, s.refuse(ctx, a, "member.add", Errorf(CodeInvalid, "role must be owner, admin or member"))
+		return nil, s.refuse(ctx, a, ActionMemberAdded, Errorf(CodeInvalid, "role must be owner, admin or member"))
 	}
 	if err := checkOptionalName("name", req.Name); err != nil {
-		return nil, s.refuse(ctx, a, "member.add", err)
+		return nil, s.refuse(ctx, a, ActionMemberAdded, err)
 	}
-	return mutate(ctx, s, a, "member.add", func(tx Tx) (*Member, error) {
+	return mutate(ctx, s, a, ActionMemberAdded, func(tx Tx) (*Member, error) {
 		actor, err := s.manager(ctx, tx, a)
 		if err != nil {
 			return nil, err
@@ -185,7 +185,7 @@ func (s *Service) AddMember(ctx context.Context, a Actor, req AddMemberRequest) 
 		if err := tx.MemberCreate(ctx, user.ID, m); err != nil {
 			return nil, err
 		}
-		if _, err := s.record(ctx, tx, a, "member.added", m, nil, m); err != nil {
+		if _, err := s.record(ctx, tx, a, ActionMemberAdded, m, nil, m); err != nil {
 			return nil, err
 		}
 		return m, nil
@@ -204,15 +204,16 @@ type UpdateMemberRequest struct {
 
 // UpdateMember changes a member's name or organization role.
 func (s *Service) UpdateMember(ctx context.Context, a Actor, req UpdateMemberRequest) (*Member, error) {
+	ctx = WithEventTarget(ctx, MemberTarget(req.Member))
 	if req.Role != "" && !req.Role.Valid() {
-		return nil, s.refuse(ctx, a, "member.update", Errorf(CodeInvalid, "role must be owner, admin or member"))
+		return nil, s.refuse(ctx, a, ActionMemberUpdated, Errorf(CodeInvalid, "role must be owner, admin or member"))
 	}
 	if req.Name != nil {
 		if err := checkOptionalName("name", *req.Name); err != nil {
-			return nil, s.refuse(ctx, a, "member.update", err)
+			return nil, s.refuse(ctx, a, ActionMemberUpdated, err)
 		}
 	}
-	return mutate(ctx, s, a, "member.update", func(tx Tx) (*Member, error) {
+	return mutate(ctx, s, a, ActionMemberUpdated, func(tx Tx) (*Member, error) {
 		actor, err := s.actingMember(ctx, tx, a)
 		if err != nil {
 			return nil, err
@@ -248,7 +249,7 @@ func (s *Service) UpdateMember(ctx context.Context, a Actor, req UpdateMemberReq
 		if err := tx.MemberUpdate(ctx, target); err != nil {
 			return nil, err
 		}
-		if _, err := s.record(ctx, tx, a, "member.updated", target, &before, target); err != nil {
+		if _, err := s.record(ctx, tx, a, ActionMemberUpdated, target, &before, target); err != nil {
 			return nil, err
 		}
 		return target, nil

@@ -162,9 +162,9 @@ func (s *Service) StartOperation(ctx context.Context, a Actor, req StartOperatio
 	if err := s.needQueue(); err != nil {
 		return nil, err
 	}
-	action := "operation.start"
+	action := ActionOperationAccepted
 	if req.EffectiveAt != nil {
-		action = "scheduled_removal.create"
+		action = ActionScheduledRemovalCreated
 	}
 	k, err := req.Request.removal()
 	if err == nil {
@@ -217,11 +217,7 @@ func (s *Service) StartOperation(ctx context.Context, a Actor, req StartOperatio
 		if err := s.queue.EnqueueOperation(ctx, tx, op); err != nil {
 			return nil, fmt.Errorf("enqueue operation %s: %w", op.UUID, err)
 		}
-		event := "operation.accepted"
-		if effective != nil {
-			event = "scheduled_removal.created"
-		}
-		if _, err := s.recordOperation(ctx, tx, a, event, op); err != nil {
+		if _, err := s.recordOperation(ctx, tx, a, action, op); err != nil {
 			return nil, err
 		}
 		return op, nil
@@ -242,11 +238,11 @@ type ScheduleRequest struct {
 // part the kind needs that is missing is refused with CodeInvalid.
 func (s *Service) Schedule(ctx context.Context, a Actor, req ScheduleRequest) (*Operation, error) {
 	if req.EffectiveAt == nil {
-		return nil, s.refuse(ctx, a, "scheduled_removal.create", Errorf(CodeInvalid, "effective_at is required (RFC 3339)"))
+		return nil, s.refuse(ctx, a, ActionScheduledRemovalCreated, Errorf(CodeInvalid, "effective_at is required (RFC 3339)"))
 	}
 	r, err := NewOperationRequest(req.RemovalSpec)
 	if err != nil {
-		return nil, s.refuse(ctx, a, "scheduled_removal.create", err)
+		return nil, s.refuse(ctx, a, ActionScheduledRemovalCreated, err)
 	}
 	return s.StartOperation(ctx, a, StartOperationRequest{Request: r, EffectiveAt: req.EffectiveAt, Original: req.Original})
 }
@@ -280,7 +276,7 @@ func (s *Service) Operations(ctx context.Context, a Actor, p OperationListParams
 // removal can be cancelled until it is due; one that has started or
 // finished answers CodeConflict.
 func (s *Service) CancelOperation(ctx context.Context, a Actor, id string) (*Operation, error) {
-	return mutate(ctx, s, a, "operation.cancel", func(tx Tx) (*Operation, error) {
+	return mutate(ctx, s, a, ActionOperationCancelled, func(tx Tx) (*Operation, error) {
 		actor, err := s.actingMember(ctx, tx, a)
 		if err != nil {
 			return nil, err
@@ -300,9 +296,9 @@ func (s *Service) CancelOperation(ctx context.Context, a Actor, id string) (*Ope
 		if err := tx.OperationUpdate(ctx, op); err != nil {
 			return nil, err
 		}
-		action := "operation.cancelled"
+		action := ActionOperationCancelled
 		if op.EffectiveAt != nil {
-			action = "scheduled_removal.cancelled"
+			action = ActionScheduledRemovalCancelled
 		}
 		if _, err := s.recordOperation(ctx, tx, a, action, op); err != nil {
 			return nil, err
@@ -406,7 +402,7 @@ func (s *Service) RunOperation(ctx context.Context, id string, finish func(tx Tx
 			return err
 		}
 		if op.EffectiveAt != nil {
-			if _, err := s.recordOperation(ctx, tx, op.actor(), "scheduled_removal.executed", op); err != nil {
+			if _, err := s.recordOperation(ctx, tx, op.actor(), ActionScheduledRemovalExecuted, op); err != nil {
 				return err
 			}
 		}

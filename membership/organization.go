@@ -70,7 +70,7 @@ func (s *Service) CreateOrganization(ctx context.Context, req BootstrapRequest) 
 			return nil, err
 		}
 		a := Actor{OrgID: org.ID, MemberID: owner.ID, Interface: "cli"}
-		if _, err := s.record(ctx, tx, a, "organization.created", owner, nil, org); err != nil {
+		if _, err := s.record(ctx, tx, a, ActionOrganizationCreated, owner, nil, org); err != nil {
 			return nil, err
 		}
 		return &Bootstrap{Organization: org, Owner: owner, Credential: cred, Secret: secret}, nil

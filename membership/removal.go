@@ -41,6 +41,7 @@ type Report struct {
 	Bookings        []*Booking     `json:"bookings" doc:"Future bookings cancelled, at most report_limit."`
 	RemainingAccess []*Access      `json:"remaining_access" doc:"Resources the member can still use, at most report_limit."`
 	EventID         int64          `json:"event_id,omitempty"`
+	Receipt         *Receipt       `json:"receipt,omitempty" doc:"The change's audit event and its chain hash: memberd audit verify --receipt checks it later."`
 }
 
 // ReportCounts are the exact totals of a Report, counted in the same
@@ -121,7 +122,7 @@ func dryRun(ctx context.Context, s *Service, fn func(tx Tx) (*Report, error)) (*
 		}
 		report = r
 		report.DryRun = true
-		report.EventID = 0
+		report.EventID, report.Receipt = 0, nil
 		return errDryRun
 	})
 	if errors.Is(err, errDryRun) {
@@ -153,13 +154,14 @@ type RemoveMemberRequest struct {
 // stop, and their future bookings are cancelled unless configured not to.
 // History, past bookings and the audit trail stay; RestoreMember undoes it.
 func (s *Service) RemoveMember(ctx context.Context, a Actor, req RemoveMemberRequest) (*Report, error) {
+	ctx = WithEventTarget(ctx, MemberTarget(req.Member))
 	if _, err := reportLimit(req.ReportLimit); err != nil {
 		if !req.DryRun {
-			s.auditRefusal(ctx, a, "member.remove", err)
+			s.auditRefusal(ctx, a, ActionMemberRemoved, err)
 		}
 		return nil, err
 	}
-	return removal(ctx, s, a, "member.remove", req.DryRun, func(tx Tx) (*Report, error) {
+	return removal(ctx, s, a, ActionMemberRemoved, req.DryRun, func(tx Tx) (*Report, error) {
 		return s.removeMember(ctx, tx, a, req)
 	})
 }
@@ -205,7 +207,7 @@ func (s *Service) removeMember(ctx context.Context, tx Tx, a Actor, req RemoveMe
 	if err := s.finishRemoval(ctx, tx, report, false); err != nil {
 		return nil, err
 	}
-	return s.recorded(ctx, tx, a, "member.removed", report, limit, &before, target)
+	return s.recorded(ctx, tx, a, ActionMemberRemoved, report, limit, &before, target)
 }
 
 // keepAnOwner refuses with ErrLastOwner unless an active owner other than
@@ -251,7 +253,12 @@ func (s *Service) recorded(ctx context.Context, tx Tx, a Actor, action string, r
 	if err != nil {
 		return nil, err
 	}
-	report.EventID = e.ID
+	// Seal now, the change's last step, so that the answer carries the
+	// event's chain hash as a receipt.
+	if err := tx.EventSeal(ctx); err != nil {
+		return nil, fmt.Errorf("seal event %s: %w", action, err)
+	}
+	report.EventID, report.Receipt = e.ID, &Receipt{EventID: e.ID, Hash: e.Hash}
 	report.bound(limit)
 	return report, nil
 }
@@ -342,7 +349,8 @@ type RemoveSpaceMemberRequest struct {
 // RemoveSpaceMember removes a member from a space. Owners remove anyone,
 // admins as Rule says, and a space admin the space members they added.
 func (s *Service) RemoveSpaceMember(ctx context.Context, a Actor, req RemoveSpaceMemberRequest) (*Report, error) {
-	return removal(ctx, s, a, "space_member.remove", req.DryRun, func(tx Tx) (*Report, error) {
+	ctx = WithEventTarget(ctx, EventTarget{Type: "space", Ref: req.Space, Member: req.Member})
+	return removal(ctx, s, a, ActionSpaceMemberRemoved, req.DryRun, func(tx Tx) (*Report, error) {
 		space, err := tx.SpaceGet(ctx, req.Space.params(a.OrgID))
 		if err != nil {
 			return nil, err
@@ -382,7 +390,7 @@ func (s *Service) removeSpaceMember(ctx context.Context, tx Tx, a Actor, space *
 	if err := s.finishRemoval(ctx, tx, report, true); err != nil {
 		return nil, err
 	}
-	return s.recorded(ctx, tx, a, "space_member.removed", report, DefaultReportLimit, sm, nil)
+	return s.recorded(ctx, tx, a, ActionSpaceMemberRemoved, report, DefaultReportLimit, sm, nil)
 }
 
 // RemoveGroupMemberRequest removes a member from one group.
@@ -396,7 +404,8 @@ type RemoveGroupMemberRequest struct {
 // RemoveGroupMember removes a member from a group. Only the access that
 // came through that group goes: direct grants and other groups' grants stay.
 func (s *Service) RemoveGroupMember(ctx context.Context, a Actor, req RemoveGroupMemberRequest) (*Report, error) {
-	return removal(ctx, s, a, "group_member.remove", req.DryRun, func(tx Tx) (*Report, error) {
+	ctx = WithEventTarget(ctx, EventTarget{Type: "group", Ref: req.Group, Member: req.Member})
+	return removal(ctx, s, a, ActionGroupMemberRemoved, req.DryRun, func(tx Tx) (*Report, error) {
 		group, err := tx.GroupGet(ctx, req.Group.params(a.OrgID))
 		if err != nil {
 			return nil, err
@@ -434,7 +443,7 @@ func (s *Service) removeGroupMember(ctx context.Context, tx Tx, a Actor, group *
 	if err := s.finishRemoval(ctx, tx, report, true); err != nil {
 		return nil, err
 	}
-	return s.recorded(ctx, tx, a, "group_member.removed", report, DefaultReportLimit, gm, nil)
+	return s.recorded(ctx, tx, a, ActionGroupMemberRemoved, report, DefaultReportLimit, gm, nil)
 }
 
 // MaxRolesPerRevocation bounds one revocation's role list.
@@ -451,14 +460,15 @@ type RevokeRolesRequest struct {
 // RevokeRoles revokes every role in req.Roles from a space membership, or
 // none: if any role is not held the membership is left as it was.
 func (s *Service) RevokeRoles(ctx context.Context, a Actor, req RevokeRolesRequest) (*Report, error) {
+	ctx = WithEventTarget(ctx, EventTarget{Type: "space_member", Ref: Ref{ID: req.SpaceMemberID}})
 	roles, err := CleanRoles(req.Roles)
 	if err != nil {
 		if !req.DryRun { // a preview leaves no trace, refused or not
-			s.auditRefusal(ctx, a, "roles.revoke", err)
+			s.auditRefusal(ctx, a, ActionRolesRevoked, err)
 		}
 		return nil, err
 	}
-	return removal(ctx, s, a, "roles.revoke", req.DryRun, func(tx Tx) (*Report, error) {
+	return removal(ctx, s, a, ActionRolesRevoked, req.DryRun, func(tx Tx) (*Report, error) {
 		return s.revokeRoles(ctx, tx, a, req, roles)
 	})
 }
@@ -539,7 +549,7 @@ func (s *Service) revokeRoles(ctx context.Context, tx Tx, a Actor, req RevokeRol
 	if err := s.finishRemoval(ctx, tx, report, true); err != nil {
 		return nil, err
 	}
-	return s.recorded(ctx, tx, a, "roles.revoked", report, DefaultReportLimit, sm, after)
+	return s.recorded(ctx, tx, a, ActionRolesRevoked, report, DefaultReportLimit, sm, after)
 }
 
 // RestoreMemberRequest restores a removed membership.
@@ -551,7 +561,8 @@ type RestoreMemberRequest struct {
 // memberships (and their roles), group memberships and direct grants the
 // removal switched off. Bookings it cancelled stay cancelled.
 func (s *Service) RestoreMember(ctx context.Context, a Actor, req RestoreMemberRequest) (*Report, error) {
-	return mutate(ctx, s, a, "member.restore", func(tx Tx) (*Report, error) {
+	ctx = WithEventTarget(ctx, MemberTarget(req.Member))
+	return mutate(ctx, s, a, ActionMemberRestored, func(tx Tx) (*Report, error) {
 		actor, err := s.actingMember(ctx, tx, a)
 		if err != nil {
 			return nil, err
@@ -601,5 +612,5 @@ func (s *Service) restore(ctx context.Context, tx Tx, a Actor, actor, target *Me
 	if report.RemainingAccess, err = tx.AccessList(ctx, a.OrgID, target.ID); err != nil {
 		return nil, err
 	}
-	return s.recorded(ctx, tx, a, "member.restored", report, DefaultReportLimit, &before, target)
+	return s.recorded(ctx, tx, a, ActionMemberRestored, report, DefaultReportLimit, &before, target)
 }

@@ -139,7 +139,7 @@ func mutate[T any](ctx context.Context, s *Service, a Actor, action string, fn f
 		}
 		return true, json.Unmarshal(rec.Result, &result)
 	}
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.store.Update(withChain(ctx, a.OrgID), func(tx Tx) error {
 		if hasIdem {
 			if done, err := replay(tx); done || err != nil {
 				return err
@@ -215,15 +215,25 @@ func view[T any](ctx context.Context, s *Service, fn func(tx Tx) (T, error)) (T,
 
 // auditRefusal records a refused attempt in its own transaction, after the
 // attempt's own transaction was rolled back, so that nothing of the attempt
-// is kept but the record that it was made.
+// is kept but the record that it was made. The event names the target the
+// request named (WithEventTarget), resolved within the actor's
+// organization only.
 func (s *Service) auditRefusal(ctx context.Context, a Actor, action string, cause error) {
-	s.observe(action, a.Interface, string(ErrorCode(cause)), true)
-	e := s.newEvent(a, action, OutcomeRefused)
+	s.observe(ActionFor(action), a.Interface, string(ErrorCode(cause)), true)
+	e := s.newEvent(a, ActionFor(action), OutcomeRefused)
 	e.Message = ErrorMessage(cause)
 	// The refusal has already been decided; a failure to record it must
 	// not turn the client's answer into a 500, so it is logged instead.
 	ctx = context.WithoutCancel(ctx)
-	if err := s.store.Update(ctx, func(tx Tx) error { return tx.EventAppend(ctx, e) }); err != nil {
+	t, hasTarget := ctx.Value(targetKey{}).(EventTarget)
+	if err := s.store.Update(withChain(ctx, a.OrgID), func(tx Tx) error {
+		if hasTarget {
+			if err := s.resolveTarget(ctx, tx, a.OrgID, t, e); err != nil {
+				return err
+			}
+		}
+		return tx.EventAppend(ctx, e)
+	}); err != nil {
 		s.cfg.Logger.Error("audit refused attempt", "action", action, "err", err)
 	}
 }
@@ -259,7 +269,9 @@ func (s *Service) AuditRefusedAuth(ctx context.Context, iface, requestID, creden
 }
 
 // AuditRefused records a request that an adapter refused before it reached
-// a core call (a missing scope, a malformed body).
+// a core call (a missing scope, a malformed body). action is one of the
+// Action names (a legacy name or native operation id is translated by
+// ActionFor); the target comes from WithEventTarget on ctx.
 func (s *Service) AuditRefused(ctx context.Context, a Actor, action string, cause error) {
 	s.auditRefusal(ctx, a, action, cause)
 }

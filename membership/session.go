@@ -166,9 +166,9 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*NewSession, e
 	a := Actor{OrgID: p.Credential.OrgID, MemberID: p.Member.ID, CredentialID: p.Credential.ID,
 		Scopes: p.Credential.Scopes, Interface: req.Interface, RequestID: req.RequestID}
 	if !p.Credential.HasScope(ScopeMembersRead) {
-		return nil, s.refuse(ctx, a, "session.create", Errorf(CodeForbidden, "the credential lacks the %q scope the console needs", ScopeMembersRead))
+		return nil, s.refuse(ctx, a, ActionSessionCreated, Errorf(CodeForbidden, "the credential lacks the %q scope the console needs", ScopeMembersRead))
 	}
-	return mutate(ctx, s, a, "session.create", func(tx Tx) (*NewSession, error) {
+	return mutate(ctx, s, a, ActionSessionCreated, func(tx Tx) (*NewSession, error) {
 		m, err := s.actingMember(ctx, tx, a)
 		if err != nil {
 			return nil, err
@@ -191,7 +191,7 @@ func (s *Service) openSession(ctx context.Context, tx Tx, a Actor, m *Member, cr
 	if err := tx.SessionCreate(ctx, sess); err != nil {
 		return nil, err
 	}
-	if _, err := s.record(ctx, tx, a, "session.created", m, nil, sess); err != nil {
+	if _, err := s.record(ctx, tx, a, ActionSessionCreated, m, nil, sess); err != nil {
 		return nil, err
 	}
 	return &NewSession{Session: sess, Token: token, Member: m}, nil
@@ -210,7 +210,7 @@ func clip(s string, n int) string {
 func (s *Service) CreateSignInLink(ctx context.Context, orgID int64, ref MemberRef) (string, *SignInLink, error) {
 	a := Actor{OrgID: orgID, Interface: "cli"}
 	var token string
-	link, err := mutate(ctx, s, a, "signin_link.create", func(tx Tx) (*SignInLink, error) {
+	link, err := mutate(ctx, s, a, ActionSigninLinkCreated, func(tx Tx) (*SignInLink, error) {
 		m, err := tx.MemberGet(ctx, &MemberGetParams{OrgID: orgID, ID: ref.ID, UUID: ref.UUID, Email: NormalizeEmail(ref.Email)})
 		if ErrorCode(err) == CodeNotFound {
 			return nil, ErrMemberNotFound
@@ -230,7 +230,7 @@ func (s *Service) CreateSignInLink(ctx context.Context, orgID int64, ref MemberR
 		if err := tx.SignInLinkCreate(ctx, l); err != nil {
 			return nil, err
 		}
-		_, err = s.record(ctx, tx, a, "signin_link.created", m, nil, map[string]any{"id": l.UUID, "expires_at": l.ExpiresAt})
+		_, err = s.record(ctx, tx, a, ActionSigninLinkCreated, m, nil, map[string]any{"id": l.UUID, "expires_at": l.ExpiresAt})
 		return l, err
 	})
 	return token, link, err
@@ -264,7 +264,7 @@ func (s *Service) SignInWithLink(ctx context.Context, req SignInRequest) (*NewSe
 		return nil, refuse("the sign-in link has expired")
 	}
 	a := Actor{OrgID: link.OrgID, MemberID: link.MemberID, Scopes: linkScopes, Interface: req.Interface, RequestID: req.RequestID}
-	return mutate(ctx, s, a, "session.create", func(tx Tx) (*NewSession, error) {
+	return mutate(ctx, s, a, ActionSessionCreated, func(tx Tx) (*NewSession, error) {
 		m, err := s.actingMember(ctx, tx, a)
 		if err != nil {
 			return nil, err
@@ -357,7 +357,7 @@ func (s *Service) Sessions(ctx context.Context, a Actor) ([]*Session, error) {
 // RevokeSession ends a console session: owners any, admins their own.
 // Another organization's session is CodeNotFound.
 func (s *Service) RevokeSession(ctx context.Context, a Actor, id string) (*Session, error) {
-	return mutate(ctx, s, a, "session.revoke", func(tx Tx) (*Session, error) {
+	return mutate(ctx, s, a, ActionSessionRevoked, func(tx Tx) (*Session, error) {
 		actor, err := s.manager(ctx, tx, a)
 		if err != nil {
 			return nil, err
@@ -377,7 +377,7 @@ func (s *Service) RevokeSession(ctx context.Context, a Actor, id string) (*Sessi
 			return nil, err
 		}
 		sess.RevokedAt = &now
-		_, err = s.record(ctx, tx, a, "session.revoked", nil, nil, sess)
+		_, err = s.record(ctx, tx, a, ActionSessionRevoked, nil, nil, sess)
 		return sess, err
 	})
 }
@@ -385,7 +385,7 @@ func (s *Service) RevokeSession(ctx context.Context, a Actor, id string) (*Sessi
 // SignOut ends the session a token opened. Signing out twice is not an
 // error: the session is over either way.
 func (s *Service) SignOut(ctx context.Context, a Actor, token string) error {
-	_, err := mutate(ctx, s, a, "session.end", func(tx Tx) (*Session, error) {
+	_, err := mutate(ctx, s, a, ActionSessionEnded, func(tx Tx) (*Session, error) {
 		row, err := tx.SessionGetByHash(ctx, hashSecret(token))
 		if ErrorCode(err) == CodeNotFound {
 			return nil, nil
@@ -401,7 +401,7 @@ func (s *Service) SignOut(ctx context.Context, a Actor, token string) error {
 			return nil, err
 		}
 		sess.RevokedAt = &now
-		_, err = s.record(ctx, tx, a, "session.ended", nil, nil, sess)
+		_, err = s.record(ctx, tx, a, ActionSessionEnded, nil, nil, sess)
 		return sess, err
 	})
 	return err

@@ -8,9 +8,9 @@ import (
 // CreateSpace creates a space.
 func (s *Service) CreateSpace(ctx context.Context, a Actor, name string) (*Space, error) {
 	if err := checkName("space name", name); err != nil {
-		return nil, s.refuse(ctx, a, "space.create", err)
+		return nil, s.refuse(ctx, a, ActionSpaceCreated, err)
 	}
-	return mutate(ctx, s, a, "space.create", func(tx Tx) (*Space, error) {
+	return mutate(ctx, s, a, ActionSpaceCreated, func(tx Tx) (*Space, error) {
 		if _, err := s.manager(ctx, tx, a); err != nil {
 			return nil, err
 		}
@@ -18,7 +18,7 @@ func (s *Service) CreateSpace(ctx context.Context, a Actor, name string) (*Space
 		if err := tx.SpaceCreate(ctx, sp); err != nil {
 			return nil, err
 		}
-		_, err := s.record(ctx, tx, a, "space.created", nil, nil, sp)
+		_, err := s.record(ctx, tx, a, ActionSpaceCreated, nil, nil, sp)
 		return sp, err
 	})
 }
@@ -61,16 +61,17 @@ type AddSpaceMemberRequest struct {
 // AddSpaceMember adds an active member to a space. Owners, admins and the
 // space's own admins may add; the actor is recorded as the one who added.
 func (s *Service) AddSpaceMember(ctx context.Context, a Actor, req AddSpaceMemberRequest) (*SpaceMember, error) {
+	ctx = WithEventTarget(ctx, EventTarget{Type: "space", Ref: req.Space, Member: req.Member})
 	roles := []string{}
 	if len(req.Roles) > 0 {
 		var err error
 		if roles, err = CleanRoles(req.Roles); err != nil {
-			return nil, s.refuse(ctx, a, "space_member.add", err)
+			return nil, s.refuse(ctx, a, ActionSpaceMemberAdded, err)
 		}
 		// A role set reads back sorted; answer in the same order.
 		slices.Sort(roles)
 	}
-	return mutate(ctx, s, a, "space_member.add", func(tx Tx) (*SpaceMember, error) {
+	return mutate(ctx, s, a, ActionSpaceMemberAdded, func(tx Tx) (*SpaceMember, error) {
 		actor, err := s.actingMember(ctx, tx, a)
 		if err != nil {
 			return nil, err
@@ -97,7 +98,7 @@ func (s *Service) AddSpaceMember(ctx context.Context, a Actor, req AddSpaceMembe
 		if err := tx.SpaceMemberAdd(ctx, sm); err != nil {
 			return nil, err
 		}
-		_, err = s.record(ctx, tx, a, "space_member.added", target, nil, sm)
+		_, err = s.record(ctx, tx, a, ActionSpaceMemberAdded, target, nil, sm)
 		return sm, err
 	})
 }

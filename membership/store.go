@@ -153,8 +153,39 @@ type Tx interface {
 
 	// EventAppend appends e and sets its ID.
 	EventAppend(ctx context.Context, e *Event) error
-	// EventList lists events matching p, newest first.
+	// EventList lists events matching p, newest first (oldest first with
+	// p.Ascending).
 	EventList(ctx context.Context, p *EventListParams) ([]*Event, error)
+	// EventGet reads one event by ID, whatever its organization;
+	// CodeNotFound if absent.
+	EventGet(ctx context.Context, id int64) (*Event, error)
+	// EventSeal chains the events appended in this transaction that are
+	// not chained yet (see ChainEvent), locking each organization's chain
+	// head until the transaction ends. Stores seal before every commit
+	// themselves; the core seals earlier when it needs the hashes.
+	EventSeal(ctx context.Context) error
+	// EventChainHead returns organization orgID's chain head (0: the
+	// events of no organization), a zero head if it has no chain; lock
+	// holds it until the transaction ends.
+	EventChainHead(ctx context.Context, orgID int64, lock bool) (*ChainHead, error)
+	// EventChainList lists orgID's chained events with seq above afterSeq
+	// in seq order.
+	EventChainList(ctx context.Context, orgID int64, afterSeq int64, limit int) ([]*Event, error)
+	// EventChainOrgs lists the organizations that have a chain head.
+	EventChainOrgs(ctx context.Context) ([]int64, error)
+	// EventUnchained counts orgID's events without a hash and returns the
+	// lowest id of one that comes after a chained event (0 if none).
+	EventUnchained(ctx context.Context, orgID int64) (count, stray int64, err error)
+	// EventPrune deletes the longest prefix of orgID's chain whose events
+	// are all older than before (and the unchained events before it), and
+	// returns the last event deleted (nil if none) and how many were.
+	EventPrune(ctx context.Context, orgID int64, before time.Time) (last *Event, deleted int64, err error)
+	// EventCheckpointGet returns orgID's retention checkpoint;
+	// CodeNotFound if it never pruned.
+	EventCheckpointGet(ctx context.Context, orgID int64) (*Checkpoint, error)
+	// EventCheckpointPut stores cp as its organization's checkpoint,
+	// replacing any earlier one.
+	EventCheckpointPut(ctx context.Context, cp *Checkpoint) error
 
 	// CredentialCreate inserts c and sets its ID.
 	CredentialCreate(ctx context.Context, c *Credential) error
@@ -399,11 +430,21 @@ type BookingsCancelParams struct {
 }
 
 // EventListParams filters EventList. MemberID matches events about or by
-// that member.
+// that member; every other filter matches its field exactly, and Since
+// and Until bound At (Since included, Until excluded).
 type EventListParams struct {
-	OrgID    int64
-	MemberID int64
-	Action   string
-	BeforeID int64 // page backwards from this id; 0 starts at the newest
-	Limit    int
+	OrgID     int64
+	MemberID  int64
+	ActorID   int64
+	Action    string
+	Outcome   string
+	Interface string
+	RequestID string
+	Since     time.Time
+	Until     time.Time
+	BeforeID  int64 // page backwards from this id; 0 starts at the newest
+	// Ascending lists oldest first, from AfterID on, for export.
+	Ascending bool
+	AfterID   int64
+	Limit     int
 }

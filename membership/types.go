@@ -233,9 +233,13 @@ type Event struct {
 	TargetType     string          `json:"target_type,omitempty"`
 	TargetID       int64           `json:"target_id,omitempty"`
 	TargetMemberID int64           `json:"target_member_id,omitempty"`
+	TargetRef      string          `json:"target_ref,omitempty" doc:"The reference the client sent for the target (an id, uuid or e-mail), kept when it names nothing in the organization."`
 	Message        string          `json:"message,omitempty"`
 	Before         json.RawMessage `json:"before,omitempty"`
 	After          json.RawMessage `json:"after,omitempty"`
+	Seq            int64           `json:"seq,omitempty" doc:"The event's place in its organization's hash chain, from 1."`
+	PrevHash       string          `json:"prev_hash,omitempty" doc:"Hash of the organization's previous event (empty for the first)."`
+	Hash           string          `json:"hash,omitempty" doc:"SHA-256 (hex) of the event's canonical content, which includes prev_hash."`
 }
 
 // Credential is an API key bound to one organization and one acting

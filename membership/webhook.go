@@ -383,7 +383,7 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, a Actor, req Create
 	if len(req.Description) > maxNameLen {
 		return nil, Errorf(CodeInvalid, "description is longer than %d characters", maxNameLen)
 	}
-	return mutate(ctx, s, a, "webhook_endpoint.create", func(tx Tx) (*NewWebhookEndpoint, error) {
+	return mutate(ctx, s, a, ActionWebhookEndpointCreated, func(tx Tx) (*NewWebhookEndpoint, error) {
 		if _, err := s.manager(ctx, tx, a); err != nil {
 			return nil, err
 		}
@@ -403,7 +403,7 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, a Actor, req Create
 		if err := tx.WebhookEndpointCreate(ctx, ep); err != nil {
 			return nil, err
 		}
-		if _, err := s.record(ctx, tx, a, "webhook_endpoint.created", nil, nil, ep); err != nil {
+		if _, err := s.record(ctx, tx, a, ActionWebhookEndpointCreated, nil, nil, ep); err != nil {
 			return nil, err
 		}
 		return &NewWebhookEndpoint{Endpoint: ep, Secret: ep.Secret}, nil
@@ -439,7 +439,7 @@ func (s *Service) WebhookEndpoint(ctx context.Context, a Actor, id string) (*Web
 // DisableWebhookEndpoint stops deliveries to an endpoint: nothing new is
 // queued for it, and what is queued is dropped when its turn comes.
 func (s *Service) DisableWebhookEndpoint(ctx context.Context, a Actor, id string) (*WebhookEndpoint, error) {
-	return mutate(ctx, s, a, "webhook_endpoint.disable", func(tx Tx) (*WebhookEndpoint, error) {
+	return mutate(ctx, s, a, ActionWebhookEndpointDisabled, func(tx Tx) (*WebhookEndpoint, error) {
 		ep, err := s.managedEndpoint(ctx, tx, a, id)
 		if err != nil {
 			return nil, err
@@ -452,7 +452,7 @@ func (s *Service) DisableWebhookEndpoint(ctx context.Context, a Actor, id string
 		if err := tx.WebhookEndpointUpdate(ctx, ep); err != nil {
 			return nil, err
 		}
-		_, err = s.record(ctx, tx, a, "webhook_endpoint.disabled", nil, nil, ep)
+		_, err = s.record(ctx, tx, a, ActionWebhookEndpointDisabled, nil, nil, ep)
 		return ep, err
 	})
 }
@@ -551,7 +551,7 @@ func (s *Service) RedeliverWebhook(ctx context.Context, a Actor, id string) (*We
 	if err := s.needQueue(); err != nil {
 		return nil, err
 	}
-	return mutate(ctx, s, a, "webhook_delivery.redeliver", func(tx Tx) (*WebhookDelivery, error) {
+	return mutate(ctx, s, a, ActionWebhookDeliveryRedelivered, func(tx Tx) (*WebhookDelivery, error) {
 		if _, err := s.manager(ctx, tx, a); err != nil {
 			return nil, err
 		}
@@ -577,7 +577,7 @@ func (s *Service) RedeliverWebhook(ctx context.Context, a Actor, id string) (*We
 		if err != nil {
 			return nil, err
 		}
-		_, err = s.record(ctx, tx, a, "webhook_delivery.redelivered", nil, d, nd)
+		_, err = s.record(ctx, tx, a, ActionWebhookDeliveryRedelivered, nil, d, nd)
 		return nd, err
 	})
 }

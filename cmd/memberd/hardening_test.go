@@ -52,17 +52,31 @@ func send(t *testing.T, method, url, header, token string, body io.Reader) (*htt
 // error format, and that health is never shed.
 func TestLoadShedding(t *testing.T) {
 	base, owner := serveDemo(t, "--max-in-flight", "1", "--queue-timeout", "1ms")
-	// Hold the one slot: a native write whose body never finishes.
-	pr, pw := io.Pipe()
-	defer pw.Close()
-	go func() {
-		req, _ := http.NewRequest("POST", base+"/api/v1/members", pr)
-		req.Header.Set("Authorization", "Bearer "+owner)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-		}
-	}()
+	// Hold the one slot: a native write whose body never finishes. A probe
+	// of our own can hold the slot at the moment the write arrives and get
+	// it shed, so the write is sent again until it stays in.
 	deadline := time.Now().Add(10 * time.Second)
+	for held := false; !held; {
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		answered := make(chan struct{})
+		go func() {
+			defer close(answered)
+			req, _ := http.NewRequest("POST", base+"/api/v1/members", pr)
+			req.Header.Set("Authorization", "Bearer "+owner)
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}()
+		select {
+		case <-answered: // shed: try again
+		case <-time.After(200 * time.Millisecond):
+			held = true
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the slot could not be held")
+		}
+	}
 	for {
 		resp, _ := send(t, "GET", base+"/api/v1/organization", "Authorization: Bearer ", owner, nil)
 		if resp.StatusCode == http.StatusServiceUnavailable {

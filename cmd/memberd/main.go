@@ -65,6 +65,7 @@ Usage:
   memberd signin-link --member EMAIL [--org ID] [--db DSN] print a one-time sign-in link to the admin console
   memberd config [serve's flags]                         print the settings serve would run with
   memberd version                                        print the version and VCS revision
+  memberd audit verify|export|prune|keygen [--db DSN]   check, export and prune the audit trail (memberd audit for more)
 
 DSN is sqlite:PATH (default sqlite:memberd.db) or a postgres:// URL.
 Every flag also reads an environment variable (MEMBERD_DB, MEMBERD_ADDR, MEMBERD_SERVER,
@@ -103,6 +104,8 @@ func (m *Main) run(ctx context.Context, args []string) error {
 	case "version", "-version", "--version":
 		fmt.Fprintln(m.Stdout, buildVersion())
 		return nil
+	case "audit":
+		return m.audit(ctx, args[1:])
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

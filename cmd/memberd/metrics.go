@@ -84,8 +84,9 @@ func newMetrics() *metrics {
 // removalKinds maps the core's removal actions to the kind label of
 // memberd_removals_total.
 var removalKinds = map[string]string{
-	"member.remove": "member", "space_member.remove": "space_member", "group_member.remove": "group_member",
-	"roles.revoke": "roles", "batch.remove": "batch",
+	membership.ActionMemberRemoved: "member", membership.ActionSpaceMemberRemoved: "space_member",
+	membership.ActionGroupMemberRemoved: "group_member", membership.ActionRolesRevoked: "roles",
+	membership.ActionBatchRemoved: "batch",
 }
 
 // coreObserver counts the core's changes (membership.Observer).

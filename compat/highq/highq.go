@@ -142,10 +142,10 @@ const (
 
 // Audit actions of refusals made in this package.
 const (
-	actionRemoveSiteUsers = "highq.site_users.remove"
-	actionRemoveGroupUser = "highq.group_user.remove"
-	actionListSites       = "highq.sites.list"
-	actionListSiteUsers   = "highq.site_users.list"
+	actionRemoveSiteUsers = membership.ActionSpaceMemberRemoved
+	actionRemoveGroupUser = membership.ActionGroupMemberRemoved
+	actionListSites       = membership.ActionSpaceRead
+	actionListSiteUsers   = membership.ActionSpaceMemberRead
 )
 
 type handler struct {

@@ -267,7 +267,7 @@ func TestRemoveSiteUsersNotes(t *testing.T) {
 			t.Errorf("got  %s\nwant %s", body, want)
 		}
 		e.AssertSnapshot(t, before)
-		e.AssertRefusedSince(t, Interface, 1, mark, "batch.remove.item", "batch.remove.item")
+		e.AssertRefusedSince(t, Interface, 1, mark, "space_member.removed", "space_member.removed")
 	})
 	t.Run("Note4OwnerRemovesAnyone", func(t *testing.T) {
 		t.Parallel()
@@ -423,7 +423,7 @@ func TestRemoveSiteUsers(t *testing.T) {
 		if want := txJSON(t, tx("", "404", "space not found")); string(body) != want {
 			t.Errorf("got  %s\nwant %s", body, want)
 		}
-		e.AssertRefusedSince(t, Interface, 1, mark, "batch.remove")
+		e.AssertRefusedSince(t, Interface, 1, mark, "batch.removed")
 		resp, body = dialecttest.Call(t, http.MethodDelete, e.url+"/api/3/sites/deal/users", e.Demo.OwnerToken, `{"transactionid":["990"]}`, "Accept", "application/xml")
 		dialecttest.WantStatus(t, resp, body, http.StatusBadRequest)
 		golden(t, "bad_siteid.xml", body)
@@ -518,13 +518,13 @@ func TestRemoveGroupUser(t *testing.T) {
 		summary          string
 		action           string
 	}{
-		{"AlreadyRemoved", url(e.deal(), eng, "20"), e.Demo.AdminToken, 409, msgGroupAlreadyRemoved, "group_member.remove"},
-		{"NotInGroup", url(e.deal(), eng, "5"), e.Demo.AdminToken, 404, msgNotInGroup, "group_member.remove"},
-		{"NotInOrganization", url(e.deal(), eng, "5000"), e.Demo.AdminToken, 404, msgNotInGroup, "group_member.remove"},
-		{"AdminDidNotAdd", url(e.deal(), doors, "10"), e.Demo.AdminToken, 403, msgNoRights, "group_member.remove"},
-		{"PlainMember", url(e.deal(), eng, "21"), e.Demo.MemberToken, 403, msgNoRights, "group_member.remove"},
-		{"UnknownGroup", url(e.deal(), 77, "21"), e.Demo.OwnerToken, 404, "group not found", "group_member.remove"},
-		{"AdminGroupID", url(e.deal(), -2, "21"), e.Demo.OwnerToken, 404, "group not found", "group_member.remove"},
+		{"AlreadyRemoved", url(e.deal(), eng, "20"), e.Demo.AdminToken, 409, msgGroupAlreadyRemoved, "group_member.removed"},
+		{"NotInGroup", url(e.deal(), eng, "5"), e.Demo.AdminToken, 404, msgNotInGroup, "group_member.removed"},
+		{"NotInOrganization", url(e.deal(), eng, "5000"), e.Demo.AdminToken, 404, msgNotInGroup, "group_member.removed"},
+		{"AdminDidNotAdd", url(e.deal(), doors, "10"), e.Demo.AdminToken, 403, msgNoRights, "group_member.removed"},
+		{"PlainMember", url(e.deal(), eng, "21"), e.Demo.MemberToken, 403, msgNoRights, "group_member.removed"},
+		{"UnknownGroup", url(e.deal(), 77, "21"), e.Demo.OwnerToken, 404, "group not found", "group_member.removed"},
+		{"AdminGroupID", url(e.deal(), -2, "21"), e.Demo.OwnerToken, 404, "group not found", "group_member.removed"},
 		{"UnknownSite", url(999, eng, "21"), e.Demo.OwnerToken, 404, "space not found", actionRemoveGroupUser},
 		{"MissingUserID", fmt.Sprintf("%s/api/3/sites/%d/groups/%d/users", e.url, e.deal(), eng), e.Demo.OwnerToken, 400, msgInvalid, actionRemoveGroupUser},
 		{"BadUserID", url(e.deal(), eng, "abc"), e.Demo.OwnerToken, 400, msgInvalid, actionRemoveGroupUser},
@@ -587,19 +587,19 @@ func testAuthorization(t *testing.T, engine string) {
 		{"Remove/NotAToken", "DELETE", removeURL, "AdminToken", body, 401,
 			txJSON(t, tx("", "401", "invalid token")), 0, nil},
 		{"Remove/WrongSecret", "DELETE", removeURL, tk.Wrong, body, 401,
-			txJSON(t, tx("", "401", "invalid token")), 1, []string{"auth"}},
+			txJSON(t, tx("", "401", "invalid token")), 1, []string{"request.authenticated"}},
 		{"Remove/Expired", "DELETE", removeURL, tk.Expired, body, 401,
-			txJSON(t, tx("", "401", "invalid token")), 1, []string{"auth"}},
+			txJSON(t, tx("", "401", "invalid token")), 1, []string{"request.authenticated"}},
 		{"Remove/Revoked", "DELETE", removeURL, tk.Revoked, body, 401,
-			txJSON(t, tx("", "401", "invalid token")), 1, []string{"auth"}},
+			txJSON(t, tx("", "401", "invalid token")), 1, []string{"request.authenticated"}},
 		{"Remove/MissingScope", "DELETE", removeURL, tk.ReadOnly, body, 403,
 			txJSON(t, tx("", "403", scopeMsg(membership.ScopeMembersWrite))), 1, []string{actionRemoveSiteUsers}},
 		{"Remove/OtherOrganization", "DELETE", removeURL, tk.Other, body, 404,
-			txJSON(t, tx("", "404", "space not found")), tk.OtherOrgID, []string{"batch.remove"}},
+			txJSON(t, tx("", "404", "space not found")), tk.OtherOrgID, []string{"batch.removed"}},
 		{"Remove/AdminDidNotAdd", "DELETE", removeURL, e.Demo.AdminToken, `{"transactionid":["950"]}`, 403,
-			txJSON(t, tx("950", "403", msgNoRights)), 1, []string{"batch.remove.item"}},
+			txJSON(t, tx("950", "403", msgNoRights)), 1, []string{"space_member.removed"}},
 		{"Remove/PlainMember", "DELETE", removeURL, e.Demo.MemberToken, body, 403,
-			txJSON(t, tx("990", "403", msgNoRights), tx("991", "403", msgNoRights)), 1, []string{"batch.remove.item", "batch.remove.item"}},
+			txJSON(t, tx("990", "403", msgNoRights), tx("991", "403", msgNoRights)), 1, []string{"space_member.removed", "space_member.removed"}},
 		{"Users/NoCredential", "GET", usersURL, "", "", 401,
 			`{"error":{"summary":"authentication credentials were not provided","ref":401}}` + "\n", 0, nil},
 		{"Users/MissingScope", "GET", usersURL, writeOnly, "", 403,
@@ -607,7 +607,7 @@ func testAuthorization(t *testing.T, engine string) {
 		{"Users/OtherOrganization", "GET", usersURL, tk.Other, "", 404,
 			`{"error":{"summary":"space not found","ref":404}}` + "\n", tk.OtherOrgID, []string{actionListSiteUsers}},
 		{"Sites/Expired", "GET", e.url + "/api/3/sites", tk.Expired, "", 401,
-			`{"error":{"summary":"invalid token","ref":401}}` + "\n", 1, []string{"auth"}},
+			`{"error":{"summary":"invalid token","ref":401}}` + "\n", 1, []string{"request.authenticated"}},
 		{"Group/NoCredential", "DELETE", groupURL, "", "", 401,
 			`{"error":{"summary":"authentication credentials were not provided","ref":401}}` + "\n", 0, nil},
 		{"Group/MissingScope", "DELETE", groupURL, tk.ReadOnly, "", 403,
@@ -615,7 +615,7 @@ func testAuthorization(t *testing.T, engine string) {
 		{"Group/OtherOrganization", "DELETE", groupURL, tk.Other, "", 404,
 			`{"error":{"summary":"space not found","ref":404}}` + "\n", tk.OtherOrgID, []string{actionRemoveGroupUser}},
 		{"Group/PlainMember", "DELETE", groupURL, e.Demo.MemberToken, "", 403,
-			`{"error":{"summary":"You do not have rights to remove the specified user.","ref":403}}` + "\n", 1, []string{"group_member.remove"}},
+			`{"error":{"summary":"You do not have rights to remove the specified user.","ref":403}}` + "\n", 1, []string{"group_member.removed"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -78,7 +78,7 @@ const (
 	usersPath  = "/v1/organization_users"
 	allowList  = "GET"
 	allowUser  = "GET, PATCH, DELETE"
-	actionRead = "member.read"
+	actionRead = membership.ActionMemberRead
 )
 
 type handler struct {
@@ -113,7 +113,7 @@ func (h *handler) authorize(w http.ResponseWriter, r *http.Request, need auth.Ne
 
 // methodNeed is what a method this package does not serve needs: a valid
 // key, so that its 405 is audited as a request of the key's organization.
-var methodNeed = auth.Need{Action: "request"}
+var methodNeed = auth.Need{Action: membership.ActionRequestRouted}
 
 func methodNotAllowed(w http.ResponseWriter, r *http.Request, call *auth.Call, allow string) {
 	w.Header().Set("Allow", allow)
@@ -173,8 +173,8 @@ func readFailed(w http.ResponseWriter, r *http.Request, call *auth.Call, err err
 var userNeeds = map[string]auth.Need{
 	http.MethodGet:    {Action: actionRead, Scope: membership.ScopeMembersRead},
 	http.MethodHead:   {Action: actionRead, Scope: membership.ScopeMembersRead},
-	http.MethodPatch:  {Action: "member.update", Scope: membership.ScopeMembersWrite},
-	http.MethodDelete: {Action: "member.remove", Scope: membership.ScopeMembersWrite},
+	http.MethodPatch:  {Action: membership.ActionMemberUpdated, Scope: membership.ScopeMembersWrite},
+	http.MethodDelete: {Action: membership.ActionMemberRemoved, Scope: membership.ScopeMembersWrite},
 }
 
 // user is Get, Update and Delete Organization User.
@@ -253,7 +253,7 @@ func coreFailed(w http.ResponseWriter, r *http.Request, call *auth.Call, err err
 }
 
 func (h *handler) unknownPath(w http.ResponseWriter, r *http.Request) {
-	if call := h.authorize(w, r, auth.Need{Action: "request"}); call != nil {
+	if call := h.authorize(w, r, auth.Need{Action: membership.ActionRequestRouted}); call != nil {
 		writeError(w, r, call.Refuse(membership.Errorf(membership.CodeNotFound, "no such path")))
 	}
 }

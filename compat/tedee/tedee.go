@@ -77,7 +77,7 @@ const Interface = "tedee"
 // MaxBody bounds a request body; 100 ids fit many times over.
 const MaxBody = 64 << 10
 
-const actionRemoveMembers = "tedee.group_members.remove"
+const actionRemoveMembers = membership.ActionGroupMemberRemoved
 
 // Per-id error messages.
 const (

@@ -383,7 +383,7 @@ func TestRemoveMembers(t *testing.T) {
 			{"OrganizationNotANumber", e.membersURL("acme", demo.TedeeGroupUUID), 400, "The value 'acme' is not valid for organizationId.", actionRemoveMembers},
 			{"OrganizationZero", e.membersURL("0", demo.TedeeGroupUUID), 400, "The value '0' is not valid for organizationId.", actionRemoveMembers},
 			{"GroupNotAUUID", e.membersURL("1", "door-access"), 400, "The value 'door-access' is not valid for groupId.", actionRemoveMembers},
-			{"UnknownGroup", e.membersURL("1", "00000000-0000-4000-8000-000000000000"), 404, "group not found", "batch.remove"},
+			{"UnknownGroup", e.membersURL("1", "00000000-0000-4000-8000-000000000000"), 404, "group not found", "batch.removed"},
 			{"OtherOrganizationID", e.membersURL("2", demo.TedeeGroupUUID), 404, "Organization not found.", actionRemoveMembers},
 		} {
 			t.Run(c.name, func(t *testing.T) {
@@ -456,19 +456,19 @@ func testAuthorization(t *testing.T, engine string) {
 	}{
 		{"NoCredential", doorsURL, "", body, 401, errJSON(401, "authentication credentials were not provided"), 0, nil},
 		{"NotAToken", doorsURL, "<<access token>>", body, 401, errJSON(401, "invalid token"), 0, nil},
-		{"WrongSecret", doorsURL, tk.Wrong, body, 401, errJSON(401, "invalid token"), 1, []string{"auth"}},
-		{"Expired", doorsURL, tk.Expired, body, 401, errJSON(401, "invalid token"), 1, []string{"auth"}},
-		{"Revoked", doorsURL, tk.Revoked, body, 401, errJSON(401, "invalid token"), 1, []string{"auth"}},
+		{"WrongSecret", doorsURL, tk.Wrong, body, 401, errJSON(401, "invalid token"), 1, []string{"request.authenticated"}},
+		{"Expired", doorsURL, tk.Expired, body, 401, errJSON(401, "invalid token"), 1, []string{"request.authenticated"}},
+		{"Revoked", doorsURL, tk.Revoked, body, 401, errJSON(401, "invalid token"), 1, []string{"request.authenticated"}},
 		{"MissingScope", doorsURL, noScope, body, 403,
 			errJSON(403, fmt.Sprintf("the credential lacks the %q scope", membership.ScopeTedeeReadWrite)), 1, []string{actionRemoveMembers}},
 		{"OtherOrganization", doorsURL, tk.Other, body, 404, errJSON(404, "Organization not found."),
 			tk.OtherOrgID, []string{actionRemoveMembers}},
 		{"OtherOrganizationOwnPathForeignGroup", e.membersURL(otherOrg, demo.TedeeGroupUUID), tk.Other, body, 404,
-			errJSON(404, "group not found"), tk.OtherOrgID, []string{"batch.remove"}},
+			errJSON(404, "group not found"), tk.OtherOrgID, []string{"batch.removed"}},
 		{"AdminRemovesOwner", doorsURL, e.Demo.AdminToken, `{"organizationUserIds":[1]}`, 207,
-			refusedJSON(res("1", msgNoRights)), 1, []string{"batch.remove.item"}},
+			refusedJSON(res("1", msgNoRights)), 1, []string{"group_member.removed"}},
 		{"PlainMember", doorsURL, e.Demo.MemberToken, body, 207,
-			refusedJSON(res("11", msgNoRights), res("12", msgNoRights)), 1, []string{"batch.remove.item", "batch.remove.item"}},
+			refusedJSON(res("11", msgNoRights), res("12", msgNoRights)), 1, []string{"group_member.removed", "group_member.removed"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

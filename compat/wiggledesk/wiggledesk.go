@@ -152,16 +152,16 @@ func (h *handler) authorize(w http.ResponseWriter, r *http.Request, need auth.Ne
 // credential, so that its 405 is audited as a request of its organization.
 var (
 	collectionNeeds = map[string]auth.Need{
-		http.MethodPost:    {Action: "member.remove", Scope: membership.ScopeMembersWrite},
+		http.MethodPost:    {Action: membership.ActionMemberRemoved, Scope: membership.ScopeMembersWrite},
 		http.MethodOptions: {},
 		http.MethodHead:    {},
 	}
 	recordNeeds = map[string]auth.Need{
-		http.MethodGet:     {Action: "member.read", Scope: membership.ScopeMembersRead},
-		http.MethodHead:    {Action: "member.read", Scope: membership.ScopeMembersRead},
+		http.MethodGet:     {Action: membership.ActionMemberRead, Scope: membership.ScopeMembersRead},
+		http.MethodHead:    {Action: membership.ActionMemberRead, Scope: membership.ScopeMembersRead},
 		http.MethodOptions: {},
 	}
-	otherMethod = auth.Need{Action: "request"}
+	otherMethod = auth.Need{Action: membership.ActionRequestRouted}
 )
 
 // needOf is what r's method needs among needs, and whether it is served.
@@ -285,7 +285,7 @@ func (h *handler) unknownPath(w http.ResponseWriter, r *http.Request) {
 	setHeaders(w, allowCollection)
 	w.Header().Del("Allow") // Django's resolver answers, not a DRF view
 	// Django's resolver answers before any view looks at the credential.
-	writeError(w, r, h.authn.Refuse(r, auth.Need{Interface: Interface, Action: "request"}, errNotFound))
+	writeError(w, r, h.authn.Refuse(r, auth.Need{Interface: Interface, Action: membership.ActionRequestRouted}, errNotFound))
 }
 
 // recordURL is a removal's url, built from the request as Django's

@@ -236,7 +236,7 @@ func requestID(w http.ResponseWriter, r *http.Request) string {
 }
 
 func (h *handler) revoke(w http.ResponseWriter, r *http.Request) {
-	call, err := h.authn.Authorize(r, auth.Need{Interface: Interface, Action: "roles.revoke", Schemes: []auth.Scheme{auth.Bearer}})
+	call, err := h.authn.Authorize(r, auth.Need{Interface: Interface, Action: membership.ActionRolesRevoked, Schemes: []auth.Scheme{auth.Bearer}})
 	if err != nil {
 		writeError(w, r, err) // Authorize audited it
 		return
@@ -464,7 +464,7 @@ type role struct {
 // membership answers the resourceUrl of a completed revocation: the
 // workspace membership with the roles it holds now.
 func (h *handler) membership(w http.ResponseWriter, r *http.Request) {
-	call, err := h.authn.Authorize(r, auth.Need{Interface: Interface, Action: "workspace_membership.read",
+	call, err := h.authn.Authorize(r, auth.Need{Interface: Interface, Action: membership.ActionSpaceMemberRead,
 		Scope: membership.ScopeWorkivaOrgRead, Schemes: []auth.Scheme{auth.Bearer}})
 	if err != nil {
 		writeError(w, r, err) // Authorize audited it

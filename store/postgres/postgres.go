@@ -139,7 +139,11 @@ func (s *Store) updateOnce(ctx context.Context, fn func(pgx.Tx, membership.Tx) e
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(tx, sqlstore.NewTx(conn{tx: tx}, dialect)); err != nil {
+	mtx := sqlstore.NewTx(conn{tx: tx}, dialect)
+	if err := fn(tx, mtx); err != nil {
+		return errors.Join(err, ignoreClosed(tx.Rollback(context.WithoutCancel(ctx))))
+	}
+	if err := mtx.Seal(ctx); err != nil {
 		return errors.Join(err, ignoreClosed(tx.Rollback(context.WithoutCancel(ctx))))
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -122,7 +122,11 @@ func (s *Store) UpdateSQL(ctx context.Context, fn func(*sql.Tx, membership.Tx) e
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(tx, sqlstore.NewTx(conn{tx: tx, stmts: s.wstmts}, dialect)); err != nil {
+	mtx := sqlstore.NewTx(conn{tx: tx, stmts: s.wstmts}, dialect)
+	if err := fn(tx, mtx); err != nil {
+		return errors.Join(err, ignoreDone(tx.Rollback()))
+	}
+	if err := mtx.Seal(ctx); err != nil {
 		return errors.Join(err, ignoreDone(tx.Rollback()))
 	}
 	if err := tx.Commit(); err != nil {

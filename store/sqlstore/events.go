@@ -3,24 +3,28 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"slices"
+	"time"
 
 	"github.com/memberd/memberd/membership"
 )
 
 const eventCols = `id, uuid, org_id, at, actor_member_id, credential_id, interface, request_id, action, outcome,
-	target_type, target_id, target_member_id, message, before_state, after_state`
+	target_type, target_id, target_member_id, target_ref, message, before_state, after_state, seq, prev_hash, hash`
 
 func scanEvent(r Row) (*membership.Event, error) {
 	var e membership.Event
-	var org, actor, cred, targetID, targetMember sql.NullInt64
-	var requestID, targetType, message, before, after sql.NullString
+	var org, actor, cred, targetID, targetMember, seq sql.NullInt64
+	var requestID, targetType, targetRef, message, before, after, prev, hash sql.NullString
 	var at int64
 	if err := r.Scan(&e.ID, &e.UUID, &org, &at, &actor, &cred, &e.Interface, &requestID, &e.Action, &e.Outcome,
-		&targetType, &targetID, &targetMember, &message, &before, &after); err != nil {
+		&targetType, &targetID, &targetMember, &targetRef, &message, &before, &after, &seq, &prev, &hash); err != nil {
 		return nil, err
 	}
 	e.OrgID, e.At, e.ActorMemberID, e.CredentialID = org.Int64, fromTS(at), actor.Int64, cred.Int64
 	e.RequestID, e.TargetType, e.TargetID, e.TargetMemberID, e.Message = requestID.String, targetType.String, targetID.Int64, targetMember.Int64, message.String
+	e.TargetRef, e.Seq, e.PrevHash, e.Hash = targetRef.String, seq.Int64, prev.String, hash.String
 	if before.Valid {
 		e.Before = []byte(before.String)
 	}
@@ -44,14 +48,192 @@ func nullString(s string) any {
 	return s
 }
 
-// EventAppend implements membership.Tx.
+// EventAppend implements membership.Tx. The event is chained when the
+// transaction seals its events (EventSeal), which every commit does.
 func (t *Tx) EventAppend(ctx context.Context, e *membership.Event) error {
-	return t.c.QueryRow(ctx, `INSERT INTO events (uuid, org_id, at, actor_member_id, credential_id, interface, request_id,
-		action, outcome, target_type, target_id, target_member_id, message, before_state, after_state)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
+	e.Seq, e.PrevHash, e.Hash = 0, "", ""
+	err := t.c.QueryRow(ctx, `INSERT INTO events (uuid, org_id, at, actor_member_id, credential_id, interface, request_id,
+		action, outcome, target_type, target_id, target_member_id, target_ref, message, before_state, after_state)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
 		e.UUID, nullID(e.OrgID), ts(e.At), nullID(e.ActorMemberID), nullID(e.CredentialID), e.Interface, nullString(e.RequestID),
-		e.Action, e.Outcome, nullString(e.TargetType), nullID(e.TargetID), nullID(e.TargetMemberID), nullString(e.Message),
-		nullText(e.Before), nullText(e.After)).Scan(&e.ID)
+		e.Action, e.Outcome, nullString(e.TargetType), nullID(e.TargetID), nullID(e.TargetMemberID), nullString(e.TargetRef),
+		nullString(e.Message), nullText(e.Before), nullText(e.After)).Scan(&e.ID)
+	if err != nil {
+		return err
+	}
+	t.pending = append(t.pending, e)
+	return nil
+}
+
+// EventSeal implements membership.Tx. Organizations are sealed in id
+// order, so two transactions holding events of the same organizations
+// lock their heads in the same order.
+func (t *Tx) EventSeal(ctx context.Context) error {
+	if len(t.pending) == 0 {
+		return nil
+	}
+	pending := t.pending
+	orgs := make([]int64, 0, 1)
+	for _, e := range pending {
+		orgs = append(orgs, e.OrgID)
+	}
+	slices.Sort(orgs)
+	for _, org := range slices.Compact(orgs) {
+		head, err := t.EventChainHead(ctx, org, true)
+		if err != nil {
+			return fmt.Errorf("lock chain head: %w", err)
+		}
+		for _, e := range pending {
+			if e.OrgID != org {
+				continue
+			}
+			membership.ChainEvent(head, e)
+			n, err := t.c.Exec(ctx, `UPDATE events SET seq = $1, prev_hash = $2, hash = $3 WHERE id = $4`, e.Seq, nullString(e.PrevHash), e.Hash, e.ID)
+			if err != nil {
+				return fmt.Errorf("chain event %d: %w", e.ID, err)
+			}
+			if n != 1 {
+				return fmt.Errorf("chain event %d: %d rows", e.ID, n)
+			}
+		}
+		if _, err := t.c.Exec(ctx, `UPDATE event_chain_heads SET seq = $1, hash = $2 WHERE org_id = $3`, head.Seq, head.Hash, org); err != nil {
+			return fmt.Errorf("advance chain head: %w", err)
+		}
+	}
+	t.pending = t.pending[:0]
+	return nil
+}
+
+// EventChainHead implements membership.Tx.
+func (t *Tx) EventChainHead(ctx context.Context, orgID int64, lock bool) (*membership.ChainHead, error) {
+	q := `SELECT seq, hash FROM event_chain_heads WHERE org_id = $1`
+	if lock && t.d.LockRows {
+		q += " FOR UPDATE"
+	}
+	h := &membership.ChainHead{OrgID: orgID}
+	err := t.c.QueryRow(ctx, q, orgID).Scan(&h.Seq, &h.Hash)
+	if err == nil || !t.d.IsNoRows(err) {
+		return h, err
+	}
+	if !lock {
+		return h, nil
+	}
+	if _, err := t.c.Exec(ctx, `INSERT INTO event_chain_heads (org_id, seq, hash) VALUES ($1, 0, '') ON CONFLICT (org_id) DO NOTHING`, orgID); err != nil {
+		return nil, err
+	}
+	return h, t.c.QueryRow(ctx, q, orgID).Scan(&h.Seq, &h.Hash)
+}
+
+// orgIs matches the events of chain orgID: organization 0 is the events
+// of no organization.
+func orgIs(args *[]any, orgID int64) string {
+	if orgID == 0 {
+		return "org_id IS NULL"
+	}
+	return "org_id = " + arg(args, orgID)
+}
+
+// EventChainList implements membership.Tx.
+func (t *Tx) EventChainList(ctx context.Context, orgID, afterSeq int64, limit int) ([]*membership.Event, error) {
+	args := []any{}
+	q := `SELECT ` + eventCols + ` FROM events WHERE ` + orgIs(&args, orgID) + ` AND seq > ` + arg(&args, afterSeq) +
+		` ORDER BY seq LIMIT ` + arg(&args, max(limit, 1))
+	return collect(ctx, t, scanEvent, q, args...)
+}
+
+// EventChainOrgs implements membership.Tx.
+func (t *Tx) EventChainOrgs(ctx context.Context) ([]int64, error) {
+	rows, err := t.c.Query(ctx, `SELECT org_id FROM event_chain_heads ORDER BY org_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var orgs []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		orgs = append(orgs, id)
+	}
+	return orgs, rows.Err()
+}
+
+// EventUnchained implements membership.Tx.
+func (t *Tx) EventUnchained(ctx context.Context, orgID int64) (count, stray int64, err error) {
+	args := []any{}
+	where := orgIs(&args, orgID)
+	if err := t.c.QueryRow(ctx, `SELECT COUNT(*) FROM events WHERE `+where+` AND seq IS NULL`, args...).Scan(&count); err != nil {
+		return 0, 0, err
+	}
+	if count == 0 {
+		return 0, 0, nil
+	}
+	var id sql.NullInt64
+	err = t.c.QueryRow(ctx, `SELECT MIN(id) FROM events WHERE `+where+` AND seq IS NULL AND id >
+		(SELECT COALESCE(MIN(id), 0) FROM events WHERE `+where+` AND seq IS NOT NULL)
+		AND EXISTS (SELECT 1 FROM events WHERE `+where+` AND seq IS NOT NULL)`, args...).Scan(&id)
+	return count, id.Int64, err
+}
+
+// EventGet implements membership.Tx.
+func (t *Tx) EventGet(ctx context.Context, id int64) (*membership.Event, error) {
+	e, err := scanEvent(t.c.QueryRow(ctx, `SELECT `+eventCols+` FROM events WHERE id = $1`, id))
+	return e, t.notFound(err, "event")
+}
+
+// EventPrune implements membership.Tx.
+func (t *Tx) EventPrune(ctx context.Context, orgID int64, before time.Time) (*membership.Event, int64, error) {
+	args := []any{}
+	where := orgIs(&args, orgID)
+	// The prefix ends before the first chained event that is not older
+	// than before, or at the head if there is none.
+	var stop sql.NullInt64
+	if err := t.c.QueryRow(ctx, `SELECT MIN(seq) FROM events WHERE `+where+` AND seq IS NOT NULL AND at >= `+arg(&args, ts(before)), args...).Scan(&stop); err != nil {
+		return nil, 0, err
+	}
+	args = args[:len(args)-1]
+	var last *membership.Event
+	var err error
+	if stop.Valid {
+		last, err = scanEvent(t.c.QueryRow(ctx, `SELECT `+eventCols+` FROM events WHERE `+where+` AND seq = `+arg(&args, stop.Int64-1), args...))
+	} else {
+		last, err = scanEvent(t.c.QueryRow(ctx, `SELECT `+eventCols+` FROM events WHERE `+where+` AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1`, args...))
+	}
+	if err != nil && t.d.IsNoRows(err) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	args = []any{}
+	where = orgIs(&args, orgID)
+	n, err := t.c.Exec(ctx, `DELETE FROM events WHERE `+where+` AND (seq <= `+arg(&args, last.Seq)+
+		` OR (seq IS NULL AND id <= `+arg(&args, last.ID)+`))`, args...)
+	return last, n, err
+}
+
+// EventCheckpointGet implements membership.Tx.
+func (t *Tx) EventCheckpointGet(ctx context.Context, orgID int64) (*membership.Checkpoint, error) {
+	cp := &membership.Checkpoint{OrgID: orgID}
+	var before, created int64
+	err := t.c.QueryRow(ctx, `SELECT seq, hash, before_at, pruned, created_at, public_key, signature
+		FROM event_checkpoints WHERE org_id = $1`, orgID).Scan(&cp.Seq, &cp.Hash, &before, &cp.Pruned, &created, &cp.PublicKey, &cp.Signature)
+	if err != nil {
+		return nil, t.notFound(err, "checkpoint")
+	}
+	cp.Before, cp.CreatedAt = fromTS(before), fromTS(created)
+	return cp, nil
+}
+
+// EventCheckpointPut implements membership.Tx.
+func (t *Tx) EventCheckpointPut(ctx context.Context, cp *membership.Checkpoint) error {
+	if _, err := t.c.Exec(ctx, `DELETE FROM event_checkpoints WHERE org_id = $1`, cp.OrgID); err != nil {
+		return err
+	}
+	_, err := t.c.Exec(ctx, `INSERT INTO event_checkpoints (org_id, seq, hash, before_at, pruned, created_at, public_key, signature)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, cp.OrgID, cp.Seq, cp.Hash, ts(cp.Before), cp.Pruned, ts(cp.CreatedAt), cp.PublicKey, cp.Signature)
+	return err
 }
 
 // EventList implements membership.Tx.
@@ -62,12 +244,28 @@ func (t *Tx) EventList(ctx context.Context, p *membership.EventListParams) ([]*m
 		ph := arg(&args, p.MemberID)
 		q += " AND (target_member_id = " + ph + " OR actor_member_id = " + ph + ")"
 	}
-	if p.Action != "" {
-		q += " AND action = " + arg(&args, p.Action)
+	if p.ActorID != 0 {
+		q += " AND actor_member_id = " + arg(&args, p.ActorID)
 	}
-	if p.BeforeID != 0 {
-		q += " AND id < " + arg(&args, p.BeforeID)
+	for _, f := range [...]struct{ col, v string }{{"action", p.Action}, {"outcome", p.Outcome}, {"interface", p.Interface}, {"request_id", p.RequestID}} {
+		if f.v != "" {
+			q += " AND " + f.col + " = " + arg(&args, f.v)
+		}
 	}
-	q += " ORDER BY id DESC LIMIT " + arg(&args, max(p.Limit, 1))
+	if !p.Since.IsZero() {
+		q += " AND at >= " + arg(&args, ts(p.Since))
+	}
+	if !p.Until.IsZero() {
+		q += " AND at < " + arg(&args, ts(p.Until))
+	}
+	if p.Ascending {
+		q += " AND id > " + arg(&args, p.AfterID) + " ORDER BY id"
+	} else {
+		if p.BeforeID != 0 {
+			q += " AND id < " + arg(&args, p.BeforeID)
+		}
+		q += " ORDER BY id DESC"
+	}
+	q += " LIMIT " + arg(&args, max(p.Limit, 1))
 	return collect(ctx, t, scanEvent, q, args...)
 }

@@ -57,6 +57,8 @@ type Tx struct {
 	c         Conn
 	d         *Dialect
 	savepoint int
+	// pending are the events appended and not yet chained (EventSeal).
+	pending []*membership.Event
 }
 
 var _ membership.Tx = (*Tx)(nil)
@@ -155,7 +157,9 @@ func (t *Tx) Savepoint(ctx context.Context, fn func() error) error {
 	if _, err := t.c.Exec(ctx, "SAVEPOINT "+name); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
+	pending := len(t.pending)
 	if err := fn(); err != nil {
+		t.Discard(pending)
 		if _, rerr := t.c.Exec(ctx, "ROLLBACK TO SAVEPOINT "+name); rerr != nil {
 			return errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rerr))
 		}
@@ -166,6 +170,24 @@ func (t *Tx) Savepoint(ctx context.Context, fn func() error) error {
 	}
 	if _, err := t.c.Exec(ctx, "RELEASE SAVEPOINT "+name); err != nil {
 		return fmt.Errorf("release savepoint: %w", err)
+	}
+	return nil
+}
+
+// Discard forgets the events appended since n were pending, whose rows a
+// rollback (to a savepoint) took away, so that they are not chained.
+func (t *Tx) Discard(n int) {
+	t.pending = t.pending[:min(n, len(t.pending))]
+}
+
+// Pending is how many appended events wait to be chained, for Discard.
+func (t *Tx) Pending() int { return len(t.pending) }
+
+// Seal chains the transaction's appended events; engines call it before
+// every commit.
+func (t *Tx) Seal(ctx context.Context) error {
+	if err := t.EventSeal(ctx); err != nil {
+		return fmt.Errorf("seal audit events: %w", err)
 	}
 	return nil
 }

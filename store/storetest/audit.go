@@ -86,40 +86,40 @@ func testAuditRefusals(t *testing.T, open Opener) {
 		{"RemoveMemberForbidden", func(w *world, a membership.Actor) error {
 			_, err := w.svc.RemoveMember(w.ctx, a, membership.RemoveMemberRequest{Member: bobRef(w)})
 			return err
-		}, []string{"member.remove"}},
+		}, []string{"member.removed"}},
 		{"RemoveSpaceMemberForbidden", func(w *world, a membership.Actor) error {
 			_, err := removeFromSpace(w, a, w.hq, w.bob)
 			return err
-		}, []string{"space_member.remove"}},
+		}, []string{"space_member.removed"}},
 		{"RemoveGroupMemberForbidden", func(w *world, a membership.Actor) error {
 			_, err := removeFromGroup(w, a, w.eng, w.bob)
 			return err
-		}, []string{"group_member.remove"}},
+		}, []string{"group_member.removed"}},
 		{"RevokeRolesForbidden", func(w *world, a membership.Actor) error {
 			_, err := revoke(w, a, w.bobHQ.ID, "editor")
 			return err
-		}, []string{"roles.revoke"}},
+		}, []string{"roles.revoked"}},
 		{"RevokeRolesNoRoles", func(w *world, a membership.Actor) error {
 			_, err := revoke(w, a, w.bobHQ.ID)
 			return err
-		}, []string{"roles.revoke"}},
+		}, []string{"roles.revoked"}},
 		{"RevokeRolesInvalidRole", func(w *world, a membership.Actor) error {
 			_, err := revoke(w, a, w.bobHQ.ID, "editor", "")
 			return err
-		}, []string{"roles.revoke"}},
+		}, []string{"roles.revoked"}},
 		{"RestoreMemberActive", func(w *world, a membership.Actor) error {
 			_, err := restore(w, a, w.bob)
 			return err
-		}, []string{"member.restore"}},
+		}, []string{"member.restored"}},
 		{"RemoveBatchOverLimit", func(w *world, a membership.Actor) error {
 			_, err := w.svc.RemoveBatch(w.ctx, a, membership.BatchRequest{Scope: membership.ScopeOrganization,
 				Items: []membership.MemberRef{{ID: 1}, {ID: 2}, {ID: 3}}})
 			return err
-		}, []string{"batch.remove"}},
+		}, []string{"batch.removed"}},
 		{"RemoveBatchEmpty", func(w *world, a membership.Actor) error {
 			_, err := w.svc.RemoveBatch(w.ctx, a, membership.BatchRequest{Scope: membership.ScopeOrganization})
 			return err
-		}, []string{"batch.remove"}},
+		}, []string{"batch.removed"}},
 		{"RemoveBatchItemForbidden", func(w *world, a membership.Actor) error {
 			_, err := w.svc.RemoveBatch(w.ctx, a, membership.BatchRequest{Scope: membership.ScopeOrganization,
 				Items: []membership.MemberRef{{ID: w.bob.ID}}})
@@ -127,7 +127,7 @@ func testAuditRefusals(t *testing.T, open Opener) {
 				err = membership.Errorf(membership.CodeForbidden, "item refused") // the item, not the call, is refused
 			}
 			return err
-		}, []string{"batch.remove.item"}},
+		}, []string{"member.removed"}},
 	}
 	for _, o := range ops {
 		w.clock.Advance(time.Second)

@@ -67,13 +67,13 @@ func testCredentialRevoked(t *testing.T, open Opener) {
 	before := w.state()
 	_, err = w.svc.RevokeCredential(w.ctx, w.owner, c.Credential.ID)
 	wantErr(t, err, membership.ErrAlreadyRemoved)
-	w.assertRefused(before, "credential.revoke")
+	w.assertRefused(before, "credential.revoked")
 	// Another organization's credential is not there to revoke.
 	g := w.credential(w.carol, nil)
 	before = w.state()
 	_, err = w.svc.RevokeCredential(w.ctx, w.globexOwner, g.Credential.ID)
 	wantCode(t, err, membership.CodeNotFound)
-	w.assertRefusedIn(before, w.globex.ID, "credential.revoke")
+	w.assertRefusedIn(before, w.globex.ID, "credential.revoked")
 }
 
 func testCredentialExpired(t *testing.T, open Opener) {

@@ -48,14 +48,14 @@ func testEmailConflict(t *testing.T, open Opener) {
 	before := w.state()
 	_, err := w.svc.AddMember(w.ctx, w.owner, membership.AddMemberRequest{Email: "BOB@acme.TEST"})
 	wantCode(t, err, membership.CodeConflict)
-	w.assertRefused(before, "member.add")
+	w.assertRefused(before, "member.added")
 	if _, err := w.svc.RemoveMember(w.ctx, w.owner, membership.RemoveMemberRequest{Member: bobRef(w)}); err != nil {
 		t.Fatal(err)
 	}
 	before = w.state()
 	_, err = w.svc.AddMember(w.ctx, w.owner, membership.AddMemberRequest{Email: "Bob@Acme.Test"})
 	wantCode(t, err, membership.CodeConflict)
-	w.assertRefused(before, "member.add")
+	w.assertRefused(before, "member.added")
 }
 
 func testEmailRemoveRestore(t *testing.T, open Opener) {

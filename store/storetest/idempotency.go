@@ -69,7 +69,7 @@ func testIdempotencyOtherRequest(t *testing.T, open Opener) {
 	before := w.state()
 	_, err := w.svc.RemoveMember(membership.WithIdempotency(w.ctx, "k", "hash-2"), w.owner, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: w.carol.ID}})
 	wantCode(t, err, membership.CodeUnprocessable)
-	w.assertRefused(before, "member.remove")
+	w.assertRefused(before, "member.removed")
 	if !w.member(w.carol.ID).Active() {
 		t.Errorf("carol was removed under a reused key")
 	}
@@ -99,5 +99,5 @@ func testIdempotencyRefusal(t *testing.T, open Opener) {
 	before := w.state()
 	_, err = w.svc.RemoveMember(ctx, carol, membership.RemoveMemberRequest{Member: bobRef(w)})
 	wantCode(t, err, membership.CodeForbidden)
-	w.assertRefused(before, "member.remove")
+	w.assertRefused(before, "member.removed")
 }

@@ -208,7 +208,7 @@ func testRemoveMemberAlreadyRemoved(t *testing.T, open Opener) {
 	before := w.state()
 	_, err := w.svc.RemoveMember(w.ctx, w.owner, membership.RemoveMemberRequest{Member: bobRef(w)})
 	wantErr(t, err, membership.ErrAlreadyRemoved)
-	w.assertRefused(before, "member.remove")
+	w.assertRefused(before, "member.removed")
 	if n := countEvents(w.events(w.org.ID), "member.removed", membership.OutcomeOK); n != 1 {
 		t.Errorf("member.removed events: got %d, want 1", n)
 	}
@@ -219,7 +219,7 @@ func testRemoveMemberLastOwner(t *testing.T, open Opener) {
 	before := w.state()
 	_, err := w.svc.RemoveMember(w.ctx, w.owner, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: w.ownerMember.ID}})
 	wantErr(t, err, membership.ErrLastOwner)
-	w.assertRefused(before, "member.remove")
+	w.assertRefused(before, "member.removed")
 
 	second := w.addMember(w.owner, "second@acme.test", membership.RoleOwner)
 	secondActor := w.actorFor(w.owner, second)
@@ -229,7 +229,7 @@ func testRemoveMemberLastOwner(t *testing.T, open Opener) {
 	before = w.state()
 	_, err = w.svc.RemoveMember(w.ctx, secondActor, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: second.ID}})
 	wantErr(t, err, membership.ErrLastOwner)
-	w.assertRefused(before, "member.remove")
+	w.assertRefused(before, "member.removed")
 }
 
 func testRemoveMemberOtherOrganization(t *testing.T, open Opener) {
@@ -244,14 +244,14 @@ func testRemoveMemberOtherOrganization(t *testing.T, open Opener) {
 			_, err := w.svc.RemoveMember(w.ctx, w.owner, membership.RemoveMemberRequest{Member: ref, DryRun: dry})
 			wantCode(t, err, membership.CodeNotFound)
 		}
-		w.assertRefused(before, "member.remove")
+		w.assertRefused(before, "member.removed")
 	}
 	// Globex's owner cannot reach Acme's members either, whatever their role.
 	for _, id := range []int64{w.bob.ID, w.ownerMember.ID} {
 		before := w.state()
 		_, err := w.svc.RemoveMember(w.ctx, w.globexOwner, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: id}})
 		wantCode(t, err, membership.CodeNotFound)
-		w.assertRefusedIn(before, w.globex.ID, "member.remove")
+		w.assertRefusedIn(before, w.globex.ID, "member.removed")
 	}
 	// The e-mail bob shares names only the caller's own membership.
 	if _, err := w.svc.RemoveMember(w.ctx, w.globexOwner, membership.RemoveMemberRequest{Member: membership.MemberRef{Email: "BOB@acme.test"}}); err != nil {
@@ -268,7 +268,7 @@ func testRemoveMemberUnknown(t *testing.T, open Opener) {
 		before := w.state()
 		_, err := w.svc.RemoveMember(w.ctx, w.owner, membership.RemoveMemberRequest{Member: ref})
 		wantErr(t, err, membership.ErrMemberNotFound)
-		w.assertRefused(before, "member.remove")
+		w.assertRefused(before, "member.removed")
 	}
 }
 

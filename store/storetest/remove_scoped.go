@@ -105,13 +105,13 @@ func testRemoveSpaceMemberSpaceAdmin(t *testing.T, open Opener) {
 	before := w.state()
 	_, err := removeFromSpace(w, danaActor, w.hq, w.bob)
 	wantCode(t, err, membership.CodeForbidden)
-	w.assertRefused(before, "space_member.remove")
+	w.assertRefused(before, "space_member.removed")
 	// Not in a space dana does not administer, even someone she added.
 	w.addToSpace(w.owner, w.lab, erin)
 	before = w.state()
 	_, err = removeFromSpace(w, danaActor, w.lab, erin)
 	wantCode(t, err, membership.CodeForbidden)
-	w.assertRefused(before, "space_member.remove")
+	w.assertRefused(before, "space_member.removed")
 	// Erin in HQ: dana added her, so dana may remove her.
 	if _, err := removeFromSpace(w, danaActor, w.hq, erin); err != nil {
 		t.Fatalf("space admin removes the member she added: %v", err)
@@ -156,7 +156,7 @@ func testRemoveSpaceMemberPlainMember(t *testing.T, open Opener) {
 		before := w.state()
 		_, err := removeFromSpace(w, carol, c.space, c.m)
 		wantCode(t, err, membership.CodeForbidden)
-		w.assertRefused(before, "space_member.remove")
+		w.assertRefused(before, "space_member.removed")
 	}
 }
 
@@ -165,7 +165,7 @@ func testRemoveSpaceMemberNotMember(t *testing.T, open Opener) {
 	before := w.state()
 	_, err := removeFromSpace(w, w.owner, w.lab, w.carol)
 	wantErr(t, err, membership.ErrNotMember)
-	w.assertRefused(before, "space_member.remove")
+	w.assertRefused(before, "space_member.removed")
 }
 
 func testRemoveSpaceMemberAlreadyRemoved(t *testing.T, open Opener) {
@@ -176,7 +176,7 @@ func testRemoveSpaceMemberAlreadyRemoved(t *testing.T, open Opener) {
 	before := w.state()
 	_, err := removeFromSpace(w, w.owner, w.hq, w.bob)
 	wantErr(t, err, membership.ErrAlreadyRemoved)
-	w.assertRefused(before, "space_member.remove")
+	w.assertRefused(before, "space_member.removed")
 }
 
 func testRemoveSpaceMemberOtherOrganization(t *testing.T, open Opener) {
@@ -275,14 +275,14 @@ func testRemoveGroupMemberNotMember(t *testing.T, open Opener) {
 	before := w.state()
 	_, err := removeFromGroup(w, w.owner, w.ops, w.carol)
 	wantErr(t, err, membership.ErrNotMember)
-	w.assertRefused(before, "group_member.remove")
+	w.assertRefused(before, "group_member.removed")
 	if _, err := removeFromGroup(w, w.owner, w.ops, w.bob); err != nil {
 		t.Fatal(err)
 	}
 	before = w.state()
 	_, err = removeFromGroup(w, w.owner, w.ops, w.bob)
 	wantErr(t, err, membership.ErrAlreadyRemoved)
-	w.assertRefused(before, "group_member.remove")
+	w.assertRefused(before, "group_member.removed")
 }
 
 func testRemoveGroupMemberPlainMember(t *testing.T, open Opener) {
@@ -292,7 +292,7 @@ func testRemoveGroupMemberPlainMember(t *testing.T, open Opener) {
 		before := w.state()
 		_, err := removeFromGroup(w, carol, w.eng, m)
 		wantCode(t, err, membership.CodeForbidden)
-		w.assertRefused(before, "group_member.remove")
+		w.assertRefused(before, "group_member.removed")
 	}
 }
 

@@ -161,7 +161,7 @@ func testRestoreActive(t *testing.T, open Opener) {
 	before := w.state()
 	_, err := restore(w, w.owner, w.bob)
 	wantCode(t, err, membership.CodeConflict)
-	w.assertRefused(before, "member.restore")
+	w.assertRefused(before, "member.restored")
 }
 
 func testRestorePlainMember(t *testing.T, open Opener) {
@@ -173,7 +173,7 @@ func testRestorePlainMember(t *testing.T, open Opener) {
 	before := w.state()
 	_, err := restore(w, carol, w.bob)
 	wantCode(t, err, membership.CodeForbidden)
-	w.assertRefused(before, "member.restore")
+	w.assertRefused(before, "member.restored")
 }
 
 func testRestoreOtherOrganization(t *testing.T, open Opener) {
@@ -184,7 +184,7 @@ func testRestoreOtherOrganization(t *testing.T, open Opener) {
 	before := w.state()
 	_, err := restore(w, w.owner, w.globexBob)
 	wantCode(t, err, membership.CodeNotFound)
-	w.assertRefused(before, "member.restore")
+	w.assertRefused(before, "member.restored")
 }
 
 func grantsOf(gcs []*membership.GrantChange) []*membership.Grant {

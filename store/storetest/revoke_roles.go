@@ -36,7 +36,7 @@ func testRevokeRolesAllOrNothing(t *testing.T, open Opener) {
 	before := w.state()
 	_, err := revoke(w, w.owner, w.bobHQ.ID, "editor", "viewer", "approver")
 	wantCode(t, err, membership.CodeConflict)
-	w.assertRefused(before, "roles.revoke")
+	w.assertRefused(before, "roles.revoked")
 	if got := w.roles(w.bobHQ.ID); !slices.Equal(got, []string{"booker", "editor", "viewer"}) {
 		t.Errorf("roles after a refused revocation: got %v, want all three still held", got)
 	}
@@ -87,7 +87,7 @@ func testRevokeRolesExactly(t *testing.T, open Opener) {
 	b := w.state()
 	_, err = revoke(w, w.owner, w.bobHQ.ID, "editor")
 	wantCode(t, err, membership.CodeConflict)
-	w.assertRefused(b, "roles.revoke")
+	w.assertRefused(b, "roles.revoked")
 }
 
 func testRevokeRolesRemovedMembership(t *testing.T, open Opener) {
@@ -98,7 +98,7 @@ func testRevokeRolesRemovedMembership(t *testing.T, open Opener) {
 	before := w.state()
 	_, err := revoke(w, w.owner, w.bobHQ.ID, "editor")
 	wantCode(t, err, membership.CodeConflict)
-	w.assertRefused(before, "roles.revoke")
+	w.assertRefused(before, "roles.revoked")
 }
 
 func testRevokeRolesPlainMember(t *testing.T, open Opener) {
@@ -107,7 +107,7 @@ func testRevokeRolesPlainMember(t *testing.T, open Opener) {
 	before := w.state()
 	_, err := revoke(w, carol, w.bobHQ.ID, "editor")
 	wantCode(t, err, membership.CodeForbidden)
-	w.assertRefused(before, "roles.revoke")
+	w.assertRefused(before, "roles.revoked")
 }
 
 func testRevokeRolesOtherOrganization(t *testing.T, open Opener) {
@@ -115,7 +115,7 @@ func testRevokeRolesOtherOrganization(t *testing.T, open Opener) {
 	before := w.state()
 	_, err := revoke(w, w.globexOwner, w.bobHQ.ID, "editor")
 	wantCode(t, err, membership.CodeNotFound)
-	w.assertRefusedIn(before, w.globex.ID, "roles.revoke")
+	w.assertRefusedIn(before, w.globex.ID, "roles.revoked")
 }
 
 // addRole grants bob's space membership another role, straight through

@@ -24,14 +24,14 @@ func testRightsAdminAddedOnly(t *testing.T, open Opener) {
 	before := w.state()
 	_, err := w.svc.RemoveMember(w.ctx, w.adminActor, membership.RemoveMemberRequest{Member: bobRef(w), Rule: rule})
 	wantCode(t, err, membership.CodeForbidden)
-	w.assertRefused(before, "member.remove")
+	w.assertRefused(before, "member.removed")
 
 	before = w.state()
 	_, err = w.svc.RemoveGroupMember(w.ctx, w.adminActor, membership.RemoveGroupMemberRequest{
 		Group: membership.Ref{ID: w.ops.ID}, Member: bobRef(w), Rule: rule,
 	})
 	wantCode(t, err, membership.CodeForbidden)
-	w.assertRefused(before, "group_member.remove")
+	w.assertRefused(before, "group_member.removed")
 
 	refs := []membership.MemberRef{{ID: w.bob.ID}, {ID: frank.ID}}
 	res, err := w.svc.RemoveBatch(w.ctx, w.adminActor, membership.BatchRequest{
@@ -71,14 +71,14 @@ func testRightsAdminNotOwner(t *testing.T, open Opener) {
 			before := w.state()
 			_, err := w.svc.RemoveMember(w.ctx, w.adminActor, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: target.ID}, Rule: rule})
 			wantCode(t, err, membership.CodeForbidden)
-			w.assertRefused(before, "member.remove")
+			w.assertRefused(before, "member.removed")
 		}
 		before := w.state()
 		_, err := w.svc.RemoveSpaceMember(w.ctx, w.adminActor, membership.RemoveSpaceMemberRequest{
 			Space: membership.Ref{ID: w.hq.ID}, Member: membership.MemberRef{ID: second.ID}, Rule: rule,
 		})
 		wantCode(t, err, membership.CodeForbidden)
-		w.assertRefused(before, "space_member.remove")
+		w.assertRefused(before, "space_member.removed")
 	}
 }
 
@@ -90,7 +90,7 @@ func testRightsMembers(t *testing.T, open Opener) {
 			before := w.state()
 			_, err := w.svc.RemoveMember(w.ctx, carol, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: target.ID}, Rule: rule})
 			wantCode(t, err, membership.CodeForbidden)
-			w.assertRefused(before, "member.remove")
+			w.assertRefused(before, "member.removed")
 		}
 	}
 	before := w.state()
@@ -101,7 +101,7 @@ func testRightsMembers(t *testing.T, open Opener) {
 	if res.Removed != 0 || res.Items[0].Outcome != membership.OutcomeForbidden {
 		t.Errorf("member's batch: got %+v, want the item forbidden", res.Items[0])
 	}
-	w.assertRefused(before, "batch.remove.item")
+	w.assertRefused(before, "member.removed")
 }
 
 // A credential whose member was removed stops acting at once, even for a

@@ -73,7 +73,7 @@ func testSessionPlainMember(t *testing.T, open Opener) {
 	before := w.lastEventID(w.org.ID)
 	_, err := w.svc.SignIn(w.ctx, membership.SignInRequest{Secret: c.Secret, Interface: "storetest"})
 	wantCode(t, err, membership.CodeForbidden)
-	if n := countEvents(w.eventsAfter(w.org.ID, before), "session.create", membership.OutcomeRefused); n != 1 {
+	if n := countEvents(w.eventsAfter(w.org.ID, before), "session.created", membership.OutcomeRefused); n != 1 {
 		t.Errorf("refused session.create events: got %d, want 1", n)
 	}
 }

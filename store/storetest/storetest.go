@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(tb testing.TB) membership.Store) {
 		{"Idempotency", idempotencyTests},
 		{"Email", emailTests},
 		{"Audit", auditTests},
+		{"AuditChain", chainTests},
 		{"Concurrency", concurrencyTests},
 		{"Operations", operationTests},
 		{"WebhookOutbox", outboxTests},

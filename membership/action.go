@@ -1,0 +1,197 @@
+package membership
+
+// The audit trail's one vocabulary of action names: noun.verb, the verb
+// in the past tense for a change. A refused attempt is recorded under the
+// name of the action it attempted, with OutcomeRefused, so that one action
+// filter finds both what happened and what was refused. Every adapter
+// (native API, dialects, console, CLI) records under these names; the
+// interface column says which one a request came through.
+const (
+	ActionOrganizationCreated = "organization.created"
+	ActionOrganizationRead    = "organization.read"
+
+	ActionMemberAdded    = "member.added"
+	ActionMemberUpdated  = "member.updated"
+	ActionMemberRemoved  = "member.removed"
+	ActionMemberRestored = "member.restored"
+	ActionMemberRead     = "member.read"
+	ActionAccessRead     = "access.read"
+	// ActionBatchRemoved is a batch removal refused as a whole (empty, too
+	// large); each item's own removal or refusal is recorded under its
+	// kind's action.
+	ActionBatchRemoved = "batch.removed"
+
+	ActionSpaceCreated       = "space.created"
+	ActionSpaceRead          = "space.read"
+	ActionSpaceMemberAdded   = "space_member.added"
+	ActionSpaceMemberRemoved = "space_member.removed"
+	ActionSpaceMemberRead    = "space_member.read"
+	ActionRolesRevoked       = "roles.revoked"
+
+	ActionGroupCreated       = "group.created"
+	ActionGroupRead          = "group.read"
+	ActionGroupMemberAdded   = "group_member.added"
+	ActionGroupMemberRemoved = "group_member.removed"
+	ActionGroupMemberRead    = "group_member.read"
+
+	ActionResourceCreated = "resource.created"
+	ActionResourceRead    = "resource.read"
+	ActionGrantCreated    = "grant.created"
+	ActionGrantRead       = "grant.read"
+	ActionBookingCreated  = "booking.created"
+	ActionBookingRead     = "booking.read"
+
+	ActionOperationAccepted         = "operation.accepted"
+	ActionOperationCancelled        = "operation.cancelled"
+	ActionOperationRead             = "operation.read"
+	ActionScheduledRemovalCreated   = "scheduled_removal.created"
+	ActionScheduledRemovalCancelled = "scheduled_removal.cancelled"
+	ActionScheduledRemovalExecuted  = "scheduled_removal.executed"
+	ActionScheduledRemovalRead      = "scheduled_removal.read"
+
+	ActionCredentialCreated = "credential.created"
+	ActionCredentialRevoked = "credential.revoked"
+	ActionCredentialRead    = "credential.read"
+
+	ActionSessionCreated    = "session.created"
+	ActionSessionRevoked    = "session.revoked"
+	ActionSessionEnded      = "session.ended"
+	ActionSessionRead       = "session.read"
+	ActionSigninLinkCreated = "signin_link.created"
+
+	ActionWebhookEndpointCreated     = "webhook_endpoint.created"
+	ActionWebhookEndpointDisabled    = "webhook_endpoint.disabled"
+	ActionWebhookEndpointRead        = "webhook_endpoint.read"
+	ActionWebhookDeliveryRedelivered = "webhook_delivery.redelivered"
+	ActionWebhookDeliveryRead        = "webhook_delivery.read"
+
+	ActionEventRead = "event.read"
+	// ActionEventsPruned records a retention prune: the events before a
+	// checkpoint were deleted (see PruneEvents).
+	ActionEventsPruned = "events.pruned"
+
+	// ActionRequestAuthenticated is a request refused before any
+	// credential was accepted.
+	ActionRequestAuthenticated = "request.authenticated"
+	// ActionRequestRouted is a request no route of an interface serves
+	// (an unknown path or method).
+	ActionRequestRouted = "request.routed"
+)
+
+// LegacyActions maps every action name written before the one vocabulary
+// to its name now. Migration 00008_audit_chain rewrites stored events
+// with exactly this table (a test holds the two together).
+var LegacyActions = map[string]string{
+	"auth":                       ActionRequestAuthenticated,
+	"request":                    ActionRequestRouted,
+	"organization.create":        ActionOrganizationCreated,
+	"member.add":                 ActionMemberAdded,
+	"member.update":              ActionMemberUpdated,
+	"member.remove":              ActionMemberRemoved,
+	"member.restore":             ActionMemberRestored,
+	"member.list":                ActionMemberRead,
+	"member.get":                 ActionMemberRead,
+	"batch.remove":               ActionBatchRemoved,
+	"batch.remove.item":          ActionMemberRemoved,
+	"space.create":               ActionSpaceCreated,
+	"space_member.add":           ActionSpaceMemberAdded,
+	"space_member.remove":        ActionSpaceMemberRemoved,
+	"roles.revoke":               ActionRolesRevoked,
+	"group.create":               ActionGroupCreated,
+	"group_member.add":           ActionGroupMemberAdded,
+	"group_member.remove":        ActionGroupMemberRemoved,
+	"resource.create":            ActionResourceCreated,
+	"grant.create":               ActionGrantCreated,
+	"booking.create":             ActionBookingCreated,
+	"operation.start":            ActionOperationAccepted,
+	"operation.cancel":           ActionOperationCancelled,
+	"operation.list":             ActionOperationRead,
+	"scheduled_removal.create":   ActionScheduledRemovalCreated,
+	"credential.create":          ActionCredentialCreated,
+	"credential.revoke":          ActionCredentialRevoked,
+	"session.create":             ActionSessionCreated,
+	"session.revoke":             ActionSessionRevoked,
+	"session.end":                ActionSessionEnded,
+	"session.list":               ActionSessionRead,
+	"signin_link.create":         ActionSigninLinkCreated,
+	"event.list":                 ActionEventRead,
+	"webhook_endpoint.create":    ActionWebhookEndpointCreated,
+	"webhook_endpoint.disable":   ActionWebhookEndpointDisabled,
+	"webhook_delivery.redeliver": ActionWebhookDeliveryRedelivered,
+	"webhook_delivery.list":      ActionWebhookDeliveryRead,
+	"workspace_membership.read":  ActionSpaceMemberRead,
+	"highq.site_users.remove":    ActionSpaceMemberRemoved,
+	"highq.group_user.remove":    ActionGroupMemberRemoved,
+	"highq.sites.list":           ActionSpaceRead,
+	"highq.site_users.list":      ActionSpaceMemberRead,
+	"tedee.group_members.remove": ActionGroupMemberRemoved,
+	// The native API's operation ids, which its refusals were recorded
+	// under.
+	"get-organization":        ActionOrganizationRead,
+	"list-members":            ActionMemberRead,
+	"add-member":              ActionMemberAdded,
+	"get-member":              ActionMemberRead,
+	"update-member":           ActionMemberUpdated,
+	"remove-member":           ActionMemberRemoved,
+	"offboard-member":         ActionMemberRemoved,
+	"restore-member":          ActionMemberRestored,
+	"get-member-history":      ActionMemberRead,
+	"list-member-access":      ActionAccessRead,
+	"remove-batch":            ActionBatchRemoved,
+	"list-spaces":             ActionSpaceRead,
+	"create-space":            ActionSpaceCreated,
+	"get-space":               ActionSpaceRead,
+	"list-space-members":      ActionSpaceMemberRead,
+	"add-space-member":        ActionSpaceMemberAdded,
+	"remove-space-member":     ActionSpaceMemberRemoved,
+	"get-space-membership":    ActionSpaceMemberRead,
+	"revoke-space-roles":      ActionRolesRevoked,
+	"list-groups":             ActionGroupRead,
+	"create-group":            ActionGroupCreated,
+	"get-group":               ActionGroupRead,
+	"list-group-members":      ActionGroupMemberRead,
+	"add-group-member":        ActionGroupMemberAdded,
+	"get-group-member":        ActionGroupMemberRead,
+	"remove-group-member":     ActionGroupMemberRemoved,
+	"list-resources":          ActionResourceRead,
+	"create-resource":         ActionResourceCreated,
+	"get-resource":            ActionResourceRead,
+	"list-grants":             ActionGrantRead,
+	"create-grant":            ActionGrantCreated,
+	"get-grant":               ActionGrantRead,
+	"list-bookings":           ActionBookingRead,
+	"create-booking":          ActionBookingCreated,
+	"get-booking":             ActionBookingRead,
+	"check-access":            ActionAccessRead,
+	"list-events":             ActionEventRead,
+	"export-events":           ActionEventRead,
+	"list-credentials":        ActionCredentialRead,
+	"create-credential":       ActionCredentialCreated,
+	"get-credential":          ActionCredentialRead,
+	"revoke-credential":       ActionCredentialRevoked,
+	"list-operations":         ActionOperationRead,
+	"get-operation":           ActionOperationRead,
+	"cancel-operation":        ActionOperationCancelled,
+	"preview-operation":       ActionOperationRead,
+	"list-schedules":          ActionScheduledRemovalRead,
+	"create-schedule":         ActionScheduledRemovalCreated,
+	"get-schedule":            ActionScheduledRemovalRead,
+	"cancel-schedule":         ActionScheduledRemovalCancelled,
+	"preview-schedule":        ActionScheduledRemovalRead,
+	"list-webhooks":           ActionWebhookEndpointRead,
+	"create-webhook":          ActionWebhookEndpointCreated,
+	"get-webhook":             ActionWebhookEndpointRead,
+	"disable-webhook":         ActionWebhookEndpointDisabled,
+	"list-webhook-deliveries": ActionWebhookDeliveryRead,
+	"get-webhook-delivery":    ActionWebhookDeliveryRead,
+	"redeliver-webhook":       ActionWebhookDeliveryRedelivered,
+}
+
+// ActionFor returns the action a legacy name or a native API operation id
+// stands for, and any other name unchanged.
+func ActionFor(name string) string {
+	if a, ok := LegacyActions[name]; ok {
+		return a
+	}
+	return name
+}
