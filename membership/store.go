@@ -237,6 +237,9 @@ type Tx interface {
 	// SignInLinkUse marks the unused link whose token hashes to hash used
 	// at at and returns it; CodeNotFound if absent or already used.
 	SignInLinkUse(ctx context.Context, hash []byte, at time.Time) (*SignInLink, error)
+	// OAuthTx holds OAuth clients, codes and tokens (oauth.go).
+	OAuthTx
+
 	// MemberSearch lists members matching p by keyset: after p.AfterID in
 	// ID order, or the p.Limit just before p.BeforeID, still in ID order.
 	MemberSearch(ctx context.Context, p *MemberSearchParams) ([]*Member, error)

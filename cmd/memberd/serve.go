@@ -26,6 +26,7 @@ import (
 	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/jobs"
 	"github.com/memberd/memberd/membership"
+	"github.com/memberd/memberd/oauth"
 )
 
 func (m *Main) serve(ctx context.Context, args []string) error {
@@ -174,6 +175,10 @@ func routes(svc *membership.Service, authn *auth.Authenticator, cfg Config) http
 	workivaCfg := workiva.DefaultConfig()
 	workivaCfg.ServeAfterSunset = cfg.WorkivaAfterSunset
 	mux.Handle("/prototype/", workiva.NewHandler(svc, authn, workivaCfg))
+	oauthHandler := oauth.NewHandler(svc, oauth.DefaultConfig())
+	for _, p := range oauth.Paths {
+		mux.Handle(p, oauthHandler)
+	}
 	adminCfg := admin.DefaultConfig()
 	adminCfg.TrustProxy = cfg.TrustProxy
 	mux.Handle(admin.Prefix+"/", admin.NewHandler(svc, adminCfg))
