@@ -115,6 +115,12 @@ func NewHandler(svc *membership.Service, cfg Config) http.Handler {
 	mux.HandleFunc("GET "+Prefix+"/webhooks", h.signed(read, "webhook_delivery.list", h.webhooks))
 	mux.HandleFunc("GET "+Prefix+"/sessions", h.signed(read, "session.list", h.sessions))
 	mux.HandleFunc("POST "+Prefix+"/sessions/{id}/revoke", h.signed(read, "session.revoke", h.revokeSession))
+	// OAuth consent and the profile's API keys (oauth.go).
+	mux.HandleFunc("GET "+Prefix+"/oauth/authorize", h.signed(scopeNone, "oauth.authorize", h.consent))
+	mux.HandleFunc("POST "+Prefix+"/oauth/authorize", h.signed(scopeNone, "oauth.authorize", h.decide))
+	mux.HandleFunc("GET "+Prefix+"/profile", h.signed(scopeNone, "credential.list", h.profile))
+	mux.HandleFunc("POST "+Prefix+"/profile/keys", h.signed(scopeNone, "credential.create", h.createKey))
+	mux.HandleFunc("POST "+Prefix+"/profile/keys/{id}/revoke", h.signed(scopeNone, "credential.revoke", h.revokeKey))
 	mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusNotFound, "error", &view{Title: "Not found", Data: errorView{Message: "There is no such page."}})
 	})

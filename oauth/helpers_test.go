@@ -15,6 +15,7 @@ import (
 	"github.com/memberd/memberd/auth"
 	"github.com/memberd/memberd/compat/highq"
 	"github.com/memberd/memberd/compat/workiva"
+	"github.com/memberd/memberd/internal/browsertest"
 	"github.com/memberd/memberd/internal/dialecttest"
 	"github.com/memberd/memberd/internal/pgtest"
 	"github.com/memberd/memberd/internal/respond"
@@ -24,7 +25,7 @@ import (
 	"github.com/memberd/memberd/oauth"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) { pgtest.Main(m, browsertest.Close) }
 
 // server is the demo organization on one engine with every interface a
 // token reaches mounted as cmd/memberd mounts it: the OAuth endpoints, the
