@@ -15,6 +15,7 @@ import (
 	"github.com/memberd/memberd/auth"
 	"github.com/memberd/memberd/compat/highq"
 	"github.com/memberd/memberd/compat/workiva"
+	"github.com/memberd/memberd/httpapi"
 	"github.com/memberd/memberd/internal/browsertest"
 	"github.com/memberd/memberd/internal/dialecttest"
 	"github.com/memberd/memberd/internal/pgtest"
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) { pgtest.Main(m, browsertest.Close) }
 
 // server is the demo organization on one engine with every interface a
 // token reaches mounted as cmd/memberd mounts it: the OAuth endpoints, the
-// Workiva and HighQ dialects and the console.
+// Workiva and HighQ dialects, the native API and the console.
 type server struct {
 	*dialecttest.Env
 	srv *httptest.Server
@@ -61,6 +62,7 @@ func newServer(t testing.TB, engine string, opts ...serverOption) *server {
 	wcfg := workiva.DefaultConfig()
 	mux.Handle("/prototype/", workiva.NewHandler(e.Svc, authn, wcfg))
 	mux.Handle("/api/3/", highq.NewHandler(e.Svc, authn))
+	mux.Handle(httpapi.Prefix+"/", httpapi.NewHandler(e.Svc, authn))
 	acfg := admin.DefaultConfig()
 	acfg.SignInEvery = 0
 	acfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -115,6 +117,12 @@ func (s *server) do(t testing.TB, method, path, body string, header ...string) *
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
+	return s.send(t, req)
+}
+
+// send sends req without following redirects.
+func (s *server) send(t testing.TB, req *http.Request) *answer {
+	t.Helper()
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := c.Do(req)
 	if err != nil {
