@@ -118,6 +118,11 @@ func NewHandler(svc *membership.Service, cfg Config) http.Handler {
 	// OAuth consent and the profile's API keys (oauth.go).
 	mux.HandleFunc("GET "+Prefix+"/oauth/authorize", h.signed(scopeNone, "oauth.authorize", h.consent))
 	mux.HandleFunc("POST "+Prefix+"/oauth/authorize", h.signed(scopeNone, "oauth.authorize", h.decide))
+	manage := membership.ScopeCredentialsManage
+	mux.HandleFunc("GET "+Prefix+"/oauth/clients", h.signed(manage, "oauth_client.list", h.oauthClients))
+	mux.HandleFunc("POST "+Prefix+"/oauth/clients", h.signed(manage, "oauth_client.create", h.createOAuthClient))
+	mux.HandleFunc("POST "+Prefix+"/oauth/clients/{id}/rotate", h.signed(manage, "oauth_client.rotate", h.rotateOAuthClient))
+	mux.HandleFunc("POST "+Prefix+"/oauth/clients/{id}/revoke", h.signed(manage, "oauth_client.revoke", h.revokeOAuthClient))
 	mux.HandleFunc("GET "+Prefix+"/profile", h.signed(scopeNone, "credential.list", h.profile))
 	mux.HandleFunc("POST "+Prefix+"/profile/keys", h.signed(scopeNone, "credential.create", h.createKey))
 	mux.HandleFunc("POST "+Prefix+"/profile/keys/{id}/revoke", h.signed(scopeNone, "credential.revoke", h.revokeKey))

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -203,4 +204,80 @@ func (h *handler) revokeKey(w http.ResponseWriter, r *http.Request, c *call) {
 		notice += " It is the key this session was opened with, so the session has ended too."
 	}
 	http.Redirect(w, r, Prefix+"/profile?notice="+url.QueryEscape(notice), http.StatusSeeOther)
+}
+
+type clientsView struct {
+	Clients []*membership.OAuthClient
+	Scopes  []string
+	New     *membership.IssuedOAuthClient
+	Notice  string
+	Error   string
+}
+
+func (h *handler) renderClients(w http.ResponseWriter, r *http.Request, c *call, status int, v *clientsView) {
+	cs, err := h.svc.OAuthClients(r.Context(), c.Actor)
+	if err != nil {
+		h.fail(w, r, c, err, "")
+		return
+	}
+	v.Clients, v.Scopes = cs, c.Principal.Credential.Scopes
+	h.render(w, r, status, "oauth_clients", &view{Title: "OAuth clients", Nav: "oauth", Me: c.Principal.Member, CSRF: c.csrf, Data: v})
+}
+
+// oauthClients lists the organization's OAuth clients.
+func (h *handler) oauthClients(w http.ResponseWriter, r *http.Request, c *call) {
+	h.renderClients(w, r, c, http.StatusOK, &clientsView{Notice: r.URL.Query().Get("notice")})
+}
+
+// clientShown answers a client change that reveals a secret (once), or
+// shows its refusal on the page.
+func (h *handler) clientShown(w http.ResponseWriter, r *http.Request, c *call, ic *membership.IssuedOAuthClient, status int, err error) {
+	if err != nil {
+		switch membership.ErrorCode(err) {
+		case membership.CodeInvalid, membership.CodeForbidden, membership.CodeConflict:
+			h.renderClients(w, r, c, respond.Status(err), &clientsView{Error: membership.ErrorMessage(err)})
+		default:
+			h.fail(w, r, c, err, Prefix+"/oauth/clients")
+		}
+		return
+	}
+	h.renderClients(w, r, c, status, &clientsView{New: ic})
+}
+
+// createOAuthClient registers a client from the console's form.
+func (h *handler) createOAuthClient(w http.ResponseWriter, r *http.Request, c *call) {
+	req := membership.CreateOAuthClientRequest{Name: r.PostFormValue("name"), Scopes: r.PostForm["scope"],
+		RedirectURIs: strings.Fields(r.PostFormValue("redirect_uris")), Public: r.PostFormValue("public") == "on"}
+	if m := strings.TrimSpace(r.PostFormValue("member")); m != "" {
+		req.Member = membership.MemberRef{Email: m}
+		if id, err := strconv.ParseInt(m, 10, 64); err == nil {
+			req.Member = membership.MemberRef{ID: id}
+		}
+	}
+	if s := r.PostFormValue("lifetime"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			n = -1 // refused by the core with the bounds in words
+		}
+		req.TokenLifetime = time.Duration(n) * time.Second
+	}
+	ic, err := h.svc.CreateOAuthClient(r.Context(), c.Actor, req)
+	h.clientShown(w, r, c, ic, http.StatusCreated, err)
+}
+
+// rotateOAuthClient gives a client a new secret, shown once.
+func (h *handler) rotateOAuthClient(w http.ResponseWriter, r *http.Request, c *call) {
+	ic, err := h.svc.RotateOAuthClientSecret(r.Context(), c.Actor, r.PathValue("id"))
+	h.clientShown(w, r, c, ic, http.StatusOK, err)
+}
+
+// revokeOAuthClient revokes a client and every token it issued.
+func (h *handler) revokeOAuthClient(w http.ResponseWriter, r *http.Request, c *call) {
+	oc, err := h.svc.RevokeOAuthClient(r.Context(), c.Actor, r.PathValue("id"))
+	if err != nil {
+		h.clientShown(w, r, c, nil, 0, err)
+		return
+	}
+	notice := "OAuth client " + oc.Name + " was revoked; every token it issued stopped working with this answer."
+	http.Redirect(w, r, Prefix+"/oauth/clients?notice="+url.QueryEscape(notice), http.StatusSeeOther)
 }

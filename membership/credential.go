@@ -86,7 +86,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 	if prefix == "" {
 		return nil, Errorf(CodeUnauthorized, "invalid token")
 	}
-	return view(ctx, s, func(tx Tx) (*Principal, error) {
+	p, err := view(ctx, s, func(tx Tx) (*Principal, error) {
 		p, err := tx.PrincipalGetByPrefix(ctx, prefix)
 		if ErrorCode(err) == CodeNotFound {
 			return nil, Errorf(CodeUnauthorized, "invalid token")
@@ -109,6 +109,10 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 		}
 		return p, nil
 	})
+	if err == nil {
+		s.touchCredential(ctx, p.Credential)
+	}
+	return p, err
 }
 
 // CreateCredentialRequest asks for a new credential.

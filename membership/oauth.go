@@ -521,3 +521,22 @@ func (s *Service) authenticateOAuth(ctx context.Context, token string) (*Princip
 	cred.ExpiresAt = &expires
 	return &Principal{Credential: &cred, Member: row.Member}, nil
 }
+
+// credentialTouchEvery bounds the writes that keep a credential's last
+// use to one per credential per minute, like a session's.
+const credentialTouchEvery = time.Minute
+
+// touchCredential records c's use for the profile page's "last used",
+// at most once per credentialTouchEvery. A failure to record it is logged:
+// it must not refuse a request the credential is good for.
+func (s *Service) touchCredential(ctx context.Context, c *Credential) {
+	now := s.now()
+	if c.LastUsedAt != nil && now.Sub(*c.LastUsedAt) < credentialTouchEvery {
+		return
+	}
+	if err := s.store.Update(ctx, func(tx Tx) error { return tx.CredentialTouch(ctx, c.ID, now) }); err != nil {
+		s.cfg.Logger.WarnContext(ctx, "record a credential's last use", "credential_id", c.ID, "err", err)
+		return
+	}
+	c.LastUsedAt = &now
+}

@@ -161,6 +161,8 @@ type Tx interface {
 	CredentialList(ctx context.Context, orgID int64) ([]*Credential, error)
 	// CredentialRevoke marks a credential revoked; CodeNotFound if absent.
 	CredentialRevoke(ctx context.Context, orgID, id int64, at time.Time) error
+	// CredentialTouch records that a credential authenticated a request at at.
+	CredentialTouch(ctx context.Context, id int64, at time.Time) error
 
 	// OperationCreate inserts op and sets its ID. Returns CodeConflict if a
 	// waiting or running operation holds op.LockKey.

@@ -6,7 +6,13 @@
 -- tokens; nothing about a token is cached, since every request joins the
 -- token to its client, credential and members.
 
+--
+-- credentials.last_used_at is what the console's profile page shows for
+-- each API key; it is written at most once a minute per credential.
+
 -- +goose Up
+ALTER TABLE credentials ADD COLUMN last_used_at BIGINT;
+
 CREATE TABLE oauth_clients (
     id @ID@,
     uuid TEXT NOT NULL UNIQUE,
@@ -61,3 +67,4 @@ CREATE INDEX oauth_tokens_client ON oauth_tokens (client_id);
 DROP TABLE oauth_tokens;
 DROP TABLE oauth_codes;
 DROP TABLE oauth_clients;
+ALTER TABLE credentials DROP COLUMN last_used_at;
