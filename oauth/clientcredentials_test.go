@@ -145,6 +145,10 @@ func TestTokensEndAtOnce(t *testing.T) {
 		if got := read(tok); got != http.StatusOK {
 			t.Fatalf("HighQ site list with the token: %d", got)
 		}
+		// The same token on the native API, which its members:read reaches.
+		if a := s.do(t, http.MethodGet, "/api/v1/organization", "", "Authorization", "Bearer "+tok); a.status != http.StatusOK {
+			t.Fatalf("native API with the token: %d %s", a.status, a.body)
+		}
 		if _, err := s.Svc.RevokeOAuthClient(ctx, s.Owner, c.Client.UUID); err != nil {
 			t.Fatal(err)
 		}
@@ -296,4 +300,37 @@ func TestMetadata(t *testing.T) {
 		t.Errorf("metadata lacks PKCE or grants: %s", a.body)
 	}
 
+}
+
+// TestRevocation: RFC 7009. A client revokes its own access token alone,
+// or a refresh token with its whole grant; another client's token and an
+// unknown one answer 200 and change nothing.
+func TestRevocation(t *testing.T) {
+	s := newServer(t, "sqlite")
+	c := s.client(t, s.Owner, membership.CreateOAuthClientRequest{Scopes: []string{membership.ScopeMembersRead}})
+	d := s.client(t, s.Owner, membership.CreateOAuthClientRequest{Scopes: []string{membership.ScopeMembersRead}})
+	t1, t2 := s.exchange(t, c.Client.ClientID, c.Secret), s.exchange(t, c.Client.ClientID, c.Secret)
+	list := func(token string) int {
+		return s.do(t, http.MethodGet, "/api/3/sites", "", "Authorization", "Bearer "+token).status
+	}
+	revoke := func(id, secret, token string) {
+		t.Helper()
+		if a := s.token(t, "/oauth2/revoke", url.Values{"token": {token}}, "Authorization", basic(id, secret)); a.status != http.StatusOK {
+			t.Fatalf("revoke: %d %s", a.status, a.body)
+		}
+	}
+	revoke(d.Client.ClientID, d.Secret, t1) // another client's: nothing happens
+	revoke(c.Client.ClientID, c.Secret, "mbo_unknown")
+	if list(t1) != http.StatusOK {
+		t.Fatal("another client revoked c's token")
+	}
+	revoke(c.Client.ClientID, c.Secret, t1)
+	if list(t1) != http.StatusUnauthorized || list(t2) != http.StatusOK {
+		t.Errorf("after revoking t1: t1 %d, t2 %d; want 401, 200", list(t1), list(t2))
+	}
+	wantOAuthError(t, s.token(t, "/oauth2/revoke", url.Values{"token": {t2}}, "Authorization", basic(c.Client.ClientID, "bad")),
+		http.StatusUnauthorized, "invalid_client")
+	if s.refusals(t, "oauth.revoke") != 1 {
+		t.Errorf("refused oauth.revoke events: %d, want 1", s.refusals(t, "oauth.revoke"))
+	}
 }
