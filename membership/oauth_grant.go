@@ -78,7 +78,7 @@ func (s *Service) authenticateClient(ctx context.Context, tx Tx, auth OAuthClien
 	case c.Public && auth.ClientSecret != "":
 		return c, fail
 	case c.Public && !allowPublic:
-		return c, oauthErrorf(OAuthUnauthorizedClient, CodeUnauthorized, "a public client cannot use this grant")
+		return c, oauthErrorf(OAuthUnauthorizedClient, CodeForbidden, "a public client cannot use this grant")
 	case !c.Public && !hashesEqual(hashSecret(auth.ClientSecret), c.SecretHash):
 		return c, fail
 	case c.RevokedAt != nil:

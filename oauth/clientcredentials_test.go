@@ -214,7 +214,7 @@ func TestTokenErrors(t *testing.T) {
 			{"BothAuthMethods", "grant_type=client_credentials&client_secret=" + c.Secret, []string{"Authorization", auth}, 400, "invalid_request"},
 			{"BearerScheme", "grant_type=client_credentials", []string{"Authorization", "Bearer x"}, 401, "invalid_client"},
 			{"RepeatedParameter", "grant_type=client_credentials&grant_type=client_credentials", []string{"Authorization", auth}, 400, "invalid_request"},
-			{"PublicClientCredentials", "grant_type=client_credentials&client_id=" + pub.Client.ClientID, nil, 401, "unauthorized_client"},
+			{"PublicClientCredentials", "grant_type=client_credentials&client_id=" + pub.Client.ClientID, nil, 400, "unauthorized_client"},
 			{"BadCode", "grant_type=authorization_code&code=mba_nope", []string{"Authorization", auth}, 400, "invalid_grant"},
 			{"NoCode", "grant_type=authorization_code", []string{"Authorization", auth}, 400, "invalid_request"},
 			{"BadRefresh", "grant_type=refresh_token&refresh_token=mbr_nope", []string{"Authorization", auth}, 400, "invalid_grant"},
