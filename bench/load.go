@@ -65,6 +65,7 @@ func Loop(ctx context.Context, concurrency, n int, maxDur time.Duration, op func
 	}
 	s := Summarize(done, int(errs.Load()), elapsed)
 	s.Items = total
+	s.latencies = done
 	return s, firstErr
 }
 
@@ -109,7 +110,7 @@ func (c *Client) doSized(ctx context.Context, method, path string, header http.H
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	if body != nil {
+	if body != nil && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
@@ -170,6 +171,34 @@ func (c *Client) JicooDelete(ctx context.Context, memberID int64) error {
 		http.Header{"X-Jicoo-Api-Key": {c.token}}, nil, http.StatusNoContent, nil)
 }
 
+// scimDeactivate is Okta's deprovisioning PATCH: replace with no path
+// and the attributes as the value.
+var scimDeactivate = []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`)
+
+// SCIMDeactivate deprovisions the user with the member UUID id as Okta
+// does, through PATCH /scim/v2/Users/{id}, and checks that the user it
+// answers is inactive.
+func (c *Client) SCIMDeactivate(ctx context.Context, id string) error {
+	h := c.bearer()
+	h.Set("Content-Type", "application/scim+json")
+	var out struct {
+		Active *bool `json:"active"`
+	}
+	if err := c.do(ctx, http.MethodPatch, "/scim/v2/Users/"+id, h, scimDeactivate, http.StatusOK, &out); err != nil {
+		return err
+	}
+	if out.Active == nil || *out.Active {
+		return fmt.Errorf("scim: user %s still active after the PATCH", id)
+	}
+	return nil
+}
+
+// NativeRemove removes a member from the organization through the native
+// API's single removal, DELETE /api/v1/members/{id}.
+func (c *Client) NativeRemove(ctx context.Context, memberID int64) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/members/"+strconv.FormatInt(memberID, 10), c.bearer(), nil, http.StatusOK, nil)
+}
+
 // Access asks the native API whether member may use resource now.
 func (c *Client) Access(ctx context.Context, member, resource int64) (bool, error) {
 	var out struct {
@@ -224,6 +253,8 @@ func (c *Client) Routes(ctx context.Context) map[string]bool {
 		"jicoo":    {http.MethodDelete, "/v1/organization_users/0"},
 		"access":   {http.MethodGet, "/api/v1/access"},
 		"offboard": {http.MethodPost, "/api/v1/members/0/offboard"},
+		"remove":   {http.MethodDelete, "/api/v1/members/0"},
+		"scim":     {http.MethodPatch, "/scim/v2/Users/0"},
 	}
 	out := map[string]bool{}
 	for name, p := range probe {

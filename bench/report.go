@@ -155,6 +155,9 @@ func (rep *Report) Summary() string {
 		for _, v := range r.Verdicts(rep.Config) {
 			fmt.Fprintf(&b, "%-52s %-60s %s\n", v.Target, v.Figure, strings.ReplaceAll(v.Met, "**", ""))
 		}
+		if r.S6 != nil {
+			fmt.Fprintf(&b, "%s\n", r.S6.line())
+		}
 		for _, n := range r.Notes {
 			fmt.Fprintf(&b, "note: %s\n", n)
 		}
@@ -203,10 +206,10 @@ func (rep *Report) Markdown() string {
 			capped += fmt.Sprintf(" (%s only up to %d)", e, n)
 		}
 	}
-	w("- Sizes: S5 at %s members%s; S1–S4 and the floors at %d members. Seed %d.\n", strings.Join(sizes, ", "), capped, cfg.Main, cfg.Seed)
-	w("- Counts: S1 %d requests of 100 ids; S2 %d requests per concurrency level (%v); S3 %d checks at concurrency %d; S4 %d dry runs and %d offboardings; S5 %d removals per size; floors %d removals (S1 floors %d batches of 100).\n",
+	w("- Sizes: S5 at %s members%s; S1–S4, S6 and the floors at %d members. Seed %d.\n", strings.Join(sizes, ", "), capped, cfg.Main, cfg.Seed)
+	w("- Counts: S1 %d requests of 100 ids; S2 %d requests per concurrency level (%v); S3 %d checks at concurrency %d; S4 %d dry runs and %d offboardings; S5 %d removals per size; S6 %d SCIM deactivations and %d native removals at concurrency %d; floors %d removals (S1 floors %d batches of 100).\n",
 		cfg.S1Requests, cfg.S2Requests, cfg.S2Levels, cfg.S3Checks, cfg.S3Concurrency, cfg.S4DryRuns, DefaultShape(cfg.Seed).S4Members-1,
-		cfg.S5Requests, cfg.FloorRequests, cfg.FloorBatches)
+		cfg.S5Requests, cfg.S6Users, cfg.S6Users, cfg.S6Concurrency, cfg.FloorRequests, cfg.FloorBatches)
 	w("\n## Targets\n\n")
 	w("| target |")
 	for _, r := range rep.Results {
@@ -358,6 +361,9 @@ func (rep *Report) engineSection(b *strings.Builder, r *Result) {
 			}
 		}
 	}
+	if r.S6 != nil {
+		rep.s6Section(b, r.S6)
+	}
 	if len(r.Sizes) > 0 {
 		w("\n### S5 growth (Jicoo DELETE at concurrency 1)\n\n")
 		w("| members | load time | database | p50 | p99 | mean | server peak RSS |\n|---|---|---|---|---|---|---|\n")
@@ -451,10 +457,27 @@ const methodText = `
 
 - **Data set.** ` + "`bench.Setup`" + ` creates one organization: an owner with a credential carrying every scope, 1,000 spaces (space 1 is the HighQ "site" every member is in), 1,000 groups with 5 grants each, 10,000 resources (four in five inside a space), and four offboarding subjects (S4). Every regular member is in the site and one other space (with a role), in one group; every 10th has a direct grant and every 20th a future booking. Identifiers, names and relations derive from the seed, so a run with the same seed builds the same organization. The first 2,000 members are written through the store's Tx methods (` + "`MemberCreate`, `SpaceMemberAdd`" + `, ...), the rest as the same rows in bulk (multi-row INSERT on SQLite, COPY on PostgreSQL); before measuring, the harness compares a member of each kind through the core (history and dry-run removal) and stops if they differ.
 - **Server.** A real ` + "`memberd serve --rate-limit 0 --batch-limit 100`" + `, built from this tree, on 127.0.0.1 with a fresh port, driven over loopback HTTP with keep-alive connections by a bounded loop (a count, and -max-loop). Each request is checked (status, and for HighQ every id's status); failures are counted and reported, never timed. Latencies are per request, percentiles by nearest rank.
-- **Scenarios.** S1: HighQ ` + "`DELETE /api/3/sites/1/users`" + ` with 100 ids a request, one request at a time. S2: Jicoo ` + "`DELETE /v1/organization_users/{id}`" + ` at concurrency 1, 16 and 64, every request a different member. S3: native ` + "`GET /api/v1/access`" + ` at concurrency 16 after the removals. S4: native offboard of a member with 1,000 spaces, 200 groups and 10,000 grants, previewed (dry run) and done. S5: S2 at concurrency 1 at each organization size. No member is removed twice.
+- **Scenarios.** S1: HighQ ` + "`DELETE /api/3/sites/1/users`" + ` with 100 ids a request, one request at a time. S2: Jicoo ` + "`DELETE /v1/organization_users/{id}`" + ` at concurrency 1, 16 and 64, every request a different member. S3: native ` + "`GET /api/v1/access`" + ` at concurrency 16 after the removals. S4: native offboard of a member with 1,000 spaces, 200 groups and 10,000 grants, previewed (dry run) and done. S5: S2 at concurrency 1 at each organization size. S6: SCIM deprovisioning as Okta sends it (` + "`PATCH /scim/v2/Users/{id}`" + ` replacing ` + "`active`" + ` with false, no path) against the native single removal (` + "`DELETE /api/v1/members/{id}`" + `), each on its own members at concurrency 8, in alternating blocks on the same server. No member is removed twice.
 - **Floors.** The disk's flush rate: a 4 KiB overwrite and ` + "`fdatasync`" + ` in a loop, in the database's directory, at the start and end. The store floor: the same core calls the HighQ and Jicoo handlers make (` + "`RemoveBatch`, `RemoveMember`" + `), in-process, without HTTP. The raw-SQL floor: each removal is first run through the core on a recording connection and rolled back; the recorded statements, with their arguments, are then replayed and committed directly on the driver (prepared once), so the floor is exactly the store's SQL without HTTP, the core's logic or the store's scanning. S1's floors remove 100 members a transaction as S1 does; S2's raw floor commits each removal on its own.
 - **Group commit.** Concurrent writes of one process share a transaction and one commit (` + "`store/sqlstore/groupcommit.go`" + `), each caller's work in its own savepoint, every caller answered after that commit. "Off" rows open the store with ` + "`WithGroupCommit(false)`" + `: one transaction and one flush per request.
 `
+
+// s6Section renders S6: both sides and their ratios.
+func (rep *Report) s6Section(b *strings.Builder, s *S6) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	w("\n### S6 SCIM deprovisioning against native single removals (concurrency %d, %d members)\n\n", s.Concurrency, rep.Config.Main)
+	w("%d users deactivated through SCIM as Okta does it, and %d other members removed through the native API, on the same server in one run. Each side ran in %d blocks, in the order %s (s SCIM, n native), so that a drift in the machine's load or the database's size weighs on both alike; the figures combine each side's blocks.\n\n",
+		s.Users, s.Users, len(s.Order)/2, strings.Join(s.Order, ""))
+	w("| | n | errors | per second | p50 | p99 | max | cores |\n|---|---|---|---|---|---|---|---|\n")
+	for _, row := range []struct {
+		name string
+		s    *Summary
+	}{{"SCIM `PATCH /scim/v2/Users/{id}` (active: false)", s.SCIM}, {"native `DELETE /api/v1/members/{id}`", s.Native}} {
+		p50, p99 := latency(row.s)
+		w("| %s | %d | %d | %s | %s | %s | %s | %s |\n", row.name, row.s.N, row.s.Errors, rate(row.s.Rate()), p50, p99, ms(row.s.Max), cores(row.s))
+	}
+	w("| **SCIM ÷ native** | | | **%.2f×** | %.2f× | **%.2f×** | | |\n", s.RateRatio(), float64(s.SCIM.P50)/float64(max(s.Native.P50, 1)), s.P99Ratio())
+}
 
 // ratioAgainst shows a ratio to two decimals, or to as many as it takes
 // for the shown figure to fall on the same side of limit as the ratio

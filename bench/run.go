@@ -21,9 +21,9 @@ import (
 // Config is one run of the harness.
 type Config struct {
 	Engines   []string        // "sqlite", "postgres"
-	Scenarios map[string]bool // "S1".."S5"
+	Scenarios map[string]bool // "S1".."S6"
 	// Sizes are the organization sizes (regular members) S5 measures at,
-	// ascending; S1–S4 and the floors run at Main, which is one of them.
+	// ascending; S1–S4, S6 and the floors run at Main, which is one of them.
 	Sizes          []int
 	Main           int
 	MaxSize        map[string]int // by engine: skip the sizes above it (a 10M load takes half an hour per engine)
@@ -34,6 +34,8 @@ type Config struct {
 	S3Concurrency  int
 	S4DryRuns      int
 	S5Requests     int
+	S6Users        int // SCIM deactivations, and as many native removals
+	S6Concurrency  int
 	FloorRequests  int // single removals per floor measurement
 	FloorBatches   int // batches of 100 per S1 floor
 	CompareGroup   bool
@@ -68,6 +70,7 @@ type Result struct {
 	S4Grants   int   // grants one S4 offboarding reports
 	S4Bytes    int64 // size of its response
 	StoreS4Dry *Summary
+	S6         *S6
 	StoreS1    *Summary
 	RawS1      *Summary
 	StoreS2    map[string]map[int]*Summary // by group commit mode, then concurrency
@@ -237,7 +240,7 @@ func (r *runner) loop(ctx context.Context, concurrency, n int, op func(ctx conte
 func (r *runner) logf(format string, args ...any) { r.cfg.logf(r.e.Name+": "+format, args...) }
 
 // serve starts memberd on the database as it is now and measures S5 at
-// this size, and at the main size S1–S4 too, and S2 again with group
+// this size, and at the main size S1–S4 and S6 too, and S2 again with group
 // commit off if the server can turn it off.
 func (r *runner) serve(ctx context.Context, pt *SizePoint, main bool) error {
 	var routes map[string]bool
@@ -319,7 +322,7 @@ func (r *runner) httpFloor(ctx context.Context, c *Client, concurrency, n int) *
 	return &s
 }
 
-// scenarios runs S5, and at the main size S1–S4, against c.
+// scenarios runs S5, and at the main size S1–S4 and S6, against c.
 func (r *runner) scenarios(ctx context.Context, c *Client, routes map[string]bool, pt *SizePoint, main bool) {
 	scen := r.cfg.Scenarios
 	if scen["S5"] {
@@ -364,6 +367,13 @@ func (r *runner) scenarios(ctx context.Context, c *Client, routes map[string]boo
 			r.note("S4 was not run: memberd does not mount POST /api/v1/members/{id}/offboard")
 		} else {
 			r.s4(ctx, c)
+		}
+	}
+	if scen["S6"] {
+		if !routes["scim"] || !routes["remove"] {
+			r.note("S6 was not run: memberd does not mount both PATCH /scim/v2/Users/{id} and DELETE /api/v1/members/{id}")
+		} else {
+			r.s6(ctx, c)
 		}
 	}
 }

@@ -26,6 +26,9 @@ type Summary struct {
 	// Load1 is the machine's 1-minute load average when the loop began:
 	// other work on a shared machine shows here.
 	Load1 float64
+	// latencies are the successful operations' latencies, kept so that
+	// Combine can take percentiles over several loops.
+	latencies []time.Duration
 }
 
 // Rate is successful operations per second of wall time.
@@ -67,6 +70,33 @@ func Summarize(latencies []time.Duration, errors int, elapsed time.Duration) Sum
 	s.P99 = Percentile(sorted, 99)
 	s.Max = sorted[len(sorted)-1]
 	s.Mean = sum / time.Duration(len(sorted))
+	return s
+}
+
+// Combine summarizes several loops as one: percentiles over all their
+// latencies, rates over their summed wall time, cores averaged weighted
+// by each loop's time, and the highest load average any of them began at.
+// A scenario measured in alternating blocks uses it, so that drift on a
+// shared machine falls on both sides of a comparison alike.
+func Combine(parts ...Summary) Summary {
+	var lat []time.Duration
+	var errs, items int
+	var elapsed time.Duration
+	var proc, machine, load float64
+	for _, p := range parts {
+		lat = append(lat, p.latencies...)
+		errs += p.Errors
+		items += p.Items
+		elapsed += p.Elapsed
+		proc += p.ProcCores * p.Elapsed.Seconds()
+		machine += p.MachineCores * p.Elapsed.Seconds()
+		load = max(load, p.Load1)
+	}
+	s := Summarize(lat, errs, elapsed)
+	s.Items, s.latencies, s.Load1 = items, lat, load
+	if elapsed > 0 {
+		s.ProcCores, s.MachineCores = proc/elapsed.Seconds(), machine/elapsed.Seconds()
+	}
 	return s
 }
 

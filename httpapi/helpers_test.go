@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/memberd/memberd/auth"
+	"github.com/memberd/memberd/internal/netguard"
 	"github.com/memberd/memberd/jobs"
 	"github.com/memberd/memberd/jobs/jobstest"
 	"github.com/memberd/memberd/membership"
@@ -89,11 +91,16 @@ func newEnv(tb testing.TB, opts ...func(*envOptions)) *env {
 	}
 	cfg := membership.DefaultConfig()
 	cfg.Now = clock.Now
+	// The tests' webhook receivers listen on loopback, which memberd
+	// refuses unless the operator allows it.
+	loopback := &netguard.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	cfg.WebhookGuard = loopback
 	cfg.BatchLimit = o.batchLimit
 	// The server always runs a job queue; connect one here too, so that
 	// operations and webhooks are accepted as they are in production.
 	jcfg := jobs.DefaultConfig()
 	jcfg.FetchPollInterval = 50 * time.Millisecond
+	jcfg.HTTPClient = loopback.Client(0)
 	jcfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	jcfg.Webhook = membership.WebhookRetryPolicy{MaxAttempts: 3, Backoff: func(n int) time.Duration {
 		return 100 * time.Millisecond << (n - 1)

@@ -24,6 +24,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -81,6 +83,13 @@ func NewHandler(svc *membership.Service, authn *auth.Authenticator) http.Handler
 	return newHandler(svc, authn)
 }
 
+// Document returns the OpenAPI document as /openapi.json serves it, for
+// tools that check it without running a server (memberd openapi).
+func Document() ([]byte, error) {
+	// Registering operations calls neither the service nor the authenticator.
+	return json.Marshal(newHandler(nil, nil).api.OpenAPI())
+}
+
 func newHandler(svc *membership.Service, authn *auth.Authenticator) *handler {
 	h := &handler{svc: svc, authn: authn, mux: http.NewServeMux()}
 	h.api = humago.New(recordingMux{ServeMux: h.mux, h: h}, apiConfig())
@@ -104,6 +113,9 @@ func apiConfig() huma.Config {
 	// memberd is self-hosted and may run where no CDN is reachable.
 	cfg.DocsPath = ""
 	cfg.Info.Description = apiDescription
+	// Paths in the document carry the /api/v1 prefix, so the one server is
+	// the root of whichever host served the document (a relative URL).
+	cfg.Servers = []*huma.Server{{URL: "/", Description: "The memberd server that served this document."}}
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		securityScheme: {Type: "http", Scheme: "bearer", Description: "A memberd credential secret (mbd_...)."},
 	}
@@ -116,7 +128,8 @@ Authenticate with "Authorization: Bearer <secret>". Each operation needs one sco
 (members:read, members:write, audit:read or credentials:manage). Another organization's
 ids answer 404.
 
-Errors are RFC 9457 problem+json. Request bodies are limited to 1 MiB (413 beyond).
+Errors are RFC 9457 problem+json. A batch removal naming more members than the server's
+batch limit is refused with 400 and a "limit" member holding that limit. Request bodies are limited to 1 MiB (413 beyond).
 Every POST, PATCH and DELETE accepts an Idempotency-Key header (at most 255 characters):
 a retry with the same key and body returns the first answer without a second effect,
 and the same key with another body is refused with 422.
@@ -212,7 +225,30 @@ func (h *handler) writeErr(ctx huma.Context, r *http.Request, w http.ResponseWri
 func problem(c *call, err error) error {
 	respond.SetRetryAfter(c.w, err)
 	status := respond.Status(err)
-	return &huma.ErrorModel{Status: status, Title: http.StatusText(status), Detail: respond.Message(c.r, err)}
+	model := huma.ErrorModel{Status: status, Title: http.StatusText(status), Detail: respond.Message(c.r, err)}
+	var le *limitError
+	if errors.As(err, &le) {
+		return &limitProblem{ErrorModel: model, Limit: le.limit}
+	}
+	return &model
+}
+
+// limitError is a refusal for exceeding a limit the client can learn from
+// the answer: problem adds the limit to the problem as an extension member,
+// so a client need not parse it out of the detail.
+type limitError struct {
+	err   error
+	limit int
+}
+
+func (e *limitError) Error() string { return e.err.Error() }
+func (e *limitError) Unwrap() error { return e.err }
+
+// limitProblem is problem+json with a "limit" extension member (RFC 9457
+// section 3.2).
+type limitProblem struct {
+	huma.ErrorModel
+	Limit int `json:"limit"`
 }
 
 // writeProblem writes err as problem+json outside huma (unknown routes,

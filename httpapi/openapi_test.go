@@ -100,3 +100,23 @@ func TestOpenAPI(t *testing.T) {
 		}
 	}
 }
+
+// TestDocument holds Document to the bytes /openapi.json serves, so what
+// CI lints is what clients get.
+func TestDocument(t *testing.T) {
+	e := newEnv(t)
+	r := e.call("GET", "/openapi.json", "", nil)
+	doc, err := Document()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(doc) != string(r.Body) {
+		t.Fatalf("Document differs from /openapi.json (%d bytes, served %d)", len(doc), len(r.Body))
+	}
+	var d struct {
+		Servers []struct{ URL string } `json:"servers"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil || len(d.Servers) != 1 || d.Servers[0].URL != "/" {
+		t.Fatalf("servers %+v (%v), want one at /", d.Servers, err)
+	}
+}

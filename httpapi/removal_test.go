@@ -230,9 +230,14 @@ func TestRemoveBatch(t *testing.T) {
 			ids = append(ids, m.ID)
 			items = append(items, map[string]any{"id": m.ID})
 		}
-		p := wantProblem(t, e.call("POST", "/api/v1/removals", e.owner, map[string]any{"scope": "organization", "members": items}), http.StatusBadRequest)
+		r := e.call("POST", "/api/v1/removals", e.owner, map[string]any{"scope": "organization", "members": items})
+		p := wantProblem(t, r, http.StatusBadRequest)
 		if !strings.Contains(p.Detail, "3") {
 			t.Errorf("detail %q does not name the limit of 3", p.Detail)
+		}
+		// Clients learn the limit from the "limit" extension member.
+		if lim := decode[struct{ Limit int }](t, r); lim.Limit != 3 {
+			t.Errorf("problem's limit %d, want 3", lim.Limit)
 		}
 		for _, id := range ids {
 			if st := e.memberStatus(id); st != membership.StatusActive {

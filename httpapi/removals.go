@@ -135,7 +135,11 @@ func (h *handler) removeBatch(ctx context.Context, a membership.Actor, in *remov
 	if in.Body.Group != nil {
 		req.Group = in.Body.Group.Ref
 	}
-	return result(h.svc.RemoveBatch(ctx, a, req))
+	res, err := h.svc.RemoveBatch(ctx, a, req)
+	if err != nil && len(req.Items) > h.svc.BatchLimit() {
+		err = &limitError{err: err, limit: h.svc.BatchLimit()}
+	}
+	return result(res, err)
 }
 
 // batchItem is one member of a batch removal, named by exactly one of

@@ -102,6 +102,7 @@ var routeTable = []route{
 	post("/webhooks", "create-webhook", "Webhooks", write, (*handler).createWebhook, "Register a webhook endpoint; its signing secret is shown only in this answer").answers(http.StatusCreated),
 	get("/webhooks/{id}", "get-webhook", "Webhooks", read, (*handler).getWebhook, "Get a webhook endpoint (never its secret)"),
 	del("/webhooks/{id}", "disable-webhook", "Webhooks", write, (*handler).disableWebhook, "Disable a webhook endpoint: nothing more is delivered to it"),
+	post("/webhooks/{id}/enable", "enable-webhook", "Webhooks", write, (*handler).enableWebhook, "Enable a disabled webhook endpoint; if its breaker had disabled it, what it held is delivered again, oldest first"),
 	get("/webhooks/{id}/deliveries", "list-webhook-deliveries", "Webhooks", read, (*handler).listWebhookDeliveries, "An endpoint's deliveries, newest first"),
 	get("/webhook-deliveries/{id}", "get-webhook-delivery", "Webhooks", read, (*handler).getWebhookDelivery, "A delivery with its message and every attempt made"),
 	post("/webhook-deliveries/{id}/redeliver", "redeliver-webhook", "Webhooks", write, (*handler).redeliverWebhook, "Send a delivered or failed delivery's message again, as a new delivery").answers(http.StatusAccepted),

@@ -320,6 +320,9 @@ func TestRoutes(t *testing.T) {
 	if ep := decode[membership.WebhookEndpoint](t, step(200, "DELETE", "/webhooks/{id}", "/api/v1/webhooks/"+hook.Endpoint.UUID, nil)); ep.Status != membership.WebhookDisabled {
 		t.Fatalf("disabled webhook %+v", ep)
 	}
+	if ep := decode[membership.WebhookEndpoint](t, step(200, "POST", "/webhooks/{id}/enable", "/api/v1/webhooks/"+hook.Endpoint.UUID+"/enable", nil)); ep.Status != membership.WebhookActive || ep.DisabledReason != "" {
+		t.Fatalf("enabled webhook %+v", ep)
+	}
 	if hooks.Load() == 0 {
 		t.Fatal("the receiver was never called")
 	}

@@ -30,7 +30,7 @@ func (h *handler) listWebhooks(ctx context.Context, a membership.Actor, _ *struc
 
 type createWebhookInput struct {
 	Body struct {
-		URL         string         `json:"url" maxLength:"2000" doc:"Absolute http or https URL that receives signed deliveries."`
+		URL         string         `json:"url" maxLength:"2000" doc:"Absolute http or https URL that receives signed deliveries. Loopback, private, link-local, shared (CGNAT), multicast and reserved addresses, names resolving to them and non-canonical address spellings are refused unless the operator allows them (--webhook-allow-cidr)."`
 		Description string         `json:"description,omitempty" maxLength:"200"`
 		Events      []webhookEvent `json:"events" doc:"The event types to deliver."`
 	}
@@ -54,6 +54,10 @@ func (h *handler) getWebhook(ctx context.Context, a membership.Actor, in *UUIDPa
 
 func (h *handler) disableWebhook(ctx context.Context, a membership.Actor, in *UUIDPath) (*out[*membership.WebhookEndpoint], error) {
 	return result(h.svc.DisableWebhookEndpoint(ctx, a, in.ID))
+}
+
+func (h *handler) enableWebhook(ctx context.Context, a membership.Actor, in *UUIDPath) (*out[*membership.WebhookEndpoint], error) {
+	return result(h.svc.EnableWebhookEndpoint(ctx, a, in.ID))
 }
 
 type deliveryPage struct {

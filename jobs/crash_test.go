@@ -58,7 +58,7 @@ func TestHelperNode(t *testing.T) {
 			select {} // hold the transaction open until the parent kills us
 		}
 	}
-	_, r := queuedService(t, st, cfg, membership.DefaultConfig())
+	_, r := queuedService(t, st, cfg, svcConfig())
 	if err := r.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestCrash(t *testing.T) {
 					spec := crashDB(t, engine)
 					parent := openSpec(t, spec)
 					defer parent.Close()
-					svc, _ := queuedService(t, parent, helperConfig(), membership.DefaultConfig())
+					svc, _ := queuedService(t, parent, helperConfig(), svcConfig())
 					o := setupOrg(t, svc, "crash")
 					id := tc.start(t, svc, o)
 
@@ -233,7 +233,7 @@ func TestCrash(t *testing.T) {
 				spec := crashDB(t, engine)
 				parent := openSpec(t, spec)
 				defer parent.Close()
-				svc, _ := queuedService(t, parent, helperConfig(), membership.DefaultConfig())
+				svc, _ := queuedService(t, parent, helperConfig(), svcConfig())
 				o := setupOrg(t, svc, "crashhook")
 				rc := newReceiver(t)
 				ep, err := svc.CreateWebhookEndpoint(context.Background(), o.owner, membership.CreateWebhookEndpointRequest{URL: rc.srv.URL, Events: []string{membership.WebhookMemberRemoved}})
@@ -309,8 +309,8 @@ func TestTwoNodes(t *testing.T) {
 		}
 		return cfg
 	}
-	a := startNode(t, db, cfgFor("a"), membership.DefaultConfig())
-	b := startNode(t, db, cfgFor("b"), membership.DefaultConfig())
+	a := startNode(t, db, cfgFor("a"), svcConfig())
+	b := startNode(t, db, cfgFor("b"), svcConfig())
 	ctx := context.Background()
 	const n = 30
 	type job struct {

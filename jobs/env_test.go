@@ -4,10 +4,12 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/netip"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/memberd/memberd/internal/netguard"
 	"github.com/memberd/memberd/internal/pgtest"
 	"github.com/memberd/memberd/jobs"
 	"github.com/memberd/memberd/jobs/jobstest"
@@ -73,8 +75,20 @@ type node struct {
 	runner *jobs.Runner
 }
 
+// loopback admits the tests' webhook receivers, which listen on 127.0.0.1
+// only; without it memberd refuses them as it would in production.
+var loopback = &netguard.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+
+// svcConfig is the service's default configuration with loopback allowed.
+func svcConfig() membership.Config {
+	cfg := membership.DefaultConfig()
+	cfg.WebhookGuard = loopback
+	return cfg
+}
+
 func testConfig() jobs.Config {
 	cfg := jobs.DefaultConfig()
+	cfg.HTTPClient = loopback.Client(0)
 	cfg.FetchPollInterval = 50 * time.Millisecond
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.Webhook = membership.WebhookRetryPolicy{MaxAttempts: 4, Backoff: func(n int) time.Duration {

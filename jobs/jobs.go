@@ -41,6 +41,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/memberd/memberd/internal/netguard"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -70,7 +71,10 @@ type Config struct {
 	OperationMaxAttempts int
 	// Webhook is the retry policy of failing webhook deliveries.
 	Webhook membership.WebhookRetryPolicy
-	// HTTPClient sends webhooks; its Timeout bounds one attempt.
+	// HTTPClient sends webhooks; its Timeout bounds one attempt. The
+	// default dials no special-purpose address (netguard), follows no
+	// redirect and uses no proxy; give one built by a netguard.Guard with
+	// the operator's allow-list.
 	HTTPClient *http.Client
 	// Logger receives River's and the workers' logs.
 	Logger *slog.Logger
@@ -91,7 +95,7 @@ func DefaultConfig() Config {
 		Workers: DefaultWorkers, FetchPollInterval: DefaultFetchPollInterval, JobTimeout: DefaultJobTimeout,
 		RescueAfter: DefaultRescueAfter, OperationMaxAttempts: DefaultOperationMaxAttempts,
 		Webhook:    membership.DefaultWebhookRetryPolicy(),
-		HTTPClient: &http.Client{Timeout: DefaultDeliveryTimeout},
+		HTTPClient: (&netguard.Guard{}).Client(DefaultDeliveryTimeout),
 		Logger:     slog.Default(),
 	}
 }
@@ -117,7 +121,10 @@ func (c *Config) fill() error {
 		c.OperationMaxAttempts = d.OperationMaxAttempts
 	}
 	if c.Webhook.MaxAttempts <= 0 || c.Webhook.Backoff == nil {
-		c.Webhook = d.Webhook
+		c.Webhook.MaxAttempts, c.Webhook.Backoff = d.Webhook.MaxAttempts, d.Webhook.Backoff
+	}
+	if c.Webhook.BreakerFailures <= 0 {
+		c.Webhook.BreakerFailures, c.Webhook.BreakerPeriod = d.Webhook.BreakerFailures, d.Webhook.BreakerPeriod
 	}
 	if c.HTTPClient == nil {
 		c.HTTPClient = d.HTTPClient

@@ -13,7 +13,7 @@ import (
 func TestOperation(t *testing.T) {
 	forEngines(t, func(t *testing.T, db engine) {
 		ctx := context.Background()
-		n := startNode(t, db, testConfig(), membership.DefaultConfig())
+		n := startNode(t, db, testConfig(), svcConfig())
 		o := setupOrg(t, n.svc, "acme")
 		start := func(roles ...string) (*membership.Operation, error) {
 			return n.svc.StartOperation(ctx, o.owner, membership.StartOperationRequest{

@@ -29,7 +29,7 @@ func TestScheduledRemoval(t *testing.T) {
 		ctx := context.Background()
 
 		t.Run("ExecutesOnTime", func(t *testing.T) {
-			n := startNode(t, db, testConfig(), membership.DefaultConfig())
+			n := startNode(t, db, testConfig(), svcConfig())
 			o := setupOrg(t, n.svc, "ontime")
 			due := time.Now().Add(1500 * time.Millisecond)
 			op, err := n.svc.StartOperation(ctx, o.owner, removeMemberAt(o, due))
@@ -70,7 +70,7 @@ func TestScheduledRemoval(t *testing.T) {
 		})
 
 		t.Run("Cancel", func(t *testing.T) {
-			n := startNode(t, db, testConfig(), membership.DefaultConfig())
+			n := startNode(t, db, testConfig(), svcConfig())
 			o := setupOrg(t, n.svc, "cancel")
 			op, err := n.svc.StartOperation(ctx, o.owner, removeMemberAt(o, time.Now().Add(700*time.Millisecond)))
 			if err != nil {
@@ -96,7 +96,7 @@ func TestScheduledRemoval(t *testing.T) {
 		})
 
 		t.Run("SurvivesRestart", func(t *testing.T) {
-			n := startNode(t, db, testConfig(), membership.DefaultConfig())
+			n := startNode(t, db, testConfig(), svcConfig())
 			o := setupOrg(t, n.svc, "restart")
 			due := time.Now().Add(2 * time.Second)
 			op, err := n.svc.StartOperation(ctx, o.owner, removeMemberAt(o, due))
@@ -108,12 +108,12 @@ func TestScheduledRemoval(t *testing.T) {
 			// Read before the second node starts: once it is up, the
 			// overdue removal may rightly run before a read after it.
 			down := db.open(t)
-			s := memberStatus(t, membership.NewService(down, membership.DefaultConfig()), o)
+			s := memberStatus(t, membership.NewService(down, svcConfig()), o)
 			_ = down.Close()
 			if s != membership.StatusActive {
 				t.Fatalf("ran with no node up: %s", s)
 			}
-			n2 := startNode(t, db, testConfig(), membership.DefaultConfig())
+			n2 := startNode(t, db, testConfig(), svcConfig())
 			op = waitOperation(t, n2.svc, o.owner, op.UUID, 10*time.Second)
 			if op.Status != membership.OperationSucceeded {
 				t.Fatalf("operation %+v", op)
@@ -127,7 +127,7 @@ func TestScheduledRemoval(t *testing.T) {
 		})
 
 		t.Run("Refusals", func(t *testing.T) {
-			n := startNode(t, db, testConfig(), membership.DefaultConfig())
+			n := startNode(t, db, testConfig(), svcConfig())
 			o := setupOrg(t, n.svc, "refuse")
 			past := time.Now().Add(-time.Hour)
 			if _, err := n.svc.StartOperation(ctx, o.owner, removeMemberAt(o, past)); membership.ErrorCode(err) != membership.CodeInvalid {

@@ -21,6 +21,7 @@ import (
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/memberd/memberd/internal/netguard"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -40,8 +41,9 @@ type deliveryWorker[TTx any, TDriver riverdriver.Driver[TTx]] struct {
 	e *engine[TTx, TDriver]
 }
 
-// maxResponseLog bounds how much of a receiver's answer the delivery log keeps.
-const maxResponseLog = 1024
+// maxResponseLog bounds how much of a receiver's answer the delivery log
+// keeps: enough to see why it refused, too little to read a page through.
+const maxResponseLog = 256
 
 func (w *deliveryWorker[TTx, TDriver]) Work(ctx context.Context, job *river.Job[DeliveryArgs]) error {
 	d, err := w.e.svc.PendingDelivery(ctx, job.Args.Delivery)
@@ -71,6 +73,12 @@ func (w *deliveryWorker[TTx, TDriver]) send(ctx context.Context, d *membership.D
 	}
 	resp, err := w.e.cfg.HTTPClient.Do(req)
 	out.Duration = time.Since(start)
+	if netguard.IsNotAllowed(err) {
+		// Nothing about the address or the port's state: last_error must
+		// not tell a tenant what lies behind memberd.
+		out.Err = netguard.ErrNotAllowed.Error()
+		return out
+	}
 	if err != nil {
 		out.Err = err.Error()
 		return out

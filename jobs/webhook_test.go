@@ -117,7 +117,7 @@ func TestWebhooks(t *testing.T) {
 		ctx := context.Background()
 
 		t.Run("SignedAndRetried", func(t *testing.T) {
-			n := startNode(t, db, testConfig(), membership.DefaultConfig())
+			n := startNode(t, db, testConfig(), svcConfig())
 			o := setupOrg(t, n.svc, "signed")
 			rc := newReceiver(t)
 			rc.failFirst[membership.WebhookMemberRemoved] = 2
@@ -178,7 +178,7 @@ func TestWebhooks(t *testing.T) {
 		})
 
 		t.Run("OrderPerMember", func(t *testing.T) {
-			n := startNode(t, db, testConfig(), membership.DefaultConfig())
+			n := startNode(t, db, testConfig(), svcConfig())
 			o := setupOrg(t, n.svc, "order")
 			rc := newReceiver(t)
 			// The member's first event fails twice; the two after it must wait.
@@ -205,7 +205,7 @@ func TestWebhooks(t *testing.T) {
 		})
 
 		t.Run("GivesUpAndGoesOn", func(t *testing.T) {
-			n := startNode(t, db, testConfig(), membership.DefaultConfig())
+			n := startNode(t, db, testConfig(), svcConfig())
 			o := setupOrg(t, n.svc, "giveup")
 			rc := newReceiver(t)
 			rc.failAll = true
@@ -233,7 +233,7 @@ func TestWebhooks(t *testing.T) {
 		})
 
 		t.Run("Refusals", func(t *testing.T) {
-			n := startNode(t, db, testConfig(), membership.DefaultConfig())
+			n := startNode(t, db, testConfig(), svcConfig())
 			o := setupOrg(t, n.svc, "whrefuse")
 			for _, req := range []membership.CreateWebhookEndpointRequest{
 				{URL: "ftp://example.test/x", Events: []string{membership.WebhookMemberRemoved}},

@@ -22,12 +22,15 @@ const (
 	ScopeTedeeReadWrite = "Organization.ReadWrite"
 	// ScopeWorkivaOrgRead is Workiva's "organization:read".
 	ScopeWorkivaOrgRead = "organization:read"
+	// ScopeSCIM lets an identity provider provision and deprovision
+	// through SCIM 2.0.
+	ScopeSCIM = "scim"
 )
 
 // AllScopes lists every scope memberd knows.
 func AllScopes() []string {
 	return []string{ScopeMembersRead, ScopeMembersWrite, ScopeCredentialsManage, ScopeAuditRead,
-		ScopeTedeeReadWrite, ScopeWorkivaOrgRead}
+		ScopeTedeeReadWrite, ScopeWorkivaOrgRead, ScopeSCIM}
 }
 
 // tokenPrefix starts every memberd secret, so leaked keys are recognizable

@@ -563,35 +563,43 @@ func (s *Service) RestoreMember(ctx context.Context, a Actor, req RestoreMemberR
 		if target.Active() {
 			return nil, Errorf(CodeConflict, "the member is active")
 		}
-		if err := mayRemove(actor, target, target.AddedBy, RuleAdminAnyMember); err != nil {
-			return nil, Errorf(CodeForbidden, "you do not have rights to restore the specified user")
-		}
-		before := *target
-		now := s.now()
-		if err := tx.MemberSetStatus(ctx, &MemberSetStatusParams{ID: target.ID, Status: StatusActive, At: now, By: actor.ID}); err != nil {
-			return nil, err
-		}
-		target.Status, target.RemovedAt, target.RemovedBy, target.UpdatedAt = StatusActive, nil, 0, now
-		report := newReport(target)
-		on := &ReactivateParams{OrgID: a.OrgID, MemberID: target.ID, Cause: CauseMemberRemoved}
-		if report.Spaces, err = tx.SpaceMembersReactivate(ctx, on); err != nil {
-			return nil, err
-		}
-		report.Roles = rolesOf(report.Spaces)
-		if report.Groups, err = tx.GroupMembersReactivate(ctx, on); err != nil {
-			return nil, err
-		}
-		direct, err := tx.GrantsReactivate(ctx, on)
-		if err != nil {
-			return nil, err
-		}
-		report.Counts.DirectGrants = len(direct)
-		for _, g := range direct[:min(len(direct), DefaultReportLimit)] {
-			report.Grants = append(report.Grants, &GrantChange{Grant: g, Origin: g.Origin()})
-		}
-		if report.RemainingAccess, err = tx.AccessList(ctx, a.OrgID, target.ID); err != nil {
-			return nil, err
-		}
-		return s.recorded(ctx, tx, a, "member.restored", report, DefaultReportLimit, &before, target)
+		return s.restore(ctx, tx, a, actor, target)
 	})
+}
+
+// restore makes target, a removed member, active again with the spaces,
+// roles, groups and direct grants its removal took, and records it; actor
+// is the acting member. Every interface's restore runs through it.
+func (s *Service) restore(ctx context.Context, tx Tx, a Actor, actor, target *Member) (*Report, error) {
+	if err := mayRemove(actor, target, target.AddedBy, RuleAdminAnyMember); err != nil {
+		return nil, Errorf(CodeForbidden, "you do not have rights to restore the specified user")
+	}
+	before := *target
+	now := s.now()
+	if err := tx.MemberSetStatus(ctx, &MemberSetStatusParams{ID: target.ID, Status: StatusActive, At: now, By: actor.ID}); err != nil {
+		return nil, err
+	}
+	target.Status, target.RemovedAt, target.RemovedBy, target.UpdatedAt = StatusActive, nil, 0, now
+	report := newReport(target)
+	on := &ReactivateParams{OrgID: a.OrgID, MemberID: target.ID, Cause: CauseMemberRemoved}
+	var err error
+	if report.Spaces, err = tx.SpaceMembersReactivate(ctx, on); err != nil {
+		return nil, err
+	}
+	report.Roles = rolesOf(report.Spaces)
+	if report.Groups, err = tx.GroupMembersReactivate(ctx, on); err != nil {
+		return nil, err
+	}
+	direct, err := tx.GrantsReactivate(ctx, on)
+	if err != nil {
+		return nil, err
+	}
+	report.Counts.DirectGrants = len(direct)
+	for _, g := range direct[:min(len(direct), DefaultReportLimit)] {
+		report.Grants = append(report.Grants, &GrantChange{Grant: g, Origin: g.Origin()})
+	}
+	if report.RemainingAccess, err = tx.AccessList(ctx, a.OrgID, target.ID); err != nil {
+		return nil, err
+	}
+	return s.recorded(ctx, tx, a, "member.restored", report, DefaultReportLimit, &before, target)
 }

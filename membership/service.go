@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/memberd/memberd/internal/netguard"
 )
 
 // Defaults for Config.
@@ -30,6 +32,12 @@ type Config struct {
 	// Queue runs operations and webhook deliveries later. Without one they
 	// are refused with CodeUnavailable rather than accepted and never run.
 	Queue Queue
+	// WebhookGuard decides which webhook URLs may be registered; nil
+	// refuses every special-purpose address (loopback, private, ...).
+	WebhookGuard *netguard.Guard
+	// WebhookMaxPending bounds one endpoint's pending deliveries; 0 is
+	// DefaultWebhookMaxPending.
+	WebhookMaxPending int
 }
 
 // DefaultConfig returns the settings memberd runs with unless told otherwise.

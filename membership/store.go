@@ -183,8 +183,14 @@ type Tx interface {
 	WebhookEndpointGet(ctx context.Context, orgID, id int64, uuid string) (*WebhookEndpoint, error)
 	// WebhookEndpointList lists an organization's endpoints in ID order.
 	WebhookEndpointList(ctx context.Context, orgID int64) ([]*WebhookEndpoint, error)
-	// WebhookEndpointUpdate stores e's URL, events, description and status.
+	// WebhookEndpointUpdate stores e's URL, events, description, status,
+	// breaker state and DroppingSince (not Dropped or LastDroppedAt, which
+	// only WebhookEndpointDropped changes).
 	WebhookEndpointUpdate(ctx context.Context, e *WebhookEndpoint) error
+	// WebhookEndpointDropped counts one message not queued for endpoint id
+	// at at, and reports whether it opened a run of drops (DroppingSince
+	// was unset). Returns CodeNotFound if the endpoint is absent.
+	WebhookEndpointDropped(ctx context.Context, id int64, at time.Time) (bool, error)
 	// WebhookMessageCreate appends m to the outbox and sets its ID.
 	WebhookMessageCreate(ctx context.Context, m *WebhookMessage) error
 	// WebhookMessageGet returns the outbox message with that ID, or
@@ -199,14 +205,17 @@ type Tx interface {
 	WebhookDeliveryList(ctx context.Context, p *WebhookDeliveryListParams) ([]*WebhookDelivery, error)
 	// WebhookDeliveryUpdate stores d's status, attempts and last outcome.
 	WebhookDeliveryUpdate(ctx context.Context, d *WebhookDelivery) error
+	// WebhookDeliveryCountPending counts the endpoint's pending
+	// deliveries, up to limit.
+	WebhookDeliveryCountPending(ctx context.Context, endpointID int64, limit int) (int, error)
 	// WebhookDeliveryPrev returns the newest pending delivery of the same
-	// endpoint and order key with an ID below beforeID (any when 0), locking
-	// it. It decides who goes first per member. Returns CodeNotFound if
-	// there is none.
+	// endpoint and order key (any key when empty) with an ID below
+	// beforeID (any when 0), locking it. It decides who goes first in a
+	// line. Returns CodeNotFound if there is none.
 	WebhookDeliveryPrev(ctx context.Context, endpointID int64, orderKey string, beforeID int64) (*WebhookDelivery, error)
 	// WebhookDeliveryNext returns the oldest pending delivery of the same
-	// endpoint and order key with an ID above afterID. Returns CodeNotFound
-	// if there is none.
+	// endpoint and order key (any key when empty) with an ID above
+	// afterID. Returns CodeNotFound if there is none.
 	WebhookDeliveryNext(ctx context.Context, endpointID int64, orderKey string, afterID int64) (*WebhookDelivery, error)
 	// WebhookAttemptAppend records one delivery attempt and sets its ID.
 	WebhookAttemptAppend(ctx context.Context, at *WebhookAttempt) error
@@ -245,6 +254,8 @@ type Tx interface {
 	// MemberSearch lists members matching p by keyset: after p.AfterID in
 	// ID order, or the p.Limit just before p.BeforeID, still in ID order.
 	MemberSearch(ctx context.Context, p *MemberSearchParams) ([]*Member, error)
+	// DirectoryTx holds what identity providers (SCIM) read and write.
+	DirectoryTx
 }
 
 // RefParams addresses an entity of an organization by ID or UUID.

@@ -6,9 +6,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
+
+	"github.com/memberd/memberd/internal/netguard"
 )
 
 // Webhook event types an endpoint can subscribe to. The first five are
@@ -46,6 +47,21 @@ const (
 	WebhookDisabled = "disabled"
 )
 
+// Why an endpoint is disabled (WebhookEndpoint.DisabledReason).
+const (
+	// DisabledByCall: an owner or admin disabled it; what was queued is
+	// dropped and nothing new is queued.
+	DisabledByCall = "disabled_by_call"
+	// DisabledFailing: the circuit breaker opened after a run of failed
+	// attempts; pending deliveries are held (up to the bound) and go out
+	// when it is enabled again.
+	DisabledFailing = "failing"
+)
+
+// DefaultWebhookMaxPending is how many pending deliveries one endpoint may
+// hold unless Config.WebhookMaxPending says otherwise.
+const DefaultWebhookMaxPending = 1000
+
 // WebhookEndpoint is where an organization wants to hear about changes.
 // Secret ("whsec_" + base64) signs every delivery (Standard Webhooks); it
 // is kept in the clear because signing needs it, and shown once.
@@ -60,6 +76,28 @@ type WebhookEndpoint struct {
 	Status      string    `json:"status"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+
+	// DisabledReason says why a disabled endpoint is (DisabledByCall,
+	// DisabledFailing), DisabledAt since when.
+	DisabledReason string     `json:"disabled_reason,omitempty"`
+	DisabledAt     *time.Time `json:"disabled_at,omitempty"`
+	// Failures counts consecutive failed attempts since FailingSince;
+	// LastError is the last one's error or status.
+	Failures     int        `json:"consecutive_failures"`
+	FailingSince *time.Time `json:"failing_since,omitempty"`
+	LastError    string     `json:"last_error,omitempty"`
+	// Dropped counts messages never queued because the endpoint already
+	// held its bound of pending deliveries; DroppingSince is when the
+	// current run of drops began (cleared by a delivery or enabling),
+	// LastDroppedAt the latest. The audit trail has every event dropped.
+	Dropped       int64      `json:"dropped_deliveries"`
+	DroppingSince *time.Time `json:"dropping_since,omitempty"`
+	LastDroppedAt *time.Time `json:"last_dropped_at,omitempty"`
+}
+
+// held reports whether the breaker holds e's deliveries.
+func (e *WebhookEndpoint) held() bool {
+	return e.Status == WebhookDisabled && e.DisabledReason == DisabledFailing
 }
 
 // Subscribed reports whether e wants events of type t.
@@ -138,20 +176,34 @@ type WebhookDeliveryListParams struct {
 	Limit      int
 }
 
-// WebhookRetryPolicy says how often and how far apart a failing delivery
-// is retried: Backoff(n) is the wait after the n-th failed attempt.
+// WebhookRetryPolicy says how often and how far apart a failing endpoint
+// is tried: Backoff(n) is the wait after its n-th consecutive failed
+// attempt, whichever delivery made it, so one dead endpoint sees one
+// paced stream, not a storm per delivery. A delivery is given up after
+// MaxAttempts. The breaker opens (the endpoint is disabled, its
+// deliveries held) after BreakerFailures consecutive failures spanning at
+// least BreakerPeriod.
 type WebhookRetryPolicy struct {
-	MaxAttempts int
-	Backoff     func(attempt int) time.Duration
+	MaxAttempts     int
+	Backoff         func(attempt int) time.Duration
+	BreakerFailures int
+	BreakerPeriod   time.Duration
 }
 
+// Defaults of the circuit breaker.
+const (
+	DefaultBreakerFailures = 10
+	DefaultBreakerPeriod   = time.Hour
+)
+
 // DefaultWebhookRetryPolicy doubles the wait from 5 s up to an hour, for 12
-// attempts (about four hours in all).
+// attempts (about four hours in all), and opens the breaker after 10
+// failures over at least an hour (the 11th, about 85 minutes in).
 func DefaultWebhookRetryPolicy() WebhookRetryPolicy {
 	return WebhookRetryPolicy{MaxAttempts: 12, Backoff: func(n int) time.Duration {
 		d := 5 * time.Second << min(n-1, 20)
 		return min(d, time.Hour)
-	}}
+	}, BreakerFailures: DefaultBreakerFailures, BreakerPeriod: DefaultBreakerPeriod}
 }
 
 // publish writes the outbox message of an audited change and a delivery to
@@ -167,7 +219,14 @@ func (s *Service) publish(ctx context.Context, tx Tx, e *Event) error {
 	}
 	var to []*WebhookEndpoint
 	for _, ep := range endpoints {
-		if ep.Status == WebhookActive && ep.Subscribed(e.Action) {
+		if !ep.Subscribed(e.Action) || (ep.Status != WebhookActive && !ep.held()) {
+			continue
+		}
+		full, err := s.endpointFull(ctx, tx, ep, e)
+		if err != nil {
+			return err
+		}
+		if !full {
 			to = append(to, ep)
 		}
 	}
@@ -213,15 +272,44 @@ func (s *Service) publish(ctx context.Context, tx Tx, e *Event) error {
 	return nil
 }
 
-// queueDelivery adds a delivery of msg to ep behind any earlier pending
-// delivery with the same order key; only the first in line has a job,
-// and each finished delivery starts the next (see finishDelivery).
+func (s *Service) maxPending() int {
+	if s.cfg.WebhookMaxPending > 0 {
+		return s.cfg.WebhookMaxPending
+	}
+	return DefaultWebhookMaxPending
+}
+
+// endpointFull reports whether ep already holds its bound of pending
+// deliveries. If so, the message of e is dropped for it: counted on the
+// endpoint, and the first drop of a run is audited, so a dead endpoint
+// costs one row per event in the audit trail, which keeps it anyway, and
+// nothing more.
+func (s *Service) endpointFull(ctx context.Context, tx Tx, ep *WebhookEndpoint, e *Event) (bool, error) {
+	n, err := tx.WebhookDeliveryCountPending(ctx, ep.ID, s.maxPending())
+	if err != nil || n < s.maxPending() {
+		return false, err
+	}
+	opened, err := tx.WebhookEndpointDropped(ctx, ep.ID, e.At)
+	if err != nil || !opened {
+		return true, err
+	}
+	a := Actor{OrgID: ep.OrgID, Interface: e.Interface, RequestID: e.RequestID}
+	_, err = s.record(ctx, tx, a, "webhook_endpoint.dropping", nil, nil, map[string]any{
+		"endpoint_id": ep.UUID, "max_pending": s.maxPending(), "first_dropped_event_id": e.UUID, "first_dropped_type": e.Action,
+	})
+	return true, err
+}
+
+// queueDelivery adds a delivery of msg to the end of ep's line: only the
+// first in line has a job, and each finished delivery starts the next
+// (see FinishDeliveryAttempt), so one endpoint sees one request at a time,
+// in order, and a member's events in particular arrive in order.
 func (s *Service) queueDelivery(ctx context.Context, tx Tx, ep *WebhookEndpoint, msg *WebhookMessage, redelivers string) (*WebhookDelivery, error) {
 	now := s.now()
 	// Lock the last one in line first: a delivery finishing concurrently
 	// then either sees this one as its successor or has already finished
 	// and this one goes first.
-	prev, err := tx.WebhookDeliveryPrev(ctx, ep.ID, msg.OrderKey, 0)
+	prev, err := tx.WebhookDeliveryPrev(ctx, ep.ID, "", 0)
 	if err != nil && ErrorCode(err) != CodeNotFound {
 		return nil, err
 	}
@@ -264,10 +352,16 @@ type CreateWebhookEndpointRequest struct {
 // deliveries one change can fan out to.
 const maxWebhookEndpoints = 20
 
-func checkWebhook(rawURL string, events []string) error {
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(rawURL) > 2000 {
-		return Errorf(CodeInvalid, "url must be an absolute http or https URL")
+func (s *Service) checkWebhook(ctx context.Context, rawURL string, events []string) error {
+	if len(rawURL) > 2000 {
+		return Errorf(CodeInvalid, "url is longer than 2000 characters")
+	}
+	guard := s.cfg.WebhookGuard
+	if guard == nil {
+		guard = &netguard.Guard{}
+	}
+	if _, err := guard.CheckURL(ctx, rawURL); err != nil {
+		return &Error{Code: CodeInvalid, Message: err.Error(), Err: err}
 	}
 	if len(events) == 0 {
 		return Errorf(CodeInvalid, "at least one event type is required")
@@ -283,7 +377,7 @@ func checkWebhook(rawURL string, events []string) error {
 // CreateWebhookEndpoint registers an endpoint for the organization and
 // returns its signing secret. Only owners and admins may.
 func (s *Service) CreateWebhookEndpoint(ctx context.Context, a Actor, req CreateWebhookEndpointRequest) (*NewWebhookEndpoint, error) {
-	if err := checkWebhook(req.URL, req.Events); err != nil {
+	if err := s.checkWebhook(ctx, req.URL, req.Events); err != nil {
 		return nil, err
 	}
 	if len(req.Description) > maxNameLen {
@@ -346,21 +440,67 @@ func (s *Service) WebhookEndpoint(ctx context.Context, a Actor, id string) (*Web
 // queued for it, and what is queued is dropped when its turn comes.
 func (s *Service) DisableWebhookEndpoint(ctx context.Context, a Actor, id string) (*WebhookEndpoint, error) {
 	return mutate(ctx, s, a, "webhook_endpoint.disable", func(tx Tx) (*WebhookEndpoint, error) {
-		if _, err := s.manager(ctx, tx, a); err != nil {
-			return nil, err
-		}
-		ep, err := tx.WebhookEndpointGet(ctx, a.OrgID, 0, id)
+		ep, err := s.managedEndpoint(ctx, tx, a, id)
 		if err != nil {
 			return nil, err
 		}
 		if ep.Status == WebhookDisabled {
 			return nil, ErrAlreadyRemoved
 		}
-		ep.Status, ep.UpdatedAt = WebhookDisabled, s.now()
+		now := s.now()
+		ep.Status, ep.DisabledReason, ep.DisabledAt, ep.UpdatedAt = WebhookDisabled, DisabledByCall, &now, now
 		if err := tx.WebhookEndpointUpdate(ctx, ep); err != nil {
 			return nil, err
 		}
 		_, err = s.record(ctx, tx, a, "webhook_endpoint.disabled", nil, nil, ep)
+		return ep, err
+	})
+}
+
+// managedEndpoint returns the organization's endpoint id if a may manage it.
+func (s *Service) managedEndpoint(ctx context.Context, tx Tx, a Actor, id string) (*WebhookEndpoint, error) {
+	if _, err := s.manager(ctx, tx, a); err != nil {
+		return nil, err
+	}
+	return tx.WebhookEndpointGet(ctx, a.OrgID, 0, id)
+}
+
+// EnableWebhookEndpoint makes a disabled endpoint active again with a
+// clean record. If the breaker had disabled it, what it held is sent
+// again, oldest first. An active endpoint is a conflict.
+func (s *Service) EnableWebhookEndpoint(ctx context.Context, a Actor, id string) (*WebhookEndpoint, error) {
+	if err := s.needQueue(); err != nil {
+		return nil, err
+	}
+	return mutate(ctx, s, a, "webhook_endpoint.enable", func(tx Tx) (*WebhookEndpoint, error) {
+		ep, err := s.managedEndpoint(ctx, tx, a, id)
+		if err != nil {
+			return nil, err
+		}
+		if ep.Status == WebhookActive {
+			return nil, Errorf(CodeConflict, "the endpoint is already active")
+		}
+		before := *ep
+		now := s.now()
+		ep.Status, ep.DisabledReason, ep.DisabledAt, ep.UpdatedAt = WebhookActive, "", nil, now
+		ep.Failures, ep.FailingSince, ep.LastError, ep.DroppingSince = 0, nil, "", nil
+		if err := tx.WebhookEndpointUpdate(ctx, ep); err != nil {
+			return nil, err
+		}
+		// Held deliveries have no job; one disabled by a call is still
+		// draining its line through the jobs it has, which now send.
+		if before.held() {
+			head, err := tx.WebhookDeliveryNext(ctx, ep.ID, "", 0)
+			if err != nil && ErrorCode(err) != CodeNotFound {
+				return nil, err
+			}
+			if head != nil {
+				if err := s.queue.EnqueueDelivery(ctx, tx, head.ID, now); err != nil {
+					return nil, fmt.Errorf("enqueue webhook delivery: %w", err)
+				}
+			}
+		}
+		_, err = s.record(ctx, tx, a, "webhook_endpoint.enabled", nil, &before, ep)
 		return ep, err
 	})
 }
@@ -461,6 +601,13 @@ type DeliveryOutcome struct {
 // OK reports whether the receiver accepted the delivery (any 2xx).
 func (o *DeliveryOutcome) OK() bool { return o.Err == "" && o.StatusCode >= 200 && o.StatusCode < 300 }
 
+func (o *DeliveryOutcome) failure() string {
+	if o.Err != "" {
+		return o.Err
+	}
+	return fmt.Sprintf("status %d", o.StatusCode)
+}
+
 // PendingDelivery returns what to send for a delivery, or nil when there
 // is nothing to send (delivered already, or its endpoint disabled).
 func (s *Service) PendingDelivery(ctx context.Context, id int64) (*Delivery, error) {
@@ -482,11 +629,16 @@ func (s *Service) PendingDelivery(ctx context.Context, id int64) (*Delivery, err
 }
 
 // FinishDeliveryAttempt records an attempt's outcome. On success the
-// delivery is done; on failure it is retried after policy's backoff, or
-// marked failed once policy's attempts are used up. When it is done
-// either way, the next delivery in its member's line is queued. out nil
-// means the endpoint was disabled and the delivery is dropped as failed.
-// finish is the queue's bookkeeping, called in the same transaction.
+// delivery is done and its endpoint's failures are forgotten. On failure
+// the endpoint's run of failures grows: the delivery is retried after
+// policy's backoff for that run, or marked failed once policy's attempts
+// are used up; and once the run is long enough the breaker disables the
+// endpoint and holds the delivery (see EnableWebhookEndpoint). When a
+// delivery is done either way, the next in its endpoint's line is queued,
+// after the backoff if it failed. out nil means the endpoint is disabled:
+// the delivery is dropped as failed, or, if the breaker disabled it,
+// held. finish is the queue's bookkeeping, called in the same
+// transaction.
 func (s *Service) FinishDeliveryAttempt(ctx context.Context, id int64, out *DeliveryOutcome, policy WebhookRetryPolicy, finish func(tx Tx) error) (*WebhookDelivery, error) {
 	var d *WebhookDelivery
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -497,8 +649,16 @@ func (s *Service) FinishDeliveryAttempt(ctx context.Context, id int64, out *Deli
 		if d.Status != DeliveryPending {
 			return finish(tx)
 		}
+		ep, err := tx.WebhookEndpointGet(ctx, 0, d.EndpointID, "")
+		if err != nil {
+			return err
+		}
+		if out == nil && ep.held() {
+			return finish(tx)
+		}
 		now := s.now()
 		d.UpdatedAt, d.NextAt = now, nil
+		var wait time.Duration // before the next attempt at this endpoint
 		if out == nil {
 			d.Status, d.LastError = DeliveryFailed, "endpoint disabled"
 		} else {
@@ -508,30 +668,37 @@ func (s *Service) FinishDeliveryAttempt(ctx context.Context, id int64, out *Deli
 				StatusCode: out.StatusCode, Error: out.Err, DurationMS: out.Duration.Milliseconds(), Response: out.Response}); err != nil {
 				return err
 			}
-			switch {
-			case out.OK():
+			if out.OK() {
 				d.Status, d.DeliveredAt = DeliveryDelivered, &now
-			case d.Attempts >= policy.MaxAttempts:
+			} else if d.Attempts >= policy.MaxAttempts {
 				d.Status = DeliveryFailed
-			default:
-				next := now.Add(policy.Backoff(d.Attempts))
+			}
+			if wait, err = s.endpointAttempted(ctx, tx, ep, out, policy, now); err != nil {
+				return err
+			}
+			if d.Status == DeliveryPending && !ep.held() {
+				next := now.Add(wait)
 				d.NextAt = &next
 			}
 		}
 		if err := tx.WebhookDeliveryUpdate(ctx, d); err != nil {
 			return err
 		}
-		if d.Status == DeliveryPending {
+		switch {
+		case ep.held():
+			// The breaker opened: the line waits, without a job, for
+			// EnableWebhookEndpoint.
+		case d.Status == DeliveryPending:
 			if err := s.queue.EnqueueDelivery(ctx, tx, d.ID, *d.NextAt); err != nil {
 				return err
 			}
-		} else {
-			next, err := tx.WebhookDeliveryNext(ctx, d.EndpointID, d.OrderKey, d.ID)
+		default:
+			next, err := tx.WebhookDeliveryNext(ctx, d.EndpointID, "", d.ID)
 			if err != nil && ErrorCode(err) != CodeNotFound {
 				return err
 			}
 			if next != nil {
-				if err := s.queue.EnqueueDelivery(ctx, tx, next.ID, now); err != nil {
+				if err := s.queue.EnqueueDelivery(ctx, tx, next.ID, now.Add(wait)); err != nil {
 					return err
 				}
 			}
@@ -539,4 +706,35 @@ func (s *Service) FinishDeliveryAttempt(ctx context.Context, id int64, out *Deli
 		return finish(tx)
 	})
 	return d, err
+}
+
+// endpointAttempted keeps ep's run of failures after an attempt at it,
+// opens the breaker when the run is long enough, and returns how long the
+// endpoint should rest before its next attempt.
+func (s *Service) endpointAttempted(ctx context.Context, tx Tx, ep *WebhookEndpoint, out *DeliveryOutcome, policy WebhookRetryPolicy, now time.Time) (time.Duration, error) {
+	if out.OK() {
+		if ep.Failures == 0 && ep.DroppingSince == nil {
+			return 0, nil
+		}
+		ep.Failures, ep.FailingSince, ep.LastError, ep.DroppingSince, ep.UpdatedAt = 0, nil, "", nil, now
+		return 0, tx.WebhookEndpointUpdate(ctx, ep)
+	}
+	ep.Failures++
+	if ep.FailingSince == nil {
+		ep.FailingSince = &now
+	}
+	ep.LastError, ep.UpdatedAt = out.failure(), now
+	wait := policy.Backoff(min(ep.Failures, 24)) // past 24 doublings every sane policy has reached its cap
+	opens := ep.Status == WebhookActive && policy.BreakerFailures > 0 &&
+		ep.Failures >= policy.BreakerFailures && now.Sub(*ep.FailingSince) >= policy.BreakerPeriod
+	if !opens {
+		return wait, tx.WebhookEndpointUpdate(ctx, ep)
+	}
+	before := *ep
+	ep.Status, ep.DisabledReason, ep.DisabledAt = WebhookDisabled, DisabledFailing, &now
+	if err := tx.WebhookEndpointUpdate(ctx, ep); err != nil {
+		return 0, err
+	}
+	_, err := s.record(ctx, tx, Actor{OrgID: ep.OrgID, Interface: "webhooks"}, "webhook_endpoint.disabled", nil, &before, ep)
+	return wait, err
 }

@@ -30,7 +30,7 @@ func main() {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "memberd:", err)
 		}
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -54,11 +54,14 @@ const usage = `memberd — the membership service that takes access away properl
 Usage:
   memberd serve [--addr HOST:PORT] [--db DSN] [--demo]   run the server
   memberd bootstrap --org NAME --owner EMAIL [--db DSN]  create the first organization
-  memberd offboard --csv FILE [--server URL] [--dry-run] remove the members a CSV lists, with a progress bar
+  memberd offboard --csv FILE [--server URL] [--dry-run] [--at TIME] [--out FILE]
+                                                        remove the members a CSV lists; resumable (exit 1: rows failed, 2: could not run)
+  memberd members list|show|remove|restore [--server URL] day-to-day work on members through a running server
+  memberd openapi                                       print the native API's OpenAPI document
   memberd signin-link --member EMAIL [--org ID] [--db DSN] print a one-time sign-in link to the admin console
 
 DSN is sqlite:PATH (default sqlite:memberd.db) or a postgres:// URL.
-Environment: MEMBERD_ADDR, MEMBERD_DB, MEMBERD_TOKEN (offboard).
+Environment: MEMBERD_ADDR, MEMBERD_DB, MEMBERD_SERVER and MEMBERD_TOKEN (offboard, members).
 `
 
 // Run runs the subcommand named by args[0].
@@ -74,6 +77,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.bootstrap(ctx, args[1:])
 	case "offboard":
 		return m.offboard(ctx, args[1:])
+	case "members":
+		return m.members(ctx, args[1:])
+	case "openapi":
+		return m.openapi(ctx, args[1:])
 	case "signin-link":
 		return m.signInLink(ctx, args[1:])
 	case "help", "-h", "--help":
@@ -97,12 +104,17 @@ type Config struct {
 	CPUProfile         string
 	GroupCommit        bool
 	TrustProxy         bool
+	// WebhookAllowCIDR admits webhook targets in these comma-separated
+	// prefixes that would otherwise be refused (on-premises receivers).
+	WebhookAllowCIDR string
+	// WebhookMaxPending bounds one webhook endpoint's pending deliveries.
+	WebhookMaxPending int
 }
 
 // DefaultConfig is the configuration before flags and environment.
 func DefaultConfig() Config {
 	return Config{Addr: "127.0.0.1:8080", DB: "sqlite:memberd.db", RateLimit: 100, RateBurst: 200,
-		BatchLimit: membership.DefaultBatchLimit, GroupCommit: true}
+		BatchLimit: membership.DefaultBatchLimit, GroupCommit: true, WebhookMaxPending: membership.DefaultWebhookMaxPending}
 }
 
 // storeFlags registers the flags every database-using command shares.

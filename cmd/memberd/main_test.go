@@ -78,27 +78,32 @@ func TestOffboard(t *testing.T) {
 	if err := os.WriteFile(csvPath, []byte(csv), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Row 4 names no member, so every run exits 1 ("some rows failed")
+	// after doing the others.
 	run := func(extra ...string) (string, string) {
 		t.Helper()
 		var stdout, stderr syncBuffer
 		m := testMain(&stdout, &stderr, map[string]string{"MEMBERD_TOKEN": token})
 		args := append([]string{"offboard", "--csv", csvPath, "--server", base, "--batch", "3"}, extra...)
-		if err := m.Run(context.Background(), args); err != nil {
-			t.Fatalf("offboard %v: %v\n%s", extra, err, stderr.String())
+		if err := m.Run(context.Background(), args); exitCode(err) != exitRowsFailed {
+			t.Fatalf("offboard %v: exit %d (%v), want %d\n%s", extra, exitCode(err), err, exitRowsFailed, stderr.String())
 		}
 		return stdout.String(), stderr.String()
 	}
+	want := "row,member,outcome,message\n1,user0100@acme.test,removed,\n2,USER0101@ACME.TEST,removed,\n" +
+		"3,user0100@acme.test,already_removed,already removed\n4,nobody@acme.test,not_found,no such member in the organization\n"
 
-	t.Run("DryRunChangesNothing", func(t *testing.T) {
-		out, _ := run("--dry-run")
-		if got := strings.Count(out, "would_remove"); got != 3 {
-			t.Fatalf("dry run: %d would_remove rows, want 3:\n%s", got, out)
+	t.Run("DryRunSaysWhatTheRunWill", func(t *testing.T) {
+		out, summary := run("--dry-run")
+		if out != want {
+			t.Fatalf("dry run output:\n%s\nwant the real run's:\n%s", out, want)
+		}
+		if !strings.Contains(summary, "dry run, nothing changed: 4 members: 2 removed, 1 already removed, 1 not found") {
+			t.Fatalf("summary %q", summary)
 		}
 	})
 	t.Run("OK", func(t *testing.T) {
 		out, summary := run()
-		want := "row,member,outcome,message\n1,user0100@acme.test,removed,\n2,USER0101@ACME.TEST,removed,\n" +
-			"3,user0100@acme.test,already_removed,already removed\n4,nobody@acme.test,not_found,no such member in the organization\n"
 		if out != want {
 			t.Fatalf("offboard output:\n%s\nwant:\n%s", out, want)
 		}
@@ -108,8 +113,8 @@ func TestOffboard(t *testing.T) {
 	})
 	t.Run("RerunRepeatsNoEffect", func(t *testing.T) {
 		first, _ := run()
-		second, _ := run()
-		if first != second {
+		second, _ := run("--state", csvPath+".other")
+		if first != want || second != want {
 			t.Fatalf("a re-run answered differently:\n%s\n---\n%s", first, second)
 		}
 	})

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"time"
 
 	"github.com/memberd/memberd/admin"
@@ -23,10 +24,12 @@ import (
 	"github.com/memberd/memberd/compat/workiva"
 	"github.com/memberd/memberd/httpapi"
 	"github.com/memberd/memberd/internal/demo"
+	"github.com/memberd/memberd/internal/netguard"
 	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/jobs"
 	"github.com/memberd/memberd/membership"
 	"github.com/memberd/memberd/oauth"
+	"github.com/memberd/memberd/scim"
 )
 
 func (m *Main) serve(ctx context.Context, args []string) error {
@@ -36,6 +39,10 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	dbFromEnv := m.Getenv("MEMBERD_DB") != ""
 	cfg.TrustProxy = m.Getenv("MEMBERD_TRUST_PROXY") == "1"
+	cfg.WebhookAllowCIDR = m.Getenv("MEMBERD_WEBHOOK_ALLOW_CIDR")
+	if v, err := strconv.Atoi(m.Getenv("MEMBERD_WEBHOOK_MAX_PENDING")); err == nil {
+		cfg.WebhookMaxPending = v
+	}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	m.storeFlags(fs, &cfg)
@@ -48,10 +55,17 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.BoolVar(&cfg.WorkivaAfterSunset, "workiva-after-sunset", false, "keep serving the deprecated Workiva endpoint after its sunset date (2027-01-31) instead of 410 Gone")
 	fs.BoolVar(&cfg.GroupCommit, "group-commit", cfg.GroupCommit, "coalesce concurrent writes into one transaction and one flush (off: one each, to measure what it buys)")
 	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", cfg.TrustProxy, "behind a reverse proxy: trust its X-Forwarded-Proto and X-Forwarded-For in the admin console (env MEMBERD_TRUST_PROXY=1)")
+	fs.StringVar(&cfg.WebhookAllowCIDR, "webhook-allow-cidr", cfg.WebhookAllowCIDR, "comma-separated CIDRs webhooks may reach although loopback, private, link-local or otherwise special, for on-premises receivers (env MEMBERD_WEBHOOK_ALLOW_CIDR)")
+	fs.IntVar(&cfg.WebhookMaxPending, "webhook-max-pending", cfg.WebhookMaxPending, "most pending deliveries one webhook endpoint holds; beyond it new messages for it are dropped and counted (env MEMBERD_WEBHOOK_MAX_PENDING)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole server run to this file (for benchmarks)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	allow, err := netguard.ParseAllow(cfg.WebhookAllowCIDR)
+	if err != nil {
+		return fmt.Errorf("--webhook-allow-cidr: %w", err)
+	}
+	guard := &netguard.Guard{Allow: allow}
 	if cfg.CPUProfile != "" {
 		stop, err := startCPUProfile(cfg.CPUProfile)
 		if err != nil {
@@ -82,12 +96,14 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	// enqueues into it, so it exists before the service.
 	jobCfg := jobs.DefaultConfig()
 	jobCfg.Logger = logger
+	jobCfg.HTTPClient = guard.Client(jobs.DefaultDeliveryTimeout)
 	queue, err := newQueue(ctx, store, jobCfg)
 	if err != nil {
 		return err
 	}
 	svc := membership.NewService(store, membership.Config{
 		BatchLimit: cfg.BatchLimit, KeepFutureBookings: cfg.KeepFutureBookings, Logger: logger, Queue: queue,
+		WebhookGuard: guard, WebhookMaxPending: cfg.WebhookMaxPending,
 	})
 	var demoLink string
 	if cfg.Demo {
@@ -183,6 +199,7 @@ func routes(svc *membership.Service, authn *auth.Authenticator, cfg Config) http
 	adminCfg.TrustProxy = cfg.TrustProxy
 	mux.Handle(admin.Prefix+"/", admin.NewHandler(svc, adminCfg))
 	mux.Handle("GET "+admin.Prefix, http.RedirectHandler(admin.Prefix+"/", http.StatusSeeOther))
+	mux.Handle(scim.Prefix, scim.NewHandler(svc, authn))
 	return respond.WithRequestID(respond.Recover(mux, func(w http.ResponseWriter, r *http.Request, err error) {
 		respond.JSON(w, respond.Status(err), map[string]string{"error": respond.Message(r, err)})
 	}))

@@ -1,7 +1,6 @@
 // Package highq serves the Thomson Reuters HighQ Collaborate "site users"
-// dialect, wire-compatible with the seed document
-// shared/seeds/001_4ce5b6488c1bc3b8.txt ("Site users management - Remove
-// users from a site") and the reads and the group call that document points
+// dialect, wire-compatible with HighQ's API document "Site users
+// management - Remove users from a site" and the reads and the group call that document points
 // to. It is a thin adapter: decode the HighQ request, make one core call,
 // encode the HighQ response.
 //

@@ -1,5 +1,5 @@
 // Package jicoo serves Jicoo's organization-user API wire-compatibly
-// (seed: shared/seeds/003_59cec4c8b9217436.txt): DELETE
+// (Jicoo Developer Portal, "User" API reference): DELETE
 // /v1/organization_users/{userId} with an X-Jicoo-Api-Key header removes
 // the user from the key's organization at once, with everything that
 // hangs on the membership (the core's RemoveMember), and answers 204 No

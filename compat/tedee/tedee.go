@@ -1,5 +1,5 @@
 // Package tedee serves the Tedee "Remove members" call, wire-compatible
-// with the seed document shared/seeds/004_3e28a0ff0a3e4ba5.txt:
+// with Tedee's API reference "Remove members" (API v37):
 //
 //	DELETE /api/v37/organization/{organizationId}/user-groups/{groupId}/members
 //	Authorization: Bearer SECRET         (scope Organization.ReadWrite)

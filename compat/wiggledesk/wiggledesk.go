@@ -1,5 +1,5 @@
 // Package wiggledesk serves WiggleDesk's user-removal API wire-compatibly
-// (seed: shared/seeds/000_486c112942c6d949.txt): POST
+// (WiggleDesk developer resources, "API - Removing Users"): POST
 // /api/remove_membership/ with "Authorization: token SECRET" and an
 // email_invited field removes that user from the credential's
 // organization, as the core's RemoveMember does (their history stays;

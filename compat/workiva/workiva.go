@@ -1,5 +1,5 @@
 // Package workiva is memberd's Workiva dialect: the asynchronous, atomic
-// role revocation of the seed ../shared/seeds/002_0a033b475c28e8ac.txt
+// role revocation of Workiva's API reference
 // ("Revoke roles for a Workspace Membership"), and the operation it
 // returns to poll, wire-compatible with Workiva's admin and platform APIs.
 //

@@ -5,19 +5,27 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/memberd/memberd/membership"
 )
 
-const endpointCols = `id, uuid, org_id, url, description, events, secret, status, created_at, updated_at`
+const endpointCols = `id, uuid, org_id, url, description, events, secret, status, created_at, updated_at,
+	failures, failing_since, last_error, disabled_reason, disabled_at, dropped, dropping_since, last_dropped_at`
 
 func scanEndpoint(r Row) (*membership.WebhookEndpoint, error) {
 	var e membership.WebhookEndpoint
 	var events string
 	var created, updated int64
-	if err := r.Scan(&e.ID, &e.UUID, &e.OrgID, &e.URL, &e.Description, &events, &e.Secret, &e.Status, &created, &updated); err != nil {
+	var failingSince, disabledAt, droppingSince, lastDropped sql.NullInt64
+	var lastError, reason sql.NullString
+	if err := r.Scan(&e.ID, &e.UUID, &e.OrgID, &e.URL, &e.Description, &events, &e.Secret, &e.Status, &created, &updated,
+		&e.Failures, &failingSince, &lastError, &reason, &disabledAt, &e.Dropped, &droppingSince, &lastDropped); err != nil {
 		return nil, err
 	}
+	e.FailingSince, e.DisabledAt = fromNullTS(failingSince), fromNullTS(disabledAt)
+	e.DroppingSince, e.LastDroppedAt = fromNullTS(droppingSince), fromNullTS(lastDropped)
+	e.LastError, e.DisabledReason = lastError.String, reason.String
 	if err := json.Unmarshal([]byte(events), &e.Events); err != nil {
 		return nil, fmt.Errorf("decode webhook endpoint %s events: %w", e.UUID, err)
 	}
@@ -63,9 +71,32 @@ func (t *Tx) WebhookEndpointUpdate(ctx context.Context, e *membership.WebhookEnd
 	if err != nil {
 		return fmt.Errorf("encode webhook events: %w", err)
 	}
-	_, err = t.c.Exec(ctx, `UPDATE webhook_endpoints SET url = $1, description = $2, events = $3, status = $4, updated_at = $5 WHERE id = $6`,
-		e.URL, e.Description, string(events), e.Status, ts(e.UpdatedAt), e.ID)
+	_, err = t.c.Exec(ctx, `UPDATE webhook_endpoints SET url = $1, description = $2, events = $3, status = $4, updated_at = $5,
+		failures = $6, failing_since = $7, last_error = $8, disabled_reason = $9, disabled_at = $10, dropping_since = $11 WHERE id = $12`,
+		e.URL, e.Description, string(events), e.Status, ts(e.UpdatedAt),
+		e.Failures, nullTS(e.FailingSince), nullStr(e.LastError), nullStr(e.DisabledReason), nullTS(e.DisabledAt), nullTS(e.DroppingSince), e.ID)
 	return err
+}
+
+// WebhookEndpointDropped implements membership.Tx. One statement adds
+// the drop, so concurrent transactions count every one and exactly one
+// of them opens the run.
+func (t *Tx) WebhookEndpointDropped(ctx context.Context, id int64, at time.Time) (bool, error) {
+	var since int64
+	err := t.c.QueryRow(ctx, `UPDATE webhook_endpoints SET dropped = dropped + 1, last_dropped_at = $1,
+		dropping_since = COALESCE(dropping_since, $1) WHERE id = $2 RETURNING dropping_since`, ts(at), id).Scan(&since)
+	if err != nil {
+		return false, t.notFound(err, "webhook endpoint")
+	}
+	return since == ts(at), nil
+}
+
+// WebhookDeliveryCountPending implements membership.Tx.
+func (t *Tx) WebhookDeliveryCountPending(ctx context.Context, endpointID int64, limit int) (int, error) {
+	var n int
+	err := t.c.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM webhook_deliveries WHERE endpoint_id = $1 AND status = $2 LIMIT $3) p`,
+		endpointID, membership.DeliveryPending, limit).Scan(&n)
+	return n, err
 }
 
 // WebhookMessageCreate implements membership.AsyncTx.
@@ -165,8 +196,11 @@ func (t *Tx) WebhookDeliveryUpdate(ctx context.Context, d *membership.WebhookDel
 
 // WebhookDeliveryPrev implements membership.AsyncTx.
 func (t *Tx) WebhookDeliveryPrev(ctx context.Context, endpointID int64, orderKey string, beforeID int64) (*membership.WebhookDelivery, error) {
-	args := []any{endpointID, orderKey, membership.DeliveryPending}
-	q := `SELECT id FROM webhook_deliveries WHERE endpoint_id = $1 AND order_key = $2 AND status = $3`
+	args := []any{endpointID, membership.DeliveryPending}
+	q := `SELECT id FROM webhook_deliveries WHERE endpoint_id = $1 AND status = $2`
+	if orderKey != "" {
+		q += " AND order_key = " + arg(&args, orderKey)
+	}
 	if beforeID != 0 {
 		q += " AND id < " + arg(&args, beforeID)
 	}
@@ -185,10 +219,13 @@ func (t *Tx) WebhookDeliveryPrev(ctx context.Context, endpointID int64, orderKey
 
 // WebhookDeliveryNext implements membership.AsyncTx.
 func (t *Tx) WebhookDeliveryNext(ctx context.Context, endpointID int64, orderKey string, afterID int64) (*membership.WebhookDelivery, error) {
+	args := []any{endpointID, membership.DeliveryPending, afterID}
+	q := `SELECT id FROM webhook_deliveries WHERE endpoint_id = $1 AND status = $2 AND id > $3`
+	if orderKey != "" {
+		q += " AND order_key = " + arg(&args, orderKey)
+	}
 	var id int64
-	err := t.c.QueryRow(ctx, `SELECT id FROM webhook_deliveries WHERE endpoint_id = $1 AND order_key = $2 AND status = $3 AND id > $4
-		ORDER BY id LIMIT 1`, endpointID, orderKey, membership.DeliveryPending, afterID).Scan(&id)
-	if err != nil {
+	if err := t.c.QueryRow(ctx, q+" ORDER BY id LIMIT 1", args...).Scan(&id); err != nil {
 		return nil, t.notFound(err, "webhook delivery")
 	}
 	return t.WebhookDeliveryGet(ctx, 0, id, "")

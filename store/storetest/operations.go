@@ -49,6 +49,10 @@ type asyncTx interface {
 	OperationUpdate(ctx context.Context, op *membership.Operation) error
 
 	WebhookEndpointCreate(ctx context.Context, e *membership.WebhookEndpoint) error
+	WebhookEndpointGet(ctx context.Context, orgID, id int64, uuid string) (*membership.WebhookEndpoint, error)
+	WebhookEndpointUpdate(ctx context.Context, e *membership.WebhookEndpoint) error
+	WebhookEndpointDropped(ctx context.Context, id int64, at time.Time) (bool, error)
+	WebhookDeliveryCountPending(ctx context.Context, endpointID int64, limit int) (int, error)
 	WebhookMessageCreate(ctx context.Context, m *membership.WebhookMessage) error
 	WebhookDeliveryCreate(ctx context.Context, d *membership.WebhookDelivery) error
 	WebhookDeliveryGet(ctx context.Context, orgID, id int64, uuid string) (*membership.WebhookDelivery, error)

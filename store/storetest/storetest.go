@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(tb testing.TB) membership.Store) {
 		{"Operations", operationTests},
 		{"WebhookOutbox", outboxTests},
 		{"Sessions", sessionTests},
+		{"Directory", directoryTests},
 		{"OAuth", oauthTests},
 	}
 	for _, g := range groups {

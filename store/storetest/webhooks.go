@@ -13,6 +13,8 @@ var outboxTests = []test{
 	{"PerMemberOrder", testOutboxOrder},
 	{"Attempts", testOutboxAttempts},
 	{"Redelivery", testOutboxRedelivery},
+	{"EndpointStream", testOutboxStream},
+	{"EndpointBreaker", testOutboxBreaker},
 }
 
 // outbox is an organization with two webhook endpoints.
@@ -250,5 +252,102 @@ func testOutboxRedelivery(t *testing.T, open Opener) {
 		t.Fatalf("list deliveries: %v", err)
 	}
 	_, err = o.get(other.ID, again.UUID)
+	wantCode(t, err, membership.CodeNotFound)
+}
+
+// With no order key, Prev and Next walk the endpoint's whole line of
+// pending deliveries, whoever they concern (one stream per endpoint), and
+// CountPending counts it, up to a limit.
+func testOutboxStream(t *testing.T, open Opener) {
+	o := newOutbox(t, open)
+	a1 := o.deliver(o.ep, "member:1", "")
+	b1 := o.deliver(o.ep, "member:2", "")
+	o.deliver(o.ep2, "member:1", "")
+	c1 := o.deliver(o.ep, "member:3", "")
+	a1.Status = membership.DeliveryFailed
+	o.save(a1)
+	err := o.update(func(at asyncTx) error {
+		if prev, err := at.WebhookDeliveryPrev(o.ctx, o.ep.ID, "", 0); err != nil || prev.ID != c1.ID {
+			t.Errorf("last in the endpoint's line: got %v, %v; want delivery %d", prev, err, c1.ID)
+		}
+		if prev, err := at.WebhookDeliveryPrev(o.ctx, o.ep.ID, "", c1.ID); err != nil || prev.ID != b1.ID {
+			t.Errorf("ahead of c1: got %v, %v; want delivery %d", prev, err, b1.ID)
+		}
+		if next, err := at.WebhookDeliveryNext(o.ctx, o.ep.ID, "", 0); err != nil || next.ID != b1.ID {
+			t.Errorf("head of the endpoint's line: got %v, %v; want delivery %d", next, err, b1.ID)
+		}
+		if next, err := at.WebhookDeliveryNext(o.ctx, o.ep.ID, "", b1.ID); err != nil || next.ID != c1.ID {
+			t.Errorf("after b1: got %v, %v; want delivery %d", next, err, c1.ID)
+		}
+		for limit, want := range map[int]int{10: 2, 2: 2, 1: 1} {
+			if n, err := at.WebhookDeliveryCountPending(o.ctx, o.ep.ID, limit); err != nil || n != want {
+				t.Errorf("pending up to %d: got %d, %v; want %d", limit, n, err, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An endpoint's breaker state is stored by Update; drops are counted by
+// Dropped alone, which opens a run only when none is open, and Update
+// never loses a count it did not read.
+func testOutboxBreaker(t *testing.T, open Opener) {
+	o := newOutbox(t, open)
+	get := func() *membership.WebhookEndpoint {
+		t.Helper()
+		var ep *membership.WebhookEndpoint
+		o.view(func(at asyncTx) error {
+			var err error
+			ep, err = at.WebhookEndpointGet(o.ctx, o.org.ID, 0, o.ep.UUID)
+			return err
+		})
+		return ep
+	}
+	dropped := func(at time.Time) bool {
+		t.Helper()
+		var opened bool
+		if err := o.update(func(tx asyncTx) error {
+			var err error
+			opened, err = tx.WebhookEndpointDropped(o.ctx, o.ep.ID, at)
+			return err
+		}); err != nil {
+			t.Fatalf("drop: %v", err)
+		}
+		return opened
+	}
+	ep := *o.ep
+	ep.Status, ep.DisabledReason, ep.DisabledAt = membership.WebhookDisabled, membership.DisabledFailing, ptr(T0.Add(time.Hour))
+	ep.Failures, ep.FailingSince, ep.LastError, ep.UpdatedAt = 11, ptr(T0), "connection refused", T0.Add(time.Hour)
+	if err := o.update(func(at asyncTx) error { return at.WebhookEndpointUpdate(o.ctx, &ep) }); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(get(), &ep); diff != "" {
+		t.Errorf("stored endpoint (-got +want):\n%s", diff)
+	}
+	if !dropped(T0.Add(time.Minute)) || dropped(T0.Add(2*time.Minute)) {
+		t.Error("only the first drop opens a run")
+	}
+	got := get()
+	if got.Dropped != 2 || !got.DroppingSince.Equal(T0.Add(time.Minute)) || !got.LastDroppedAt.Equal(T0.Add(2*time.Minute)) {
+		t.Errorf("after two drops: %d since %v, last %v", got.Dropped, got.DroppingSince, got.LastDroppedAt)
+	}
+	ep.DroppingSince = nil // a delivery got through: the run ends
+	if err := o.update(func(at asyncTx) error { return at.WebhookEndpointUpdate(o.ctx, &ep) }); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(); got.Dropped != 2 || got.DroppingSince != nil {
+		t.Errorf("after the run ended: %d since %v; want 2, none", got.Dropped, got.DroppingSince)
+	}
+	if !dropped(T0.Add(3 * time.Minute)) {
+		t.Error("a drop after the run ended opens a new one")
+	}
+	var err error
+	o.update(func(at asyncTx) error {
+		_, err = at.WebhookEndpointDropped(o.ctx, -1, T0)
+		return nil
+	})
 	wantCode(t, err, membership.CodeNotFound)
 }

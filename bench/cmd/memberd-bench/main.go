@@ -45,10 +45,10 @@ func main() {
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("memberd-bench", flag.ContinueOnError)
 	engines := fs.String("engine", "sqlite,postgres", "engines to measure: sqlite, postgres")
-	scenarios := fs.String("scenarios", "S1,S2,S3,S4,S5", "scenarios to run")
+	scenarios := fs.String("scenarios", "S1,S2,S3,S4,S5,S6", "scenarios to run")
 	quick := fs.Bool("quick", false, "small sizes and counts (about 3 minutes per engine)")
 	sizes := fs.String("sizes", "", "S5 organization sizes in members (default 10000,100000,1000000; -quick 10000,100000)")
-	mainSize := fs.Int("main", 0, "size S1-S4 and the floors run at (default the largest size up to 1000000)")
+	mainSize := fs.Int("main", 0, "size S1-S4, S6 and the floors run at (default the largest size up to 1000000)")
 	seed := fs.Uint64("seed", 1, "data set seed")
 	out := fs.String("out", "", "write the report (Markdown) here, e.g. ../docs/performance.md")
 	plot := fs.String("plot", "", "write the S5 plot (PNG) here (default next to -out: performance-s5.png)")
@@ -57,6 +57,7 @@ func run(ctx context.Context, args []string) error {
 	s2 := fs.Int("s2", 0, "S2 requests per concurrency level (default 2000; -quick 500)")
 	s3 := fs.Int("s3", 0, "S3 access checks (default 20000; -quick 5000)")
 	s5 := fs.Int("s5", 0, "S5 single removals per size (default 500; -quick 200)")
+	s6 := fs.Int("s6", 0, "S6 SCIM deactivations, and as many native removals (default 10000; -quick 2000); S6 needs twice as many members at -main")
 	floor := fs.Int("floor", 0, "single removals per floor measurement (default 1000; -quick 300)")
 	compare := fs.Bool("compare-group-commit", true, "also run S2 with group commit off")
 	maxLoop := fs.Duration("max-loop", 3*time.Minute, "upper bound on any one measured loop")
@@ -83,7 +84,7 @@ func run(ctx context.Context, args []string) error {
 		Engines: strings.Split(*engines, ","), Scenarios: map[string]bool{},
 		S1Requests: pick(*s1, 50, 20), S2Requests: pick(*s2, 2000, 500), S2Levels: []int{1, 16, 64},
 		S3Checks: pick(*s3, 20000, 5000), S3Concurrency: 16, S4DryRuns: pick(0, 10, 5),
-		S5Requests: pick(*s5, 500, 200), FloorRequests: pick(*floor, 1000, 300), FloorBatches: pick(*s1, 20, 10),
+		S5Requests: pick(*s5, 500, 200), S6Users: pick(*s6, 10000, 2000), S6Concurrency: 8, FloorRequests: pick(*floor, 1000, 300), FloorBatches: pick(*s1, 20, 10),
 		CompareGroup: *compare, FsyncDuration: *fsync, MaxLoop: *maxLoop, WaitQuiet: *waitQuiet, Seed: *seed, Log: os.Stderr,
 		ServerProfile: *serverProfile, PGPool: *pgPool,
 	}
@@ -162,21 +163,25 @@ func run(ctx context.Context, args []string) error {
 		Started: start, Took: time.Since(start), Results: results}
 	fmt.Print(report.Summary())
 	if *out != "" && len(results) > 0 {
-		png := *plot
-		if png == "" {
-			png = filepath.Join(filepath.Dir(*out), "performance-s5.png")
+		// A run without S5 (-scenarios S6) has nothing to plot.
+		if cfg.Scenarios["S5"] {
+			png := *plot
+			if png == "" {
+				png = filepath.Join(filepath.Dir(*out), "performance-s5.png")
+			}
+			if err := os.MkdirAll(filepath.Dir(png), 0o755); err != nil {
+				return errors.Join(runErr, err)
+			}
+			if err := bench.PlotS5(png, results); err != nil {
+				return errors.Join(runErr, err)
+			}
+			report.PlotPath, _ = filepath.Rel(filepath.Dir(*out), png)
+			fmt.Fprintf(os.Stderr, "wrote %s\n", png)
 		}
-		if err := os.MkdirAll(filepath.Dir(png), 0o755); err != nil {
-			return errors.Join(runErr, err)
-		}
-		if err := bench.PlotS5(png, results); err != nil {
-			return errors.Join(runErr, err)
-		}
-		report.PlotPath, _ = filepath.Rel(filepath.Dir(*out), png)
 		if err := os.WriteFile(*out, []byte(report.Markdown()), 0o644); err != nil {
 			return errors.Join(runErr, err)
 		}
-		fmt.Fprintf(os.Stderr, "wrote %s and %s\n", *out, png)
+		fmt.Fprintf(os.Stderr, "wrote %s\n", *out)
 	}
 	return runErr
 }

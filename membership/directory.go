@@ -1,0 +1,686 @@
+package membership
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+)
+
+// This file is the core's side of directory provisioning (SCIM 2.0 in
+// package scim): what an identity provider knows of members and groups
+// beyond memberd's own fields, a neutral filter model the store turns into
+// SQL, and the changes a provider makes. A provider's deactivation is the
+// same removal every interface makes; only the Actor's Interface differs.
+
+// DirectoryTx is the part of Tx that serves identity providers.
+type DirectoryTx interface {
+	// DirectoryUserList lists the members a provider sees (all but those
+	// it deleted and that stayed removed) matching p, ordered by p.SortBy
+	// then ID, from p.Offset for p.Limit; and counts every match.
+	// Returns CodeInvalid for a filter naming a field users lack.
+	DirectoryUserList(ctx context.Context, p *DirectoryQuery) ([]*DirectoryUser, int, error)
+	// MemberProfileGet returns a member's profile; one never written is
+	// the zero profile with MemberID and OrgID set.
+	MemberProfileGet(ctx context.Context, orgID, memberID int64) (*MemberProfile, error)
+	// MemberProfilePut writes p, replacing any earlier profile.
+	MemberProfilePut(ctx context.Context, p *MemberProfile) error
+	// MemberUserSet moves membership memberID to user userID (a changed
+	// e-mail). Returns CodeConflict if that user already has a membership
+	// of the organization.
+	MemberUserSet(ctx context.Context, memberID, userID int64, at time.Time) error
+	// DirectoryGroupList lists the groups a provider sees (all but those it
+	// deleted) matching p, without their members, and counts every match.
+	DirectoryGroupList(ctx context.Context, p *DirectoryQuery) ([]*DirectoryGroup, int, error)
+	// GroupProfileGet returns a group's profile; one never written has
+	// GroupID and OrgID set and UpdatedAt zero.
+	GroupProfileGet(ctx context.Context, orgID, groupID int64) (*GroupProfile, error)
+	// GroupProfilePut writes p and g's name.
+	GroupProfilePut(ctx context.Context, g *Group, p *GroupProfile) error
+}
+
+// MemberProfile is what an identity provider keeps about a member beyond
+// the e-mail and name memberd owns.
+type MemberProfile struct {
+	MemberID   int64
+	OrgID      int64
+	ExternalID string
+	GivenName  string
+	FamilyName string
+	// DeletedAt is when the provider deleted the member: the membership
+	// was removed and the provider no longer sees it unless it is restored.
+	DeletedAt *time.Time
+}
+
+// GroupProfile is what an identity provider keeps about a group.
+type GroupProfile struct {
+	GroupID    int64
+	OrgID      int64
+	ExternalID string
+	UpdatedAt  time.Time // zero until a provider changed the group
+	DeletedAt  *time.Time
+}
+
+// DirectoryUser is a member as an identity provider sees it.
+type DirectoryUser struct {
+	Member  *Member
+	Profile *MemberProfile
+}
+
+// DirectoryGroup is a group as an identity provider sees it. Members are
+// its active members, loaded only when asked for.
+type DirectoryGroup struct {
+	Group   *Group
+	Profile *GroupProfile
+	Members []*Member
+}
+
+// LastModified is when the group or its provider-made changes last changed.
+func (g *DirectoryGroup) LastModified() time.Time {
+	if g.Profile.UpdatedAt.After(g.Group.CreatedAt) {
+		return g.Profile.UpdatedAt
+	}
+	return g.Group.CreatedAt
+}
+
+// Field is an attribute a directory filter or sort can name.
+type Field string
+
+// Directory fields. Users have every field but FieldGroupName; groups have
+// FieldUUID, FieldExternalID, FieldGroupName, FieldMember, FieldCreated
+// and FieldUpdated.
+const (
+	FieldUUID       Field = "uuid"
+	FieldEmail      Field = "email" // compared case-insensitively
+	FieldExternalID Field = "external_id"
+	FieldName       Field = "name"
+	FieldGivenName  Field = "given_name"
+	FieldFamilyName Field = "family_name"
+	FieldActive     Field = "active"
+	FieldCreated    Field = "created"
+	FieldUpdated    Field = "updated"
+	FieldGroupName  Field = "group_name"
+	// FieldMember matches groups with an active member of this UUID (eq only).
+	FieldMember Field = "member"
+	// FieldGroupID matches members active in the group of this ID (an
+	// int64; eq only).
+	FieldGroupID Field = "group_id"
+)
+
+// FilterOp is a directory filter's operator.
+type FilterOp string
+
+// Filter operators: the SCIM comparison operators, the logical ones, and
+// FilterNothing, which matches no row (a filter on an attribute memberd
+// knows but never holds, such as a home e-mail).
+const (
+	FilterEq      FilterOp = "eq"
+	FilterNe      FilterOp = "ne"
+	FilterCo      FilterOp = "co"
+	FilterSw      FilterOp = "sw"
+	FilterEw      FilterOp = "ew"
+	FilterPr      FilterOp = "pr"
+	FilterGt      FilterOp = "gt"
+	FilterGe      FilterOp = "ge"
+	FilterLt      FilterOp = "lt"
+	FilterLe      FilterOp = "le"
+	FilterAnd     FilterOp = "and"
+	FilterOr      FilterOp = "or"
+	FilterNot     FilterOp = "not"
+	FilterNothing FilterOp = "nothing"
+)
+
+// Filter is a condition on directory rows, evaluated by the store in SQL.
+// Value is a string, a bool (FieldActive) or a time.Time (FieldCreated,
+// FieldUpdated); Sub holds the operands of and, or (two) and not (one).
+// CaseExact asks for exact string comparison; otherwise strings compare
+// case-insensitively (RFC 7643 §2.2's caseExact).
+type Filter struct {
+	Op        FilterOp
+	Field     Field
+	Value     any
+	CaseExact bool
+	Sub       []*Filter
+}
+
+// DirectoryQuery selects a page of directory users or groups.
+type DirectoryQuery struct {
+	OrgID      int64
+	Filter     *Filter // nil matches every row
+	SortBy     Field   // "" sorts by ID
+	Descending bool
+	Offset     int
+	Limit      int
+	// IncludeDeleted lists members a provider deleted, too.
+	IncludeDeleted bool
+}
+
+// DirectoryUserPage is one page of directory users and the number of
+// matches in all, read in one snapshot.
+type DirectoryUserPage struct {
+	Users []*DirectoryUser
+	Total int
+}
+
+// DirectoryUsers lists the members an identity provider sees.
+func (s *Service) DirectoryUsers(ctx context.Context, a Actor, q DirectoryQuery) (*DirectoryUserPage, error) {
+	q.OrgID, q.Offset = a.OrgID, max(q.Offset, 0)
+	if q.Limit < 0 {
+		q.Limit = 0
+	}
+	return view(ctx, s, func(tx Tx) (*DirectoryUserPage, error) {
+		if q.Limit == 0 { // a count alone (RFC 7644 §3.4.2.4: count=0)
+			_, n, err := tx.DirectoryUserList(ctx, &DirectoryQuery{OrgID: q.OrgID, Filter: q.Filter, Limit: 1})
+			return &DirectoryUserPage{Users: []*DirectoryUser{}, Total: n}, err
+		}
+		users, n, err := tx.DirectoryUserList(ctx, &q)
+		return &DirectoryUserPage{Users: users, Total: n}, err
+	})
+}
+
+// DirectoryUser returns one member by UUID as a provider sees it;
+// ErrMemberNotFound if absent, another organization's, or deleted by a
+// provider and still removed.
+func (s *Service) DirectoryUser(ctx context.Context, a Actor, uuid string) (*DirectoryUser, error) {
+	return view(ctx, s, func(tx Tx) (*DirectoryUser, error) { return s.directoryUser(ctx, tx, a.OrgID, uuid, false) })
+}
+
+func (s *Service) directoryUser(ctx context.Context, tx Tx, orgID int64, uuid string, lock bool) (*DirectoryUser, error) {
+	if uuid == "" {
+		return nil, ErrMemberNotFound
+	}
+	m, err := tx.MemberGet(ctx, &MemberGetParams{OrgID: orgID, UUID: uuid, Lock: lock})
+	if ErrorCode(err) == CodeNotFound {
+		return nil, ErrMemberNotFound
+	} else if err != nil {
+		return nil, err
+	}
+	p, err := tx.MemberProfileGet(ctx, orgID, m.ID)
+	if err != nil {
+		return nil, err
+	}
+	if p.DeletedAt != nil && !m.Active() {
+		return nil, ErrMemberNotFound
+	}
+	return &DirectoryUser{Member: m, Profile: p}, nil
+}
+
+// UserInput is a provider's writable view of a member.
+type UserInput struct {
+	Email      string
+	Name       string
+	GivenName  string
+	FamilyName string
+	ExternalID string
+	Active     bool
+}
+
+// Input returns u's writable attributes, for a change to start from.
+func (u *DirectoryUser) Input() UserInput {
+	return UserInput{Email: u.Member.Email, Name: u.Member.Name, GivenName: u.Profile.GivenName,
+		FamilyName: u.Profile.FamilyName, ExternalID: u.Profile.ExternalID, Active: u.Member.Active()}
+}
+
+func (in *UserInput) check() error {
+	in.Email = NormalizeEmail(in.Email)
+	if err := ValidEmail(in.Email); err != nil {
+		return Errorf(CodeInvalid, "userName must be a valid e-mail address")
+	}
+	for _, f := range []struct{ what, v string }{{"name", in.Name}, {"givenName", in.GivenName},
+		{"familyName", in.FamilyName}, {"externalId", in.ExternalID}} {
+		if err := checkOptionalName(f.what, f.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ErrUserNameTaken refuses a provider's create or rename onto an e-mail
+// that already has an active membership.
+var ErrUserNameTaken = &Error{Code: CodeConflict, Message: "userName is already taken by an active member"}
+
+// ProvisionUser creates a member for a provider. A userName whose
+// membership was removed (by anyone, or by a provider's DELETE) is
+// restored instead, so one membership keeps one history; an active one
+// answers ErrUserNameTaken. in.Active false creates (or leaves) the
+// membership removed.
+func (s *Service) ProvisionUser(ctx context.Context, a Actor, in UserInput) (*DirectoryUser, error) {
+	if err := in.check(); err != nil {
+		return nil, s.refuse(ctx, a, "member.provision", err)
+	}
+	return mutate(ctx, s, a, "member.provision", func(tx Tx) (*DirectoryUser, error) {
+		actor, err := s.manager(ctx, tx, a)
+		if err != nil {
+			return nil, err
+		}
+		m, err := tx.MemberGet(ctx, &MemberGetParams{OrgID: a.OrgID, Email: in.Email, Lock: true})
+		switch {
+		case err == nil && m.Active():
+			return nil, ErrUserNameTaken
+		case err == nil:
+			u, err := s.directoryUser(ctx, tx, a.OrgID, m.UUID, true)
+			if ErrorCode(err) == CodeNotFound { // deleted by a provider: re-created now
+				p, perr := tx.MemberProfileGet(ctx, a.OrgID, m.ID)
+				u, err = &DirectoryUser{Member: m, Profile: p}, perr
+			}
+			if err != nil {
+				return nil, err
+			}
+			u.Profile.DeletedAt = nil
+			return s.applyUser(ctx, tx, a, u, in, true)
+		case ErrorCode(err) != CodeNotFound:
+			return nil, err
+		}
+		user, err := tx.UserUpsert(ctx, in.Email, in.Name)
+		if err != nil {
+			return nil, err
+		}
+		now := s.now()
+		m = &Member{UUID: NewUUID(), OrgID: a.OrgID, UserID: user.ID, Email: in.Email, Name: in.Name,
+			Role: RoleMember, Status: StatusActive, AddedBy: actor.ID, CreatedAt: now, UpdatedAt: now}
+		if err := tx.MemberCreate(ctx, m); ErrorCode(err) == CodeConflict {
+			return nil, ErrUserNameTaken // a concurrent create of the same userName won
+		} else if err != nil {
+			return nil, err
+		}
+		if _, err := s.record(ctx, tx, a, "member.added", m, nil, m); err != nil {
+			return nil, err
+		}
+		u := &DirectoryUser{Member: m, Profile: &MemberProfile{MemberID: m.ID, OrgID: a.OrgID}}
+		return s.applyUser(ctx, tx, a, u, in, true)
+	})
+}
+
+// ChangeUser changes a member as a provider asks: edit sees the member as
+// it is (locked, so a version check in edit is exact) and sets the
+// attributes it should have. Active false is a removal and true a restore
+// of what the removal took, made in the same transaction.
+func (s *Service) ChangeUser(ctx context.Context, a Actor, uuid string, edit func(cur *DirectoryUser, in *UserInput) error) (*DirectoryUser, error) {
+	return mutate(ctx, s, a, "member.change", func(tx Tx) (*DirectoryUser, error) {
+		if _, err := s.manager(ctx, tx, a); err != nil {
+			return nil, err
+		}
+		u, err := s.directoryUser(ctx, tx, a.OrgID, uuid, true)
+		if err != nil {
+			return nil, err
+		}
+		in := u.Input()
+		if err := edit(u, &in); err != nil {
+			return nil, err
+		}
+		if err := in.check(); err != nil {
+			return nil, err
+		}
+		return s.applyUser(ctx, tx, a, u, in, false)
+	})
+}
+
+// applyUser makes u what in says, recording each change.
+func (s *Service) applyUser(ctx context.Context, tx Tx, a Actor, u *DirectoryUser, in UserInput, force bool) (*DirectoryUser, error) {
+	m := u.Member
+	now := s.now()
+	before := *m
+	changed := false
+	if in.Email != m.Email {
+		other, err := tx.MemberGet(ctx, &MemberGetParams{OrgID: a.OrgID, Email: in.Email})
+		if err == nil && other.ID != m.ID {
+			return nil, ErrUserNameTaken
+		} else if err != nil && ErrorCode(err) != CodeNotFound {
+			return nil, err
+		}
+		user, err := tx.UserUpsert(ctx, in.Email, in.Name)
+		if err != nil {
+			return nil, err
+		}
+		if err := tx.MemberUserSet(ctx, m.ID, user.ID, now); err != nil {
+			return nil, err
+		}
+		m.UserID, m.Email, changed = user.ID, in.Email, true
+	}
+	if in.Name != m.Name {
+		m.Name, changed = in.Name, true
+	}
+	p := *u.Profile
+	p.ExternalID, p.GivenName, p.FamilyName = in.ExternalID, in.GivenName, in.FamilyName
+	if changed || p != *u.Profile || force {
+		m.UpdatedAt = now
+		if err := tx.MemberUpdate(ctx, m); err != nil {
+			return nil, err
+		}
+		if err := tx.MemberProfilePut(ctx, &p); err != nil {
+			return nil, err
+		}
+		u.Profile = &p
+		if _, err := s.record(ctx, tx, a, "member.updated", m, &before, m); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case m.Active() && !in.Active:
+		report, err := s.removeMember(ctx, tx, a, RemoveMemberRequest{Member: MemberRef{ID: m.ID}})
+		if err != nil {
+			return nil, err
+		}
+		u.Member = report.Member
+	case !m.Active() && in.Active:
+		restored, err := s.restoreMember(ctx, tx, a, m)
+		if err != nil {
+			return nil, err
+		}
+		u.Member = restored
+	}
+	return u, nil
+}
+
+// restoreMember makes a removed member active again with what its removal
+// switched off, as RestoreMember does, inside the caller's transaction.
+func (s *Service) restoreMember(ctx context.Context, tx Tx, a Actor, target *Member) (*Member, error) {
+	actor, err := s.actingMember(ctx, tx, a)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.restore(ctx, tx, a, actor, target); err != nil {
+		return nil, err
+	}
+	return target, nil
+}
+
+// DeleteUser is a provider's DELETE: the member is removed (the same
+// removal as deactivation) and from then on answers not found to
+// providers, while memberd keeps the membership and its history. A later
+// ProvisionUser with the same userName restores it.
+func (s *Service) DeleteUser(ctx context.Context, a Actor, uuid string, check func(cur *DirectoryUser) error) error {
+	_, err := mutate(ctx, s, a, "member.delete", func(tx Tx) (struct{}, error) {
+		if _, err := s.manager(ctx, tx, a); err != nil {
+			return struct{}{}, err
+		}
+		u, err := s.directoryUser(ctx, tx, a.OrgID, uuid, true)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if err := check(u); err != nil {
+			return struct{}{}, err
+		}
+		if u.Member.Active() {
+			if _, err := s.removeMember(ctx, tx, a, RemoveMemberRequest{Member: MemberRef{ID: u.Member.ID}}); err != nil {
+				return struct{}{}, err
+			}
+		}
+		now := s.now()
+		u.Profile.DeletedAt = &now
+		if err := tx.MemberProfilePut(ctx, u.Profile); err != nil {
+			return struct{}{}, err
+		}
+		_, err = s.record(ctx, tx, a, "member.deleted", u.Member, nil, nil)
+		return struct{}{}, err
+	})
+	return err
+}
+
+// DirectoryGroupPage is one page of directory groups and the number of
+// matches in all.
+type DirectoryGroupPage struct {
+	Groups []*DirectoryGroup
+	Total  int
+}
+
+// DirectoryGroups lists the groups a provider sees, with their active
+// members when withMembers.
+func (s *Service) DirectoryGroups(ctx context.Context, a Actor, q DirectoryQuery, withMembers bool) (*DirectoryGroupPage, error) {
+	q.OrgID, q.Offset = a.OrgID, max(q.Offset, 0)
+	return view(ctx, s, func(tx Tx) (*DirectoryGroupPage, error) {
+		lim := q.Limit
+		if lim <= 0 {
+			q.Limit = 1
+		}
+		groups, n, err := tx.DirectoryGroupList(ctx, &q)
+		if err != nil {
+			return nil, err
+		}
+		if lim <= 0 {
+			groups = []*DirectoryGroup{}
+		}
+		if withMembers {
+			for _, g := range groups {
+				if g.Members, err = s.activeGroupMembers(ctx, tx, a.OrgID, g.Group.ID); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return &DirectoryGroupPage{Groups: groups, Total: n}, nil
+	})
+}
+
+// maxGroupMembers bounds the members one group answer lists.
+const maxGroupMembers = 1 << 20
+
+// activeGroupMembers lists a group's active members in one query.
+func (s *Service) activeGroupMembers(ctx context.Context, tx Tx, orgID, groupID int64) ([]*Member, error) {
+	users, _, err := tx.DirectoryUserList(ctx, &DirectoryQuery{OrgID: orgID, Limit: maxGroupMembers, IncludeDeleted: true,
+		Filter: &Filter{Op: FilterEq, Field: FieldGroupID, Value: groupID}})
+	if err != nil {
+		return nil, err
+	}
+	members := make([]*Member, len(users))
+	for i, u := range users {
+		members[i] = u.Member
+	}
+	return members, nil
+}
+
+// ErrGroupNotFound answers a group that is absent, another organization's
+// or deleted by a provider.
+var ErrGroupNotFound = &Error{Code: CodeNotFound, Message: "no such group in the organization"}
+
+// DirectoryGroup returns one group by UUID as a provider sees it.
+func (s *Service) DirectoryGroup(ctx context.Context, a Actor, uuid string, withMembers bool) (*DirectoryGroup, error) {
+	return view(ctx, s, func(tx Tx) (*DirectoryGroup, error) {
+		return s.directoryGroup(ctx, tx, a.OrgID, uuid, withMembers, false)
+	})
+}
+
+func (s *Service) directoryGroup(ctx context.Context, tx Tx, orgID int64, uuid string, withMembers, lock bool) (*DirectoryGroup, error) {
+	if uuid == "" {
+		return nil, ErrGroupNotFound
+	}
+	g, err := tx.GroupGet(ctx, &RefParams{OrgID: orgID, UUID: uuid, Lock: lock})
+	if ErrorCode(err) == CodeNotFound {
+		return nil, ErrGroupNotFound
+	} else if err != nil {
+		return nil, err
+	}
+	p, err := tx.GroupProfileGet(ctx, orgID, g.ID)
+	if err != nil {
+		return nil, err
+	}
+	if p.DeletedAt != nil {
+		return nil, ErrGroupNotFound
+	}
+	dg := &DirectoryGroup{Group: g, Profile: p}
+	if withMembers {
+		if dg.Members, err = s.activeGroupMembers(ctx, tx, orgID, g.ID); err != nil {
+			return nil, err
+		}
+	}
+	return dg, nil
+}
+
+// GroupChange is what a provider asks of a group: its attributes, and the
+// members (by UUID) to add and to remove. A member named in Remove loses
+// only this group's membership and the access that came through it.
+type GroupChange struct {
+	Name       string
+	ExternalID string
+	Add        []string
+	Remove     []string
+}
+
+// ErrGroupNameTaken refuses a group name another group already has.
+var ErrGroupNameTaken = &Error{Code: CodeConflict, Message: "displayName is already taken by another group"}
+
+// ProvisionGroup creates a group with members for a provider.
+func (s *Service) ProvisionGroup(ctx context.Context, a Actor, c GroupChange) (*DirectoryGroup, error) {
+	if err := checkName("displayName", c.Name); err != nil {
+		return nil, s.refuse(ctx, a, "group.provision", err)
+	}
+	return mutate(ctx, s, a, "group.provision", func(tx Tx) (*DirectoryGroup, error) {
+		if _, err := s.manager(ctx, tx, a); err != nil {
+			return nil, err
+		}
+		if err := s.groupNameFree(ctx, tx, a.OrgID, c.Name, 0); err != nil {
+			return nil, err
+		}
+		g := &Group{UUID: NewUUID(), OrgID: a.OrgID, Name: c.Name, CreatedAt: s.now()}
+		if err := tx.GroupCreate(ctx, g); err != nil {
+			return nil, err
+		}
+		if _, err := s.record(ctx, tx, a, "group.created", nil, nil, g); err != nil {
+			return nil, err
+		}
+		dg := &DirectoryGroup{Group: g, Profile: &GroupProfile{GroupID: g.ID, OrgID: a.OrgID}}
+		return s.applyGroup(ctx, tx, a, dg, c, true)
+	})
+}
+
+// groupNameFree refuses a name (compared case-insensitively) that a group
+// other than except already has among those providers see.
+func (s *Service) groupNameFree(ctx context.Context, tx Tx, orgID int64, name string, except int64) error {
+	groups, _, err := tx.DirectoryGroupList(ctx, &DirectoryQuery{OrgID: orgID, Limit: 2,
+		Filter: &Filter{Op: FilterEq, Field: FieldGroupName, Value: name}})
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		if g.Group.ID != except {
+			return ErrGroupNameTaken
+		}
+	}
+	return nil
+}
+
+// ChangeGroup changes a group as a provider asks: edit sees the group
+// (locked, so a version check in edit is exact) and fills in the change.
+// withMembers loads its active members for edit and the answer; without
+// them a change that names the members to add and remove costs what it
+// changes, not the size of the group.
+func (s *Service) ChangeGroup(ctx context.Context, a Actor, uuid string, withMembers bool, edit func(cur *DirectoryGroup, c *GroupChange) error) (*DirectoryGroup, error) {
+	return mutate(ctx, s, a, "group.change", func(tx Tx) (*DirectoryGroup, error) {
+		if _, err := s.manager(ctx, tx, a); err != nil {
+			return nil, err
+		}
+		dg, err := s.directoryGroup(ctx, tx, a.OrgID, uuid, withMembers, true)
+		if err != nil {
+			return nil, err
+		}
+		c := GroupChange{Name: dg.Group.Name, ExternalID: dg.Profile.ExternalID}
+		if err := edit(dg, &c); err != nil {
+			return nil, err
+		}
+		if c.Name == dg.Group.Name && c.ExternalID == dg.Profile.ExternalID && len(c.Add) == 0 && len(c.Remove) == 0 {
+			return dg, nil // nothing asked (an empty Operations list): nothing written
+		}
+		if err := checkName("displayName", c.Name); err != nil {
+			return nil, err
+		}
+		if !strings.EqualFold(c.Name, dg.Group.Name) {
+			if err := s.groupNameFree(ctx, tx, a.OrgID, c.Name, dg.Group.ID); err != nil {
+				return nil, err
+			}
+		}
+		return s.applyGroup(ctx, tx, a, dg, c, withMembers)
+	})
+}
+
+// applyGroup writes c to dg: attributes, then removals, then additions,
+// each membership change recorded as the native one would be; then, when
+// reload, reads the members back.
+func (s *Service) applyGroup(ctx context.Context, tx Tx, a Actor, dg *DirectoryGroup, c GroupChange, reload bool) (*DirectoryGroup, error) {
+	if err := checkOptionalName("externalId", c.ExternalID); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	before := *dg.Group
+	g, p := dg.Group, dg.Profile
+	p.ExternalID, p.UpdatedAt = c.ExternalID, now
+	g.Name = c.Name
+	if err := tx.GroupProfilePut(ctx, g, p); err != nil {
+		return nil, err
+	}
+	if before.Name != g.Name {
+		if _, err := s.record(ctx, tx, a, "group.renamed", nil, &before, g); err != nil {
+			return nil, err
+		}
+	}
+	for _, uuid := range c.Remove {
+		m, err := tx.MemberGet(ctx, &MemberGetParams{OrgID: a.OrgID, UUID: uuid})
+		if ErrorCode(err) == CodeNotFound {
+			continue // not a member of anything here: nothing to take away
+		} else if err != nil {
+			return nil, err
+		}
+		_, err = s.removeGroupMember(ctx, tx, a, g, RemoveGroupMemberRequest{Member: MemberRef{ID: m.ID}})
+		if err != nil && !errors.Is(err, ErrNotMember) && !errors.Is(err, ErrAlreadyRemoved) {
+			return nil, err
+		}
+	}
+	for _, uuid := range c.Add {
+		target, err := s.lockMember(ctx, tx, a.OrgID, MemberRef{UUID: uuid})
+		if ErrorCode(err) == CodeNotFound {
+			return nil, Errorf(CodeInvalid, "member %q does not exist", uuid)
+		} else if err != nil {
+			return nil, err
+		}
+		if !target.Active() {
+			return nil, Errorf(CodeInvalid, "member %q is deactivated and cannot join a group", uuid)
+		}
+		gm := &GroupMember{OrgID: a.OrgID, GroupID: g.ID, MemberID: target.ID, Status: StatusActive, AddedBy: a.MemberID, CreatedAt: now}
+		if err := tx.GroupMemberAdd(ctx, gm); ErrorCode(err) == CodeConflict {
+			continue // already in the group: an add is idempotent (RFC 7644 §3.5.2.1)
+		} else if err != nil {
+			return nil, err
+		}
+		if _, err := s.record(ctx, tx, a, "group_member.added", target, nil, gm); err != nil {
+			return nil, err
+		}
+	}
+	if !reload {
+		dg.Members = nil
+		return dg, nil
+	}
+	var err error
+	dg.Members, err = s.activeGroupMembers(ctx, tx, a.OrgID, g.ID)
+	return dg, err
+}
+
+// DeleteGroup is a provider's DELETE of a group: every active member
+// leaves it (losing only the access that came through it) and providers no
+// longer see it; memberd keeps it, its grants and its history.
+func (s *Service) DeleteGroup(ctx context.Context, a Actor, uuid string, check func(cur *DirectoryGroup) error) error {
+	_, err := mutate(ctx, s, a, "group.delete", func(tx Tx) (struct{}, error) {
+		if _, err := s.manager(ctx, tx, a); err != nil {
+			return struct{}{}, err
+		}
+		dg, err := s.directoryGroup(ctx, tx, a.OrgID, uuid, true, true)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if err := check(dg); err != nil {
+			return struct{}{}, err
+		}
+		c := GroupChange{Name: dg.Group.Name, ExternalID: dg.Profile.ExternalID}
+		for _, m := range dg.Members {
+			c.Remove = append(c.Remove, m.UUID)
+		}
+		if _, err := s.applyGroup(ctx, tx, a, dg, c, false); err != nil {
+			return struct{}{}, err
+		}
+		now := s.now()
+		dg.Profile.DeletedAt = &now
+		if err := tx.GroupProfilePut(ctx, dg.Group, dg.Profile); err != nil {
+			return struct{}{}, err
+		}
+		_, err = s.record(ctx, tx, a, "group.deleted", nil, dg.Group, nil)
+		return struct{}{}, err
+	})
+	return err
+}
