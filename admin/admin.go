@@ -117,6 +117,17 @@ func NewHandler(svc *membership.Service, cfg Config) http.Handler {
 	mux.HandleFunc("GET "+Prefix+"/webhooks", h.signed(read, membership.ActionWebhookDeliveryRead, h.webhooks))
 	mux.HandleFunc("GET "+Prefix+"/sessions", h.signed(read, membership.ActionSessionRead, h.sessions))
 	mux.HandleFunc("POST "+Prefix+"/sessions/{id}/revoke", h.signed(read, membership.ActionSessionRevoked, h.revokeSession))
+	// OAuth consent and the profile's API keys (oauth.go).
+	mux.HandleFunc("GET "+Prefix+"/oauth/authorize", h.signed(scopeNone, "oauth.authorization.read", h.consent))
+	mux.HandleFunc("POST "+Prefix+"/oauth/authorize", h.signed(scopeNone, "oauth.authorized", h.decide))
+	manage := membership.ScopeCredentialsManage
+	mux.HandleFunc("GET "+Prefix+"/oauth/clients", h.signed(manage, "oauth_client.read", h.oauthClients))
+	mux.HandleFunc("POST "+Prefix+"/oauth/clients", h.signed(manage, "oauth_client.created", h.createOAuthClient))
+	mux.HandleFunc("POST "+Prefix+"/oauth/clients/{id}/rotate", h.signed(manage, "oauth_client.rotated", h.rotateOAuthClient))
+	mux.HandleFunc("POST "+Prefix+"/oauth/clients/{id}/revoke", h.signed(manage, "oauth_client.revoked", h.revokeOAuthClient))
+	mux.HandleFunc("GET "+Prefix+"/profile", h.signed(scopeNone, membership.ActionCredentialRead, h.profile))
+	mux.HandleFunc("POST "+Prefix+"/profile/keys", h.signed(scopeNone, membership.ActionCredentialCreated, h.createKey))
+	mux.HandleFunc("POST "+Prefix+"/profile/keys/{id}/revoke", h.signed(scopeNone, membership.ActionCredentialRevoked, h.revokeKey))
 	mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusNotFound, "error", &view{Title: "Not found", Data: errorView{Message: "There is no such page."}})
 	})

@@ -100,6 +100,11 @@ var (
 	epCreateCredential  = ep(http.MethodPost, "create-credential", "/credentials", nil, typ[CreateCredentialRequest]())
 	epGetCredential     = ep(http.MethodGet, "get-credential", "/credentials/{id}", nil, nil)
 	epRevokeCredential  = ep(http.MethodDelete, "revoke-credential", "/credentials/{id}", nil, nil)
+	epListOAuthClients  = ep(http.MethodGet, "list-oauth-clients", "/oauth-clients", nil, nil)
+	epCreateOAuthClient = ep(http.MethodPost, "create-oauth-client", "/oauth-clients", nil, typ[CreateOAuthClientRequest]())
+	epGetOAuthClient    = ep(http.MethodGet, "get-oauth-client", "/oauth-clients/{id}", nil, nil)
+	epRotateOAuthClient = ep(http.MethodPost, "rotate-oauth-client", "/oauth-clients/{id}/rotate", nil, nil)
+	epRevokeOAuthClient = ep(http.MethodDelete, "revoke-oauth-client", "/oauth-clients/{id}", nil, nil)
 	epListOperations    = ep(http.MethodGet, "list-operations", "/operations", typ[ListOperationsParams](), nil)
 	epGetOperation      = ep(http.MethodGet, "get-operation", "/operations/{id}", nil, nil)
 	epCancelOperation   = ep(http.MethodPost, "cancel-operation", "/operations/{id}/cancel", nil, nil)
@@ -127,7 +132,8 @@ var endpoints = []*endpoint{
 	epCreateGroup, epGetGroup, epListGroupMembers, epAddGroupMember, epGetGroupMember, epRemoveGroupMember,
 	epListResources, epCreateResource, epGetResource, epListGrants, epCreateGrant, epGetGrant, epListBookings,
 	epCreateBooking, epGetBooking, epCheckAccess, epListEvents, epExportEvents, epListCredentials, epCreateCredential,
-	epGetCredential, epRevokeCredential, epListOperations, epGetOperation, epCancelOperation, epPreviewOperation,
+	epGetCredential, epRevokeCredential, epListOAuthClients, epCreateOAuthClient, epGetOAuthClient,
+	epRotateOAuthClient, epRevokeOAuthClient, epListOperations, epGetOperation, epCancelOperation, epPreviewOperation,
 	epListSchedules, epCreateSchedule, epGetSchedule, epCancelSchedule, epPreviewSchedule, epListWebhooks,
 	epCreateWebhook, epGetWebhook, epDisableWebhook, epEnableWebhook, epListDeliveries, epGetDelivery, epRedeliver,
 }
@@ -322,6 +328,18 @@ type CreateCredentialRequest struct {
 	Scopes    []string   `json:"scopes"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	Member    string     `json:"member,omitempty"`
+}
+
+// CreateOAuthClientRequest registers an OAuth client. Member, an id, UUID
+// or e-mail, is who it acts as for client credentials (the caller when
+// empty); TokenLifetimeSeconds is 600 when zero.
+type CreateOAuthClientRequest struct {
+	Name                 string   `json:"name"`
+	Scopes               []string `json:"scopes"`
+	RedirectURIs         []string `json:"redirect_uris,omitempty"`
+	TokenLifetimeSeconds int64    `json:"token_lifetime_seconds,omitempty"`
+	Public               bool     `json:"public,omitempty"`
+	Member               string   `json:"member,omitempty"`
 }
 
 // CreateScheduleRequest schedules a removal; Kind says which fields it needs.
@@ -571,6 +589,31 @@ func (c *Client) Credential(ctx context.Context, id int64) (*membership.Credenti
 // RevokeCredential revokes a credential; it stops working at once.
 func (c *Client) RevokeCredential(ctx context.Context, id int64) (*membership.Credential, error) {
 	return call[membership.Credential](ctx, c, epRevokeCredential, []string{fmt.Sprint(id)}, nil, nil)
+}
+
+// OAuthClients lists the organization's OAuth clients (never their secrets).
+func (c *Client) OAuthClients(ctx context.Context) (*List[*membership.OAuthClient], error) {
+	return call[List[*membership.OAuthClient]](ctx, c, epListOAuthClients, nil, nil, nil)
+}
+
+// CreateOAuthClient registers an OAuth client; its secret is only in this answer.
+func (c *Client) CreateOAuthClient(ctx context.Context, req CreateOAuthClientRequest) (*membership.IssuedOAuthClient, error) {
+	return call[membership.IssuedOAuthClient](ctx, c, epCreateOAuthClient, nil, nil, req)
+}
+
+// OAuthClient gets an OAuth client by its UUID.
+func (c *Client) OAuthClient(ctx context.Context, id string) (*membership.OAuthClient, error) {
+	return call[membership.OAuthClient](ctx, c, epGetOAuthClient, []string{id}, nil, nil)
+}
+
+// RotateOAuthClient gives a client a new secret, only in this answer.
+func (c *Client) RotateOAuthClient(ctx context.Context, id string) (*membership.IssuedOAuthClient, error) {
+	return call[membership.IssuedOAuthClient](ctx, c, epRotateOAuthClient, []string{id}, nil, nil)
+}
+
+// RevokeOAuthClient revokes a client: every token it issued stops at once.
+func (c *Client) RevokeOAuthClient(ctx context.Context, id string) (*membership.OAuthClient, error) {
+	return call[membership.OAuthClient](ctx, c, epRevokeOAuthClient, []string{id}, nil, nil)
 }
 
 // Operations lists operations, newest first.

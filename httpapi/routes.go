@@ -78,6 +78,13 @@ var routeTable = []route{
 	get("/credentials/{id}", "get-credential", "Credentials", manage, (*handler).getCredential, "Get a credential (never its secret)"),
 	del("/credentials/{id}", "revoke-credential", "Credentials", manage, (*handler).revokeCredential, "Revoke a credential; it stops working at once"),
 
+	// OAuth clients (oauthclients.go); their tokens come from /oauth2/token.
+	get("/oauth-clients", "list-oauth-clients", "OAuth clients", manage, (*handler).listOAuthClients, "List OAuth clients (never their secrets)"),
+	post("/oauth-clients", "create-oauth-client", "OAuth clients", manage, (*handler).createOAuthClient, "Register an OAuth client; its secret is shown only in this answer").answers(http.StatusCreated).secret(),
+	get("/oauth-clients/{id}", "get-oauth-client", "OAuth clients", manage, (*handler).getOAuthClient, "Get an OAuth client (never its secret)"),
+	post("/oauth-clients/{id}/rotate", "rotate-oauth-client", "OAuth clients", manage, (*handler).rotateOAuthClient, "Give an OAuth client a new secret, shown only in this answer; the old one stops working").secret(),
+	del("/oauth-clients/{id}", "revoke-oauth-client", "OAuth clients", manage, (*handler).revokeOAuthClient, "Revoke an OAuth client: every token it issued stops working at once"),
+
 	// Operations: every removal that runs after it is acknowledged (operations.go).
 	get("/operations", "list-operations", "Operations", read, (*handler).listOperations, "List operations (asynchronous and scheduled removals), newest first"),
 	get("/operations/{id}", "get-operation", "Operations", read, (*handler).getOperation, "Get an operation: poll it until its status is final"),

@@ -225,6 +225,27 @@ func TestRoutes(t *testing.T) {
 	}
 	wantProblem(t, e.call("GET", "/api/v1/organization", cred.Secret, nil), http.StatusUnauthorized)
 
+	// OAuth clients.
+	r = step(201, "POST", "/oauth-clients", "/api/v1/oauth-clients", map[string]any{"name": "sync", "scopes": []string{"members:read"},
+		"redirect_uris": []string{"https://app.example/cb"}})
+	oc := decode[membership.IssuedOAuthClient](t, r)
+	if oc.Secret == "" || oc.Client.ClientID == "" || r.Header.Get("Location") != "/api/v1/oauth-clients/"+oc.Client.UUID {
+		t.Fatalf("OAuth client %+v at %q", oc.Client, r.Header.Get("Location"))
+	}
+	if l := decode[list[*membership.OAuthClient]](t, step(200, "GET", "/oauth-clients", "/api/v1/oauth-clients", nil)); len(l.Items) != 1 {
+		t.Fatalf("OAuth clients %+v", l)
+	}
+	if strings.Contains(string(step(200, "GET", "/oauth-clients/{id}", r.Header.Get("Location"), nil).Body), oc.Secret) {
+		t.Fatal("a read OAuth client shows its secret")
+	}
+	rotated := decode[membership.IssuedOAuthClient](t, step(200, "POST", "/oauth-clients/{id}/rotate", r.Header.Get("Location")+"/rotate", nil))
+	if rotated.Secret == "" || rotated.Secret == oc.Secret || rotated.Client.RotatedAt == nil {
+		t.Fatalf("rotated %+v", rotated)
+	}
+	if gone := decode[membership.OAuthClient](t, step(200, "DELETE", "/oauth-clients/{id}", r.Header.Get("Location"), nil)); gone.RevokedAt == nil {
+		t.Fatalf("revoked OAuth client %+v", gone)
+	}
+
 	// Webhooks, scheduled removals and operations.
 	var hooks atomic.Int32
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -102,13 +102,18 @@ type Principal struct {
 
 // Authenticate checks a secret and returns who it acts for. Every failure
 // is CodeUnauthorized with a reason safe to show. A credential of a removed
-// member, a revoked or an expired one stops working at once.
+// member, a revoked or an expired one stops working at once. An OAuth
+// access token (oauth.go) authenticates here too, so that every interface
+// accepts it wherever its scopes reach.
 func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, error) {
+	if IsOAuthAccessToken(token) {
+		return s.authenticateOAuth(ctx, token)
+	}
 	prefix := CredentialPrefix(token)
 	if prefix == "" {
 		return nil, errBadToken("invalid token")
 	}
-	return view(ctx, s, func(tx Tx) (*Principal, error) {
+	p, err := view(ctx, s, func(tx Tx) (*Principal, error) {
 		p, err := tx.PrincipalGetByPrefix(ctx, prefix)
 		if ErrorCode(err) == CodeNotFound {
 			return nil, errBadToken("invalid token")
@@ -131,6 +136,10 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 		}
 		return p, nil
 	})
+	if err == nil {
+		s.touchCredential(ctx, p.Credential)
+	}
+	return p, err
 }
 
 // CreateCredentialRequest asks for a new credential.

@@ -156,6 +156,10 @@ func errConsoleRole() *Error {
 // credential as CodeUnauthorized, a plain member's or one without the
 // members:read scope as CodeForbidden.
 func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*NewSession, error) {
+	if IsOAuthAccessToken(strings.TrimSpace(req.Secret)) {
+		// A session would outlive the short-lived token it was opened with.
+		req.Secret = ""
+	}
 	p, err := s.Authenticate(ctx, strings.TrimSpace(req.Secret))
 	if err != nil {
 		if ErrorCode(err) == CodeUnauthorized {

@@ -200,6 +200,8 @@ type Tx interface {
 	CredentialList(ctx context.Context, orgID int64) ([]*Credential, error)
 	// CredentialRevoke marks a credential revoked; CodeNotFound if absent.
 	CredentialRevoke(ctx context.Context, orgID, id int64, at time.Time) error
+	// CredentialTouch records that a credential authenticated a request at at.
+	CredentialTouch(ctx context.Context, id int64, at time.Time) error
 
 	// OperationCreate inserts op and sets its ID. Returns CodeConflict if a
 	// waiting or running operation holds op.LockKey.
@@ -285,6 +287,9 @@ type Tx interface {
 	// SignInLinkUse marks the unused link whose token hashes to hash used
 	// at at and returns it; CodeNotFound if absent or already used.
 	SignInLinkUse(ctx context.Context, hash []byte, at time.Time) (*SignInLink, error)
+	// OAuthTx holds OAuth clients, codes and tokens (oauth.go).
+	OAuthTx
+
 	// MemberSearch lists members matching p by keyset: after p.AfterID in
 	// ID order, or the p.Limit just before p.BeforeID, still in ID order.
 	MemberSearch(ctx context.Context, p *MemberSearchParams) ([]*Member, error)

@@ -256,6 +256,8 @@ type Credential struct {
 	CreatedAt time.Time  `json:"created_at"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	// LastUsedAt is when it last authenticated a request, to the minute.
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
 
 // HasScope reports whether the credential carries scope.

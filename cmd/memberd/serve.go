@@ -29,6 +29,7 @@ import (
 	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/jobs"
 	"github.com/memberd/memberd/membership"
+	"github.com/memberd/memberd/oauth"
 	"github.com/memberd/memberd/scim"
 )
 
@@ -284,6 +285,10 @@ func routes(svc *membership.Service, authn *auth.Authenticator, cfg Config, read
 	workivaCfg := workiva.DefaultConfig()
 	workivaCfg.ServeAfterSunset = cfg.WorkivaAfterSunset
 	mount(mux, "/prototype/", "workiva", gate.Wrap(workiva.NewHandler(svc, authn, workivaCfg), workiva.WriteError))
+	oauthHandler := gate.Wrap(oauth.NewHandler(svc, oauth.DefaultConfig()), oauth.WriteError)
+	for _, p := range oauth.Paths {
+		mount(mux, p, "oauth", oauthHandler)
+	}
 	adminCfg := admin.DefaultConfig()
 	adminCfg.TrustProxy = cfg.TrustProxy
 	mount(mux, admin.Prefix+"/", "admin", gate.Wrap(admin.NewHandler(svc, adminCfg), admin.WriteError))

@@ -9,7 +9,7 @@ import (
 	"github.com/memberd/memberd/membership"
 )
 
-const credentialCols = `id, uuid, org_id, member_id, name, prefix, hash, scopes, created_at, expires_at, revoked_at`
+const credentialCols = `id, uuid, org_id, member_id, name, prefix, hash, scopes, created_at, expires_at, revoked_at, last_used_at`
 
 // credentialColsOf is credentialCols qualified by a table alias, for joins.
 func credentialColsOf(alias string) string {
@@ -26,20 +26,21 @@ func scanCredential(r Row) (*membership.Credential, error) {
 
 // credentialRow receives credentialCols (see memberRow).
 type credentialRow struct {
-	c                membership.Credential
-	scopes           string
-	created          int64
-	expires, revoked sql.NullInt64
+	c                          membership.Credential
+	scopes                     string
+	created                    int64
+	expires, revoked, lastUsed sql.NullInt64
 }
 
 func (cr *credentialRow) dest() []any {
 	c := &cr.c
-	return []any{&c.ID, &c.UUID, &c.OrgID, &c.MemberID, &c.Name, &c.Prefix, &c.Hash, &cr.scopes, &cr.created, &cr.expires, &cr.revoked}
+	return []any{&c.ID, &c.UUID, &c.OrgID, &c.MemberID, &c.Name, &c.Prefix, &c.Hash, &cr.scopes, &cr.created, &cr.expires, &cr.revoked, &cr.lastUsed}
 }
 
 func (cr *credentialRow) value() *membership.Credential {
 	c := cr.c
 	c.Scopes, c.CreatedAt, c.ExpiresAt, c.RevokedAt = strings.Fields(cr.scopes), fromTS(cr.created), fromNullTS(cr.expires), fromNullTS(cr.revoked)
+	c.LastUsedAt = fromNullTS(cr.lastUsed)
 	return &c
 }
 
@@ -86,5 +87,11 @@ func (t *Tx) CredentialRevoke(ctx context.Context, orgID, id int64, at time.Time
 	if err == nil && n == 0 {
 		return membership.Errorf(membership.CodeNotFound, "credential not found")
 	}
+	return err
+}
+
+// CredentialTouch implements membership.Tx.
+func (t *Tx) CredentialTouch(ctx context.Context, id int64, at time.Time) error {
+	_, err := t.c.Exec(ctx, `UPDATE credentials SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)`, id, ts(at))
 	return err
 }

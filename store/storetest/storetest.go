@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(tb testing.TB) membership.Store) {
 		{"WebhookOutbox", outboxTests},
 		{"Sessions", sessionTests},
 		{"Directory", directoryTests},
+		{"OAuth", oauthTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
