@@ -108,6 +108,9 @@ var (
 	epGetSchedule       = ep(http.MethodGet, "get-schedule", "/schedules/{id}", nil, nil)
 	epCancelSchedule    = ep(http.MethodDelete, "cancel-schedule", "/schedules/{id}", nil, nil)
 	epPreviewSchedule   = ep(http.MethodGet, "preview-schedule", "/schedules/{id}/preview", nil, nil)
+	epCreatePlan        = ep(http.MethodPost, "create-plan", "/plans", nil, typ[CreatePlanRequest]())
+	epGetPlan           = ep(http.MethodGet, "get-plan", "/plans/{id}", nil, nil)
+	epExecutePlan       = ep(http.MethodPost, "execute-plan", "/plans/{id}/execute", nil, nil)
 	epListWebhooks      = ep(http.MethodGet, "list-webhooks", "/webhooks", nil, nil)
 	epCreateWebhook     = ep(http.MethodPost, "create-webhook", "/webhooks", nil, typ[CreateWebhookRequest]())
 	epGetWebhook        = ep(http.MethodGet, "get-webhook", "/webhooks/{id}", nil, nil)
@@ -126,7 +129,8 @@ var endpoints = []*endpoint{
 	epListResources, epCreateResource, epGetResource, epListGrants, epCreateGrant, epGetGrant, epListBookings,
 	epCreateBooking, epGetBooking, epCheckAccess, epListEvents, epListCredentials, epCreateCredential,
 	epGetCredential, epRevokeCredential, epListOperations, epGetOperation, epCancelOperation, epPreviewOperation,
-	epListSchedules, epCreateSchedule, epGetSchedule, epCancelSchedule, epPreviewSchedule, epListWebhooks,
+	epListSchedules, epCreateSchedule, epGetSchedule, epCancelSchedule, epPreviewSchedule, epCreatePlan,
+	epGetPlan, epExecutePlan, epListWebhooks,
 	epCreateWebhook, epGetWebhook, epDisableWebhook, epListDeliveries, epGetDelivery, epRedeliver,
 }
 
@@ -253,6 +257,7 @@ type BatchRemoval struct {
 	Space   string                 `json:"space,omitempty"`
 	Group   string                 `json:"group,omitempty"`
 	Members []membership.MemberRef `json:"members"`
+	DryRun  bool                   `json:"dry_run,omitempty"`
 }
 
 // NameRequest creates a space or a group.
@@ -317,6 +322,20 @@ type CreateScheduleRequest struct {
 	Group           string     `json:"group,omitempty"`
 	SpaceMembership int64      `json:"space_membership,omitempty"`
 	Roles           []string   `json:"roles,omitempty"`
+}
+
+// CreatePlanRequest previews one removal (Kind, as CreateScheduleRequest
+// names it) or a batch (Scope and Members) and saves it as a plan.
+type CreatePlanRequest struct {
+	Kind            string                 `json:"kind,omitempty"`
+	Member          string                 `json:"member,omitempty"`
+	Space           string                 `json:"space,omitempty"`
+	Group           string                 `json:"group,omitempty"`
+	SpaceMembership int64                  `json:"space_membership,omitempty"`
+	Roles           []string               `json:"roles,omitempty"`
+	Scope           membership.BatchScope  `json:"scope,omitempty"`
+	Members         []membership.MemberRef `json:"members,omitempty"`
+	ExpiresIn       int                    `json:"expires_in,omitempty"`
 }
 
 // CreateWebhookRequest registers a webhook endpoint.
@@ -595,6 +614,22 @@ func (c *Client) Schedule(ctx context.Context, id string) (*membership.Operation
 // CancelSchedule cancels a scheduled removal that is not yet due.
 func (c *Client) CancelSchedule(ctx context.Context, id string) (*membership.Operation, error) {
 	return call[membership.Operation](ctx, c, epCancelSchedule, []string{id}, nil, nil)
+}
+
+// CreatePlan previews a removal or batch and saves it as a plan.
+func (c *Client) CreatePlan(ctx context.Context, req CreatePlanRequest) (*membership.Plan, error) {
+	return call[membership.Plan](ctx, c, epCreatePlan, nil, nil, req)
+}
+
+// Plan gets a saved plan.
+func (c *Client) Plan(ctx context.Context, id string) (*membership.Plan, error) {
+	return call[membership.Plan](ctx, c, epGetPlan, []string{id}, nil, nil)
+}
+
+// ExecutePlan runs a plan exactly as previewed; a *Error with status 412
+// says what changed since.
+func (c *Client) ExecutePlan(ctx context.Context, id string) (*membership.Plan, error) {
+	return call[membership.Plan](ctx, c, epExecutePlan, []string{id}, nil, nil)
 }
 
 // PreviewSchedule says what a scheduled removal would take away now.

@@ -155,6 +155,9 @@ type call struct {
 	actor   membership.Actor
 	auth    *auth.Call
 	reached bool // the operation's core call was made
+	// pre carries a mutating call's If-Match to the core and the ETag of
+	// the removal it made or previewed back (see plans.go).
+	pre *membership.Precondition
 }
 
 type callKey struct{}
@@ -199,6 +202,8 @@ func (h *handler) authenticate(ctx huma.Context, next func(huma.Context)) {
 			}
 			rctx = membership.WithIdempotency(rctx, key, requestHash(r, body))
 		}
+		c.pre = &membership.Precondition{IfMatch: r.Header.Get("If-Match")}
+		rctx = membership.WithPrecondition(rctx, c.pre)
 	}
 	next(huma.WithContext(ctx, context.WithValue(rctx, callKey{}, c)))
 	if !c.reached && mutating(r.Method) && ctx.Status() >= 400 {
@@ -299,6 +304,9 @@ func operation[I, O any](fn func(ctx context.Context, a membership.Actor, in *I)
 		out, err := fn(ctx, c.actor, in)
 		if err != nil {
 			return nil, problem(c, err)
+		}
+		if c.pre != nil && c.pre.ETag != "" {
+			c.w.Header().Set("ETag", c.pre.ETag)
 		}
 		return out, nil
 	}

@@ -90,6 +90,11 @@ var routeTable = []route{
 	del("/schedules/{id}", "cancel-schedule", "Schedules", write, (*handler).cancelOperation, "Cancel a scheduled removal that is not yet due"),
 	get("/schedules/{id}/preview", "preview-schedule", "Schedules", read, (*handler).previewOperation, "What a scheduled removal would take away if it ran now (a dry run)"),
 
+	// Saved plans: a removal previewed, executed exactly as previewed (plans.go).
+	post("/plans", "create-plan", "Plans", write, (*handler).createPlan, "Preview a removal or batch and save it as a plan, with the ETag of the state it read").answers(http.StatusCreated),
+	get("/plans/{id}", "get-plan", "Plans", read, (*handler).getPlan, "Get a saved plan"),
+	post("/plans/{id}/execute", "execute-plan", "Plans", write, (*handler).executePlan, "Run a plan exactly as previewed, or 412 naming what changed since"),
+
 	// Webhooks and their deliveries (webhooks.go).
 	get("/webhooks", "list-webhooks", "Webhooks", read, (*handler).listWebhooks, "List webhook endpoints (never their secrets)"),
 	post("/webhooks", "create-webhook", "Webhooks", write, (*handler).createWebhook, "Register a webhook endpoint; its signing secret is shown only in this answer").answers(http.StatusCreated),

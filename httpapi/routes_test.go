@@ -303,6 +303,14 @@ func TestRoutes(t *testing.T) {
 		t.Fatal("the receiver was never called")
 	}
 
+	// Saved plans.
+	carl := decode[membership.Member](t, step(201, "POST", "/members", "/api/v1/members", map[string]any{"email": "carl@acme.test", "role": "member"}))
+	plan := decode[membership.Plan](t, step(201, "POST", "/plans", "/api/v1/plans", map[string]any{"kind": "member.remove", "member": carl.ID}))
+	step(200, "GET", "/plans/{id}", "/api/v1/plans/"+plan.UUID, nil)
+	if done := decode[membership.Plan](t, step(200, "POST", "/plans/{id}/execute", "/api/v1/plans/"+plan.UUID+"/execute", nil)); done.Status != membership.PlanExecuted {
+		t.Fatalf("executed plan %+v", done)
+	}
+
 	var missing []string
 	for _, p := range e.h.routes {
 		if strings.Contains(p, Prefix+"/") && !covered[p] {

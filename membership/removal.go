@@ -113,25 +113,38 @@ func (r *Report) bound(limit int) {
 // dryRun builds fn's report in a transaction that is then rolled back, so
 // a preview is exactly what the removal would do at that moment.
 func dryRun(ctx context.Context, s *Service, fn func(tx Tx) (*Report, error)) (*Report, error) {
-	var report *Report
+	return previewed(ctx, s, func(tx Tx) (*Report, error) {
+		r, err := fn(tx)
+		if err != nil {
+			return nil, err
+		}
+		r.DryRun, r.EventID = true, 0
+		return r, nil
+	})
+}
+
+// previewed runs fn in a transaction that is then rolled back and returns
+// what fn returned.
+func previewed[T any](ctx context.Context, s *Service, fn func(tx Tx) (T, error)) (T, error) {
+	var result T
 	err := s.store.Update(ctx, func(tx Tx) error {
 		r, err := fn(tx)
 		if err != nil {
 			return err
 		}
-		report = r
-		report.DryRun = true
-		report.EventID = 0
+		result = r
 		return errDryRun
 	})
 	if errors.Is(err, errDryRun) {
-		return report, nil
+		return result, nil
 	}
-	return nil, err
+	var zero T
+	return zero, err
 }
 
 // removal runs a removal for real or as a dry run.
 func removal(ctx context.Context, s *Service, a Actor, action string, dry bool, fn func(tx Tx) (*Report, error)) (*Report, error) {
+	fn = tagged(ctx, action, dry, fn)
 	if dry {
 		return dryRun(ctx, s, fn)
 	}
@@ -252,6 +265,7 @@ func (s *Service) recorded(ctx context.Context, tx Tx, a Actor, action string, r
 		return nil, err
 	}
 	report.EventID = e.ID
+	digest(ctx, report, limit)
 	report.bound(limit)
 	return report, nil
 }
@@ -264,6 +278,7 @@ func (s *Service) reportGrants(ctx context.Context, tx Tx, report *Report, off *
 	if off.Limit == 0 {
 		off.Limit = DefaultReportLimit
 	}
+	off.Limit = grantListLimit(ctx, off.Limit)
 	if off.GroupID == 0 && off.SpaceID == 0 {
 		direct, n, err := tx.GrantsDeactivate(ctx, off)
 		if err != nil {
@@ -536,6 +551,7 @@ func (s *Service) revokeRoles(ctx context.Context, tx Tx, a Actor, req RevokeRol
 	}
 	report := newReport(target)
 	report.Roles = []*RoleChange{{SpaceID: sm.SpaceID, SpaceMemberID: sm.ID, Roles: roles}}
+	digestSpaceMember(ctx, sm)
 	if err := s.finishRemoval(ctx, tx, report, true); err != nil {
 		return nil, err
 	}

@@ -237,6 +237,15 @@ type Tx interface {
 	// SignInLinkUse marks the unused link whose token hashes to hash used
 	// at at and returns it; CodeNotFound if absent or already used.
 	SignInLinkUse(ctx context.Context, hash []byte, at time.Time) (*SignInLink, error)
+	// PlanCreate inserts a saved plan and sets its ID.
+	PlanCreate(ctx context.Context, p *Plan) error
+	// PlanGet finds a plan by UUID in p.OrgID, locking it with p.Lock.
+	// Returns CodeNotFound if absent or in another organization.
+	PlanGet(ctx context.Context, p *PlanGetParams) (*Plan, error)
+	// PlanUpdate stores p's status, report or batch and execution.
+	// Returns CodeNotFound if p.ID is absent.
+	PlanUpdate(ctx context.Context, p *Plan) error
+
 	// MemberSearch lists members matching p by keyset: after p.AfterID in
 	// ID order, or the p.Limit just before p.BeforeID, still in ID order.
 	MemberSearch(ctx context.Context, p *MemberSearchParams) ([]*Member, error)

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(tb testing.TB) membership.Store) {
 		{"Operations", operationTests},
 		{"WebhookOutbox", outboxTests},
 		{"Sessions", sessionTests},
+		{"Plans", planTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
