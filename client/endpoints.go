@@ -111,6 +111,8 @@ var (
 	epCreatePlan        = ep(http.MethodPost, "create-plan", "/plans", nil, typ[CreatePlanRequest]())
 	epGetPlan           = ep(http.MethodGet, "get-plan", "/plans/{id}", nil, nil)
 	epExecutePlan       = ep(http.MethodPost, "execute-plan", "/plans/{id}/execute", nil, nil)
+	epGetRemoval        = ep(http.MethodGet, "get-removal", "/removals/{id}", nil, nil)
+	epUndoRemoval       = ep(http.MethodPost, "undo-removal", "/removals/{id}/undo", nil, nil)
 	epListWebhooks      = ep(http.MethodGet, "list-webhooks", "/webhooks", nil, nil)
 	epCreateWebhook     = ep(http.MethodPost, "create-webhook", "/webhooks", nil, typ[CreateWebhookRequest]())
 	epGetWebhook        = ep(http.MethodGet, "get-webhook", "/webhooks/{id}", nil, nil)
@@ -130,7 +132,7 @@ var endpoints = []*endpoint{
 	epCreateBooking, epGetBooking, epCheckAccess, epListEvents, epListCredentials, epCreateCredential,
 	epGetCredential, epRevokeCredential, epListOperations, epGetOperation, epCancelOperation, epPreviewOperation,
 	epListSchedules, epCreateSchedule, epGetSchedule, epCancelSchedule, epPreviewSchedule, epCreatePlan,
-	epGetPlan, epExecutePlan, epListWebhooks,
+	epGetPlan, epExecutePlan, epGetRemoval, epUndoRemoval, epListWebhooks,
 	epCreateWebhook, epGetWebhook, epDisableWebhook, epListDeliveries, epGetDelivery, epRedeliver,
 }
 
@@ -630,6 +632,16 @@ func (c *Client) Plan(ctx context.Context, id string) (*membership.Plan, error) 
 // says what changed since.
 func (c *Client) ExecutePlan(ctx context.Context, id string) (*membership.Plan, error) {
 	return call[membership.Plan](ctx, c, epExecutePlan, []string{id}, nil, nil)
+}
+
+// Removal gets a removal call as it was made, by the Removal-Id it answered.
+func (c *Client) Removal(ctx context.Context, id string) (*membership.Removal, error) {
+	return call[membership.Removal](ctx, c, epGetRemoval, []string{id}, nil, nil)
+}
+
+// UndoRemoval restores what one removal call took away.
+func (c *Client) UndoRemoval(ctx context.Context, id string) (*membership.Removal, error) {
+	return call[membership.Removal](ctx, c, epUndoRemoval, []string{id}, nil, nil)
 }
 
 // PreviewSchedule says what a scheduled removal would take away now.

@@ -157,7 +157,7 @@ type call struct {
 	reached bool // the operation's core call was made
 	// pre carries a mutating call's If-Match to the core and the ETag of
 	// the removal it made or previewed back (see plans.go).
-	pre *membership.Precondition
+	pre *membership.Guard
 }
 
 type callKey struct{}
@@ -202,8 +202,8 @@ func (h *handler) authenticate(ctx huma.Context, next func(huma.Context)) {
 			}
 			rctx = membership.WithIdempotency(rctx, key, requestHash(r, body))
 		}
-		c.pre = &membership.Precondition{IfMatch: r.Header.Get("If-Match")}
-		rctx = membership.WithPrecondition(rctx, c.pre)
+		c.pre = &membership.Guard{IfMatch: r.Header.Get("If-Match")}
+		rctx = membership.WithGuard(rctx, c.pre)
 	}
 	next(huma.WithContext(ctx, context.WithValue(rctx, callKey{}, c)))
 	if !c.reached && mutating(r.Method) && ctx.Status() >= 400 {
@@ -307,6 +307,9 @@ func operation[I, O any](fn func(ctx context.Context, a membership.Actor, in *I)
 		}
 		if c.pre != nil && c.pre.ETag != "" {
 			c.w.Header().Set("ETag", c.pre.ETag)
+		}
+		if c.pre != nil && c.pre.RemovalID != "" {
+			c.w.Header().Set("Removal-Id", c.pre.RemovalID)
 		}
 		return out, nil
 	}

@@ -11,7 +11,9 @@ import (
 // exactly as previewed (or refused with 412 naming what changed). Every
 // removal also answers a dry run with an ETag, and runs with If-Match only
 // while its effect is still the one previewed; the middleware hands the
-// core the header and the answer the tag (see etag).
+// core the header and the answer the tag. Every removal made for real
+// answers Removal-Id: GET /api/v1/removals/{id} returns it later and POST
+// /api/v1/removals/{id}/undo restores what it took, item by item.
 
 type createPlanInput struct {
 	Body struct {
@@ -59,6 +61,14 @@ func (h *handler) getPlan(ctx context.Context, a membership.Actor, in *UUIDPath)
 
 func (h *handler) executePlan(ctx context.Context, a membership.Actor, in *UUIDPath) (*out[*membership.Plan], error) {
 	return result(h.svc.ExecutePlan(ctx, a, in.ID))
+}
+
+func (h *handler) getRemoval(ctx context.Context, a membership.Actor, in *UUIDPath) (*out[*membership.Removal], error) {
+	return result(h.svc.Removal(ctx, a, in.ID))
+}
+
+func (h *handler) undoRemoval(ctx context.Context, a membership.Actor, in *UUIDPath) (*out[*membership.Removal], error) {
+	return result(h.svc.UndoRemoval(ctx, a, in.ID))
 }
 
 // removalSpec is the core's spec of one removal named by kind.

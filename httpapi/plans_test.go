@@ -85,3 +85,24 @@ func TestPlans(t *testing.T) {
 	wantProblem(t, e.call("POST", "/api/v1/plans/"+plan.UUID+"/execute", e.owner, nil), http.StatusConflict)
 	wantProblem(t, e.call("POST", "/api/v1/plans", e.owner, map[string]any{}), http.StatusBadRequest)
 }
+
+func TestUndoRemoval(t *testing.T) {
+	e := newEnv(t)
+	bob, carol := e.fixture("bob@acme.test"), e.fixture("carol@acme.test")
+	r := e.must(http.StatusOK, "POST", "/api/v1/removals", e.owner, map[string]any{"scope": "organization",
+		"members": []map[string]any{{"id": bob.member.ID}, {"id": carol.member.ID}}})
+	id := r.Header.Get("Removal-Id")
+	if id == "" {
+		t.Fatalf("batch removal without Removal-Id: %s", r)
+	}
+	e.must(http.StatusOK, "POST", fmt.Sprintf("/api/v1/members/%d/restore", bob.member.ID), e.owner, nil)
+	rm := decode[membership.Removal](t, e.must(http.StatusOK, "POST", "/api/v1/removals/"+id+"/undo", e.owner, nil))
+	if rm.Undo == nil || len(rm.Undo.Items) != 2 || rm.Undo.Items[0].Outcome != membership.UndoChanged ||
+		rm.Undo.Items[1].Outcome != membership.UndoRestored {
+		t.Fatalf("undo: got %+v", rm.Undo)
+	}
+	if st := e.memberStatus(carol.member.ID); st != membership.StatusActive {
+		t.Errorf("carol after undo: %s", st)
+	}
+	wantProblem(t, e.call("POST", "/api/v1/removals/"+id+"/undo", e.owner, nil), http.StatusConflict)
+}

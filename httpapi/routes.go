@@ -94,6 +94,8 @@ var routeTable = []route{
 	post("/plans", "create-plan", "Plans", write, (*handler).createPlan, "Preview a removal or batch and save it as a plan, with the ETag of the state it read").answers(http.StatusCreated),
 	get("/plans/{id}", "get-plan", "Plans", read, (*handler).getPlan, "Get a saved plan"),
 	post("/plans/{id}/execute", "execute-plan", "Plans", write, (*handler).executePlan, "Run a plan exactly as previewed, or 412 naming what changed since"),
+	get("/removals/{id}", "get-removal", "Plans", read, (*handler).getRemoval, "A removal call as it was made: what it answered and what it took, item by item"),
+	post("/removals/{id}/undo", "undo-removal", "Plans", write, (*handler).undoRemoval, "Restore what one removal call took away, leaving items changed since as they are"),
 
 	// Webhooks and their deliveries (webhooks.go).
 	get("/webhooks", "list-webhooks", "Webhooks", read, (*handler).listWebhooks, "List webhook endpoints (never their secrets)"),

@@ -307,8 +307,16 @@ func TestRoutes(t *testing.T) {
 	carl := decode[membership.Member](t, step(201, "POST", "/members", "/api/v1/members", map[string]any{"email": "carl@acme.test", "role": "member"}))
 	plan := decode[membership.Plan](t, step(201, "POST", "/plans", "/api/v1/plans", map[string]any{"kind": "member.remove", "member": carl.ID}))
 	step(200, "GET", "/plans/{id}", "/api/v1/plans/"+plan.UUID, nil)
-	if done := decode[membership.Plan](t, step(200, "POST", "/plans/{id}/execute", "/api/v1/plans/"+plan.UUID+"/execute", nil)); done.Status != membership.PlanExecuted {
-		t.Fatalf("executed plan %+v", done)
+	r = step(200, "POST", "/plans/{id}/execute", "/api/v1/plans/"+plan.UUID+"/execute", nil)
+	if done := decode[membership.Plan](t, r); done.Status != membership.PlanExecuted || r.Header.Get("Removal-Id") != done.RemovalID {
+		t.Fatalf("executed plan %+v, Removal-Id %q", done, r.Header.Get("Removal-Id"))
+	}
+	removalID := r.Header.Get("Removal-Id")
+	if rm := decode[membership.Removal](t, step(200, "GET", "/removals/{id}", "/api/v1/removals/"+removalID, nil)); rm.Kind != membership.KindRemoveMember {
+		t.Fatalf("removal %+v", rm)
+	}
+	if rm := decode[membership.Removal](t, step(200, "POST", "/removals/{id}/undo", "/api/v1/removals/"+removalID+"/undo", nil)); rm.Undo == nil || rm.Undo.Restored != 1 {
+		t.Fatalf("undone removal %+v", rm)
 	}
 
 	var missing []string

@@ -62,6 +62,7 @@ type BatchResult struct {
 // already removed after. More items than the batch limit refuse the whole
 // request before anything changes.
 func (s *Service) RemoveBatch(ctx context.Context, a Actor, req BatchRequest) (*BatchResult, error) {
+	ctx = guarded(ctx)
 	if err := s.checkBatch(req); err != nil {
 		return nil, s.refuse(ctx, a, "batch.remove", err)
 	}
@@ -77,7 +78,7 @@ func (s *Service) RemoveBatch(ctx context.Context, a Actor, req BatchRequest) (*
 			return res, err
 		})
 	}
-	return mutate(ctx, s, a, "batch.remove", fn)
+	return mutate(ctx, s, a, "batch.remove", logged(ctx, s, a, "batch.remove", fn))
 }
 
 // checkBatch refuses a batch naming no member or more than the limit,
@@ -106,7 +107,7 @@ func (s *Service) removeBatch(ctx context.Context, tx Tx, a Actor, req BatchRequ
 	if err := lockItems(ctx, tx, a.OrgID, req.Items); err != nil {
 		return nil, err
 	}
-	p := preconditionOf(ctx)
+	p := guardOf(ctx)
 	result := &BatchResult{Items: make([]*ItemResult, 0, len(req.Items))}
 	for i, ref := range req.Items {
 		item := &ItemResult{Index: i, Ref: ref, Outcome: OutcomeRemoved}

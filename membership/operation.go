@@ -441,5 +441,6 @@ func (s *Service) execOperation(ctx context.Context, tx Tx, op *Operation) (*Rep
 	if err != nil {
 		return nil, fmt.Errorf("operation %s of kind %s: %w", op.UUID, op.Kind, err)
 	}
-	return k.exec(ctx, s, tx, op.actor())
+	ctx = guarded(ctx)
+	return logged(ctx, s, op.actor(), k.kind(), func(tx Tx) (*Report, error) { return k.exec(ctx, s, tx, op.actor()) })(tx)
 }

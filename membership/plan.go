@@ -46,38 +46,44 @@ const (
 // 48 bits each, 384 in all.
 const sectionHex = 12
 
-// Precondition carries a removal call's If-Match in and its plan tag out.
-// An adapter puts one in the call's context with WithPrecondition and,
-// after the call, answers ETag with the tag it holds.
-type Precondition struct {
+// Guard carries a removal call's If-Match in, and its plan tag and
+// removal id out. An adapter puts one in the call's context with WithGuard
+// and, after the call, answers with what it holds.
+type Guard struct {
 	// IfMatch is the tag (or comma-separated tags) the removal must still
 	// have; empty means none. "*" matches any.
 	IfMatch string
 	// ETag is the tag of the removal as the call made or previewed it;
 	// empty when the call did not reach a removal.
 	ETag string
+	// RemovalID names the removal the call made, for GET and undo under
+	// /api/v1/removals/{id}; empty for a dry run or a refusal.
+	RemovalID string
 
 	on bool // the current call is tagged: lists are read whole and digested
 	h  [numSections]hash.Hash
+	// logging says the current call records what it removes in items.
+	logging bool
+	items   []RemovedItem
 }
 
-type preconditionKey struct{}
+type guardKey struct{}
 
-// WithPrecondition makes the removal calls made with ctx tag what they
+// WithGuard makes the removal calls made with ctx tag what they
 // remove (always for a dry run) and, when p.IfMatch is set, refuse with
 // CodePreconditionFailed, changing nothing, unless the tag matches.
-func WithPrecondition(ctx context.Context, p *Precondition) context.Context {
-	return context.WithValue(ctx, preconditionKey{}, p)
+func WithGuard(ctx context.Context, p *Guard) context.Context {
+	return context.WithValue(ctx, guardKey{}, p)
 }
 
-func preconditionOf(ctx context.Context) *Precondition {
-	p, _ := ctx.Value(preconditionKey{}).(*Precondition)
+func guardOf(ctx context.Context) *Guard {
+	p, _ := ctx.Value(guardKey{}).(*Guard)
 	return p
 }
 
 // tagging reports whether ctx's removal is being tagged right now.
 func tagging(ctx context.Context) bool {
-	p := preconditionOf(ctx)
+	p := guardOf(ctx)
 	return p != nil && p.on
 }
 
@@ -86,7 +92,7 @@ func tagging(ctx context.Context) bool {
 var ErrPreconditionFailed = &Error{Code: CodePreconditionFailed, Message: "the removal no longer matches its plan"}
 
 // start begins tagging the removal named by what (its kind and target).
-func (p *Precondition) start(what string) {
+func (p *Guard) start(what string) {
 	p.on, p.ETag = true, ""
 	for i := range p.h {
 		p.h[i] = sha256.New()
@@ -96,7 +102,7 @@ func (p *Precondition) start(what string) {
 
 // finish computes the tag and, for a real removal with If-Match, refuses
 // a mismatch, naming the sections that differ.
-func (p *Precondition) finish(dry bool) error {
+func (p *Guard) finish(dry bool) error {
 	p.on = false
 	parts := make([]string, numSections)
 	for i, h := range p.h {
@@ -116,7 +122,7 @@ func (p *Precondition) finish(dry bool) error {
 
 // changedSince compares If-Match with the tag's parts: ok when one of its
 // tags matches, else the sections that differ from the closest one.
-func (p *Precondition) changedSince(parts []string) (changed []string, ok bool) {
+func (p *Guard) changedSince(parts []string) (changed []string, ok bool) {
 	best := []string{planSections[secRemoval] + " (the ETag is not one issued for this removal)"}
 	for _, t := range strings.Split(p.IfMatch, ",") {
 		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
@@ -144,12 +150,12 @@ func (p *Precondition) changedSince(parts []string) (changed []string, ok bool) 
 }
 
 // item adds a batch item's outcome to the tag.
-func (p *Precondition) item(i int, outcome string, memberID int64) {
+func (p *Guard) item(i int, outcome string, memberID int64) {
 	fmt.Fprintf(p.h[secRemoval], "item %d %s %d\n", i, outcome, memberID)
 }
 
 // add digests what report's removal takes away, from its whole lists.
-func (p *Precondition) add(r *Report) {
+func (p *Guard) add(r *Report) {
 	m := r.Member
 	fmt.Fprintf(p.h[secMember], "%d %s %s %s %d\n", m.ID, m.Email, m.Role, m.Status, m.AddedBy)
 	for _, sm := range r.Spaces {
@@ -179,7 +185,7 @@ func (p *Precondition) add(r *Report) {
 // it takes, yet a plan covers the membership it changes.
 func digestSpaceMember(ctx context.Context, sm *SpaceMember) {
 	if tagging(ctx) {
-		fmt.Fprintf(preconditionOf(ctx).h[secSpaces], "%d %d %d %s\n", sm.ID, sm.SpaceID, sm.AddedBy, sortedJoin(sm.Roles))
+		fmt.Fprintf(guardOf(ctx).h[secSpaces], "%d %d %d %s\n", sm.ID, sm.SpaceID, sm.AddedBy, sortedJoin(sm.Roles))
 	}
 }
 
@@ -189,10 +195,10 @@ func sortedJoin(s []string) string {
 	return strings.Join(c, ",")
 }
 
-// tagged wraps a removal so that, when ctx carries a Precondition and the
+// tagged wraps a removal so that, when ctx carries a Guard and the
 // call is a dry run or has If-Match, it is tagged and checked.
 func tagged[T any](ctx context.Context, what string, dry bool, fn func(tx Tx) (T, error)) func(tx Tx) (T, error) {
-	p := preconditionOf(ctx)
+	p := guardOf(ctx)
 	if p == nil || (!dry && p.IfMatch == "") {
 		return fn
 	}
@@ -218,7 +224,7 @@ func digest(ctx context.Context, report *Report, limit int) {
 	if !tagging(ctx) {
 		return
 	}
-	preconditionOf(ctx).add(report)
+	guardOf(ctx).add(report)
 	var direct, group int
 	kept := report.Grants[:0]
 	for _, gc := range report.Grants {
@@ -283,6 +289,7 @@ type Plan struct {
 	ExecutedAt    *time.Time   `json:"executed_at,omitempty"`
 	ExecutedBy    int64        `json:"executed_by,omitempty"`
 	ExecutedEvent int64        `json:"executed_event_id,omitempty"`
+	RemovalID     string       `json:"removal_id,omitempty" doc:"The removal the execution made: read it or undo it under /api/v1/removals/{id}."`
 }
 
 // PlanGetParams addresses a plan of an organization by UUID.
@@ -344,8 +351,8 @@ func (s *Service) CreatePlan(ctx context.Context, a Actor, req CreatePlanRequest
 		now := s.now()
 		plan := &Plan{UUID: NewUUID(), OrgID: a.OrgID, Status: PlanPending, Request: pr, CreatedBy: actor.ID,
 			CredentialID: a.CredentialID, CreatedAt: now, ExpiresAt: now.Add(ttl)}
-		p := &Precondition{}
-		pctx := WithPrecondition(ctx, p)
+		p := &Guard{}
+		pctx := WithGuard(ctx, p)
 		err = tx.Savepoint(ctx, func() error {
 			if err := s.runPlanned(pctx, tx, a, pr, true, plan); err != nil {
 				return err
@@ -370,9 +377,13 @@ func (s *Service) CreatePlan(ctx context.Context, a Actor, req CreatePlanRequest
 // what it did into plan's report or batch.
 func (s *Service) runPlanned(ctx context.Context, tx Tx, a Actor, pr PlanRequest, dry bool, plan *Plan) error {
 	if pr.Batch != nil {
-		b, err := tagged(ctx, batchWhat(*pr.Batch), dry, func(tx Tx) (*BatchResult, error) {
+		fn := tagged(ctx, batchWhat(*pr.Batch), dry, func(tx Tx) (*BatchResult, error) {
 			return s.removeBatch(ctx, tx, a, *pr.Batch)
-		})(tx)
+		})
+		if !dry {
+			fn = logged(ctx, s, a, "batch.remove", fn)
+		}
+		b, err := fn(tx)
 		if err != nil {
 			return err
 		}
@@ -384,7 +395,11 @@ func (s *Service) runPlanned(ctx context.Context, tx Tx, a Actor, pr PlanRequest
 	if err != nil {
 		return err
 	}
-	r, err := tagged(ctx, k.kind(), dry, func(tx Tx) (*Report, error) { return k.exec(ctx, s, tx, a) })(tx)
+	fn := tagged(ctx, k.kind(), dry, func(tx Tx) (*Report, error) { return k.exec(ctx, s, tx, a) })
+	if !dry {
+		fn = logged(ctx, s, a, k.kind(), fn)
+	}
+	r, err := fn(tx)
 	if err != nil {
 		return err
 	}
@@ -425,8 +440,13 @@ func (s *Service) ExecutePlan(ctx context.Context, a Actor, id string) (*Plan, e
 		if err != nil {
 			return nil, err
 		}
-		if err := s.runPlanned(WithPrecondition(ctx, &Precondition{IfMatch: plan.ETag}), tx, a, plan.Request, false, plan); err != nil {
+		g := &Guard{IfMatch: plan.ETag}
+		if err := s.runPlanned(WithGuard(ctx, g), tx, a, plan.Request, false, plan); err != nil {
 			return nil, err
+		}
+		plan.RemovalID = g.RemovalID
+		if og := guardOf(ctx); og != nil {
+			og.RemovalID = g.RemovalID
 		}
 		plan.Status, plan.ExecutedAt, plan.ExecutedBy = PlanExecuted, &now, actor.ID
 		e, err := s.recordPlan(ctx, tx, a, "plan.executed", plan)

@@ -148,7 +148,7 @@ func removal(ctx context.Context, s *Service, a Actor, action string, dry bool, 
 	if dry {
 		return dryRun(ctx, s, fn)
 	}
-	return mutate(ctx, s, a, action, fn)
+	return mutate(ctx, s, a, action, logged(ctx, s, a, action, fn))
 }
 
 // RemoveMemberRequest removes a member from the organization: the
@@ -166,6 +166,7 @@ type RemoveMemberRequest struct {
 // stop, and their future bookings are cancelled unless configured not to.
 // History, past bookings and the audit trail stay; RestoreMember undoes it.
 func (s *Service) RemoveMember(ctx context.Context, a Actor, req RemoveMemberRequest) (*Report, error) {
+	ctx = guarded(ctx)
 	if _, err := reportLimit(req.ReportLimit); err != nil {
 		if !req.DryRun {
 			s.auditRefusal(ctx, a, "member.remove", err)
@@ -265,6 +266,9 @@ func (s *Service) recorded(ctx context.Context, tx Tx, a Actor, action string, r
 		return nil, err
 	}
 	report.EventID = e.ID
+	if err := logRemoved(ctx, tx, action, report, before, after); err != nil {
+		return nil, err
+	}
 	digest(ctx, report, limit)
 	report.bound(limit)
 	return report, nil
@@ -357,6 +361,7 @@ type RemoveSpaceMemberRequest struct {
 // RemoveSpaceMember removes a member from a space. Owners remove anyone,
 // admins as Rule says, and a space admin the space members they added.
 func (s *Service) RemoveSpaceMember(ctx context.Context, a Actor, req RemoveSpaceMemberRequest) (*Report, error) {
+	ctx = guarded(ctx)
 	return removal(ctx, s, a, "space_member.remove", req.DryRun, func(tx Tx) (*Report, error) {
 		space, err := tx.SpaceGet(ctx, req.Space.params(a.OrgID))
 		if err != nil {
@@ -411,6 +416,7 @@ type RemoveGroupMemberRequest struct {
 // RemoveGroupMember removes a member from a group. Only the access that
 // came through that group goes: direct grants and other groups' grants stay.
 func (s *Service) RemoveGroupMember(ctx context.Context, a Actor, req RemoveGroupMemberRequest) (*Report, error) {
+	ctx = guarded(ctx)
 	return removal(ctx, s, a, "group_member.remove", req.DryRun, func(tx Tx) (*Report, error) {
 		group, err := tx.GroupGet(ctx, req.Group.params(a.OrgID))
 		if err != nil {
@@ -466,6 +472,7 @@ type RevokeRolesRequest struct {
 // RevokeRoles revokes every role in req.Roles from a space membership, or
 // none: if any role is not held the membership is left as it was.
 func (s *Service) RevokeRoles(ctx context.Context, a Actor, req RevokeRolesRequest) (*Report, error) {
+	ctx = guarded(ctx)
 	roles, err := CleanRoles(req.Roles)
 	if err != nil {
 		if !req.DryRun { // a preview leaves no trace, refused or not
@@ -579,35 +586,42 @@ func (s *Service) RestoreMember(ctx context.Context, a Actor, req RestoreMemberR
 		if target.Active() {
 			return nil, Errorf(CodeConflict, "the member is active")
 		}
-		if err := mayRemove(actor, target, target.AddedBy, RuleAdminAnyMember); err != nil {
-			return nil, Errorf(CodeForbidden, "you do not have rights to restore the specified user")
-		}
-		before := *target
-		now := s.now()
-		if err := tx.MemberSetStatus(ctx, &MemberSetStatusParams{ID: target.ID, Status: StatusActive, At: now, By: actor.ID}); err != nil {
-			return nil, err
-		}
-		target.Status, target.RemovedAt, target.RemovedBy, target.UpdatedAt = StatusActive, nil, 0, now
-		report := newReport(target)
-		on := &ReactivateParams{OrgID: a.OrgID, MemberID: target.ID, Cause: CauseMemberRemoved}
-		if report.Spaces, err = tx.SpaceMembersReactivate(ctx, on); err != nil {
-			return nil, err
-		}
-		report.Roles = rolesOf(report.Spaces)
-		if report.Groups, err = tx.GroupMembersReactivate(ctx, on); err != nil {
-			return nil, err
-		}
-		direct, err := tx.GrantsReactivate(ctx, on)
-		if err != nil {
-			return nil, err
-		}
-		report.Counts.DirectGrants = len(direct)
-		for _, g := range direct[:min(len(direct), DefaultReportLimit)] {
-			report.Grants = append(report.Grants, &GrantChange{Grant: g, Origin: g.Origin()})
-		}
-		if report.RemainingAccess, err = tx.AccessList(ctx, a.OrgID, target.ID); err != nil {
-			return nil, err
-		}
-		return s.recorded(ctx, tx, a, "member.restored", report, DefaultReportLimit, &before, target)
+		return s.restoreMember(ctx, tx, a, actor, target)
 	})
+}
+
+// restoreMember makes the removed member target active again with what
+// its removal switched off, on behalf of actor.
+func (s *Service) restoreMember(ctx context.Context, tx Tx, a Actor, actor, target *Member) (*Report, error) {
+	if err := mayRemove(actor, target, target.AddedBy, RuleAdminAnyMember); err != nil {
+		return nil, Errorf(CodeForbidden, "you do not have rights to restore the specified user")
+	}
+	before := *target
+	now := s.now()
+	if err := tx.MemberSetStatus(ctx, &MemberSetStatusParams{ID: target.ID, Status: StatusActive, At: now, By: actor.ID}); err != nil {
+		return nil, err
+	}
+	target.Status, target.RemovedAt, target.RemovedBy, target.UpdatedAt = StatusActive, nil, 0, now
+	report := newReport(target)
+	on := &ReactivateParams{OrgID: a.OrgID, MemberID: target.ID, Cause: CauseMemberRemoved}
+	var err error
+	if report.Spaces, err = tx.SpaceMembersReactivate(ctx, on); err != nil {
+		return nil, err
+	}
+	report.Roles = rolesOf(report.Spaces)
+	if report.Groups, err = tx.GroupMembersReactivate(ctx, on); err != nil {
+		return nil, err
+	}
+	direct, err := tx.GrantsReactivate(ctx, on)
+	if err != nil {
+		return nil, err
+	}
+	report.Counts.DirectGrants = len(direct)
+	for _, g := range direct[:min(len(direct), DefaultReportLimit)] {
+		report.Grants = append(report.Grants, &GrantChange{Grant: g, Origin: g.Origin()})
+	}
+	if report.RemainingAccess, err = tx.AccessList(ctx, a.OrgID, target.ID); err != nil {
+		return nil, err
+	}
+	return s.recorded(ctx, tx, a, "member.restored", report, DefaultReportLimit, &before, target)
 }

@@ -246,6 +246,14 @@ type Tx interface {
 	// Returns CodeNotFound if p.ID is absent.
 	PlanUpdate(ctx context.Context, p *Plan) error
 
+	// RemovalCreate keeps a removal call and sets its ID.
+	RemovalCreate(ctx context.Context, r *Removal) error
+	// RemovalGet finds a removal by UUID in p.OrgID, locking it with p.Lock.
+	// Returns CodeNotFound if absent or in another organization.
+	RemovalGet(ctx context.Context, p *RemovalGetParams) (*Removal, error)
+	// RemovalUpdate stores r's undo. Returns CodeNotFound if r.ID is absent.
+	RemovalUpdate(ctx context.Context, r *Removal) error
+
 	// MemberSearch lists members matching p by keyset: after p.AfterID in
 	// ID order, or the p.Limit just before p.BeforeID, still in ID order.
 	MemberSearch(ctx context.Context, p *MemberSearchParams) ([]*Member, error)

@@ -10,16 +10,17 @@ import (
 )
 
 const planCols = `id, uuid, org_id, status, etag, request, report, batch, created_by, credential_id,
-	created_at, expires_at, executed_at, executed_by, executed_event_id`
+	created_at, expires_at, executed_at, executed_by, executed_event_id, removal_id`
 
 func scanPlan(r Row) (*membership.Plan, error) {
 	var p membership.Plan
 	var request string
 	var report, batch sql.NullString
 	var credential, executed, executedBy, event sql.NullInt64
+	var removal sql.NullString
 	var created, expires int64
 	if err := r.Scan(&p.ID, &p.UUID, &p.OrgID, &p.Status, &p.ETag, &request, &report, &batch, &p.CreatedBy,
-		&credential, &created, &expires, &executed, &executedBy, &event); err != nil {
+		&credential, &created, &expires, &executed, &executedBy, &event, &removal); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(request), &p.Request); err != nil {
@@ -35,7 +36,7 @@ func scanPlan(r Row) (*membership.Plan, error) {
 			return nil, fmt.Errorf("decode plan %s batch: %w", p.UUID, err)
 		}
 	}
-	p.CredentialID, p.ExecutedBy, p.ExecutedEvent = credential.Int64, executedBy.Int64, event.Int64
+	p.CredentialID, p.ExecutedBy, p.ExecutedEvent, p.RemovalID = credential.Int64, executedBy.Int64, event.Int64, removal.String
 	p.CreatedAt, p.ExpiresAt, p.ExecutedAt = fromTS(created), fromTS(expires), fromNullTS(executed)
 	return &p, nil
 }
@@ -73,12 +74,29 @@ func (t *Tx) PlanCreate(ctx context.Context, p *membership.Plan) error {
 
 // PlanGet implements membership.Tx.
 func (t *Tx) PlanGet(ctx context.Context, p *membership.PlanGetParams) (*membership.Plan, error) {
-	q := `SELECT ` + planCols + ` FROM plans WHERE uuid = $1 AND org_id = $2`
-	if p.Lock && t.d.LockRows {
+	return getByUUID(ctx, t, "plans", planCols, "plan", scanPlan, p.OrgID, p.UUID, p.Lock)
+}
+
+// getByUUID reads the row of table with uuid in orgID, locked until the
+// transaction ends when lock is set. CodeNotFound names what.
+func getByUUID[T any](ctx context.Context, t *Tx, table, cols, what string, scan func(Row) (*T, error), orgID int64, uuid string, lock bool) (*T, error) {
+	q := `SELECT ` + cols + ` FROM ` + table + ` WHERE uuid = $1 AND org_id = $2`
+	if lock && t.d.LockRows {
 		q += " FOR UPDATE"
 	}
-	plan, err := scanPlan(t.c.QueryRow(ctx, q, p.UUID, p.OrgID))
-	return plan, t.notFound(err, "plan")
+	v, err := scan(t.c.QueryRow(ctx, q, uuid, orgID))
+	return v, t.notFound(err, what)
+}
+
+// updatedOne checks that an UPDATE of what changed exactly one row.
+func updatedOne(n int64, err error, what, uuid string) error {
+	if err != nil {
+		return fmt.Errorf("update %s %s: %w", what, uuid, err)
+	}
+	if n != 1 {
+		return membership.Errorf(membership.CodeNotFound, "%s not found", what)
+	}
+	return nil
 }
 
 // PlanUpdate implements membership.Tx.
@@ -88,13 +106,8 @@ func (t *Tx) PlanUpdate(ctx context.Context, p *membership.Plan) error {
 		return err
 	}
 	n, err := t.c.Exec(ctx, `UPDATE plans SET status = $1, report = $2, batch = $3, executed_at = $4,
-		executed_by = $5, executed_event_id = $6 WHERE id = $7`,
-		string(p.Status), report, batch, nullTS(p.ExecutedAt), nullID(p.ExecutedBy), nullID(p.ExecutedEvent), p.ID)
-	if err != nil {
-		return fmt.Errorf("update plan %s: %w", p.UUID, err)
-	}
-	if n != 1 {
-		return membership.Errorf(membership.CodeNotFound, "plan not found")
-	}
-	return nil
+		executed_by = $5, executed_event_id = $6, removal_id = $7 WHERE id = $8`,
+		string(p.Status), report, batch, nullTS(p.ExecutedAt), nullID(p.ExecutedBy), nullID(p.ExecutedEvent),
+		nullStr(p.RemovalID), p.ID)
+	return updatedOne(n, err, "plan", p.UUID)
 }

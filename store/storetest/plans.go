@@ -19,11 +19,11 @@ var planTests = []test{
 	{"SavedPlanExpires", testPlanSavedExpires},
 }
 
-// planned runs remove as a dry run under a Precondition and returns its tag.
+// planned runs remove as a dry run under a Guard and returns its tag.
 func planned(t *testing.T, ctx context.Context, remove func(ctx context.Context, dry bool) error) string {
 	t.Helper()
-	p := &membership.Precondition{}
-	if err := remove(membership.WithPrecondition(ctx, p), true); err != nil {
+	p := &membership.Guard{}
+	if err := remove(membership.WithGuard(ctx, p), true); err != nil {
 		t.Fatalf("dry run: %v", err)
 	}
 	if p.ETag == "" {
@@ -35,8 +35,8 @@ func planned(t *testing.T, ctx context.Context, remove func(ctx context.Context,
 // executed runs remove for real with If-Match tag and returns the tag the
 // removal had and its error.
 func executed(ctx context.Context, tag string, remove func(ctx context.Context, dry bool) error) (string, error) {
-	p := &membership.Precondition{IfMatch: tag}
-	err := remove(membership.WithPrecondition(ctx, p), false)
+	p := &membership.Guard{IfMatch: tag}
+	err := remove(membership.WithGuard(ctx, p), false)
 	return p.ETag, err
 }
 

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(tb testing.TB) membership.Store) {
 		{"WebhookOutbox", outboxTests},
 		{"Sessions", sessionTests},
 		{"Plans", planTests},
+		{"Undo", undoTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

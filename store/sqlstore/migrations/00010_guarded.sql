@@ -19,9 +19,31 @@ CREATE TABLE plans (
     expires_at BIGINT NOT NULL,
     executed_at BIGINT,
     executed_by BIGINT REFERENCES members (id),
-    executed_event_id BIGINT
+    executed_event_id BIGINT,
+    removal_id TEXT
 );
 CREATE INDEX plans_org ON plans (org_id, id);
 
+-- Every removal call that removed for real, with what it took away item
+-- by item and the state it left, so that it can be read and undone later.
+CREATE TABLE removals (
+    id @ID@,
+    uuid TEXT NOT NULL UNIQUE,
+    org_id BIGINT NOT NULL REFERENCES organizations (id),
+    kind TEXT NOT NULL,
+    interface TEXT NOT NULL,
+    actor_member_id BIGINT NOT NULL,
+    credential_id BIGINT,
+    request_id TEXT NOT NULL DEFAULT '',
+    created_at BIGINT NOT NULL,
+    items TEXT NOT NULL,
+    result TEXT NOT NULL,
+    undone_at BIGINT,
+    undone_by BIGINT,
+    undo TEXT
+);
+CREATE INDEX removals_org ON removals (org_id, id);
+
 -- +goose Down
+DROP TABLE removals;
 DROP TABLE plans;
