@@ -111,6 +111,9 @@ var (
 	epCreatePlan        = ep(http.MethodPost, "create-plan", "/plans", nil, typ[CreatePlanRequest]())
 	epGetPlan           = ep(http.MethodGet, "get-plan", "/plans/{id}", nil, nil)
 	epExecutePlan       = ep(http.MethodPost, "execute-plan", "/plans/{id}/execute", nil, nil)
+	epApprovePlan       = ep(http.MethodPost, "approve-plan", "/plans/{id}/approve", nil, nil)
+	epGetPolicy         = ep(http.MethodGet, "get-policy", "/policy", nil, nil)
+	epSetPolicy         = ep(http.MethodPut, "set-policy", "/policy", nil, typ[membership.Policy]())
 	epGetRemoval        = ep(http.MethodGet, "get-removal", "/removals/{id}", nil, nil)
 	epUndoRemoval       = ep(http.MethodPost, "undo-removal", "/removals/{id}/undo", nil, nil)
 	epListWebhooks      = ep(http.MethodGet, "list-webhooks", "/webhooks", nil, nil)
@@ -132,7 +135,7 @@ var endpoints = []*endpoint{
 	epCreateBooking, epGetBooking, epCheckAccess, epListEvents, epListCredentials, epCreateCredential,
 	epGetCredential, epRevokeCredential, epListOperations, epGetOperation, epCancelOperation, epPreviewOperation,
 	epListSchedules, epCreateSchedule, epGetSchedule, epCancelSchedule, epPreviewSchedule, epCreatePlan,
-	epGetPlan, epExecutePlan, epGetRemoval, epUndoRemoval, epListWebhooks,
+	epGetPlan, epExecutePlan, epApprovePlan, epGetPolicy, epSetPolicy, epGetRemoval, epUndoRemoval, epListWebhooks,
 	epCreateWebhook, epGetWebhook, epDisableWebhook, epListDeliveries, epGetDelivery, epRedeliver,
 }
 
@@ -632,6 +635,22 @@ func (c *Client) Plan(ctx context.Context, id string) (*membership.Plan, error) 
 // says what changed since.
 func (c *Client) ExecutePlan(ctx context.Context, id string) (*membership.Plan, error) {
 	return call[membership.Plan](ctx, c, epExecutePlan, []string{id}, nil, nil)
+}
+
+// ApprovePlan approves and runs a plan held above the organization's
+// limits; the approver must be another owner than the plan's maker.
+func (c *Client) ApprovePlan(ctx context.Context, id string) (*membership.Plan, error) {
+	return call[membership.Plan](ctx, c, epApprovePlan, []string{id}, nil, nil)
+}
+
+// Policy gets the organization's blast-radius limits.
+func (c *Client) Policy(ctx context.Context) (*membership.Policy, error) {
+	return call[membership.Policy](ctx, c, epGetPolicy, nil, nil, nil)
+}
+
+// SetPolicy sets the organization's blast-radius limits (owners only).
+func (c *Client) SetPolicy(ctx context.Context, p membership.Policy) (*membership.Policy, error) {
+	return call[membership.Policy](ctx, c, epSetPolicy, nil, nil, p)
 }
 
 // Removal gets a removal call as it was made, by the Removal-Id it answered.

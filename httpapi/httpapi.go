@@ -235,6 +235,10 @@ func problem(c *call, err error) error {
 	if errors.As(err, &le) {
 		return &limitProblem{ErrorModel: model, Limit: le.limit}
 	}
+	var ar *membership.ApprovalRequired
+	if errors.As(err, &ar) && ar.PlanID != "" {
+		return &approvalProblem{ErrorModel: model, Plan: ar.PlanID}
+	}
 	return &model
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2"
+
 	"github.com/memberd/memberd/membership"
 )
 
@@ -59,8 +61,42 @@ func (h *handler) getPlan(ctx context.Context, a membership.Actor, in *UUIDPath)
 	return result(plan, err)
 }
 
-func (h *handler) executePlan(ctx context.Context, a membership.Actor, in *UUIDPath) (*out[*membership.Plan], error) {
+type executePlanInput struct {
+	UUIDPath
+	Body *struct {
+		Force bool `json:"force,omitempty" doc:"Run the plan above the organization's limits without a second owner; owners only, audited as plan.forced."`
+	}
+}
+
+func (h *handler) executePlan(ctx context.Context, a membership.Actor, in *executePlanInput) (*out[*membership.Plan], error) {
+	if in.Body != nil && in.Body.Force {
+		return result(h.svc.ForcePlan(ctx, a, in.ID))
+	}
 	return result(h.svc.ExecutePlan(ctx, a, in.ID))
+}
+
+func (h *handler) approvePlan(ctx context.Context, a membership.Actor, in *UUIDPath) (*out[*membership.Plan], error) {
+	return result(h.svc.ApprovePlan(ctx, a, in.ID))
+}
+
+func (h *handler) getPolicy(ctx context.Context, a membership.Actor, _ *noInput) (*out[*membership.Policy], error) {
+	return result(h.svc.Policy(ctx, a))
+}
+
+type policyInput struct {
+	Body membership.Policy
+}
+
+func (h *handler) setPolicy(ctx context.Context, a membership.Actor, in *policyInput) (*out[*membership.Policy], error) {
+	return result(h.svc.SetPolicy(ctx, a, in.Body))
+}
+
+// approvalProblem is problem+json for a removal above the organization's
+// limits (409), with the RFC 9457 extension member "plan": the id of the
+// plan it was saved as, to approve or force.
+type approvalProblem struct {
+	huma.ErrorModel
+	Plan string `json:"plan"`
 }
 
 func (h *handler) getRemoval(ctx context.Context, a membership.Actor, in *UUIDPath) (*out[*membership.Removal], error) {

@@ -106,3 +106,26 @@ func TestUndoRemoval(t *testing.T) {
 	}
 	wantProblem(t, e.call("POST", "/api/v1/removals/"+id+"/undo", e.owner, nil), http.StatusConflict)
 }
+
+func TestPolicyHeldPlan(t *testing.T) {
+	e := newEnv(t)
+	bob, carol := e.fixture("bob@acme.test"), e.fixture("carol@acme.test")
+	e.must(http.StatusOK, "PUT", "/api/v1/policy", e.owner, map[string]any{"max_per_call": 1, "max_per_hour": 0})
+	r := e.call("POST", "/api/v1/removals", e.owner, map[string]any{"scope": "organization",
+		"members": []map[string]any{{"id": bob.member.ID}, {"id": carol.member.ID}}})
+	wantProblem(t, r, http.StatusConflict)
+	held := decode[struct {
+		Plan string `json:"plan"`
+	}](t, r)
+	if held.Plan == "" {
+		t.Fatalf("409 names no plan: %s", r)
+	}
+	wantProblem(t, e.call("POST", "/api/v1/plans/"+held.Plan+"/approve", e.owner, nil), http.StatusForbidden)
+	if st := e.memberStatus(bob.member.ID); st != membership.StatusActive {
+		t.Fatalf("bob after the refusal: %s", st)
+	}
+	p := decode[membership.Plan](t, e.must(http.StatusOK, "POST", "/api/v1/plans/"+held.Plan+"/execute", e.owner, map[string]any{"force": true}))
+	if !p.Forced || p.Status != membership.PlanExecuted || e.memberStatus(carol.member.ID) != membership.StatusRemoved {
+		t.Errorf("forced plan: got %+v", p)
+	}
+}

@@ -78,7 +78,11 @@ func (s *Service) RemoveBatch(ctx context.Context, a Actor, req BatchRequest) (*
 			return res, err
 		})
 	}
-	return mutate(ctx, s, a, "batch.remove", logged(ctx, s, a, "batch.remove", fn))
+	res, err := mutate(ctx, s, a, "batch.remove", logged(ctx, s, a, "batch.remove", fn))
+	if err != nil {
+		return nil, s.held(ctx, a, "batch.remove", PlanRequest{Batch: &req}, err)
+	}
+	return res, nil
 }
 
 // checkBatch refuses a batch naming no member or more than the limit,

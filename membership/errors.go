@@ -20,11 +20,14 @@ const (
 	// CodePreconditionFailed (412): a removal no longer matches the plan
 	// (If-Match) it was previewed as.
 	CodePreconditionFailed Code = "precondition_failed"
-	CodeUnprocessable      Code = "unprocessable" // 422: well formed but unusable (idempotency key reuse)
-	CodeTooLarge           Code = "too_large"     // 413: a named limit was exceeded
-	CodeRateLimited        Code = "rate_limited"  // 429: the credential's rate limit
-	CodeUnavailable        Code = "unavailable"   // 503: overloaded or shutting down
-	CodeInternal           Code = "internal"      // 500: a bug or a failed dependency
+	// CodeApprovalRequired (409): a removal above the organization's
+	// limits waits, as a plan, for a second owner's approval.
+	CodeApprovalRequired Code = "approval_required"
+	CodeUnprocessable    Code = "unprocessable" // 422: well formed but unusable (idempotency key reuse)
+	CodeTooLarge         Code = "too_large"     // 413: a named limit was exceeded
+	CodeRateLimited      Code = "rate_limited"  // 429: the credential's rate limit
+	CodeUnavailable      Code = "unavailable"   // 503: overloaded or shutting down
+	CodeInternal         Code = "internal"      // 500: a bug or a failed dependency
 )
 
 // Refusals of the HTTP request itself, before any core call, that each
@@ -82,7 +85,7 @@ func ErrorMessage(err error) string {
 // failing): refusals are audited as refused attempts.
 func isRefusal(err error) bool {
 	switch ErrorCode(err) {
-	case CodeInvalid, CodeForbidden, CodeNotFound, CodeConflict, CodeTooLarge, CodeUnprocessable, CodePreconditionFailed:
+	case CodeInvalid, CodeForbidden, CodeNotFound, CodeConflict, CodeTooLarge, CodeUnprocessable, CodePreconditionFailed, CodeApprovalRequired:
 		return true
 	}
 	return false

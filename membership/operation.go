@@ -3,6 +3,7 @@ package membership
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -442,5 +443,11 @@ func (s *Service) execOperation(ctx context.Context, tx Tx, op *Operation) (*Rep
 		return nil, fmt.Errorf("operation %s of kind %s: %w", op.UUID, op.Kind, err)
 	}
 	ctx = guarded(ctx)
-	return logged(ctx, s, op.actor(), k.kind(), func(tx Tx) (*Report, error) { return k.exec(ctx, s, tx, op.actor()) })(tx)
+	rep, err := logged(ctx, s, op.actor(), k.kind(), func(tx Tx) (*Report, error) { return k.exec(ctx, s, tx, op.actor()) })(tx)
+	var over *overLimit
+	if errors.As(err, &over) {
+		// A scheduled run cannot wait for an approver: it fails, saying so.
+		return nil, approvalRequired("", over.msg+": nothing was removed; preview it as a plan (POST /api/v1/plans) for another owner to approve")
+	}
+	return rep, err
 }

@@ -65,6 +65,9 @@ type Guard struct {
 	// logging says the current call records what it removes in items.
 	logging bool
 	items   []RemovedItem
+	// approved lets the call past the organization's limits: a second
+	// owner approved it, or an owner forced it.
+	approved bool
 }
 
 type guardKey struct{}
@@ -254,8 +257,9 @@ type PlanStatus string
 
 // Plan states.
 const (
-	PlanPending  PlanStatus = "pending"  // may be executed until it expires
-	PlanExecuted PlanStatus = "executed" // ran, exactly as previewed
+	PlanPending          PlanStatus = "pending"           // may be executed until it expires
+	PlanAwaitingApproval PlanStatus = "awaiting_approval" // above a limit: runs when another owner approves it
+	PlanExecuted         PlanStatus = "executed"          // ran, exactly as previewed
 )
 
 // Plan lifetimes.
@@ -290,6 +294,8 @@ type Plan struct {
 	ExecutedBy    int64        `json:"executed_by,omitempty"`
 	ExecutedEvent int64        `json:"executed_event_id,omitempty"`
 	RemovalID     string       `json:"removal_id,omitempty" doc:"The removal the execution made: read it or undo it under /api/v1/removals/{id}."`
+	ApprovedBy    int64        `json:"approved_by,omitempty" doc:"The owner who approved it, other than its maker."`
+	Forced        bool         `json:"forced,omitempty" doc:"An owner ran it above the limits without a second owner."`
 }
 
 // PlanGetParams addresses a plan of an organization by UUID.
@@ -343,13 +349,19 @@ func (s *Service) CreatePlan(ctx context.Context, a Actor, req CreatePlanRequest
 	default:
 		return nil, s.refuse(ctx, a, "plan.create", Errorf(CodeInvalid, "name exactly one of a removal (kind) or a batch (scope and members)"))
 	}
+	return s.savePlan(ctx, a, pr, ttl, PlanPending)
+}
+
+// savePlan previews pr in a savepoint that is rolled back and saves it
+// as a plan in status.
+func (s *Service) savePlan(ctx context.Context, a Actor, pr PlanRequest, ttl time.Duration, status PlanStatus) (*Plan, error) {
 	return mutate(ctx, s, a, "plan.create", func(tx Tx) (*Plan, error) {
 		actor, err := s.actingMember(ctx, tx, a)
 		if err != nil {
 			return nil, err
 		}
 		now := s.now()
-		plan := &Plan{UUID: NewUUID(), OrgID: a.OrgID, Status: PlanPending, Request: pr, CreatedBy: actor.ID,
+		plan := &Plan{UUID: NewUUID(), OrgID: a.OrgID, Status: status, Request: pr, CreatedBy: actor.ID,
 			CredentialID: a.CredentialID, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 		p := &Guard{}
 		pctx := WithGuard(ctx, p)
@@ -422,9 +434,26 @@ func (s *Service) Plan(ctx context.Context, a Actor, id string) (*Plan, error) {
 // and marks the plan executed. A plan whose removal would now do anything
 // else is refused with CodePreconditionFailed naming what changed, and
 // nothing changes; an executed or expired plan is refused with
-// CodeConflict.
+// CodeConflict; one above the organization's limits is left awaiting
+// approval and refused with CodeApprovalRequired.
 func (s *Service) ExecutePlan(ctx context.Context, a Actor, id string) (*Plan, error) {
-	return mutate(ctx, s, a, "plan.execute", func(tx Tx) (*Plan, error) {
+	return s.executePlan(ctx, a, id, execute)
+}
+
+// planMode is how a plan is run: by itself, approved, or forced.
+type planMode int
+
+const (
+	execute planMode = iota
+	approve
+	force
+)
+
+var planActions = [...]string{execute: "plan.execute", approve: "plan.approve", force: "plan.force"}
+var planEvents = [...]string{execute: "plan.executed", approve: "plan.approved", force: "plan.forced"}
+
+func (s *Service) executePlan(ctx context.Context, a Actor, id string, mode planMode) (*Plan, error) {
+	plan, err := mutate(ctx, s, a, planActions[mode], func(tx Tx) (*Plan, error) {
 		plan, err := tx.PlanGet(ctx, &PlanGetParams{OrgID: a.OrgID, UUID: id, Lock: true})
 		if err != nil {
 			return nil, err
@@ -440,16 +469,27 @@ func (s *Service) ExecutePlan(ctx context.Context, a Actor, id string) (*Plan, e
 		if err != nil {
 			return nil, err
 		}
-		g := &Guard{IfMatch: plan.ETag}
+		if mode != execute {
+			if _, err := s.owner(ctx, tx, a); err != nil {
+				return nil, err
+			}
+		}
+		if mode == approve && actor.ID == plan.CreatedBy {
+			return nil, Errorf(CodeForbidden, "a plan must be approved by another owner than the one who made it")
+		}
+		g := &Guard{IfMatch: plan.ETag, approved: mode != execute}
 		if err := s.runPlanned(WithGuard(ctx, g), tx, a, plan.Request, false, plan); err != nil {
 			return nil, err
 		}
-		plan.RemovalID = g.RemovalID
+		plan.Status, plan.ExecutedAt, plan.ExecutedBy, plan.RemovalID = PlanExecuted, &now, actor.ID, g.RemovalID
+		if mode == approve {
+			plan.ApprovedBy = actor.ID
+		}
+		plan.Forced = mode == force
 		if og := guardOf(ctx); og != nil {
 			og.RemovalID = g.RemovalID
 		}
-		plan.Status, plan.ExecutedAt, plan.ExecutedBy = PlanExecuted, &now, actor.ID
-		e, err := s.recordPlan(ctx, tx, a, "plan.executed", plan)
+		e, err := s.recordPlan(ctx, tx, a, planEvents[mode], plan)
 		if err != nil {
 			return nil, err
 		}
@@ -459,6 +499,32 @@ func (s *Service) ExecutePlan(ctx context.Context, a Actor, id string) (*Plan, e
 		}
 		return plan, nil
 	})
+	var over *overLimit
+	if errors.As(err, &over) {
+		return nil, s.awaitApproval(ctx, a, id, over)
+	}
+	return plan, err
+}
+
+// awaitApproval marks a plan that went above a limit as awaiting approval
+// and returns the refusal naming it, audited.
+func (s *Service) awaitApproval(ctx context.Context, a Actor, id string, over *overLimit) error {
+	err := s.store.Update(ctx, func(tx Tx) error {
+		plan, err := tx.PlanGet(ctx, &PlanGetParams{OrgID: a.OrgID, UUID: id, Lock: true})
+		if err != nil {
+			return err
+		}
+		plan.Status = PlanAwaitingApproval
+		return tx.PlanUpdate(ctx, plan)
+	})
+	if err != nil {
+		return err
+	}
+	refusal := approvalRequired(id, fmt.Sprintf(
+		"%s: nothing was removed; plan %s runs when another owner approves it (POST /api/v1/plans/%s/approve) or an owner forces it",
+		over.msg, id, id))
+	s.auditRefusal(ctx, a, "plan.execute", refusal)
+	return refusal
 }
 
 // recordPlan appends a plan's event, with the plan's id and tag.

@@ -173,9 +173,9 @@ func (s *Service) RemoveMember(ctx context.Context, a Actor, req RemoveMemberReq
 		}
 		return nil, err
 	}
-	return removal(ctx, s, a, "member.remove", req.DryRun, func(tx Tx) (*Report, error) {
+	return policed(ctx, s, a, &req)(removal(ctx, s, a, "member.remove", req.DryRun, func(tx Tx) (*Report, error) {
 		return s.removeMember(ctx, tx, a, req)
-	})
+	}))
 }
 
 func (s *Service) removeMember(ctx context.Context, tx Tx, a Actor, req RemoveMemberRequest) (*Report, error) {
@@ -362,13 +362,13 @@ type RemoveSpaceMemberRequest struct {
 // admins as Rule says, and a space admin the space members they added.
 func (s *Service) RemoveSpaceMember(ctx context.Context, a Actor, req RemoveSpaceMemberRequest) (*Report, error) {
 	ctx = guarded(ctx)
-	return removal(ctx, s, a, "space_member.remove", req.DryRun, func(tx Tx) (*Report, error) {
+	return policed(ctx, s, a, &req)(removal(ctx, s, a, "space_member.remove", req.DryRun, func(tx Tx) (*Report, error) {
 		space, err := tx.SpaceGet(ctx, req.Space.params(a.OrgID))
 		if err != nil {
 			return nil, err
 		}
 		return s.removeSpaceMember(ctx, tx, a, space, req)
-	})
+	}))
 }
 
 func (s *Service) removeSpaceMember(ctx context.Context, tx Tx, a Actor, space *Space, req RemoveSpaceMemberRequest) (*Report, error) {
@@ -417,13 +417,13 @@ type RemoveGroupMemberRequest struct {
 // came through that group goes: direct grants and other groups' grants stay.
 func (s *Service) RemoveGroupMember(ctx context.Context, a Actor, req RemoveGroupMemberRequest) (*Report, error) {
 	ctx = guarded(ctx)
-	return removal(ctx, s, a, "group_member.remove", req.DryRun, func(tx Tx) (*Report, error) {
+	return policed(ctx, s, a, &req)(removal(ctx, s, a, "group_member.remove", req.DryRun, func(tx Tx) (*Report, error) {
 		group, err := tx.GroupGet(ctx, req.Group.params(a.OrgID))
 		if err != nil {
 			return nil, err
 		}
 		return s.removeGroupMember(ctx, tx, a, group, req)
-	})
+	}))
 }
 
 func (s *Service) removeGroupMember(ctx context.Context, tx Tx, a Actor, group *Group, req RemoveGroupMemberRequest) (*Report, error) {
@@ -480,9 +480,9 @@ func (s *Service) RevokeRoles(ctx context.Context, a Actor, req RevokeRolesReque
 		}
 		return nil, err
 	}
-	return removal(ctx, s, a, "roles.revoke", req.DryRun, func(tx Tx) (*Report, error) {
+	return policed(ctx, s, a, &req)(removal(ctx, s, a, "roles.revoke", req.DryRun, func(tx Tx) (*Report, error) {
 		return s.revokeRoles(ctx, tx, a, req, roles)
-	})
+	}))
 }
 
 // CleanRoles validates a role list and drops repeats, keeping order.

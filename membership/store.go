@@ -254,6 +254,14 @@ type Tx interface {
 	// RemovalUpdate stores r's undo. Returns CodeNotFound if r.ID is absent.
 	RemovalUpdate(ctx context.Context, r *Removal) error
 
+	// RemovalCount counts the members removed by the organization's
+	// removal calls made after since.
+	RemovalCount(ctx context.Context, orgID int64, since time.Time) (int, error)
+	// PolicyGet returns the organization's policy (no limits if none was set).
+	PolicyGet(ctx context.Context, orgID int64) (*Policy, error)
+	// PolicyPut replaces the organization's policy.
+	PolicyPut(ctx context.Context, p *Policy) error
+
 	// MemberSearch lists members matching p by keyset: after p.AfterID in
 	// ID order, or the p.Limit just before p.BeforeID, still in ID order.
 	MemberSearch(ctx context.Context, p *MemberSearchParams) ([]*Member, error)

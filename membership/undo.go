@@ -102,6 +102,11 @@ func logged[T any](ctx context.Context, s *Service, a Actor, kind string, fn fun
 		if err != nil {
 			return zero, err
 		}
+		if !g.approved {
+			if err := s.checkPolicy(ctx, tx, a.OrgID, membersIn(g.items)); err != nil {
+				return zero, err
+			}
+		}
 		result, err := json.Marshal(r)
 		if err != nil {
 			return zero, fmt.Errorf("encode removal result: %w", err)
@@ -275,6 +280,18 @@ func (s *Service) undoItem(ctx context.Context, tx Tx, a Actor, actor *Member, i
 		return err
 	}
 	return fmt.Errorf("undo item of kind %q", it.Kind)
+}
+
+// Members counts the distinct members the removal took something from.
+func (r *Removal) Members() int { return membersIn(r.Items) }
+
+// membersIn counts the distinct members items took something from.
+func membersIn(items []RemovedItem) int {
+	seen := map[int64]bool{}
+	for _, it := range items {
+		seen[it.MemberID] = true
+	}
+	return len(seen)
 }
 
 func sameTime(a, b *time.Time) bool {

@@ -30,6 +30,7 @@ var statuses = map[membership.Code]int{
 	membership.CodeConflict:           http.StatusConflict,
 	membership.CodeGone:               http.StatusGone,
 	membership.CodePreconditionFailed: http.StatusPreconditionFailed,
+	membership.CodeApprovalRequired:   http.StatusConflict,
 	membership.CodeTooLarge:           http.StatusRequestEntityTooLarge,
 	membership.CodeMethodNotAllowed:   http.StatusMethodNotAllowed,
 	membership.CodeUnsupportedMedia:   http.StatusUnsupportedMediaType,

@@ -10,17 +10,17 @@ import (
 )
 
 const planCols = `id, uuid, org_id, status, etag, request, report, batch, created_by, credential_id,
-	created_at, expires_at, executed_at, executed_by, executed_event_id, removal_id`
+	created_at, expires_at, executed_at, executed_by, executed_event_id, removal_id, approved_by, forced`
 
 func scanPlan(r Row) (*membership.Plan, error) {
 	var p membership.Plan
 	var request string
 	var report, batch sql.NullString
-	var credential, executed, executedBy, event sql.NullInt64
+	var credential, executed, executedBy, event, approvedBy sql.NullInt64
 	var removal sql.NullString
 	var created, expires int64
 	if err := r.Scan(&p.ID, &p.UUID, &p.OrgID, &p.Status, &p.ETag, &request, &report, &batch, &p.CreatedBy,
-		&credential, &created, &expires, &executed, &executedBy, &event, &removal); err != nil {
+		&credential, &created, &expires, &executed, &executedBy, &event, &removal, &approvedBy, &p.Forced); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(request), &p.Request); err != nil {
@@ -37,6 +37,7 @@ func scanPlan(r Row) (*membership.Plan, error) {
 		}
 	}
 	p.CredentialID, p.ExecutedBy, p.ExecutedEvent, p.RemovalID = credential.Int64, executedBy.Int64, event.Int64, removal.String
+	p.ApprovedBy = approvedBy.Int64
 	p.CreatedAt, p.ExpiresAt, p.ExecutedAt = fromTS(created), fromTS(expires), fromNullTS(executed)
 	return &p, nil
 }
@@ -106,8 +107,8 @@ func (t *Tx) PlanUpdate(ctx context.Context, p *membership.Plan) error {
 		return err
 	}
 	n, err := t.c.Exec(ctx, `UPDATE plans SET status = $1, report = $2, batch = $3, executed_at = $4,
-		executed_by = $5, executed_event_id = $6, removal_id = $7 WHERE id = $8`,
+		executed_by = $5, executed_event_id = $6, removal_id = $7, approved_by = $8, forced = $9 WHERE id = $10`,
 		string(p.Status), report, batch, nullTS(p.ExecutedAt), nullID(p.ExecutedBy), nullID(p.ExecutedEvent),
-		nullStr(p.RemovalID), p.ID)
+		nullStr(p.RemovalID), nullID(p.ApprovedBy), p.Forced, p.ID)
 	return updatedOne(n, err, "plan", p.UUID)
 }

@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(tb testing.TB) membership.Store) {
 		{"Sessions", sessionTests},
 		{"Plans", planTests},
 		{"Undo", undoTests},
+		{"Policy", policyTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -8,7 +8,7 @@ CREATE TABLE plans (
     id @ID@,
     uuid TEXT NOT NULL UNIQUE,
     org_id BIGINT NOT NULL REFERENCES organizations (id),
-    status TEXT NOT NULL CHECK (status IN ('pending', 'executed')),
+    status TEXT NOT NULL CHECK (status IN ('pending', 'awaiting_approval', 'executed')),
     etag TEXT NOT NULL,
     request TEXT NOT NULL,
     report TEXT,
@@ -20,7 +20,9 @@ CREATE TABLE plans (
     executed_at BIGINT,
     executed_by BIGINT REFERENCES members (id),
     executed_event_id BIGINT,
-    removal_id TEXT
+    removal_id TEXT,
+    approved_by BIGINT REFERENCES members (id),
+    forced BOOLEAN NOT NULL DEFAULT FALSE
 );
 CREATE INDEX plans_org ON plans (org_id, id);
 
@@ -36,6 +38,7 @@ CREATE TABLE removals (
     credential_id BIGINT,
     request_id TEXT NOT NULL DEFAULT '',
     created_at BIGINT NOT NULL,
+    item_count INTEGER NOT NULL,
     items TEXT NOT NULL,
     result TEXT NOT NULL,
     undone_at BIGINT,
@@ -43,7 +46,19 @@ CREATE TABLE removals (
     undo TEXT
 );
 CREATE INDEX removals_org ON removals (org_id, id);
+-- The rolling-hour limit sums the members of the last hour's removals.
+CREATE INDEX removals_org_created ON removals (org_id, created_at);
+
+-- Blast-radius limits per organization; 0 is no limit.
+CREATE TABLE removal_policies (
+    org_id BIGINT PRIMARY KEY REFERENCES organizations (id),
+    max_per_call INTEGER NOT NULL,
+    max_per_hour INTEGER NOT NULL,
+    updated_at BIGINT NOT NULL,
+    updated_by BIGINT REFERENCES members (id)
+);
 
 -- +goose Down
+DROP TABLE removal_policies;
 DROP TABLE removals;
 DROP TABLE plans;
