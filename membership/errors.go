@@ -11,23 +11,27 @@ type Code string
 
 // Error codes. A Code says what went wrong from the client's point of view.
 const (
-	CodeInvalid      Code = "invalid"      // 400: the request itself is malformed
-	CodeUnauthorized Code = "unauthorized" // 401: no valid credential
-	CodeForbidden    Code = "forbidden"    // 403: the credential may not do this
-	CodeNotFound     Code = "not_found"    // 404: absent, or another organization's
-	CodeConflict     Code = "conflict"     // 409: the state forbids it (already removed, pending)
-	CodeGone         Code = "gone"         // 410: the interface is past its sunset
+	CodeInvalid       Code = "invalid"       // 400: the request itself is malformed
+	CodeUnauthorized  Code = "unauthorized"  // 401: no valid credential
+	CodeForbidden     Code = "forbidden"     // 403: the credential may not do this
+	CodeNotFound      Code = "not_found"     // 404: absent, or another organization's
+	CodeConflict      Code = "conflict"      // 409: the state forbids it (already removed, pending)
+	CodeGone          Code = "gone"          // 410: the interface is past its sunset
+	CodeUnprocessable Code = "unprocessable" // 422: well formed but unusable (idempotency key reuse)
+	CodeTooLarge      Code = "too_large"     // 413: a named limit was exceeded
+	CodeRateLimited   Code = "rate_limited"  // 429: the credential's rate limit
+	CodeUnavailable   Code = "unavailable"   // 503: overloaded or shutting down
+	CodeInternal      Code = "internal"      // 500: a bug or a failed dependency
+)
+
+// Refusals of guarded removals.
+const (
 	// CodePreconditionFailed (412): a removal no longer matches the plan
 	// (If-Match) it was previewed as.
 	CodePreconditionFailed Code = "precondition_failed"
 	// CodeApprovalRequired (409): a removal above the organization's
 	// limits waits, as a plan, for a second owner's approval.
 	CodeApprovalRequired Code = "approval_required"
-	CodeUnprocessable    Code = "unprocessable" // 422: well formed but unusable (idempotency key reuse)
-	CodeTooLarge         Code = "too_large"     // 413: a named limit was exceeded
-	CodeRateLimited      Code = "rate_limited"  // 429: the credential's rate limit
-	CodeUnavailable      Code = "unavailable"   // 503: overloaded or shutting down
-	CodeInternal         Code = "internal"      // 500: a bug or a failed dependency
 )
 
 // Refusals of the HTTP request itself, before any core call, that each
@@ -85,7 +89,8 @@ func ErrorMessage(err error) string {
 // failing): refusals are audited as refused attempts.
 func isRefusal(err error) bool {
 	switch ErrorCode(err) {
-	case CodeInvalid, CodeForbidden, CodeNotFound, CodeConflict, CodeTooLarge, CodeUnprocessable, CodePreconditionFailed, CodeApprovalRequired:
+	case CodeInvalid, CodeForbidden, CodeNotFound, CodeConflict, CodeTooLarge, CodeUnprocessable,
+		CodePreconditionFailed, CodeApprovalRequired:
 		return true
 	}
 	return false

@@ -23,21 +23,23 @@ import (
 const DefaultMaxBody = 1 << 20
 
 var statuses = map[membership.Code]int{
-	membership.CodeInvalid:            http.StatusBadRequest,
-	membership.CodeUnauthorized:       http.StatusUnauthorized,
-	membership.CodeForbidden:          http.StatusForbidden,
-	membership.CodeNotFound:           http.StatusNotFound,
-	membership.CodeConflict:           http.StatusConflict,
-	membership.CodeGone:               http.StatusGone,
+	membership.CodeInvalid:          http.StatusBadRequest,
+	membership.CodeUnauthorized:     http.StatusUnauthorized,
+	membership.CodeForbidden:        http.StatusForbidden,
+	membership.CodeNotFound:         http.StatusNotFound,
+	membership.CodeConflict:         http.StatusConflict,
+	membership.CodeGone:             http.StatusGone,
+	membership.CodeTooLarge:         http.StatusRequestEntityTooLarge,
+	membership.CodeMethodNotAllowed: http.StatusMethodNotAllowed,
+	membership.CodeUnsupportedMedia: http.StatusUnsupportedMediaType,
+	membership.CodeUnprocessable:    http.StatusUnprocessableEntity,
+	membership.CodeRateLimited:      http.StatusTooManyRequests,
+	membership.CodeUnavailable:      http.StatusServiceUnavailable,
+	membership.CodeInternal:         http.StatusInternalServerError,
+
+	// Guarded removals (issue 15).
 	membership.CodePreconditionFailed: http.StatusPreconditionFailed,
 	membership.CodeApprovalRequired:   http.StatusConflict,
-	membership.CodeTooLarge:           http.StatusRequestEntityTooLarge,
-	membership.CodeMethodNotAllowed:   http.StatusMethodNotAllowed,
-	membership.CodeUnsupportedMedia:   http.StatusUnsupportedMediaType,
-	membership.CodeUnprocessable:      http.StatusUnprocessableEntity,
-	membership.CodeRateLimited:        http.StatusTooManyRequests,
-	membership.CodeUnavailable:        http.StatusServiceUnavailable,
-	membership.CodeInternal:           http.StatusInternalServerError,
 }
 
 // Status is the HTTP status for err.
