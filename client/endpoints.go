@@ -114,6 +114,14 @@ var (
 	epGetSchedule       = ep(http.MethodGet, "get-schedule", "/schedules/{id}", nil, nil)
 	epCancelSchedule    = ep(http.MethodDelete, "cancel-schedule", "/schedules/{id}", nil, nil)
 	epPreviewSchedule   = ep(http.MethodGet, "preview-schedule", "/schedules/{id}/preview", nil, nil)
+	epCreatePlan        = ep(http.MethodPost, "create-plan", "/plans", nil, typ[CreatePlanRequest]())
+	epGetPlan           = ep(http.MethodGet, "get-plan", "/plans/{id}", nil, nil)
+	epExecutePlan       = ep(http.MethodPost, "execute-plan", "/plans/{id}/execute", nil, nil)
+	epApprovePlan       = ep(http.MethodPost, "approve-plan", "/plans/{id}/approve", nil, nil)
+	epGetPolicy         = ep(http.MethodGet, "get-policy", "/policy", nil, nil)
+	epSetPolicy         = ep(http.MethodPut, "set-policy", "/policy", nil, typ[membership.Policy]())
+	epGetRemoval        = ep(http.MethodGet, "get-removal", "/removals/{id}", nil, nil)
+	epUndoRemoval       = ep(http.MethodPost, "undo-removal", "/removals/{id}/undo", nil, nil)
 	epListWebhooks      = ep(http.MethodGet, "list-webhooks", "/webhooks", nil, nil)
 	epCreateWebhook     = ep(http.MethodPost, "create-webhook", "/webhooks", nil, typ[CreateWebhookRequest]())
 	epGetWebhook        = ep(http.MethodGet, "get-webhook", "/webhooks/{id}", nil, nil)
@@ -134,7 +142,8 @@ var endpoints = []*endpoint{
 	epCreateBooking, epGetBooking, epCheckAccess, epListEvents, epExportEvents, epListCredentials, epCreateCredential,
 	epGetCredential, epRevokeCredential, epListOAuthClients, epCreateOAuthClient, epGetOAuthClient,
 	epRotateOAuthClient, epRevokeOAuthClient, epListOperations, epGetOperation, epCancelOperation, epPreviewOperation,
-	epListSchedules, epCreateSchedule, epGetSchedule, epCancelSchedule, epPreviewSchedule, epListWebhooks,
+	epListSchedules, epCreateSchedule, epGetSchedule, epCancelSchedule, epPreviewSchedule, epCreatePlan,
+	epGetPlan, epExecutePlan, epApprovePlan, epGetPolicy, epSetPolicy, epGetRemoval, epUndoRemoval, epListWebhooks,
 	epCreateWebhook, epGetWebhook, epDisableWebhook, epEnableWebhook, epListDeliveries, epGetDelivery, epRedeliver,
 }
 
@@ -275,6 +284,7 @@ type BatchRemoval struct {
 	Space   string                 `json:"space,omitempty"`
 	Group   string                 `json:"group,omitempty"`
 	Members []membership.MemberRef `json:"members"`
+	DryRun  bool                   `json:"dry_run,omitempty"`
 }
 
 // NameRequest creates a space or a group.
@@ -351,6 +361,20 @@ type CreateScheduleRequest struct {
 	Group           string     `json:"group,omitempty"`
 	SpaceMembership int64      `json:"space_membership,omitempty"`
 	Roles           []string   `json:"roles,omitempty"`
+}
+
+// CreatePlanRequest previews one removal (Kind, as CreateScheduleRequest
+// names it) or a batch (Scope and Members) and saves it as a plan.
+type CreatePlanRequest struct {
+	Kind            string                 `json:"kind,omitempty"`
+	Member          string                 `json:"member,omitempty"`
+	Space           string                 `json:"space,omitempty"`
+	Group           string                 `json:"group,omitempty"`
+	SpaceMembership int64                  `json:"space_membership,omitempty"`
+	Roles           []string               `json:"roles,omitempty"`
+	Scope           membership.BatchScope  `json:"scope,omitempty"`
+	Members         []membership.MemberRef `json:"members,omitempty"`
+	ExpiresIn       int                    `json:"expires_in,omitempty"`
 }
 
 // CreateWebhookRequest registers a webhook endpoint.
@@ -654,6 +678,48 @@ func (c *Client) Schedule(ctx context.Context, id string) (*membership.Operation
 // CancelSchedule cancels a scheduled removal that is not yet due.
 func (c *Client) CancelSchedule(ctx context.Context, id string) (*membership.Operation, error) {
 	return call[membership.Operation](ctx, c, epCancelSchedule, []string{id}, nil, nil)
+}
+
+// CreatePlan previews a removal or batch and saves it as a plan.
+func (c *Client) CreatePlan(ctx context.Context, req CreatePlanRequest) (*membership.Plan, error) {
+	return call[membership.Plan](ctx, c, epCreatePlan, nil, nil, req)
+}
+
+// Plan gets a saved plan.
+func (c *Client) Plan(ctx context.Context, id string) (*membership.Plan, error) {
+	return call[membership.Plan](ctx, c, epGetPlan, []string{id}, nil, nil)
+}
+
+// ExecutePlan runs a plan exactly as previewed; a *Error with status 412
+// says what changed since.
+func (c *Client) ExecutePlan(ctx context.Context, id string) (*membership.Plan, error) {
+	return call[membership.Plan](ctx, c, epExecutePlan, []string{id}, nil, nil)
+}
+
+// ApprovePlan approves and runs a plan held above the organization's
+// limits; the approver must be another owner than the plan's maker.
+func (c *Client) ApprovePlan(ctx context.Context, id string) (*membership.Plan, error) {
+	return call[membership.Plan](ctx, c, epApprovePlan, []string{id}, nil, nil)
+}
+
+// Policy gets the organization's blast-radius limits.
+func (c *Client) Policy(ctx context.Context) (*membership.Policy, error) {
+	return call[membership.Policy](ctx, c, epGetPolicy, nil, nil, nil)
+}
+
+// SetPolicy sets the organization's blast-radius limits (owners only).
+func (c *Client) SetPolicy(ctx context.Context, p membership.Policy) (*membership.Policy, error) {
+	return call[membership.Policy](ctx, c, epSetPolicy, nil, nil, p)
+}
+
+// Removal gets a removal call as it was made, by the Removal-Id it answered.
+func (c *Client) Removal(ctx context.Context, id string) (*membership.Removal, error) {
+	return call[membership.Removal](ctx, c, epGetRemoval, []string{id}, nil, nil)
+}
+
+// UndoRemoval restores what one removal call took away.
+func (c *Client) UndoRemoval(ctx context.Context, id string) (*membership.Removal, error) {
+	return call[membership.Removal](ctx, c, epUndoRemoval, []string{id}, nil, nil)
 }
 
 // PreviewSchedule says what a scheduled removal would take away now.

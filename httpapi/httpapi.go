@@ -160,6 +160,9 @@ type call struct {
 	actor   membership.Actor
 	auth    *auth.Call
 	reached bool // the operation's core call was made
+	// pre carries a mutating call's If-Match to the core and the ETag of
+	// the removal it made or previewed back (see plans.go).
+	pre *membership.Guard
 }
 
 type callKey struct{}
@@ -216,6 +219,8 @@ func (h *handler) authenticate(ctx huma.Context, next func(huma.Context)) {
 			}
 			rctx = membership.WithIdempotency(rctx, key, requestHash(r, body))
 		}
+		c.pre = &membership.Guard{IfMatch: r.Header.Get("If-Match")}
+		rctx = membership.WithGuard(rctx, c.pre)
 	}
 	next(huma.WithContext(ctx, context.WithValue(rctx, callKey{}, c)))
 	if !c.reached && mutating(r.Method) && ctx.Status() >= 400 {
@@ -261,6 +266,10 @@ func problem(c *call, err error) error {
 	var le *limitError
 	if errors.As(err, &le) {
 		return &limitProblem{ErrorModel: model, Limit: le.limit}
+	}
+	var ar *membership.ApprovalRequired
+	if errors.As(err, &ar) && ar.PlanID != "" {
+		return &approvalProblem{ErrorModel: model, Plan: ar.PlanID}
 	}
 	return &model
 }
@@ -335,6 +344,12 @@ func operation[I, O any](fn func(ctx context.Context, a membership.Actor, in *I)
 		out, err := fn(ctx, c.actor, in)
 		if err != nil {
 			return nil, problem(c, err)
+		}
+		if c.pre != nil && c.pre.ETag != "" {
+			c.w.Header().Set("ETag", c.pre.ETag)
+		}
+		if c.pre != nil && c.pre.RemovalID != "" {
+			c.w.Header().Set("Removal-Id", c.pre.RemovalID)
 		}
 		return out, nil
 	}

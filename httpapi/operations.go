@@ -70,16 +70,7 @@ type scheduleInput struct {
 }
 
 func (h *handler) createSchedule(ctx context.Context, a membership.Actor, in *scheduleInput) (*created[*membership.Operation], error) {
-	spec := membership.RemovalSpec{Kind: in.Body.Kind, SpaceMemberID: in.Body.SpaceMembership, Roles: in.Body.Roles}
-	if in.Body.Member != nil {
-		spec.Member = &in.Body.Member.MemberRef
-	}
-	if in.Body.Space != nil {
-		spec.Space = &in.Body.Space.Ref
-	}
-	if in.Body.Group != nil {
-		spec.Group = &in.Body.Group.Ref
-	}
+	spec := removalSpec(in.Body.Kind, in.Body.Member, in.Body.Space, in.Body.Group, in.Body.SpaceMembership, in.Body.Roles)
 	op, err := h.svc.Schedule(ctx, a, membership.ScheduleRequest{RemovalSpec: spec, EffectiveAt: in.Body.EffectiveAt, Original: in.RawBody})
 	if err != nil {
 		return nil, err

@@ -118,23 +118,16 @@ type removalsInput struct {
 		Space   *ref                  `json:"space,omitempty" doc:"The space, for scope space."`
 		Group   *ref                  `json:"group,omitempty" doc:"The group, for scope group."`
 		Members []batchItem           `json:"members" doc:"Members in the order they are removed; each gets its own outcome."`
+		DryRun  bool                  `json:"dry_run,omitempty" doc:"Change nothing; answer each item's outcome as the batch would have it, with an ETag to execute it with If-Match."`
 	}
 }
 
 func (h *handler) removeBatch(ctx context.Context, a membership.Actor, in *removalsInput) (*out[*membership.BatchResult], error) {
-	req := membership.BatchRequest{Scope: in.Body.Scope, Items: make([]membership.MemberRef, len(in.Body.Members))}
-	for i, it := range in.Body.Members {
-		req.Items[i] = it.ref()
-	}
-	if err := requireBatchTarget(req.Scope, in.Body.Space, in.Body.Group); err != nil {
+	req, err := batchRequest(in.Body.Scope, in.Body.Space, in.Body.Group, in.Body.Members)
+	if err != nil {
 		return nil, err
 	}
-	if in.Body.Space != nil {
-		req.Space = in.Body.Space.Ref
-	}
-	if in.Body.Group != nil {
-		req.Group = in.Body.Group.Ref
-	}
+	req.DryRun = in.Body.DryRun
 	res, err := h.svc.RemoveBatch(ctx, a, req)
 	if err != nil && len(req.Items) > h.svc.BatchLimit() {
 		err = &limitError{err: err, limit: h.svc.BatchLimit()}

@@ -98,6 +98,16 @@ var routeTable = []route{
 	del("/schedules/{id}", "cancel-schedule", "Schedules", write, (*handler).cancelOperation, "Cancel a scheduled removal that is not yet due"),
 	get("/schedules/{id}/preview", "preview-schedule", "Schedules", read, (*handler).previewOperation, "What a scheduled removal would take away if it ran now (a dry run)"),
 
+	// Saved plans: a removal previewed, executed exactly as previewed (plans.go).
+	post("/plans", "create-plan", "Plans", write, (*handler).createPlan, "Preview a removal or batch and save it as a plan, with the ETag of the state it read").answers(http.StatusCreated),
+	get("/plans/{id}", "get-plan", "Plans", read, (*handler).getPlan, "Get a saved plan"),
+	post("/plans/{id}/execute", "execute-plan", "Plans", write, (*handler).executePlan, "Run a plan exactly as previewed, or 412 naming what changed since"),
+	post("/plans/{id}/approve", "approve-plan", "Plans", write, (*handler).approvePlan, "Approve and run a plan held above the organization's limits; another owner than its maker only"),
+	get("/policy", "get-policy", "Plans", read, (*handler).getPolicy, "The organization's blast-radius limits"),
+	put("/policy", "set-policy", "Plans", write, (*handler).setPolicy, "Set the organization's blast-radius limits; owners only"),
+	get("/removals/{id}", "get-removal", "Plans", read, (*handler).getRemoval, "A removal call as it was made: what it answered and what it took, item by item"),
+	post("/removals/{id}/undo", "undo-removal", "Plans", write, (*handler).undoRemoval, "Restore what one removal call took away, leaving items changed since as they are"),
+
 	// Webhooks and their deliveries (webhooks.go).
 	get("/webhooks", "list-webhooks", "Webhooks", read, (*handler).listWebhooks, "List webhook endpoints (never their secrets)"),
 	post("/webhooks", "create-webhook", "Webhooks", write, (*handler).createWebhook, "Register a webhook endpoint; its signing secret is shown only in this answer").answers(http.StatusCreated).secret(),
@@ -143,7 +153,7 @@ type route struct {
 // authenticated and the decoded input, and returns the answer or a core error.
 type handlerFunc[I, O any] func(h *handler, ctx context.Context, a membership.Actor, in *I) (*O, error)
 
-// get, post, patch and del make the route of their method for a handler.
+// get, post, patch, put and del make the route of their method for a handler.
 func get[I, O any](path, id, tag, scope string, fn handlerFunc[I, O], summary string) route {
 	return newRoute(http.MethodGet, path, id, tag, scope, fn, summary)
 }
@@ -154,6 +164,10 @@ func post[I, O any](path, id, tag, scope string, fn handlerFunc[I, O], summary s
 
 func patch[I, O any](path, id, tag, scope string, fn handlerFunc[I, O], summary string) route {
 	return newRoute(http.MethodPatch, path, id, tag, scope, fn, summary)
+}
+
+func put[I, O any](path, id, tag, scope string, fn handlerFunc[I, O], summary string) route {
+	return newRoute(http.MethodPut, path, id, tag, scope, fn, summary)
 }
 
 func del[I, O any](path, id, tag, scope string, fn handlerFunc[I, O], summary string) route {

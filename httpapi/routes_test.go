@@ -331,6 +331,41 @@ func TestRoutes(t *testing.T) {
 		t.Fatal("the receiver was never called")
 	}
 
+	// Saved plans.
+	carl := decode[membership.Member](t, step(201, "POST", "/members", "/api/v1/members", map[string]any{"email": "carl@acme.test", "role": "member"}))
+	plan := decode[membership.Plan](t, step(201, "POST", "/plans", "/api/v1/plans", map[string]any{"kind": "member.remove", "member": carl.ID}))
+	step(200, "GET", "/plans/{id}", "/api/v1/plans/"+plan.UUID, nil)
+	r = step(200, "POST", "/plans/{id}/execute", "/api/v1/plans/"+plan.UUID+"/execute", nil)
+	if done := decode[membership.Plan](t, r); done.Status != membership.PlanExecuted || r.Header.Get("Removal-Id") != done.RemovalID {
+		t.Fatalf("executed plan %+v, Removal-Id %q", done, r.Header.Get("Removal-Id"))
+	}
+	// Blast-radius policy: a second owner approves what goes above it.
+	step(200, "PUT", "/policy", "/api/v1/policy", map[string]any{"max_per_call": 1, "max_per_hour": 0})
+	if p := decode[membership.Policy](t, step(200, "GET", "/policy", "/api/v1/policy", nil)); p.MaxPerCall != 1 {
+		t.Fatalf("policy %+v", p)
+	}
+	dora := decode[membership.Member](t, step(201, "POST", "/members", "/api/v1/members", map[string]any{"email": "dora@acme.test", "role": "member"}))
+	step(201, "POST", "/members", "/api/v1/members", map[string]any{"email": "eve@acme.test", "role": "member"})
+	held := decode[membership.Plan](t, step(201, "POST", "/plans", "/api/v1/plans", map[string]any{"scope": "organization",
+		"members": []map[string]any{{"id": dora.ID}, {"email": "eve@acme.test"}}}))
+	wantProblem(t, e.call("POST", "/api/v1/plans/"+held.UUID+"/execute", e.owner, nil), http.StatusConflict)
+	second := e.addMember("second@acme.test", membership.RoleOwner)
+	secret := e.owner
+	e.owner = e.credential(second, nil, membership.ScopeMembersRead, membership.ScopeMembersWrite)
+	if p := decode[membership.Plan](t, step(200, "POST", "/plans/{id}/approve", "/api/v1/plans/"+held.UUID+"/approve", nil)); p.Status != membership.PlanExecuted {
+		t.Fatalf("approved plan %+v", p)
+	}
+	e.owner = secret
+	step(200, "PUT", "/policy", "/api/v1/policy", map[string]any{"max_per_call": 0, "max_per_hour": 0})
+
+	removalID := r.Header.Get("Removal-Id")
+	if rm := decode[membership.Removal](t, step(200, "GET", "/removals/{id}", "/api/v1/removals/"+removalID, nil)); rm.Kind != membership.KindRemoveMember {
+		t.Fatalf("removal %+v", rm)
+	}
+	if rm := decode[membership.Removal](t, step(200, "POST", "/removals/{id}/undo", "/api/v1/removals/"+removalID+"/undo", nil)); rm.Undo == nil || rm.Undo.Restored != 1 {
+		t.Fatalf("undone removal %+v", rm)
+	}
+
 	var missing []string
 	for _, p := range e.h.routes {
 		if strings.Contains(p, Prefix+"/") && !covered[p] {

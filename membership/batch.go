@@ -29,11 +29,14 @@ const (
 
 // BatchRequest removes many members at once, each with its own outcome.
 type BatchRequest struct {
-	Scope BatchScope
-	Space Ref // ScopeSpace
-	Group Ref // ScopeGroup
-	Items []MemberRef
-	Rule  RemovalRule
+	Scope BatchScope  `json:"scope"`
+	Space Ref         `json:"space,omitzero"` // ScopeSpace
+	Group Ref         `json:"group,omitzero"` // ScopeGroup
+	Items []MemberRef `json:"items"`
+	Rule  RemovalRule `json:"rule,omitempty"`
+	// DryRun previews the batch: every item is removed and reported as it
+	// would be, and then nothing is kept.
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // ItemResult is one item's outcome, in request order.
@@ -47,6 +50,7 @@ type ItemResult struct {
 
 // BatchResult holds every item's outcome in request order.
 type BatchResult struct {
+	DryRun  bool          `json:"dry_run,omitempty"`
 	Items   []*ItemResult `json:"items"`
 	Removed int           `json:"removed"`
 	Failed  int           `json:"failed"`
@@ -58,57 +62,90 @@ type BatchResult struct {
 // already removed after. More items than the batch limit refuse the whole
 // request before anything changes.
 func (s *Service) RemoveBatch(ctx context.Context, a Actor, req BatchRequest) (*BatchResult, error) {
+	ctx = guarded(ctx)
+	if err := s.checkBatch(req); err != nil {
+		return nil, s.refuse(ctx, a, ActionBatchRemoved, err)
+	}
+	fn := tagged(ctx, batchWhat(req), req.DryRun, func(tx Tx) (*BatchResult, error) {
+		return s.removeBatch(ctx, tx, a, req)
+	})
+	if req.DryRun {
+		return previewed(ctx, s, func(tx Tx) (*BatchResult, error) {
+			res, err := fn(tx)
+			if err == nil {
+				res.DryRun = true
+			}
+			return res, err
+		})
+	}
+	res, err := mutate(ctx, s, a, ActionBatchRemoved, logged(ctx, s, a, KindRemoveBatch, fn))
+	if err != nil {
+		return nil, s.held(ctx, a, ActionBatchRemoved, PlanRequest{Batch: &req}, err)
+	}
+	return res, nil
+}
+
+// checkBatch refuses a batch naming no member or more than the limit,
+// before anything is looked up.
+func (s *Service) checkBatch(req BatchRequest) error {
 	if len(req.Items) == 0 {
-		return nil, s.refuse(ctx, a, ActionBatchRemoved, Errorf(CodeInvalid, "no members given"))
+		return Errorf(CodeInvalid, "no members given")
 	}
 	if len(req.Items) > s.cfg.BatchLimit {
-		return nil, s.refuse(ctx, a, ActionBatchRemoved, Errorf(CodeInvalid,
-			"too many members: at most %d can be removed in one request, got %d", s.cfg.BatchLimit, len(req.Items)))
+		return Errorf(CodeInvalid,
+			"too many members: at most %d can be removed in one request, got %d", s.cfg.BatchLimit, len(req.Items))
 	}
-	return mutate(ctx, s, a, ActionBatchRemoved, func(tx Tx) (*BatchResult, error) {
-		removal, err := req.removal()
-		if err != nil {
-			return nil, err
-		}
-		remove, err := removal.remover(ctx, s, tx, a)
-		if err != nil {
-			return nil, err
-		}
-		if err := lockItems(ctx, tx, a.OrgID, req.Items); err != nil {
-			return nil, err
-		}
-		result := &BatchResult{Items: make([]*ItemResult, 0, len(req.Items))}
-		for i, ref := range req.Items {
-			item := &ItemResult{Index: i, Ref: ref, Outcome: OutcomeRemoved}
-			var report *Report
-			err := tx.Savepoint(ctx, func() error {
-				var err error
-				report, err = remove(ref)
-				return err
-			})
-			switch {
-			case err == nil:
-				item.MemberID = report.Member.ID
-				result.Removed++
-			case isRefusal(err):
-				item.Outcome, item.Message = outcomeOf(err), ErrorMessage(err)
-				result.Failed++
-				// The item's refusal is a refused removal of its member.
-				e := s.newEvent(a, ActionFor(removal.kind()), OutcomeRefused)
-				e.Message = item.Message
-				if err := s.resolveTarget(ctx, tx, a.OrgID, MemberTarget(ref), e); err != nil {
-					return nil, err
-				}
-				if err := tx.EventAppend(ctx, e); err != nil {
-					return nil, err
-				}
-			default:
+	return nil
+}
+
+// removeBatch removes req's items in tx, each in its own savepoint.
+func (s *Service) removeBatch(ctx context.Context, tx Tx, a Actor, req BatchRequest) (*BatchResult, error) {
+	removal, err := req.removal()
+	if err != nil {
+		return nil, err
+	}
+	remove, err := removal.remover(ctx, s, tx, a)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockItems(ctx, tx, a.OrgID, req.Items); err != nil {
+		return nil, err
+	}
+	p := guardOf(ctx)
+	result := &BatchResult{Items: make([]*ItemResult, 0, len(req.Items))}
+	for i, ref := range req.Items {
+		item := &ItemResult{Index: i, Ref: ref, Outcome: OutcomeRemoved}
+		var report *Report
+		err := tx.Savepoint(ctx, func() error {
+			var err error
+			report, err = remove(ref)
+			return err
+		})
+		switch {
+		case err == nil:
+			item.MemberID = report.Member.ID
+			result.Removed++
+		case isRefusal(err):
+			item.Outcome, item.Message = outcomeOf(err), ErrorMessage(err)
+			result.Failed++
+			// The item's refusal is a refused removal of its member.
+			e := s.newEvent(a, ActionFor(removal.kind()), OutcomeRefused)
+			e.Message = item.Message
+			if err := s.resolveTarget(ctx, tx, a.OrgID, MemberTarget(ref), e); err != nil {
 				return nil, err
 			}
-			result.Items = append(result.Items, item)
+			if err := tx.EventAppend(ctx, e); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, err
 		}
-		return result, nil
-	})
+		if tagging(ctx) {
+			p.item(i, item.Outcome, item.MemberID)
+		}
+		result.Items = append(result.Items, item)
+	}
+	return result, nil
 }
 
 // lockItems locks the members a batch names in ID order before any item is

@@ -24,6 +24,16 @@ const (
 	CodeInternal      Code = "internal"      // 500: a bug or a failed dependency
 )
 
+// Refusals of guarded removals.
+const (
+	// CodePreconditionFailed (412): a removal no longer matches the plan
+	// (If-Match) it was previewed as.
+	CodePreconditionFailed Code = "precondition_failed"
+	// CodeApprovalRequired (409): a removal above the organization's
+	// limits waits, as a plan, for a second owner's approval.
+	CodeApprovalRequired Code = "approval_required"
+)
+
 // Refusals of the HTTP request itself, before any core call, that each
 // dialect must still answer in its own format (so they need a Code).
 const (
@@ -79,7 +89,8 @@ func ErrorMessage(err error) string {
 // failing): refusals are audited as refused attempts.
 func isRefusal(err error) bool {
 	switch ErrorCode(err) {
-	case CodeInvalid, CodeForbidden, CodeNotFound, CodeConflict, CodeTooLarge, CodeUnprocessable:
+	case CodeInvalid, CodeForbidden, CodeNotFound, CodeConflict, CodeTooLarge, CodeUnprocessable,
+		CodePreconditionFailed, CodeApprovalRequired:
 		return true
 	}
 	return false

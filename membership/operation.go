@@ -3,6 +3,7 @@ package membership
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -37,6 +38,9 @@ const (
 	KindRemoveSpaceMember = "space_member.remove"
 	KindRemoveGroupMember = "group_member.remove"
 	KindRevokeRoles       = "roles.revoke"
+	// KindRemoveBatch is the kind a batch removal is logged under for undo;
+	// it never runs as an operation.
+	KindRemoveBatch = "batch.remove"
 )
 
 // Operation is a removal that runs after it is acknowledged: at once but
@@ -440,5 +444,12 @@ func (s *Service) execOperation(ctx context.Context, tx Tx, op *Operation) (*Rep
 	if err != nil {
 		return nil, fmt.Errorf("operation %s of kind %s: %w", op.UUID, op.Kind, err)
 	}
-	return k.exec(ctx, s, tx, op.actor())
+	ctx = guarded(ctx)
+	rep, err := logged(ctx, s, op.actor(), k.kind(), func(tx Tx) (*Report, error) { return k.exec(ctx, s, tx, op.actor()) })(tx)
+	var over *overLimit
+	if errors.As(err, &over) {
+		// A scheduled run cannot wait for an approver: it fails, saying so.
+		return nil, approvalRequired("", over.msg+": nothing was removed; preview it as a plan (POST /api/v1/plans) for another owner to approve")
+	}
+	return rep, err
 }

@@ -114,29 +114,59 @@ func (r *Report) bound(limit int) {
 // dryRun builds fn's report in a transaction that is then rolled back, so
 // a preview is exactly what the removal would do at that moment.
 func dryRun(ctx context.Context, s *Service, fn func(tx Tx) (*Report, error)) (*Report, error) {
-	var report *Report
+	return previewed(ctx, s, func(tx Tx) (*Report, error) {
+		r, err := fn(tx)
+		if err != nil {
+			return nil, err
+		}
+		r.DryRun, r.EventID, r.Receipt = true, 0, nil
+		return r, nil
+	})
+}
+
+// previewed runs fn in a transaction that is then rolled back and returns
+// what fn returned.
+func previewed[T any](ctx context.Context, s *Service, fn func(tx Tx) (T, error)) (T, error) {
+	var result T
 	err := s.store.Update(ctx, func(tx Tx) error {
 		r, err := fn(tx)
 		if err != nil {
 			return err
 		}
-		report = r
-		report.DryRun = true
-		report.EventID, report.Receipt = 0, nil
+		result = r
 		return errDryRun
 	})
 	if errors.Is(err, errDryRun) {
-		return report, nil
+		return result, nil
 	}
-	return nil, err
+	var zero T
+	return zero, err
 }
 
 // removal runs a removal for real or as a dry run.
 func removal(ctx context.Context, s *Service, a Actor, action string, dry bool, fn func(tx Tx) (*Report, error)) (*Report, error) {
+	fn = tagged(ctx, action, dry, fn)
 	if dry {
 		return dryRun(ctx, s, fn)
 	}
-	return mutate(ctx, s, a, action, fn)
+	return mutate(ctx, s, a, action, logged(ctx, s, a, removalKindOf(action), fn))
+}
+
+// removalKindOf names the kind of removal a change's action records: the
+// removal log, which undo and GET /removals read, keeps kinds, as
+// operations do, not audit action names.
+func removalKindOf(action string) string {
+	switch action {
+	case ActionMemberRemoved:
+		return KindRemoveMember
+	case ActionSpaceMemberRemoved:
+		return KindRemoveSpaceMember
+	case ActionGroupMemberRemoved:
+		return KindRemoveGroupMember
+	case ActionRolesRevoked:
+		return KindRevokeRoles
+	}
+	return action
 }
 
 // RemoveMemberRequest removes a member from the organization: the
@@ -155,15 +185,16 @@ type RemoveMemberRequest struct {
 // History, past bookings and the audit trail stay; RestoreMember undoes it.
 func (s *Service) RemoveMember(ctx context.Context, a Actor, req RemoveMemberRequest) (*Report, error) {
 	ctx = WithEventTarget(ctx, MemberTarget(req.Member))
+	ctx = guarded(ctx)
 	if _, err := reportLimit(req.ReportLimit); err != nil {
 		if !req.DryRun {
 			s.auditRefusal(ctx, a, ActionMemberRemoved, err)
 		}
 		return nil, err
 	}
-	return removal(ctx, s, a, ActionMemberRemoved, req.DryRun, func(tx Tx) (*Report, error) {
+	return policed(ctx, s, a, &req)(removal(ctx, s, a, ActionMemberRemoved, req.DryRun, func(tx Tx) (*Report, error) {
 		return s.removeMember(ctx, tx, a, req)
-	})
+	}))
 }
 
 func (s *Service) removeMember(ctx context.Context, tx Tx, a Actor, req RemoveMemberRequest) (*Report, error) {
@@ -253,12 +284,17 @@ func (s *Service) recorded(ctx context.Context, tx Tx, a Actor, action string, r
 	if err != nil {
 		return nil, err
 	}
+	report.EventID = e.ID
+	if err := logRemoved(ctx, tx, action, report, before, after); err != nil {
+		return nil, err
+	}
+	digest(ctx, report, limit)
 	// Seal now, the change's last step, so that the answer carries the
 	// event's chain hash as a receipt.
 	if err := tx.EventSeal(ctx); err != nil {
 		return nil, fmt.Errorf("seal event %s: %w", action, err)
 	}
-	report.EventID, report.Receipt = e.ID, &Receipt{EventID: e.ID, Hash: e.Hash}
+	report.Receipt = &Receipt{EventID: e.ID, Hash: e.Hash}
 	report.bound(limit)
 	return report, nil
 }
@@ -271,6 +307,7 @@ func (s *Service) reportGrants(ctx context.Context, tx Tx, report *Report, off *
 	if off.Limit == 0 {
 		off.Limit = DefaultReportLimit
 	}
+	off.Limit = grantListLimit(ctx, off.Limit)
 	if off.GroupID == 0 && off.SpaceID == 0 {
 		direct, n, err := tx.GrantsDeactivate(ctx, off)
 		if err != nil {
@@ -350,13 +387,14 @@ type RemoveSpaceMemberRequest struct {
 // admins as Rule says, and a space admin the space members they added.
 func (s *Service) RemoveSpaceMember(ctx context.Context, a Actor, req RemoveSpaceMemberRequest) (*Report, error) {
 	ctx = WithEventTarget(ctx, EventTarget{Type: "space", Ref: req.Space, Member: req.Member})
-	return removal(ctx, s, a, ActionSpaceMemberRemoved, req.DryRun, func(tx Tx) (*Report, error) {
+	ctx = guarded(ctx)
+	return policed(ctx, s, a, &req)(removal(ctx, s, a, ActionSpaceMemberRemoved, req.DryRun, func(tx Tx) (*Report, error) {
 		space, err := tx.SpaceGet(ctx, req.Space.params(a.OrgID))
 		if err != nil {
 			return nil, err
 		}
 		return s.removeSpaceMember(ctx, tx, a, space, req)
-	})
+	}))
 }
 
 func (s *Service) removeSpaceMember(ctx context.Context, tx Tx, a Actor, space *Space, req RemoveSpaceMemberRequest) (*Report, error) {
@@ -405,13 +443,14 @@ type RemoveGroupMemberRequest struct {
 // came through that group goes: direct grants and other groups' grants stay.
 func (s *Service) RemoveGroupMember(ctx context.Context, a Actor, req RemoveGroupMemberRequest) (*Report, error) {
 	ctx = WithEventTarget(ctx, EventTarget{Type: "group", Ref: req.Group, Member: req.Member})
-	return removal(ctx, s, a, ActionGroupMemberRemoved, req.DryRun, func(tx Tx) (*Report, error) {
+	ctx = guarded(ctx)
+	return policed(ctx, s, a, &req)(removal(ctx, s, a, ActionGroupMemberRemoved, req.DryRun, func(tx Tx) (*Report, error) {
 		group, err := tx.GroupGet(ctx, req.Group.params(a.OrgID))
 		if err != nil {
 			return nil, err
 		}
 		return s.removeGroupMember(ctx, tx, a, group, req)
-	})
+	}))
 }
 
 func (s *Service) removeGroupMember(ctx context.Context, tx Tx, a Actor, group *Group, req RemoveGroupMemberRequest) (*Report, error) {
@@ -461,6 +500,7 @@ type RevokeRolesRequest struct {
 // none: if any role is not held the membership is left as it was.
 func (s *Service) RevokeRoles(ctx context.Context, a Actor, req RevokeRolesRequest) (*Report, error) {
 	ctx = WithEventTarget(ctx, EventTarget{Type: "space_member", Ref: Ref{ID: req.SpaceMemberID}})
+	ctx = guarded(ctx)
 	roles, err := CleanRoles(req.Roles)
 	if err != nil {
 		if !req.DryRun { // a preview leaves no trace, refused or not
@@ -468,9 +508,9 @@ func (s *Service) RevokeRoles(ctx context.Context, a Actor, req RevokeRolesReque
 		}
 		return nil, err
 	}
-	return removal(ctx, s, a, ActionRolesRevoked, req.DryRun, func(tx Tx) (*Report, error) {
+	return policed(ctx, s, a, &req)(removal(ctx, s, a, ActionRolesRevoked, req.DryRun, func(tx Tx) (*Report, error) {
 		return s.revokeRoles(ctx, tx, a, req, roles)
-	})
+	}))
 }
 
 // CleanRoles validates a role list and drops repeats, keeping order.
@@ -546,6 +586,7 @@ func (s *Service) revokeRoles(ctx context.Context, tx Tx, a Actor, req RevokeRol
 	}
 	report := newReport(target)
 	report.Roles = []*RoleChange{{SpaceID: sm.SpaceID, SpaceMemberID: sm.ID, Roles: roles}}
+	digestSpaceMember(ctx, sm)
 	if err := s.finishRemoval(ctx, tx, report, true); err != nil {
 		return nil, err
 	}
@@ -580,7 +621,7 @@ func (s *Service) RestoreMember(ctx context.Context, a Actor, req RestoreMemberR
 
 // restore makes target, a removed member, active again with the spaces,
 // roles, groups and direct grants its removal took, and records it; actor
-// is the acting member. Every interface's restore runs through it.
+// is the acting member. Every interface's restore, and undo, runs through it.
 func (s *Service) restore(ctx context.Context, tx Tx, a Actor, actor, target *Member) (*Report, error) {
 	if err := mayRemove(actor, target, target.AddedBy, RuleAdminAnyMember); err != nil {
 		return nil, Errorf(CodeForbidden, "you do not have rights to restore the specified user")

@@ -289,6 +289,30 @@ type Tx interface {
 	SignInLinkUse(ctx context.Context, hash []byte, at time.Time) (*SignInLink, error)
 	// OAuthTx holds OAuth clients, codes and tokens (oauth.go).
 	OAuthTx
+	// PlanCreate inserts a saved plan and sets its ID.
+	PlanCreate(ctx context.Context, p *Plan) error
+	// PlanGet finds a plan by UUID in p.OrgID, locking it with p.Lock.
+	// Returns CodeNotFound if absent or in another organization.
+	PlanGet(ctx context.Context, p *PlanGetParams) (*Plan, error)
+	// PlanUpdate stores p's status, report or batch and execution.
+	// Returns CodeNotFound if p.ID is absent.
+	PlanUpdate(ctx context.Context, p *Plan) error
+
+	// RemovalCreate keeps a removal call and sets its ID.
+	RemovalCreate(ctx context.Context, r *Removal) error
+	// RemovalGet finds a removal by UUID in p.OrgID, locking it with p.Lock.
+	// Returns CodeNotFound if absent or in another organization.
+	RemovalGet(ctx context.Context, p *RemovalGetParams) (*Removal, error)
+	// RemovalUpdate stores r's undo. Returns CodeNotFound if r.ID is absent.
+	RemovalUpdate(ctx context.Context, r *Removal) error
+
+	// RemovalCount counts the members removed by the organization's
+	// removal calls made after since.
+	RemovalCount(ctx context.Context, orgID int64, since time.Time) (int, error)
+	// PolicyGet returns the organization's policy (no limits if none was set).
+	PolicyGet(ctx context.Context, orgID int64) (*Policy, error)
+	// PolicyPut replaces the organization's policy.
+	PolicyPut(ctx context.Context, p *Policy) error
 
 	// MemberSearch lists members matching p by keyset: after p.AfterID in
 	// ID order, or the p.Limit just before p.BeforeID, still in ID order.

@@ -36,6 +36,10 @@ var statuses = map[membership.Code]int{
 	membership.CodeRateLimited:      http.StatusTooManyRequests,
 	membership.CodeUnavailable:      http.StatusServiceUnavailable,
 	membership.CodeInternal:         http.StatusInternalServerError,
+
+	// Guarded removals (issue 15).
+	membership.CodePreconditionFailed: http.StatusPreconditionFailed,
+	membership.CodeApprovalRequired:   http.StatusConflict,
 }
 
 // Status is the HTTP status for err.

@@ -54,6 +54,9 @@ func Run(t *testing.T, open func(tb testing.TB) membership.Store) {
 		{"Sessions", sessionTests},
 		{"Directory", directoryTests},
 		{"OAuth", oauthTests},
+		{"Plans", planTests},
+		{"Undo", undoTests},
+		{"Policy", policyTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,299 @@
+package membership
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Every removal call that removes for real (a removal of any kind, a
+// batch, an executed plan, a scheduled or asynchronous operation) is kept
+// as a Removal in its own transaction: what it answered and, item by
+// item, what it took away and the state it left. Undo restores exactly
+// those items, in one transaction, and leaves alone any whose state has
+// changed since (re-added, changed, removed again), reporting it.
+
+// RemovedItem is one thing a removal call took away, with the state it
+// left: undo requires that state unchanged.
+type RemovedItem struct {
+	Kind          string     `json:"kind"`
+	MemberID      int64      `json:"member_id"`
+	SpaceMemberID int64      `json:"space_member_id,omitempty"`
+	GroupID       int64      `json:"group_id,omitempty"`
+	Roles         []string   `json:"roles,omitempty" doc:"The roles taken: of the space membership removed, or revoked."`
+	RemovedAt     *time.Time `json:"removed_at,omitempty" doc:"When the member or membership was removed."`
+	KeptRoles     []string   `json:"kept_roles,omitempty" doc:"For roles.revoke: the roles the membership kept."`
+}
+
+// Removal is a removal call as it was made, for reading later and undo.
+type Removal struct {
+	ID            int64           `json:"-"`
+	UUID          string          `json:"id"`
+	OrgID         int64           `json:"-"`
+	Kind          string          `json:"kind" doc:"member.remove, space_member.remove, group_member.remove, roles.revoke or batch.remove."`
+	Interface     string          `json:"interface"`
+	ActorMemberID int64           `json:"actor_member_id"`
+	CredentialID  int64           `json:"-"`
+	RequestID     string          `json:"request_id,omitempty"`
+	CreatedAt     time.Time       `json:"created_at"`
+	Items         []RemovedItem   `json:"items"`
+	Result        json.RawMessage `json:"result" doc:"The call's answer: a report, or a batch's items."`
+	UndoneAt      *time.Time      `json:"undone_at,omitempty"`
+	UndoneBy      int64           `json:"undone_by,omitempty"`
+	Undo          *UndoResult     `json:"undo,omitempty"`
+}
+
+// Undo outcomes of one item.
+const (
+	UndoRestored = "restored"
+	UndoChanged  = "changed_since" // re-added or changed since the removal: left as it is
+)
+
+// UndoResult is what an undo did, one outcome per item in removal order.
+type UndoResult struct {
+	Items    []*UndoItem `json:"items"`
+	Restored int         `json:"restored"`
+	Left     int         `json:"left" doc:"Items left as they are (changed since, or refused)."`
+	EventID  int64       `json:"event_id"`
+}
+
+// UndoItem is one item's undo outcome.
+type UndoItem struct {
+	Index    int    `json:"index"`
+	Kind     string `json:"kind"`
+	MemberID int64  `json:"member_id"`
+	Outcome  string `json:"outcome" doc:"restored, changed_since (left as it is), or a refusal outcome such as forbidden."`
+	Message  string `json:"message,omitempty"`
+}
+
+// RemovalGetParams addresses a removal of an organization by UUID.
+type RemovalGetParams struct {
+	OrgID int64
+	UUID  string
+	Lock  bool
+}
+
+// errChangedSince leaves an item whose state differs from what the
+// removal left.
+var errChangedSince = &Error{Code: CodeConflict, Message: "re-added or changed since the removal; left as it is"}
+
+// guarded returns ctx with a Guard, the adapter's or a fresh one, so that
+// the removal calls made with it can log what they remove.
+func guarded(ctx context.Context) context.Context {
+	if guardOf(ctx) != nil {
+		return ctx
+	}
+	return WithGuard(ctx, &Guard{})
+}
+
+// logged wraps a real removal call of kind so that what it removes is
+// kept as a Removal in the same transaction, its id left in the Guard.
+func logged[T any](ctx context.Context, s *Service, a Actor, kind string, fn func(tx Tx) (T, error)) func(tx Tx) (T, error) {
+	g := guardOf(ctx)
+	if g == nil {
+		return fn
+	}
+	return func(tx Tx) (T, error) {
+		var zero T
+		g.logging, g.items, g.RemovalID = true, nil, ""
+		r, err := fn(tx)
+		g.logging = false
+		if err != nil {
+			return zero, err
+		}
+		if !g.approved {
+			if err := s.checkPolicy(ctx, tx, a.OrgID, membersIn(g.items)); err != nil {
+				return zero, err
+			}
+		}
+		result, err := json.Marshal(r)
+		if err != nil {
+			return zero, fmt.Errorf("encode removal result: %w", err)
+		}
+		rm := &Removal{UUID: NewUUID(), OrgID: a.OrgID, Kind: kind, Interface: a.Interface, ActorMemberID: a.MemberID,
+			CredentialID: a.CredentialID, RequestID: a.RequestID, CreatedAt: s.now(), Items: g.items, Result: result}
+		if rm.Items == nil {
+			rm.Items = []RemovedItem{}
+		}
+		if err := tx.RemovalCreate(ctx, rm); err != nil {
+			return zero, err
+		}
+		g.RemovalID = rm.UUID
+		return r, nil
+	}
+}
+
+// logRemoved adds what a removal recorded under action took away to the
+// call's log, with the state it left, read back in the transaction.
+func logRemoved(ctx context.Context, tx Tx, action string, report *Report, before, after any) error {
+	g := guardOf(ctx)
+	if g == nil || !g.logging {
+		return nil
+	}
+	m := report.Member
+	it := RemovedItem{MemberID: m.ID}
+	switch action {
+	case ActionMemberRemoved:
+		it.Kind, it.RemovedAt = KindRemoveMember, m.RemovedAt
+	case ActionSpaceMemberRemoved:
+		sm, err := tx.SpaceMemberGet(ctx, &SpaceMemberGetParams{OrgID: m.OrgID, ID: before.(*SpaceMember).ID})
+		if err != nil {
+			return err
+		}
+		it.Kind, it.SpaceMemberID, it.Roles, it.RemovedAt = KindRemoveSpaceMember, sm.ID, before.(*SpaceMember).Roles, sm.RemovedAt
+	case ActionGroupMemberRemoved:
+		gm := before.(*GroupMember)
+		now, err := tx.GroupMemberGet(ctx, &GroupMemberGetParams{OrgID: m.OrgID, GroupID: gm.GroupID, MemberID: m.ID})
+		if err != nil {
+			return err
+		}
+		it.Kind, it.GroupID, it.RemovedAt = KindRemoveGroupMember, gm.GroupID, now.RemovedAt
+	case ActionRolesRevoked:
+		sm := after.(*SpaceMember)
+		it.Kind, it.SpaceMemberID, it.Roles, it.KeptRoles = KindRevokeRoles, sm.ID, report.Roles[0].Roles, sm.Roles
+	default:
+		return nil
+	}
+	g.items = append(g.items, it)
+	return nil
+}
+
+// Removal returns a removal call of a's organization as it was made.
+func (s *Service) Removal(ctx context.Context, a Actor, id string) (*Removal, error) {
+	return view(ctx, s, func(tx Tx) (*Removal, error) {
+		return tx.RemovalGet(ctx, &RemovalGetParams{OrgID: a.OrgID, UUID: id})
+	})
+}
+
+// UndoRemoval restores what one removal call took away, in one
+// transaction: each item whose state is still the one the removal left is
+// restored; one re-added or changed since is reported and left as it is,
+// never overwritten. A removal is undone at most once (CodeConflict).
+func (s *Service) UndoRemoval(ctx context.Context, a Actor, id string) (*Removal, error) {
+	return mutate(ctx, s, a, "removal.undo", func(tx Tx) (*Removal, error) {
+		rm, err := tx.RemovalGet(ctx, &RemovalGetParams{OrgID: a.OrgID, UUID: id, Lock: true})
+		if err != nil {
+			return nil, err
+		}
+		if rm.UndoneAt != nil {
+			return nil, Errorf(CodeConflict, "the removal was already undone")
+		}
+		actor, err := s.actingMember(ctx, tx, a)
+		if err != nil {
+			return nil, err
+		}
+		res := &UndoResult{Items: make([]*UndoItem, 0, len(rm.Items))}
+		for i, it := range rm.Items {
+			ui := &UndoItem{Index: i, Kind: it.Kind, MemberID: it.MemberID, Outcome: UndoRestored}
+			err := tx.Savepoint(ctx, func() error { return s.undoItem(ctx, tx, a, actor, it) })
+			switch {
+			case err == nil:
+				res.Restored++
+			case isRefusal(err):
+				ui.Outcome, ui.Message = UndoChanged, ErrorMessage(err)
+				if ErrorCode(err) == CodeForbidden {
+					ui.Outcome = OutcomeForbidden
+				}
+				res.Left++
+			default:
+				return nil, err
+			}
+			res.Items = append(res.Items, ui)
+		}
+		now := s.now()
+		rm.UndoneAt, rm.UndoneBy, rm.Undo = &now, actor.ID, res
+		e, err := s.record(ctx, tx, a, "removal.undone", nil, nil, map[string]any{"removal": rm.UUID, "undo": res})
+		if err != nil {
+			return nil, err
+		}
+		res.EventID = e.ID
+		if err := tx.RemovalUpdate(ctx, rm); err != nil {
+			return nil, err
+		}
+		return rm, nil
+	})
+}
+
+// undoItem restores one item if its state is the one the removal left.
+func (s *Service) undoItem(ctx context.Context, tx Tx, a Actor, actor *Member, it RemovedItem) error {
+	target, err := s.lockMember(ctx, tx, a.OrgID, MemberRef{ID: it.MemberID})
+	if err != nil {
+		return err
+	}
+	if it.Kind == KindRemoveMember {
+		if target.Active() || !sameTime(target.RemovedAt, it.RemovedAt) {
+			return errChangedSince
+		}
+		_, err := s.restore(ctx, tx, a, actor, target)
+		return err
+	}
+	if !target.Active() {
+		return errChangedSince
+	}
+	if err := mayRemove(actor, target, target.AddedBy, RuleAdminAnyMember); err != nil {
+		return Errorf(CodeForbidden, "you do not have rights to restore the specified user")
+	}
+	now := s.now()
+	switch it.Kind {
+	case KindRemoveSpaceMember:
+		sm, err := tx.SpaceMemberGet(ctx, &SpaceMemberGetParams{OrgID: a.OrgID, ID: it.SpaceMemberID})
+		if err != nil {
+			return err
+		}
+		if sm.Status != StatusRemoved || !sameTime(sm.RemovedAt, it.RemovedAt) {
+			return errChangedSince
+		}
+		back := &SpaceMember{UUID: NewUUID(), OrgID: a.OrgID, SpaceID: sm.SpaceID, MemberID: target.ID, Email: target.Email,
+			Roles: it.Roles, Status: StatusActive, AddedBy: actor.ID, CreatedAt: now}
+		if err := tx.SpaceMemberAdd(ctx, back); err != nil {
+			return err
+		}
+		_, err = s.record(ctx, tx, a, "space_member.restored", target, sm, back)
+		return err
+	case KindRemoveGroupMember:
+		gm, err := tx.GroupMemberGet(ctx, &GroupMemberGetParams{OrgID: a.OrgID, GroupID: it.GroupID, MemberID: target.ID})
+		if err != nil {
+			return err
+		}
+		if gm.Status != StatusRemoved || !sameTime(gm.RemovedAt, it.RemovedAt) {
+			return errChangedSince
+		}
+		back := &GroupMember{OrgID: a.OrgID, GroupID: it.GroupID, MemberID: target.ID, Status: StatusActive, AddedBy: actor.ID, CreatedAt: now}
+		if err := tx.GroupMemberAdd(ctx, back); err != nil {
+			return err
+		}
+		_, err = s.record(ctx, tx, a, "group_member.restored", target, gm, back)
+		return err
+	case KindRevokeRoles:
+		sm, err := tx.SpaceMemberGet(ctx, &SpaceMemberGetParams{OrgID: a.OrgID, ID: it.SpaceMemberID})
+		if err != nil {
+			return err
+		}
+		if sm.Status != StatusActive || sortedJoin(sm.Roles) != sortedJoin(it.KeptRoles) {
+			return errChangedSince
+		}
+		if err := tx.SpaceRolesGrant(ctx, &SpaceRolesParams{SpaceMemberID: sm.ID, Roles: it.Roles, At: now, By: actor.ID}); err != nil {
+			return err
+		}
+		_, err = s.record(ctx, tx, a, "roles.restored", target, sm, it.Roles)
+		return err
+	}
+	return fmt.Errorf("undo item of kind %q", it.Kind)
+}
+
+// Members counts the distinct members the removal took something from.
+func (r *Removal) Members() int { return membersIn(r.Items) }
+
+// membersIn counts the distinct members items took something from.
+func membersIn(items []RemovedItem) int {
+	seen := map[int64]bool{}
+	for _, it := range items {
+		seen[it.MemberID] = true
+	}
+	return len(seen)
+}
+
+func sameTime(a, b *time.Time) bool {
+	return a != nil && b != nil && a.Equal(*b)
+}

@@ -1,0 +1,111 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/memberd/memberd/membership"
+)
+
+const removalCols = `id, uuid, org_id, kind, interface, actor_member_id, credential_id, request_id, created_at,
+	items, result, undone_at, undone_by, undo`
+
+func scanRemoval(r Row) (*membership.Removal, error) {
+	var rm membership.Removal
+	var credential, undoneAt, undoneBy sql.NullInt64
+	var items, result string
+	var undo sql.NullString
+	var created int64
+	if err := r.Scan(&rm.ID, &rm.UUID, &rm.OrgID, &rm.Kind, &rm.Interface, &rm.ActorMemberID, &credential,
+		&rm.RequestID, &created, &items, &result, &undoneAt, &undoneBy, &undo); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(items), &rm.Items); err != nil {
+		return nil, fmt.Errorf("decode removal %s items: %w", rm.UUID, err)
+	}
+	if undo.Valid {
+		if err := json.Unmarshal([]byte(undo.String), &rm.Undo); err != nil {
+			return nil, fmt.Errorf("decode removal %s undo: %w", rm.UUID, err)
+		}
+	}
+	rm.Result = json.RawMessage(result)
+	rm.CredentialID, rm.UndoneBy = credential.Int64, undoneBy.Int64
+	rm.CreatedAt, rm.UndoneAt = fromTS(created), fromNullTS(undoneAt)
+	return &rm, nil
+}
+
+// RemovalCreate implements membership.Tx.
+func (t *Tx) RemovalCreate(ctx context.Context, rm *membership.Removal) error {
+	items, err := json.Marshal(rm.Items)
+	if err != nil {
+		return fmt.Errorf("encode removal items: %w", err)
+	}
+	err = t.c.QueryRow(ctx, `INSERT INTO removals (uuid, org_id, kind, interface, actor_member_id, credential_id,
+		request_id, created_at, item_count, items, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		RETURNING id`,
+		rm.UUID, rm.OrgID, rm.Kind, rm.Interface, rm.ActorMemberID, nullID(rm.CredentialID), rm.RequestID,
+		ts(rm.CreatedAt), rm.Members(), string(items), string(rm.Result)).Scan(&rm.ID)
+	if err != nil {
+		return fmt.Errorf("insert removal: %w", err)
+	}
+	return nil
+}
+
+// RemovalGet implements membership.Tx.
+func (t *Tx) RemovalGet(ctx context.Context, p *membership.RemovalGetParams) (*membership.Removal, error) {
+	return getByUUID(ctx, t, "removals", removalCols, "removal", scanRemoval, p.OrgID, p.UUID, p.Lock)
+}
+
+// RemovalUpdate implements membership.Tx.
+func (t *Tx) RemovalUpdate(ctx context.Context, rm *membership.Removal) error {
+	undo, err := nullJSON(rm.Undo, rm.Undo != nil)
+	if err != nil {
+		return fmt.Errorf("encode removal undo: %w", err)
+	}
+	n, err := t.c.Exec(ctx, `UPDATE removals SET undone_at = $1, undone_by = $2, undo = $3 WHERE id = $4`,
+		nullTS(rm.UndoneAt), nullID(rm.UndoneBy), undo, rm.ID)
+	return updatedOne(n, err, "removal", rm.UUID)
+}
+
+// RemovalCount implements membership.Tx.
+func (t *Tx) RemovalCount(ctx context.Context, orgID int64, since time.Time) (int, error) {
+	var n int
+	err := t.c.QueryRow(ctx, `SELECT COALESCE(SUM(item_count), 0) FROM removals WHERE org_id = $1 AND created_at > $2`,
+		orgID, ts(since)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count removals: %w", err)
+	}
+	return n, nil
+}
+
+// PolicyGet implements membership.Tx.
+func (t *Tx) PolicyGet(ctx context.Context, orgID int64) (*membership.Policy, error) {
+	p := &membership.Policy{OrgID: orgID}
+	var updated int64
+	var by sql.NullInt64
+	err := t.c.QueryRow(ctx, `SELECT max_per_call, max_per_hour, updated_at, updated_by FROM removal_policies
+		WHERE org_id = $1`, orgID).Scan(&p.MaxPerCall, &p.MaxPerHour, &updated, &by)
+	if err != nil && t.d.IsNoRows(err) {
+		return p, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read policy: %w", err)
+	}
+	p.UpdatedAt, p.UpdatedBy = fromTS(updated), by.Int64
+	return p, nil
+}
+
+// PolicyPut implements membership.Tx.
+func (t *Tx) PolicyPut(ctx context.Context, p *membership.Policy) error {
+	_, err := t.c.Exec(ctx, `INSERT INTO removal_policies (org_id, max_per_call, max_per_hour, updated_at, updated_by)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (org_id) DO UPDATE SET max_per_call = excluded.max_per_call,
+		max_per_hour = excluded.max_per_hour, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+		p.OrgID, p.MaxPerCall, p.MaxPerHour, ts(p.UpdatedAt), nullID(p.UpdatedBy))
+	if err != nil {
+		return fmt.Errorf("store policy: %w", err)
+	}
+	return nil
+}
