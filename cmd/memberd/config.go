@@ -63,7 +63,8 @@ func DefaultConfig() Config {
 
 // sharedFlags are the flags that mean the same thing in every command,
 // so they read the same environment variable everywhere.
-var sharedFlags = map[string]bool{"db": true, "addr": true, "log-format": true, "log-level": true}
+var sharedFlags = map[string]bool{"db": true, "addr": true, "log-format": true, "log-level": true,
+	"server": true, "token": true}
 
 // envName is the environment variable a command's flag also reads: the
 // server's settings (serve, and config, which prints them) and the shared
@@ -105,6 +106,15 @@ func (m *Main) newFlagSet(cmd, synopsis string) *flag.FlagSet {
 // environment. An environment value a flag refuses is an error naming
 // the variable.
 func (m *Main) parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := m.applyEnv(fs); err != nil {
+		return err
+	}
+	return fs.Parse(args)
+}
+
+// applyEnv sets every flag of fs from its environment variable, for
+// commands that parse their arguments themselves.
+func (m *Main) applyEnv(fs *flag.FlagSet) error {
 	if m.flagSets != nil {
 		m.flagSets(fs)
 	}
@@ -117,10 +127,7 @@ func (m *Main) parseFlags(fs *flag.FlagSet, args []string) error {
 			}
 		}
 	})
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	return fs.Parse(args)
+	return errors.Join(errs...)
 }
 
 // serveFlags registers the server's settings on fs. serve and config

@@ -26,13 +26,9 @@ type clientOptions struct {
 // clientFlags registers --server and --token, preset from MEMBERD_SERVER
 // and MEMBERD_TOKEN.
 func (m *Main) clientFlags(fs *flag.FlagSet) *clientOptions {
-	server := m.Getenv("MEMBERD_SERVER")
-	if server == "" {
-		server = defaultServer
-	}
 	return &clientOptions{
-		server: fs.String("server", server, "memberd base URL (env MEMBERD_SERVER)"),
-		token:  fs.String("token", m.Getenv("MEMBERD_TOKEN"), "credential secret (env MEMBERD_TOKEN)"),
+		server: fs.String("server", defaultServer, "memberd base URL"),
+		token:  fs.String("token", "", "credential secret"),
 	}
 }
 
@@ -79,14 +75,13 @@ func (m *Main) members(ctx context.Context, args []string) error {
 }
 
 func (m *Main) membersList(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("members list", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := m.newFlagSet("members-list", "members list [flags]   list the organization's members")
 	cf := m.clientFlags(fs)
 	status := fs.String("status", "", "only active or removed members")
 	q := fs.String("q", "", "only members whose e-mail or name contains this")
 	limit := fs.Int("limit", 0, "at most this many members (0: all)")
 	asJSON := fs.Bool("json", false, "print JSON lines instead of a table")
-	if help, err := parseFlags(fs, args, 0); help || err != nil {
+	if help, err := m.parsePositional(fs, args, 0); help || err != nil {
 		return err
 	}
 	c, err := cf.client()
@@ -127,8 +122,7 @@ func (m *Main) membersList(ctx context.Context, args []string) error {
 
 // memberCommand runs show, remove or restore on one member.
 func (m *Main) memberCommand(ctx context.Context, cmd string, args []string) error {
-	fs := flag.NewFlagSet("members "+cmd, flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := m.newFlagSet("members-"+cmd, "members "+cmd+" MEMBER [flags]   MEMBER is an id, UUID or e-mail")
 	cf := m.clientFlags(fs)
 	var dryRun *bool
 	var at *string
@@ -136,7 +130,7 @@ func (m *Main) memberCommand(ctx context.Context, cmd string, args []string) err
 		dryRun = fs.Bool("dry-run", false, "change nothing: print what would be taken away")
 		at = fs.String("at", "", "schedule the removal for this time (RFC 3339) instead of removing now")
 	}
-	help, err := parseFlags(fs, args, 1)
+	help, err := m.parsePositional(fs, args, 1)
 	if help || err != nil {
 		return err
 	}
@@ -176,10 +170,14 @@ func (m *Main) memberCommand(ctx context.Context, cmd string, args []string) err
 	return enc.Encode(out)
 }
 
-// parseFlags parses args, flags before or after the positional arguments,
-// of which it wants exactly positional. help says -h was asked for: the
-// usage is printed and the command succeeds.
-func parseFlags(fs *flag.FlagSet, args []string, positional int) (help bool, err error) {
+// parsePositional sets fs from the environment, then parses args, flags
+// before or after the positional arguments, of which it wants exactly
+// positional. help says -h was asked for: the usage is printed and the
+// command succeeds.
+func (m *Main) parsePositional(fs *flag.FlagSet, args []string, positional int) (help bool, err error) {
+	if err := m.applyEnv(fs); err != nil {
+		return false, err
+	}
 	var rest []string
 	for {
 		if err := fs.Parse(args); err != nil {

@@ -94,21 +94,14 @@ type offboarding struct {
 // is made from the batch's rows, not its position, so a resumed run may
 // use another --batch.
 func (m *Main) offboard(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("offboard", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: memberd offboard --csv FILE [flags]
+	fs := m.newFlagSet("offboard", `offboard --csv FILE [flags]
 
 Removes the members a CSV file lists (a header row names an email, id or uuid
 column) through the server's batch removal, or schedules their removal with --at.
 Refusals for load (429, 503) are retried after Retry-After; the server's batch
 limit is learned from its answer. Interrupted, the same command resumes from
 --state, whatever --batch is. Exit status: 0 all rows removed, already removed
-or scheduled; 1 some rows failed; 2 could not run (nothing or part done: run again).
-
-`)
-		fs.PrintDefaults()
-	}
+or scheduled; 1 some rows failed; 2 could not run (nothing or part done: run again).`)
 	csvPath := fs.String("csv", "", "CSV file with a header row naming an email, id or uuid column (required)")
 	cf := m.clientFlags(fs)
 	batch := fs.Int("batch", membership.DefaultBatchLimit, "members per request; lowered to the server's batch limit when it names one")
@@ -117,7 +110,7 @@ or scheduled; 1 some rows failed; 2 could not run (nothing or part done: run aga
 	statePath := fs.String("state", "", "state file the run records progress in and resumes from (default: the CSV's path + .state)")
 	outPath := fs.String("out", "", "write the per-row results (CSV) to this file instead of standard output")
 	maxWait := fs.Duration("max-wait", client.DefaultMaxWait, "longest wait for one retry after 429 or 503; a longer Retry-After stops the run")
-	if err := fs.Parse(args); err != nil {
+	if err := m.parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}

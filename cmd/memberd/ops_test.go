@@ -80,7 +80,8 @@ func get(t *testing.T, url, token string) (int, string) {
 }
 
 // commands are the subcommands this package's flag tests cover.
-var commands = []string{"serve", "bootstrap", "signin-link", "config"}
+var commands = []string{"serve", "bootstrap", "signin-link", "config", "offboard",
+	"members list", "members show", "members remove", "members restore"}
 
 func TestHelpExitsZero(t *testing.T) {
 	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}, {"version"}, {"--version"},
@@ -135,14 +136,14 @@ func TestEveryFlagHasEnv(t *testing.T) {
 		m := testMain(&stdout, &stderr, nil)
 		var fs *flag.FlagSet
 		m.flagSets = func(f *flag.FlagSet) { fs = f }
-		if err := m.Run(context.Background(), []string{cmd, "--help"}); err != nil {
+		if err := m.Run(context.Background(), append(strings.Fields(cmd), "--help")); err != nil {
 			t.Fatalf("%s --help: %v", cmd, err)
 		}
 		if fs == nil {
 			t.Fatalf("%s registered no flags through parseFlags", cmd)
 		}
 		fs.VisitAll(func(f *flag.Flag) {
-			env := envName(cmd, f.Name)
+			env := envName(fs.Name(), f.Name)
 			if !strings.Contains(stderr.String(), env) {
 				t.Errorf("%s --help does not name %s", cmd, env)
 			}
@@ -429,5 +430,22 @@ func TestShutdownLogged(t *testing.T) {
 		if !strings.Contains(logs, want) {
 			t.Errorf("no %s in the log:\n%s", want, logs)
 		}
+	}
+}
+
+// TestClientCommandsFromEnv checks that the client commands read their
+// flags from the environment too: the CSV named only by
+// MEMBERD_OFFBOARD_CSV is the one offboard tries to open.
+func TestClientCommandsFromEnv(t *testing.T) {
+	var stdout, stderr syncBuffer
+	missing := filepath.Join(t.TempDir(), "leavers-from-env.csv")
+	env := map[string]string{"MEMBERD_OFFBOARD_CSV": missing, "MEMBERD_TOKEN": "mbd_x", "MEMBERD_SERVER": "http://127.0.0.1:1"}
+	err := testMain(&stdout, &stderr, env).Run(context.Background(), []string{"offboard"})
+	if err == nil || !strings.Contains(err.Error()+stderr.String(), "leavers-from-env.csv") {
+		t.Fatalf("offboard with MEMBERD_OFFBOARD_CSV: %v\n%s", err, stderr.String())
+	}
+	err = testMain(&stdout, &stderr, map[string]string{"MEMBERD_MEMBERS_LIST_LIMIT": "many"}).Run(context.Background(), []string{"members", "list"})
+	if err == nil || !strings.Contains(err.Error(), "MEMBERD_MEMBERS_LIST_LIMIT") {
+		t.Fatalf("members list with a bad MEMBERD_MEMBERS_LIST_LIMIT: %v", err)
 	}
 }
