@@ -376,14 +376,19 @@ func (s *Service) RevokeSession(ctx context.Context, a Actor, id string) (*Sessi
 		if sess.RevokedAt != nil {
 			return nil, ErrAlreadyRemoved
 		}
-		now := s.now()
-		if err := tx.SessionRevoke(ctx, sess.ID, now); err != nil {
-			return nil, err
-		}
-		sess.RevokedAt = &now
-		_, err = s.record(ctx, tx, a, ActionSessionRevoked, nil, nil, sess)
-		return sess, err
+		return sess, s.endSession(ctx, tx, a, ActionSessionRevoked, sess)
 	})
+}
+
+// endSession revokes sess now and records it under action.
+func (s *Service) endSession(ctx context.Context, tx Tx, a Actor, action string, sess *Session) error {
+	now := s.now()
+	if err := tx.SessionRevoke(ctx, sess.ID, now); err != nil {
+		return err
+	}
+	sess.RevokedAt = &now
+	_, err := s.record(ctx, tx, a, action, nil, nil, sess)
+	return err
 }
 
 // SignOut ends the session a token opened. Signing out twice is not an
@@ -400,13 +405,7 @@ func (s *Service) SignOut(ctx context.Context, a Actor, token string) error {
 		if sess.RevokedAt != nil {
 			return sess, nil
 		}
-		now := s.now()
-		if err := tx.SessionRevoke(ctx, sess.ID, now); err != nil {
-			return nil, err
-		}
-		sess.RevokedAt = &now
-		_, err = s.record(ctx, tx, a, ActionSessionEnded, nil, nil, sess)
-		return sess, err
+		return sess, s.endSession(ctx, tx, a, ActionSessionEnded, sess)
 	})
 	return err
 }
