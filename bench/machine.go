@@ -100,6 +100,10 @@ func WaitQuiet(max time.Duration, limit float64) float64 {
 	}
 }
 
+// LoadAvg is the 1-, 5- and 15-minute load averages, as uptime shows
+// them, for a run's record on a shared machine.
+func LoadAvg() string { return loadAvg() }
+
 func loadAvg() string {
 	data, err := os.ReadFile("/proc/loadavg")
 	if err != nil {

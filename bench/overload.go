@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,25 +17,23 @@ import (
 // OverloadResult is what the overload scenario measured: the capacity of
 // a closed loop, then an open loop at Factor times that rate.
 type OverloadResult struct {
-	Concurrency int           // of the capacity loop
-	Capacity    float64       // requests per second the closed loop reached
-	CapacityP99 time.Duration // its p99
-	Factor      float64
-	Offered     float64 // requests per second offered in the open loop
-	Sent        int
-	Admitted    int           // answered 2xx
-	Shed        int           // answered 503 by the gate
-	Other5xx    int           // any other 5xx: must be 0
-	Failed      int           // transport errors (client timeouts)
-	AdmittedP50 time.Duration // latency of admitted requests
-	AdmittedP99 time.Duration
-	PeakRSS     int64
+	Concurrency    int           // of the capacity loop
+	Capacity       float64       // requests per second the closed loop had answered 200
+	CapacityP99    time.Duration // its p99
+	CapacityErrors int           // capacity-loop requests not answered 200
+	Factor         float64
+	Open           OpenLoopResult
+	PeakRSS        int64 // the server's VmHWM after both loops
 }
 
 func (r *OverloadResult) String() string {
-	return fmt.Sprintf("capacity %.0f req/s at %d (p99 %s); %.0fx = %.0f req/s offered, %d sent: admitted %d (p50 %s, p99 %s), shed %.1f%%, other 5xx %d, transport errors %d, peak RSS %.0f MB",
-		r.Capacity, r.Concurrency, ms(r.CapacityP99), r.Factor, r.Offered, r.Sent, r.Admitted, ms(r.AdmittedP50), ms(r.AdmittedP99),
-		100*float64(r.Shed)/float64(max(r.Sent, 1)), r.Other5xx, r.Failed, float64(r.PeakRSS)/(1<<20))
+	o := &r.Open
+	return fmt.Sprintf("capacity %.0f req/s at %d clients (p99 %s, %d not 200); %.0fx = %.0f req/s offered for %s: %d arrivals, %d not sent (all %d client slots busy), %d sent: "+
+		"admitted %d (p50 %s, p99 %s), shed %d = %.1f%% of sent (503 with Retry-After), other 5xx %d, other status %d, transport errors %d (%d client timeouts of %s), cut at drain %d; peak RSS %.0f MB",
+		r.Capacity, r.Concurrency, ms(r.CapacityP99), r.CapacityErrors, r.Factor, o.Rate, o.Elapsed.Round(time.Millisecond),
+		o.Arrivals, o.Dropped, o.MaxOutstanding, o.Sent,
+		o.Admitted, ms(o.AdmittedP50), ms(o.AdmittedP99), o.Shed, 100*float64(o.Shed)/float64(max(o.Sent, 1)),
+		o.Other5xx, o.OtherStatus, o.Failed, o.TimedOut, o.Timeout, o.Cut, float64(r.PeakRSS)/(1<<20))
 }
 
 // DemoToken is the owner credential a `serve --demo` server printed.
@@ -47,49 +46,209 @@ func DemoToken(s *Server) (string, error) {
 	return "", fmt.Errorf("no MEMBERD_TOKEN in the server's output")
 }
 
+// Answer is how one request of a load loop ended: a status, whether a
+// 503 carried Retry-After (the gate's shed answer does), or a transport
+// error.
+type Answer struct {
+	Status     int
+	RetryAfter bool
+	Err        error
+}
+
 // get is one authenticated read of the native API: a page of members,
 // the request a dashboard polls with.
-func get(ctx context.Context, hc *http.Client, url, token string) (int, error) {
+func get(ctx context.Context, hc *http.Client, url, token string) Answer {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0, err
+		return Answer{Err: err}
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, err
+		return Answer{Err: err}
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
+	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode, nil
+	return Answer{Status: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After") != "", Err: err}
+}
+
+// OpenLoop offers requests at a fixed rate whatever the answers, with a
+// bound on those outstanding, so that a run at many times the server's
+// capacity ends in bounded time and bounded client memory: an arrival
+// that finds every slot busy is not sent and is counted as Dropped (the
+// client's shortfall, not the server's answer); each request sent gives
+// up after Timeout; after Duration the loop waits at most Drain for the
+// outstanding ones and then cancels them (Cut).
+type OpenLoop struct {
+	Rate           float64 // arrivals per second
+	Duration       time.Duration
+	MaxOutstanding int
+	Timeout        time.Duration
+	Drain          time.Duration
+}
+
+// OpenLoopResult is an open loop's bookkeeping. Every arrival is either
+// Dropped or Sent, and every request sent ends in exactly one of
+// Admitted, Shed, Other5xx, OtherStatus, Failed or Cut.
+type OpenLoopResult struct {
+	Rate           float64
+	MaxOutstanding int
+	Timeout        time.Duration
+	Elapsed        time.Duration // from the first arrival to the end of the drain
+	Arrivals       int
+	Dropped        int // not sent: every slot was busy
+	Sent           int
+	Admitted       int // answered 2xx
+	Shed           int // answered 503 with Retry-After
+	Other5xx       int // any other 5xx, a 503 without Retry-After included: must be 0
+	OtherStatus    int // 1xx, 3xx, 4xx
+	Failed         int // transport errors, client timeouts included
+	TimedOut       int // of Failed, those that reached Timeout
+	Cut            int // still outstanding at the drain deadline, cancelled
+	AdmittedP50    time.Duration
+	AdmittedP99    time.Duration
+}
+
+// openTick is how often the open loop issues the arrivals that fell due:
+// fine enough for a steady rate, coarse enough to cost the client little.
+const openTick = time.Millisecond
+
+// Run offers o's load to do, which must honour its context, and waits for
+// it to end; it returns within about Duration+Drain.
+func (o OpenLoop) Run(ctx context.Context, do func(ctx context.Context) Answer) OpenLoopResult {
+	res := OpenLoopResult{Rate: o.Rate, MaxOutstanding: max(o.MaxOutstanding, 1), Timeout: o.Timeout}
+	// Cancelling reqCtx at the drain deadline cuts what is still out.
+	reqCtx, cut := context.WithCancel(ctx)
+	defer cut()
+	// A free worker waits on work; a send that finds none waiting is an
+	// arrival with no slot.
+	work := make(chan struct{})
+	type tally struct {
+		admitted                                      []time.Duration
+		shed, other5xx, otherStatus, failed, timedOut int
+		cut                                           int
+	}
+	tallies := make([]tally, res.MaxOutstanding)
+	var wg sync.WaitGroup
+	for i := range tallies {
+		wg.Add(1)
+		go func(t *tally) {
+			defer wg.Done()
+			for range work {
+				start := time.Now()
+				rctx, cancel := context.WithTimeout(reqCtx, o.Timeout)
+				a := do(rctx)
+				cancel()
+				switch {
+				case a.Err != nil && reqCtx.Err() != nil:
+					t.cut++
+				case a.Err != nil:
+					t.failed++
+					if errors.Is(a.Err, context.DeadlineExceeded) || time.Since(start) >= o.Timeout {
+						t.timedOut++
+					}
+				case a.Status == http.StatusServiceUnavailable && a.RetryAfter:
+					t.shed++
+				case a.Status >= 500:
+					t.other5xx++
+				case a.Status >= 200 && a.Status < 300:
+					t.admitted = append(t.admitted, time.Since(start))
+				default:
+					t.otherStatus++
+				}
+			}
+		}(&tallies[i])
+	}
+
+	start := time.Now()
+	end := start.Add(o.Duration)
+	tick := time.NewTicker(openTick)
+	for now := start; now.Before(end) && ctx.Err() == nil; now = <-tick.C {
+		// The arrivals due by now that were not yet issued; computed once
+		// per tick, so a client that falls behind drops rather than spins.
+		due := int(now.Sub(start).Seconds()*o.Rate) - res.Arrivals
+		for range due {
+			res.Arrivals++
+			select {
+			case work <- struct{}{}:
+				res.Sent++
+			default:
+				res.Dropped++
+			}
+		}
+	}
+	tick.Stop()
+	close(work)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(o.Drain):
+		cut()
+		<-done
+	}
+	res.Elapsed = time.Since(start)
+
+	var admitted []time.Duration
+	for _, t := range tallies {
+		admitted = append(admitted, t.admitted...)
+		res.Shed += t.shed
+		res.Other5xx += t.other5xx
+		res.OtherStatus += t.otherStatus
+		res.Failed += t.failed
+		res.TimedOut += t.timedOut
+		res.Cut += t.cut
+	}
+	slices.Sort(admitted)
+	res.Admitted = len(admitted)
+	res.AdmittedP50, res.AdmittedP99 = Percentile(admitted, 50), Percentile(admitted, 99)
+	return res
+}
+
+// OverloadConfig shapes the overload scenario.
+type OverloadConfig struct {
+	Concurrency    int           // clients of the capacity loop
+	Measure        time.Duration // length of the capacity loop
+	Factor         float64       // offered rate as a multiple of the capacity
+	Offer          time.Duration // length of the open loop
+	MaxOutstanding int           // bound on the open loop's requests in flight
+	Timeout        time.Duration // per request, both loops
+	Drain          time.Duration // how long the open loop waits for the last answers
 }
 
 // Overload measures the server's capacity with a closed loop of
-// concurrency clients for measure, then offers factor times that rate in
-// an open loop (arrivals do not wait for answers) for offer.
-func Overload(ctx context.Context, s *Server, token string, concurrency int, factor float64, measure, offer time.Duration) (*OverloadResult, error) {
+// Concurrency clients for Measure, then offers Factor times that rate in
+// an OpenLoop for Offer.
+func Overload(ctx context.Context, s *Server, token string, cfg OverloadConfig) (*OverloadResult, error) {
 	url := s.URL + "/api/v1/members?limit=20"
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4096, MaxConnsPerHost: 0}}
+	conns := max(cfg.MaxOutstanding, cfg.Concurrency)
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}}
 	defer hc.CloseIdleConnections()
-	res := &OverloadResult{Concurrency: concurrency, Factor: factor}
+	do := func(ctx context.Context) Answer { return get(ctx, hc, url, token) }
+	res := &OverloadResult{Concurrency: cfg.Concurrency, Factor: cfg.Factor}
 
 	var lats []time.Duration
+	var errs int
 	var mu sync.Mutex
-	deadline := time.Now().Add(measure)
+	deadline := time.Now().Add(cfg.Measure)
 	var wg sync.WaitGroup
 	start := time.Now()
-	for range concurrency {
+	for range cfg.Concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for time.Now().Before(deadline) {
+			for time.Now().Before(deadline) && ctx.Err() == nil {
 				t := time.Now()
-				code, err := get(ctx, hc, url, token)
-				if err != nil || code != http.StatusOK {
-					continue
-				}
+				rctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+				a := do(rctx)
+				cancel()
+				d := time.Since(t)
 				mu.Lock()
-				lats = append(lats, time.Since(t))
+				if a.Err != nil || a.Status != http.StatusOK {
+					errs++
+				} else {
+					lats = append(lats, d)
+				}
 				mu.Unlock()
 			}
 		}()
@@ -97,48 +256,14 @@ func Overload(ctx context.Context, s *Server, token string, concurrency int, fac
 	wg.Wait()
 	slices.Sort(lats)
 	res.Capacity = float64(len(lats)) / time.Since(start).Seconds()
-	res.CapacityP99 = Percentile(lats, 0.99)
+	res.CapacityP99 = Percentile(lats, 99)
+	res.CapacityErrors = errs
 	if res.Capacity <= 0 {
 		return res, fmt.Errorf("no request succeeded in the capacity loop")
 	}
 
-	res.Offered = factor * res.Capacity
-	interval := time.Duration(float64(time.Second) / res.Offered)
-	var admitted []time.Duration
-	var sent, shed, other, failed atomic.Int64
-	end := time.Now().Add(offer)
-	tick := time.NewTicker(max(interval, time.Microsecond))
-	next := time.Now()
-	for time.Now().Before(end) {
-		<-tick.C
-		// Catch up on the arrivals a slow tick missed.
-		for ; !next.After(time.Now()); next = next.Add(interval) {
-			sent.Add(1)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				t := time.Now()
-				code, err := get(ctx, hc, url, token)
-				switch {
-				case err != nil:
-					failed.Add(1)
-				case code == http.StatusServiceUnavailable:
-					shed.Add(1)
-				case code >= 500:
-					other.Add(1)
-				case code < 300:
-					mu.Lock()
-					admitted = append(admitted, time.Since(t))
-					mu.Unlock()
-				}
-			}()
-		}
-	}
-	tick.Stop()
-	wg.Wait()
-	slices.Sort(admitted)
-	res.Sent, res.Admitted, res.Shed, res.Other5xx, res.Failed = int(sent.Load()), len(admitted), int(shed.Load()), int(other.Load()), int(failed.Load())
-	res.AdmittedP50, res.AdmittedP99 = Percentile(admitted, 0.50), Percentile(admitted, 0.99)
+	res.Open = OpenLoop{Rate: cfg.Factor * res.Capacity, Duration: cfg.Offer, MaxOutstanding: cfg.MaxOutstanding,
+		Timeout: cfg.Timeout, Drain: cfg.Drain}.Run(ctx, do)
 	_, res.PeakRSS, _ = s.RSS()
 	return res, nil
 }
@@ -148,14 +273,16 @@ type FloodResult struct {
 	Requests     int
 	Unauthorized int
 	Limited      int // 429
+	Other        int // any other status
+	Failed       int // transport errors
 	Elapsed      time.Duration
 	AuditRows    int // aggregated auth rows in the organization's trail
 	AuditCount   int // attempts those rows count
 }
 
 func (r *FloodResult) String() string {
-	return fmt.Sprintf("%d forged-token requests in %s: %d answered 401, %d answered 429; the organization's trail holds %d auth rows counting %d attempts",
-		r.Requests, r.Elapsed.Round(time.Millisecond), r.Unauthorized, r.Limited, r.AuditRows, r.AuditCount)
+	return fmt.Sprintf("%d forged-token requests in %s: %d answered 401, %d answered 429, %d another status, %d transport errors; the organization's trail holds %d auth rows counting %d attempts",
+		r.Requests, r.Elapsed.Round(time.Millisecond), r.Unauthorized, r.Limited, r.Other, r.Failed, r.AuditRows, r.AuditCount)
 }
 
 // Flood sends n requests with a token that carries the owner's real
@@ -167,7 +294,7 @@ func Flood(ctx context.Context, s *Server, token string, n, concurrency int) (*F
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
 	defer hc.CloseIdleConnections()
 	res := &FloodResult{Requests: n}
-	var i, unauth, limited atomic.Int64
+	var i, unauth, limited, other, failed atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
 	for range concurrency {
@@ -175,13 +302,16 @@ func Flood(ctx context.Context, s *Server, token string, n, concurrency int) (*F
 		go func() {
 			defer wg.Done()
 			for i.Add(1) <= int64(n) {
-				code, err := get(ctx, hc, s.URL+"/api/v1/organization", forged)
+				a := get(ctx, hc, s.URL+"/api/v1/organization", forged)
 				switch {
-				case err != nil:
-				case code == http.StatusUnauthorized:
+				case a.Err != nil:
+					failed.Add(1)
+				case a.Status == http.StatusUnauthorized:
 					unauth.Add(1)
-				case code == http.StatusTooManyRequests:
+				case a.Status == http.StatusTooManyRequests:
 					limited.Add(1)
+				default:
+					other.Add(1)
 				}
 			}
 		}()
@@ -189,6 +319,7 @@ func Flood(ctx context.Context, s *Server, token string, n, concurrency int) (*F
 	wg.Wait()
 	res.Elapsed = time.Since(start)
 	res.Unauthorized, res.Limited = int(unauth.Load()), int(limited.Load())
+	res.Other, res.Failed = int(other.Load()), int(failed.Load())
 	return res, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,10 +34,15 @@ func run(ctx context.Context) error {
 	factor := flag.Float64("factor", 10, "offered load as a multiple of the measured capacity")
 	conc := flag.Int("concurrency", 32, "clients of the capacity loop")
 	measure := flag.Duration("measure", 5*time.Second, "length of the capacity loop")
-	offer := flag.Duration("offer", 10*time.Second, "length of the overload")
-	flood := flag.Int("flood", 20000, "forged-token requests of the flood")
-	extra := flag.String("server-flags", "", "extra flags for memberd serve, e.g. -server-flags=--max-in-flight=0")
+	offer := flag.Duration("offer", 20*time.Second, "length of the overload")
+	outstanding := flag.Int("max-outstanding", 1024, "most overload requests in flight; an arrival beyond is not sent and counted")
+	timeout := flag.Duration("timeout", 2*time.Second, "client timeout of one request")
+	drain := flag.Duration("drain", 3*time.Second, "how long the overload waits for its last answers before cutting them")
+	flood := flag.Int("flood", 20000, "forged-token requests of the flood (0: no flood)")
+	noOverload := flag.Bool("no-overload", false, "run only the flood")
+	extra := flag.String("server-flags", "", "extra flags for memberd serve, space-separated, e.g. -server-flags='--max-in-flight=16 --queue-timeout=50ms'")
 	flag.Parse()
+	fmt.Printf("%s; load %s\n", time.Now().UTC().Format(time.RFC3339), bench.LoadAvg())
 	dir, err := os.MkdirTemp("", "memberd-overload-")
 	if err != nil {
 		return err
@@ -50,57 +56,66 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	args := []string{"--demo"}
-	if *extra != "" {
-		args = append(args, *extra)
+	extraArgs := strings.Fields(*extra)
+	if *flood > 0 {
+		if err := runFlood(ctx, bin, filepath.Join(dir, "flood.db"), *flood, extraArgs); err != nil {
+			return err
+		}
 	}
-	db := "sqlite:" + filepath.Join(dir, "flood.db")
-	srv, err := bench.StartServer(ctx, bin, db, args...)
+	if *noOverload {
+		return nil
+	}
+
+	args := append([]string{"--demo", "--rate-limit", "0"}, extraArgs...)
+	srv, err := bench.StartServer(ctx, bin, "sqlite:"+filepath.Join(dir, "overload.db"), args...)
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+	token, err := bench.DemoToken(srv)
+	if err != nil {
+		return err
+	}
+	res, err := bench.Overload(ctx, srv, token, bench.OverloadConfig{Concurrency: *conc, Measure: *measure,
+		Factor: *factor, Offer: *offer, MaxOutstanding: *outstanding, Timeout: *timeout, Drain: *drain})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("overload (serve %s): %s\n", strings.Join(args, " "), res)
+	fmt.Printf("load after: %s\n", bench.LoadAvg())
+	return nil
+}
+
+// runFlood sends n forged-token requests to a fresh demo server, stops
+// it (which writes what it still counted), and reads the organization's
+// auth rows from a second server on the same database.
+func runFlood(ctx context.Context, bin, db string, n int, extra []string) error {
+	srv, err := bench.StartServer(ctx, bin, "sqlite:"+db, append([]string{"--demo"}, extra...)...)
 	if err != nil {
 		return err
 	}
 	token, err := bench.DemoToken(srv)
 	if err != nil {
+		srv.Stop()
 		return err
 	}
-	fr, err := bench.Flood(ctx, srv, token, *flood, 64)
+	fr, err := bench.Flood(ctx, srv, token, n, 64)
 	if err != nil {
+		srv.Stop()
 		return err
 	}
 	_, peak, _ := srv.RSS()
-	// Stopping the server writes what it still counted.
 	if err := srv.Stop(); err != nil {
 		return err
 	}
-	srv, err = bench.StartServer(ctx, bin, db, "--rate-limit", "0")
-	if err != nil {
-		return err
-	}
-	if err := bench.CountAuthRows(ctx, srv.URL, token, fr); err != nil {
-		return err
-	}
-	fmt.Printf("flood: %s; peak RSS %.0f MB\n", fr, float64(peak)/(1<<20))
-	if err := srv.Stop(); err != nil {
-		return err
-	}
-
-	args = []string{"--demo", "--rate-limit", "0"}
-	if *extra != "" {
-		args = append(args, *extra)
-	}
-	srv, err = bench.StartServer(ctx, bin, "sqlite:"+filepath.Join(dir, "overload.db"), args...)
+	srv, err = bench.StartServer(ctx, bin, "sqlite:"+db, "--rate-limit", "0")
 	if err != nil {
 		return err
 	}
 	defer srv.Stop()
-	token, err = bench.DemoToken(srv)
-	if err != nil {
+	if err := bench.CountAuthRows(ctx, srv.URL, token, fr); err != nil {
 		return err
 	}
-	res, err := bench.Overload(ctx, srv, token, *conc, *factor, *measure, *offer)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("overload: %s\n", res)
+	fmt.Printf("flood: %s; peak RSS %.0f MB\n", fr, float64(peak)/(1<<20))
 	return nil
 }
