@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/memberd/memberd/auth"
 	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/membership"
 )
@@ -50,6 +51,11 @@ type Config struct {
 	// QueueTimeout how long one waits for room before it is shed with 503.
 	MaxInFlight  int
 	QueueTimeout time.Duration
+	// AuthFailureLimit is the refill rate, per second, of one client
+	// address's budget of failed authentications (0: no limit), and
+	// AuthFailureBurst the budget; an address that spent it gets 429.
+	AuthFailureLimit float64
+	AuthFailureBurst int
 }
 
 // DefaultConfig is the configuration before flags and environment.
@@ -58,7 +64,8 @@ func DefaultConfig() Config {
 		BatchLimit: membership.DefaultBatchLimit, GroupCommit: true, LogFormat: "text", LogLevel: "info",
 		ShutdownTimeout: 10 * time.Second, SlowCommit: 250 * time.Millisecond,
 		WebhookMaxPending: membership.DefaultWebhookMaxPending,
-		MaxInFlight:       respond.DefaultMaxInFlight, QueueTimeout: respond.DefaultQueueTimeout}
+		MaxInFlight:       respond.DefaultMaxInFlight, QueueTimeout: respond.DefaultQueueTimeout,
+		AuthFailureLimit: auth.DefaultFailureRate, AuthFailureBurst: auth.DefaultFailureBurst}
 }
 
 // sharedFlags are the flags that mean the same thing in every command,
@@ -138,6 +145,8 @@ func (m *Main) serveFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.BoolVar(&cfg.Demo, "demo", false, "load the demo organization into a fresh database and print its credentials")
 	fs.Float64Var(&cfg.RateLimit, "rate-limit", cfg.RateLimit, "requests per second per credential (0: no limit)")
 	fs.IntVar(&cfg.RateBurst, "rate-burst", cfg.RateBurst, "burst of requests per credential")
+	fs.Float64Var(&cfg.AuthFailureLimit, "auth-failure-limit", cfg.AuthFailureLimit, "failed authentications per second per client address once its burst is spent; more get 429 (0: no limit)")
+	fs.IntVar(&cfg.AuthFailureBurst, "auth-failure-burst", cfg.AuthFailureBurst, "failed authentications one client address may make at once")
 	fs.IntVar(&cfg.BatchLimit, "batch-limit", cfg.BatchLimit, "most members one batch removal may name")
 	fs.BoolVar(&cfg.KeepFutureBookings, "keep-future-bookings", false, "keep a removed member's future bookings instead of cancelling them")
 	fs.BoolVar(&cfg.WorkivaAfterSunset, "workiva-after-sunset", false, "keep serving the deprecated Workiva endpoint after its sunset date (2027-01-31) instead of 410 Gone")

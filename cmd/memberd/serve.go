@@ -115,7 +115,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	authn := auth.New(svc, auth.Limits{Rate: cfg.RateLimit, Burst: cfg.RateBurst,
-		FailureRate: auth.DefaultFailureRate, FailureBurst: auth.DefaultFailureBurst})
+		FailureRate: cfg.AuthFailureLimit, FailureBurst: cfg.AuthFailureBurst})
 	// Refused authentications are counted in memory and written in
 	// aggregate; the last counts are written after the server stops.
 	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
