@@ -12,6 +12,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/memberd/memberd/membership"
+	"github.com/memberd/memberd/store/sqlite"
 )
 
 // OverloadResult is what the overload scenario measured: the capacity of
@@ -278,11 +281,14 @@ type FloodResult struct {
 	Elapsed      time.Duration
 	AuditRows    int // aggregated auth rows in the organization's trail
 	AuditCount   int // attempts those rows count
+	OtherRows    int // auth rows of no organization (per client address)
+	OtherCount   int // attempts those rows count
 }
 
 func (r *FloodResult) String() string {
-	return fmt.Sprintf("%d forged-token requests in %s: %d answered 401, %d answered 429, %d another status, %d transport errors; the organization's trail holds %d auth rows counting %d attempts",
-		r.Requests, r.Elapsed.Round(time.Millisecond), r.Unauthorized, r.Limited, r.Other, r.Failed, r.AuditRows, r.AuditCount)
+	return fmt.Sprintf("%d forged-token requests in %s: %d answered 401, %d answered 429, %d another status, %d transport errors; the organization's trail holds %d auth rows counting %d attempts, the trail of no organization %d counting %d: %d rows written in all",
+		r.Requests, r.Elapsed.Round(time.Millisecond), r.Unauthorized, r.Limited, r.Other, r.Failed, r.AuditRows, r.AuditCount,
+		r.OtherRows, r.OtherCount, r.AuditRows+r.OtherRows)
 }
 
 // Flood sends n requests with a token that carries the owner's real
@@ -323,9 +329,10 @@ func Flood(ctx context.Context, s *Server, token string, n, concurrency int) (*F
 	return res, nil
 }
 
-// CountAuthRows reads the organization's aggregated auth rows.
+// CountAuthRows reads the organization's aggregated rows of refused
+// authentications (action request.authenticated, outcome refused).
 func CountAuthRows(ctx context.Context, base, token string, into *FloodResult) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/events?action=auth&limit=1000", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/events?action=request.authenticated&outcome=refused&limit=1000", nil)
 	if err != nil {
 		return err
 	}
@@ -335,6 +342,10 @@ func CountAuthRows(ctx context.Context, base, token string, into *FloodResult) e
 		return err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("read auth rows: %s: %s", resp.Status, b)
+	}
 	var page struct {
 		Items []struct {
 			After struct{ Count int } `json:"after"`
@@ -348,4 +359,36 @@ func CountAuthRows(ctx context.Context, base, token string, into *FloodResult) e
 		into.AuditCount += it.After.Count
 	}
 	return nil
+}
+
+// CountUnattributedAuthRows reads the rows of refused authentications
+// that belong to no organization (a source without a real credential
+// prefix, or an address's 429s) from the SQLite database at path, which
+// no server may be using.
+func CountUnattributedAuthRows(ctx context.Context, path string, into *FloodResult) error {
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return st.View(ctx, func(tx membership.Tx) error {
+		// EventList filters on one organization; the chain of no
+		// organization (0) holds its events.
+		es, err := tx.EventChainList(ctx, 0, 0, 1<<20)
+		if err != nil {
+			return fmt.Errorf("list the events of no organization: %w", err)
+		}
+		for _, e := range es {
+			if e.Action != membership.ActionRequestAuthenticated || e.Outcome != membership.OutcomeRefused {
+				continue
+			}
+			into.OtherRows++
+			var after struct{ Count int }
+			if err := json.Unmarshal(e.After, &after); err != nil {
+				return fmt.Errorf("decode auth row %d: %w", e.ID, err)
+			}
+			into.OtherCount += after.Count
+		}
+		return nil
+	})
 }

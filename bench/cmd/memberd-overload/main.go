@@ -112,8 +112,14 @@ func runFlood(ctx context.Context, bin, db string, n int, extra []string) error 
 	if err != nil {
 		return err
 	}
-	defer srv.Stop()
 	if err := bench.CountAuthRows(ctx, srv.URL, token, fr); err != nil {
+		srv.Stop()
+		return err
+	}
+	if err := srv.Stop(); err != nil {
+		return err
+	}
+	if err := bench.CountUnattributedAuthRows(ctx, db, fr); err != nil {
 		return err
 	}
 	fmt.Printf("flood: %s; peak RSS %.0f MB\n", fr, float64(peak)/(1<<20))
