@@ -27,15 +27,21 @@ type OverloadResult struct {
 	Factor         float64
 	Open           OpenLoopResult
 	PeakRSS        int64 // the server's VmHWM after both loops
+	// ServerP50 and ServerP99 are the admitted requests' durations in the
+	// server's access log (from its handler's start, the gate's wait
+	// included): what the client saw beyond them was spent before the
+	// handler, in the accept queue, the parser and the client itself.
+	ServerP50, ServerP99 time.Duration
 }
 
 func (r *OverloadResult) String() string {
 	o := &r.Open
-	return fmt.Sprintf("capacity %.0f req/s at %d clients (p99 %s, %d not 200); %.0fx = %.0f req/s offered for %s: %d arrivals, %d not sent (all %d client slots busy), %d sent: "+
-		"admitted %d (p50 %s, p99 %s), shed %d = %.1f%% of sent (503 with Retry-After), other 5xx %d, other status %d, transport errors %d (%d client timeouts of %s), cut at drain %d; peak RSS %.0f MB",
-		r.Capacity, r.Concurrency, ms(r.CapacityP99), r.CapacityErrors, r.Factor, o.Rate, o.Elapsed.Round(time.Millisecond),
-		o.Arrivals, o.Dropped, o.MaxOutstanding, o.Sent,
-		o.Admitted, ms(o.AdmittedP50), ms(o.AdmittedP99), o.Shed, 100*float64(o.Shed)/float64(max(o.Sent, 1)),
+	secs := max(o.Duration.Seconds(), 1e-9)
+	return fmt.Sprintf("capacity %.0f req/s at %d clients (p99 %s, %d not 200); %.0fx = %.0f req/s offered for %s (%s with the drain): %d arrivals, %d not sent (all %d client slots busy), %d sent (%.0f req/s = %.1fx capacity): "+
+		"admitted %d = %.0f req/s (p50 %s, p99 %s; in the server's log p50 %s, p99 %s), shed %d = %.1f%% of sent (503 with Retry-After), other 5xx %d, other status %d, transport errors %d (%d client timeouts of %s), cut at drain %d; peak RSS %.0f MB",
+		r.Capacity, r.Concurrency, ms(r.CapacityP99), r.CapacityErrors, r.Factor, o.Rate, o.Duration, o.Elapsed.Round(time.Millisecond),
+		o.Arrivals, o.Dropped, o.MaxOutstanding, o.Sent, float64(o.Sent)/secs, float64(o.Sent)/secs/r.Capacity,
+		o.Admitted, float64(o.Admitted)/secs, ms(o.AdmittedP50), ms(o.AdmittedP99), ms(r.ServerP50), ms(r.ServerP99), o.Shed, 100*float64(o.Shed)/float64(max(o.Sent, 1)),
 		o.Other5xx, o.OtherStatus, o.Failed, o.TimedOut, o.Timeout, o.Cut, float64(r.PeakRSS)/(1<<20))
 }
 
@@ -97,6 +103,7 @@ type OpenLoopResult struct {
 	Rate           float64
 	MaxOutstanding int
 	Timeout        time.Duration
+	Duration       time.Duration // of the arrivals
 	Elapsed        time.Duration // from the first arrival to the end of the drain
 	Arrivals       int
 	Dropped        int // not sent: every slot was busy
@@ -119,7 +126,7 @@ const openTick = time.Millisecond
 // Run offers o's load to do, which must honour its context, and waits for
 // it to end; it returns within about Duration+Drain.
 func (o OpenLoop) Run(ctx context.Context, do func(ctx context.Context) Answer) OpenLoopResult {
-	res := OpenLoopResult{Rate: o.Rate, MaxOutstanding: max(o.MaxOutstanding, 1), Timeout: o.Timeout}
+	res := OpenLoopResult{Rate: o.Rate, MaxOutstanding: max(o.MaxOutstanding, 1), Timeout: o.Timeout, Duration: o.Duration}
 	// Cancelling reqCtx at the drain deadline cuts what is still out.
 	reqCtx, cut := context.WithCancel(ctx)
 	defer cut()
@@ -208,6 +215,21 @@ func (o OpenLoop) Run(ctx context.Context, do func(ctx context.Context) Answer) 
 	return res
 }
 
+// admittedDuration reads the duration of an access-log line of the
+// members page answered 200 (slog's text form: key=value pairs).
+func admittedDuration(line string) (time.Duration, bool) {
+	if !strings.Contains(line, " msg=request ") || !strings.Contains(line, " status=200 ") || !strings.Contains(line, "route=\"GET /api/v1/members\"") {
+		return 0, false
+	}
+	_, rest, ok := strings.Cut(line, " duration=")
+	if !ok {
+		return 0, false
+	}
+	v, _, _ := strings.Cut(rest, " ")
+	d, err := time.ParseDuration(v)
+	return d, err == nil
+}
+
 // OverloadConfig shapes the overload scenario.
 type OverloadConfig struct {
 	Concurrency    int           // clients of the capacity loop
@@ -265,8 +287,24 @@ func Overload(ctx context.Context, s *Server, token string, cfg OverloadConfig) 
 		return res, fmt.Errorf("no request succeeded in the capacity loop")
 	}
 
+	var served []time.Duration
+	stop := s.Watch(func(line string) {
+		if d, ok := admittedDuration(line); ok {
+			mu.Lock()
+			served = append(served, d)
+			mu.Unlock()
+		}
+	})
 	res.Open = OpenLoop{Rate: cfg.Factor * res.Capacity, Duration: cfg.Offer, MaxOutstanding: cfg.MaxOutstanding,
 		Timeout: cfg.Timeout, Drain: cfg.Drain}.Run(ctx, do)
+	// Lines of the last answers may still be in the pipe; the scanner
+	// reads them within moments.
+	time.Sleep(200 * time.Millisecond)
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(served)
+	res.ServerP50, res.ServerP99 = Percentile(served, 50), Percentile(served, 99)
 	_, res.PeakRSS, _ = s.RSS()
 	return res, nil
 }

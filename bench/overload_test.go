@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -74,4 +75,20 @@ func TestOpenLoop(t *testing.T) {
 			t.Errorf("took %s, want about 150 ms: the drain deadline bounds the run", d)
 		}
 	})
+}
+
+func TestAdmittedDuration(t *testing.T) {
+	const ok = `time=2026-12-06T02:57:41.852Z level=INFO msg=request method=GET route="GET /api/v1/members" status=200 duration=4.468769ms request_id=3073128ee95819aec819bd0a interface=native credential=8e815772376ec2c4`
+	if d, found := admittedDuration(ok); !found || d != 4468769*time.Nanosecond {
+		t.Errorf("got %s, %v; want 4.468769ms, true", d, found)
+	}
+	for _, line := range []string{
+		strings.Replace(ok, "status=200", "status=503", 1),
+		strings.Replace(ok, "/api/v1/members", "/api/v1/organization", 1),
+		"memberd listening on http://127.0.0.1:1",
+	} {
+		if d, found := admittedDuration(line); found {
+			t.Errorf("admittedDuration(%q) = %s, want none", line, d)
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -50,6 +51,15 @@ type Server struct {
 	done chan error
 	log  *tailBuffer
 	out  *tailBuffer // the tail of stdout (a --demo server's credentials)
+
+	watch atomic.Pointer[func(line string)] // sees every stderr line while set
+}
+
+// Watch has fn see every line the server writes to stderr (its access
+// log included) from now until the returned stop is called.
+func (s *Server) Watch(fn func(line string)) (stop func()) {
+	s.watch.Store(&fn)
+	return func() { s.watch.Store(nil) }
 }
 
 // Stdout is the tail of what the server printed on stdout.
@@ -89,6 +99,9 @@ func StartServer(ctx context.Context, bin, db string, extra ...string) (*Server,
 		for sc.Scan() {
 			line := sc.Text()
 			s.log.add(line)
+			if fn := s.watch.Load(); fn != nil {
+				(*fn)(line)
+			}
 			if rest, ok := strings.CutPrefix(line, "memberd listening on "); ok {
 				u, _, _ := strings.Cut(rest, " ")
 				select {
