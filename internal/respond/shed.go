@@ -10,11 +10,10 @@ import (
 
 // Defaults for a Gate.
 const (
-	// DefaultMaxInFlight is a starting point, not yet a measurement:
-	// docs/performance.md shows single removals on 2 cores saturating well
-	// below 64 concurrent clients, so 64 admits every load that adds
-	// throughput and queues the rest. bench/cmd/memberd-overload measures
-	// it; record its figures in docs/security.md and adjust.
+	// DefaultMaxInFlight was measured with bench/cmd/memberd-overload
+	// (docs/security.md): on 2 shared cores 16, 64 and 256 shed alike and
+	// none let another 5xx through, so 64 stays, leaving room on larger
+	// machines and for writes that wait on the disk rather than the CPU.
 	DefaultMaxInFlight = 64
 	// DefaultQueueTimeout is how long a request may wait for a slot
 	// before it is shed.
