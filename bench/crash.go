@@ -165,6 +165,7 @@ type crashRun struct {
 	// rolesLeft is how many revocations this round may still send: the
 	// seeded space memberships spread evenly over the rounds.
 	rolesLeft, rolesPerRound int
+	lateSent                 int // schedules sent in the last round (LateSchedules)
 	delivered                atomic.Int64
 }
 
@@ -342,7 +343,13 @@ func (r *crashRun) next() *crashOp {
 	defer r.mu.Unlock()
 	for range 5 {
 		op := &crashOp{}
-		switch p := r.rng.IntN(100); {
+		p := r.rng.IntN(100)
+		if r.cfg.LateSchedules && r.fig.Rounds == r.cfg.Rounds-1 && r.lateSent < r.cfg.Workers {
+			// The last round's first requests are schedules, so that a
+			// short run on a slow engine still sends some.
+			p, r.lateSent = 99, r.lateSent+1
+		}
+		switch {
 		case p < 35:
 			op.kind, op.members = opRemoval, r.take(&r.active, 1)
 		case p < 50:
@@ -450,12 +457,12 @@ func (r *crashRun) send(ctx context.Context, c *client.Client, op *crashOp) {
 	case opSchedule:
 		// Due within the round or soon after it: some run before the
 		// kill, some while the server is down, some after the restart.
-		lead := 300 * time.Millisecond
+		lead, spread := 300*time.Millisecond, 2*time.Second
 		if r.cfg.LateSchedules {
-			lead += r.cfg.MaxLoad
+			lead, spread = lead+r.cfg.MaxLoad, time.Second
 		}
 		r.mu.Lock()
-		at := time.Now().Add(lead + time.Duration(r.rng.Int64N(int64(2*time.Second))))
+		at := time.Now().Add(lead + time.Duration(r.rng.Int64N(int64(spread))))
 		r.mu.Unlock()
 		op.schedule, err = c.CreateSchedule(ctx, client.CreateScheduleRequest{Kind: membership.KindRemoveMember, Member: id, EffectiveAt: &at})
 	}

@@ -55,7 +55,7 @@ step "bench module"
 # memberd's go.mod), so ./... above does not reach it: vet it, check it
 # and run its tests: unit tests that take seconds, and the short crash
 # campaign (bench/cmd/memberd-crash, 3 SIGKILL rounds per engine, about
-# 65 s on 2 loaded cores; under CI its PostgreSQL run must run). Its
+# 40 s on 2 loaded cores; under CI its PostgreSQL run must run). Its
 # benchmarks are not run.
 (cd bench && go vet ./... && go run "$STATICCHECK" ./... && go test -count=1 -timeout 10m ./...)
 
