@@ -7,8 +7,10 @@
 // without HTTP, the store's SQL without the core), explains the queries
 // of the removal paths, and writes the report and its plot.
 //
-// The command is bench/cmd/memberd-bench; `go test` runs only unit tests
-// (the statistics, the plot, finding the memberd tree). bench is a Go
+// The command is bench/cmd/memberd-bench; `go test` runs unit tests
+// (the statistics, the plot, finding the memberd tree) and the short
+// version of the crash campaign, bench/cmd/memberd-crash (RunCrash,
+// docs/reliability.md). bench is a Go
 // module of its own (its go.mod replaces github.com/memberd/memberd with
 // the tree above it), so that its plotting dependencies stay out of
 // memberd's go.mod; run it from bench/:
