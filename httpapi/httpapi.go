@@ -219,7 +219,7 @@ func (h *handler) authenticate(ctx huma.Context, next func(huma.Context)) {
 			}
 			rctx = membership.WithIdempotency(rctx, key, requestHash(r, body))
 		}
-		c.pre = &membership.Guard{IfMatch: r.Header.Get("If-Match")}
+		c.pre = &membership.Guard{IfMatch: ifMatch(r)}
 		rctx = membership.WithGuard(rctx, c.pre)
 	}
 	next(huma.WithContext(ctx, context.WithValue(rctx, callKey{}, c)))
