@@ -30,14 +30,14 @@ type representation[T any] struct {
 }
 
 // represent answers v with its ETag, or with 304 when the request is a GET
-// whose If-None-Match names that tag (by the weak comparison RFC 9110
+// (or HEAD, which the mux serves with GET's handler) whose If-None-Match names that tag (by the weak comparison RFC 9110
 // prescribes) or is "*".
 func represent[T any](ctx context.Context, v T, err error) (*representation[T], error) {
 	if err != nil {
 		return nil, err
 	}
 	tag := membership.ETagOf(v)
-	if c, ok := ctx.Value(callKey{}).(*call); ok && c.r.Method == http.MethodGet {
+	if c, ok := ctx.Value(callKey{}).(*call); ok && (c.r.Method == http.MethodGet || c.r.Method == http.MethodHead) {
 		l, err := etag.Parse(c.r.Header.Values("If-None-Match")...)
 		if err != nil {
 			return nil, membership.Errorf(membership.CodeInvalid, "If-None-Match %v", err)

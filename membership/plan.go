@@ -52,8 +52,10 @@ const sectionHex = 12
 // removal id out. An adapter puts one in the call's context with WithGuard
 // and, after the call, answers with what it holds.
 type Guard struct {
-	// IfMatch is the tag (or comma-separated tags) the removal must still
-	// have; empty means none. "*" matches any.
+	// IfMatch is the If-Match header: the tag (or comma-separated tags)
+	// the removal must still have, or the ETag the resource a single
+	// removal or a member's update is about must still have (etag.go);
+	// empty means none. "*" matches any.
 	IfMatch string
 	// ETag is the tag of the removal as the call made or previewed it;
 	// empty when the call did not reach a removal.
