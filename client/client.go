@@ -196,6 +196,7 @@ func (c *Client) send(ctx context.Context, e *endpoint, target string, payload [
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
+	setConditions(ctx, req)
 	hc := c.HTTP
 	if hc == nil {
 		hc = http.DefaultClient
@@ -205,6 +206,7 @@ func (c *Client) send(ctx context.Context, e *endpoint, target string, payload [
 		return nil, err
 	}
 	defer resp.Body.Close()
+	keepETag(ctx, resp)
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
 		return nil, fmt.Errorf("read %s answer: %w", e.ID, err)

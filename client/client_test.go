@@ -156,3 +156,35 @@ func TestExportEvents(t *testing.T) {
 		t.Fatalf("unknown format: %v, want a 4xx *client.Error", err)
 	}
 }
+
+func TestConditional(t *testing.T) {
+	ctx := context.Background()
+	c := serve(t, 0, auth.Limits{})
+	m, err := c.AddMember(ctx, client.AddMemberRequest{Email: "bob@acme.test", Name: "Bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tag string
+	if _, err := c.Member(client.WithETag(ctx, &tag), m.UUID); err != nil || tag == "" {
+		t.Fatalf("Member: ETag %q, %v", tag, err)
+	}
+	var again string
+	if _, err := c.Member(client.WithETag(client.WithIfNoneMatch(ctx, tag), &again), m.UUID); !client.NotModified(err) || again != tag {
+		t.Fatalf("Member with If-None-Match: got %v and ETag %q, want 304 and %s", err, again, tag)
+	}
+	name := "Robert"
+	if _, err := c.UpdateMember(client.WithIfMatch(ctx, `"stale"`), m.UUID, client.UpdateMemberRequest{Name: &name}); !client.PreconditionFailed(err) {
+		t.Fatalf("UpdateMember with a stale If-Match: got %v, want 412", err)
+	}
+	var next string
+	got, err := c.UpdateMember(client.WithETag(client.WithIfMatch(ctx, tag), &next), m.UUID, client.UpdateMemberRequest{Name: &name})
+	if err != nil || got.Name != name || next == "" || next == tag {
+		t.Fatalf("UpdateMember with the current If-Match: %+v, ETag %q, %v", got, next, err)
+	}
+	if _, err := c.RemoveMember(client.WithIfMatch(ctx, tag), m.UUID, client.RemoveMemberOptions{}); !client.PreconditionFailed(err) {
+		t.Fatalf("RemoveMember with the tag from before the update: got %v, want 412", err)
+	}
+	if _, err := c.RemoveMember(client.WithIfMatch(ctx, next), m.UUID, client.RemoveMemberOptions{}); err != nil {
+		t.Fatalf("RemoveMember with the current If-Match: %v", err)
+	}
+}

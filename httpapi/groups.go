@@ -21,12 +21,13 @@ func (h *handler) createGroup(ctx context.Context, a membership.Actor, in *nameI
 	return &created[*membership.Group]{Location: location("groups", g.ID), Body: g}, nil
 }
 
-func (h *handler) getGroup(ctx context.Context, a membership.Actor, in *GroupPath) (*out[*membership.Group], error) {
+func (h *handler) getGroup(ctx context.Context, a membership.Actor, in *GroupPath) (*representation[*membership.Group], error) {
 	g, err := pathRef("group", in.Group)
 	if err != nil {
 		return nil, err
 	}
-	return result(h.svc.Group(ctx, a, g))
+	v, err := h.svc.Group(ctx, a, g)
+	return represent(ctx, v, err)
 }
 
 type listGroupMembersInput struct {
@@ -66,10 +67,11 @@ type groupMemberInput struct {
 	MemberPath
 }
 
-func (h *handler) getGroupMember(ctx context.Context, a membership.Actor, in *groupMemberInput) (*out[*membership.GroupMember], error) {
+func (h *handler) getGroupMember(ctx context.Context, a membership.Actor, in *groupMemberInput) (*representation[*membership.GroupMember], error) {
 	g, err := pathRef("group", in.Group)
 	if err != nil {
 		return nil, err
 	}
-	return result(h.svc.GroupMembership(ctx, a, g, parseMemberRef(in.Member)))
+	v, err := h.svc.GroupMembership(ctx, a, g, parseMemberRef(in.Member))
+	return represent(ctx, v, err)
 }

@@ -139,6 +139,13 @@ Every POST, PATCH and DELETE accepts an Idempotency-Key header (at most 255 char
 a retry with the same key and body returns the first answer without a second effect,
 and the same key with another body is refused with 422.
 
+GET of a member, a space, a group or a space or group membership answers a strong ETag, a
+digest of the representation sent; If-None-Match naming it (or "*") answers 304 with no body.
+PATCH of a member and the removal of a member or a space or group membership honour If-Match
+with that tag ("*" matches any): when the resource changed since, the answer is 412 naming it
+and nothing changes. A removal's If-Match may also be its dry run's ETag, which runs it only
+while it would do exactly what the dry run answered. A PATCH answers the new ETag.
+
 Removals run at once unless given effective_at (RFC 3339): then they are scheduled, and
 the answer is 202 with the operation and its Location under /api/v1/operations. Lists
 that grow page with a cursor (after or before, from the previous page) and limit (at most 1000).`
@@ -219,7 +226,7 @@ func (h *handler) authenticate(ctx huma.Context, next func(huma.Context)) {
 			}
 			rctx = membership.WithIdempotency(rctx, key, requestHash(r, body))
 		}
-		c.pre = &membership.Guard{IfMatch: r.Header.Get("If-Match")}
+		c.pre = &membership.Guard{IfMatch: ifMatch(r)}
 		rctx = membership.WithGuard(rctx, c.pre)
 	}
 	next(huma.WithContext(ctx, context.WithValue(rctx, callKey{}, c)))

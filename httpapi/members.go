@@ -52,8 +52,9 @@ func (h *handler) addMember(ctx context.Context, a membership.Actor, in *addMemb
 	return &created[*membership.Member]{Location: location("members", m.ID), Body: m}, nil
 }
 
-func (h *handler) getMember(ctx context.Context, a membership.Actor, in *MemberPath) (*out[*membership.Member], error) {
-	return result(h.svc.Member(ctx, a, parseMemberRef(in.Member)))
+func (h *handler) getMember(ctx context.Context, a membership.Actor, in *MemberPath) (*representation[*membership.Member], error) {
+	v, err := h.svc.Member(ctx, a, parseMemberRef(in.Member))
+	return represent(ctx, v, err)
 }
 
 type updateMemberInput struct {
@@ -64,9 +65,12 @@ type updateMemberInput struct {
 	}
 }
 
-func (h *handler) updateMember(ctx context.Context, a membership.Actor, in *updateMemberInput) (*out[*membership.Member], error) {
-	return result(h.svc.UpdateMember(ctx, a, membership.UpdateMemberRequest{
-		Member: parseMemberRef(in.Member), Name: in.Body.Name, Role: in.Body.Role}))
+// updateMember hands If-Match to the core through the call's Guard (see
+// etags.go) and answers the member with its new ETag.
+func (h *handler) updateMember(ctx context.Context, a membership.Actor, in *updateMemberInput) (*representation[*membership.Member], error) {
+	m, err := h.svc.UpdateMember(ctx, a, membership.UpdateMemberRequest{
+		Member: parseMemberRef(in.Member), Name: in.Body.Name, Role: in.Body.Role})
+	return represent(ctx, m, err)
 }
 
 func (h *handler) getMemberHistory(ctx context.Context, a membership.Actor, in *MemberPath) (*out[*membership.MemberHistory], error) {

@@ -131,6 +131,7 @@ func (h *handler) register() {
 		}
 		rt.bind(h, op)
 	}
+	h.documentConditional()
 }
 
 // route describes one operation; register turns it into a huma operation.

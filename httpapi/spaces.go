@@ -21,12 +21,13 @@ func (h *handler) createSpace(ctx context.Context, a membership.Actor, in *nameI
 	return &created[*membership.Space]{Location: location("spaces", sp.ID), Body: sp}, nil
 }
 
-func (h *handler) getSpace(ctx context.Context, a membership.Actor, in *SpacePath) (*out[*membership.Space], error) {
+func (h *handler) getSpace(ctx context.Context, a membership.Actor, in *SpacePath) (*representation[*membership.Space], error) {
 	sp, err := pathRef("space", in.Space)
 	if err != nil {
 		return nil, err
 	}
-	return result(h.svc.Space(ctx, a, sp))
+	v, err := h.svc.Space(ctx, a, sp)
+	return represent(ctx, v, err)
 }
 
 type listSpaceMembersInput struct {
@@ -62,6 +63,7 @@ func (h *handler) addSpaceMember(ctx context.Context, a membership.Actor, in *ad
 	return &created[*membership.SpaceMember]{Location: location("space-memberships", sm.ID), Body: sm}, nil
 }
 
-func (h *handler) getSpaceMembership(ctx context.Context, a membership.Actor, in *IDPath) (*out[*membership.SpaceMember], error) {
-	return result(h.svc.SpaceMembership(ctx, a, in.ID))
+func (h *handler) getSpaceMembership(ctx context.Context, a membership.Actor, in *IDPath) (*representation[*membership.SpaceMember], error) {
+	v, err := h.svc.SpaceMembership(ctx, a, in.ID)
+	return represent(ctx, v, err)
 }

@@ -202,7 +202,10 @@ type UpdateMemberRequest struct {
 	ActiveOnly bool
 }
 
-// UpdateMember changes a member's name or organization role.
+// UpdateMember changes a member's name or organization role. With an
+// If-Match in ctx's Guard (WithGuard) it changes the member only while
+// its ETag is one the header names, and else refuses with
+// CodePreconditionFailed.
 func (s *Service) UpdateMember(ctx context.Context, a Actor, req UpdateMemberRequest) (*Member, error) {
 	ctx = WithEventTarget(ctx, MemberTarget(req.Member))
 	if req.Role != "" && !req.Role.Valid() {
@@ -224,6 +227,9 @@ func (s *Service) UpdateMember(ctx context.Context, a Actor, req UpdateMemberReq
 		}
 		if req.ActiveOnly && !target.Active() {
 			return nil, ErrMemberNotFound
+		}
+		if err := precondition(ctx, memberName(target), target); err != nil {
+			return nil, err
 		}
 		if actor.ID != target.ID || req.Role != "" {
 			if err := mayManage(actor); err != nil {

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/memberd/memberd/internal/etag"
 )
 
 // A plan is a removal previewed (a dry run, which is the removal itself
@@ -50,8 +52,10 @@ const sectionHex = 12
 // removal id out. An adapter puts one in the call's context with WithGuard
 // and, after the call, answers with what it holds.
 type Guard struct {
-	// IfMatch is the tag (or comma-separated tags) the removal must still
-	// have; empty means none. "*" matches any.
+	// IfMatch is the If-Match header: the tag (or comma-separated tags)
+	// the removal must still have, or the ETag the resource a single
+	// removal or a member's update is about must still have (etag.go);
+	// empty means none. "*" matches any.
 	IfMatch string
 	// ETag is the tag of the removal as the call made or previewed it;
 	// empty when the call did not reach a removal.
@@ -61,7 +65,13 @@ type Guard struct {
 	RemovalID string
 
 	on bool // the current call is tagged: lists are read whole and digested
-	h  [numSections]hash.Hash
+	// dry says the tagged call is a dry run; single that it is one removal,
+	// not a batch, so that the resource it is about can match If-Match.
+	dry, single bool
+	// resource names the resource a single removal is about and
+	// resourceTag is its ETag as the removal read it (noteResource).
+	resource, resourceTag string
+	h                     [numSections]hash.Hash
 	// logging says the current call records what it removes in items.
 	logging bool
 	items   []RemovedItem
@@ -95,8 +105,10 @@ func tagging(ctx context.Context) bool {
 var ErrPreconditionFailed = &Error{Code: CodePreconditionFailed, Message: "the removal no longer matches its plan"}
 
 // start begins tagging the removal named by what (its kind and target).
-func (p *Guard) start(what string) {
-	p.on, p.ETag = true, ""
+func (p *Guard) start(what string, dry bool) {
+	p.on, p.ETag, p.dry = true, "", dry
+	p.single = !strings.HasPrefix(what, KindRemoveBatch)
+	p.resource, p.resourceTag = "", ""
 	for i := range p.h {
 		p.h[i] = sha256.New()
 	}
@@ -115,27 +127,34 @@ func (p *Guard) finish(dry bool) error {
 	if dry || p.IfMatch == "" {
 		return nil
 	}
-	changed, ok := p.changedSince(parts)
+	l, err := ParseIfMatch(p.IfMatch)
+	if err != nil {
+		return err
+	}
+	if l.Empty() || l.Any || (p.resourceTag != "" && l.MatchStrong(p.resourceTag)) {
+		return nil
+	}
+	changed, ok := changedSince(l, parts)
 	if ok {
 		return nil
+	}
+	if p.resource != "" && !slices.ContainsFunc(l.Tags, isPlanTag) {
+		return preconditionFailed(p.resource)
 	}
 	return &Error{Code: CodePreconditionFailed, Err: ErrPreconditionFailed, Message: fmt.Sprintf(
 		"the removal no longer matches its plan: %s changed since; preview it again for a new ETag", strings.Join(changed, ", "))}
 }
 
-// changedSince compares If-Match with the tag's parts: ok when one of its
-// tags matches, else the sections that differ from the closest one.
-func (p *Guard) changedSince(parts []string) (changed []string, ok bool) {
+// changedSince compares If-Match's tags with the plan tag's parts: ok
+// when one of them matches, else the sections that differ from the
+// closest one. A plan tag matches weak or strong, as it always has.
+func changedSince(l etag.List, parts []string) (changed []string, ok bool) {
 	best := []string{planSections[secRemoval] + " (the ETag is not one issued for this removal)"}
-	for _, t := range strings.Split(p.IfMatch, ",") {
-		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
-		if t == "*" {
-			return nil, true
-		}
-		got := strings.Split(strings.Trim(t, `"`), ".")
-		if len(got) != numSections {
+	for _, t := range l.Tags {
+		if !isPlanTag(t) {
 			continue
 		}
+		got := strings.Split(strings.Trim(t.Opaque, `"`), ".")
 		var diff []string
 		for i := range parts {
 			if got[i] != parts[i] {
@@ -150,6 +169,11 @@ func (p *Guard) changedSince(parts []string) (changed []string, ok bool) {
 		}
 	}
 	return best, false
+}
+
+// isPlanTag reports whether t has a plan tag's shape: one part per section.
+func isPlanTag(t etag.Tag) bool {
+	return strings.Count(t.Opaque, ".") == numSections-1
 }
 
 // item adds a batch item's outcome to the tag.
@@ -207,7 +231,7 @@ func tagged[T any](ctx context.Context, what string, dry bool, fn func(tx Tx) (T
 	}
 	return func(tx Tx) (T, error) {
 		var zero T
-		p.start(what)
+		p.start(what, dry)
 		r, err := fn(tx)
 		if err != nil {
 			p.on = false
@@ -538,5 +562,5 @@ func (s *Service) recordPlan(ctx context.Context, tx Tx, a Actor, action string,
 
 // batchWhat names a batch in its tag: its scope and what it removes from.
 func batchWhat(b BatchRequest) string {
-	return fmt.Sprintf("batch.remove %s space %d %s group %d %s", b.Scope, b.Space.ID, b.Space.UUID, b.Group.ID, b.Group.UUID)
+	return fmt.Sprintf(KindRemoveBatch+" %s space %d %s group %d %s", b.Scope, b.Space.ID, b.Space.UUID, b.Group.ID, b.Group.UUID)
 }

@@ -202,6 +202,9 @@ func (s *Service) removeMember(ctx context.Context, tx Tx, a Actor, req RemoveMe
 	if err != nil {
 		return nil, err
 	}
+	if err := noteResource(ctx, memberName(target), target); err != nil {
+		return nil, err
+	}
 	if !target.Active() {
 		return nil, ErrAlreadyRemoved
 	}
@@ -408,6 +411,9 @@ func (s *Service) removeSpaceMember(ctx context.Context, tx Tx, a Actor, space *
 	} else if err != nil {
 		return nil, err
 	}
+	if err := noteResource(ctx, spaceMembershipName(sm), sm); err != nil {
+		return nil, err
+	}
 	if sm.Status != StatusActive {
 		return nil, ErrAlreadyRemoved
 	}
@@ -462,6 +468,9 @@ func (s *Service) removeGroupMember(ctx context.Context, tx Tx, a Actor, group *
 	if ErrorCode(err) == CodeNotFound {
 		return nil, ErrNotMember
 	} else if err != nil {
+		return nil, err
+	}
+	if err := noteResource(ctx, groupMembershipName(gm), gm); err != nil {
 		return nil, err
 	}
 	if gm.Status != StatusActive {
@@ -550,6 +559,9 @@ func (s *Service) revokeRoles(ctx context.Context, tx Tx, a Actor, req RevokeRol
 	}
 	// Re-read under the member's lock: a concurrent change may have won.
 	if sm, err = tx.SpaceMemberGet(ctx, &SpaceMemberGetParams{OrgID: a.OrgID, ID: req.SpaceMemberID}); err != nil {
+		return nil, err
+	}
+	if err := noteResource(ctx, spaceMembershipName(sm), sm); err != nil {
 		return nil, err
 	}
 	if sm.Status != StatusActive {
