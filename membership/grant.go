@@ -117,17 +117,39 @@ func (s *Service) Grant(ctx context.Context, a Actor, id int64) (*Grant, error) 
 }
 
 // CheckAccess answers whether a member can use a resource right now,
-// reading committed state only: no cache can serve a revoked grant.
+// from committed state only, in one statement: either the organization's
+// access epoch, when the access index holds an answer read at that epoch
+// (an answer no committed change has touched since), or the whole check
+// (Tx.AccessCheckRef), which the index then keeps.
 func (s *Service) CheckAccess(ctx context.Context, a Actor, member MemberRef, resource Ref) (*Access, error) {
+	if member.Raw != "" {
+		return nil, ErrMemberNotFound
+	}
+	key, keep := s.access.key(a.OrgID, member, resource)
 	return view(ctx, s, func(tx Tx) (*Access, error) {
-		m, err := findMember(ctx, tx, a.OrgID, member)
-		if err != nil {
-			return nil, err
+		if keep {
+			if e, ok := s.access.get(key); ok {
+				epoch, err := tx.AccessEpoch(ctx, a.OrgID)
+				if err != nil {
+					return nil, err
+				}
+				if epoch == e.epoch {
+					return e.answer(), nil
+				}
+			}
 		}
-		r, err := tx.ResourceGet(ctx, resource.params(a.OrgID))
-		if err != nil {
+		ans, err := tx.AccessCheckRef(ctx, &AccessCheckRefParams{Member: *member.getParams(a.OrgID), Resource: *resource.params(a.OrgID)})
+		switch {
+		case err != nil:
 			return nil, err
+		case !ans.MemberFound:
+			return nil, ErrMemberNotFound
+		case !ans.ResourceFound:
+			return nil, Errorf(CodeNotFound, "resource not found")
 		}
-		return tx.AccessCheck(ctx, &AccessParams{OrgID: a.OrgID, MemberID: m.ID, ResourceID: r.ID})
+		if keep {
+			s.access.put(key, ans.Epoch, ans.Access)
+		}
+		return ans.Access, nil
 	})
 }

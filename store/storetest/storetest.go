@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(tb testing.TB) membership.Store) {
 		{"Plans", planTests},
 		{"Undo", undoTests},
 		{"Policy", policyTests},
+		{"AccessIndex", accessIndexTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,248 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/memberd/memberd/membership"
+)
+
+var accessIndexTests = []test{
+	{"NeverStaleAcrossNodes", testAccessNeverStaleAcrossNodes},
+	{"NeverStaleUnderConcurrency", testAccessNeverStaleUnderConcurrency},
+}
+
+// staleRounds bounds the staleness tests: thousands of removals, each
+// followed at once by a check on the other node.
+func staleRounds() int {
+	if testing.Short() {
+		return 200
+	}
+	return 2000
+}
+
+// accessWorld is one member with access to three resources by three
+// paths: a direct grant (direct), a grant to a group (viaGroup) and a
+// direct grant inside a space (inSpace).
+type accessWorld struct {
+	*env
+	m                         *membership.Member
+	group                     *membership.Group
+	space                     *membership.Space
+	sm                        *membership.SpaceMember
+	direct, viaGroup, inSpace *membership.Resource
+	nodeB, truth              *membership.Service
+	lastRemoval               string // the id of the last batch removal, for undo
+}
+
+func newAccessWorld(t *testing.T, open Opener) *accessWorld {
+	e := newEnv(t, open)
+	w := &accessWorld{env: e, m: e.addMember(e.owner, "m@acme.test", membership.RoleMember)}
+	w.group, w.space = e.createGroup("Door"), e.createSpace("Floor")
+	w.sm = e.addToSpace(e.owner, w.space, w.m, "desk", "room")
+	e.addToGroup(e.owner, w.group, w.m)
+	w.direct, w.viaGroup, w.inSpace = e.createResource("lock", "front", nil), e.createResource("lock", "back", nil), e.createResource("desk", "d1", w.space)
+	e.grantMember(w.direct, w.m)
+	e.grantGroup(w.viaGroup, w.group)
+	e.grantMember(w.inSpace, w.m)
+	// Node B: another service with its own access index on the same
+	// database, as a second memberd node is. truth has no index.
+	cfg := membership.DefaultConfig()
+	cfg.Now = e.clock.Now
+	w.nodeB = membership.NewService(e.store, cfg)
+	cfg.AccessIndex = -1
+	w.truth = membership.NewService(e.store, cfg)
+	return w
+}
+
+// check asks node svc whether w.m can use r and fails unless the answer
+// is want and equals what the database says without any index.
+func (w *accessWorld) check(t *testing.T, svc *membership.Service, r *membership.Resource, want bool, when string) {
+	t.Helper()
+	got, err := svc.CheckAccess(w.ctx, w.owner, membership.MemberRef{ID: w.m.ID}, membership.Ref{ID: r.ID})
+	if err != nil {
+		t.Fatalf("%s: check %s: %v", when, r.Name, err)
+	}
+	if got.Allowed != want {
+		t.Fatalf("%s: access to %s allowed = %v, want %v", when, r.Name, got.Allowed, want)
+	}
+	truth, err := w.truth.CheckAccess(w.ctx, w.owner, membership.MemberRef{ID: w.m.ID}, membership.Ref{ID: r.ID})
+	if err != nil {
+		t.Fatalf("%s: check %s without index: %v", when, r.Name, err)
+	}
+	if fmt.Sprint(*got) != fmt.Sprint(*truth) {
+		t.Fatalf("%s: access to %s = %+v, the database says %+v", when, r.Name, *got, *truth)
+	}
+}
+
+// accessChange is one access-changing path: take removes access to the
+// resource it names, give brings it back.
+type accessChange struct {
+	name       string
+	resource   func(w *accessWorld) *membership.Resource
+	take, give func(w *accessWorld) error
+}
+
+var accessChanges = []accessChange{
+	{"member removal and restore", func(w *accessWorld) *membership.Resource { return w.direct },
+		func(w *accessWorld) error {
+			_, err := w.svc.RemoveMember(w.ctx, w.owner, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: w.m.ID}})
+			return err
+		},
+		func(w *accessWorld) error {
+			_, err := w.svc.RestoreMember(w.ctx, w.owner, membership.RestoreMemberRequest{Member: membership.MemberRef{ID: w.m.ID}})
+			return err
+		}},
+	{"group removal and re-add", func(w *accessWorld) *membership.Resource { return w.viaGroup },
+		func(w *accessWorld) error {
+			_, err := w.svc.RemoveGroupMember(w.ctx, w.owner, membership.RemoveGroupMemberRequest{Group: membership.Ref{ID: w.group.ID}, Member: membership.MemberRef{ID: w.m.ID}})
+			return err
+		},
+		func(w *accessWorld) error {
+			_, err := w.svc.AddGroupMember(w.ctx, w.owner, membership.Ref{ID: w.group.ID}, membership.MemberRef{ID: w.m.ID})
+			return err
+		}},
+	{"space removal and re-add", func(w *accessWorld) *membership.Resource { return w.inSpace },
+		func(w *accessWorld) error {
+			_, err := w.svc.RemoveSpaceMember(w.ctx, w.owner, membership.RemoveSpaceMemberRequest{Space: membership.Ref{ID: w.space.ID}, Member: membership.MemberRef{ID: w.m.ID}})
+			return err
+		},
+		func(w *accessWorld) error {
+			sm, err := w.svc.AddSpaceMember(w.ctx, w.owner, membership.AddSpaceMemberRequest{Space: membership.Ref{ID: w.space.ID}, Member: membership.MemberRef{ID: w.m.ID}, Roles: []string{"desk", "room"}})
+			if err == nil {
+				w.sm = sm
+			}
+			return err
+		}},
+	{"batch offboarding and undo", func(w *accessWorld) *membership.Resource { return w.direct },
+		func(w *accessWorld) error {
+			g := &membership.Guard{}
+			res, err := w.svc.RemoveBatch(membership.WithGuard(w.ctx, g), w.owner, membership.BatchRequest{Scope: membership.ScopeOrganization, Items: []membership.MemberRef{{ID: w.m.ID}}})
+			if err == nil && res.Removed != 1 {
+				err = fmt.Errorf("removed %d of 1", res.Removed)
+			}
+			w.lastRemoval = g.RemovalID
+			return err
+		},
+		func(w *accessWorld) error {
+			_, err := w.svc.UndoRemoval(w.ctx, w.owner, w.lastRemoval)
+			return err
+		}},
+	{"group batch removal and re-add", func(w *accessWorld) *membership.Resource { return w.viaGroup },
+		func(w *accessWorld) error {
+			_, err := w.svc.RemoveBatch(w.ctx, w.owner, membership.BatchRequest{Scope: membership.ScopeGroup, Group: membership.Ref{ID: w.group.ID}, Items: []membership.MemberRef{{ID: w.m.ID}}})
+			return err
+		},
+		func(w *accessWorld) error {
+			_, err := w.svc.AddGroupMember(w.ctx, w.owner, membership.Ref{ID: w.group.ID}, membership.MemberRef{ID: w.m.ID})
+			return err
+		}},
+}
+
+// testAccessNeverStaleAcrossNodes changes access on node A and checks on
+// node B right after each acknowledgement, with B's index warm before
+// every change: a removal is never allowed after it, and access that a
+// restore, re-add, undo or new grant brings back is seen at once.
+func testAccessNeverStaleAcrossNodes(t *testing.T, open Opener) {
+	w := newAccessWorld(t, open)
+	for i := range staleRounds() {
+		c := accessChanges[i%len(accessChanges)]
+		r := c.resource(w)
+		w.check(t, w.nodeB, r, true, fmt.Sprintf("round %d before %s", i, c.name))
+		if err := c.take(w); err != nil {
+			t.Fatalf("round %d: %s: take: %v", i, c.name, err)
+		}
+		w.check(t, w.nodeB, r, false, fmt.Sprintf("round %d after taking (%s)", i, c.name))
+		if err := c.give(w); err != nil {
+			t.Fatalf("round %d: %s: give: %v", i, c.name, err)
+		}
+		w.check(t, w.nodeB, r, true, fmt.Sprintf("round %d after giving back (%s)", i, c.name))
+		if i%50 == 0 {
+			// A role revocation leaves access as it was; a new grant
+			// makes it appear; both must be seen as they are at once.
+			if _, err := w.svc.RevokeRoles(w.ctx, w.owner, membership.RevokeRolesRequest{SpaceMemberID: w.sm.ID, Roles: []string{"room"}}); err != nil {
+				t.Fatalf("round %d: revoke roles: %v", i, err)
+			}
+			w.check(t, w.nodeB, w.inSpace, true, fmt.Sprintf("round %d after role revocation", i))
+			res := w.createResource("lock", fmt.Sprintf("new %d", i), nil)
+			w.check(t, w.nodeB, res, false, fmt.Sprintf("round %d before a grant", i))
+			w.grantMember(res, w.m)
+			w.check(t, w.nodeB, res, true, fmt.Sprintf("round %d after a grant", i))
+			if _, err := w.svc.AddSpaceMember(w.ctx, w.owner, membership.AddSpaceMemberRequest{Space: membership.Ref{ID: w.space.ID}, Member: membership.MemberRef{ID: w.m.ID}, Roles: []string{"room"}}); err != nil && membership.ErrorCode(err) != membership.CodeConflict {
+				t.Fatalf("round %d: give the role back: %v", i, err)
+			}
+		}
+	}
+}
+
+// testAccessNeverStaleUnderConcurrency runs removals and restores on one
+// node while checkers ask the other node and the same one: a check that
+// starts after a removal was acknowledged, and before the restore that
+// follows it began, must be refused.
+func testAccessNeverStaleUnderConcurrency(t *testing.T, open Opener) {
+	w := newAccessWorld(t, open)
+	rounds := staleRounds() / 4
+	var (
+		mu      sync.RWMutex
+		removed bool // acknowledged removal, restore not begun
+	)
+	ctx, cancel := context.WithCancel(w.ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 4 {
+		svc := w.nodeB
+		if i%2 == 1 {
+			svc = w.svc
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				// Holding the read lock across the check keeps the state
+				// it was started in: no restore can begin meanwhile.
+				mu.RLock()
+				mustDeny := removed
+				got, err := svc.CheckAccess(w.ctx, w.owner, membership.MemberRef{ID: w.m.ID}, membership.Ref{ID: w.direct.ID})
+				mu.RUnlock()
+				if err != nil {
+					errs <- err
+					return
+				}
+				if mustDeny && got.Allowed {
+					errs <- fmt.Errorf("a check after an acknowledged removal was allowed")
+					return
+				}
+			}
+		}()
+	}
+	for i := range rounds {
+		if _, err := w.svc.RemoveMember(w.ctx, w.owner, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: w.m.ID}}); err != nil {
+			t.Fatalf("round %d: remove: %v", i, err)
+		}
+		mu.Lock()
+		removed = true
+		mu.Unlock()
+		w.check(t, w.nodeB, w.direct, false, fmt.Sprintf("round %d after removal", i))
+		mu.Lock()
+		removed = false
+		mu.Unlock()
+		if _, err := w.svc.RestoreMember(w.ctx, w.owner, membership.RestoreMemberRequest{Member: membership.MemberRef{ID: w.m.ID}}); err != nil {
+			t.Fatalf("round %d: restore: %v", i, err)
+		}
+		w.check(t, w.nodeB, w.direct, true, fmt.Sprintf("round %d after restore", i))
+		select {
+		case err := <-errs:
+			t.Fatal(err)
+		default:
+		}
+	}
+	cancel()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
