@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"sync"
@@ -110,4 +111,20 @@ func (e accessEntry) answer() *Access {
 	a := e.access
 	a.GroupIDs = slices.Clone(e.access.GroupIDs)
 	return &a
+}
+
+type oneStatementKey struct{}
+
+// withOneStatement marks a view that runs at most one statement.
+func withOneStatement(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oneStatementKey{}, true)
+}
+
+// OneStatement reports that the view ctx belongs to runs at most one
+// statement, so an engine may run it outside a transaction: a single
+// statement reads one consistent snapshot by itself, and PostgreSQL then
+// answers in one round trip instead of BEGIN, statement and ROLLBACK.
+func OneStatement(ctx context.Context) bool {
+	one, _ := ctx.Value(oneStatementKey{}).(bool)
+	return one
 }

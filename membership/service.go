@@ -108,6 +108,12 @@ type Actor struct {
 	Scopes       []string
 	Interface    string // "native", "scim", "wiggledesk", "highq", ...
 	RequestID    string
+	// AccessEpoch is the organization's access epoch when this request's
+	// credential was authenticated (Principal.AccessEpoch), nil if not
+	// read. A read made after the request arrived sees every change
+	// acknowledged before it, so CheckAccess may answer at this epoch.
+	// Never keep an Actor beyond its request with it set.
+	AccessEpoch *int64
 }
 
 type idempotencyKey struct{}
