@@ -46,9 +46,9 @@ func (t *Tx) AccessCheckRef(ctx context.Context, p *membership.AccessCheckRefPar
 	case p.Member.Email != "":
 		mq = `SELECT m.id FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND u.email = ` + arg(&args, p.Member.Email)
 	default:
-		mq = `SELECT NULL AS id`
+		mq = `SELECT CAST(NULL AS BIGINT) AS id`
 	}
-	rq := `SELECT NULL AS id`
+	rq := `SELECT CAST(NULL AS BIGINT) AS id`
 	if where, ok := refWhere(&args, &p.Resource); ok {
 		rq = `SELECT id FROM resources WHERE org_id = $1 AND ` + where
 	}

@@ -13,6 +13,7 @@ import (
 var accessIndexTests = []test{
 	{"NeverStaleAcrossNodes", testAccessNeverStaleAcrossNodes},
 	{"NeverStaleUnderConcurrency", testAccessNeverStaleUnderConcurrency},
+	{"NotFound", testAccessNotFound},
 }
 
 // staleRounds bounds the staleness tests: thousands of removals, each
@@ -280,5 +281,45 @@ func testAccessNeverStaleUnderConcurrency(t *testing.T, open Opener) {
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
+	}
+}
+
+// testAccessNotFound answers names that resolve to nothing in the
+// organization, another tenant's ids included, with the same errors as
+// before the check became one statement, warm index or not.
+func testAccessNotFound(t *testing.T, open Opener) {
+	w := newAccessWorld(t, open)
+	_, globex, _ := w.bootstrap("Globex", "owner@globex.test")
+	other := w.createResource("lock", "acme only", nil)
+	for range 2 { // cold, then with the index warm for the valid pair
+		w.check(t, w.nodeB, w.direct, true, "the valid pair")
+		for _, tc := range []struct {
+			name string
+			a    membership.Actor
+			m    membership.MemberRef
+			r    membership.Ref
+			want string
+		}{
+			{"unknown member", w.owner, membership.MemberRef{ID: 1 << 40}, membership.Ref{ID: w.direct.ID}, membership.ErrMemberNotFound.Message},
+			{"empty member", w.owner, membership.MemberRef{}, membership.Ref{ID: w.direct.ID}, membership.ErrMemberNotFound.Message},
+			{"unreadable member", w.owner, membership.MemberRef{Raw: "x"}, membership.Ref{ID: w.direct.ID}, membership.ErrMemberNotFound.Message},
+			{"unknown resource", w.owner, membership.MemberRef{ID: w.m.ID}, membership.Ref{ID: 1 << 40}, "resource not found"},
+			{"empty resource", w.owner, membership.MemberRef{ID: w.m.ID}, membership.Ref{}, "resource not found"},
+			{"unknown member UUID", w.owner, membership.MemberRef{UUID: "00000000-0000-0000-0000-000000000000"}, membership.Ref{ID: w.direct.ID}, membership.ErrMemberNotFound.Message},
+			{"another tenant's member", globex, membership.MemberRef{ID: w.m.ID}, membership.Ref{ID: w.direct.ID}, membership.ErrMemberNotFound.Message},
+			{"another tenant's resource by UUID", globex, membership.MemberRef{ID: globex.MemberID}, membership.Ref{UUID: other.UUID}, "resource not found"},
+		} {
+			_, err := w.nodeB.CheckAccess(w.ctx, tc.a, tc.m, tc.r)
+			if membership.ErrorCode(err) != membership.CodeNotFound || membership.ErrorMessage(err) != tc.want {
+				t.Errorf("%s: got %v, want not found %q", tc.name, err, tc.want)
+			}
+		}
+	}
+	// By e-mail, which the index does not keep, and by UUID, which it does.
+	for _, m := range []membership.MemberRef{{Email: "M@Acme.test"}, {UUID: w.m.UUID}} {
+		got, err := w.nodeB.CheckAccess(w.ctx, w.owner, m, membership.Ref{UUID: w.viaGroup.UUID})
+		if err != nil || !got.Allowed || len(got.GroupIDs) != 1 || got.GroupIDs[0] != w.group.ID || got.Direct {
+			t.Errorf("check by %+v: got %+v, %v; want allowed through group %d only", m, got, err, w.group.ID)
+		}
 	}
 }
