@@ -256,6 +256,9 @@ func (r *runner) floorsAndPlans(ctx context.Context) error {
 			}
 		}
 	}
+	if err := r.checkStatements(ctx); err != nil {
+		return err
+	}
 	return r.plans(ctx)
 }
 

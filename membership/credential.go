@@ -98,6 +98,11 @@ func RefusalReason(err error) string {
 type Principal struct {
 	Credential *Credential
 	Member     *Member
+	// AccessEpoch is the organization's access epoch read in the same
+	// statement as the credential, nil when the credential was found
+	// another way. It lets a check made for this request answer from the
+	// access index with no statement of its own (see Actor.AccessEpoch).
+	AccessEpoch *int64
 }
 
 // Authenticate checks a secret and returns who it acts for. Every failure
@@ -113,7 +118,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 	if prefix == "" {
 		return nil, errBadToken("invalid token")
 	}
-	p, err := view(ctx, s, func(tx Tx) (*Principal, error) {
+	p, err := view(withOneStatement(ctx), s, func(tx Tx) (*Principal, error) {
 		p, err := tx.PrincipalGetByPrefix(ctx, prefix)
 		if ErrorCode(err) == CodeNotFound {
 			return nil, errBadToken("invalid token")

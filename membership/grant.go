@@ -117,17 +117,52 @@ func (s *Service) Grant(ctx context.Context, a Actor, id int64) (*Grant, error) 
 }
 
 // CheckAccess answers whether a member can use a resource right now,
-// reading committed state only: no cache can serve a revoked grant.
+// from committed state only. The access index answers when it holds an
+// answer read at the organization's current access epoch: the one the
+// actor's credential was read with (no statement at all), or else one
+// read now by primary key. Otherwise one statement resolves the member
+// and the resource and reads the access paths and the epoch
+// (Tx.AccessCheckRef), and the index keeps its answer. Every view here
+// runs one statement, so PostgreSQL answers each in one round trip.
 func (s *Service) CheckAccess(ctx context.Context, a Actor, member MemberRef, resource Ref) (*Access, error) {
-	return view(ctx, s, func(tx Tx) (*Access, error) {
-		m, err := findMember(ctx, tx, a.OrgID, member)
-		if err != nil {
-			return nil, err
+	if member.Raw != "" {
+		return nil, ErrMemberNotFound
+	}
+	ctx = withOneStatement(ctx)
+	key, keep := s.access.key(a.OrgID, member, resource)
+	if keep {
+		if e, ok := s.access.get(key); ok {
+			epoch, err := s.accessEpoch(ctx, a)
+			if err != nil {
+				return nil, err
+			}
+			if epoch == e.epoch {
+				return e.answer(), nil
+			}
 		}
-		r, err := tx.ResourceGet(ctx, resource.params(a.OrgID))
-		if err != nil {
-			return nil, err
-		}
-		return tx.AccessCheck(ctx, &AccessParams{OrgID: a.OrgID, MemberID: m.ID, ResourceID: r.ID})
+	}
+	ans, err := view(ctx, s, func(tx Tx) (*AccessAnswer, error) {
+		return tx.AccessCheckRef(ctx, &AccessCheckRefParams{Member: *member.getParams(a.OrgID), Resource: *resource.params(a.OrgID)})
 	})
+	switch {
+	case err != nil:
+		return nil, err
+	case !ans.MemberFound:
+		return nil, ErrMemberNotFound
+	case !ans.ResourceFound:
+		return nil, Errorf(CodeNotFound, "resource not found")
+	}
+	if keep {
+		s.access.put(key, ans.Epoch, ans.Access)
+	}
+	return ans.Access, nil
+}
+
+// accessEpoch is the actor's organization's access epoch: the one read
+// with its credential for this request, or else the current one.
+func (s *Service) accessEpoch(ctx context.Context, a Actor) (int64, error) {
+	if a.AccessEpoch != nil {
+		return *a.AccessEpoch, nil
+	}
+	return view(ctx, s, func(tx Tx) (int64, error) { return tx.AccessEpoch(ctx, a.OrgID) })
 }

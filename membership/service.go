@@ -40,6 +40,10 @@ type Config struct {
 	WebhookMaxPending int
 	// Observer, when set, is told the outcome of every change attempted.
 	Observer Observer
+	// AccessIndex is how many answered access checks the service keeps
+	// to answer again while their organization's access epoch stands;
+	// 0 is DefaultAccessIndex, negative turns the index off.
+	AccessIndex int
 }
 
 // Observer is told how each attempted change ended, once its transaction
@@ -67,6 +71,7 @@ type Service struct {
 	queue Queue // Config.Queue; nil without a job queue
 
 	authRefusals authRefusals
+	access       *accessIndex
 }
 
 // NewService returns a Service over store.
@@ -80,7 +85,8 @@ func NewService(store Store, cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Service{store: store, cfg: cfg, queue: cfg.Queue, authRefusals: authRefusals{sources: map[refusalSource]*refusalCount{}}}
+	return &Service{store: store, cfg: cfg, queue: cfg.Queue, authRefusals: authRefusals{sources: map[refusalSource]*refusalCount{}},
+		access: newAccessIndex(cfg.AccessIndex)}
 }
 
 // Store returns the store the service runs on, for wiring jobs and tests.
@@ -102,6 +108,12 @@ type Actor struct {
 	Scopes       []string
 	Interface    string // "native", "scim", "wiggledesk", "highq", ...
 	RequestID    string
+	// AccessEpoch is the organization's access epoch when this request's
+	// credential was authenticated (Principal.AccessEpoch), nil if not
+	// read. A read made after the request arrived sees every change
+	// acknowledged before it, so CheckAccess may answer at this epoch.
+	// Never keep an Actor beyond its request with it set.
+	AccessEpoch *int64
 }
 
 type idempotencyKey struct{}

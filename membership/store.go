@@ -138,6 +138,16 @@ type Tx interface {
 	AccessCheck(ctx context.Context, p *AccessParams) (*Access, error)
 	// AccessList lists every resource the member can use now.
 	AccessList(ctx context.Context, orgID, memberID int64) ([]*Access, error)
+	// AccessCheckRef resolves the member and the resource p names within
+	// p.OrgID and answers whether the member can use it now, in one
+	// statement that also reads the organization's access epoch (see
+	// AccessEpoch) from the same snapshot. A name that resolves to nothing
+	// leaves its Found flag false; it is not an error.
+	AccessCheckRef(ctx context.Context, p *AccessCheckRefParams) (*AccessAnswer, error)
+	// AccessEpoch returns the organization's access epoch: a number that
+	// every committed transaction changing what its members can use
+	// advances (the head of its audit chain), 0 before any.
+	AccessEpoch(ctx context.Context, orgID int64) (int64, error)
 
 	// BookingCreate inserts b. Returns CodeConflict if it overlaps an
 	// active booking of the same resource.

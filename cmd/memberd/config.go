@@ -44,6 +44,8 @@ type Config struct {
 	WebhookAllowCIDR string
 	// WebhookMaxPending bounds one webhook endpoint's pending deliveries.
 	WebhookMaxPending int
+	// AccessIndex is how many answered access checks a node keeps (0: none).
+	AccessIndex int
 	// TrustedProxies lists the CIDRs of reverse proxies whose
 	// X-Forwarded-For or Forwarded header names the client.
 	TrustedProxies string
@@ -63,8 +65,8 @@ func DefaultConfig() Config {
 	return Config{Addr: "127.0.0.1:8080", DB: "sqlite:memberd.db", RateLimit: 100, RateBurst: 200,
 		BatchLimit: membership.DefaultBatchLimit, GroupCommit: true, LogFormat: "text", LogLevel: "info",
 		ShutdownTimeout: 10 * time.Second, SlowCommit: 250 * time.Millisecond,
-		WebhookMaxPending: membership.DefaultWebhookMaxPending,
-		MaxInFlight:       respond.DefaultMaxInFlight, QueueTimeout: respond.DefaultQueueTimeout,
+		WebhookMaxPending: membership.DefaultWebhookMaxPending, AccessIndex: membership.DefaultAccessIndex,
+		MaxInFlight: respond.DefaultMaxInFlight, QueueTimeout: respond.DefaultQueueTimeout,
 		AuthFailureLimit: auth.DefaultFailureRate, AuthFailureBurst: auth.DefaultFailureBurst}
 }
 
@@ -157,6 +159,7 @@ func (m *Main) serveFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.DurationVar(&cfg.QueueTimeout, "queue-timeout", cfg.QueueTimeout, "how long a request waits for room under --max-in-flight before 503")
 	fs.StringVar(&cfg.WebhookAllowCIDR, "webhook-allow-cidr", cfg.WebhookAllowCIDR, "comma-separated CIDRs webhooks may reach although loopback, private, link-local or otherwise special, for on-premises receivers")
 	fs.IntVar(&cfg.WebhookMaxPending, "webhook-max-pending", cfg.WebhookMaxPending, "most pending deliveries one webhook endpoint holds; beyond it new messages for it are dropped and counted")
+	fs.IntVar(&cfg.AccessIndex, "access-index", cfg.AccessIndex, "answered access checks kept to answer again while their organization's audit chain has not moved (0: off)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole server run to this file (for benchmarks)")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve /metrics on this address instead of the main listener")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "on SIGTERM, how long to let requests and jobs finish")

@@ -105,6 +105,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		BatchLimit: cfg.BatchLimit, KeepFutureBookings: cfg.KeepFutureBookings, Logger: logger, Queue: queue,
 		Observer:     coreObserver{m: met},
 		WebhookGuard: guard, WebhookMaxPending: cfg.WebhookMaxPending,
+		AccessIndex: accessIndex(cfg.AccessIndex),
 	})
 	var demoLink string
 	if cfg.Demo {
@@ -325,4 +326,13 @@ func redact(dsn string) string {
 		}
 	}
 	return dsn
+}
+
+// accessIndex turns --access-index into membership.Config.AccessIndex,
+// where 0 is the default and a negative size turns the index off.
+func accessIndex(size int) int {
+	if size <= 0 {
+		return -1
+	}
+	return size
 }

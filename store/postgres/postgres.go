@@ -158,7 +158,7 @@ func (s *Store) View(ctx context.Context, fn func(membership.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin read: %w", err)
 	}
-	v := &viewConn{conn: c}
+	v := &viewConn{conn: c, single: membership.OneStatement(ctx)}
 	defer v.end(ctx)
 	if err := fn(sqlstore.NewTx(v, dialect)); err != nil {
 		return err

@@ -23,6 +23,26 @@ type viewConn struct {
 	conn  *pgxpool.Conn
 	began bool
 	err   error // from closing the first statement's batch
+	// single runs the view's one statement on its own, without BEGIN or
+	// ROLLBACK: one round trip (see membership.OneStatement). ran refuses
+	// a second statement, which would not share the first one's snapshot.
+	single, ran bool
+}
+
+// errSecondStatement is a view marked as one statement running another.
+var errSecondStatement = errors.New("a one-statement view ran a second statement")
+
+// direct says whether the next statement runs on the connection as it
+// is; a one-statement view's second statement is an error.
+func (v *viewConn) direct() (bool, error) {
+	if !v.single {
+		return v.began, nil
+	}
+	if v.ran {
+		return false, errSecondStatement
+	}
+	v.ran = true
+	return true, nil
 }
 
 // firstBatch sends BEGIN and the first statement; the caller reads the
@@ -47,7 +67,9 @@ func (v *viewConn) closeBatch(br pgx.BatchResults) error {
 }
 
 func (v *viewConn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	if v.began {
+	if direct, err := v.direct(); err != nil {
+		return 0, err
+	} else if direct {
 		tag, err := v.conn.Exec(ctx, query, args...)
 		return tag.RowsAffected(), err
 	}
@@ -63,7 +85,9 @@ func (v *viewConn) Exec(ctx context.Context, query string, args ...any) (int64, 
 }
 
 func (v *viewConn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	if v.began {
+	if direct, err := v.direct(); err != nil {
+		return nil, err
+	} else if direct {
 		rows, err := v.conn.Query(ctx, query, args...)
 		if err != nil {
 			return nil, err
@@ -83,7 +107,9 @@ func (v *viewConn) Query(ctx context.Context, query string, args ...any) (sqlsto
 }
 
 func (v *viewConn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	if v.began {
+	if direct, err := v.direct(); err != nil {
+		return errRow{err}
+	} else if direct {
 		return v.conn.QueryRow(ctx, query, args...)
 	}
 	br, err := v.firstBatch(ctx, query, args)

@@ -62,13 +62,18 @@ func (t *Tx) CredentialGetByPrefix(ctx context.Context, prefix string) (*members
 func (t *Tx) PrincipalGetByPrefix(ctx context.Context, prefix string) (*membership.Principal, error) {
 	var cr credentialRow
 	var mr memberRow
-	err := t.c.QueryRow(ctx, `SELECT `+credentialColsOf("c")+`, `+memberCols+memberFrom+`
+	var epoch sql.NullInt64
+	// The access epoch rides along (see AccessEpoch), so that an access
+	// check of the same request needs no statement when the index holds
+	// its answer.
+	err := t.c.QueryRow(ctx, `SELECT `+credentialColsOf("c")+`, `+memberCols+`,
+		(SELECT h.seq FROM event_chain_heads h WHERE h.org_id = c.org_id)`+memberFrom+`
 		JOIN credentials c ON c.member_id = m.id AND c.org_id = m.org_id WHERE c.prefix = $1`, prefix).
-		Scan(append(cr.dest(), mr.dest()...)...)
+		Scan(append(append(cr.dest(), mr.dest()...), &epoch)...)
 	if err != nil {
 		return nil, t.notFound(err, "credential")
 	}
-	return &membership.Principal{Credential: cr.value(), Member: mr.value()}, nil
+	return &membership.Principal{Credential: cr.value(), Member: mr.value(), AccessEpoch: &epoch.Int64}, nil
 }
 
 // CredentialGet implements membership.Tx.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/memberd/memberd/membership"
 )
@@ -116,12 +117,20 @@ func (t *Tx) GrantsReactivate(ctx context.Context, p *membership.ReactivateParam
 // membership. Resources inside a space need an active space membership.
 // It is the single definition of access: checks, listings and booking
 // cancellation all read it, so they cannot disagree.
-const accessPaths = `
+var accessPaths = accessPathsOf("$1")
+
+// accessPathsOf is accessPaths with the member given by the SQL
+// expression member instead of $1.
+func accessPathsOf(member string) string {
+	return strings.ReplaceAll(accessPathsTemplate, "@MEMBER@", member)
+}
+
+const accessPathsTemplate = `
 SELECT r.id AS resource_id, NULL AS group_id
   FROM members m
   JOIN grants g ON g.member_id = m.id AND g.status = 'active'
   JOIN resources r ON r.id = g.resource_id
- WHERE m.id = $1 AND m.status = 'active'
+ WHERE m.id = @MEMBER@ AND m.status = 'active'
    AND (r.space_id IS NULL OR EXISTS (SELECT 1 FROM space_members sm
         WHERE sm.space_id = r.space_id AND sm.member_id = m.id AND sm.status = 'active'))
 UNION ALL
@@ -130,7 +139,7 @@ SELECT r.id AS resource_id, g.group_id AS group_id
   JOIN group_members gm ON gm.member_id = m.id AND gm.status = 'active'
   JOIN grants g ON g.group_id = gm.group_id AND g.status = 'active'
   JOIN resources r ON r.id = g.resource_id
- WHERE m.id = $1 AND m.status = 'active'
+ WHERE m.id = @MEMBER@ AND m.status = 'active'
    AND (r.space_id IS NULL OR EXISTS (SELECT 1 FROM space_members sm
         WHERE sm.space_id = r.space_id AND sm.member_id = m.id AND sm.status = 'active'))`
 

@@ -69,6 +69,10 @@ func NewTx(c Conn, d *Dialect) *Tx { return &Tx{c: c, d: d} }
 // Conn returns the transaction's connection, for engine-specific work.
 func (t *Tx) Conn() Conn { return t.c }
 
+// Over returns a Tx of the same engine that runs its statements on c, for
+// a wrapper of t's connection that observes them (statement counts).
+func (t *Tx) Over(c Conn) *Tx { return &Tx{c: c, d: t.d} }
+
 func ts(t time.Time) int64 { return t.UnixMicro() }
 
 func fromTS(v int64) time.Time { return time.UnixMicro(v).UTC() }

@@ -58,6 +58,8 @@ func Run(t *testing.T, open func(tb testing.TB) membership.Store) {
 		{"Undo", undoTests},
 		{"Policy", policyTests},
 		{"ETags", etagTests},
+		{"AccessIndex", accessIndexTests},
+		{"Statements", statementTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,131 @@
+package membership
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// DefaultAccessIndex is how many answered checks the access index keeps.
+// An entry is a key of a few words and one Access: about 400 bytes with
+// UUID names and two groups, less with numeric ids (a test holds it), so
+// the index stays under 50 MB whatever the number of members.
+const DefaultAccessIndex = 100_000
+
+// AccessCheckRefParams names a member and a resource of one organization
+// as a client did, for Tx.AccessCheckRef.
+type AccessCheckRefParams struct {
+	Member   MemberGetParams
+	Resource RefParams
+}
+
+// AccessAnswer is Tx.AccessCheckRef's answer: whether each name resolved,
+// the access when both did, and the organization's access epoch in the
+// snapshot the answer was read from.
+type AccessAnswer struct {
+	MemberFound, ResourceFound bool
+	Access                     *Access
+	Epoch                      int64
+}
+
+// accessKey is a check as the client named it. Only immutable names
+// (numeric ids and UUIDs) are keys: an e-mail address can come to name
+// another member without any change to the organization.
+type accessKey struct {
+	org          int64
+	memberID     int64
+	memberUUID   string
+	resourceID   int64
+	resourceUUID string
+}
+
+// accessEntry is an answer and the access epoch it was read at: it is
+// the answer for as long as the organization's epoch has not moved.
+type accessEntry struct {
+	epoch  int64
+	access Access
+}
+
+// accessIndex remembers answered checks by the epoch they were read at.
+// It never decides anything alone: a check reads the organization's
+// current epoch in its own transaction and uses an entry only when the
+// epochs are equal, so an entry can be old but never stale. That holds on
+// one node and on many, because the epoch is in the database and every
+// access-changing transaction advances it before it commits.
+type accessIndex struct {
+	max int // 0: off
+
+	mu      sync.RWMutex
+	entries map[accessKey]accessEntry
+}
+
+func newAccessIndex(size int) *accessIndex {
+	if size == 0 {
+		size = DefaultAccessIndex
+	}
+	return &accessIndex{max: max(size, 0), entries: map[accessKey]accessEntry{}}
+}
+
+// key returns the index key of a check, false when it is not one the
+// index keeps.
+func (x *accessIndex) key(org int64, m MemberRef, r Ref) (accessKey, bool) {
+	if x.max == 0 || m.Raw != "" || m.Email != "" || (m.ID == 0 && m.UUID == "") || (r.ID == 0 && r.UUID == "") {
+		return accessKey{}, false
+	}
+	k := accessKey{org: org, memberID: m.ID, resourceID: r.ID}
+	if m.ID == 0 {
+		k.memberUUID = strings.ToLower(m.UUID)
+	}
+	if r.ID == 0 {
+		k.resourceUUID = strings.ToLower(r.UUID)
+	}
+	return k, true
+}
+
+func (x *accessIndex) get(k accessKey) (accessEntry, bool) {
+	x.mu.RLock()
+	e, ok := x.entries[k]
+	x.mu.RUnlock()
+	return e, ok
+}
+
+// put keeps a copy of a, read at epoch. A full index drops an arbitrary
+// entry first (Go's map order is random), which bounds memory without
+// bookkeeping on the read path.
+func (x *accessIndex) put(k accessKey, epoch int64, a *Access) {
+	e := accessEntry{epoch: epoch, access: *a}
+	e.access.GroupIDs = slices.Clone(a.GroupIDs)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if _, ok := x.entries[k]; !ok && len(x.entries) >= x.max {
+		for old := range x.entries {
+			delete(x.entries, old)
+			break
+		}
+	}
+	x.entries[k] = e
+}
+
+// answer is a copy of the entry's access that the caller may change.
+func (e accessEntry) answer() *Access {
+	a := e.access
+	a.GroupIDs = slices.Clone(e.access.GroupIDs)
+	return &a
+}
+
+type oneStatementKey struct{}
+
+// withOneStatement marks a view that runs at most one statement.
+func withOneStatement(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oneStatementKey{}, true)
+}
+
+// OneStatement reports that the view ctx belongs to runs at most one
+// statement, so an engine may run it outside a transaction: a single
+// statement reads one consistent snapshot by itself, and PostgreSQL then
+// answers in one round trip instead of BEGIN, statement and ROLLBACK.
+func OneStatement(ctx context.Context) bool {
+	one, _ := ctx.Value(oneStatementKey{}).(bool)
+	return one
+}

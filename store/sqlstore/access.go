@@ -1,0 +1,90 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/memberd/memberd/membership"
+)
+
+// accessEpoch is an organization's access epoch: the head of its audit
+// chain. Every change memberd commits records its events in the chain in
+// the change's own transaction and advances the head when it seals them
+// (EventSeal), after every other lock it takes; so the head moves with
+// every committed access change, and reading it is one primary-key
+// lookup on a row every engine already keeps.
+const accessEpoch = `SELECT seq FROM event_chain_heads WHERE org_id = $1`
+
+// AccessEpoch implements membership.Tx.
+func (t *Tx) AccessEpoch(ctx context.Context, orgID int64) (int64, error) {
+	var seq int64
+	err := t.c.QueryRow(ctx, accessEpoch, orgID).Scan(&seq)
+	if err != nil && t.d.IsNoRows(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("access epoch: %w", err)
+	}
+	return seq, nil
+}
+
+// AccessCheckRef implements membership.Tx: one statement resolves the
+// member and the resource, reads the epoch and lists the access paths.
+// Its first row (kind 0) carries the resolved ids and the epoch; every
+// further row (kind 1) is one path, its group or NULL for a direct grant.
+func (t *Tx) AccessCheckRef(ctx context.Context, p *membership.AccessCheckRefParams) (*membership.AccessAnswer, error) {
+	args := []any{p.Member.OrgID}
+	var mq string
+	switch {
+	case p.Member.ID != 0:
+		mq = `SELECT m.id FROM members m WHERE m.org_id = $1 AND m.id = ` + arg(&args, p.Member.ID)
+	case p.Member.UUID != "":
+		mq = `SELECT m.id FROM members m WHERE m.org_id = $1 AND m.uuid = ` + arg(&args, strings.ToLower(p.Member.UUID))
+	case p.Member.Email != "":
+		mq = `SELECT m.id FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND u.email = ` + arg(&args, p.Member.Email)
+	default:
+		mq = `SELECT CAST(NULL AS BIGINT) AS id`
+	}
+	rq := `SELECT CAST(NULL AS BIGINT) AS id`
+	if where, ok := refWhere(&args, &p.Resource); ok {
+		rq = `SELECT id FROM resources WHERE org_id = $1 AND ` + where
+	}
+	q := `WITH mm AS (` + mq + `), rr AS (` + rq + `)
+SELECT 0 AS kind, (SELECT id FROM mm) AS a, (SELECT id FROM rr) AS b, (` + accessEpoch + `) AS c
+UNION ALL
+SELECT 1, group_id, NULL, NULL FROM (` + accessPathsOf(`(SELECT id FROM mm)`) + `) paths
+ WHERE resource_id = (SELECT id FROM rr)`
+	rows, err := t.c.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("access check: %w", err)
+	}
+	defer rows.Close()
+	ans := &membership.AccessAnswer{}
+	var access membership.Access
+	for rows.Next() {
+		var kind int
+		var a, b, c sql.NullInt64
+		if err := rows.Scan(&kind, &a, &b, &c); err != nil {
+			return nil, fmt.Errorf("access check: %w", err)
+		}
+		switch {
+		case kind == 0:
+			ans.MemberFound, ans.ResourceFound, ans.Epoch = a.Valid, b.Valid, c.Int64
+			access.ResourceID = b.Int64
+		case a.Valid:
+			access.Allowed = true
+			access.GroupIDs = append(access.GroupIDs, a.Int64)
+		default:
+			access.Allowed, access.Direct = true, true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("access check: %w", err)
+	}
+	sort.Slice(access.GroupIDs, func(i, j int) bool { return access.GroupIDs[i] < access.GroupIDs[j] })
+	ans.Access = &access
+	return ans, nil
+}
