@@ -196,6 +196,6 @@ func RequireScope(p *membership.Principal, scope string) error {
 func Actor(p *membership.Principal, iface string, r *http.Request) membership.Actor {
 	return membership.Actor{
 		OrgID: p.Credential.OrgID, MemberID: p.Member.ID, CredentialID: p.Credential.ID,
-		Scopes: p.Credential.Scopes, Interface: iface, RequestID: respond.RequestID(r),
+		Scopes: p.Credential.Scopes, Interface: iface, RequestID: respond.RequestID(r), Member: p.Member,
 	}
 }

@@ -102,6 +102,9 @@ type Actor struct {
 	Scopes       []string
 	Interface    string // "native", "scim", "wiggledesk", "highq", ...
 	RequestID    string
+	// Member is the acting membership as authentication read it, so that
+	// the call's transaction need not read it again; nil makes it read it.
+	Member *Member `json:"-"`
 }
 
 type idempotencyKey struct{}

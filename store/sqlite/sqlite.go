@@ -32,6 +32,10 @@ type Store struct {
 	// wstmts and rstmts keep the writer's and the readers' statements
 	// prepared (see stmtCache).
 	wstmts, rstmts *stmtCache
+	ckpt           *checkpointer
+	// endpoints caches webhook endpoints for the writer's transactions,
+	// which are the only ones that change them (see sqlstore.EndpointCache).
+	endpoints *sqlstore.EndpointCache
 }
 
 var _ membership.Store = (*Store)(nil)
@@ -56,9 +60,20 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		writer.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
+	// The writer only commits; the checkpointer copies the WAL back.
+	if _, err := writer.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
 	reader, err := sql.Open(driverName, readerDSN(path))
 	if err != nil {
 		writer.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	ckpt, err := startCheckpointer(path)
+	if err != nil {
+		writer.Close()
+		reader.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	readers := max(4, runtime.GOMAXPROCS(0)*2)
@@ -69,7 +84,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	reader.SetMaxIdleConns(readers)
 	reader.SetConnMaxLifetime(0)
 	wstmts := newStmtCache(writer)
-	return &Store{writer: writer, reader: reader, group: newGroup(writer, wstmts, opts), wstmts: wstmts, rstmts: newStmtCache(reader)}, nil
+	endpoints := sqlstore.NewEndpointCache()
+	return &Store{writer: writer, reader: reader, group: newGroup(writer, wstmts, endpoints, opts), wstmts: wstmts,
+		rstmts: newStmtCache(reader), endpoints: endpoints, ckpt: ckpt}, nil
 }
 
 // Ready returns an error unless the database answers and its schema is
@@ -104,7 +121,9 @@ func SQLTx(tx membership.Tx) (*sql.Tx, bool) {
 }
 
 // Close implements membership.Store.
-func (s *Store) Close() error { return errors.Join(s.reader.Close(), s.writer.Close()) }
+func (s *Store) Close() error {
+	return errors.Join(s.ckpt.close(), s.reader.Close(), s.writer.Close())
+}
 
 // Update implements membership.Store.
 func (s *Store) Update(ctx context.Context, fn func(membership.Tx) error) error {
@@ -123,6 +142,7 @@ func (s *Store) UpdateSQL(ctx context.Context, fn func(*sql.Tx, membership.Tx) e
 		return fmt.Errorf("begin: %w", err)
 	}
 	mtx := sqlstore.NewTx(conn{tx: tx, stmts: s.wstmts}, dialect)
+	mtx.UseEndpointCache(s.endpoints)
 	if err := fn(tx, mtx); err != nil {
 		return errors.Join(err, ignoreDone(tx.Rollback()))
 	}

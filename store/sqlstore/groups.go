@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"sort"
 
 	"github.com/memberd/memberd/membership"
 )
@@ -92,16 +93,17 @@ func (t *Tx) GroupMemberList(ctx context.Context, p *membership.GroupMemberListP
 
 // GroupMembersDeactivate implements membership.Tx.
 func (t *Tx) GroupMembersDeactivate(ctx context.Context, p *membership.DeactivateParams) ([]*membership.GroupMember, error) {
-	args := []any{}
-	rows, err := collect(ctx, t, scanGroupMember, `SELECT `+groupMemberCols+` FROM group_members WHERE `+
-		deactivateWhere(&args, "", "group_id", p, p.GroupID)+` ORDER BY id`, args...)
-	if err != nil || len(rows) == 0 {
-		return rows, err
+	args := []any{ts(p.At), p.Cause}
+	rows, err := collect(ctx, t, scanGroupMember, `UPDATE group_members SET status = 'removed', removed_at = $1, cause = $2 WHERE `+
+		deactivateWhere(&args, "", "group_id", p, p.GroupID)+` RETURNING `+groupMemberCols, args...)
+	if err != nil {
+		return nil, err
 	}
-	args = []any{ts(p.At), p.Cause}
-	_, err = t.c.Exec(ctx, `UPDATE group_members SET status = 'removed', removed_at = $1, cause = $2 WHERE `+
-		deactivateWhere(&args, "", "group_id", p, p.GroupID), args...)
-	return rows, err
+	sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
+	for _, gm := range rows { // as they were: the report lists what was active
+		gm.Status, gm.RemovedAt, gm.Cause = membership.StatusActive, nil, ""
+	}
+	return rows, nil
 }
 
 // GroupMembersReactivate implements membership.Tx.

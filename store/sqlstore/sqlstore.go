@@ -59,6 +59,10 @@ type Tx struct {
 	savepoint int
 	// pending are the events appended and not yet chained (EventSeal).
 	pending []*membership.Event
+	// endpoints, when set, caches webhook endpoints across the writer's
+	// transactions; endpointsDirty says t changed some and must not fill it.
+	endpoints      *EndpointCache
+	endpointsDirty bool
 }
 
 var _ membership.Tx = (*Tx)(nil)
@@ -67,7 +71,12 @@ var _ membership.Tx = (*Tx)(nil)
 func NewTx(c Conn, d *Dialect) *Tx { return &Tx{c: c, d: d} }
 
 // Conn returns the transaction's connection, for engine-specific work.
-func (t *Tx) Conn() Conn { return t.c }
+func (t *Tx) Conn() Conn {
+	if r, ok := t.c.(recConn); ok { // recording: the engine wants its own
+		return r.c
+	}
+	return t.c
+}
 
 func ts(t time.Time) int64 { return t.UnixMicro() }
 

@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(tb testing.TB) membership.Store) {
 		{"Plans", planTests},
 		{"Undo", undoTests},
 		{"Policy", policyTests},
+		{"Statements", statementTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -153,7 +154,7 @@ func (e *env) authenticate(secret string) membership.Actor {
 	}
 	return membership.Actor{
 		OrgID: p.Credential.OrgID, MemberID: p.Member.ID, CredentialID: p.Credential.ID,
-		Scopes: p.Credential.Scopes, Interface: "storetest",
+		Scopes: p.Credential.Scopes, Interface: "storetest", Member: p.Member,
 	}
 }
 
