@@ -39,7 +39,7 @@ func WithCommitObserver(fn sqlstore.CommitObserver) Option {
 func WithGroupMax(n int) Option { return func(o *options) { o.groupMax = n } }
 
 // newGroup returns the group committer opts ask for, or nil.
-func newGroup(writer *sql.DB, stmts *stmtCache, endpoints *sqlstore.EndpointCache, opts []Option) *sqlstore.Group {
+func newGroup(writer *sql.DB, stmts *stmtCache, cache *sqlstore.WriterCache, opts []Option) *sqlstore.Group {
 	o := options{groupCommit: DefaultGroupCommit}
 	for _, opt := range opts {
 		opt(&o)
@@ -54,7 +54,7 @@ func newGroup(writer *sql.DB, stmts *stmtCache, endpoints *sqlstore.EndpointCach
 			return nil, err
 		}
 		mtx := sqlstore.NewTx(conn{tx: tx, shared: true, stmts: stmts}, dialect)
-		mtx.UseEndpointCache(endpoints)
+		mtx.UseWriterCache(cache)
 		return sqlstore.NewGroupTx(mtx,
 			func(context.Context) error { return tx.Commit() },
 			func(context.Context) error { return ignoreDone(tx.Rollback()) }), nil

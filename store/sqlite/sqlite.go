@@ -33,9 +33,10 @@ type Store struct {
 	// prepared (see stmtCache).
 	wstmts, rstmts *stmtCache
 	ckpt           *checkpointer
-	// endpoints caches webhook endpoints for the writer's transactions,
-	// which are the only ones that change them (see sqlstore.EndpointCache).
-	endpoints *sqlstore.EndpointCache
+	// cache keeps webhook endpoints and removal policies for the
+	// writer's transactions, the only ones that change them (see
+	// sqlstore.WriterCache).
+	cache *sqlstore.WriterCache
 }
 
 var _ membership.Store = (*Store)(nil)
@@ -84,9 +85,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	reader.SetMaxIdleConns(readers)
 	reader.SetConnMaxLifetime(0)
 	wstmts := newStmtCache(writer)
-	endpoints := sqlstore.NewEndpointCache()
-	return &Store{writer: writer, reader: reader, group: newGroup(writer, wstmts, endpoints, opts), wstmts: wstmts,
-		rstmts: newStmtCache(reader), endpoints: endpoints, ckpt: ckpt}, nil
+	cache := sqlstore.NewWriterCache()
+	return &Store{writer: writer, reader: reader, group: newGroup(writer, wstmts, cache, opts), wstmts: wstmts,
+		rstmts: newStmtCache(reader), cache: cache, ckpt: ckpt}, nil
 }
 
 // Ready returns an error unless the database answers and its schema is
@@ -107,6 +108,10 @@ func (s *Store) DBStats() map[string]sql.DBStats {
 // Writer is the single write connection pool, for the job queue's driver,
 // which must share it so its inserts join memberd's transactions.
 func (s *Store) Writer() *sql.DB { return s.writer }
+
+// Reader is the read-only connection pool, for the job queue's check for
+// due jobs, which need not wait for the writer.
+func (s *Store) Reader() *sql.DB { return s.reader }
 
 // SQLTx returns the *sql.Tx under a transaction this engine opened (in
 // Update or UpdateSQL), so that the job queue can insert its jobs in the
@@ -142,7 +147,7 @@ func (s *Store) UpdateSQL(ctx context.Context, fn func(*sql.Tx, membership.Tx) e
 		return fmt.Errorf("begin: %w", err)
 	}
 	mtx := sqlstore.NewTx(conn{tx: tx, stmts: s.wstmts}, dialect)
-	mtx.UseEndpointCache(s.endpoints)
+	mtx.UseWriterCache(s.cache)
 	if err := fn(tx, mtx); err != nil {
 		return errors.Join(err, ignoreDone(tx.Rollback()))
 	}

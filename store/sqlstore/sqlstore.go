@@ -59,10 +59,10 @@ type Tx struct {
 	savepoint int
 	// pending are the events appended and not yet chained (EventSeal).
 	pending []*membership.Event
-	// endpoints, when set, caches webhook endpoints across the writer's
-	// transactions; endpointsDirty says t changed some and must not fill it.
-	endpoints      *EndpointCache
-	endpointsDirty bool
+	// cache, when set, keeps endpoints and policies across the writer's
+	// transactions; cacheDirty says t changed some and must not fill it.
+	cache      *WriterCache
+	cacheDirty bool
 }
 
 var _ membership.Tx = (*Tx)(nil)
