@@ -26,6 +26,7 @@ type checkpointer struct {
 	db   *sql.DB
 	wal  string
 	stop chan struct{}
+	once sync.Once
 	done sync.WaitGroup
 }
 
@@ -80,9 +81,10 @@ func (c *checkpointer) checkpoint(mode string) {
 	_, _ = c.db.ExecContext(ctx, "PRAGMA wal_checkpoint("+mode+")")
 }
 
-// close stops the checkpointer and closes its connection.
+// close stops the checkpointer and closes its connection; closing a
+// closed Store again is harmless, as database/sql's Close is.
 func (c *checkpointer) close() error {
-	close(c.stop)
+	c.once.Do(func() { close(c.stop) })
 	c.done.Wait()
 	return c.db.Close()
 }
