@@ -393,7 +393,9 @@ func (s *Service) finishRemoval(ctx context.Context, tx Tx, report *Report, only
 		}
 		report.Bookings = cancelled
 	}
-	if reportDiscarded(ctx) {
+	// A removed member can use nothing (every access path needs an active
+	// membership), so there is nothing to read.
+	if reportDiscarded(ctx) || !m.Active() {
 		return nil
 	}
 	remaining, err := tx.AccessList(ctx, m.OrgID, m.ID)

@@ -57,9 +57,9 @@ func testStatementsSingleRemoval(t *testing.T, open Opener) {
 		member *membership.Member
 		max    int
 	}{
-		// With the report-only reads (grants of groups left, remaining
-		// access); SQLite's cache is cold the first time.
-		{"Report", w.ctx, w.bob, MaxRemovalStatements + 2},
+		// With the report-only read of the grants of groups left;
+		// SQLite's cache is cold the first time.
+		{"Report", w.ctx, w.bob, MaxRemovalStatements + 1},
 		// As Jicoo's DELETE removes: the answer is a 204.
 		{"ReportDiscarded", membership.WithReportDiscarded(w.ctx), w.carol, MaxRemovalStatements},
 	} {
