@@ -71,7 +71,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		writer.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	ckpt, err := startCheckpointer(path)
+	ckpt, err := startCheckpointer(path, writer)
 	if err != nil {
 		writer.Close()
 		reader.Close()
