@@ -78,19 +78,16 @@ func (t *Tx) GrantCount(ctx context.Context, p *membership.GrantListParams) (int
 // GrantsDeactivate implements membership.Tx. One UPDATE revokes the
 // grants and returns them; the report keeps the lowest p.Limit ids.
 func (t *Tx) GrantsDeactivate(ctx context.Context, p *membership.DeactivateParams) ([]*membership.Grant, int, error) {
-	args := []any{ts(p.At), p.Cause}
-	rows, err := collect(ctx, t, scanGrant, `UPDATE grants SET status = 'removed', revoked_at = $1, cause = $2 WHERE `+
-		deactivateWhere(&args, "", "", p, 0)+` RETURNING `+grantCols, args...)
+	rows, err := deactivated(ctx, t, p, "grants", "revoked_at", "", 0, grantCols, scanGrant, func(g *membership.Grant) int64 {
+		g.Status, g.RevokedAt, g.Cause = membership.StatusActive, nil, ""
+		return g.ID
+	})
 	if err != nil {
 		return nil, 0, err
 	}
 	n := len(rows)
-	sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
 	if p.Limit > 0 && n > p.Limit {
 		rows = rows[:p.Limit]
-	}
-	for _, g := range rows { // as they were: the report lists what was active
-		g.Status, g.RevokedAt, g.Cause = membership.StatusActive, nil, ""
 	}
 	return rows, n, nil
 }

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"sort"
 
 	"github.com/memberd/memberd/membership"
 )
@@ -93,17 +92,11 @@ func (t *Tx) GroupMemberList(ctx context.Context, p *membership.GroupMemberListP
 
 // GroupMembersDeactivate implements membership.Tx.
 func (t *Tx) GroupMembersDeactivate(ctx context.Context, p *membership.DeactivateParams) ([]*membership.GroupMember, error) {
-	args := []any{ts(p.At), p.Cause}
-	rows, err := collect(ctx, t, scanGroupMember, `UPDATE group_members SET status = 'removed', removed_at = $1, cause = $2 WHERE `+
-		deactivateWhere(&args, "", "group_id", p, p.GroupID)+` RETURNING `+groupMemberCols, args...)
-	if err != nil {
-		return nil, err
-	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
-	for _, gm := range rows { // as they were: the report lists what was active
-		gm.Status, gm.RemovedAt, gm.Cause = membership.StatusActive, nil, ""
-	}
-	return rows, nil
+	return deactivated(ctx, t, p, "group_members", "removed_at", "group_id", p.GroupID, groupMemberCols, scanGroupMember,
+		func(gm *membership.GroupMember) int64 {
+			gm.Status, gm.RemovedAt, gm.Cause = membership.StatusActive, nil, ""
+			return gm.ID
+		})
 }
 
 // GroupMembersReactivate implements membership.Tx.

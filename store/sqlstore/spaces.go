@@ -133,17 +133,11 @@ func (t *Tx) SpaceMemberList(ctx context.Context, p *membership.SpaceMemberListP
 
 // SpaceMembersDeactivate implements membership.Tx.
 func (t *Tx) SpaceMembersDeactivate(ctx context.Context, p *membership.DeactivateParams) ([]*membership.SpaceMember, error) {
-	args := []any{ts(p.At), p.Cause}
-	rows, err := collect(ctx, t, scanSpaceMember, `UPDATE space_members SET status = 'removed', removed_at = $1, cause = $2 WHERE `+
-		deactivateWhere(&args, "", "space_id", p, p.SpaceID)+` RETURNING `+spaceMemberReturning, args...)
-	if err != nil {
-		return nil, err
-	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
-	for _, sm := range rows { // as they were: the report lists what was active
-		sm.Status, sm.RemovedAt, sm.Cause = membership.StatusActive, nil, ""
-	}
-	return rows, nil
+	return deactivated(ctx, t, p, "space_members", "removed_at", "space_id", p.SpaceID, spaceMemberReturning, scanSpaceMember,
+		func(sm *membership.SpaceMember) int64 {
+			sm.Status, sm.RemovedAt, sm.Cause = membership.StatusActive, nil, ""
+			return sm.ID
+		})
 }
 
 // SpaceMembersReactivate implements membership.Tx.

@@ -13,6 +13,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -224,6 +225,26 @@ func getByRef[T any](ctx context.Context, t *Tx, p *membership.RefParams, table,
 	}
 	v, err := scan(t.c.QueryRow(ctx, q, args...))
 	return v, t.notFound(err, what)
+}
+
+// deactivated marks a member's active rows of table (one scope's, when
+// scopeID is set) removed in one UPDATE and returns them in id order as
+// they were before it: asActive restores a row's active state, which
+// every active row has alike, and returns its id.
+func deactivated[T any](ctx context.Context, t *Tx, p *membership.DeactivateParams, table, removedAt, scopeCol string, scopeID int64,
+	returning string, scan func(Row) (*T, error), asActive func(*T) int64) ([]*T, error) {
+	args := []any{ts(p.At), p.Cause}
+	rows, err := collect(ctx, t, scan, `UPDATE `+table+` SET status = 'removed', `+removedAt+` = $1, cause = $2 WHERE `+
+		deactivateWhere(&args, "", scopeCol, p, scopeID)+` RETURNING `+returning, args...)
+	if err != nil {
+		return nil, err
+	}
+	ids := make(map[*T]int64, len(rows))
+	for _, r := range rows {
+		ids[r] = asActive(r)
+	}
+	sort.Slice(rows, func(i, j int) bool { return ids[rows[i]] < ids[rows[j]] })
+	return rows, nil
 }
 
 // deactivateWhere selects a member's active rows, optionally one scope's.
