@@ -73,10 +73,14 @@ func NewTx(c Conn, d *Dialect) *Tx { return &Tx{c: c, d: d} }
 
 // Conn returns the transaction's connection, for engine-specific work.
 func (t *Tx) Conn() Conn {
-	if r, ok := t.c.(recConn); ok { // recording: the engine wants its own
-		return r.c
+	c := t.c
+	for { // recording: the engine wants its own
+		r, ok := c.(recConn)
+		if !ok {
+			return c
+		}
+		c = r.c
 	}
-	return t.c
 }
 
 func ts(t time.Time) int64 { return t.UnixMicro() }

@@ -11,6 +11,7 @@ import (
 
 var statementTests = []test{
 	{"SingleRemoval", testStatementsSingleRemoval},
+	{"IdempotentReplayTakesNoWriter", testStatementsIdempotentReplay},
 }
 
 // MaxRemovalStatements bounds the statements one removal of a member
@@ -24,14 +25,20 @@ var statementTests = []test{
 const MaxRemovalStatements = 14
 
 // recordingStore records the statements of every transaction of the
-// store it wraps; both engines hand the core a *sqlstore.Tx.
+// store it wraps, and in writes those of write transactions alone; both
+// engines hand the core a *sqlstore.Tx.
 type recordingStore struct {
 	membership.Store
-	rec sqlstore.Recorder
+	rec, writes sqlstore.Recorder
 }
 
 func (r *recordingStore) Update(ctx context.Context, fn func(membership.Tx) error) error {
-	return r.Store.Update(ctx, func(tx membership.Tx) error { return r.recorded(tx, fn) })
+	return r.Store.Update(ctx, func(tx membership.Tx) error {
+		if st, ok := tx.(*sqlstore.Tx); ok {
+			defer st.Record(&r.writes)()
+		}
+		return r.recorded(tx, fn)
+	})
 }
 
 func (r *recordingStore) View(ctx context.Context, fn func(membership.Tx) error) error {
@@ -72,5 +79,31 @@ func testStatementsSingleRemoval(t *testing.T, open Opener) {
 		if len(qs) > tc.max {
 			t.Errorf("%s: statements of one removal: got %d, want at most %d:\n%s", tc.name, len(qs), tc.max, strings.Join(qs, "\n"))
 		}
+	}
+}
+
+// A retry with the same Idempotency-Key is answered from a read: it never
+// waits for the writer (SQLite's one connection, a group commit).
+func testStatementsIdempotentReplay(t *testing.T, open Opener) {
+	var rs *recordingStore
+	w := newWorld(t, func(tb testing.TB) membership.Store {
+		rs = &recordingStore{Store: open(tb)}
+		return rs
+	})
+	ctx := membership.WithIdempotency(w.ctx, "remove-bob", "hash-1")
+	first, err := w.svc.RemoveMember(ctx, w.owner, membership.RemoveMemberRequest{Member: bobRef(w)})
+	if err != nil {
+		t.Fatalf("first call: %v", err)
+	}
+	rs.writes.Reset()
+	again, err := w.svc.RemoveMember(ctx, w.owner, membership.RemoveMemberRequest{Member: bobRef(w)})
+	if err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if again.EventID != first.EventID {
+		t.Errorf("retry's event: got %d, want the first call's %d", again.EventID, first.EventID)
+	}
+	if qs := rs.writes.Queries(); len(qs) != 0 {
+		t.Errorf("retry's statements in write transactions: got %d, want 0:\n%s", len(qs), strings.Join(qs, "\n"))
 	}
 }
