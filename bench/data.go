@@ -296,8 +296,11 @@ func (d *Dataset) Grow(ctx context.Context, e *Engine, n int, progress func(load
 
 // Actor is the owner acting through the bench credential.
 func (d *Dataset) Actor(iface string) membership.Actor {
+	// Member as authentication hands it over: the core then reads only
+	// the owner's current role, as it does behind every interface.
 	return membership.Actor{OrgID: d.OrgID, MemberID: d.OwnerID, CredentialID: d.CredID,
-		Scopes: membership.AllScopes(), Interface: iface}
+		Scopes: membership.AllScopes(), Interface: iface,
+		Member: &membership.Member{ID: d.OwnerID, OrgID: d.OrgID, Role: membership.RoleOwner, Status: membership.StatusActive}}
 }
 
 // Check compares a member loaded through the Tx methods with one loaded

@@ -220,7 +220,7 @@ func (r *runner) floorsAndPlans(ctx context.Context) error {
 			for _, level := range r.cfg.S2Levels {
 				targets := r.pick.pick(n, r.d.Members)
 				s, err := r.loop(ctx, level, n, func(ctx context.Context, i int) (int, error) {
-					_, err := svc.RemoveMember(ctx, r.d.Actor("jicoo"), membership.RemoveMemberRequest{
+					_, err := svc.RemoveMember(membership.WithReportDiscarded(ctx), r.d.Actor("jicoo"), membership.RemoveMemberRequest{
 						Member: membership.MemberRef{ID: r.d.MemberID(targets[i])}})
 					return 1, err
 				})
@@ -240,7 +240,7 @@ func (r *runner) floorsAndPlans(ctx context.Context) error {
 			for i, t := range targets {
 				var err error
 				if recorded[i], err = r.e.Record(ctx, func(svc *membership.Service) error {
-					_, err := svc.RemoveMember(ctx, r.d.Actor("jicoo"), membership.RemoveMemberRequest{Member: membership.MemberRef{ID: r.d.MemberID(t)}})
+					_, err := svc.RemoveMember(membership.WithReportDiscarded(ctx), r.d.Actor("jicoo"), membership.RemoveMemberRequest{Member: membership.MemberRef{ID: r.d.MemberID(t)}})
 					return err
 				}); err != nil {
 					return fmt.Errorf("record S2: %w", err)

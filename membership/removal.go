@@ -17,6 +17,24 @@ var (
 	ErrLastOwner      = &Error{Code: CodeConflict, Message: "cannot remove the last owner of the organization"}
 )
 
+type reportDiscardedKey struct{}
+
+// WithReportDiscarded marks ctx's removal as one whose interface answers
+// without its report (Jicoo's 204, HighQ's empty 200): the reads that only
+// feed the report's grants of groups left and remaining access are then
+// skipped. The change, its audit event, its removal log (what undo
+// restores) and the report's other lists stay exactly as they were.
+func WithReportDiscarded(ctx context.Context) context.Context {
+	return context.WithValue(ctx, reportDiscardedKey{}, true)
+}
+
+// reportDiscarded says the report-only reads may be skipped: asked for,
+// and no plan tag (an ETag covers the whole report) is being computed.
+func reportDiscarded(ctx context.Context) bool {
+	d, _ := ctx.Value(reportDiscardedKey{}).(bool)
+	return d && !tagging(ctx)
+}
+
 // errDryRun rolls back a dry run's transaction after its report is built.
 var errDryRun = errors.New("dry run")
 
@@ -270,7 +288,25 @@ func keepAnOwner(ctx context.Context, tx Tx, orgID, except int64) error {
 }
 
 // parties loads the acting member and locks the member a change is about.
+// When authentication already read the acting member, one statement locks
+// the target and reads the actor's current role, which is all a removal's
+// rights depend on: a credential whose member was removed or demoted a
+// moment ago still acts no more, or no more than it may (promise 2). Any
+// refusal takes the long way, so that it is the one it always was.
 func (s *Service) parties(ctx context.Context, tx Tx, a Actor, ref MemberRef) (actor, target *Member, err error) {
+	if m := a.Member; m != nil && m.ID == a.MemberID && m.OrgID == a.OrgID && ref.Raw == "" {
+		p := ref.getParams(a.OrgID)
+		p.Lock = true
+		target, role, err := tx.MemberGetActing(ctx, p, a.MemberID)
+		if err == nil && role != "" {
+			actor := *m
+			actor.Role, actor.Status = role, StatusActive
+			return &actor, target, nil
+		}
+		if err != nil && ErrorCode(err) != CodeNotFound {
+			return nil, nil, err
+		}
+	}
 	if actor, err = s.actingMember(ctx, tx, a); err != nil {
 		return nil, nil, err
 	}
@@ -321,7 +357,7 @@ func (s *Service) reportGrants(ctx context.Context, tx Tx, report *Report, off *
 			report.Grants = append(report.Grants, &GrantChange{Grant: g, Origin: g.Origin()})
 		}
 	}
-	if len(report.Groups) == 0 {
+	if len(report.Groups) == 0 || reportDiscarded(ctx) {
 		return nil
 	}
 	groupIDs := make([]int64, len(report.Groups))
@@ -359,6 +395,11 @@ func (s *Service) finishRemoval(ctx context.Context, tx Tx, report *Report, only
 			return err
 		}
 		report.Bookings = cancelled
+	}
+	// A removed member can use nothing (every access path needs an active
+	// membership), so there is nothing to read.
+	if reportDiscarded(ctx) || !m.Active() {
+		return nil
 	}
 	remaining, err := tx.AccessList(ctx, m.OrgID, m.ID)
 	if err != nil {

@@ -114,6 +114,9 @@ type Actor struct {
 	// acknowledged before it, so CheckAccess may answer at this epoch.
 	// Never keep an Actor beyond its request with it set.
 	AccessEpoch *int64
+	// Member is the acting membership as authentication read it, so that
+	// the call's transaction need not read it again; nil makes it read it.
+	Member *Member `json:"-"`
 }
 
 type idempotencyKey struct{}
@@ -150,6 +153,25 @@ func mutate[T any](ctx context.Context, s *Service, a Actor, action string, fn f
 			return false, Errorf(CodeUnprocessable, "Idempotency-Key %q was already used with a different request", idem.key)
 		}
 		return true, json.Unmarshal(rec.Result, &result)
+	}
+	if hasIdem {
+		// A retry is answered from a read, without waiting for the writer
+		// (SQLite's single connection, a group commit); the check in the
+		// change's transaction below still decides between concurrent twins.
+		var done bool
+		verr := s.store.View(ctx, func(tx Tx) error {
+			var rerr error
+			done, rerr = replay(tx)
+			return rerr
+		})
+		switch {
+		case done && verr == nil:
+			s.observe(action, a.Interface, "ok", false)
+			return result, nil
+		case ErrorCode(verr) == CodeUnprocessable:
+			s.auditRefusal(ctx, a, action, verr)
+			return result, verr
+		}
 	}
 	err := s.store.Update(withChain(ctx, a.OrgID), func(tx Tx) error {
 		if hasIdem {

@@ -52,6 +52,10 @@ type Tx interface {
 	// MemberGet finds one member by ID, UUID or e-mail within p.OrgID.
 	// Returns CodeNotFound if absent or in another organization.
 	MemberGet(ctx context.Context, p *MemberGetParams) (*Member, error)
+	// MemberGetActing is MemberGet that also reads, in the same
+	// statement, the role of member actorID of p.OrgID: empty unless that
+	// member is active. Returns CodeNotFound as MemberGet does.
+	MemberGetActing(ctx context.Context, p *MemberGetParams, actorID int64) (*Member, Role, error)
 	// MemberList lists members in ID order after p.AfterID.
 	MemberList(ctx context.Context, p *MemberListParams) ([]*Member, error)
 	// MemberCount counts the members MemberList would find without

@@ -15,7 +15,6 @@ import (
 	"syscall"
 
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
 
 	"github.com/memberd/memberd/jobs"
 	"github.com/memberd/memberd/membership"
@@ -138,7 +137,7 @@ func newQueue(ctx context.Context, store membership.Store, cfg jobs.Config) (*jo
 	switch st := store.(type) {
 	case *sqlite.Store:
 		cfg.PollOnly = true
-		return jobs.NewQueue(ctx, riversqlite.New(st.Writer()), sqlite.SQLTx, cfg)
+		return jobs.NewQueue(ctx, jobs.SQLiteDriver(st.Writer(), st.Reader()), sqlite.SQLTx, cfg)
 	case *postgres.Store:
 		return jobs.NewQueue(ctx, riverpgxv5.New(st.Pool()), postgres.PgxTx, cfg)
 	}

@@ -320,7 +320,7 @@ func (h *handler) removeGroupUser(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	_, err = h.svc.RemoveGroupMember(r.Context(), a, membership.RemoveGroupMemberRequest{
+	_, err = h.svc.RemoveGroupMember(membership.WithReportDiscarded(r.Context()), a, membership.RemoveGroupMemberRequest{
 		Group: membership.Ref{ID: groupID}, Member: membership.MemberRef{ID: userID},
 		Rule: membership.RuleAdminAddedOnly,
 	})

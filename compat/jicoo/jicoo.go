@@ -236,7 +236,7 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request, call *auth.Call
 }
 
 func (h *handler) remove(w http.ResponseWriter, r *http.Request, call *auth.Call, ref membership.MemberRef) {
-	if _, err := h.svc.RemoveMember(r.Context(), call.Actor, membership.RemoveMemberRequest{Member: ref}); err != nil {
+	if _, err := h.svc.RemoveMember(membership.WithReportDiscarded(r.Context()), call.Actor, membership.RemoveMemberRequest{Member: ref}); err != nil {
 		coreFailed(w, r, call, err)
 		return
 	}

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
 
 	"github.com/memberd/memberd/jobs"
 	"github.com/memberd/memberd/membership"
@@ -26,7 +25,7 @@ func NewQueue(tb testing.TB, st membership.Store, cfg jobs.Config) *jobs.Queue {
 	switch st := st.(type) {
 	case *sqlite.Store:
 		cfg.PollOnly = true // as cmd/memberd runs it
-		q, err = jobs.NewQueue(ctx, riversqlite.New(st.Writer()), sqlite.SQLTx, cfg)
+		q, err = jobs.NewQueue(ctx, jobs.SQLiteDriver(st.Writer(), st.Reader()), sqlite.SQLTx, cfg)
 	case *postgres.Store:
 		q, err = jobs.NewQueue(ctx, riverpgxv5.New(st.Pool()), postgres.PgxTx, cfg)
 	default:

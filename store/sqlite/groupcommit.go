@@ -39,7 +39,7 @@ func WithCommitObserver(fn sqlstore.CommitObserver) Option {
 func WithGroupMax(n int) Option { return func(o *options) { o.groupMax = n } }
 
 // newGroup returns the group committer opts ask for, or nil.
-func newGroup(writer *sql.DB, stmts *stmtCache, opts []Option) *sqlstore.Group {
+func newGroup(writer *sql.DB, stmts *stmtCache, cache *sqlstore.WriterCache, opts []Option) *sqlstore.Group {
 	o := options{groupCommit: DefaultGroupCommit}
 	for _, opt := range opts {
 		opt(&o)
@@ -53,7 +53,9 @@ func newGroup(writer *sql.DB, stmts *stmtCache, opts []Option) *sqlstore.Group {
 		if err != nil {
 			return nil, err
 		}
-		return sqlstore.NewGroupTx(sqlstore.NewTx(conn{tx: tx, shared: true, stmts: stmts}, dialect),
+		mtx := sqlstore.NewTx(conn{tx: tx, shared: true, stmts: stmts}, dialect)
+		mtx.UseWriterCache(cache)
+		return sqlstore.NewGroupTx(mtx,
 			func(context.Context) error { return tx.Commit() },
 			func(context.Context) error { return ignoreDone(tx.Rollback()) }), nil
 	}, o.groupMax, 1) // one writer: one group at a time

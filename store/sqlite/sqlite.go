@@ -32,6 +32,11 @@ type Store struct {
 	// wstmts and rstmts keep the writer's and the readers' statements
 	// prepared (see stmtCache).
 	wstmts, rstmts *stmtCache
+	ckpt           *checkpointer
+	// cache keeps webhook endpoints and removal policies for the
+	// writer's transactions, the only ones that change them (see
+	// sqlstore.WriterCache).
+	cache *sqlstore.WriterCache
 }
 
 var _ membership.Store = (*Store)(nil)
@@ -56,9 +61,20 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		writer.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
+	// The writer only commits; the checkpointer copies the WAL back.
+	if _, err := writer.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
 	reader, err := sql.Open(driverName, readerDSN(path))
 	if err != nil {
 		writer.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	ckpt, err := startCheckpointer(path, writer)
+	if err != nil {
+		writer.Close()
+		reader.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	readers := max(4, runtime.GOMAXPROCS(0)*2)
@@ -69,7 +85,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	reader.SetMaxIdleConns(readers)
 	reader.SetConnMaxLifetime(0)
 	wstmts := newStmtCache(writer)
-	return &Store{writer: writer, reader: reader, group: newGroup(writer, wstmts, opts), wstmts: wstmts, rstmts: newStmtCache(reader)}, nil
+	cache := sqlstore.NewWriterCache()
+	return &Store{writer: writer, reader: reader, group: newGroup(writer, wstmts, cache, opts), wstmts: wstmts,
+		rstmts: newStmtCache(reader), cache: cache, ckpt: ckpt}, nil
 }
 
 // Ready returns an error unless the database answers and its schema is
@@ -91,6 +109,10 @@ func (s *Store) DBStats() map[string]sql.DBStats {
 // which must share it so its inserts join memberd's transactions.
 func (s *Store) Writer() *sql.DB { return s.writer }
 
+// Reader is the read-only connection pool, for the job queue's check for
+// due jobs, which need not wait for the writer.
+func (s *Store) Reader() *sql.DB { return s.reader }
+
 // SQLTx returns the *sql.Tx under a transaction this engine opened (in
 // Update or UpdateSQL), so that the job queue can insert its jobs in the
 // same transaction as the change that causes them.
@@ -104,7 +126,9 @@ func SQLTx(tx membership.Tx) (*sql.Tx, bool) {
 }
 
 // Close implements membership.Store.
-func (s *Store) Close() error { return errors.Join(s.reader.Close(), s.writer.Close()) }
+func (s *Store) Close() error {
+	return errors.Join(s.ckpt.close(), s.reader.Close(), s.writer.Close())
+}
 
 // Update implements membership.Store.
 func (s *Store) Update(ctx context.Context, fn func(membership.Tx) error) error {
@@ -123,6 +147,7 @@ func (s *Store) UpdateSQL(ctx context.Context, fn func(*sql.Tx, membership.Tx) e
 		return fmt.Errorf("begin: %w", err)
 	}
 	mtx := sqlstore.NewTx(conn{tx: tx, stmts: s.wstmts}, dialect)
+	mtx.UseWriterCache(s.cache)
 	if err := fn(tx, mtx); err != nil {
 		return errors.Join(err, ignoreDone(tx.Rollback()))
 	}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"sort"
 
 	"github.com/memberd/memberd/membership"
 )
@@ -63,18 +64,14 @@ func (t *Tx) BookingsCancel(ctx context.Context, p *membership.BookingsCancelPar
 	if p.OnlyWithoutAccess {
 		where += ` AND resource_id NOT IN (SELECT resource_id FROM (` + accessPaths + `) paths)`
 	}
-	rows, err := collect(ctx, t, scanBooking, `SELECT `+bookingCols+` FROM bookings WHERE `+where+` ORDER BY id`,
-		p.MemberID, p.OrgID, ts(p.After))
-	if err != nil || len(rows) == 0 {
-		return rows, err
+	rows, err := collect(ctx, t, scanBooking, `UPDATE bookings SET status = 'cancelled', cancelled_at = $4, cancel_reason = $5
+		WHERE `+where+` RETURNING `+bookingCols, p.MemberID, p.OrgID, ts(p.After), ts(p.At), p.Reason)
+	if err != nil {
+		return nil, err
 	}
-	ids := make([]int64, len(rows))
-	for i, b := range rows {
-		ids[i] = b.ID
-		b.Status, b.CancelledAt, b.CancelReason = membership.BookingCancelled, &p.At, p.Reason
+	sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
+	for _, b := range rows {
+		b.CancelledAt = &p.At
 	}
-	args := []any{ts(p.At), p.Reason}
-	_, err = t.c.Exec(ctx, `UPDATE bookings SET status = 'cancelled', cancelled_at = $1, cancel_reason = $2
-		WHERE id IN (`+placeholders(&args, ids)+`)`, args...)
-	return rows, err
+	return rows, nil
 }

@@ -76,25 +76,21 @@ func (t *Tx) GrantCount(ctx context.Context, p *membership.GrantListParams) (int
 	return n, err
 }
 
-// GrantsDeactivate implements membership.Tx. Only the grants the report
-// lists are read; the UPDATE's row count is the exact total, since both
-// statements select the same rows under the member's lock.
+// GrantsDeactivate implements membership.Tx. One UPDATE revokes the
+// grants and returns them; the report keeps the lowest p.Limit ids.
 func (t *Tx) GrantsDeactivate(ctx context.Context, p *membership.DeactivateParams) ([]*membership.Grant, int, error) {
-	args := []any{}
-	q := `SELECT ` + grantCols + ` FROM grants WHERE ` + deactivateWhere(&args, "", "", p, 0) + ` ORDER BY id`
-	if p.Limit > 0 {
-		q += " LIMIT " + arg(&args, p.Limit)
+	rows, err := deactivated(ctx, t, p, "grants", "revoked_at", "", 0, grantCols, scanGrant, func(g *membership.Grant) int64 {
+		g.Status, g.RevokedAt, g.Cause = membership.StatusActive, nil, ""
+		return g.ID
+	})
+	if err != nil {
+		return nil, 0, err
 	}
-	rows, err := collect(ctx, t, scanGrant, q, args...)
-	if err != nil || len(rows) == 0 {
-		return rows, 0, err
+	n := len(rows)
+	if p.Limit > 0 && n > p.Limit {
+		rows = rows[:p.Limit]
 	}
-	args = []any{ts(p.At), p.Cause}
-	n, err := t.c.Exec(ctx, `UPDATE grants SET status = 'removed', revoked_at = $1, cause = $2 WHERE `+deactivateWhere(&args, "", "", p, 0), args...)
-	if err == nil && n < int64(len(rows)) {
-		err = fmt.Errorf("revoke grants of member %d: %d revoked, %d listed", p.MemberID, n, len(rows))
-	}
-	return rows, int(n), err
+	return rows, n, nil
 }
 
 // GrantsReactivate implements membership.Tx.

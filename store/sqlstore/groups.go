@@ -92,16 +92,11 @@ func (t *Tx) GroupMemberList(ctx context.Context, p *membership.GroupMemberListP
 
 // GroupMembersDeactivate implements membership.Tx.
 func (t *Tx) GroupMembersDeactivate(ctx context.Context, p *membership.DeactivateParams) ([]*membership.GroupMember, error) {
-	args := []any{}
-	rows, err := collect(ctx, t, scanGroupMember, `SELECT `+groupMemberCols+` FROM group_members WHERE `+
-		deactivateWhere(&args, "", "group_id", p, p.GroupID)+` ORDER BY id`, args...)
-	if err != nil || len(rows) == 0 {
-		return rows, err
-	}
-	args = []any{ts(p.At), p.Cause}
-	_, err = t.c.Exec(ctx, `UPDATE group_members SET status = 'removed', removed_at = $1, cause = $2 WHERE `+
-		deactivateWhere(&args, "", "group_id", p, p.GroupID), args...)
-	return rows, err
+	return deactivated(ctx, t, p, "group_members", "removed_at", "group_id", p.GroupID, groupMemberCols, scanGroupMember,
+		func(gm *membership.GroupMember) int64 {
+			gm.Status, gm.RemovedAt, gm.Cause = membership.StatusActive, nil, ""
+			return gm.ID
+		})
 }
 
 // GroupMembersReactivate implements membership.Tx.

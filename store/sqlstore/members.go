@@ -59,6 +59,19 @@ func (t *Tx) MemberCreate(ctx context.Context, userID int64, m *membership.Membe
 
 // MemberGet implements membership.Tx.
 func (t *Tx) MemberGet(ctx context.Context, p *membership.MemberGetParams) (*membership.Member, error) {
+	m, _, err := t.memberGet(ctx, p, 0)
+	return m, err
+}
+
+// MemberGetActing implements membership.Tx.
+func (t *Tx) MemberGetActing(ctx context.Context, p *membership.MemberGetParams, actorID int64) (*membership.Member, membership.Role, error) {
+	return t.memberGet(ctx, p, actorID)
+}
+
+// memberGet reads a member and, when actorID is set, the role of that
+// active member of the same organization by a subquery, which FOR UPDATE
+// OF m leaves unlocked.
+func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actorID int64) (*membership.Member, membership.Role, error) {
 	args := []any{p.OrgID}
 	var where string
 	switch {
@@ -69,14 +82,26 @@ func (t *Tx) MemberGet(ctx context.Context, p *membership.MemberGetParams) (*mem
 	case p.Email != "":
 		where = "u.email = " + arg(&args, p.Email)
 	default:
-		return nil, membership.Errorf(membership.CodeNotFound, "member not found")
+		return nil, "", membership.Errorf(membership.CodeNotFound, "member not found")
 	}
-	q := `SELECT ` + memberCols + memberFrom + ` WHERE m.org_id = $1 AND ` + where
+	cols := memberCols
+	var role sql.NullString
+	if actorID != 0 {
+		cols += `, (SELECT a.role FROM members a WHERE a.id = ` + arg(&args, actorID) + ` AND a.org_id = $1 AND a.status = 'active')`
+	}
+	q := `SELECT ` + cols + memberFrom + ` WHERE m.org_id = $1 AND ` + where
 	if p.Lock && t.d.LockRows {
 		q += " FOR UPDATE OF m"
 	}
-	m, err := scanMember(t.c.QueryRow(ctx, q, args...))
-	return m, t.notFound(err, "member")
+	var mr memberRow
+	dest := mr.dest()
+	if actorID != 0 {
+		dest = append(dest, &role)
+	}
+	if err := t.c.QueryRow(ctx, q, args...).Scan(dest...); err != nil {
+		return nil, "", t.notFound(err, "member")
+	}
+	return mr.value(), membership.Role(role.String), nil
 }
 
 // MemberList implements membership.Tx.

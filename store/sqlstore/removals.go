@@ -83,6 +83,20 @@ func (t *Tx) RemovalCount(ctx context.Context, orgID int64, since time.Time) (in
 
 // PolicyGet implements membership.Tx.
 func (t *Tx) PolicyGet(ctx context.Context, orgID int64) (*membership.Policy, error) {
+	cache := t.cached()
+	if cache != nil {
+		if p, ok := cache.policyOf(orgID); ok {
+			return p, nil
+		}
+	}
+	p, err := t.policyGet(ctx, orgID)
+	if err == nil && cache != nil {
+		cache.keepPolicy(p)
+	}
+	return p, err
+}
+
+func (t *Tx) policyGet(ctx context.Context, orgID int64) (*membership.Policy, error) {
 	p := &membership.Policy{OrgID: orgID}
 	var updated int64
 	var by sql.NullInt64
@@ -100,6 +114,7 @@ func (t *Tx) PolicyGet(ctx context.Context, orgID int64) (*membership.Policy, er
 
 // PolicyPut implements membership.Tx.
 func (t *Tx) PolicyPut(ctx context.Context, p *membership.Policy) error {
+	t.cachedChanged(p.OrgID)
 	_, err := t.c.Exec(ctx, `INSERT INTO removal_policies (org_id, max_per_call, max_per_hour, updated_at, updated_by)
 		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (org_id) DO UPDATE SET max_per_call = excluded.max_per_call,
 		max_per_hour = excluded.max_per_hour, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,

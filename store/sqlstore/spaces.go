@@ -41,6 +41,14 @@ const spaceMemberCols = `sm.id, sm.uuid, sm.org_id, sm.space_id, sm.member_id, u
 	(SELECT string_agg(r.role, '
 ') FROM space_member_roles r WHERE r.space_member_id = sm.id AND r.revoked_at IS NULL)`
 
+// spaceMemberReturning is spaceMemberCols for an UPDATE's RETURNING,
+// which may name only the updated table: the rest comes by subquery.
+const spaceMemberReturning = `id, uuid, org_id, space_id, member_id,
+	(SELECT u.email FROM members m JOIN users u ON u.id = m.user_id WHERE m.id = space_members.member_id),
+	status, added_by, created_at, removed_at, cause,
+	(SELECT string_agg(r.role, '
+') FROM space_member_roles r WHERE r.space_member_id = space_members.id AND r.revoked_at IS NULL)`
+
 const spaceMemberFrom = ` FROM space_members sm JOIN members m ON m.id = sm.member_id JOIN users u ON u.id = m.user_id`
 
 func scanSpaceMember(r Row) (*membership.SpaceMember, error) {
@@ -125,16 +133,11 @@ func (t *Tx) SpaceMemberList(ctx context.Context, p *membership.SpaceMemberListP
 
 // SpaceMembersDeactivate implements membership.Tx.
 func (t *Tx) SpaceMembersDeactivate(ctx context.Context, p *membership.DeactivateParams) ([]*membership.SpaceMember, error) {
-	args := []any{}
-	rows, err := collect(ctx, t, scanSpaceMember, `SELECT `+spaceMemberCols+spaceMemberFrom+` WHERE `+
-		deactivateWhere(&args, "sm.", "space_id", p, p.SpaceID)+` ORDER BY sm.id`, args...)
-	if err != nil || len(rows) == 0 {
-		return rows, err
-	}
-	args = []any{ts(p.At), p.Cause}
-	_, err = t.c.Exec(ctx, `UPDATE space_members SET status = 'removed', removed_at = $1, cause = $2 WHERE `+
-		deactivateWhere(&args, "", "space_id", p, p.SpaceID), args...)
-	return rows, err
+	return deactivated(ctx, t, p, "space_members", "removed_at", "space_id", p.SpaceID, spaceMemberReturning, scanSpaceMember,
+		func(sm *membership.SpaceMember) int64 {
+			sm.Status, sm.RemovedAt, sm.Cause = membership.StatusActive, nil, ""
+			return sm.ID
+		})
 }
 
 // SpaceMembersReactivate implements membership.Tx.

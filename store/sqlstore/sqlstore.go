@@ -13,6 +13,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -59,6 +60,10 @@ type Tx struct {
 	savepoint int
 	// pending are the events appended and not yet chained (EventSeal).
 	pending []*membership.Event
+	// cache, when set, keeps endpoints and policies across the writer's
+	// transactions; cacheDirty says t changed some and must not fill it.
+	cache      *WriterCache
+	cacheDirty bool
 }
 
 var _ membership.Tx = (*Tx)(nil)
@@ -67,11 +72,16 @@ var _ membership.Tx = (*Tx)(nil)
 func NewTx(c Conn, d *Dialect) *Tx { return &Tx{c: c, d: d} }
 
 // Conn returns the transaction's connection, for engine-specific work.
-func (t *Tx) Conn() Conn { return t.c }
-
-// Over returns a Tx of the same engine that runs its statements on c, for
-// a wrapper of t's connection that observes them (statement counts).
-func (t *Tx) Over(c Conn) *Tx { return &Tx{c: c, d: t.d} }
+func (t *Tx) Conn() Conn {
+	c := t.c
+	for { // recording: the engine wants its own
+		r, ok := c.(recConn)
+		if !ok {
+			return c
+		}
+		c = r.c
+	}
+}
 
 func ts(t time.Time) int64 { return t.UnixMicro() }
 
@@ -219,6 +229,26 @@ func getByRef[T any](ctx context.Context, t *Tx, p *membership.RefParams, table,
 	}
 	v, err := scan(t.c.QueryRow(ctx, q, args...))
 	return v, t.notFound(err, what)
+}
+
+// deactivated marks a member's active rows of table (one scope's, when
+// scopeID is set) removed in one UPDATE and returns them in id order as
+// they were before it: asActive restores a row's active state, which
+// every active row has alike, and returns its id.
+func deactivated[T any](ctx context.Context, t *Tx, p *membership.DeactivateParams, table, removedAt, scopeCol string, scopeID int64,
+	returning string, scan func(Row) (*T, error), asActive func(*T) int64) ([]*T, error) {
+	args := []any{ts(p.At), p.Cause}
+	rows, err := collect(ctx, t, scan, `UPDATE `+table+` SET status = 'removed', `+removedAt+` = $1, cause = $2 WHERE `+
+		deactivateWhere(&args, "", scopeCol, p, scopeID)+` RETURNING `+returning, args...)
+	if err != nil {
+		return nil, err
+	}
+	ids := make(map[*T]int64, len(rows))
+	for _, r := range rows {
+		ids[r] = asActive(r)
+	}
+	sort.Slice(rows, func(i, j int) bool { return ids[rows[i]] < ids[rows[j]] })
+	return rows, nil
 }
 
 // deactivateWhere selects a member's active rows, optionally one scope's.

@@ -39,6 +39,7 @@ func (t *Tx) WebhookEndpointCreate(ctx context.Context, e *membership.WebhookEnd
 	if err != nil {
 		return fmt.Errorf("encode webhook events: %w", err)
 	}
+	t.cachedChanged(e.OrgID)
 	return t.c.QueryRow(ctx, `INSERT INTO webhook_endpoints (uuid, org_id, url, description, events, secret, status, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
 		e.UUID, e.OrgID, e.URL, e.Description, string(events), e.Secret, e.Status, ts(e.CreatedAt), ts(e.UpdatedAt)).Scan(&e.ID)
@@ -62,7 +63,17 @@ func (t *Tx) WebhookEndpointGet(ctx context.Context, orgID, id int64, uuid strin
 
 // WebhookEndpointList implements membership.AsyncTx.
 func (t *Tx) WebhookEndpointList(ctx context.Context, orgID int64) ([]*membership.WebhookEndpoint, error) {
-	return collect(ctx, t, scanEndpoint, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE org_id = $1 ORDER BY id`, orgID)
+	cache := t.cached()
+	if cache != nil {
+		if eps, ok := cache.endpointsOf(orgID); ok {
+			return eps, nil
+		}
+	}
+	eps, err := collect(ctx, t, scanEndpoint, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE org_id = $1 ORDER BY id`, orgID)
+	if err == nil && cache != nil {
+		cache.keepEndpoints(orgID, eps)
+	}
+	return eps, err
 }
 
 // WebhookEndpointUpdate implements membership.AsyncTx.
@@ -71,6 +82,7 @@ func (t *Tx) WebhookEndpointUpdate(ctx context.Context, e *membership.WebhookEnd
 	if err != nil {
 		return fmt.Errorf("encode webhook events: %w", err)
 	}
+	t.cachedChanged(e.OrgID)
 	_, err = t.c.Exec(ctx, `UPDATE webhook_endpoints SET url = $1, description = $2, events = $3, status = $4, updated_at = $5,
 		failures = $6, failing_since = $7, last_error = $8, disabled_reason = $9, disabled_at = $10, dropping_since = $11 WHERE id = $12`,
 		e.URL, e.Description, string(events), e.Status, ts(e.UpdatedAt),
@@ -83,6 +95,7 @@ func (t *Tx) WebhookEndpointUpdate(ctx context.Context, e *membership.WebhookEnd
 // of them opens the run.
 func (t *Tx) WebhookEndpointDropped(ctx context.Context, id int64, at time.Time) (bool, error) {
 	var since int64
+	t.cachedChanged(0) // the organization is not at hand, and drops are rare
 	err := t.c.QueryRow(ctx, `UPDATE webhook_endpoints SET dropped = dropped + 1, last_dropped_at = $1,
 		dropping_since = COALESCE(dropping_since, $1) WHERE id = $2 RETURNING dropping_since`, ts(at), id).Scan(&since)
 	if err != nil {

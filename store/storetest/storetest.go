@@ -156,7 +156,7 @@ func (e *env) authenticate(secret string) membership.Actor {
 	}
 	return membership.Actor{
 		OrgID: p.Credential.OrgID, MemberID: p.Member.ID, CredentialID: p.Credential.ID,
-		Scopes: p.Credential.Scopes, Interface: "storetest",
+		Scopes: p.Credential.Scopes, Interface: "storetest", Member: p.Member,
 	}
 }
 
