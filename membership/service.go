@@ -137,7 +137,10 @@ func mutate[T any](ctx context.Context, s *Service, a Actor, action string, fn f
 		if rec.RequestHash != idem.requestHash {
 			return false, Errorf(CodeUnprocessable, "Idempotency-Key %q was already used with a different request", idem.key)
 		}
-		return true, json.Unmarshal(rec.Result, &result)
+		if err := json.Unmarshal(rec.Result, &result); err != nil {
+			return true, err
+		}
+		return true, s.completeReceipts(ctx, tx, result)
 	}
 	err := s.store.Update(withChain(ctx, a.OrgID), func(tx Tx) error {
 		if hasIdem {
@@ -168,6 +171,11 @@ func mutate[T any](ctx context.Context, s *Service, a Actor, action string, fn f
 	})
 	if err == nil {
 		s.observe(action, a.Interface, "ok", false)
+		if err := s.completeReceipts(ctx, nil, result); err != nil {
+			// Committed: the change stands even if its receipt cannot be
+			// read now; GET /api/v1/events has the event.
+			s.cfg.Logger.WarnContext(ctx, "read receipt after commit", "error", err)
+		}
 		return result, nil
 	}
 	if hasIdem {

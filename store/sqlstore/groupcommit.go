@@ -267,6 +267,9 @@ func (g *Group) run(batch []*groupCall) (retry []*groupCall) {
 		c := batch[0]
 		call(c, tx)
 		if c.err == nil && c.panicked == nil {
+			if err := tx.Seal(ctx); err != nil {
+				return g.answer(batch, errors.Join(err, gtx.Rollback(ctx)))
+			}
 			if err := gtx.Commit(ctx); err != nil {
 				return g.answer(batch, fmt.Errorf("commit: %w", err))
 			}
@@ -300,6 +303,13 @@ func (g *Group) run(batch []*groupCall) (retry []*groupCall) {
 			ran, retry = batch, nil
 		}
 		return append(g.answer(ran, fmt.Errorf("%w: %w", errGroupAborted, broken)), retry...)
+	}
+	// The group's events are chained here, once, after every caller's
+	// work: each organization's chain head is locked from this point to
+	// the commit only, so groups of other lanes run their callers' work
+	// meanwhile and wait for the head only to seal.
+	if err := tx.Seal(ctx); err != nil {
+		return g.answer(batch, fmt.Errorf("%w: %w", errGroupAborted, errors.Join(err, gtx.Rollback(ctx))))
 	}
 	if err := gtx.Commit(ctx); err != nil {
 		return g.answer(batch, fmt.Errorf("commit: %w", err))
@@ -339,6 +349,7 @@ func runInSavepoint(ctx context.Context, tx *Tx, n int, c *groupCall) error {
 	if _, err := conn.Exec(ctx, "SAVEPOINT "+name); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
+	pending := tx.Pending()
 	call(c, tx)
 	if c.err == nil && c.panicked == nil {
 		_, err := conn.Exec(ctx, "RELEASE SAVEPOINT "+name)
@@ -349,6 +360,8 @@ func runInSavepoint(ctx context.Context, tx *Tx, n int, c *groupCall) error {
 		// a swallowed statement error aborted: undo fn's work as a failure.
 		c.err = fmt.Errorf("release savepoint: %w", err)
 	}
+	// The savepoint takes the caller's events with it: they are not chained.
+	tx.Discard(pending)
 	if _, err := conn.Exec(ctx, "ROLLBACK TO SAVEPOINT "+name); err != nil {
 		return fmt.Errorf("rollback to savepoint: %w", err)
 	}
@@ -373,12 +386,10 @@ func call(c *groupCall, tx *Tx) {
 		}
 	}()
 	pending := tx.Pending()
-	if c.err = c.fn(tx); c.err == nil {
-		// Each caller's events are chained within its own savepoint, so
-		// a caller that fails later takes its chain links with it.
-		c.err = tx.Seal(Detach(c.ctx))
-	}
-	if c.err != nil {
+	// The caller's events are chained with the whole group's before the
+	// commit (run), not here: sealing per caller would lock the chain
+	// head from the group's first caller to its commit.
+	if c.err = c.fn(tx); c.err != nil {
 		tx.Discard(pending)
 	}
 }
