@@ -29,20 +29,6 @@ import (
 // VerifyChain counts them as an unchained prefix, and any such event
 // after the first chained one is a break.
 
-type chainKey struct{}
-
-// withChain marks ctx's writes as appending to organization orgID's chain.
-func withChain(ctx context.Context, orgID int64) context.Context {
-	return context.WithValue(ctx, chainKey{}, orgID)
-}
-
-// ChainOf returns the organization whose audit chain ctx's write appends
-// to, so that a store may queue writers of one chain together.
-func ChainOf(ctx context.Context) (int64, bool) {
-	org, ok := ctx.Value(chainKey{}).(int64)
-	return org, ok
-}
-
 // Receipt identifies a change's audit event and its chain hash, so that a
 // client can later prove the event is still in the chain, unchanged.
 //

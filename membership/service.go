@@ -142,7 +142,7 @@ func mutate[T any](ctx context.Context, s *Service, a Actor, action string, fn f
 		}
 		return true, s.completeReceipts(ctx, tx, result)
 	}
-	err := s.store.Update(withChain(ctx, a.OrgID), func(tx Tx) error {
+	err := s.store.Update(ctx, func(tx Tx) error {
 		if hasIdem {
 			if done, err := replay(tx); done || err != nil {
 				return err
@@ -234,7 +234,7 @@ func (s *Service) auditRefusal(ctx context.Context, a Actor, action string, caus
 	// not turn the client's answer into a 500, so it is logged instead.
 	ctx = context.WithoutCancel(ctx)
 	t, hasTarget := ctx.Value(targetKey{}).(EventTarget)
-	if err := s.store.Update(withChain(ctx, a.OrgID), func(tx Tx) error {
+	if err := s.store.Update(ctx, func(tx Tx) error {
 		if hasTarget {
 			if err := s.resolveTarget(ctx, tx, a.OrgID, t, e); err != nil {
 				return err

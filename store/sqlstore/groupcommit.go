@@ -156,7 +156,7 @@ type groupCall struct {
 // membership.Store.Update.
 func (g *Group) Update(ctx context.Context, fn func(membership.Tx) error) error {
 	c := &groupCall{ctx: ctx, fn: fn, done: make(chan struct{}), promote: make(chan struct{}, 1)}
-	l := g.pick(ctx)
+	l := g.pick()
 	l.mu.Lock()
 	l.queue = append(l.queue, c)
 	lead := !l.running
@@ -179,19 +179,16 @@ func (g *Group) Update(ctx context.Context, fn func(membership.Tx) error) error 
 	}
 }
 
-// pick returns the lane of the caller's audit chain, if ctx names one,
-// else the least busy lane: an idle one if any, else the one with the
-// shortest queue.
-func (g *Group) pick(ctx context.Context) *lane {
+// pick returns the least busy lane: an idle one if any, else the one
+// with the shortest queue. Writers of one organization are spread over
+// the lanes like any others: a group holds the organization's audit chain
+// head only from its seal, after its callers' work, to its commit (run),
+// so groups of other lanes do their work meanwhile. (Pinning an
+// organization to one lane, needed while each caller sealed its own
+// events, measured slower; see docs/decisions.md.)
+func (g *Group) pick() *lane {
 	if len(g.lanes) == 1 {
 		return g.lanes[0]
-	}
-	// Writers of one organization queue on its audit chain head, which a
-	// group holds from its first caller's seal to its commit: in separate
-	// lanes they would only wait for each other's groups, each group
-	// smaller. One lane per organization keeps them in the largest groups.
-	if org, ok := membership.ChainOf(ctx); ok {
-		return g.lanes[uint64(org)%uint64(len(g.lanes))]
 	}
 	best, bestLoad := g.lanes[0], -1
 	for _, l := range g.lanes {
