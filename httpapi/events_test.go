@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/memberd/memberd/membership"
 )
@@ -86,4 +88,51 @@ func TestEventsExport(t *testing.T) {
 		t.Fatalf("csv after event %d: got\n%s", third.ID, r.Body)
 	}
 	wantProblem(t, e.call("GET", "/api/v1/events/export?format=xml", e.owner, nil), http.StatusUnprocessableEntity)
+}
+
+// A refused schedule or operation names its target as a removal made at
+// once does: ?member=N finds the refusals about member N, and a member
+// that is not in the organization is kept as the reference sent.
+func TestEventsScheduleRefusalTarget(t *testing.T) {
+	e := newEnv(t, runJobs)
+	bob := e.addMember("bob@acme.test", membership.RoleMember)
+	pat := e.addMember("pat@acme.test", membership.RoleMember)
+	plain := e.credential(pat, nil, membership.ScopeMembersRead, membership.ScopeMembersWrite)
+	at := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	schedule := func(secret, body string, want int) {
+		t.Helper()
+		if s := e.do(secret, "POST", "/api/v1/schedules", body, nil); s != want {
+			t.Fatalf("POST /schedules %s: got %d, want %d", body, s, want)
+		}
+	}
+	// Forbidden to a plain member, refused in the transaction.
+	schedule(plain, fmt.Sprintf(`{"kind":"member.remove","member":"%d","effective_at":"%s"}`, bob.ID, at), http.StatusForbidden)
+	// Refused for its shape, before any lookup.
+	schedule(e.owner, fmt.Sprintf(`{"kind":"member.remove","member":"%d"}`, bob.ID), http.StatusBadRequest)
+	page := decode[eventPage](t, e.must(200, "GET", fmt.Sprintf("/api/v1/events?member=%d&outcome=refused", bob.ID), e.owner, nil))
+	if len(page.Items) != 2 {
+		t.Fatalf("refusals about bob: got %d, want the forbidden and the invalid schedule", len(page.Items))
+	}
+	for _, ev := range page.Items {
+		if ev.Action != membership.ActionScheduledRemovalCreated || ev.TargetMemberID != bob.ID || ev.TargetType != "member" {
+			t.Errorf("refusal %+v: want a refused %s of bob", ev, membership.ActionScheduledRemovalCreated)
+		}
+	}
+	// A member that does not exist, and a space of nobody's.
+	schedule(e.owner, `{"kind":"member.remove","member":"987654","effective_at":"`+at+`"}`, http.StatusNotFound)
+	last := e.events(membership.EventListParams{Outcome: membership.OutcomeRefused})[0]
+	if last.TargetMemberID != 0 || last.TargetRef != "member:987654" {
+		t.Fatalf("schedule for nobody: got target %d %q, want the reference as sent", last.TargetMemberID, last.TargetRef)
+	}
+	schedule(e.owner, fmt.Sprintf(`{"kind":"space_member.remove","member":"%d","space":"555","effective_at":"%s"}`, bob.ID, at), http.StatusNotFound)
+	last = e.events(membership.EventListParams{Outcome: membership.OutcomeRefused})[0]
+	if last.TargetType != "space" || last.TargetMemberID != bob.ID || last.TargetRef != "space:555" {
+		t.Fatalf("schedule in no space: got %s %d %q, want bob and the space as sent", last.TargetType, last.TargetMemberID, last.TargetRef)
+	}
+	// Deleting with effective_at is a schedule too.
+	wantProblem(t, e.call("DELETE", fmt.Sprintf("/api/v1/members/%d?effective_at=%s", bob.ID, url.QueryEscape(at)), plain, nil), http.StatusForbidden)
+	page = decode[eventPage](t, e.must(200, "GET", fmt.Sprintf("/api/v1/events?member=%d&outcome=refused", bob.ID), e.owner, nil))
+	if len(page.Items) != 4 {
+		t.Fatalf("refusals about bob: got %d, want the four refused schedules", len(page.Items))
+	}
 }

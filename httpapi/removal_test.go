@@ -208,6 +208,13 @@ func TestRemoveBatch(t *testing.T) {
 		if st := e.memberStatus(erin.ID); st != membership.StatusActive {
 			t.Errorf("erin, named ambiguously, is %s", st)
 		}
+		// Each removed item carries its receipt, as a single removal does.
+		for i, it := range res.Items {
+			removed := it.Outcome == membership.OutcomeRemoved
+			if removed != (it.Receipt != nil) || removed && (it.Receipt.EventID == 0 || len(it.Receipt.Hash) != 64) {
+				t.Errorf("item %d (%s): receipt %+v", i, it.Outcome, it.Receipt)
+			}
+		}
 	})
 	t.Run("Space", func(t *testing.T) {
 		e := newEnv(t)

@@ -1,5 +1,7 @@
 package membership
 
+import "slices"
+
 // The audit trail's one vocabulary of action names: noun.verb, the verb
 // in the past tense for a change. A refused attempt is recorded under the
 // name of the action it attempted, with OutcomeRefused, so that one action
@@ -64,6 +66,21 @@ const (
 	ActionWebhookEndpointRead        = "webhook_endpoint.read"
 	ActionWebhookDeliveryRedelivered = "webhook_delivery.redelivered"
 	ActionWebhookDeliveryRead        = "webhook_delivery.read"
+
+	ActionOAuthClientCreated = "oauth_client.created"
+	ActionOAuthClientRotated = "oauth_client.rotated"
+	ActionOAuthClientRevoked = "oauth_client.revoked"
+	ActionOAuthClientRead    = "oauth_client.read"
+	// ActionOAuthAuthorized is a user's consent decision at the
+	// authorization endpoint.
+	ActionOAuthAuthorized   = "oauth.authorized"
+	ActionOAuthTokenIssued  = "oauth.token_issued"
+	ActionOAuthTokenRevoked = "oauth.token_revoked"
+	// ActionOAuthTokenRead is a token introspection (RFC 7662).
+	ActionOAuthTokenRead = "oauth.token_read"
+	// ActionOAuthChainRevoked records a refresh token presented again:
+	// every token of its grant is revoked.
+	ActionOAuthChainRevoked = "oauth.chain_revoked"
 
 	ActionEventRead = "event.read"
 	// ActionEventsPruned records a retention prune: the events before a
@@ -187,11 +204,48 @@ var LegacyActions = map[string]string{
 	"redeliver-webhook":       ActionWebhookDeliveryRedelivered,
 }
 
+// ChainedLegacyActions maps the action names that events were written
+// under after the hash chain began (migration 00008) to their names now.
+// Unlike LegacyActions, no migration rewrites them: an event's hash
+// covers its action, so a stored event keeps the name it was hashed with
+// (rewriting it would make verify report every such event as edited, and
+// re-hashing the chain would erase the evidence the chain exists for).
+// New events are written under the new names, and filters match both
+// (ActionNames).
+var ChainedLegacyActions = map[string]string{
+	"oauth_client.create": ActionOAuthClientCreated,
+	"oauth_client.rotate": ActionOAuthClientRotated,
+	"oauth_client.revoke": ActionOAuthClientRevoked,
+	"oauth.authorize":     ActionOAuthAuthorized,
+	"oauth.token":         ActionOAuthTokenIssued,
+	"oauth.revoke":        ActionOAuthTokenRevoked,
+	"oauth.introspect":    ActionOAuthTokenRead,
+	"oauth.request":       ActionRequestRouted,
+}
+
 // ActionFor returns the action a legacy name or a native API operation id
 // stands for, and any other name unchanged.
 func ActionFor(name string) string {
 	if a, ok := LegacyActions[name]; ok {
 		return a
 	}
+	if a, ok := ChainedLegacyActions[name]; ok {
+		return a
+	}
 	return name
+}
+
+// ActionNames returns the stored names an action filter for name matches:
+// the action name stands for (ActionFor) and the names of
+// ChainedLegacyActions that stored events may still carry for it, sorted.
+func ActionNames(name string) []string {
+	a := ActionFor(name)
+	names := []string{a}
+	for old, now := range ChainedLegacyActions {
+		if now == a {
+			names = append(names, old)
+		}
+	}
+	slices.Sort(names)
+	return names
 }

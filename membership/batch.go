@@ -46,6 +46,9 @@ type ItemResult struct {
 	MemberID int64     `json:"member_id,omitempty"`
 	Outcome  string    `json:"outcome"`
 	Message  string    `json:"message,omitempty"`
+	// Receipt is a removed item's audit event and chain hash, as a single
+	// removal's report carries it.
+	Receipt *Receipt `json:"receipt,omitempty" doc:"A removed item's audit event and its chain hash: memberd audit verify --receipt checks it later."`
 }
 
 // BatchResult holds every item's outcome in request order.
@@ -124,6 +127,7 @@ func (s *Service) removeBatch(ctx context.Context, tx Tx, a Actor, req BatchRequ
 		switch {
 		case err == nil:
 			item.MemberID = report.Member.ID
+			item.Receipt = report.Receipt
 			result.Removed++
 		case isRefusal(err):
 			item.Outcome, item.Message = outcomeOf(err), ErrorMessage(err)

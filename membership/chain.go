@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"time"
 )
 
@@ -16,9 +18,10 @@ import (
 // chain: event n stores Seq n, the Hash of event n-1 as PrevHash, and the
 // SHA-256 of its own canonical content (which includes PrevHash) as Hash.
 // The store assigns Seq and the hashes when the writing transaction seals
-// its events (Tx.EventSeal), after every other lock the change takes, so
-// concurrent writers of one organization queue on its chain head only for
-// the last moment of their transactions and never deadlock on it. Events
+// its events (Tx.EventSeal) just before its commit, after every other lock
+// the change takes, so concurrent writers of one organization queue on its
+// chain head only for the last moment of their transactions and never
+// deadlock on it. A group commit seals once for all its callers. Events
 // of no organization (requests refused before any credential was
 // accepted) form one chain of their own, organization 0.
 //
@@ -26,25 +29,105 @@ import (
 // VerifyChain counts them as an unchained prefix, and any such event
 // after the first chained one is a break.
 
-type chainKey struct{}
-
-// withChain marks ctx's writes as appending to organization orgID's chain.
-func withChain(ctx context.Context, orgID int64) context.Context {
-	return context.WithValue(ctx, chainKey{}, orgID)
-}
-
-// ChainOf returns the organization whose audit chain ctx's write appends
-// to, so that a store may queue writers of one chain together.
-func ChainOf(ctx context.Context) (int64, bool) {
-	org, ok := ctx.Value(chainKey{}).(int64)
-	return org, ok
-}
-
 // Receipt identifies a change's audit event and its chain hash, so that a
 // client can later prove the event is still in the chain, unchanged.
+//
+// The hash exists only once the store has sealed the transaction's events,
+// just before its commit (a group commit seals all its callers' events at
+// once), so a receipt is completed after the commit: the live answer from
+// the event's row once committed (completeReceipts), a stored copy of the
+// answer (idempotent replay, removal log, operation result), written before
+// the seal with the event id alone, when it is read (storedReceipts).
 type Receipt struct {
 	EventID int64  `json:"event_id"`
-	Hash    string `json:"hash"`
+	Hash    string `json:"hash,omitempty"`
+}
+
+// receiptOf returns the receipt of e, or nil if there is no event.
+func receiptOf(e *Event) *Receipt {
+	if e == nil {
+		return nil
+	}
+	return &Receipt{EventID: e.ID, Hash: e.Hash}
+}
+
+// receipted is a result that carries receipts.
+type receipted interface{ receipts() []*Receipt }
+
+func (r *Report) receipts() []*Receipt {
+	if r == nil || r.Receipt == nil {
+		return nil
+	}
+	return []*Receipt{r.Receipt}
+}
+
+func (b *BatchResult) receipts() []*Receipt {
+	var rs []*Receipt
+	for _, it := range b.Items {
+		if it.Receipt != nil {
+			rs = append(rs, it.Receipt)
+		}
+	}
+	return rs
+}
+
+// completeReceipts gives result's receipts the hashes of their events,
+// read in tx; tx nil reads them in a transaction of their own, after the
+// commit that sealed them.
+func (s *Service) completeReceipts(ctx context.Context, tx Tx, result any) error {
+	r, ok := result.(receipted)
+	if !ok {
+		return nil
+	}
+	var open []*Receipt
+	for _, rc := range r.receipts() {
+		if rc.Hash == "" {
+			open = append(open, rc)
+		}
+	}
+	if len(open) == 0 {
+		return nil
+	}
+	fill := func(tx Tx) error {
+		for _, rc := range open {
+			e, err := tx.EventGet(ctx, rc.EventID)
+			if err != nil {
+				return fmt.Errorf("complete receipt of event %d: %w", rc.EventID, err)
+			}
+			rc.Hash = e.Hash
+		}
+		return nil
+	}
+	if tx != nil {
+		return fill(tx)
+	}
+	return s.store.View(ctx, fill)
+}
+
+// storedReceipt matches a receipt in a stored answer that was encoded
+// before its event was sealed.
+var storedReceipt = regexp.MustCompile(`"receipt":\{"event_id":([0-9]+)\}`)
+
+// storedReceipts completes the receipts of a stored answer's JSON with
+// their events' hashes, read in tx.
+func storedReceipts(ctx context.Context, tx Tx, data []byte) ([]byte, error) {
+	var err error
+	out := storedReceipt.ReplaceAllFunc(data, func(m []byte) []byte {
+		id, perr := strconv.ParseInt(string(storedReceipt.FindSubmatch(m)[1]), 10, 64)
+		if perr != nil || err != nil {
+			err = errors.Join(err, perr)
+			return m
+		}
+		var e *Event
+		if e, err = tx.EventGet(ctx, id); err != nil {
+			return m
+		}
+		return append([]byte(`"receipt":`), canonicalJSON(receiptOf(e))...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("complete stored receipts: %w", err)
+	}
+	return out, nil
 }
 
 // ChainHead is the last event of an organization's chain.

@@ -353,9 +353,9 @@ func (s *Service) CreateOAuthClient(ctx context.Context, a Actor, req CreateOAut
 		err = Errorf(CodeInvalid, "token lifetime must be whole seconds between %s and %s", MinOAuthTokenLifetime, MaxOAuthTokenLifetime)
 	}
 	if err != nil {
-		return nil, s.refuse(ctx, a, "oauth_client.create", err)
+		return nil, s.refuse(ctx, a, ActionOAuthClientCreated, err)
 	}
-	return mutate(ctx, s, a, "oauth_client.create", func(tx Tx) (*IssuedOAuthClient, error) {
+	return mutate(ctx, s, a, ActionOAuthClientCreated, func(tx Tx) (*IssuedOAuthClient, error) {
 		actor, err := s.actingMember(ctx, tx, a)
 		if err != nil {
 			return nil, err
@@ -390,7 +390,7 @@ func (s *Service) CreateOAuthClient(ctx context.Context, a Actor, req CreateOAut
 		if err := tx.OAuthClientCreate(ctx, c); err != nil {
 			return nil, err
 		}
-		if _, err := s.record(ctx, tx, a, "oauth_client.created", target, nil, c); err != nil {
+		if _, err := s.record(ctx, tx, a, ActionOAuthClientCreated, target, nil, c); err != nil {
 			return nil, err
 		}
 		return &IssuedOAuthClient{Client: c, Secret: secret}, nil
@@ -434,7 +434,7 @@ func (s *Service) changeOAuthClient(ctx context.Context, tx Tx, a Actor, id stri
 // once; the old one stops working at once. Tokens already issued live on
 // until they expire or the client is revoked.
 func (s *Service) RotateOAuthClientSecret(ctx context.Context, a Actor, id string) (*IssuedOAuthClient, error) {
-	return mutate(ctx, s, a, "oauth_client.rotate", func(tx Tx) (*IssuedOAuthClient, error) {
+	return mutate(ctx, s, a, ActionOAuthClientRotated, func(tx Tx) (*IssuedOAuthClient, error) {
 		c, err := s.changeOAuthClient(ctx, tx, a, id)
 		if err != nil {
 			return nil, err
@@ -449,7 +449,7 @@ func (s *Service) RotateOAuthClientSecret(ctx context.Context, a Actor, id strin
 		if err := tx.OAuthClientUpdate(ctx, c); err != nil {
 			return nil, err
 		}
-		if _, err := s.record(ctx, tx, a, "oauth_client.rotated", nil, nil, c); err != nil {
+		if _, err := s.record(ctx, tx, a, ActionOAuthClientRotated, nil, nil, c); err != nil {
 			return nil, err
 		}
 		return &IssuedOAuthClient{Client: c, Secret: secret}, nil
@@ -459,7 +459,7 @@ func (s *Service) RotateOAuthClientSecret(ctx context.Context, a Actor, id strin
 // RevokeOAuthClient revokes a client, its credential and every token it
 // issued, in one transaction: none works after the answer.
 func (s *Service) RevokeOAuthClient(ctx context.Context, a Actor, id string) (*OAuthClient, error) {
-	return mutate(ctx, s, a, "oauth_client.revoke", func(tx Tx) (*OAuthClient, error) {
+	return mutate(ctx, s, a, ActionOAuthClientRevoked, func(tx Tx) (*OAuthClient, error) {
 		c, err := s.changeOAuthClient(ctx, tx, a, id)
 		if err != nil {
 			return nil, err
@@ -475,7 +475,7 @@ func (s *Service) RevokeOAuthClient(ctx context.Context, a Actor, id string) (*O
 		if _, err := tx.OAuthTokensRevoke(ctx, &OAuthRevokeParams{ClientID: c.ID, At: now}); err != nil {
 			return nil, err
 		}
-		_, err = s.record(ctx, tx, a, "oauth_client.revoked", nil, nil, c)
+		_, err = s.record(ctx, tx, a, ActionOAuthClientRevoked, nil, nil, c)
 		return c, err
 	})
 }

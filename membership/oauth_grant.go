@@ -134,7 +134,7 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 			if err != nil {
 				return err
 			}
-			_, err = s.record(ctx, tx, a, "oauth.chain_revoked", nil, nil, map[string]any{"chain": revokeChain, "tokens": n})
+			_, err = s.record(ctx, tx, a, ActionOAuthChainRevoked, nil, nil, map[string]any{"chain": revokeChain, "tokens": n})
 			return err
 		})
 		if rerr != nil {
@@ -142,7 +142,7 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 		}
 	}
 	if ErrorCode(err) != CodeInternal {
-		s.auditRefusal(ctx, a, "oauth.token", err)
+		s.auditRefusal(ctx, a, ActionOAuthTokenIssued, err)
 	}
 	return nil, err
 }
@@ -169,7 +169,7 @@ func (s *Service) issue(ctx context.Context, tx Tx, c *OAuthClient, memberID int
 		resp.RefreshToken = refresh
 	}
 	a := Actor{OrgID: c.OrgID, MemberID: memberID, CredentialID: c.CredentialID, Interface: "oauth"}
-	_, err := s.record(ctx, tx, a, "oauth.token_issued", nil, nil, map[string]any{
+	_, err := s.record(ctx, tx, a, ActionOAuthTokenIssued, nil, nil, map[string]any{
 		"client_id": c.ClientID, "chain": chain, "scope": resp.Scope, "expires_at": t.ExpiresAt, "refresh": withRefresh})
 	return resp, err
 }
@@ -299,7 +299,7 @@ type AuthorizePrompt struct {
 func (s *Service) PrepareAuthorization(ctx context.Context, a Actor, req AuthorizeRequest) (*AuthorizePrompt, error) {
 	p, err := view(ctx, s, func(tx Tx) (*AuthorizePrompt, error) { return s.prepareAuthorization(ctx, tx, a, req) })
 	if err != nil && ErrorCode(err) != CodeInternal {
-		s.auditRefusal(ctx, a, "oauth.authorize", err)
+		s.auditRefusal(ctx, a, ActionOAuthAuthorized, err)
 	}
 	return p, err
 }
@@ -361,7 +361,7 @@ type Authorization struct {
 // returns a single-use code, valid OAuthCodeLifetime, for the client to
 // exchange. Refusals are those of PrepareAuthorization.
 func (s *Service) Authorize(ctx context.Context, a Actor, req AuthorizeRequest) (*Authorization, error) {
-	return mutate(ctx, s, a, "oauth.authorize", func(tx Tx) (*Authorization, error) {
+	return mutate(ctx, s, a, ActionOAuthAuthorized, func(tx Tx) (*Authorization, error) {
 		if _, err := s.actingMember(ctx, tx, a); err != nil {
 			return nil, err
 		}
@@ -377,7 +377,7 @@ func (s *Service) Authorize(ctx context.Context, a Actor, req AuthorizeRequest) 
 		if err := tx.OAuthCodeCreate(ctx, oc); err != nil {
 			return nil, err
 		}
-		_, err = s.record(ctx, tx, a, "oauth.authorized", nil, nil, map[string]any{
+		_, err = s.record(ctx, tx, a, ActionOAuthAuthorized, nil, nil, map[string]any{
 			"client_id": prompt.Client.ClientID, "scope": strings.Join(prompt.Scopes, " "), "chain": oc.Chain})
 		return &Authorization{Code: code, RedirectURI: prompt.RedirectURI, State: req.State}, err
 	})
@@ -410,12 +410,12 @@ func (s *Service) RevokeToken(ctx context.Context, auth OAuthClientAuth, token s
 		if err != nil || n == 0 {
 			return err
 		}
-		_, err = s.record(ctx, tx, oauthActor(auth, client), "oauth.token_revoked", nil, nil,
+		_, err = s.record(ctx, tx, oauthActor(auth, client), ActionOAuthTokenRevoked, nil, nil,
 			map[string]any{"client_id": client.ClientID, "kind": row.Token.Kind, "chain": row.Token.Chain, "tokens": n})
 		return err
 	})
 	if err != nil && ErrorCode(err) != CodeInternal {
-		s.auditRefusal(ctx, oauthActor(auth, client), "oauth.revoke", err)
+		s.auditRefusal(ctx, oauthActor(auth, client), ActionOAuthTokenRevoked, err)
 	}
 	return err
 }
@@ -465,7 +465,7 @@ func (s *Service) IntrospectToken(ctx context.Context, auth OAuthClientAuth, tok
 			Username: row.Member.Email, TokenType: kind, Exp: t.ExpiresAt.Unix(), Iat: t.CreatedAt.Unix(), Sub: row.Member.UUID}, nil
 	})
 	if err != nil && ErrorCode(err) != CodeInternal {
-		s.auditRefusal(ctx, oauthActor(auth, client), "oauth.introspect", err)
+		s.auditRefusal(ctx, oauthActor(auth, client), ActionOAuthTokenRead, err)
 	}
 	return out, err
 }

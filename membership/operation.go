@@ -172,6 +172,7 @@ func (s *Service) StartOperation(ctx context.Context, a Actor, req StartOperatio
 	}
 	k, err := req.Request.removal()
 	if err == nil {
+		ctx = WithEventTarget(ctx, removalTarget(k))
 		err = k.validate(req.EffectiveAt != nil)
 	}
 	if err == nil && req.EffectiveAt != nil {
@@ -241,6 +242,9 @@ type ScheduleRequest struct {
 // like StartOperation. A missing effective time, an unknown kind or a
 // part the kind needs that is missing is refused with CodeInvalid.
 func (s *Service) Schedule(ctx context.Context, a Actor, req ScheduleRequest) (*Operation, error) {
+	if t := specTarget(req.RemovalSpec); t.Type != "" {
+		ctx = WithEventTarget(ctx, t)
+	}
 	if req.EffectiveAt == nil {
 		return nil, s.refuse(ctx, a, ActionScheduledRemovalCreated, Errorf(CodeInvalid, "effective_at is required (RFC 3339)"))
 	}
@@ -264,7 +268,11 @@ func (s *Service) recordOperation(ctx context.Context, tx Tx, a Actor, action st
 // Operation returns one of the organization's operations by its UUID.
 func (s *Service) Operation(ctx context.Context, a Actor, id string) (*Operation, error) {
 	return view(ctx, s, func(tx Tx) (*Operation, error) {
-		return tx.OperationGet(ctx, &OperationGetParams{OrgID: a.OrgID, UUID: id})
+		op, err := tx.OperationGet(ctx, &OperationGetParams{OrgID: a.OrgID, UUID: id})
+		if err != nil {
+			return nil, err
+		}
+		return op, s.completeReceipts(ctx, tx, op.Result)
 	})
 }
 
@@ -272,7 +280,13 @@ func (s *Service) Operation(ctx context.Context, a Actor, id string) (*Operation
 func (s *Service) Operations(ctx context.Context, a Actor, p OperationListParams) ([]*Operation, error) {
 	p.OrgID, p.Limit = a.OrgID, ListLimit(p.Limit)
 	return view(ctx, s, func(tx Tx) ([]*Operation, error) {
-		return tx.OperationList(ctx, &p)
+		ops, err := tx.OperationList(ctx, &p)
+		for _, op := range ops {
+			if err == nil {
+				err = s.completeReceipts(ctx, tx, op.Result)
+			}
+		}
+		return ops, err
 	})
 }
 
@@ -412,6 +426,9 @@ func (s *Service) RunOperation(ctx context.Context, id string, finish func(tx Tx
 		}
 		return finish(tx)
 	})
+	if err == nil && op.Result != nil {
+		err = s.completeReceipts(ctx, nil, op.Result)
+	}
 	return op, err
 }
 

@@ -152,7 +152,10 @@ func mutate[T any](ctx context.Context, s *Service, a Actor, action string, fn f
 		if rec.RequestHash != idem.requestHash {
 			return false, Errorf(CodeUnprocessable, "Idempotency-Key %q was already used with a different request", idem.key)
 		}
-		return true, json.Unmarshal(rec.Result, &result)
+		if err := json.Unmarshal(rec.Result, &result); err != nil {
+			return true, err
+		}
+		return true, s.completeReceipts(ctx, tx, result)
 	}
 	if hasIdem {
 		// A retry is answered from a read, without waiting for the writer
@@ -173,7 +176,7 @@ func mutate[T any](ctx context.Context, s *Service, a Actor, action string, fn f
 			return result, verr
 		}
 	}
-	err := s.store.Update(withChain(ctx, a.OrgID), func(tx Tx) error {
+	err := s.store.Update(ctx, func(tx Tx) error {
 		if hasIdem {
 			if done, err := replay(tx); done || err != nil {
 				return err
@@ -202,6 +205,11 @@ func mutate[T any](ctx context.Context, s *Service, a Actor, action string, fn f
 	})
 	if err == nil {
 		s.observe(action, a.Interface, "ok", false)
+		if err := s.completeReceipts(ctx, nil, result); err != nil {
+			// Committed: the change stands even if its receipt cannot be
+			// read now; GET /api/v1/events has the event.
+			s.cfg.Logger.WarnContext(ctx, "read receipt after commit", "error", err)
+		}
 		return result, nil
 	}
 	if hasIdem {
@@ -260,7 +268,7 @@ func (s *Service) auditRefusal(ctx context.Context, a Actor, action string, caus
 	// not turn the client's answer into a 500, so it is logged instead.
 	ctx = context.WithoutCancel(ctx)
 	t, hasTarget := ctx.Value(targetKey{}).(EventTarget)
-	if err := s.store.Update(withChain(ctx, a.OrgID), func(tx Tx) error {
+	if err := s.store.Update(ctx, func(tx Tx) error {
 		if hasTarget {
 			if err := s.resolveTarget(ctx, tx, a.OrgID, t, e); err != nil {
 				return err

@@ -176,7 +176,9 @@ type Tx interface {
 	// EventSeal chains the events appended in this transaction that are
 	// not chained yet (see ChainEvent), locking each organization's chain
 	// head until the transaction ends. Stores seal before every commit
-	// themselves; the core seals earlier when it needs the hashes.
+	// themselves, a group commit once for all its callers; the core does
+	// not call it, so that no change holds a head for longer than its
+	// commit (a receipt's hash is read after the commit instead).
 	EventSeal(ctx context.Context) error
 	// EventChainHead returns organization orgID's chain head (0: the
 	// events of no organization), a zero head if it has no chain; lock

@@ -44,6 +44,41 @@ func (r MemberRef) String() string {
 	return r.Email
 }
 
+// removalTarget is the EventTarget of a removal that runs later, named as
+// the same removal made at once names it.
+func removalTarget(k removalKind) EventTarget {
+	switch r := k.(type) {
+	case *RemoveMemberRequest:
+		return MemberTarget(r.Member)
+	case *RemoveSpaceMemberRequest:
+		return EventTarget{Type: "space", Ref: r.Space, Member: r.Member}
+	case *RemoveGroupMemberRequest:
+		return EventTarget{Type: "group", Ref: r.Group, Member: r.Member}
+	case *RevokeRolesRequest:
+		return EventTarget{Type: "space_member", Ref: Ref{ID: r.SpaceMemberID}}
+	}
+	return EventTarget{}
+}
+
+// specTarget is the EventTarget of a schedule request, from whatever
+// parts it names, so that even a request refused for its shape (no
+// effective time, a part missing) records what it was about.
+func specTarget(spec RemovalSpec) EventTarget {
+	var t EventTarget
+	if spec.Member != nil {
+		t = MemberTarget(*spec.Member)
+	}
+	switch {
+	case spec.Space != nil:
+		t.Type, t.Ref = "space", *spec.Space
+	case spec.Group != nil:
+		t.Type, t.Ref = "group", *spec.Group
+	case spec.SpaceMemberID != 0:
+		t.Type, t.Ref = "space_member", Ref{ID: spec.SpaceMemberID}
+	}
+	return t
+}
+
 func (r Ref) String() string {
 	if r.ID != 0 {
 		return strconv.FormatInt(r.ID, 10)

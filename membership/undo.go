@@ -162,7 +162,12 @@ func logRemoved(ctx context.Context, tx Tx, action string, report *Report, befor
 // Removal returns a removal call of a's organization as it was made.
 func (s *Service) Removal(ctx context.Context, a Actor, id string) (*Removal, error) {
 	return view(ctx, s, func(tx Tx) (*Removal, error) {
-		return tx.RemovalGet(ctx, &RemovalGetParams{OrgID: a.OrgID, UUID: id})
+		rm, err := tx.RemovalGet(ctx, &RemovalGetParams{OrgID: a.OrgID, UUID: id})
+		if err != nil {
+			return nil, err
+		}
+		rm.Result, err = storedReceipts(ctx, tx, rm.Result)
+		return rm, err
 	})
 }
 

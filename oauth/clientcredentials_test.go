@@ -108,10 +108,10 @@ func TestWorkivaClientCredentials(t *testing.T) {
 			if r := s.revoke(t, m["access_token"].(string)); r.status != http.StatusForbidden {
 				t.Fatalf("revocation with a narrowed token: status %d %s", r.status, r.body)
 			}
-			before := s.refusals(t, "oauth.token")
+			before := s.refusals(t, membership.ActionOAuthTokenIssued)
 			wantOAuthError(t, s.token(t, "/iam/v1/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"audit:read"}},
 				"Authorization", basic(id, secret)), http.StatusBadRequest, "invalid_scope")
-			if got := s.refusals(t, "oauth.token"); got != before+1 {
+			if got := s.refusals(t, membership.ActionOAuthTokenIssued); got != before+1 {
 				t.Errorf("refused oauth.token events %d, want %d", got, before+1)
 			}
 		})
@@ -223,12 +223,12 @@ func TestTokenErrors(t *testing.T) {
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				before := s.refusals(t, "oauth.token")
+				before := s.refusals(t, membership.ActionOAuthTokenIssued)
 				header := append([]string{"Content-Type", form}, tc.header...)
 				for _, path := range []string{"/oauth2/token", "/iam/v1/oauth2/token", "/api/oauth2/token"} {
 					wantOAuthError(t, s.do(t, http.MethodPost, path, tc.body, header...), tc.status, tc.code)
 				}
-				if got := s.refusals(t, "oauth.token"); got != before+3 {
+				if got := s.refusals(t, membership.ActionOAuthTokenIssued); got != before+3 {
 					t.Errorf("refused oauth.token events %d, want %d", got, before+3)
 				}
 			})
@@ -270,13 +270,13 @@ func TestFailedClientAuthLimit(t *testing.T) {
 	for range 2 {
 		wantOAuthError(t, s.token(t, "/oauth2/token", bad, "Authorization", basic(c.Client.ClientID, "wrong")), 401, "invalid_client")
 	}
-	before := s.refusals(t, "oauth.token")
+	before := s.refusals(t, membership.ActionOAuthTokenIssued)
 	a := s.token(t, "/oauth2/token", bad, "Authorization", basic(c.Client.ClientID, c.Secret))
 	wantOAuthError(t, a, http.StatusTooManyRequests, "temporarily_unavailable")
 	if a.header.Get("Retry-After") == "" {
 		t.Error("429 without Retry-After")
 	}
-	if got := s.refusals(t, "oauth.token"); got != before+1 {
+	if got := s.refusals(t, membership.ActionOAuthTokenIssued); got != before+1 {
 		t.Errorf("refused events %d, want %d", got, before+1)
 	}
 	// Another client is not held back by it.
@@ -330,7 +330,7 @@ func TestRevocation(t *testing.T) {
 	}
 	wantOAuthError(t, s.token(t, "/oauth2/revoke", url.Values{"token": {t2}}, "Authorization", basic(c.Client.ClientID, "bad")),
 		http.StatusUnauthorized, "invalid_client")
-	if s.refusals(t, "oauth.revoke") != 1 {
-		t.Errorf("refused oauth.revoke events: %d, want 1", s.refusals(t, "oauth.revoke"))
+	if s.refusals(t, membership.ActionOAuthTokenRevoked) != 1 {
+		t.Errorf("refused oauth.token_revoked events: %d, want 1", s.refusals(t, membership.ActionOAuthTokenRevoked))
 	}
 }

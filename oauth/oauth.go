@@ -251,7 +251,7 @@ func (h *handler) throttled(r *http.Request, clientID string) error {
 	res.Cancel()
 	err := &throttle{wait: wait, err: membership.Errorf(membership.CodeRateLimited,
 		"too many failed client authentications for this client_id; retry in %d seconds", int(wait.Seconds())+1)}
-	h.svc.AuditRefused(r.Context(), membership.Actor{Interface: Interface, RequestID: respond.RequestID(r)}, "oauth.token", err)
+	h.svc.AuditRefused(r.Context(), membership.Actor{Interface: Interface, RequestID: respond.RequestID(r)}, membership.ActionOAuthTokenIssued, err)
 	return err
 }
 
@@ -335,7 +335,7 @@ func (h *handler) clientCall(w http.ResponseWriter, r *http.Request, action stri
 }
 
 func (h *handler) token(w http.ResponseWriter, r *http.Request) {
-	p, auth, ok := h.clientCall(w, r, "oauth.token")
+	p, auth, ok := h.clientCall(w, r, membership.ActionOAuthTokenIssued)
 	if !ok {
 		return
 	}
@@ -352,7 +352,7 @@ func (h *handler) token(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) revoke(w http.ResponseWriter, r *http.Request) {
-	p, auth, ok := h.clientCall(w, r, "oauth.revoke")
+	p, auth, ok := h.clientCall(w, r, membership.ActionOAuthTokenRevoked)
 	if !ok {
 		return
 	}
@@ -366,7 +366,7 @@ func (h *handler) revoke(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) introspect(w http.ResponseWriter, r *http.Request) {
-	p, auth, ok := h.clientCall(w, r, "oauth.introspect")
+	p, auth, ok := h.clientCall(w, r, membership.ActionOAuthTokenRead)
 	if !ok {
 		return
 	}
@@ -443,6 +443,6 @@ func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
 			err = invalid("%s accepts only POST", p)
 		}
 	}
-	h.svc.AuditRefused(r.Context(), membership.Actor{Interface: Interface, RequestID: respond.RequestID(r)}, "oauth.request", err)
+	h.svc.AuditRefused(r.Context(), membership.Actor{Interface: Interface, RequestID: respond.RequestID(r)}, membership.ActionRequestRouted, err)
 	writeJSON(w, code, map[string]string{"error": membership.OAuthInvalidRequest, "error_description": membership.ErrorMessage(err)})
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/memberd/memberd/membership"
@@ -67,7 +68,9 @@ func (t *Tx) EventAppend(ctx context.Context, e *membership.Event) error {
 
 // EventSeal implements membership.Tx. Organizations are sealed in id
 // order, so two transactions holding events of the same organizations
-// lock their heads in the same order.
+// lock their heads in the same order. A group commit seals once for all
+// its callers (Group), so each organization's head is locked, read and
+// advanced once per group and its events are written in a few statements.
 func (t *Tx) EventSeal(ctx context.Context) error {
 	if len(t.pending) == 0 {
 		return nil
@@ -83,24 +86,58 @@ func (t *Tx) EventSeal(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("lock chain head: %w", err)
 		}
+		var chained []*membership.Event
 		for _, e := range pending {
-			if e.OrgID != org {
-				continue
+			if e.OrgID == org {
+				membership.ChainEvent(head, e)
+				chained = append(chained, e)
 			}
-			membership.ChainEvent(head, e)
-			n, err := t.c.Exec(ctx, `UPDATE events SET seq = $1, prev_hash = $2, hash = $3 WHERE id = $4`, e.Seq, nullString(e.PrevHash), e.Hash, e.ID)
-			if err != nil {
-				return fmt.Errorf("chain event %d: %w", e.ID, err)
-			}
-			if n != 1 {
-				return fmt.Errorf("chain event %d: %d rows", e.ID, n)
-			}
+		}
+		if err := t.writeChained(ctx, chained); err != nil {
+			return err
 		}
 		if _, err := t.c.Exec(ctx, `UPDATE event_chain_heads SET seq = $1, hash = $2 WHERE org_id = $3`, head.Seq, head.Hash, org); err != nil {
 			return fmt.Errorf("advance chain head: %w", err)
 		}
 	}
 	t.pending = t.pending[:0]
+	return nil
+}
+
+// maxChainedRows is the most events one statement of writeChained sets.
+const maxChainedRows = 64
+
+// writeChained stores the chain fields of events, as few statements as
+// possible. Each statement sets a power-of-two number of rows, so that
+// the statements a cache prepares are a handful of shapes, not one per
+// group size.
+func (t *Tx) writeChained(ctx context.Context, events []*membership.Event) error {
+	for len(events) > 0 {
+		n := maxChainedRows
+		for n > len(events) {
+			n /= 2
+		}
+		chunk := events[:n]
+		events = events[n:]
+		args := make([]any, 0, 4*n)
+		var rows strings.Builder
+		for i, e := range chunk {
+			if i > 0 {
+				rows.WriteString(", ")
+			}
+			// Typed, so that PostgreSQL knows the VALUES columns' types.
+			rows.WriteString("(CAST(" + arg(&args, e.ID) + " AS BIGINT), CAST(" + arg(&args, e.Seq) + " AS BIGINT), CAST(" +
+				arg(&args, nullString(e.PrevHash)) + " AS TEXT), CAST(" + arg(&args, e.Hash) + " AS TEXT))")
+		}
+		got, err := t.c.Exec(ctx, `UPDATE events SET seq = v.column2, prev_hash = v.column3, hash = v.column4
+			FROM (VALUES `+rows.String()+`) AS v WHERE events.id = v.column1`, args...)
+		if err != nil {
+			return fmt.Errorf("chain events %d to %d: %w", chunk[0].ID, chunk[n-1].ID, err)
+		}
+		if got != int64(n) {
+			return fmt.Errorf("chain events %d to %d: %d rows, want %d", chunk[0].ID, chunk[n-1].ID, got, n)
+		}
+	}
 	return nil
 }
 
@@ -247,7 +284,21 @@ func (t *Tx) EventList(ctx context.Context, p *membership.EventListParams) ([]*m
 	if p.ActorID != 0 {
 		q += " AND actor_member_id = " + arg(&args, p.ActorID)
 	}
-	for _, f := range [...]struct{ col, v string }{{"action", p.Action}, {"outcome", p.Outcome}, {"interface", p.Interface}, {"request_id", p.RequestID}} {
+	if p.Action != "" {
+		// Events keep the action name they were hashed with, so an older
+		// name of the action is matched too.
+		names := membership.ActionNames(p.Action)
+		if len(names) == 1 {
+			q += " AND action = " + arg(&args, names[0])
+		} else {
+			ph := make([]string, len(names))
+			for i, n := range names {
+				ph[i] = arg(&args, n)
+			}
+			q += " AND action IN (" + strings.Join(ph, ", ") + ")"
+		}
+	}
+	for _, f := range [...]struct{ col, v string }{{"outcome", p.Outcome}, {"interface", p.Interface}, {"request_id", p.RequestID}} {
 		if f.v != "" {
 			q += " AND " + f.col + " = " + arg(&args, f.v)
 		}

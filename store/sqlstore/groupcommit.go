@@ -156,7 +156,7 @@ type groupCall struct {
 // membership.Store.Update.
 func (g *Group) Update(ctx context.Context, fn func(membership.Tx) error) error {
 	c := &groupCall{ctx: ctx, fn: fn, done: make(chan struct{}), promote: make(chan struct{}, 1)}
-	l := g.pick(ctx)
+	l := g.pick()
 	l.mu.Lock()
 	l.queue = append(l.queue, c)
 	lead := !l.running
@@ -179,19 +179,16 @@ func (g *Group) Update(ctx context.Context, fn func(membership.Tx) error) error 
 	}
 }
 
-// pick returns the lane of the caller's audit chain, if ctx names one,
-// else the least busy lane: an idle one if any, else the one with the
-// shortest queue.
-func (g *Group) pick(ctx context.Context) *lane {
+// pick returns the least busy lane: an idle one if any, else the one
+// with the shortest queue. Writers of one organization are spread over
+// the lanes like any others: a group holds the organization's audit chain
+// head only from its seal, after its callers' work, to its commit (run),
+// so groups of other lanes do their work meanwhile. (Pinning an
+// organization to one lane, needed while each caller sealed its own
+// events, measured slower; see docs/decisions.md.)
+func (g *Group) pick() *lane {
 	if len(g.lanes) == 1 {
 		return g.lanes[0]
-	}
-	// Writers of one organization queue on its audit chain head, which a
-	// group holds from its first caller's seal to its commit: in separate
-	// lanes they would only wait for each other's groups, each group
-	// smaller. One lane per organization keeps them in the largest groups.
-	if org, ok := membership.ChainOf(ctx); ok {
-		return g.lanes[uint64(org)%uint64(len(g.lanes))]
 	}
 	best, bestLoad := g.lanes[0], -1
 	for _, l := range g.lanes {
@@ -267,6 +264,9 @@ func (g *Group) run(batch []*groupCall) (retry []*groupCall) {
 		c := batch[0]
 		call(c, tx)
 		if c.err == nil && c.panicked == nil {
+			if err := tx.Seal(ctx); err != nil {
+				return g.answer(batch, errors.Join(err, gtx.Rollback(ctx)))
+			}
 			if err := gtx.Commit(ctx); err != nil {
 				return g.answer(batch, fmt.Errorf("commit: %w", err))
 			}
@@ -300,6 +300,13 @@ func (g *Group) run(batch []*groupCall) (retry []*groupCall) {
 			ran, retry = batch, nil
 		}
 		return append(g.answer(ran, fmt.Errorf("%w: %w", errGroupAborted, broken)), retry...)
+	}
+	// The group's events are chained here, once, after every caller's
+	// work: each organization's chain head is locked from this point to
+	// the commit only, so groups of other lanes run their callers' work
+	// meanwhile and wait for the head only to seal.
+	if err := tx.Seal(ctx); err != nil {
+		return g.answer(batch, fmt.Errorf("%w: %w", errGroupAborted, errors.Join(err, gtx.Rollback(ctx))))
 	}
 	if err := gtx.Commit(ctx); err != nil {
 		return g.answer(batch, fmt.Errorf("commit: %w", err))
@@ -339,6 +346,7 @@ func runInSavepoint(ctx context.Context, tx *Tx, n int, c *groupCall) error {
 	if _, err := conn.Exec(ctx, "SAVEPOINT "+name); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
+	pending := tx.Pending()
 	call(c, tx)
 	if c.err == nil && c.panicked == nil {
 		_, err := conn.Exec(ctx, "RELEASE SAVEPOINT "+name)
@@ -349,6 +357,8 @@ func runInSavepoint(ctx context.Context, tx *Tx, n int, c *groupCall) error {
 		// a swallowed statement error aborted: undo fn's work as a failure.
 		c.err = fmt.Errorf("release savepoint: %w", err)
 	}
+	// The savepoint takes the caller's events with it: they are not chained.
+	tx.Discard(pending)
 	if _, err := conn.Exec(ctx, "ROLLBACK TO SAVEPOINT "+name); err != nil {
 		return fmt.Errorf("rollback to savepoint: %w", err)
 	}
@@ -373,12 +383,10 @@ func call(c *groupCall, tx *Tx) {
 		}
 	}()
 	pending := tx.Pending()
-	if c.err = c.fn(tx); c.err == nil {
-		// Each caller's events are chained within its own savepoint, so
-		// a caller that fails later takes its chain links with it.
-		c.err = tx.Seal(Detach(c.ctx))
-	}
-	if c.err != nil {
+	// The caller's events are chained with the whole group's before the
+	// commit (run), not here: sealing per caller would lock the chain
+	// head from the group's first caller to its commit.
+	if c.err = c.fn(tx); c.err != nil {
 		tx.Discard(pending)
 	}
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"crypto/ed25519"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,8 @@ var chainTests = []test{
 	{"InsertedEvent", testChainInserted},
 	{"ReorderedEvents", testChainReordered},
 	{"RefusalNamesTarget", testChainRefusalTarget},
+	{"ConcurrentReceipts", testChainConcurrentReceipts},
+	{"RenamedActionKeptInChain", testChainRenamedAction},
 	{"PruneKeepsChain", testChainPrune},
 	{"Filters", testEventFilters},
 }
@@ -179,6 +182,77 @@ func testChainRefusalTarget(t *testing.T, open Opener) {
 	if e := last[0]; e.Outcome != membership.OutcomeRefused || e.TargetMemberID != 0 || e.TargetID != 0 ||
 		e.TargetRef != "member:"+jsonString(w.globexBob.ID) {
 		t.Fatalf("refusal naming another organization's member: got %s", jsonString(e))
+	}
+}
+
+// Receipts are completed after the commit that sealed their events (a
+// group commit seals all its callers' at once): a single removal's and
+// every removed batch item's receipt names its event and that event's
+// hash, also when the two run at once.
+func testChainConcurrentReceipts(t *testing.T, open Opener) {
+	w := newWorld(t, open)
+	var single *membership.Report
+	var batch *membership.BatchResult
+	var errs [2]error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		single, errs[0] = w.svc.RemoveMember(w.ctx, w.owner, membership.RemoveMemberRequest{Member: bobRef(w)})
+	}()
+	go func() {
+		defer wg.Done()
+		batch, errs[1] = w.svc.RemoveBatch(w.ctx, w.owner, membership.BatchRequest{Scope: membership.ScopeOrganization,
+			Items: []membership.MemberRef{{ID: w.carol.ID}, {ID: 987654}}})
+	}()
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("removals: %v", errs)
+	}
+	if len(batch.Items) != 2 || batch.Items[1].Receipt != nil {
+		t.Fatalf("batch items: got %s, want a receipt for the removed item only", jsonString(batch.Items))
+	}
+	for _, r := range []*membership.Receipt{single.Receipt, batch.Items[0].Receipt} {
+		if r == nil || len(r.Hash) != 64 {
+			t.Fatalf("receipt: got %+v, want an event and its hash", r)
+		}
+		if err := w.svc.VerifyReceipt(w.ctx, *r); err != nil {
+			t.Fatalf("VerifyReceipt(%+v): %v", r, err)
+		}
+	}
+	if single.Receipt.EventID != single.EventID {
+		t.Fatalf("receipt of event %d in the report of event %d", single.Receipt.EventID, single.EventID)
+	}
+	if got := verify(t, w); got.Break != nil {
+		t.Fatalf("VerifyChain: %+v", got.Break)
+	}
+}
+
+// An event written under an action's name from before its rename keeps
+// that name, which its hash covers: the chain still holds, and a filter
+// for the action, by its new name or its old one, finds it beside the
+// events written under the new name.
+func testChainRenamedAction(t *testing.T, open Opener) {
+	w := newWorld(t, open)
+	old := &membership.Event{UUID: membership.NewUUID(), OrgID: w.org.ID, At: w.clock.Now(), Interface: "native",
+		Action: "oauth_client.create", Outcome: membership.OutcomeRefused, Message: "written before the rename"}
+	if err := w.store.Update(w.ctx, func(tx membership.Tx) error { return tx.EventAppend(w.ctx, old) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.CreateOAuthClient(w.ctx, w.owner, membership.CreateOAuthClientRequest{}); err == nil {
+		t.Fatal("created an OAuth client with no name")
+	}
+	for _, name := range []string{membership.ActionOAuthClientCreated, "oauth_client.create"} {
+		evs, err := w.svc.Events(w.ctx, w.owner, membership.EventListParams{Action: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 2 || evs[0].Action != membership.ActionOAuthClientCreated || evs[1].ID != old.ID || evs[1].Action != "oauth_client.create" {
+			t.Fatalf("events for action %q: got %s, want the new refusal and the old one under its own name", name, describeEvents(evs))
+		}
+	}
+	if got := verify(t, w); got.Break != nil {
+		t.Fatalf("VerifyChain: %+v", got.Break)
 	}
 }
 

@@ -72,7 +72,7 @@ func testOAuthClientCredentials(t *testing.T, open Opener) {
 	c.Secret = "mbcs_wrong"
 	_, err = w.token(c, membership.TokenRequest{GrantType: membership.GrantClientCredentials})
 	wantOAuth(t, err, membership.OAuthInvalidClient)
-	if n := countEvents(w.events(w.org.ID), "oauth.token", membership.OutcomeRefused); n != 2 {
+	if n := countEvents(w.events(w.org.ID), membership.ActionOAuthTokenIssued, membership.OutcomeRefused); n != 2 {
 		t.Errorf("refused oauth.token events: got %d, want 2", n)
 	}
 	// Only owners register clients, and never beyond their own scopes.
@@ -215,7 +215,7 @@ func testOAuthRefreshReuse(t *testing.T, open Opener) {
 		_, err = w.svc.Authenticate(w.ctx, tok)
 		wantCode(t, err, membership.CodeUnauthorized)
 	}
-	if n := countEvents(w.events(w.org.ID), "oauth.chain_revoked", membership.OutcomeOK); n != 1 {
+	if n := countEvents(w.events(w.org.ID), membership.ActionOAuthChainRevoked, membership.OutcomeOK); n != 1 {
 		t.Errorf("chain revocations: %d, want 1", n)
 	}
 	w.clock.Advance(time.Second)
