@@ -442,6 +442,14 @@ func (c *Client) OffboardMember(ctx context.Context, member string, req Offboard
 	return c.removal(ctx, epOffboardMember, []string{member}, nil, req)
 }
 
+// OffboardMemberAsync offboards a member everywhere in the background
+// (Prefer: respond-async): the answer's Operation runs it in chunks; poll
+// it with Operation for progress and, once succeeded, the report. A dry
+// run or EffectiveAt is answered as by OffboardMember.
+func (c *Client) OffboardMemberAsync(ctx context.Context, member string, req OffboardRequest) (*Removal, error) {
+	return c.removal(withPrefer(ctx, "respond-async"), epOffboardMember, []string{member}, nil, req)
+}
+
 // RestoreMember restores a removed member with what the removal took away.
 func (c *Client) RestoreMember(ctx context.Context, member string) (*membership.Report, error) {
 	return call[membership.Report](ctx, c, epRestoreMember, []string{member}, nil, nil)

@@ -40,6 +40,9 @@ type Config struct {
 	WebhookMaxPending int
 	// Observer, when set, is told the outcome of every change attempted.
 	Observer Observer
+	// OffboardChunk is how many things one chunk of a background
+	// offboarding removes; 0 is DefaultOffboardChunk.
+	OffboardChunk int
 }
 
 // Observer is told how each attempted change ended, once its transaction
