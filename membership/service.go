@@ -140,6 +140,9 @@ func mutate[T any](ctx context.Context, s *Service, a Actor, action string, fn f
 		if rec.RequestHash != idem.requestHash {
 			return false, Errorf(CodeUnprocessable, "Idempotency-Key %q was already used with a different request", idem.key)
 		}
+		if err := replayedHeld(rec.Result); err != nil {
+			return true, err
+		}
 		return true, json.Unmarshal(rec.Result, &result)
 	}
 	err := s.store.Update(withChain(ctx, a.OrgID), func(tx Tx) error {
