@@ -30,7 +30,10 @@ const PolicyWindow = time.Hour
 
 // overLimit says a removal call went above a limit; the call rolls back
 // and is then held as a plan.
-type overLimit struct{ msg string }
+type overLimit struct {
+	msg    string
+	member int64 // the member a provider's removal was about, to hold it as a plan
+}
 
 func (e *overLimit) Error() string { return e.msg }
 
@@ -85,7 +88,7 @@ func (s *Service) checkPolicy(ctx context.Context, tx Tx, orgID int64, n int) er
 		return err
 	}
 	if p.MaxPerCall > 0 && n > p.MaxPerCall {
-		return &overLimit{fmt.Sprintf("removing %d members is above the organization's limit of %d per call", n, p.MaxPerCall)}
+		return &overLimit{msg: fmt.Sprintf("removing %d members is above the organization's limit of %d per call", n, p.MaxPerCall)}
 	}
 	if p.MaxPerHour > 0 {
 		done, err := tx.RemovalCount(ctx, orgID, s.now().Add(-PolicyWindow))
@@ -93,7 +96,7 @@ func (s *Service) checkPolicy(ctx context.Context, tx Tx, orgID int64, n int) er
 			return err
 		}
 		if done+n > p.MaxPerHour {
-			return &overLimit{fmt.Sprintf("removing %d members after %d in the last hour is above the organization's limit of %d per hour",
+			return &overLimit{msg: fmt.Sprintf("removing %d members after %d in the last hour is above the organization's limit of %d per hour",
 				n, done, p.MaxPerHour)}
 		}
 	}
