@@ -725,7 +725,15 @@ func (c *Client) Removal(ctx context.Context, id string) (*membership.Removal, e
 	return call[membership.Removal](ctx, c, epGetRemoval, []string{id}, nil, nil)
 }
 
-// UndoRemoval restores what one removal call took away.
+// UndoRemovalAsync undoes a removal in the background (Prefer:
+// respond-async) and returns the operation doing it; once it succeeded,
+// Removal has the outcome of each item.
+func (c *Client) UndoRemovalAsync(ctx context.Context, id string) (*membership.Operation, error) {
+	return call[membership.Operation](withPrefer(ctx, "respond-async"), c, epUndoRemoval, []string{id}, nil, nil)
+}
+
+// UndoRemoval restores what one removal call took away. A removal of more
+// than 1000 items is undone in the background: use UndoRemovalAsync.
 func (c *Client) UndoRemoval(ctx context.Context, id string) (*membership.Removal, error) {
 	return call[membership.Removal](ctx, c, epUndoRemoval, []string{id}, nil, nil)
 }

@@ -269,3 +269,67 @@ func TestOffboardAsyncRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestUndoAsync undoes a batch removal as an operation in chunks: every
+// item gets its outcome, and a member re-added since is reported and left
+// as it is.
+func TestUndoAsync(t *testing.T) {
+	forEngines(t, func(t *testing.T, db engine) {
+		ctx := context.Background()
+		svcCfg := svcConfig()
+		svcCfg.OffboardChunk = 2
+		n := startNode(t, db, testConfig(), svcCfg)
+		o := setupOrg(t, n.svc, "acme")
+		refs := []membership.MemberRef{{ID: o.member.ID}}
+		for i := range 4 {
+			m, err := n.svc.AddMember(ctx, o.owner, membership.AddMemberRequest{Email: fmt.Sprintf("m%d@acme.test", i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			refs = append(refs, membership.MemberRef{ID: m.ID})
+		}
+		g := &membership.Guard{}
+		if _, err := n.svc.RemoveBatch(membership.WithGuard(ctx, g), o.owner, membership.BatchRequest{Scope: membership.ScopeOrganization, Items: refs}); err != nil {
+			t.Fatal(err)
+		}
+		readded := refs[2]
+		if _, err := n.svc.RestoreMember(ctx, o.owner, membership.RestoreMemberRequest{Member: readded}); err != nil {
+			t.Fatal(err)
+		}
+		op, err := n.svc.UndoRemovalAsync(ctx, o.owner, g.RemovalID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.svc.UndoRemovalAsync(ctx, o.owner, g.RemovalID); membership.ErrorCode(err) != membership.CodeConflict {
+			t.Errorf("a second undo while one runs: %v, want conflict", err)
+		}
+		op = waitOperation(t, n.svc, o.owner, op.UUID, 30*time.Second)
+		if op.Status != membership.OperationSucceeded || op.Progress == nil || op.Progress.Done != 5 || op.Progress.Chunks != 3 {
+			t.Fatalf("operation %s %+v progress %+v", op.Status, op.Error, op.Progress)
+		}
+		rm, err := n.svc.Removal(ctx, o.owner, g.RemovalID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rm.Undo == nil || rm.Undo.Restored != 4 || rm.Undo.Left != 1 || len(rm.Undo.Items) != 5 {
+			t.Fatalf("undo %+v", rm.Undo)
+		}
+		for _, it := range rm.Undo.Items {
+			want := membership.UndoRestored
+			if it.MemberID == readded.ID {
+				want = membership.UndoChanged
+			}
+			if it.Outcome != want {
+				t.Errorf("member %d: %s, want %s", it.MemberID, it.Outcome, want)
+			}
+		}
+		for _, ref := range refs {
+			if st := endState(t, n.svc, o.owner, ref.ID); st.Status != membership.StatusActive {
+				t.Errorf("member %d is %s after undo", ref.ID, st.Status)
+			}
+		}
+		if _, err := n.svc.UndoRemoval(ctx, o.owner, g.RemovalID); membership.ErrorCode(err) != membership.CodeConflict {
+			t.Errorf("undo after the operation: %v, want conflict", err)
+		}
+	})
+}

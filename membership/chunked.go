@@ -162,7 +162,7 @@ func moreChunks(now time.Time) error { return &ErrNotDue{Due: now} }
 // ctx ends, or its time budget is spent (then it returns ErrNotDue due now,
 // for the queue to run it again). finish is called in the transaction of
 // the final state, as in RunOperation.
-func (s *Service) runChunked(ctx context.Context, id string, finish func(tx Tx) error) (*Operation, error) {
+func (s *Service) runChunked(ctx context.Context, id string, finish func(tx Tx) error, step func(context.Context, Tx, *Operation) (bool, error)) (*Operation, error) {
 	start := time.Now()
 	budget := 30 * time.Second
 	if dl, ok := ctx.Deadline(); ok {
@@ -180,7 +180,7 @@ func (s *Service) runChunked(ctx context.Context, id string, finish func(tx Tx) 
 				final = true
 				return finish(tx)
 			}
-			final, err = s.chunk(ctx, tx, op)
+			final, err = step(ctx, tx, op)
 			if err != nil || !final {
 				return err
 			}
@@ -225,23 +225,40 @@ func (s *Service) chunk(ctx context.Context, tx Tx, op *Operation) (bool, error)
 		}
 		return nil
 	})
+	save := func() error {
+		if !final { // the final step counted itself
+			st.Progress.Chunks++
+		}
+		return s.saveChunkState(ctx, tx, op, st)
+	}
+	return s.settle(ctx, tx, op, final, runErr, save, func() error {
+		if st != nil && st.Progress.Done > 0 {
+			return s.giveBack(ctx, tx, op)
+		}
+		return nil
+	})
+}
+
+// settle ends one step of a chunked operation in tx: a step that went
+// through saves its state with save, and a final one finishes op; a
+// refusal runs refused and fails op, saying why; any other error is
+// returned for the queue to run the step again.
+func (s *Service) settle(ctx context.Context, tx Tx, op *Operation, final bool, runErr error, save, refused func() error) (bool, error) {
 	switch {
-	case runErr == nil && !final:
-		st.Progress.Chunks++
-		return false, s.saveChunkState(ctx, tx, op, st)
 	case runErr == nil:
+		if err := save(); err != nil || !final {
+			return false, err
+		}
 		op.Status = OperationSucceeded
 	case ErrorCode(runErr) != CodeInternal:
-		if st != nil && st.Progress.Done > 0 {
-			if err := s.giveBack(ctx, tx, op); err != nil {
-				return false, err
-			}
+		if err := refused(); err != nil {
+			return false, err
 		}
 		if err := s.operationRefused(ctx, tx, op, runErr); err != nil {
 			return false, err
 		}
 	default:
-		return false, fmt.Errorf("run chunk of operation %s: %w", op.UUID, runErr)
+		return false, fmt.Errorf("run step of operation %s: %w", op.UUID, runErr)
 	}
 	now := s.now()
 	op.UpdatedAt, op.FinishedAt = now, &now
@@ -471,16 +488,12 @@ func (s *Service) loadChunkState(ctx context.Context, tx Tx, op *Operation) (*ch
 }
 
 func (s *Service) saveChunkState(ctx context.Context, tx Tx, op *Operation, st *chunkState) error {
-	data, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("encode progress of operation %s: %w", op.UUID, err)
-	}
-	return tx.OperationProgressPut(ctx, op.ID, data, s.now())
+	return s.saveState(ctx, tx, op, st)
 }
 
 // withProgress sets op.Progress from its stored state, if it has one.
 func (s *Service) withProgress(ctx context.Context, tx Tx, op *Operation) error {
-	if op.Request.Chunk == 0 {
+	if op.Request.Chunk == 0 && op.Request.Undo == nil {
 		return nil
 	}
 	st, err := s.loadChunkState(ctx, tx, op)

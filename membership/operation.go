@@ -108,6 +108,8 @@ type OperationRequest struct {
 	// Chunk, when set, runs an offboarding in chunks of this many space
 	// memberships, group memberships and direct grants (OffboardAsync).
 	Chunk int `json:"chunk,omitempty"`
+	// Undo, when set, undoes a removal (UndoRemovalAsync).
+	Undo *UndoRequest `json:"undo,omitempty"`
 }
 
 // Queue runs operations and webhook deliveries later, durably. It is the
@@ -389,7 +391,10 @@ func (s *Service) RunOperation(ctx context.Context, id string, finish func(tx Tx
 		return op, err
 	}
 	if op.Request.Chunk > 0 {
-		return s.runChunked(ctx, id, finish)
+		return s.runChunked(ctx, id, finish, s.chunk)
+	}
+	if op.Request.Undo != nil {
+		return s.runChunked(ctx, id, finish, s.undoStep)
 	}
 	err = s.store.Update(ctx, func(tx Tx) error {
 		var err error

@@ -41,7 +41,8 @@ type Config struct {
 	// Observer, when set, is told the outcome of every change attempted.
 	Observer Observer
 	// OffboardChunk is how many things one chunk of a background
-	// offboarding removes; 0 is DefaultOffboardChunk.
+	// offboarding removes, and how many items one chunk of a background
+	// undo restores; 0 is DefaultOffboardChunk (offboarding) and 200 (undo).
 	OffboardChunk int
 }
 
