@@ -127,6 +127,13 @@ func WithIdempotencyKey(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, idempotencyKey{}, key)
 }
 
+type preferKey struct{}
+
+// withPrefer makes the call made with ctx send a Prefer header (RFC 7240).
+func withPrefer(ctx context.Context, prefer string) context.Context {
+	return context.WithValue(ctx, preferKey{}, prefer)
+}
+
 // answer is a 2xx answer read in full.
 type answer struct {
 	status int
@@ -197,6 +204,9 @@ func (c *Client) send(ctx context.Context, e *endpoint, target string, payload [
 		req.Header.Set("Idempotency-Key", key)
 	}
 	setConditions(ctx, req)
+	if prefer, _ := ctx.Value(preferKey{}).(string); prefer != "" {
+		req.Header.Set("Prefer", prefer)
+	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = http.DefaultClient

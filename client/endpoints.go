@@ -442,6 +442,14 @@ func (c *Client) OffboardMember(ctx context.Context, member string, req Offboard
 	return c.removal(ctx, epOffboardMember, []string{member}, nil, req)
 }
 
+// OffboardMemberAsync offboards a member everywhere in the background
+// (Prefer: respond-async): the answer's Operation runs it in chunks; poll
+// it with Operation for progress and, once succeeded, the report. A dry
+// run or EffectiveAt is answered as by OffboardMember.
+func (c *Client) OffboardMemberAsync(ctx context.Context, member string, req OffboardRequest) (*Removal, error) {
+	return c.removal(withPrefer(ctx, "respond-async"), epOffboardMember, []string{member}, nil, req)
+}
+
 // RestoreMember restores a removed member with what the removal took away.
 func (c *Client) RestoreMember(ctx context.Context, member string) (*membership.Report, error) {
 	return call[membership.Report](ctx, c, epRestoreMember, []string{member}, nil, nil)
@@ -717,7 +725,15 @@ func (c *Client) Removal(ctx context.Context, id string) (*membership.Removal, e
 	return call[membership.Removal](ctx, c, epGetRemoval, []string{id}, nil, nil)
 }
 
-// UndoRemoval restores what one removal call took away.
+// UndoRemovalAsync undoes a removal in the background (Prefer:
+// respond-async) and returns the operation doing it; once it succeeded,
+// Removal has the outcome of each item.
+func (c *Client) UndoRemovalAsync(ctx context.Context, id string) (*membership.Operation, error) {
+	return call[membership.Operation](withPrefer(ctx, "respond-async"), c, epUndoRemoval, []string{id}, nil, nil)
+}
+
+// UndoRemoval restores what one removal call took away. A removal of more
+// than 1000 items is undone in the background: use UndoRemovalAsync.
 func (c *Client) UndoRemoval(ctx context.Context, id string) (*membership.Removal, error) {
 	return call[membership.Removal](ctx, c, epUndoRemoval, []string{id}, nil, nil)
 }

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"net/http"
+	"reflect"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -103,8 +105,56 @@ func (h *handler) getRemoval(ctx context.Context, a membership.Actor, in *UUIDPa
 	return result(h.svc.Removal(ctx, a, in.ID))
 }
 
-func (h *handler) undoRemoval(ctx context.Context, a membership.Actor, in *UUIDPath) (*out[*membership.Removal], error) {
-	return result(h.svc.UndoRemoval(ctx, a, in.ID))
+type undoInput struct {
+	UUIDPath
+	Prefer string `header:"Prefer" maxLength:"200" doc:"respond-async: undo in the background, in chunks of items, as an operation with progress (202, Preference-Applied: respond-async, Location of the operation). A removal of more than 1000 items is undone so whatever this says."`
+}
+
+func (h *handler) undoRemoval(ctx context.Context, a membership.Actor, in *undoInput) (*removal, error) {
+	async := prefersAsync(in.Prefer)
+	if !async {
+		rm, err := h.svc.Removal(ctx, a, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		async = len(rm.Items) > membership.DefaultUndoAsyncAbove
+	}
+	if !async {
+		rm, err := h.svc.UndoRemoval(ctx, a, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &removal{Status: http.StatusOK, Body: rm}, nil
+	}
+	op, err := h.svc.UndoRemovalAsync(ctx, a, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	if prefersAsync(in.Prefer) {
+		setHeader(ctx, "Preference-Applied", "respond-async")
+	}
+	setHeader(ctx, "Location", location("operations", op.UUID))
+	return &removal{Status: http.StatusAccepted, Body: op}, nil
+}
+
+// documentUndo documents both answers of an undo: 200 with the removal
+// undone, 202 with the operation undoing it.
+func (h *handler) documentUndo(op *huma.Operation) {
+	reg := h.api.OpenAPI().Components.Schemas
+	op.Responses = map[string]*huma.Response{
+		"200": {
+			Description: "Undone now: the removal with one outcome per item.",
+			Content:     map[string]*huma.MediaType{"application/json": {Schema: reg.Schema(reflect.TypeFor[membership.Removal](), true, "Removal")}},
+		},
+		"202": {
+			Description: "Undoing in the background (Prefer: respond-async, or more than 1000 items): the operation; once it succeeded, GET the removal for the outcomes.",
+			Headers: map[string]*huma.Param{
+				"Location":           {Description: "URL of the operation.", Schema: &huma.Schema{Type: huma.TypeString}},
+				"Preference-Applied": {Description: "respond-async when it was asked for.", Schema: &huma.Schema{Type: huma.TypeString}},
+			},
+			Content: map[string]*huma.MediaType{"application/json": {Schema: reg.Schema(reflect.TypeFor[membership.Operation](), true, "Operation")}},
+		},
+	}
 }
 
 // removalSpec is the core's spec of one removal named by kind.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -35,7 +36,8 @@ func (h *handler) removeMember(ctx context.Context, a membership.Actor, in *remo
 
 type offboardInput struct {
 	MemberPath
-	Body *struct {
+	Prefer string `header:"Prefer" maxLength:"200" doc:"respond-async: offboard in the background, in chunks (each its own transaction): the answer is 202 with Preference-Applied: respond-async, the operation and its Location; poll it for progress and, when it succeeded, the report a synchronous offboarding gives. Ignored with dry_run or effective_at."`
+	Body   *struct {
 		DryRun      bool       `json:"dry_run,omitempty" doc:"Change nothing; answer what would be taken away and the access that would remain."`
 		EffectiveAt *time.Time `json:"effective_at,omitempty" doc:"Schedule the removal for this time (RFC 3339, not in the past) instead of removing now: the answer is 202 with the scheduled operation and Location /api/v1/operations/{id}. Cannot be combined with dry_run."`
 		ReportLimit int        `json:"report_limit,omitempty" minimum:"0" maximum:"100000" doc:"Items per list of the report (spaces, roles, groups, direct grants, group grants, bookings, remaining access); 100 when absent. Counts are exact whatever the limit; truncated says a list holds fewer items than its count."`
@@ -50,7 +52,28 @@ func (h *handler) offboardMember(ctx context.Context, a membership.Actor, in *of
 			return h.schedule(ctx, a, *in.Body.EffectiveAt, membership.OperationRequest{RemoveMember: &req})
 		}
 	}
+	if prefersAsync(in.Prefer) && !req.DryRun {
+		op, err := h.svc.OffboardAsync(ctx, a, req)
+		if err != nil {
+			return nil, err
+		}
+		setHeader(ctx, "Preference-Applied", "respond-async")
+		setHeader(ctx, "Location", location("operations", op.UUID))
+		return &removal{Status: http.StatusAccepted, Body: op}, nil
+	}
 	return removedNow(h.svc.RemoveMember(ctx, a, req))
+}
+
+// prefersAsync reports whether a Prefer header (RFC 7240) asks for
+// respond-async among its preferences.
+func prefersAsync(prefer string) bool {
+	for p := range strings.SplitSeq(prefer, ",") {
+		name, _, _ := strings.Cut(p, ";")
+		if strings.EqualFold(strings.TrimSpace(name), "respond-async") {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *handler) restoreMember(ctx context.Context, a membership.Actor, in *MemberPath) (*out[*membership.Report], error) {
@@ -217,5 +240,13 @@ func (h *handler) documentSchedulable(op *huma.Operation) {
 			}},
 			Content: map[string]*huma.MediaType{"application/json": {Schema: operation}},
 		},
+	}
+	if op.OperationID == "offboard-member" {
+		accepted := op.Responses["202"]
+		accepted.Description = "Scheduled with effective_at, or running in the background with Prefer: respond-async: the operation that runs the removal."
+		accepted.Headers["Preference-Applied"] = &huma.Param{
+			Description: "respond-async when the offboarding runs in the background, in chunks.",
+			Schema:      &huma.Schema{Type: huma.TypeString},
+		}
 	}
 }

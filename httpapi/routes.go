@@ -106,7 +106,7 @@ var routeTable = []route{
 	get("/policy", "get-policy", "Plans", read, (*handler).getPolicy, "The organization's blast-radius limits"),
 	put("/policy", "set-policy", "Plans", write, (*handler).setPolicy, "Set the organization's blast-radius limits; owners only"),
 	get("/removals/{id}", "get-removal", "Plans", read, (*handler).getRemoval, "A removal call as it was made: what it answered and what it took, item by item"),
-	post("/removals/{id}/undo", "undo-removal", "Plans", write, (*handler).undoRemoval, "Restore what one removal call took away, leaving items changed since as they are"),
+	post("/removals/{id}/undo", "undo-removal", "Plans", write, (*handler).undoRemoval, "Restore what one removal call took away, leaving items changed since as they are").documented((*handler).documentUndo),
 
 	// Webhooks and their deliveries (webhooks.go).
 	get("/webhooks", "list-webhooks", "Webhooks", read, (*handler).listWebhooks, "List webhook endpoints (never their secrets)"),

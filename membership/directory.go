@@ -248,7 +248,7 @@ func (s *Service) ProvisionUser(ctx context.Context, a Actor, in UserInput) (*Di
 	if err := in.check(); err != nil {
 		return nil, s.refuse(ctx, a, "member.provision", err)
 	}
-	return mutate(ctx, s, a, "member.provision", func(tx Tx) (*DirectoryUser, error) {
+	return heldIn[*DirectoryUser](ctx, s, a)(mutate(ctx, s, a, "member.provision", func(tx Tx) (*DirectoryUser, error) {
 		actor, err := s.manager(ctx, tx, a)
 		if err != nil {
 			return nil, err
@@ -288,7 +288,7 @@ func (s *Service) ProvisionUser(ctx context.Context, a Actor, in UserInput) (*Di
 		}
 		u := &DirectoryUser{Member: m, Profile: &MemberProfile{MemberID: m.ID, OrgID: a.OrgID}}
 		return s.applyUser(ctx, tx, a, u, in, true)
-	})
+	}))
 }
 
 // ChangeUser changes a member as a provider asks: edit sees the member as
@@ -296,7 +296,7 @@ func (s *Service) ProvisionUser(ctx context.Context, a Actor, in UserInput) (*Di
 // attributes it should have. Active false is a removal and true a restore
 // of what the removal took, made in the same transaction.
 func (s *Service) ChangeUser(ctx context.Context, a Actor, uuid string, edit func(cur *DirectoryUser, in *UserInput) error) (*DirectoryUser, error) {
-	return mutate(ctx, s, a, "member.change", func(tx Tx) (*DirectoryUser, error) {
+	return heldIn[*DirectoryUser](ctx, s, a)(mutate(ctx, s, a, "member.change", func(tx Tx) (*DirectoryUser, error) {
 		if _, err := s.manager(ctx, tx, a); err != nil {
 			return nil, err
 		}
@@ -312,7 +312,36 @@ func (s *Service) ChangeUser(ctx context.Context, a Actor, uuid string, edit fun
 			return nil, err
 		}
 		return s.applyUser(ctx, tx, a, u, in, false)
-	})
+	}))
+}
+
+// directoryRemoval removes a member for a provider inside the caller's
+// transaction, kept as a removal (GET /api/v1/removals/{id}, undo) and
+// under the organization's limits like every other interface's removal.
+func (s *Service) directoryRemoval(ctx context.Context, tx Tx, a Actor, memberID int64) (*Report, error) {
+	ctx = guarded(ctx)
+	req := RemoveMemberRequest{Member: MemberRef{ID: memberID}}
+	rep, err := logged(ctx, s, a, KindRemoveMember, func(tx Tx) (*Report, error) { return s.removeMember(ctx, tx, a, req) })(tx)
+	var over *overLimit
+	if errors.As(err, &over) {
+		over.member = memberID
+	}
+	return rep, err
+}
+
+// heldIn holds a provider's call refused for going above the limits as a
+// plan of the member's removal (a plan runs the core's offboarding; a
+// provider's DELETE is its removal, the user then stays visible).
+func heldIn[T any](ctx context.Context, s *Service, a Actor) func(T, error) (T, error) {
+	return func(v T, err error) (T, error) {
+		var over *overLimit
+		if err == nil || !errors.As(err, &over) || over.member == 0 {
+			return v, err
+		}
+		req := OperationRequest{Kind: KindRemoveMember, RemoveMember: &RemoveMemberRequest{Member: MemberRef{ID: over.member}}}
+		var zero T
+		return zero, s.held(ctx, a, KindRemoveMember, PlanRequest{Removal: &req}, err)
+	}
 }
 
 // applyUser makes u what in says, recording each change.
@@ -357,7 +386,7 @@ func (s *Service) applyUser(ctx context.Context, tx Tx, a Actor, u *DirectoryUse
 	}
 	switch {
 	case m.Active() && !in.Active:
-		report, err := s.removeMember(ctx, tx, a, RemoveMemberRequest{Member: MemberRef{ID: m.ID}})
+		report, err := s.directoryRemoval(ctx, tx, a, m.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -390,7 +419,7 @@ func (s *Service) restoreMember(ctx context.Context, tx Tx, a Actor, target *Mem
 // providers, while memberd keeps the membership and its history. A later
 // ProvisionUser with the same userName restores it.
 func (s *Service) DeleteUser(ctx context.Context, a Actor, uuid string, check func(cur *DirectoryUser) error) error {
-	_, err := mutate(ctx, s, a, "member.delete", func(tx Tx) (struct{}, error) {
+	_, err := heldIn[struct{}](ctx, s, a)(mutate(ctx, s, a, "member.delete", func(tx Tx) (struct{}, error) {
 		if _, err := s.manager(ctx, tx, a); err != nil {
 			return struct{}{}, err
 		}
@@ -402,7 +431,7 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, uuid string, check fu
 			return struct{}{}, err
 		}
 		if u.Member.Active() {
-			if _, err := s.removeMember(ctx, tx, a, RemoveMemberRequest{Member: MemberRef{ID: u.Member.ID}}); err != nil {
+			if _, err := s.directoryRemoval(ctx, tx, a, u.Member.ID); err != nil {
 				return struct{}{}, err
 			}
 		}
@@ -413,7 +442,7 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, uuid string, check fu
 		}
 		_, err = s.record(ctx, tx, a, "member.deleted", u.Member, nil, nil)
 		return struct{}{}, err
-	})
+	}))
 	return err
 }
 

@@ -70,6 +70,8 @@ type Operation struct {
 	UpdatedAt   time.Time       `json:"updated_at"`
 	StartedAt   *time.Time      `json:"started_at,omitempty"`
 	FinishedAt  *time.Time      `json:"finished_at,omitempty"`
+	// Progress is how far an offboarding run in chunks has got.
+	Progress *OperationProgress `json:"progress,omitempty"`
 	// LockKey names what the operation changes; at most one waiting or
 	// running operation holds a key (a second is a conflict).
 	LockKey string `json:"-"`
@@ -103,6 +105,11 @@ type OperationRequest struct {
 	RemoveSpaceMember *RemoveSpaceMemberRequest `json:"remove_space_member,omitempty"`
 	RemoveGroupMember *RemoveGroupMemberRequest `json:"remove_group_member,omitempty"`
 	RevokeRoles       *RevokeRolesRequest       `json:"revoke_roles,omitempty"`
+	// Chunk, when set, runs an offboarding in chunks of this many space
+	// memberships, group memberships and direct grants (OffboardAsync).
+	Chunk int `json:"chunk,omitempty"`
+	// Undo, when set, undoes a removal (UndoRemovalAsync).
+	Undo *UndoRequest `json:"undo,omitempty"`
 }
 
 // Queue runs operations and webhook deliveries later, durably. It is the
@@ -151,6 +158,9 @@ type StartOperationRequest struct {
 	// SpaceID, when set, must be the space of Request.RevokeRoles's
 	// membership (Workiva addresses a membership through its workspace).
 	SpaceID int64
+	// policed checks the organization's limits and the removal's own
+	// rules before acceptance (a background offboarding).
+	policed bool
 }
 
 // StartOperation accepts a removal to run later and returns its operation
@@ -216,6 +226,11 @@ func (s *Service) StartOperation(ctx context.Context, a Actor, req StartOperatio
 		if err := k.resolve(ctx, s, tx, a.OrgID, req.SpaceID, op); err != nil {
 			return nil, err
 		}
+		if req.policed {
+			if err := s.acceptChecks(ctx, tx, a, op); err != nil {
+				return nil, err
+			}
+		}
 		if err := tx.OperationCreate(ctx, op); err != nil {
 			return nil, err
 		}
@@ -272,7 +287,10 @@ func (s *Service) Operation(ctx context.Context, a Actor, id string) (*Operation
 		if err != nil {
 			return nil, err
 		}
-		return op, s.completeReceipts(ctx, tx, op.Result)
+		if err := s.completeReceipts(ctx, tx, op.Result); err != nil {
+			return nil, err
+		}
+		return op, s.withProgress(ctx, tx, op)
 	})
 }
 
@@ -385,6 +403,12 @@ func (s *Service) RunOperation(ctx context.Context, id string, finish func(tx Tx
 	if err != nil || op.Status.Done() {
 		return op, err
 	}
+	if op.Request.Chunk > 0 {
+		return s.runChunked(ctx, id, finish, s.chunk)
+	}
+	if op.Request.Undo != nil {
+		return s.runChunked(ctx, id, finish, s.undoStep)
+	}
 	err = s.store.Update(ctx, func(tx Tx) error {
 		var err error
 		if op, err = tx.OperationGet(ctx, &OperationGetParams{UUID: id, Lock: true}); err != nil {
@@ -404,13 +428,8 @@ func (s *Service) RunOperation(ctx context.Context, id string, finish func(tx Tx
 		case runErr == nil:
 			op.Status, op.Result = OperationSucceeded, report
 		case ErrorCode(runErr) != CodeInternal:
-			op.Status = OperationFailed
-			op.Error = &OperationError{Code: ErrorCode(runErr), Message: ErrorMessage(runErr)}
-			refused := s.newEvent(op.actor(), op.Kind, OutcomeRefused)
-			refused.Message = op.Error.Message
-			refused.TargetType, refused.TargetID, refused.TargetMemberID = "member", op.TargetMemberID, op.TargetMemberID
-			if err := tx.EventAppend(ctx, refused); err != nil {
-				return fmt.Errorf("audit failed operation: %w", err)
+			if err := s.operationRefused(ctx, tx, op, runErr); err != nil {
+				return err
 			}
 		default:
 			return fmt.Errorf("run operation %s: %w", op.UUID, runErr)

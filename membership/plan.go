@@ -373,12 +373,13 @@ func (s *Service) CreatePlan(ctx context.Context, a Actor, req CreatePlanRequest
 	default:
 		return nil, s.refuse(ctx, a, "plan.create", Errorf(CodeInvalid, "name exactly one of a removal (kind) or a batch (scope and members)"))
 	}
-	return s.savePlan(ctx, a, pr, ttl, PlanPending)
+	return s.savePlan(ctx, a, pr, ttl, PlanPending, nil)
 }
 
 // savePlan previews pr in a savepoint that is rolled back and saves it
 // as a plan in status.
-func (s *Service) savePlan(ctx context.Context, a Actor, pr PlanRequest, ttl time.Duration, status PlanStatus) (*Plan, error) {
+// saved, when set, runs in the plan's transaction once it is stored.
+func (s *Service) savePlan(ctx context.Context, a Actor, pr PlanRequest, ttl time.Duration, status PlanStatus, saved func(tx Tx, plan *Plan) error) (*Plan, error) {
 	return mutate(ctx, s, a, "plan.create", func(tx Tx) (*Plan, error) {
 		actor, err := s.actingMember(ctx, tx, a)
 		if err != nil {
@@ -404,6 +405,11 @@ func (s *Service) savePlan(ctx context.Context, a Actor, pr PlanRequest, ttl tim
 		}
 		if _, err := s.recordPlan(ctx, tx, a, "plan.created", plan); err != nil {
 			return nil, err
+		}
+		if saved != nil {
+			if err := saved(tx, plan); err != nil {
+				return nil, err
+			}
 		}
 		return plan, nil
 	})

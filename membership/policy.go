@@ -2,6 +2,7 @@ package membership
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -29,7 +30,10 @@ const PolicyWindow = time.Hour
 
 // overLimit says a removal call went above a limit; the call rolls back
 // and is then held as a plan.
-type overLimit struct{ msg string }
+type overLimit struct {
+	msg    string
+	member int64 // the member a provider's removal was about, to hold it as a plan
+}
 
 func (e *overLimit) Error() string { return e.msg }
 
@@ -84,7 +88,7 @@ func (s *Service) checkPolicy(ctx context.Context, tx Tx, orgID int64, n int) er
 		return err
 	}
 	if p.MaxPerCall > 0 && n > p.MaxPerCall {
-		return &overLimit{fmt.Sprintf("removing %d members is above the organization's limit of %d per call", n, p.MaxPerCall)}
+		return &overLimit{msg: fmt.Sprintf("removing %d members is above the organization's limit of %d per call", n, p.MaxPerCall)}
 	}
 	if p.MaxPerHour > 0 {
 		done, err := tx.RemovalCount(ctx, orgID, s.now().Add(-PolicyWindow))
@@ -92,7 +96,7 @@ func (s *Service) checkPolicy(ctx context.Context, tx Tx, orgID int64, n int) er
 			return err
 		}
 		if done+n > p.MaxPerHour {
-			return &overLimit{fmt.Sprintf("removing %d members after %d in the last hour is above the organization's limit of %d per hour",
+			return &overLimit{msg: fmt.Sprintf("removing %d members after %d in the last hour is above the organization's limit of %d per hour",
 				n, done, p.MaxPerHour)}
 		}
 	}
@@ -122,15 +126,48 @@ func (s *Service) held(ctx context.Context, a Actor, action string, pr PlanReque
 	if !errors.As(err, &over) {
 		return err
 	}
-	plan, perr := s.savePlan(ctx, a, pr, DefaultPlanTTL, PlanAwaitingApproval)
+	// The plan is saved under the call's Idempotency-Key as the call's
+	// answer, so that a retry gets this refusal and this plan, not a
+	// second plan (nor the plan read back as the removal's result).
+	idem, hasIdem := ctx.Value(idempotencyKey{}).(idempotency)
+	hasIdem = hasIdem && a.CredentialID != 0
+	var refusal *ApprovalRequired
+	_, perr := s.savePlan(context.WithValue(ctx, idempotencyKey{}, nil), a, pr, DefaultPlanTTL, PlanAwaitingApproval, func(tx Tx, plan *Plan) error {
+		refusal = approvalRequired(plan.UUID, fmt.Sprintf(
+			"%s: nothing was removed; it is saved as plan %s, which runs when another owner approves it (POST /api/v1/plans/%s/approve) or an owner forces it",
+			over.msg, plan.UUID, plan.UUID))
+		if !hasIdem {
+			return nil
+		}
+		data, err := json.Marshal(heldAnswer{HeldPlan: plan.UUID, Message: refusal.err.Message})
+		if err != nil {
+			return fmt.Errorf("encode held answer: %w", err)
+		}
+		return tx.IdempotencyPut(ctx, &IdempotencyRecord{CredentialID: a.CredentialID, Key: idem.key,
+			RequestHash: idem.requestHash, Result: data, CreatedAt: s.now()})
+	})
 	if perr != nil {
 		return perr
 	}
-	refusal := approvalRequired(plan.UUID, fmt.Sprintf(
-		"%s: nothing was removed; it is saved as plan %s, which runs when another owner approves it (POST /api/v1/plans/%s/approve) or an owner forces it",
-		over.msg, plan.UUID, plan.UUID))
 	s.auditRefusal(ctx, a, action, refusal)
 	return refusal
+}
+
+// heldAnswer is what an idempotent call held as a plan keeps as its
+// answer: a retry with its key is refused again with the same plan.
+type heldAnswer struct {
+	HeldPlan string `json:"held_plan"`
+	Message  string `json:"message"`
+}
+
+// replayedHeld returns the refusal a stored answer keeps, if it is a
+// held call's.
+func replayedHeld(result []byte) error {
+	var h heldAnswer
+	if json.Unmarshal(result, &h) != nil || h.HeldPlan == "" {
+		return nil
+	}
+	return approvalRequired(h.HeldPlan, h.Message)
 }
 
 // ApprovePlan runs a plan as approved by a's member, who must be an owner

@@ -259,7 +259,12 @@ func (s *Service) removeMember(ctx context.Context, tx Tx, a Actor, req RemoveMe
 	if err := s.finishRemoval(ctx, tx, report, false); err != nil {
 		return nil, err
 	}
-	return s.recorded(ctx, tx, a, ActionMemberRemoved, report, limit, &before, target)
+	counted := carry(ctx, report)
+	report, err = s.recorded(ctx, tx, a, ActionMemberRemoved, report, limit, &before, target)
+	if err == nil {
+		counted(report)
+	}
+	return report, err
 }
 
 // keepAnOwner refuses with ErrLastOwner unless an active owner other than

@@ -44,6 +44,10 @@ type Config struct {
 	// to answer again while their organization's access epoch stands;
 	// 0 is DefaultAccessIndex, negative turns the index off.
 	AccessIndex int
+	// OffboardChunk is how many things one chunk of a background
+	// offboarding removes, and how many items one chunk of a background
+	// undo restores; 0 is DefaultOffboardChunk (offboarding) and 200 (undo).
+	OffboardChunk int
 }
 
 // Observer is told how each attempted change ended, once its transaction
@@ -151,6 +155,9 @@ func mutate[T any](ctx context.Context, s *Service, a Actor, action string, fn f
 		}
 		if rec.RequestHash != idem.requestHash {
 			return false, Errorf(CodeUnprocessable, "Idempotency-Key %q was already used with a different request", idem.key)
+		}
+		if err := replayedHeld(rec.Result); err != nil {
+			return true, err
 		}
 		if err := json.Unmarshal(rec.Result, &result); err != nil {
 			return true, err

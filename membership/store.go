@@ -230,6 +230,20 @@ type Tx interface {
 	// OperationUpdate stores op's status, result, error, attempts and times.
 	// Returns CodeNotFound if op.ID is absent.
 	OperationUpdate(ctx context.Context, op *Operation) error
+	// OperationProgressGet returns the stored progress state of a chunked
+	// operation, nil if it has none yet.
+	OperationProgressGet(ctx context.Context, operationID int64) ([]byte, error)
+	// OperationProgressPut stores a chunked operation's progress state.
+	OperationProgressPut(ctx context.Context, operationID int64, state []byte, at time.Time) error
+	// SpaceMembersDeactivateFirst removes the lowest n (by ID) of p's
+	// member's active space memberships and returns them with their roles.
+	SpaceMembersDeactivateFirst(ctx context.Context, p *DeactivateParams, n int) ([]*SpaceMember, error)
+	// GroupMembersDeactivateFirst removes the lowest n of p's member's
+	// active group memberships and returns them.
+	GroupMembersDeactivateFirst(ctx context.Context, p *DeactivateParams, n int) ([]*GroupMember, error)
+	// GrantsDeactivateFirst revokes the lowest n of p's member's active
+	// direct grants and returns them as they were.
+	GrantsDeactivateFirst(ctx context.Context, p *DeactivateParams, n int) ([]*Grant, error)
 
 	// WebhookEndpointCreate inserts e and sets its ID.
 	WebhookEndpointCreate(ctx context.Context, e *WebhookEndpoint) error

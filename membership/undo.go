@@ -189,35 +189,48 @@ func (s *Service) UndoRemoval(ctx context.Context, a Actor, id string) (*Removal
 			return nil, err
 		}
 		res := &UndoResult{Items: make([]*UndoItem, 0, len(rm.Items))}
-		for i, it := range rm.Items {
-			ui := &UndoItem{Index: i, Kind: it.Kind, MemberID: it.MemberID, Outcome: UndoRestored}
-			err := tx.Savepoint(ctx, func() error { return s.undoItem(ctx, tx, a, actor, it) })
-			switch {
-			case err == nil:
-				res.Restored++
-			case isRefusal(err):
-				ui.Outcome, ui.Message = UndoChanged, ErrorMessage(err)
-				if ErrorCode(err) == CodeForbidden {
-					ui.Outcome = OutcomeForbidden
-				}
-				res.Left++
-			default:
-				return nil, err
-			}
-			res.Items = append(res.Items, ui)
-		}
-		now := s.now()
-		rm.UndoneAt, rm.UndoneBy, rm.Undo = &now, actor.ID, res
-		e, err := s.record(ctx, tx, a, "removal.undone", nil, nil, map[string]any{"removal": rm.UUID, "undo": res})
-		if err != nil {
+		if err := s.undoItems(ctx, tx, a, actor, rm, res, len(rm.Items)); err != nil {
 			return nil, err
 		}
-		res.EventID = e.ID
-		if err := tx.RemovalUpdate(ctx, rm); err != nil {
-			return nil, err
-		}
-		return rm, nil
+		return rm, s.undone(ctx, tx, a, actor, rm, res)
 	})
+}
+
+// undoItems undoes up to n of rm's items after the len(res.Items) done,
+// each in its own savepoint, adding their outcomes to res.
+func (s *Service) undoItems(ctx context.Context, tx Tx, a Actor, actor *Member, rm *Removal, res *UndoResult, n int) error {
+	start := len(res.Items)
+	for i := start; i < len(rm.Items) && i < start+n; i++ {
+		it := rm.Items[i]
+		ui := &UndoItem{Index: i, Kind: it.Kind, MemberID: it.MemberID, Outcome: UndoRestored}
+		err := tx.Savepoint(ctx, func() error { return s.undoItem(ctx, tx, a, actor, it) })
+		switch {
+		case err == nil:
+			res.Restored++
+		case isRefusal(err):
+			ui.Outcome, ui.Message = UndoChanged, ErrorMessage(err)
+			if ErrorCode(err) == CodeForbidden {
+				ui.Outcome = OutcomeForbidden
+			}
+			res.Left++
+		default:
+			return err
+		}
+		res.Items = append(res.Items, ui)
+	}
+	return nil
+}
+
+// undone marks rm undone with res and records it.
+func (s *Service) undone(ctx context.Context, tx Tx, a Actor, actor *Member, rm *Removal, res *UndoResult) error {
+	now := s.now()
+	rm.UndoneAt, rm.UndoneBy, rm.Undo = &now, actor.ID, res
+	e, err := s.record(ctx, tx, a, "removal.undone", nil, nil, map[string]any{"removal": rm.UUID, "undo": res})
+	if err != nil {
+		return err
+	}
+	res.EventID = e.ID
+	return tx.RemovalUpdate(ctx, rm)
 }
 
 // undoItem restores one item if its state is the one the removal left.
@@ -301,4 +314,123 @@ func membersIn(items []RemovedItem) int {
 
 func sameTime(a, b *time.Time) bool {
 	return a != nil && b != nil && a.Equal(*b)
+}
+
+// DefaultUndoAsyncAbove is the number of items above which an undo runs
+// as an operation even when the client did not ask for one.
+const DefaultUndoAsyncAbove = 1000
+
+// undoChunk is how many items one transaction of an asynchronous undo
+// restores, unless Config.OffboardChunk says otherwise.
+const undoChunk = 200
+
+// UndoRequest is an undo run as an operation.
+type UndoRequest struct {
+	Removal string `json:"removal"`
+}
+
+// KindUndoRemoval is the kind of an operation that undoes a removal.
+const KindUndoRemoval = "removal.undo"
+
+// undoState is what an asynchronous undo stores after each chunk.
+type undoState struct {
+	Progress OperationProgress `json:"progress"`
+	Result   UndoResult        `json:"result"`
+}
+
+// UndoRemovalAsync starts undoing a removal as an operation with progress,
+// in chunks of items, each chunk its own transaction; the outcomes are
+// those of UndoRemoval, kept on the removal once all are done. A removal
+// already undone, or being undone, is refused with CodeConflict.
+func (s *Service) UndoRemovalAsync(ctx context.Context, a Actor, id string) (*Operation, error) {
+	if err := s.needQueue(); err != nil {
+		return nil, err
+	}
+	return mutate(ctx, s, a, ActionOperationAccepted, func(tx Tx) (*Operation, error) {
+		actor, err := s.actingMember(ctx, tx, a)
+		if err != nil {
+			return nil, err
+		}
+		rm, err := tx.RemovalGet(ctx, &RemovalGetParams{OrgID: a.OrgID, UUID: id, Lock: true})
+		if err != nil {
+			return nil, err
+		}
+		if rm.UndoneAt != nil {
+			return nil, Errorf(CodeConflict, "the removal was already undone")
+		}
+		now := s.now()
+		op := &Operation{UUID: NewUUID(), OrgID: a.OrgID, Kind: KindUndoRemoval, Status: OperationQueued,
+			Interface: a.Interface, RequestID: a.RequestID, ActorMemberID: actor.ID, CredentialID: a.CredentialID,
+			Request:   OperationRequest{Kind: KindUndoRemoval, Undo: &UndoRequest{Removal: rm.UUID}},
+			CreatedAt: now, UpdatedAt: now, LockKey: "removal:" + rm.UUID}
+		if err := tx.OperationCreate(ctx, op); err != nil {
+			return nil, err
+		}
+		if err := s.queue.EnqueueOperation(ctx, tx, op); err != nil {
+			return nil, fmt.Errorf("enqueue operation %s: %w", op.UUID, err)
+		}
+		if _, err := s.recordOperation(ctx, tx, a, ActionOperationAccepted, op); err != nil {
+			return nil, err
+		}
+		return op, nil
+	})
+}
+
+// undoStep runs one chunk of an asynchronous undo and reports whether the
+// operation is now final.
+func (s *Service) undoStep(ctx context.Context, tx Tx, op *Operation) (bool, error) {
+	a := op.actor()
+	var st undoState
+	data, err := tx.OperationProgressGet(ctx, op.ID)
+	if err != nil {
+		return false, err
+	}
+	if data != nil {
+		if err := json.Unmarshal(data, &st); err != nil {
+			return false, fmt.Errorf("decode progress of operation %s: %w", op.UUID, err)
+		}
+	}
+	var final bool
+	runErr := tx.Savepoint(ctx, func() error {
+		actor, err := s.actingMember(ctx, tx, a)
+		if err != nil {
+			return err
+		}
+		rm, err := tx.RemovalGet(ctx, &RemovalGetParams{OrgID: op.OrgID, UUID: op.Request.Undo.Removal, Lock: true})
+		if err != nil {
+			return err
+		}
+		if rm.UndoneAt != nil {
+			return Errorf(CodeConflict, "the removal was already undone")
+		}
+		if st.Result.Items == nil {
+			st.Result.Items = []*UndoItem{}
+			st.Progress = OperationProgress{Total: len(rm.Items), Parts: []ProgressPart{{Kind: "items", Total: len(rm.Items)}},
+				SpacesDone: []int64{}, GroupsDone: []int64{}, RemovalID: rm.UUID}
+		}
+		n := s.cfg.OffboardChunk
+		if n <= 0 {
+			n = undoChunk
+		}
+		if err := s.undoItems(ctx, tx, a, actor, rm, &st.Result, n); err != nil {
+			return err
+		}
+		st.Progress.Done, st.Progress.Chunks = len(st.Result.Items), st.Progress.Chunks+1
+		st.Progress.Parts[0].Done = st.Progress.Done
+		if final = st.Progress.Done == len(rm.Items); final {
+			st.Progress.Parts[0].Complete = true
+			return s.undone(ctx, tx, a, actor, rm, &st.Result)
+		}
+		return nil
+	})
+	save := func() error { return s.saveState(ctx, tx, op, st) }
+	return s.settle(ctx, tx, op, final, runErr, save, func() error { return nil })
+}
+
+func (s *Service) saveState(ctx context.Context, tx Tx, op *Operation, st any) error {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encode progress of operation %s: %w", op.UUID, err)
+	}
+	return tx.OperationProgressPut(ctx, op.ID, data, s.now())
 }

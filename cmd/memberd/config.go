@@ -16,6 +16,7 @@ import (
 
 	"github.com/memberd/memberd/auth"
 	"github.com/memberd/memberd/internal/respond"
+	"github.com/memberd/memberd/jobs"
 	"github.com/memberd/memberd/membership"
 )
 
@@ -58,6 +59,12 @@ type Config struct {
 	// AuthFailureBurst the budget; an address that spent it gets 429.
 	AuthFailureLimit float64
 	AuthFailureBurst int
+	// OffboardChunk is how much one chunk of a background offboarding
+	// removes; JobTimeout and JobRescueAfter bound one job run and say
+	// when a run whose node died is run again.
+	OffboardChunk  int
+	JobTimeout     time.Duration
+	JobRescueAfter time.Duration
 }
 
 // DefaultConfig is the configuration before flags and environment.
@@ -67,7 +74,8 @@ func DefaultConfig() Config {
 		ShutdownTimeout: 10 * time.Second, SlowCommit: 250 * time.Millisecond,
 		WebhookMaxPending: membership.DefaultWebhookMaxPending, AccessIndex: membership.DefaultAccessIndex,
 		MaxInFlight: respond.DefaultMaxInFlight, QueueTimeout: respond.DefaultQueueTimeout,
-		AuthFailureLimit: auth.DefaultFailureRate, AuthFailureBurst: auth.DefaultFailureBurst}
+		AuthFailureLimit: auth.DefaultFailureRate, AuthFailureBurst: auth.DefaultFailureBurst,
+		OffboardChunk: membership.DefaultOffboardChunk, JobTimeout: jobs.DefaultJobTimeout, JobRescueAfter: jobs.DefaultRescueAfter}
 }
 
 // sharedFlags are the flags that mean the same thing in every command,
@@ -164,6 +172,9 @@ func (m *Main) serveFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve /metrics on this address instead of the main listener")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "on SIGTERM, how long to let requests and jobs finish")
 	fs.DurationVar(&cfg.SlowCommit, "slow-commit", cfg.SlowCommit, "log a warning for a group commit slower than this (0: never)")
+	fs.IntVar(&cfg.OffboardChunk, "offboard-chunk", cfg.OffboardChunk, "space memberships, group memberships and direct grants one chunk of a background offboarding (Prefer: respond-async) removes, each chunk its own transaction")
+	fs.DurationVar(&cfg.JobTimeout, "job-timeout", cfg.JobTimeout, "longest one run of a job may take; a background offboarding goes on in a next run")
+	fs.DurationVar(&cfg.JobRescueAfter, "job-rescue-after", cfg.JobRescueAfter, "how long a job may stay running before it is taken to have died with its node and is run again; more than --job-timeout")
 	logFlags(fs, cfg)
 }
 

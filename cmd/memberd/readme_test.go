@@ -111,7 +111,7 @@ func readmeBlocks(readme string) []readmeBlock {
 }
 
 func TestREADME(t *testing.T) {
-	for _, tool := range []string{"bash", "curl"} {
+	for _, tool := range []string{"bash", "curl", "jq"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			if os.Getenv("CI") != "" {
 				t.Fatalf("the README replay needs %s: %v", tool, err)

@@ -97,6 +97,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	jobCfg.Logger = logger
 	jobCfg.Observer = jobObserver{m: met, log: logger}
 	jobCfg.HTTPClient = guard.Client(jobs.DefaultDeliveryTimeout)
+	jobCfg.JobTimeout, jobCfg.RescueAfter = cfg.JobTimeout, cfg.JobRescueAfter
 	queue, err := newQueue(ctx, store, jobCfg)
 	if err != nil {
 		return err
@@ -104,7 +105,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	svc := membership.NewService(store, membership.Config{
 		BatchLimit: cfg.BatchLimit, KeepFutureBookings: cfg.KeepFutureBookings, Logger: logger, Queue: queue,
 		Observer:     coreObserver{m: met},
-		WebhookGuard: guard, WebhookMaxPending: cfg.WebhookMaxPending,
+		WebhookGuard: guard, WebhookMaxPending: cfg.WebhookMaxPending, OffboardChunk: cfg.OffboardChunk,
 		AccessIndex: accessIndex(cfg.AccessIndex),
 	})
 	var demoLink string

@@ -13,6 +13,43 @@ var policyTests = []test{
 	{"PerHourAcrossCallsAndInterfaces", testPolicyPerHour},
 	{"ForceByOwner", testPolicyForce},
 	{"OwnersOnly", testPolicyOwnersOnly},
+	{"IdempotentRetryHeldOnce", testPolicyIdempotentRetry},
+}
+
+// testPolicyIdempotentRetry: a retry with the same Idempotency-Key of a
+// call held above the limits gets the first answer, the same plan, and
+// saves no second one; a single removal held the same way too.
+func testPolicyIdempotentRetry(t *testing.T, open Opener) {
+	w := newWorld(t, open)
+	w.setPolicy(1, 0)
+	ctx := membership.WithIdempotency(w.ctx, "held-batch", "hash-1")
+	batch := func() error {
+		_, err := w.svc.RemoveBatch(ctx, w.owner, membership.BatchRequest{Scope: membership.ScopeOrganization,
+			Items: []membership.MemberRef{{ID: w.bob.ID}, {ID: w.carol.ID}}})
+		return err
+	}
+	first := heldPlan(t, batch())
+	before := w.state()
+	if again := heldPlan(t, batch()); again != first {
+		t.Fatalf("retry held plan %s, the first answer named %s", again, first)
+	}
+	w.assertUnchangedExceptEvents(before)
+	w.setPolicy(0, 1)
+	if _, err := w.svc.RemoveMember(w.ctx, w.owner, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: w.bob.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx = membership.WithIdempotency(w.ctx, "held-one", "hash-2")
+	remove := func() error {
+		_, err := w.svc.RemoveMember(ctx, w.owner, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: w.carol.ID}})
+		return err
+	}
+	first = heldPlan(t, remove())
+	if again := heldPlan(t, remove()); again != first {
+		t.Fatalf("retry held plan %s, the first answer named %s", again, first)
+	}
+	if m, err := w.svc.Member(w.ctx, w.owner, membership.MemberRef{ID: w.carol.ID}); err != nil || !m.Active() {
+		t.Fatalf("carol after two held removals: %+v, %v", m, err)
+	}
 }
 
 // setPolicy sets the organization's limits as its owner.
