@@ -19,16 +19,24 @@ type Report struct {
 	PlotPath string // relative to the Markdown file
 }
 
-// Targets from the issue, as ratios measured in one run.
+// Targets from the performance issue (access checks at cache speed,
+// removals with half the statements), as ratios measured in one run.
 const (
-	targetS1OfRaw      = 0.5
-	targetS2OfFsync    = 10
-	targetS3P99        = 2 * time.Millisecond
-	targetS4           = 50 * time.Millisecond
-	targetS5Growth     = 1.5
-	targetRSS          = 300 << 20
-	targetS2Level      = 64
-	targetRSSAtMembers = 1_000_000
+	targetS1OfRaw = 0.85
+	// S2 at concurrency 64 against the no-op HTTP floor: 10% on SQLite;
+	// on PostgreSQL twice the issue's baseline of about 5%, the same 10%.
+	targetS2OfHTTP = 0.10
+	// S3 at concurrency 16 against the no-op HTTP floor's rate, by
+	// engine, and its p99 against the floor's p99.
+	targetS3OfHTTPSQLite   = 0.50
+	targetS3OfHTTPPostgres = 0.25
+	targetS3P99OfHTTP      = 1.5
+	targetS4P50            = 20 * time.Millisecond
+	targetS4MaxPostgres    = 25 * time.Millisecond
+	targetS5Growth         = 1.5
+	targetRSS              = 300 << 20
+	targetS2Level          = 64
+	targetRSSAtMembers     = 1_000_000
 )
 
 // Verdict is one target's outcome on one engine.
@@ -84,37 +92,52 @@ func (r *Result) peakRSS(members int) int64 {
 // Verdicts judges the targets on r.
 func (r *Result) Verdicts(cfg Config) []Verdict {
 	var v []Verdict
+	const s1 = "S1 ≥ 85% of the raw-SQL floor"
 	if r.S1 != nil && r.RawS1 != nil && r.RawS1.ItemRate() > 0 {
 		ratio := r.S1.ItemRate() / r.RawS1.ItemRate()
-		v = append(v, Verdict{"S1 ≥ 50% of the raw-SQL floor",
+		v = append(v, Verdict{s1,
 			fmt.Sprintf("%s of %s removals/s = %.0f%%", rate(r.S1.ItemRate()), rate(r.RawS1.ItemRate()), 100*ratio), yesNo(ratio >= targetS1OfRaw)})
 	} else {
-		v = append(v, Verdict{"S1 ≥ 50% of the raw-SQL floor", "—", "not measured"})
+		v = append(v, Verdict{s1, "—", "not measured"})
 	}
-	if s := r.S2[targetS2Level]; s != nil && r.fsync() > 0 {
-		ratio := s.Rate() / r.fsync()
-		got := fmt.Sprintf("%s req/s ÷ %s fsync/s = %.2f×", rate(s.Rate()), rate(r.fsync()), ratio)
-		if f := r.S2HTTP; f != nil && f.N > 0 {
-			got += fmt.Sprintf(" (no-op HTTP floor: %s req/s = %.2f×)", rate(f.Rate()), f.Rate()/r.fsync())
+	const s2 = "S2 at concurrency 64 ≥ 10% of the no-op HTTP floor"
+	if s, f := r.S2[targetS2Level], r.S2HTTP; s != nil && f != nil && f.Rate() > 0 {
+		ratio := s.Rate() / f.Rate()
+		got := fmt.Sprintf("%s of %s req/s = %.1f%%", rate(s.Rate()), rate(f.Rate()), 100*ratio)
+		if fs := r.fsync(); fs > 0 {
+			got += fmt.Sprintf(" (%.2f× the flush rate, %s/s)", s.Rate()/fs, rate(fs))
 		}
-		v = append(v, Verdict{"S2 at concurrency 64 ≥ 10× the flush rate", got, yesNo(ratio >= targetS2OfFsync)})
+		v = append(v, Verdict{s2, got, yesNo(ratio >= targetS2OfHTTP)})
 	} else {
-		v = append(v, Verdict{"S2 at concurrency 64 ≥ 10× the flush rate", "—", "not measured"})
+		v = append(v, Verdict{s2, "—", "not measured"})
 	}
-	if r.S3 != nil && r.S3.N > 0 {
-		got := ms(r.S3.P99)
-		if f := r.S3HTTP; f != nil && f.N > 0 {
-			got += fmt.Sprintf(" (no-op HTTP floor: p99 %s)", ms(f.P99))
-		}
-		v = append(v, Verdict{"S3 p99 < 2 ms at concurrency 16", got, yesNo(r.S3.P99 < targetS3P99)})
+	share := targetS3OfHTTPSQLite
+	if r.Engine == "postgres" {
+		share = targetS3OfHTTPPostgres
+	}
+	s3 := fmt.Sprintf("S3 at concurrency 16 ≥ %.0f%% of the no-op HTTP floor, p99 ≤ 1.5× its p99", 100*share)
+	if f := r.S3HTTP; r.S3 != nil && r.S3.N > 0 && f != nil && f.N > 0 && f.Rate() > 0 {
+		ratio := r.S3.Rate() / f.Rate()
+		p99 := float64(r.S3.P99) / float64(f.P99)
+		v = append(v, Verdict{s3, fmt.Sprintf("%s of %s checks/s = %.0f%%; p99 %s against %s = %.2f×",
+			rate(r.S3.Rate()), rate(f.Rate()), 100*ratio, ms(r.S3.P99), ms(f.P99), p99),
+			yesNo(ratio >= share && p99 <= targetS3P99OfHTTP)})
 	} else {
-		v = append(v, Verdict{"S3 p99 < 2 ms at concurrency 16", "—", "not measured"})
+		v = append(v, Verdict{s3, "—", "not measured"})
+	}
+	s4 := "S4 offboard p50 < 20 ms"
+	if r.Engine == "postgres" {
+		s4 += ", max < 25 ms"
 	}
 	if r.S4 != nil && r.S4.N > 0 {
-		v = append(v, Verdict{"S4 < 50 ms", fmt.Sprintf("offboard max %s, dry run max %s", ms(r.S4.Max), ms(r.S4Dry.Max)),
-			yesNo(r.S4.Max < targetS4 && r.S4Dry.Max < targetS4)})
+		met := r.S4.P50 < targetS4P50
+		if r.Engine == "postgres" {
+			met = met && r.S4.Max < targetS4MaxPostgres
+		}
+		v = append(v, Verdict{s4, fmt.Sprintf("offboard p50 %s, max %s; dry run p50 %s, max %s", ms(r.S4.P50), ms(r.S4.Max), ms(r.S4Dry.P50), ms(r.S4Dry.Max)),
+			yesNo(met)})
 	} else {
-		v = append(v, Verdict{"S4 < 50 ms", "—", "not measured"})
+		v = append(v, Verdict{s4, "—", "not measured"})
 	}
 	var first, last *SizePoint
 	for i := range r.Sizes {
@@ -391,7 +414,10 @@ func (rep *Report) discussion(b *strings.Builder, r *Result) {
 	}
 	if s := r.S2[targetS2Level]; s != nil && s.Rate() > 0 {
 		f := r.fsync()
-		w("- **S2.** At concurrency 64 memberd answers %s removals/s, %.2f× the disk's flush rate (%s/s); the target is 10×, %s/s.", rate(s.Rate()), s.Rate()/f, rate(f), rate(10*f))
+		w("- **S2.** At concurrency 64 memberd answers %s removals/s, %.2f× the disk's flush rate (%s/s).", rate(s.Rate()), s.Rate()/f, rate(f))
+		if h := r.S2HTTP; h != nil && h.Rate() > 0 {
+			w(" That is %.1f%% of the no-op HTTP floor (%s req/s); the target is 10%%.", 100*s.Rate()/h.Rate(), rate(h.Rate()))
+		}
 		switch {
 		case s.MachineCores > 0 && s.MachineCores < 0.75*n:
 			w(" The disk is not the limit, and the machine was not saturated either (%.2f of %d cores busy, the server %.2f): the writes are. A group runs its callers' work one after another on the single write connection, so all removals share one core's worth of time: %.2f ms of server CPU each (HTTP, the core, the SQL, the commit). 10× the flush rate would need under %.0f µs per removal on that one core, %.0f times less.",
@@ -415,8 +441,8 @@ func (rep *Report) discussion(b *strings.Builder, r *Result) {
 	}
 	if r.S3 != nil && r.S3.Rate() > 0 {
 		c := float64(rep.Config.S3Concurrency)
-		w("- **S3.** With %d checks in flight the mean latency is %d ÷ throughput (Little's law): %s checks/s gives %s. A p99 under 2 ms at this concurrency needs more than %.0f checks/s; each check cost %.2f ms of server CPU here (two read transactions: the credential, then the check) and the machine %.2f ms, so %d cores top out near %s checks/s. The check itself is index lookups only (see the plans).\n",
-			int(c), int(c), rate(r.S3.Rate()), ms(time.Duration(float64(time.Second)*c/r.S3.Rate())), c/0.002,
+		w("- **S3.** With %d checks in flight the mean latency is %d ÷ throughput (Little's law): %s checks/s gives %s. Each check cost %.2f ms of server CPU here (authentication's one statement, which also reads the organization's access epoch, then the access index or, when it cannot answer, one statement) and the machine %.2f ms, so %d cores top out near %s checks/s.\n",
+			int(c), int(c), rate(r.S3.Rate()), ms(time.Duration(float64(time.Second)*c/r.S3.Rate())),
 			1000*r.S3.ProcCores/r.S3.Rate(), 1000*r.S3.MachineCores/r.S3.Rate(), rep.Machine.Cores, rate(n*r.S3.Rate()/max(r.S3.MachineCores, 0.01)))
 	}
 	if r.S4 != nil && r.S4.N > 0 && r.StoreS4Dry != nil && r.StoreS4Dry.N > 0 {
