@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,19 +82,26 @@ func (r *recConn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.
 }
 
 // recordingStore is a membership.Store whose Update runs fn on a
-// recording connection and then rolls everything back: the Service makes
+// recording connection, seals the audit events as every engine does
+// before its commit, and then rolls everything back: the Service makes
 // its usual calls, and the statements it caused are kept for replay.
 type recordingStore struct {
 	membership.Store
-	eng   *Engine
-	stmts []Stmt
+	eng     *Engine
+	stmts   []Stmt
+	updated bool // an Update was recorded: later views are not the call's
 }
 
 func (r *recordingStore) Update(ctx context.Context, fn func(membership.Tx) error) error {
 	err := r.eng.inTx(ctx, func(c sqlstore.Conn) error {
 		rc := &recConn{c: c}
-		err := fn(sqlstore.NewTx(rc, r.eng.dialect))
+		tx := sqlstore.NewTx(rc, r.eng.dialect)
+		err := fn(tx)
+		if err == nil {
+			err = tx.Seal(ctx)
+		}
 		r.stmts = rc.stmts // a dry run's fn fails on purpose, after its work
+		r.updated = true
 		if err != nil {
 			return err
 		}
@@ -105,9 +113,17 @@ func (r *recordingStore) Update(ctx context.Context, fn func(membership.Tx) erro
 	return err
 }
 
-// View records a read like Update records a change.
+// View records a read like Update records a change, unless a change was
+// recorded already: the reads a change makes after its commit (its
+// receipt's hash) find nothing of a change that was rolled back, and are
+// not part of what the floor replays.
 func (r *recordingStore) View(ctx context.Context, fn func(membership.Tx) error) error {
-	return r.Update(ctx, fn)
+	if r.updated {
+		return r.Store.View(ctx, fn)
+	}
+	err := r.Update(ctx, fn)
+	r.updated = false
+	return err
 }
 
 // Record returns the statements the store runs for call, without
@@ -115,7 +131,11 @@ func (r *recordingStore) View(ctx context.Context, fn func(membership.Tx) error)
 // store and must make exactly one mutating call.
 func (e *Engine) Record(ctx context.Context, call func(svc *membership.Service) error) ([]Stmt, error) {
 	rs := &recordingStore{Store: e.Store, eng: e}
-	if err := call(membership.NewService(rs, membership.DefaultConfig())); err != nil {
+	cfg := membership.DefaultConfig()
+	// A change's receipt is completed after its commit; this one was
+	// rolled back, so that read finds nothing, which is expected here.
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	if err := call(membership.NewService(rs, cfg)); err != nil {
 		return nil, err
 	}
 	if len(rs.stmts) == 0 {
