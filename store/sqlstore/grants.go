@@ -77,20 +77,66 @@ func (t *Tx) GrantCount(ctx context.Context, p *membership.GrantListParams) (int
 }
 
 // GrantsDeactivate implements membership.Tx. One UPDATE revokes the
-// grants and returns them; the report keeps the lowest p.Limit ids.
+// lowest p.Limit grants and returns them, which for most members is all
+// of them; only when that filled the limit does a second UPDATE revoke
+// the rest, by row count. A member with 10,000 direct grants so costs two
+// statements and 100 rows read, not 10,000 rows returned and dropped.
 func (t *Tx) GrantsDeactivate(ctx context.Context, p *membership.DeactivateParams) ([]*membership.Grant, int, error) {
-	rows, err := deactivated(ctx, t, p, "grants", "revoked_at", "", 0, grantCols, scanGrant, func(g *membership.Grant) int64 {
+	asActive := func(g *membership.Grant) int64 {
 		g.Status, g.RevokedAt, g.Cause = membership.StatusActive, nil, ""
 		return g.ID
-	})
+	}
+	if p.Limit <= 0 {
+		rows, err := deactivated(ctx, t, p, "grants", "revoked_at", "", 0, grantCols, scanGrant, asActive)
+		return rows, len(rows), err
+	}
+	if p.Limit > maxReturning {
+		return t.grantsListThenRevoke(ctx, p)
+	}
+	args := []any{ts(p.At), p.Cause}
+	rows, err := collect(ctx, t, scanGrant, `UPDATE grants SET status = 'removed', revoked_at = $1, cause = $2 WHERE id IN (`+
+		firstActive(&args, "grants", p, p.Limit)+`) RETURNING `+grantCols, args...)
 	if err != nil {
 		return nil, 0, err
 	}
-	n := len(rows)
-	if p.Limit > 0 && n > p.Limit {
-		rows = rows[:p.Limit]
+	for _, g := range rows {
+		asActive(g)
 	}
-	return rows, n, nil
+	sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
+	if len(rows) < p.Limit {
+		return rows, len(rows), nil
+	}
+	args = []any{ts(p.At), p.Cause}
+	rest, err := t.c.Exec(ctx, `UPDATE grants SET status = 'removed', revoked_at = $1, cause = $2 WHERE `+deactivateWhere(&args, "", "", p, 0), args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	return rows, len(rows) + int(rest), nil
+}
+
+// maxReturning is the most rows GrantsDeactivate has an UPDATE return:
+// SQLite materializes RETURNING rows before the first is read, which for
+// a dry run's 10,000 grants measured 12 ms slower (BenchmarkS4, bench
+// module) than reading them with a SELECT and revoking by row count.
+const maxReturning = 1000
+
+// grantsListThenRevoke is GrantsDeactivate for a long report: the first
+// p.Limit grants read, then all revoked; the UPDATE's row count is the
+// exact total, since both statements select the same rows under the
+// member's lock.
+func (t *Tx) grantsListThenRevoke(ctx context.Context, p *membership.DeactivateParams) ([]*membership.Grant, int, error) {
+	args := []any{}
+	rows, err := collect(ctx, t, scanGrant, `SELECT `+grantCols+` FROM grants WHERE `+deactivateWhere(&args, "", "", p, 0)+
+		` ORDER BY id LIMIT `+arg(&args, p.Limit), args...)
+	if err != nil || len(rows) == 0 {
+		return rows, 0, err
+	}
+	args = []any{ts(p.At), p.Cause}
+	n, err := t.c.Exec(ctx, `UPDATE grants SET status = 'removed', revoked_at = $1, cause = $2 WHERE `+deactivateWhere(&args, "", "", p, 0), args...)
+	if err == nil && n < int64(len(rows)) {
+		err = fmt.Errorf("revoke grants of member %d: %d revoked, %d listed", p.MemberID, n, len(rows))
+	}
+	return rows, int(n), err
 }
 
 // GrantsReactivate implements membership.Tx.
