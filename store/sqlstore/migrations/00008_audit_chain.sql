@@ -17,7 +17,7 @@
 --
 -- The filter indexes lead with org_id and end with id, so that every
 -- filter of GET /api/v1/events pages by keyset from an index
--- (docs/performance.md shows the plans at 10M events).
+-- (docs/reliability.md shows the plans at 10M events).
 --
 -- Action names are rewritten to the one noun.verb vocabulary
 -- (membership.LegacyActions; a test holds this table to it). Down keeps
