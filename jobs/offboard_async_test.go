@@ -216,6 +216,16 @@ func TestOffboardAsync(t *testing.T) {
 				t.Errorf("part %+v not complete", part)
 			}
 		}
+		// Every chunk but the final one is recorded as it commits, which
+		// advances the access epoch: an access index cannot answer from
+		// before a chunk that took access away.
+		progressed, err := n.svc.Events(ctx, o.owner, membership.EventListParams{Action: membership.ActionOperationProgressed, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(progressed) != p.Chunks-1 {
+			t.Errorf("%d chunk events for %d chunks, want one for each but the final", len(progressed), p.Chunks)
+		}
 
 		// Undo both: each comes back exactly as it was.
 		syncUndo, err := n.svc.UndoRemoval(ctx, o.owner, g.RemovalID)

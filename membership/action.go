@@ -43,7 +43,12 @@ const (
 	ActionBookingCreated  = "booking.created"
 	ActionBookingRead     = "booking.read"
 
-	ActionOperationAccepted         = "operation.accepted"
+	ActionOperationAccepted = "operation.accepted"
+	// ActionOperationProgressed is one committed chunk of a background
+	// offboarding or undo: access it took away or gave back is in force
+	// from that commit, so the event (and the access epoch it advances)
+	// is written with it.
+	ActionOperationProgressed       = "operation.progressed"
 	ActionOperationCancelled        = "operation.cancelled"
 	ActionOperationRead             = "operation.read"
 	ActionScheduledRemovalCreated   = "scheduled_removal.created"

@@ -181,7 +181,14 @@ func (s *Service) runChunked(ctx context.Context, id string, finish func(tx Tx) 
 				return finish(tx)
 			}
 			final, err = step(ctx, tx, op)
-			if err != nil || !final {
+			if err != nil {
+				return err
+			}
+			if !final {
+				// The chunk's changes hold from this commit: recording
+				// them advances the organization's access epoch, so no
+				// access index answers from before them.
+				_, err = s.recordOperation(ctx, tx, op.actor(), ActionOperationProgressed, op)
 				return err
 			}
 			return finish(tx)
