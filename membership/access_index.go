@@ -116,15 +116,17 @@ func (e accessEntry) answer() *Access {
 
 type oneStatementKey struct{}
 
-// withOneStatement marks a view that runs at most one statement.
-func withOneStatement(ctx context.Context) context.Context {
+// WithOneStatement marks a view that runs at most one statement (see
+// OneStatement); an engine refuses the view's second statement.
+func WithOneStatement(ctx context.Context) context.Context {
 	return context.WithValue(ctx, oneStatementKey{}, true)
 }
 
 // OneStatement reports that the view ctx belongs to runs at most one
 // statement, so an engine may run it outside a transaction: a single
 // statement reads one consistent snapshot by itself, and PostgreSQL then
-// answers in one round trip instead of BEGIN, statement and ROLLBACK.
+// answers in one round trip instead of BEGIN, statement and ROLLBACK
+// (SQLite in one driver call instead of three).
 func OneStatement(ctx context.Context) bool {
 	one, _ := ctx.Value(oneStatementKey{}).(bool)
 	return one

@@ -118,7 +118,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 	if prefix == "" {
 		return nil, errBadToken("invalid token")
 	}
-	p, err := view(withOneStatement(ctx), s, func(tx Tx) (*Principal, error) {
+	p, err := view(WithOneStatement(ctx), s, func(tx Tx) (*Principal, error) {
 		p, err := tx.PrincipalGetByPrefix(ctx, prefix)
 		if ErrorCode(err) == CodeNotFound {
 			return nil, errBadToken("invalid token")

@@ -128,7 +128,7 @@ func (s *Service) CheckAccess(ctx context.Context, a Actor, member MemberRef, re
 	if member.Raw != "" {
 		return nil, ErrMemberNotFound
 	}
-	ctx = withOneStatement(ctx)
+	ctx = WithOneStatement(ctx)
 	key, keep := s.access.key(a.OrgID, member, resource)
 	if keep {
 		if e, ok := s.access.get(key); ok {

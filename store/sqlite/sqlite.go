@@ -163,6 +163,9 @@ func (s *Store) UpdateSQL(ctx context.Context, fn func(*sql.Tx, membership.Tx) e
 // View implements membership.Store.
 func (s *Store) View(ctx context.Context, fn func(membership.Tx) error) error {
 	s.rstmts.prepare(ctx)
+	if membership.OneStatement(ctx) {
+		return fn(sqlstore.NewTx(conn{single: &singleRead{db: s.reader}, stmts: s.rstmts}, dialect))
+	}
 	tx, err := s.reader.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin read: %w", err)
@@ -184,9 +187,41 @@ type conn struct {
 	tx     *sql.Tx
 	shared bool       // a group commit's transaction: see sqlstore.StmtContext
 	stmts  *stmtCache // nil: prepare every statement anew
+	single *singleRead
 }
 
+// singleRead runs a one-statement view (membership.OneStatement) on the
+// reader pool without a transaction. A lone statement reads one snapshot
+// of its own, so BEGIN and ROLLBACK, two of the three driver calls such a
+// view made, bought nothing: an access check request is two such views.
+// A second statement is refused, since it would read another snapshot.
+type singleRead struct {
+	db  *sql.DB
+	ran bool
+}
+
+// errSecondStatement is a view marked as one statement running another.
+var errSecondStatement = errors.New("a one-statement view ran a second statement")
+
+func (s *singleRead) use() error {
+	if s.ran {
+		return errSecondStatement
+	}
+	s.ran = true
+	return nil
+}
+
+// errRow is a Row whose statement never ran.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
 func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if c.single != nil {
+		if err := c.single.use(); err != nil {
+			return 0, err
+		}
+	}
 	res, err := c.execContext(sqlstore.StmtContext(ctx, c.shared), Rebind(query), args...)
 	if err != nil {
 		return 0, err
@@ -195,6 +230,11 @@ func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error
 }
 
 func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	if c.single != nil {
+		if err := c.single.use(); err != nil {
+			return nil, err
+		}
+	}
 	rows, err := c.queryContext(sqlstore.StmtContext(ctx, c.shared), Rebind(query), args...)
 	if err != nil {
 		return nil, err
@@ -203,6 +243,11 @@ func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Ro
 }
 
 func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	if c.single != nil {
+		if err := c.single.use(); err != nil {
+			return errRow{err}
+		}
+	}
 	return c.queryRowContext(sqlstore.StmtContext(ctx, c.shared), Rebind(query), args...)
 }
 

@@ -86,21 +86,42 @@ func (c *stmtCache) prepare(ctx context.Context) {
 // is one. query is already rebound to SQLite's placeholders.
 
 func (c conn) execContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if st := c.stmts.get(query); st != nil {
+	st := c.stmts.get(query)
+	if c.single != nil {
+		if st != nil {
+			return st.ExecContext(ctx, args...)
+		}
+		return c.single.db.ExecContext(ctx, query, args...)
+	}
+	if st != nil {
 		return c.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
 	return c.tx.ExecContext(ctx, query, args...)
 }
 
 func (c conn) queryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := c.stmts.get(query); st != nil {
+	st := c.stmts.get(query)
+	if c.single != nil {
+		if st != nil {
+			return st.QueryContext(ctx, args...)
+		}
+		return c.single.db.QueryContext(ctx, query, args...)
+	}
+	if st != nil {
 		return c.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 	}
 	return c.tx.QueryContext(ctx, query, args...)
 }
 
 func (c conn) queryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := c.stmts.get(query); st != nil {
+	st := c.stmts.get(query)
+	if c.single != nil {
+		if st != nil {
+			return st.QueryRowContext(ctx, args...)
+		}
+		return c.single.db.QueryRowContext(ctx, query, args...)
+	}
+	if st != nil {
 		return c.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
 	return c.tx.QueryRowContext(ctx, query, args...)

@@ -13,6 +13,7 @@ var statementTests = []test{
 	{"SingleRemoval", testStatementsSingleRemoval},
 	{"IdempotentReplayTakesNoWriter", testStatementsIdempotentReplay},
 	{"PerAccessCheck", testStatementsPerAccessCheck},
+	{"OneStatementView", testStatementsOneStatementView},
 }
 
 // MaxRemovalStatements bounds the statements one removal of a member
@@ -188,5 +189,42 @@ func testStatementsPerAccessCheck(t *testing.T, open Opener) {
 	}
 	if n := rs.take(); n != 1 {
 		t.Errorf("a check by e-mail ran %d statements, want 1", n)
+	}
+}
+
+// testStatementsOneStatementView checks the view engines run outside a
+// transaction (membership.OneStatement): it reads what was committed
+// before it, and a second statement, which would read another snapshot,
+// is refused rather than run.
+func testStatementsOneStatementView(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	one := membership.WithOneStatement(e.ctx)
+	epoch := func() int64 {
+		t.Helper()
+		var got int64
+		err := e.store.View(one, func(tx membership.Tx) error {
+			var err error
+			got, err = tx.AccessEpoch(one, e.org.ID)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("one-statement view: %v", err)
+		}
+		return got
+	}
+	before := epoch()
+	e.addMember(e.owner, "m@acme.test", membership.RoleMember)
+	if after := epoch(); after <= before {
+		t.Errorf("access epoch %d after a change, want more than %d: the view read an old snapshot", after, before)
+	}
+	err := e.store.View(one, func(tx membership.Tx) error {
+		if _, err := tx.AccessEpoch(one, e.org.ID); err != nil {
+			return err
+		}
+		_, err := tx.AccessEpoch(one, e.org.ID)
+		return err
+	})
+	if err == nil {
+		t.Error("a one-statement view ran a second statement")
 	}
 }
