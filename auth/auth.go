@@ -197,6 +197,6 @@ func Actor(p *membership.Principal, iface string, r *http.Request) membership.Ac
 	return membership.Actor{
 		OrgID: p.Credential.OrgID, MemberID: p.Member.ID, CredentialID: p.Credential.ID,
 		Scopes: p.Credential.Scopes, Interface: iface, RequestID: respond.RequestID(r),
-		AccessEpoch: p.AccessEpoch, Member: p.Member,
+		AccessEpoch: p.AccessEpoch, Member: p.Member, Unconfirmed: p.Unconfirmed,
 	}
 }

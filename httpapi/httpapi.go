@@ -51,6 +51,11 @@ const MaxIdempotencyKey = 255
 // metaScope is the operation metadata key naming the scope it requires.
 const metaScope = "memberd-scope"
 
+// metaDeferredAuth is the operation metadata key saying its one core call
+// is CheckAccess, which confirms a credential from the credential cache
+// itself (membership.WithDeferredAuthentication).
+const metaDeferredAuth = "memberd-deferred-auth"
+
 // metaNoStore is the operation metadata key saying its answer carries a
 // secret (see route.secret).
 const metaNoStore = "memberd-no-store"
@@ -196,6 +201,9 @@ func (h *handler) authenticate(ctx huma.Context, next func(huma.Context)) {
 	if t, ok := pathTarget(ctx); ok {
 		// A refusal at any stage, before the core call too, names it.
 		ar = r.WithContext(membership.WithEventTarget(r.Context(), t))
+	}
+	if deferred, _ := op.Metadata[metaDeferredAuth].(bool); deferred {
+		ar = ar.WithContext(membership.WithDeferredAuthentication(ar.Context()))
 	}
 	ac, err := h.authn.Authorize(ar, auth.Need{Interface: Interface, Action: membership.ActionFor(op.OperationID), Scope: scope, Schemes: []auth.Scheme{auth.Bearer}})
 	if err != nil {

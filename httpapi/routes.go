@@ -70,7 +70,7 @@ var routeTable = []route{
 	get("/bookings/{id}", "get-booking", "Bookings", read, (*handler).getBooking, "Get a booking"),
 
 	// Access check (access.go), audit events (events.go), credentials (credentials.go).
-	get("/access", "check-access", "Access", read, (*handler).checkAccess, "Can the member use the resource now, and through what"),
+	get("/access", "check-access", "Access", read, (*handler).checkAccess, "Can the member use the resource now, and through what").confirmsCredential(),
 	get("/events", "list-events", "Audit", audit, (*handler).listEvents, "Audit events, newest first"),
 	get("/events/export", "export-events", "Audit", audit, (*handler).exportEvents, "Export audit events as JSON Lines or CSV, streamed oldest first").documented((*handler).documentExport),
 	get("/credentials", "list-credentials", "Credentials", manage, (*handler).listCredentials, "List credentials (never their secrets)"),
@@ -143,6 +143,9 @@ type route struct {
 	isSchedulable bool
 	// carriesSecret says the answer shows a secret, which no cache may keep.
 	carriesSecret bool
+	// deferredAuth says the route's one core call is CheckAccess, which
+	// confirms a cached credential itself.
+	deferredAuth bool
 	// document, when set, adds to the operation's document what huma
 	// cannot infer (a streamed answer's media types).
 	document func(h *handler, op *huma.Operation)
@@ -205,6 +208,14 @@ func (rt route) documented(fn func(h *handler, op *huma.Operation)) route {
 	return rt
 }
 
+// confirmsCredential marks a route whose one core call is CheckAccess,
+// which may take a credential from the credential cache and confirm it in
+// its own statement (membership.WithDeferredAuthentication).
+func (rt route) confirmsCredential() route {
+	rt.deferredAuth = true
+	return rt
+}
+
 // schedulable marks a removal that takes effective_at.
 func (rt route) schedulable() route {
 	rt.isSchedulable = true
@@ -235,7 +246,7 @@ func (rt route) humaOperation() huma.Operation {
 		Summary:       rt.summary,
 		Tags:          []string{rt.tag},
 		DefaultStatus: rt.status,
-		Metadata:      map[string]any{metaScope: rt.scope, metaNoStore: rt.carriesSecret},
+		Metadata:      map[string]any{metaScope: rt.scope, metaNoStore: rt.carriesSecret, metaDeferredAuth: rt.deferredAuth},
 		Security:      []map[string][]string{{securityScheme: {rt.scope}}},
 		Errors:        readErrors,
 		// The middleware already bounded the body at DefaultMaxBody with its

@@ -103,6 +103,9 @@ type Principal struct {
 	// another way. It lets a check made for this request answer from the
 	// access index with no statement of its own (see Actor.AccessEpoch).
 	AccessEpoch *int64
+	// Unconfirmed is set when the credential came from the credential
+	// cache instead of a read (see WithDeferredAuthentication).
+	Unconfirmed *UnconfirmedCredential
 }
 
 // Authenticate checks a secret and returns who it acts for. Every failure
@@ -118,33 +121,52 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 	if prefix == "" {
 		return nil, errBadToken("invalid token")
 	}
-	p, err := view(WithOneStatement(ctx), s, func(tx Tx) (*Principal, error) {
-		p, err := tx.PrincipalGetByPrefix(ctx, prefix)
-		if ErrorCode(err) == CodeNotFound {
-			return nil, errBadToken("invalid token")
-		} else if err != nil {
-			return nil, err
+	sum := sha256.Sum256([]byte(token))
+	deferred := deferredAuthentication(ctx)
+	if deferred {
+		if p, ok := s.creds.get(sum, prefix); ok {
+			if exp := p.Credential.ExpiresAt; exp == nil || s.now().Before(*exp) {
+				s.touchCredential(ctx, p.Credential)
+				s.creds.touched(sum, p.Credential)
+				return p, nil
+			}
+			s.creds.drop(sum) // expired: the full path says so
 		}
-		c := p.Credential
-		sum := sha256.Sum256([]byte(token))
-		if subtle.ConstantTimeCompare(sum[:], c.Hash) != 1 {
-			return nil, errBadToken("invalid token")
-		}
-		if c.RevokedAt != nil {
-			return nil, errBadToken("token has been revoked")
-		}
-		if c.ExpiresAt != nil && !s.now().Before(*c.ExpiresAt) {
-			return nil, errBadToken("token has expired")
-		}
-		if !p.Member.Active() {
-			return nil, errBadToken("the token's member has been removed")
-		}
-		return p, nil
-	})
-	if err == nil {
-		s.touchCredential(ctx, p.Credential)
 	}
-	return p, err
+	p, err := view(WithOneStatement(ctx), s, func(tx Tx) (*Principal, error) { return s.principal(ctx, tx, prefix, sum) })
+	if err != nil {
+		return nil, err
+	}
+	s.touchCredential(ctx, p.Credential)
+	if deferred {
+		s.creds.put(sum, p)
+	}
+	return p, nil
+}
+
+// principal reads the credential named by prefix and returns who it acts
+// for, if the secret hashing to sum is its secret and it is in force.
+func (s *Service) principal(ctx context.Context, tx Tx, prefix string, sum [sha256.Size]byte) (*Principal, error) {
+	p, err := tx.PrincipalGetByPrefix(ctx, prefix)
+	if ErrorCode(err) == CodeNotFound {
+		return nil, errBadToken("invalid token")
+	} else if err != nil {
+		return nil, err
+	}
+	c := p.Credential
+	if subtle.ConstantTimeCompare(sum[:], c.Hash) != 1 {
+		return nil, errBadToken("invalid token")
+	}
+	if c.RevokedAt != nil {
+		return nil, errBadToken("token has been revoked")
+	}
+	if c.ExpiresAt != nil && !s.now().Before(*c.ExpiresAt) {
+		return nil, errBadToken("token has expired")
+	}
+	if !p.Member.Active() {
+		return nil, errBadToken("the token's member has been removed")
+	}
+	return p, nil
 }
 
 // CreateCredentialRequest asks for a new credential.

@@ -128,11 +128,14 @@ func (s *Service) CheckAccess(ctx context.Context, a Actor, member MemberRef, re
 	if member.Raw != "" {
 		return nil, ErrMemberNotFound
 	}
-	ctx = WithOneStatement(ctx)
+	one := WithOneStatement(ctx)
 	key, keep := s.access.key(a.OrgID, member, resource)
+	if u := a.Unconfirmed; u != nil {
+		return s.checkAccessUnconfirmed(ctx, a, u, member, resource, key, keep)
+	}
 	if keep {
 		if e, ok := s.access.get(key); ok {
-			epoch, err := s.accessEpoch(ctx, a)
+			epoch, err := s.accessEpoch(one, a)
 			if err != nil {
 				return nil, err
 			}
@@ -141,12 +144,76 @@ func (s *Service) CheckAccess(ctx context.Context, a Actor, member MemberRef, re
 			}
 		}
 	}
-	ans, err := view(ctx, s, func(tx Tx) (*AccessAnswer, error) {
-		return tx.AccessCheckRef(ctx, &AccessCheckRefParams{Member: *member.getParams(a.OrgID), Resource: *resource.params(a.OrgID)})
+	ans, err := view(one, s, func(tx Tx) (*AccessAnswer, error) {
+		return tx.AccessCheckRef(one, accessCheckParams(a, member, resource))
 	})
-	switch {
-	case err != nil:
+	if err != nil {
 		return nil, err
+	}
+	return s.accessAnswered(ans, key, keep)
+}
+
+// checkAccessUnconfirmed answers a check whose credential came from the
+// credential cache, valid at u.Epoch. The one statement a check runs
+// anyway (the index's epoch, or the check itself) reads the epoch of its
+// snapshot; if it is still u.Epoch, the credential is still in force there.
+// If not, the credential is read again with the check, in one snapshot.
+func (s *Service) checkAccessUnconfirmed(ctx context.Context, a Actor, u *UnconfirmedCredential, member MemberRef, resource Ref, key accessKey, keep bool) (*Access, error) {
+	one := WithOneStatement(ctx)
+	moved := false
+	if keep {
+		if e, ok := s.access.get(key); ok && e.epoch == u.Epoch {
+			epoch, err := view(one, s, func(tx Tx) (int64, error) { return tx.AccessEpoch(one, a.OrgID) })
+			if err != nil {
+				return nil, err
+			}
+			if epoch == u.Epoch {
+				return e.answer(), nil
+			}
+			moved = true
+		}
+	}
+	var ans *AccessAnswer
+	var err error
+	if !moved {
+		ans, err = view(one, s, func(tx Tx) (*AccessAnswer, error) {
+			return tx.AccessCheckRef(one, accessCheckParams(a, member, resource))
+		})
+		if err != nil {
+			return nil, err
+		}
+		moved = ans.Epoch != u.Epoch
+	}
+	if moved {
+		var p *Principal
+		ans, err = view(ctx, s, func(tx Tx) (*AccessAnswer, error) {
+			if p, err = s.principal(ctx, tx, u.prefix, u.hash); err != nil {
+				return nil, err
+			}
+			return tx.AccessCheckRef(ctx, accessCheckParams(a, member, resource))
+		})
+		if ErrorCode(err) == CodeUnauthorized {
+			s.creds.drop(u.hash)
+			s.AuditRefusedAuth(ctx, a.Interface, a.RequestID, u.prefix, RefusalReason(err))
+			return nil, err
+		} else if err != nil {
+			return nil, err
+		}
+		if p.AccessEpoch != nil {
+			s.creds.put(u.hash, p)
+		}
+	}
+	return s.accessAnswered(ans, key, keep)
+}
+
+func accessCheckParams(a Actor, member MemberRef, resource Ref) *AccessCheckRefParams {
+	return &AccessCheckRefParams{Member: *member.getParams(a.OrgID), Resource: *resource.params(a.OrgID)}
+}
+
+// accessAnswered turns a check's answer into CheckAccess's, and keeps it
+// in the access index at the epoch it was read at.
+func (s *Service) accessAnswered(ans *AccessAnswer, key accessKey, keep bool) (*Access, error) {
+	switch {
 	case !ans.MemberFound:
 		return nil, ErrMemberNotFound
 	case !ans.ResourceFound:

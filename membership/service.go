@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -76,6 +77,7 @@ type Service struct {
 
 	authRefusals authRefusals
 	access       *accessIndex
+	creds        *credentialCache
 }
 
 // NewService returns a Service over store.
@@ -90,7 +92,7 @@ func NewService(store Store, cfg Config) *Service {
 		cfg.Logger = slog.Default()
 	}
 	return &Service{store: store, cfg: cfg, queue: cfg.Queue, authRefusals: authRefusals{sources: map[refusalSource]*refusalCount{}},
-		access: newAccessIndex(cfg.AccessIndex)}
+		access: newAccessIndex(cfg.AccessIndex), creds: newCredentialCache(cfg.AccessIndex)}
 }
 
 // Store returns the store the service runs on, for wiring jobs and tests.
@@ -121,6 +123,10 @@ type Actor struct {
 	// Member is the acting membership as authentication read it, so that
 	// the call's transaction need not read it again; nil makes it read it.
 	Member *Member `json:"-"`
+	// Unconfirmed is set when the credential was not read for this
+	// request (Principal.Unconfirmed): only CheckAccess accepts such an
+	// actor, and every change refuses it.
+	Unconfirmed *UnconfirmedCredential `json:"-"`
 }
 
 type idempotencyKey struct{}
@@ -143,6 +149,11 @@ func WithIdempotency(ctx context.Context, key, requestHash string) context.Conte
 // attempt. action names the attempt in that audit event.
 func mutate[T any](ctx context.Context, s *Service, a Actor, action string, fn func(tx Tx) (T, error)) (T, error) {
 	var result T
+	if a.Unconfirmed != nil {
+		// An adapter bug, not the client's: a deferred authentication
+		// admits an access check and nothing else.
+		return result, errors.New("a change was asked with an unconfirmed credential")
+	}
 	idem, hasIdem := ctx.Value(idempotencyKey{}).(idempotency)
 	hasIdem = hasIdem && a.CredentialID != 0
 	replay := func(tx Tx) (bool, error) {

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/memberd/memberd/membership"
 )
@@ -14,6 +15,7 @@ var accessIndexTests = []test{
 	{"NeverStaleAcrossNodes", testAccessNeverStaleAcrossNodes},
 	{"NeverStaleUnderConcurrency", testAccessNeverStaleUnderConcurrency},
 	{"NotFound", testAccessNotFound},
+	{"CredentialNeverStale", testAccessCredentialNeverStale},
 }
 
 // staleRounds bounds the staleness tests: thousands of removals, each
@@ -68,35 +70,50 @@ func newAccessWorld(t *testing.T, open Opener) *accessWorld {
 // request is the actor of one request to node svc, authenticated as an
 // adapter does it: with the access epoch read along with the credential.
 func (w *accessWorld) request(svc *membership.Service) (membership.Actor, error) {
-	p, err := svc.Authenticate(w.ctx, w.secret)
+	return requestActor(w.ctx, svc, w.secret)
+}
+
+// deferredRequest is the actor of an access check request to node svc,
+// authenticated as the native access check route does it: from the
+// credential cache when it holds the credential, unconfirmed.
+func (w *accessWorld) deferredRequest(svc *membership.Service) (membership.Actor, error) {
+	return requestActor(membership.WithDeferredAuthentication(w.ctx), svc, w.secret)
+}
+
+func requestActor(ctx context.Context, svc *membership.Service, secret string) (membership.Actor, error) {
+	p, err := svc.Authenticate(ctx, secret)
 	if err != nil {
 		return membership.Actor{}, err
 	}
 	return membership.Actor{OrgID: p.Credential.OrgID, MemberID: p.Member.ID, CredentialID: p.Credential.ID,
-		Scopes: p.Credential.Scopes, Interface: "storetest", AccessEpoch: p.AccessEpoch}, nil
+		Scopes: p.Credential.Scopes, Interface: "storetest", AccessEpoch: p.AccessEpoch, Unconfirmed: p.Unconfirmed}, nil
 }
 
 // check asks node svc whether w.m can use r and fails unless the answer
 // is want and equals what the database says without any index.
+// Each way of authenticating is asked: as most routes do, and deferred,
+// as the access check route does.
 func (w *accessWorld) check(t *testing.T, svc *membership.Service, r *membership.Resource, want bool, when string) {
 	t.Helper()
-	a, err := w.request(svc)
-	if err != nil {
-		t.Fatalf("%s: authenticate: %v", when, err)
-	}
-	got, err := svc.CheckAccess(w.ctx, a, membership.MemberRef{ID: w.m.ID}, membership.Ref{ID: r.ID})
-	if err != nil {
-		t.Fatalf("%s: check %s: %v", when, r.Name, err)
-	}
-	if got.Allowed != want {
-		t.Fatalf("%s: access to %s allowed = %v, want %v", when, r.Name, got.Allowed, want)
-	}
 	truth, err := w.truth.CheckAccess(w.ctx, w.owner, membership.MemberRef{ID: w.m.ID}, membership.Ref{ID: r.ID})
 	if err != nil {
 		t.Fatalf("%s: check %s without index: %v", when, r.Name, err)
 	}
-	if fmt.Sprint(*got) != fmt.Sprint(*truth) {
-		t.Fatalf("%s: access to %s = %+v, the database says %+v", when, r.Name, *got, *truth)
+	for _, request := range []func(*membership.Service) (membership.Actor, error){w.deferredRequest, w.request} {
+		a, err := request(svc)
+		if err != nil {
+			t.Fatalf("%s: authenticate: %v", when, err)
+		}
+		got, err := svc.CheckAccess(w.ctx, a, membership.MemberRef{ID: w.m.ID}, membership.Ref{ID: r.ID})
+		if err != nil {
+			t.Fatalf("%s: check %s (unconfirmed credential: %v): %v", when, r.Name, a.Unconfirmed != nil, err)
+		}
+		if got.Allowed != want {
+			t.Fatalf("%s: access to %s allowed = %v, want %v (unconfirmed credential: %v)", when, r.Name, got.Allowed, want, a.Unconfirmed != nil)
+		}
+		if fmt.Sprint(*got) != fmt.Sprint(*truth) {
+			t.Fatalf("%s: access to %s = %+v, the database says %+v", when, r.Name, *got, *truth)
+		}
 	}
 	// An actor that carries no epoch (made without authenticating) has
 	// the check read it; that answer must be as fresh.
@@ -224,10 +241,13 @@ func testAccessNeverStaleUnderConcurrency(t *testing.T, open Opener) {
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
-	for i := range 2 {
-		svc := w.nodeB
+	for i := range 4 {
+		svc, request := w.nodeB, w.request
 		if i%2 == 1 {
 			svc = w.svc
+		}
+		if i >= 2 {
+			request = w.deferredRequest
 		}
 		wg.Add(1)
 		go func() {
@@ -237,7 +257,7 @@ func testAccessNeverStaleUnderConcurrency(t *testing.T, open Opener) {
 				// it was started in: no restore can begin meanwhile.
 				mu.RLock()
 				mustDeny := removed
-				a, err := w.request(svc)
+				a, err := request(svc)
 				var got *membership.Access
 				if err == nil {
 					got, err = svc.CheckAccess(w.ctx, a, membership.MemberRef{ID: w.m.ID}, membership.Ref{ID: w.direct.ID})
@@ -320,6 +340,99 @@ func testAccessNotFound(t *testing.T, open Opener) {
 		got, err := w.nodeB.CheckAccess(w.ctx, w.owner, m, membership.Ref{UUID: w.viaGroup.UUID})
 		if err != nil || !got.Allowed || len(got.GroupIDs) != 1 || got.GroupIDs[0] != w.group.ID || got.Direct {
 			t.Errorf("check by %+v: got %+v, %v; want allowed through group %d only", m, got, err, w.group.ID)
+		}
+	}
+}
+
+// testAccessCredentialNeverStale warms node B's credential cache (and
+// access index), ends the credential on node A in each way there is, and
+// checks on B at once: the check must be refused as unauthenticated, never
+// answered, whichever path (index or statement) it takes.
+func testAccessCredentialNeverStale(t *testing.T, open Opener) {
+	w := newAccessWorld(t, open)
+	issue := func(holder *membership.Member, expires *time.Time) (string, int64) {
+		t.Helper()
+		issued, err := w.svc.CreateCredential(w.ctx, w.owner, membership.CreateCredentialRequest{Member: membership.MemberRef{ID: holder.ID},
+			Name: "door", Scopes: []string{membership.ScopeMembersRead}, ExpiresAt: expires})
+		if err != nil {
+			t.Fatalf("create credential: %v", err)
+		}
+		return issued.Secret, issued.Credential.ID
+	}
+	checkAs := func(secret string, warmIndex bool) (*membership.Access, error) {
+		a, err := requestActor(membership.WithDeferredAuthentication(w.ctx), w.nodeB, secret)
+		if err != nil {
+			return nil, err
+		}
+		r := w.direct
+		if !warmIndex {
+			r = w.createResource("lock", fmt.Sprintf("cold %d", time.Now().UnixNano()), nil)
+		}
+		return w.nodeB.CheckAccess(w.ctx, a, membership.MemberRef{ID: w.m.ID}, membership.Ref{ID: r.ID})
+	}
+	for _, warmIndex := range []bool{true, false} {
+		ends := []struct {
+			name string
+			end  func(t *testing.T) string // the secret it ended
+		}{
+			{"revocation", func(t *testing.T) string {
+				secret, id := issue(w.ownerMember, nil)
+				warm(t, checkAs, secret)
+				if _, err := w.svc.RevokeCredential(w.ctx, w.owner, id); err != nil {
+					t.Fatalf("revoke: %v", err)
+				}
+				return secret
+			}},
+			{"holder's removal", func(t *testing.T) string {
+				holder := w.addMember(w.owner, fmt.Sprintf("holder%d@acme.test", time.Now().UnixNano()), membership.RoleAdmin)
+				secret, _ := issue(holder, nil)
+				warm(t, checkAs, secret)
+				if _, err := w.svc.RemoveMember(w.ctx, w.owner, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: holder.ID}}); err != nil {
+					t.Fatalf("remove holder: %v", err)
+				}
+				return secret
+			}},
+			{"expiry", func(t *testing.T) string {
+				at := w.clock.Now().Add(time.Hour)
+				secret, _ := issue(w.ownerMember, &at)
+				warm(t, checkAs, secret)
+				w.clock.Advance(2 * time.Hour)
+				return secret
+			}},
+		}
+		for _, e := range ends {
+			secret := e.end(t)
+			for try := range 2 {
+				_, err := checkAs(secret, warmIndex)
+				if membership.ErrorCode(err) != membership.CodeUnauthorized {
+					t.Fatalf("index warm %v: check %d after the credential's %s: err = %v, want unauthorized", warmIndex, try+1, e.name, err)
+				}
+			}
+		}
+	}
+	// A change asked with an unconfirmed credential is refused outright.
+	a, err := w.deferredRequest(w.nodeB)
+	if err == nil {
+		a, err = w.deferredRequest(w.nodeB)
+	}
+	if err != nil {
+		t.Fatalf("authenticate: %v", err)
+	}
+	if a.Unconfirmed == nil {
+		t.Fatal("a second deferred authentication read the credential again")
+	}
+	if _, err := w.nodeB.RemoveMember(w.ctx, a, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: w.m.ID}}); err == nil {
+		t.Error("a removal with an unconfirmed credential went through")
+	}
+}
+
+// warm makes a check with secret succeed twice, so that the node holds
+// the credential in its cache.
+func warm(t *testing.T, checkAs func(string, bool) (*membership.Access, error), secret string) {
+	t.Helper()
+	for range 2 {
+		if _, err := checkAs(secret, true); err != nil {
+			t.Fatalf("warm up: %v", err)
 		}
 	}
 }

@@ -190,6 +190,33 @@ func testStatementsPerAccessCheck(t *testing.T, open Opener) {
 	if n := rs.take(); n != 1 {
 		t.Errorf("a check by e-mail ran %d statements, want 1", n)
 	}
+	// As the access check route authenticates (deferred): once the
+	// credential is cached, a whole request is one statement, which both
+	// confirms the credential and answers (or proves the index current).
+	other := e.createResource("lock", "side", nil)
+	request := func(r *membership.Resource, statements int64, when string) {
+		t.Helper()
+		rs.take()
+		a, err := requestActor(membership.WithDeferredAuthentication(e.ctx), e.svc, issued.Secret)
+		if err != nil {
+			t.Fatalf("%s: authenticate: %v", when, err)
+		}
+		if _, err := e.svc.CheckAccess(e.ctx, a, membership.MemberRef{ID: m.ID}, membership.Ref{ID: r.ID}); err != nil {
+			t.Fatalf("%s: check: %v", when, err)
+		}
+		if n := rs.take(); n != statements {
+			t.Errorf("%s: the request ran %d statements, want %d", when, n, statements)
+		}
+	}
+	request(r, 2, "deferred, credential not cached yet")
+	request(r, 1, "deferred, credential cached, index warm")
+	request(other, 1, "deferred, credential cached, index cold")
+	if _, err := e.svc.RestoreMember(e.ctx, e.owner, membership.RestoreMemberRequest{Member: membership.MemberRef{ID: m.ID}}); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	// The epoch moved: the credential is read again with the check.
+	request(other, 3, "deferred, after a change")
+	request(other, 1, "deferred, after a change, cached again")
 }
 
 // testStatementsOneStatementView checks the view engines run outside a

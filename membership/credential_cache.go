@@ -1,0 +1,123 @@
+package membership
+
+import (
+	"context"
+	"crypto/sha256"
+	"slices"
+	"sync"
+)
+
+// An access check request used to run two statements: authentication
+// (which also reads the organization's access epoch) and the check. The
+// credential cache folds the first into the second. A credential is
+// valid at an epoch; every change that could end its validity (its
+// revocation, its member's removal) is an audited change of its
+// organization and so moves the epoch; expiry is a matter of the clock.
+// So a credential read at epoch e is still valid in any snapshot where the
+// epoch is still e, and the check's own statement reads the epoch of its
+// snapshot anyway. Only calls that confirm the epoch may take such an
+// actor: the native access check, marked by WithDeferredAuthentication.
+
+// maxCachedCredentials bounds the credential cache: a few hundred bytes
+// an entry, so a little over a megabyte when full.
+const maxCachedCredentials = 4096
+
+// UnconfirmedCredential says a request's credential was not read for it:
+// it was valid at Epoch, and the one call that accepts such an actor
+// (CheckAccess) confirms the epoch in its own statement, or else reads the
+// credential again before answering.
+type UnconfirmedCredential struct {
+	Epoch  int64
+	prefix string
+	hash   [sha256.Size]byte
+}
+
+type deferredAuthKey struct{}
+
+// WithDeferredAuthentication marks ctx's request as one whose only core
+// call is CheckAccess: Authenticate may then answer from the credential
+// cache with an unconfirmed principal (Principal.Unconfirmed), which
+// nothing but CheckAccess accepts.
+func WithDeferredAuthentication(ctx context.Context) context.Context {
+	return context.WithValue(ctx, deferredAuthKey{}, true)
+}
+
+func deferredAuthentication(ctx context.Context) bool {
+	d, _ := ctx.Value(deferredAuthKey{}).(bool)
+	return d
+}
+
+// credentialCache keeps principals authenticated for checks, by the hash
+// of their secret, with the epoch they were read at.
+type credentialCache struct {
+	max int // 0: off
+
+	mu      sync.Mutex
+	entries map[[sha256.Size]byte]cachedPrincipal
+}
+
+type cachedPrincipal struct {
+	credential Credential
+	member     Member
+	epoch      int64
+}
+
+func newCredentialCache(accessIndex int) *credentialCache {
+	size := maxCachedCredentials
+	if accessIndex < 0 {
+		size = 0 // the access index is off, and so is this cache
+	}
+	return &credentialCache{max: size, entries: map[[sha256.Size]byte]cachedPrincipal{}}
+}
+
+// get returns an unconfirmed principal for the secret hashing to sum,
+// with copies the caller may change.
+func (c *credentialCache) get(sum [sha256.Size]byte, prefix string) (*Principal, bool) {
+	if c.max == 0 {
+		return nil, false
+	}
+	c.mu.Lock()
+	e, ok := c.entries[sum]
+	c.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	cr, m := e.credential, e.member
+	cr.Scopes = slices.Clone(cr.Scopes)
+	return &Principal{Credential: &cr, Member: &m, Unconfirmed: &UnconfirmedCredential{Epoch: e.epoch, prefix: prefix, hash: sum}}, true
+}
+
+// put keeps p, read with its epoch; a full cache drops an arbitrary entry.
+func (c *credentialCache) put(sum [sha256.Size]byte, p *Principal) {
+	if c.max == 0 || p.AccessEpoch == nil {
+		return
+	}
+	e := cachedPrincipal{credential: *p.Credential, member: *p.Member, epoch: *p.AccessEpoch}
+	e.credential.Scopes = slices.Clone(p.Credential.Scopes)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.entries[sum]; !ok && len(c.entries) >= c.max {
+		for k := range c.entries {
+			delete(c.entries, k)
+			break
+		}
+	}
+	c.entries[sum] = e
+}
+
+// touched notes that the credential's last use was recorded, so that the
+// next hits do not record it again.
+func (c *credentialCache) touched(sum [sha256.Size]byte, cr *Credential) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[sum]; ok && e.credential.ID == cr.ID {
+		e.credential.LastUsedAt = cr.LastUsedAt
+		c.entries[sum] = e
+	}
+}
+
+func (c *credentialCache) drop(sum [sha256.Size]byte) {
+	c.mu.Lock()
+	delete(c.entries, sum)
+	c.mu.Unlock()
+}
