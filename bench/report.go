@@ -441,7 +441,7 @@ func (rep *Report) discussion(b *strings.Builder, r *Result) {
 	}
 	if r.S3 != nil && r.S3.Rate() > 0 {
 		c := float64(rep.Config.S3Concurrency)
-		w("- **S3.** With %d checks in flight the mean latency is %d ÷ throughput (Little's law): %s checks/s gives %s. Each check cost %.2f ms of server CPU here (authentication's one statement, which also reads the organization's access epoch, then the access index or, when it cannot answer, one statement) and the machine %.2f ms, so %d cores top out near %s checks/s.\n",
+		w("- **S3.** With %d checks in flight the mean latency is %d ÷ throughput (Little's law): %s checks/s gives %s. Each check cost %.2f ms of server CPU here (one statement a request once the credential is cached: it confirms the credential by the organization's access epoch and either proves the access index's answer current or is the check itself) and the machine %.2f ms, so %d cores top out near %s checks/s.\n",
 			int(c), int(c), rate(r.S3.Rate()), ms(time.Duration(float64(time.Second)*c/r.S3.Rate())),
 			1000*r.S3.ProcCores/r.S3.Rate(), 1000*r.S3.MachineCores/r.S3.Rate(), rep.Machine.Cores, rate(n*r.S3.Rate()/max(r.S3.MachineCores, 0.01)))
 	}
