@@ -113,7 +113,8 @@ func (r *recordingStore) Update(ctx context.Context, fn func(membership.Tx) erro
 	return err
 }
 
-// View records a read like Update records a change, unless a change was
+// View records a read like Update records a change, after the reads
+// recorded before it, unless a change was
 // recorded already: the reads a change makes after its commit (its
 // receipt's hash) find nothing of a change that was rolled back, and are
 // not part of what the floor replays.
@@ -121,8 +122,12 @@ func (r *recordingStore) View(ctx context.Context, fn func(membership.Tx) error)
 	if r.updated {
 		return r.Store.View(ctx, fn)
 	}
+	// Views add up (an access check request is authentication's view and
+	// the check's); a change's Update keeps its own statements alone.
+	before := r.stmts
 	err := r.Update(ctx, fn)
 	r.updated = false
+	r.stmts = append(before, r.stmts...)
 	return err
 }
 
