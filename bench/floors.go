@@ -185,7 +185,7 @@ func (r *runner) floorsAndPlans(ctx context.Context) error {
 	if r.cfg.Scenarios["S1"] {
 		batches := r.batches(r.cfg.FloorBatches)
 		s, err := r.loop(ctx, 1, len(batches), func(ctx context.Context, i int) (int, error) {
-			res, err := svc.RemoveBatch(ctx, r.d.Actor("highq"), r.siteBatch(batches[i]))
+			res, err := svc.RemoveBatch(membership.WithReportDiscarded(ctx), r.d.Actor("highq"), r.siteBatch(batches[i]))
 			if err == nil && res.Removed != len(batches[i]) {
 				err = fmt.Errorf("removed %d of %d", res.Removed, len(batches[i]))
 			}
@@ -200,7 +200,7 @@ func (r *runner) floorsAndPlans(ctx context.Context) error {
 		recorded := make([][]Stmt, len(batches))
 		for i, b := range batches {
 			if recorded[i], err = r.e.Record(ctx, func(svc *membership.Service) error {
-				_, err := svc.RemoveBatch(ctx, r.d.Actor("highq"), r.siteBatch(b))
+				_, err := svc.RemoveBatch(membership.WithReportDiscarded(ctx), r.d.Actor("highq"), r.siteBatch(b))
 				return err
 			}); err != nil {
 				return fmt.Errorf("record S1: %w", err)
@@ -317,11 +317,11 @@ func (r *runner) plans(ctx context.Context) error {
 		call func(svc *membership.Service) error
 	}{
 		{"S1 site removal (HighQ, per id)", func(svc *membership.Service) error {
-			_, err := svc.RemoveBatch(ctx, a, r.siteBatch([]int64{target}))
+			_, err := svc.RemoveBatch(membership.WithReportDiscarded(ctx), a, r.siteBatch([]int64{target}))
 			return err
 		}},
 		{"S2/S5 member removal (Jicoo)", func(svc *membership.Service) error {
-			_, err := svc.RemoveMember(ctx, a, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: target}})
+			_, err := svc.RemoveMember(membership.WithReportDiscarded(ctx), a, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: target}})
 			return err
 		}},
 		{"S3 access check", func(svc *membership.Service) error {

@@ -216,7 +216,8 @@ func (h *handler) removeSiteUsers(w http.ResponseWriter, r *http.Request) {
 	for i, it := range items {
 		refs[i] = it.ref
 	}
-	res, err := h.svc.RemoveBatch(r.Context(), a, membership.BatchRequest{
+	// HighQ answers with each id's status alone, never a report.
+	res, err := h.svc.RemoveBatch(membership.WithReportDiscarded(r.Context()), a, membership.BatchRequest{
 		Scope: membership.ScopeSpace, Space: membership.Ref{ID: siteID}, Items: refs,
 		Rule: membership.RuleAdminAddedOnly,
 	})
