@@ -102,6 +102,35 @@ func TestAuthorization(t *testing.T) {
 		wantProblem(t, e.call("DELETE", removal(f), secret, nil), http.StatusUnauthorized)
 		unchanged(t, e, f)
 	})
+	t.Run("ErrRevokedWhileCached", func(t *testing.T) {
+		// The access check route takes its credential from the credential
+		// cache; a revocation on any node must end it at the next request,
+		// answered and audited like any refused token.
+		e := newEnv(t)
+		f := e.fixture("bob@acme.test")
+		secret := e.credential(e.org.Owner, nil, membership.ScopeMembersRead)
+		path := fmt.Sprintf("/api/v1/access?member=%d&resource=%d", f.member.ID, f.room.ID)
+		for range 2 {
+			e.must(200, "GET", path, secret, nil)
+		}
+		p, err := e.svc.Authenticate(e.ctx, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.must(200, "DELETE", "/api/v1/credentials/"+strconv.FormatInt(p.Credential.ID, 10), e.owner, nil)
+		r := e.call("GET", path, secret, nil)
+		if got := wantProblem(t, r, http.StatusUnauthorized); got.Detail != "invalid token" {
+			t.Errorf("detail %q, want %q", got.Detail, "invalid token")
+		}
+		if got, want := r.Header.Get("WWW-Authenticate"), `Bearer realm="memberd", error="invalid_token"`; got != want {
+			t.Errorf("WWW-Authenticate %q, want %q", got, want)
+		}
+		e.svc.FlushAuthRefusals(e.ctx, true)
+		if evs := e.events(membership.EventListParams{Action: membership.ActionRequestAuthenticated}); len(evs) != 1 || evs[0].Message != "token has been revoked" {
+			t.Errorf("auth events %+v, want one saying the token has been revoked", evs)
+		}
+		wantProblem(t, e.call("GET", path, secret, nil), http.StatusUnauthorized)
+	})
 	t.Run("ErrMissingScope", func(t *testing.T) {
 		e := newEnv(t)
 		f := e.fixture("bob@acme.test")

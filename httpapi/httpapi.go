@@ -276,6 +276,7 @@ func setChallenge(w http.ResponseWriter, r *http.Request, err error) {
 // problem turns a core error into the huma error the operation returns.
 func problem(c *call, err error) error {
 	respond.SetRetryAfter(c.w, err)
+	setChallenge(c.w, c.r, err) // a cached credential is confirmed by the core call itself
 	status := respond.Status(err)
 	model := huma.ErrorModel{Status: status, Title: http.StatusText(status), Detail: respond.Message(c.r, err)}
 	var le *limitError
