@@ -332,7 +332,7 @@ func (s *Service) recorded(ctx context.Context, tx Tx, a Actor, action string, r
 	if err := logRemoved(ctx, tx, action, report, before, after); err != nil {
 		return nil, err
 	}
-	digest(ctx, report, limit)
+	digest(ctx, report)
 	// The receipt's hash comes with the seal before the commit
 	// (completeReceipts): sealing here would hold the chain head for the
 	// rest of the transaction, a group commit's every other caller.
@@ -344,13 +344,28 @@ func (s *Service) recorded(ctx context.Context, tx Tx, a Actor, action string, r
 // reportGrants revokes the member's direct grants (when off names no group
 // or space) and counts and lists, by origin, the grants whose access the
 // removal of report.Groups takes away. Only the listed grants, off.Limit
-// of each origin (DefaultReportLimit when 0), are read.
+// of each origin (DefaultReportLimit when 0), are read whole; a tagged
+// removal reads the keys of the others (up to MaxReportLimit of each
+// origin) for its tag.
 func (s *Service) reportGrants(ctx context.Context, tx Tx, report *Report, off *DeactivateParams) error {
 	if off.Limit == 0 {
 		off.Limit = DefaultReportLimit
 	}
-	off.Limit = grantListLimit(ctx, off.Limit)
+	tag := tagging(ctx)
+	var g *Guard
+	if tag {
+		g = guardOf(ctx)
+		g.keyed, g.grantKeys = true, nil
+	}
 	if off.GroupID == 0 && off.SpaceID == 0 {
+		if tag {
+			// Read before the revocation, as the grants it revokes.
+			keys, err := tx.GrantKeys(ctx, &GrantListParams{OrgID: off.OrgID, MemberID: off.MemberID, Status: StatusActive, Limit: MaxReportLimit})
+			if err != nil {
+				return err
+			}
+			g.grantKeys = keys
+		}
 		direct, n, err := tx.GrantsDeactivate(ctx, off)
 		if err != nil {
 			return err
@@ -372,8 +387,19 @@ func (s *Service) reportGrants(ctx context.Context, tx Tx, report *Report, off *
 	if err != nil {
 		return err
 	}
-	report.Counts.GroupGrants = len(viaGroups)
-	if len(viaGroups) == off.Limit { // maybe more than listed
+	listed := len(viaGroups)
+	if tag {
+		all := *p
+		all.Limit = MaxReportLimit
+		keys, err := tx.GrantKeys(ctx, &all)
+		if err != nil {
+			return err
+		}
+		g.grantKeys = append(g.grantKeys, keys...)
+		listed, p = len(keys), &all
+	}
+	report.Counts.GroupGrants = listed
+	if listed == p.Limit { // maybe more than listed
 		if report.Counts.GroupGrants, err = tx.GrantCount(ctx, p); err != nil {
 			return err
 		}

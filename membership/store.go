@@ -131,6 +131,10 @@ type Tx interface {
 	GrantList(ctx context.Context, p *GrantListParams) ([]*Grant, error)
 	// GrantCount counts the grants matching p (p.Limit aside).
 	GrantCount(ctx context.Context, p *GrantListParams) (int, error)
+	// GrantKeys lists the keys of the grants matching p in ID order, at
+	// most p.Limit when set: what a plan tag digests of each grant, read
+	// without the rest of the row.
+	GrantKeys(ctx context.Context, p *GrantListParams) ([]GrantKey, error)
 	// GrantsDeactivate revokes the member's active direct grants, returns
 	// the first p.Limit of them (all when 0) in ID order as they were
 	// before, and how many it revoked.
@@ -453,6 +457,13 @@ type GrantListParams struct {
 	ResourceID int64
 	Status     Status
 	Limit      int // GrantList: at most this many, the lowest IDs; 0 means all
+}
+
+// GrantKey is what a plan tag digests of a grant: a removal that reads
+// 10,000 grants to tag its plan reads these four numbers of each, not the
+// whole row.
+type GrantKey struct {
+	ID, ResourceID, MemberID, GroupID int64
 }
 
 // AccessParams asks whether a member can use a resource.
