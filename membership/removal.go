@@ -113,14 +113,17 @@ func newReport(m *Member) *Report {
 }
 
 // bound counts the lists the store returned whole and cuts each to limit
-// items. Grants come from the store already counted and cut.
+// items. Grants come from the store already counted and cut, and so may
+// space memberships and their roles: a count the store set above its
+// list's length stays.
 func (r *Report) bound(limit int) {
-	r.Counts.Spaces, r.Counts.Groups = len(r.Spaces), len(r.Groups)
+	r.Counts.Spaces, r.Counts.Groups = max(r.Counts.Spaces, len(r.Spaces)), len(r.Groups)
 	r.Counts.Bookings, r.Counts.RemainingAccess = len(r.Bookings), len(r.RemainingAccess)
-	r.Counts.Roles = 0
+	listed := 0
 	for _, rc := range r.Roles {
-		r.Counts.Roles += len(rc.Roles)
+		listed += len(rc.Roles)
 	}
+	r.Counts.Roles = max(r.Counts.Roles, listed)
 	roles := len(r.Roles)
 	r.Spaces, r.Groups, r.Roles = r.Spaces[:min(len(r.Spaces), limit)], r.Groups[:min(len(r.Groups), limit)], r.Roles[:min(roles, limit)]
 	r.Bookings, r.RemainingAccess = r.Bookings[:min(len(r.Bookings), limit)], r.RemainingAccess[:min(len(r.RemainingAccess), limit)]
@@ -246,7 +249,11 @@ func (s *Service) removeMember(ctx context.Context, tx Tx, a Actor, req RemoveMe
 	}
 	report := newReport(target)
 	off := &DeactivateParams{OrgID: a.OrgID, MemberID: target.ID, Cause: CauseMemberRemoved, At: now, Limit: limit}
-	if report.Spaces, err = tx.SpaceMembersDeactivate(ctx, off); err != nil {
+	spaces := *off
+	if tagging(ctx) { // the tag covers every membership
+		spaces.Limit = 0
+	}
+	if report.Spaces, report.Counts.Spaces, report.Counts.Roles, err = tx.SpaceMembersDeactivate(ctx, &spaces); err != nil {
 		return nil, err
 	}
 	report.Roles = rolesOf(report.Spaces)
@@ -497,7 +504,7 @@ func (s *Service) removeSpaceMember(ctx context.Context, tx Tx, a Actor, space *
 	now := s.now()
 	report := newReport(target)
 	off := &DeactivateParams{OrgID: a.OrgID, MemberID: target.ID, SpaceID: space.ID, Cause: CauseDirect, At: now}
-	if report.Spaces, err = tx.SpaceMembersDeactivate(ctx, off); err != nil {
+	if report.Spaces, _, _, err = tx.SpaceMembersDeactivate(ctx, off); err != nil {
 		return nil, err
 	}
 	report.Roles = rolesOf(report.Spaces)

@@ -85,8 +85,11 @@ type Tx interface {
 	// SpaceMemberList lists space memberships matching p in ID order.
 	SpaceMemberList(ctx context.Context, p *SpaceMemberListParams) ([]*SpaceMember, error)
 	// SpaceMembersDeactivate removes the active space memberships matching
-	// p and returns them as they were before.
-	SpaceMembersDeactivate(ctx context.Context, p *DeactivateParams) ([]*SpaceMember, error)
+	// p and returns, in ID order as they were before, all of them when
+	// p.Limit is 0, else at least the first p.Limit of them and the first
+	// p.Limit of them holding roles; and how many it removed and how many
+	// roles those held in all.
+	SpaceMembersDeactivate(ctx context.Context, p *DeactivateParams) (rows []*SpaceMember, n, roles int, err error)
 	// SpaceMembersReactivate restores the member's space memberships that
 	// were removed with p.Cause and returns them.
 	SpaceMembersReactivate(ctx context.Context, p *ReactivateParams) ([]*SpaceMember, error)
@@ -439,7 +442,7 @@ type DeactivateParams struct {
 	GroupID  int64 // GroupMembersDeactivate: 0 means every group
 	Cause    string
 	At       time.Time
-	Limit    int // GrantsDeactivate: return at most this many grants; 0 means all
+	Limit    int // GrantsDeactivate, SpaceMembersDeactivate: return at most this many; 0 means all
 }
 
 // ReactivateParams selects a member's rows removed with Cause.
