@@ -433,12 +433,18 @@ func carry(ctx context.Context, r *Report) (counted func(*Report)) {
 	byID := func(sm *SpaceMember) int64 { return sm.ID }
 	all := lowest(append(slices.Clone(st.Spaces), r.Spaces...), len(st.Spaces)+len(r.Spaces), byID)
 	var extra ReportCounts
-	extra.Spaces = st.Counts.Spaces - len(st.Spaces)
-	rolesListed := 0
+	// What the last step took beyond the memberships it listed counts too.
+	rolesListed, lastRoles := 0, 0
+	for _, sm := range r.Spaces {
+		lastRoles += len(sm.Roles)
+	}
+	extra.Spaces = st.Counts.Spaces - len(st.Spaces) + max(0, r.Counts.Spaces-len(r.Spaces))
+	extra.Roles = max(0, r.Counts.Roles-lastRoles)
+	r.Counts.Spaces, r.Counts.Roles = 0, 0 // bound counts the merged lists
 	for _, sm := range st.Spaces {
 		rolesListed += len(sm.Roles)
 	}
-	extra.Roles = st.Counts.Roles - rolesListed
+	extra.Roles += st.Counts.Roles - rolesListed
 	r.Spaces, r.Roles = all, rolesOf(all)
 	r.Groups = lowest(append(slices.Clone(st.Groups), r.Groups...), len(st.Groups)+len(r.Groups), func(gm *GroupMember) int64 { return gm.ID })
 	extra.Groups = st.Counts.Groups - len(st.Groups)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -72,6 +73,11 @@ type Guard struct {
 	// resourceTag is its ETag as the removal read it (noteResource).
 	resource, resourceTag string
 	h                     [numSections]hash.Hash
+	// keyed says the current removal read the keys of every grant whose
+	// access it takes into grantKeys, direct ones first: the tag covers
+	// them all, while the report lists only its limit of each origin.
+	keyed     bool
+	grantKeys []GrantKey
 	// logging says the current call records what it removes in items.
 	logging bool
 	items   []RemovedItem
@@ -109,6 +115,7 @@ func (p *Guard) start(what string, dry bool) {
 	p.on, p.ETag, p.dry = true, "", dry
 	p.single = !strings.HasPrefix(what, KindRemoveBatch)
 	p.resource, p.resourceTag = "", ""
+	p.keyed, p.grantKeys = false, nil
 	for i := range p.h {
 		p.h[i] = sha256.New()
 	}
@@ -195,9 +202,14 @@ func (p *Guard) add(r *Report) {
 		fmt.Fprintf(p.h[secGroups], "%d %d %d\n", gm.ID, gm.GroupID, gm.AddedBy)
 	}
 	fmt.Fprintf(p.h[secGrants], "count %d %d\n", r.Counts.DirectGrants, r.Counts.GroupGrants)
-	for _, gc := range r.Grants {
-		g := gc.Grant
-		fmt.Fprintf(p.h[secGrants], "%s %d %d %d %d\n", gc.Origin, g.ID, g.ResourceID, g.MemberID, g.GroupID)
+	if p.keyed {
+		digestGrantKeys(p.h[secGrants], p.grantKeys)
+		p.keyed, p.grantKeys = false, nil
+	} else {
+		for _, gc := range r.Grants {
+			g := gc.Grant
+			fmt.Fprintf(p.h[secGrants], "%s %d %d %d %d\n", gc.Origin, g.ID, g.ResourceID, g.MemberID, g.GroupID)
+		}
 	}
 	for _, b := range r.Bookings {
 		fmt.Fprintf(p.h[secBookings], "%d %d %d %d\n", b.ID, b.ResourceID, b.StartsAt.UnixMicro(), b.EndsAt.UnixMicro())
@@ -205,6 +217,33 @@ func (p *Guard) add(r *Report) {
 	for _, acc := range r.RemainingAccess {
 		fmt.Fprintf(p.h[secAccess], "%d %t %t %v\n", acc.ResourceID, acc.Allowed, acc.Direct, acc.GroupIDs)
 	}
+}
+
+// digestGrantKeys writes each key's line as add writes a listed grant's,
+// "origin id resource member group", without fmt: a removal's tag may
+// cover 10,000 grants.
+func digestGrantKeys(h hash.Hash, keys []GrantKey) {
+	buf := make([]byte, 0, 64*1024)
+	for _, k := range keys {
+		if k.GroupID != 0 {
+			buf = append(buf, "group "...)
+		} else {
+			buf = append(buf, "direct "...)
+		}
+		buf = strconv.AppendInt(buf, k.ID, 10)
+		buf = append(buf, ' ')
+		buf = strconv.AppendInt(buf, k.ResourceID, 10)
+		buf = append(buf, ' ')
+		buf = strconv.AppendInt(buf, k.MemberID, 10)
+		buf = append(buf, ' ')
+		buf = strconv.AppendInt(buf, k.GroupID, 10)
+		buf = append(buf, '\n')
+		if len(buf) > cap(buf)-128 {
+			h.Write(buf)
+			buf = buf[:0]
+		}
+	}
+	h.Write(buf)
 }
 
 // digestSpaceMember adds the whole space membership a role revocation
@@ -244,36 +283,13 @@ func tagged[T any](ctx context.Context, what string, dry bool, fn func(tx Tx) (T
 	}
 }
 
-// digest adds report to the call's tag, when it is tagged, and cuts the
-// grant lists read whole for it to limit of each origin. It runs before
-// Report.bound cuts the other lists.
-func digest(ctx context.Context, report *Report, limit int) {
+// digest adds report to the call's tag, when it is tagged. It runs
+// before Report.bound cuts the lists read whole.
+func digest(ctx context.Context, report *Report) {
 	if !tagging(ctx) {
 		return
 	}
 	guardOf(ctx).add(report)
-	var direct, group int
-	kept := report.Grants[:0]
-	for _, gc := range report.Grants {
-		n := &direct
-		if gc.Origin == "group" {
-			n = &group
-		}
-		if *n < limit {
-			kept = append(kept, gc)
-		}
-		*n++
-	}
-	report.Grants = kept
-}
-
-// grantListLimit is how many grants of each origin a removal reads: the
-// report's limit, or every one (up to MaxReportLimit) while tagging.
-func grantListLimit(ctx context.Context, limit int) int {
-	if tagging(ctx) {
-		return MaxReportLimit
-	}
-	return limit
 }
 
 // PlanStatus is the state of a saved plan.

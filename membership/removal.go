@@ -113,14 +113,17 @@ func newReport(m *Member) *Report {
 }
 
 // bound counts the lists the store returned whole and cuts each to limit
-// items. Grants come from the store already counted and cut.
+// items. Grants come from the store already counted and cut, and so may
+// space memberships and their roles: a count the store set above its
+// list's length stays.
 func (r *Report) bound(limit int) {
-	r.Counts.Spaces, r.Counts.Groups = len(r.Spaces), len(r.Groups)
+	r.Counts.Spaces, r.Counts.Groups = max(r.Counts.Spaces, len(r.Spaces)), len(r.Groups)
 	r.Counts.Bookings, r.Counts.RemainingAccess = len(r.Bookings), len(r.RemainingAccess)
-	r.Counts.Roles = 0
+	listed := 0
 	for _, rc := range r.Roles {
-		r.Counts.Roles += len(rc.Roles)
+		listed += len(rc.Roles)
 	}
+	r.Counts.Roles = max(r.Counts.Roles, listed)
 	roles := len(r.Roles)
 	r.Spaces, r.Groups, r.Roles = r.Spaces[:min(len(r.Spaces), limit)], r.Groups[:min(len(r.Groups), limit)], r.Roles[:min(roles, limit)]
 	r.Bookings, r.RemainingAccess = r.Bookings[:min(len(r.Bookings), limit)], r.RemainingAccess[:min(len(r.RemainingAccess), limit)]
@@ -246,7 +249,11 @@ func (s *Service) removeMember(ctx context.Context, tx Tx, a Actor, req RemoveMe
 	}
 	report := newReport(target)
 	off := &DeactivateParams{OrgID: a.OrgID, MemberID: target.ID, Cause: CauseMemberRemoved, At: now, Limit: limit}
-	if report.Spaces, err = tx.SpaceMembersDeactivate(ctx, off); err != nil {
+	spaces := *off
+	if tagging(ctx) { // the tag covers every membership
+		spaces.Limit = 0
+	}
+	if report.Spaces, report.Counts.Spaces, report.Counts.Roles, err = tx.SpaceMembersDeactivate(ctx, &spaces); err != nil {
 		return nil, err
 	}
 	report.Roles = rolesOf(report.Spaces)
@@ -332,7 +339,7 @@ func (s *Service) recorded(ctx context.Context, tx Tx, a Actor, action string, r
 	if err := logRemoved(ctx, tx, action, report, before, after); err != nil {
 		return nil, err
 	}
-	digest(ctx, report, limit)
+	digest(ctx, report)
 	// The receipt's hash comes with the seal before the commit
 	// (completeReceipts): sealing here would hold the chain head for the
 	// rest of the transaction, a group commit's every other caller.
@@ -344,13 +351,28 @@ func (s *Service) recorded(ctx context.Context, tx Tx, a Actor, action string, r
 // reportGrants revokes the member's direct grants (when off names no group
 // or space) and counts and lists, by origin, the grants whose access the
 // removal of report.Groups takes away. Only the listed grants, off.Limit
-// of each origin (DefaultReportLimit when 0), are read.
+// of each origin (DefaultReportLimit when 0), are read whole; a tagged
+// removal reads the keys of the others (up to MaxReportLimit of each
+// origin) for its tag.
 func (s *Service) reportGrants(ctx context.Context, tx Tx, report *Report, off *DeactivateParams) error {
 	if off.Limit == 0 {
 		off.Limit = DefaultReportLimit
 	}
-	off.Limit = grantListLimit(ctx, off.Limit)
+	tag := tagging(ctx)
+	var g *Guard
+	if tag {
+		g = guardOf(ctx)
+		g.keyed, g.grantKeys = true, nil
+	}
 	if off.GroupID == 0 && off.SpaceID == 0 {
+		if tag {
+			// Read before the revocation, as the grants it revokes.
+			keys, err := tx.GrantKeys(ctx, &GrantListParams{OrgID: off.OrgID, MemberID: off.MemberID, Status: StatusActive, Limit: MaxReportLimit})
+			if err != nil {
+				return err
+			}
+			g.grantKeys = keys
+		}
 		direct, n, err := tx.GrantsDeactivate(ctx, off)
 		if err != nil {
 			return err
@@ -372,8 +394,19 @@ func (s *Service) reportGrants(ctx context.Context, tx Tx, report *Report, off *
 	if err != nil {
 		return err
 	}
-	report.Counts.GroupGrants = len(viaGroups)
-	if len(viaGroups) == off.Limit { // maybe more than listed
+	listed := len(viaGroups)
+	if tag {
+		all := *p
+		all.Limit = MaxReportLimit
+		keys, err := tx.GrantKeys(ctx, &all)
+		if err != nil {
+			return err
+		}
+		g.grantKeys = append(g.grantKeys, keys...)
+		listed, p = len(keys), &all
+	}
+	report.Counts.GroupGrants = listed
+	if listed == p.Limit { // maybe more than listed
 		if report.Counts.GroupGrants, err = tx.GrantCount(ctx, p); err != nil {
 			return err
 		}
@@ -471,7 +504,7 @@ func (s *Service) removeSpaceMember(ctx context.Context, tx Tx, a Actor, space *
 	now := s.now()
 	report := newReport(target)
 	off := &DeactivateParams{OrgID: a.OrgID, MemberID: target.ID, SpaceID: space.ID, Cause: CauseDirect, At: now}
-	if report.Spaces, err = tx.SpaceMembersDeactivate(ctx, off); err != nil {
+	if report.Spaces, _, _, err = tx.SpaceMembersDeactivate(ctx, off); err != nil {
 		return nil, err
 	}
 	report.Roles = rolesOf(report.Spaces)

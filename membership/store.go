@@ -85,8 +85,11 @@ type Tx interface {
 	// SpaceMemberList lists space memberships matching p in ID order.
 	SpaceMemberList(ctx context.Context, p *SpaceMemberListParams) ([]*SpaceMember, error)
 	// SpaceMembersDeactivate removes the active space memberships matching
-	// p and returns them as they were before.
-	SpaceMembersDeactivate(ctx context.Context, p *DeactivateParams) ([]*SpaceMember, error)
+	// p and returns, in ID order as they were before, all of them when
+	// p.Limit is 0, else at least the first p.Limit of them and the first
+	// p.Limit of them holding roles; and how many it removed and how many
+	// roles those held in all.
+	SpaceMembersDeactivate(ctx context.Context, p *DeactivateParams) (rows []*SpaceMember, n, roles int, err error)
 	// SpaceMembersReactivate restores the member's space memberships that
 	// were removed with p.Cause and returns them.
 	SpaceMembersReactivate(ctx context.Context, p *ReactivateParams) ([]*SpaceMember, error)
@@ -131,6 +134,10 @@ type Tx interface {
 	GrantList(ctx context.Context, p *GrantListParams) ([]*Grant, error)
 	// GrantCount counts the grants matching p (p.Limit aside).
 	GrantCount(ctx context.Context, p *GrantListParams) (int, error)
+	// GrantKeys lists the keys of the grants matching p in ID order, at
+	// most p.Limit when set: what a plan tag digests of each grant, read
+	// without the rest of the row.
+	GrantKeys(ctx context.Context, p *GrantListParams) ([]GrantKey, error)
 	// GrantsDeactivate revokes the member's active direct grants, returns
 	// the first p.Limit of them (all when 0) in ID order as they were
 	// before, and how many it revoked.
@@ -435,7 +442,7 @@ type DeactivateParams struct {
 	GroupID  int64 // GroupMembersDeactivate: 0 means every group
 	Cause    string
 	At       time.Time
-	Limit    int // GrantsDeactivate: return at most this many grants; 0 means all
+	Limit    int // GrantsDeactivate, SpaceMembersDeactivate: return at most this many; 0 means all
 }
 
 // ReactivateParams selects a member's rows removed with Cause.
@@ -453,6 +460,13 @@ type GrantListParams struct {
 	ResourceID int64
 	Status     Status
 	Limit      int // GrantList: at most this many, the lowest IDs; 0 means all
+}
+
+// GrantKey is what a plan tag digests of a grant: a removal that reads
+// 10,000 grants to tag its plan reads these four numbers of each, not the
+// whole row.
+type GrantKey struct {
+	ID, ResourceID, MemberID, GroupID int64
 }
 
 // AccessParams asks whether a member can use a resource.

@@ -1,10 +1,13 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/memberd/memberd/membership"
@@ -74,6 +77,57 @@ func (t *Tx) GrantCount(ctx context.Context, p *membership.GrantListParams) (int
 	var n int
 	err := t.c.QueryRow(ctx, `SELECT count(*) FROM grants`+grantWhere(&args, p), args...).Scan(&n)
 	return n, err
+}
+
+// GrantKeys implements membership.Tx. The keys come back as one string
+// aggregated in the database, "id resource member group" per grant, comma
+// separated and in no order, and are sorted and cut to p.Limit here: a
+// plan tag covers up to 10,000 grants of an offboarding, and the driver's
+// per-row cost (database/sql, and modernc's transpiled SQLite stepping
+// each row out) was most of reading them row by row, and SQLite's sort
+// for ORDER BY (a temporary b-tree) most of the rest.
+func (t *Tx) GrantKeys(ctx context.Context, p *membership.GrantListParams) ([]membership.GrantKey, error) {
+	args := []any{}
+	var agg sql.NullString
+	err := t.c.QueryRow(ctx, `SELECT string_agg(id || ' ' || resource_id || ' ' || COALESCE(member_id, 0) || ' ' ||
+		COALESCE(group_id, 0), ',') FROM grants`+grantWhere(&args, p), args...).Scan(&agg)
+	if err != nil {
+		return nil, fmt.Errorf("list grant keys: %w", err)
+	}
+	keys, err := parseGrantKeys(agg.String)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(keys, func(a, b membership.GrantKey) int { return cmp.Compare(a.ID, b.ID) })
+	if p.Limit > 0 && len(keys) > p.Limit {
+		keys = keys[:p.Limit]
+	}
+	return keys, nil
+}
+
+// parseGrantKeys reads GrantKeys' aggregate.
+func parseGrantKeys(s string) ([]membership.GrantKey, error) {
+	if s == "" {
+		return nil, nil
+	}
+	keys := make([]membership.GrantKey, 0, strings.Count(s, ",")+1)
+	for item := range strings.SplitSeq(s, ",") {
+		var f [4]int64
+		n := 0
+		for field := range strings.SplitSeq(item, " ") {
+			v, err := strconv.ParseInt(field, 10, 64)
+			if err != nil || n == len(f) {
+				return nil, fmt.Errorf("list grant keys: malformed key %q", item)
+			}
+			f[n] = v
+			n++
+		}
+		if n != len(f) {
+			return nil, fmt.Errorf("list grant keys: malformed key %q", item)
+		}
+		keys = append(keys, membership.GrantKey{ID: f[0], ResourceID: f[1], MemberID: f[2], GroupID: f[3]})
+	}
+	return keys, nil
 }
 
 // GrantsDeactivate implements membership.Tx. One UPDATE revokes the

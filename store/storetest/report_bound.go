@@ -10,6 +10,7 @@ import (
 var reportBoundTests = []test{
 	{"CountsAreTheChanges", testReportCountsAreTheChanges},
 	{"DryRunEqualsRemoval", testReportBoundDryRun},
+	{"RolesBeyondListedSpaces", testReportBoundRolesBeyondSpaces},
 	{"RestoreAfterBoundedReport", testReportBoundRestore},
 	{"ErrInvalidLimit", testReportBoundInvalid},
 }
@@ -91,6 +92,42 @@ func testReportBoundDryRun(t *testing.T, open Opener) {
 	checkDryRun(t, w, func(dry bool) (*membership.Report, error) {
 		return w.svc.RemoveMember(w.ctx, w.owner, membership.RemoveMemberRequest{Member: bobRef(w), DryRun: dry, ReportLimit: 1})
 	})
+}
+
+// A report lists the roles of the first memberships holding any, which
+// may lie beyond the memberships it lists; the removal, which reads no
+// more than its lists, reports what its dry run (which reads everything
+// for the plan tag) does.
+func testReportBoundRolesBeyondSpaces(t *testing.T, open Opener) {
+	w := newWorld(t, open)
+	dave := w.addMember(w.owner, "dave@example.com", membership.RoleMember)
+	w.addToSpace(w.owner, w.hq, dave)
+	w.addToSpace(w.owner, w.lab, dave)
+	third := w.createSpace("Annex")
+	w.addToSpace(w.owner, third, dave, "editor")
+	fourth := w.createSpace("Depot")
+	w.addToSpace(w.owner, fourth, dave, "viewer", "editor")
+	var rep *membership.Report
+	checkDryRun(t, w, func(dry bool) (*membership.Report, error) {
+		r, err := w.svc.RemoveMember(w.ctx, w.owner, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: dave.ID}, DryRun: dry, ReportLimit: 1})
+		if !dry {
+			rep = r
+		}
+		return r, err
+	})
+	h := w.history(dave.ID)
+	want := membership.ReportCounts{Spaces: 4, Roles: 3}
+	if rep.Counts.Spaces != want.Spaces || rep.Counts.Roles != want.Roles || !rep.Truncated {
+		t.Errorf("counts %+v truncated %v, want %d spaces and %d roles, truncated", rep.Counts, rep.Truncated, want.Spaces, want.Roles)
+	}
+	if len(rep.Spaces) != 1 || rep.Spaces[0].SpaceID != w.hq.ID || len(rep.Roles) != 1 || rep.Roles[0].SpaceID != third.ID {
+		t.Errorf("lists: got spaces %s and roles %s; want hq, and annex's roles", jsonString(rep.Spaces), jsonString(rep.Roles))
+	}
+	for _, sm := range h.Spaces {
+		if sm.Status != membership.StatusRemoved {
+			t.Errorf("space membership %d of space %d left %s", sm.ID, sm.SpaceID, sm.Status)
+		}
+	}
 }
 
 // Bounding the report bounds what is said, not what is done: a restore

@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(tb testing.TB) membership.Store) {
 		{"Undo", undoTests},
 		{"Policy", policyTests},
 		{"ETags", etagTests},
+		{"GrantKeys", grantKeyTests},
 		{"AccessIndex", accessIndexTests},
 		{"Statements", statementTests},
 	}
