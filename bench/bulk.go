@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -122,6 +123,10 @@ const sqliteMaxVars = 32766
 // hundred rows a longer statement saves nothing measurable.
 var sqliteRowsPerInsert = 500
 
+// sqliteLoadCacheKiB is the page cache of SQLite's loading connection:
+// 4 GiB holds the unique indexes of 10M members.
+var sqliteLoadCacheKiB = 4 << 20
+
 // insertSQLite writes tables with prepared multi-row INSERTs.
 func insertSQLite(ctx context.Context, tx *sql.Tx, tables []bulkTable) error {
 	for _, t := range tables {
@@ -187,27 +192,53 @@ func insertPostgres(ctx context.Context, tx pgx.Tx, tables []bulkTable) error {
 	return nil
 }
 
-// bulkSQLite and bulkPostgres run one loading transaction: build reads
-// the next ids through the transaction and returns the rows to write.
-func bulkSQLite(st *sqlite.Store) func(ctx context.Context, build func(sqlstore.Conn) ([]bulkTable, error)) error {
-	return func(ctx context.Context, build func(sqlstore.Conn) ([]bulkTable, error)) error {
-		return st.UpdateSQL(ctx, func(tx *sql.Tx, _ membership.Tx) error {
-			// The random UUIDs and e-mails land all over their unique
-			// indexes; past a few million members those no longer fit the
-			// store's 64 MiB writer cache and every insert reads pages back.
-			// The loading connection gets 1 GiB (the server keeps its own).
-			if _, err := tx.ExecContext(ctx, "PRAGMA cache_size = -1048576"); err != nil {
-				return fmt.Errorf("cache size for loading: %w", err)
-			}
-			tables, err := build(sqlConn{tx})
-			if err != nil {
-				return err
-			}
-			return insertSQLite(ctx, tx, tables)
-		})
-	}
+// sqliteLoader runs SQLite's loading transactions on the store's writer
+// connection with a page cache sized for loading, which end gives back.
+type sqliteLoader struct {
+	saved   int64 // the writer's cache_size before loading
+	loading bool
 }
 
+// bulk runs one loading transaction: build reads the next ids through the
+// transaction and returns the rows to write.
+func (l *sqliteLoader) bulk(ctx context.Context, st *sqlite.Store, build func(sqlstore.Conn) ([]bulkTable, error)) error {
+	return st.UpdateSQL(ctx, func(tx *sql.Tx, _ membership.Tx) error {
+		// The random UUIDs land all over their unique indexes (about 3 GB
+		// of them at 10M members); once those no longer fit the writer's
+		// cache every insert reads a page back and dirties one more page
+		// for the WAL. The cache stays across chunks (a PRAGMA outlives
+		// the transaction) until end.
+		if !l.loading {
+			if err := tx.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&l.saved); err != nil {
+				return fmt.Errorf("cache size before loading: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, "PRAGMA cache_size = -"+strconv.Itoa(sqliteLoadCacheKiB)); err != nil {
+				return fmt.Errorf("cache size for loading: %w", err)
+			}
+			l.loading = true
+		}
+		tables, err := build(sqlConn{tx})
+		if err != nil {
+			return err
+		}
+		return insertSQLite(ctx, tx, tables)
+	})
+}
+
+// end gives the writer its own cache back, so that the scenarios and
+// floors after loading run with the store's settings.
+func (l *sqliteLoader) end(ctx context.Context, st *sqlite.Store) error {
+	if !l.loading {
+		return nil
+	}
+	if _, err := st.Writer().ExecContext(ctx, "PRAGMA cache_size = "+strconv.FormatInt(l.saved, 10)); err != nil {
+		return fmt.Errorf("cache size after loading: %w", err)
+	}
+	l.loading = false
+	return nil
+}
+
+// bulkPostgres runs one loading transaction, like sqliteLoader.bulk.
 func bulkPostgres(st interface {
 	UpdatePgx(context.Context, func(pgx.Tx, membership.Tx) error) error
 }) func(ctx context.Context, build func(sqlstore.Conn) ([]bulkTable, error)) error {
