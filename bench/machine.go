@@ -34,17 +34,7 @@ func DescribeMachine(dir string) Machine {
 			}
 		}
 	}
-	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-				f := strings.Fields(rest)
-				if len(f) > 0 {
-					kb, _ := strconv.ParseInt(f[0], 10, 64)
-					m.MemoryMB = kb >> 10
-				}
-			}
-		}
-	}
+	m.MemoryMB = memoryMB()
 	if data, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = "Linux " + strings.TrimSpace(string(data))
 	}
@@ -184,4 +174,21 @@ func machineTicks() (busy, total int64) {
 		}
 	}
 	return busy, total
+}
+
+// memoryMB is the machine's memory (MemTotal), 0 if unknown.
+func memoryMB() int64 {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			if f := strings.Fields(rest); len(f) > 0 {
+				kb, _ := strconv.ParseInt(f[0], 10, 64)
+				return kb >> 10
+			}
+		}
+	}
+	return 0
 }

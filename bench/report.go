@@ -175,6 +175,9 @@ func (rep *Report) Summary() string {
 	var b strings.Builder
 	for _, r := range rep.Results {
 		fmt.Fprintf(&b, "\n== %s (%s)\n", r.Engine, r.Version)
+		if r.Settings != "" {
+			fmt.Fprintf(&b, "server settings: %s\n", r.Settings)
+		}
 		for _, v := range r.Verdicts(rep.Config) {
 			fmt.Fprintf(&b, "%-52s %-60s %s\n", v.Target, v.Figure, strings.ReplaceAll(v.Met, "**", ""))
 		}
@@ -312,6 +315,9 @@ func (rep *Report) engineSection(b *strings.Builder, r *Result) {
 	rep.discussion(b, r)
 	w("%s. Disk flush rate (4 KiB overwrite + `fdatasync` in the database's directory): %s/s at the start, %s/s at the end of the run; ratios below use the higher, %s/s.\n",
 		r.Version, rate(r.FsyncStart), rate(r.FsyncEnd), rate(r.fsync()))
+	if r.Settings != "" {
+		w("Server settings the bench chose (on top of the tests' defaults in internal/pgtest): `%s`.\n", r.Settings)
+	}
 	w("\"cores\" is the CPU the measured process (the server; the harness itself for floors) used / what the whole machine kept busy, in cores of %d, averaged over the loop, and the 1-minute load average when the loop began.\n", rep.Machine.Cores)
 	if r.S1 != nil {
 		w("\n### S1 bulk removal (HighQ, 100 ids a request, %d members)\n\n", cfg.Main)

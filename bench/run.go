@@ -55,6 +55,7 @@ type Config struct {
 type Result struct {
 	Engine     string
 	Version    string
+	Settings   string // server settings the bench chose (Engine.Settings)
 	FsyncStart float64
 	FsyncEnd   float64
 	Sizes      []SizePoint
@@ -137,8 +138,11 @@ func runEngine(ctx context.Context, cfg Config, name string) (res *Result, err e
 	defer func() { err = errors.Join(err, e.Close()) }()
 	res = &Result{Engine: name, S2: map[int]*Summary{}, S2Off: map[int]*Summary{}, StoreS2: map[string]map[int]*Summary{},
 		RawS2: map[int]*Summary{}}
-	res.Version = engineVersion(ctx, e)
+	res.Version, res.Settings = engineVersion(ctx, e), e.Settings
 	cfg.logf("%s: %s", name, res.Version)
+	if res.Settings != "" {
+		cfg.logf("%s: server settings %s", name, res.Settings)
+	}
 	if res.FsyncStart, err = FsyncFloor(e.DataDir, cfg.FsyncDuration); err != nil {
 		return res, fmt.Errorf("fsync floor: %w", err)
 	}

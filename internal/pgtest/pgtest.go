@@ -83,17 +83,34 @@ type Cluster struct {
 	watchdog  *exec.Cmd
 	watchdogW *os.File
 
+	// settings are extra server settings, name=value, after the defaults.
+	settings []string
+
 	stopOnce sync.Once
 	stopErr  error
 }
 
+// Option changes how Start sets up a cluster.
+type Option func(*Cluster)
+
+// WithSetting starts the server with setting name at value (as
+// postgres -c name=value), after and so over the defaults. The bench uses
+// it to run the server configured as an operator would; the tests keep the
+// small defaults.
+func WithSetting(name, value string) Option {
+	return func(c *Cluster) { c.settings = append(c.settings, name+"="+value) }
+}
+
 // Start creates and starts a new cluster. The caller must Stop it.
-func Start() (*Cluster, error) {
+func Start(opts ...Option) (*Cluster, error) {
 	binDir, err := findBinDir()
 	if err != nil {
 		return nil, fmt.Errorf("start postgres: %w", err)
 	}
 	c := &Cluster{binDir: binDir}
+	for _, o := range opts {
+		o(c)
+	}
 	if os.Geteuid() == 0 {
 		if c.runuser, err = findRunuser(); err != nil {
 			return nil, fmt.Errorf("start postgres: running as root: %w", err)
@@ -296,6 +313,9 @@ func (c *Cluster) startServer() error {
 		// roughly doubles the WAL a load writes.
 		opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=on -c max_connections=200 -c shared_buffers=128MB -c max_wal_size=8GB -c checkpoint_timeout=30min",
 			c.port, shellQuote(c.sockDir))
+		for _, kv := range c.settings {
+			opts += " -c " + shellQuote(kv)
+		}
 		out, runErr := c.command("pg_ctl", "-D", c.dataDir, "-l", c.logPath, "-w", "-t", "60", "-o", opts, "start").CombinedOutput()
 		if runErr == nil {
 			return nil

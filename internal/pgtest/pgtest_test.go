@@ -126,6 +126,33 @@ func TestStartCreateDatabasesStop(t *testing.T) {
 	}
 }
 
+// TestWithSetting checks that settings reach the server over the
+// defaults, and that values with spaces and quotes survive pg_ctl's shell.
+func TestWithSetting(t *testing.T) {
+	c, err := Start(WithSetting("shared_buffers", "64MB"), WithSetting("cluster_name", "it's a test"))
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skipf("skipping, PostgreSQL is unavailable (with CI set this fails): %v", err)
+	}
+	defer c.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.DSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var buffers, name, fsync string
+	if err := conn.QueryRow(ctx, "SELECT current_setting('shared_buffers'), current_setting('cluster_name'), current_setting('fsync')").Scan(&buffers, &name, &fsync); err != nil {
+		t.Fatal(err)
+	}
+	if buffers != "64MB" || name != "it's a test" || fsync != "on" {
+		t.Errorf("shared_buffers=%s cluster_name=%q fsync=%s, want 64MB, \"it's a test\" and on", buffers, name, fsync)
+	}
+}
+
 func TestNewDatabaseDistinct(t *testing.T) {
 	a := NewDatabase(t)
 	b := NewDatabase(t)
