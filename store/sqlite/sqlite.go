@@ -7,7 +7,8 @@
 //
 // The driver is chosen at build time: modernc.org/sqlite (pure Go) by
 // default, github.com/mattn/go-sqlite3 (cgo) with the sqlite_mattn build
-// tag. driver_modernc.go and driver_mattn.go hold what differs.
+// tag, github.com/ncruces/go-sqlite3 (wasm2go, pure Go) with sqlite_ncruces.
+// The driver_*.go files hold what differs.
 package sqlite
 
 import (

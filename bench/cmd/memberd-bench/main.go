@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -155,7 +156,17 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.ServerHasGroup = bench.ServerHasFlag(cfg.Bin, "group-commit")
-	command := "cd bench && go run ./cmd/memberd-bench " + strings.Join(args, " ")
+	// The bench's own tags pick the in-process floors' SQLite driver, so
+	// the command that repeats this run must carry them too.
+	goRun := "go run "
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "-tags" && s.Value != "" {
+				goRun += "-tags " + s.Value + " "
+			}
+		}
+	}
+	command := "cd bench && " + goRun + "./cmd/memberd-bench " + strings.Join(args, " ")
 	machine := bench.DescribeMachine(work)
 	start := time.Now()
 	results, runErr := bench.Run(ctx, cfg)
