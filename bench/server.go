@@ -19,8 +19,9 @@ import (
 
 // BuildServer compiles cmd/memberd into dir and returns the binary's path.
 // moduleDir is the root of the memberd module; tags, if not empty, are
-// passed to go build -tags (sqlite_mattn builds the cgo SQLite driver,
-// sqlite_ncruces the wasm2go one).
+// passed to go build -tags (the cgo SQLite driver is the default where cgo
+// is on; sqlite_modernc builds the pure-Go one, sqlite_ncruces the wasm2go
+// one).
 func BuildServer(ctx context.Context, moduleDir, dir, tags string) (string, error) {
 	bin := filepath.Join(dir, "memberd")
 	cmd := exec.CommandContext(ctx, "go", "build", "-tags", tags, "-o", bin, "./cmd/memberd")

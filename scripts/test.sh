@@ -3,7 +3,8 @@
 # It installs what the tests need (PostgreSQL 15 server binaries, Chromium)
 # through .ci/install-deps, checks formatting and vet/staticcheck, lints the
 # OpenAPI document with Redocly (npx, from npm), runs every Go test
-# (PostgreSQL tests start their own throwaway cluster), checks the bench
+# (PostgreSQL tests start their own throwaway cluster) and the SQLite ones
+# again on the pure-Go driver, checks the bench
 # module, then runs each fuzz target for a bounded number of executions.
 set -euo pipefail
 exec </dev/null
@@ -30,6 +31,9 @@ fi
 
 step "go vet"
 go vet ./...
+# A machine without a C compiler builds the pure-Go SQLite driver instead
+# of the cgo one (store/sqlite/driver_*.go): that build is vetted too.
+CGO_ENABLED=0 go vet ./store/sqlite/...
 
 step "staticcheck"
 go run "$STATICCHECK" ./...
@@ -49,6 +53,12 @@ rm -rf "$openapi"
 step "go test"
 # Under CI the PostgreSQL suites must run: the harness fails instead of skipping.
 go test -count=1 -timeout 20m ./...
+
+step "go test, pure-Go SQLite driver"
+# Where Go finds no C compiler, memberd builds with the pure-Go SQLite
+# driver; the store's conformance suite, the job queue on SQLite and the
+# native API run on that build too, so both defaults are tested.
+CGO_ENABLED=0 go test -count=1 -timeout 20m ./store/sqlite/... ./jobs/... ./httpapi/...
 
 step "bench module"
 # bench/ is a module of its own (its plotting dependencies stay out of

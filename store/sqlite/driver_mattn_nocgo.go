@@ -1,4 +1,4 @@
-//go:build sqlite_mattn && !sqlite_ncruces && !cgo
+//go:build sqlite_mattn && !sqlite_ncruces && !sqlite_modernc && !cgo
 
 package sqlite
 

@@ -5,10 +5,13 @@
 // Reads use a separate pool of read-only connections that see every
 // committed write (promise 2) without waiting for the writer.
 //
-// The driver is chosen at build time: modernc.org/sqlite (pure Go) by
-// default, github.com/mattn/go-sqlite3 (cgo) with the sqlite_mattn build
-// tag, github.com/ncruces/go-sqlite3 (wasm2go, pure Go) with sqlite_ncruces.
-// The driver_*.go files hold what differs.
+// The driver is chosen at build time: github.com/mattn/go-sqlite3 (cgo)
+// when cgo is enabled, which the go command decides by finding a C compiler,
+// else modernc.org/sqlite (pure Go), so a machine without a compiler still
+// builds and runs memberd with one command. The sqlite_modernc and
+// sqlite_mattn build tags force either one, sqlite_ncruces selects
+// github.com/ncruces/go-sqlite3 (wasm2go, pure Go). The driver_*.go files
+// hold what differs.
 package sqlite
 
 import (
