@@ -29,7 +29,10 @@
 // Operations list changes nothing and answers the resource; attributes of
 // the schemas that memberd does not keep (phoneNumbers, addresses, the
 // enterprise extension) are accepted and ignored, and filters on them
-// match nothing; a PUT without "active" leaves the state as it is.
+// match nothing; a PUT without "active" leaves the state as it is; a
+// query POSTed to /Users/.search or /Groups/.search answers what the same
+// query in a GET's URL answers, and the server-root /.search, which would
+// mix resource types in one page, is not served.
 package scim
 
 import (
@@ -90,6 +93,7 @@ type request struct {
 	ifNone   string
 	base     string // the absolute /scim/v2 URL, for locations
 	http     *http.Request
+	search   bool // a POST …/.search: the list's query is in the body
 }
 
 // answer is what a call says back.
@@ -111,7 +115,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeAnswer(w, errorAnswer(r, &scimError{status: 404, detail: "no such endpoint"}))
 		return
 	}
-	if len(parts) == 2 {
+	if len(parts) == 2 && parts[1] == searchPath && (q.resource == "Users" || q.resource == "Groups") {
+		q.search = true
+	} else if len(parts) == 2 {
 		q.id = parts[1]
 		if !validID(q.id) {
 			writeAnswer(w, errorAnswer(r, &scimError{status: 404, detail: "no such resource"}))
@@ -186,6 +192,8 @@ func actionOf(q *request) (string, bool) {
 		return "", false
 	}
 	switch {
+	case q.search:
+		return "scim." + noun + ".read", q.method == http.MethodPost
 	case q.method == http.MethodGet:
 		return "scim." + noun + ".read", true
 	case q.method == http.MethodPost && q.id == "":
@@ -212,6 +220,16 @@ func (h *handler) exec(ctx context.Context, c *auth.Call, q *request) *answer {
 	switch {
 	case q.resource == "Bulk":
 		return h.bulk(ctx, c, q)
+	case q.search:
+		query, err := searchQuery(q.body)
+		if err != nil {
+			return &answer{err: err}
+		}
+		q.query = query
+		if q.resource == "Users" {
+			return h.listUsers(ctx, a, q)
+		}
+		return h.listGroups(ctx, a, q)
 	case q.resource == "Users" && q.id == "" && q.method == http.MethodGet:
 		return h.listUsers(ctx, a, q)
 	case q.resource == "Users" && q.id == "":
