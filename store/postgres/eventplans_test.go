@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -37,6 +38,8 @@ const eventPlansEnv = "MEMBERD_EVENT_PLANS"
 // and hash link them), recreates the indexes from the definitions the
 // migrations gave them, runs VACUUM (ANALYZE), and then EXPLAIN (ANALYZE,
 // BUFFERS) on the very statement the store's EventList ran for each filter.
+// Last it explains the statements of the audit chain's reads (verify's
+// page and unchained count, a prune, rolled back), as the store ran them.
 func TestEventPlans(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv(eventPlansEnv))
 	if n <= 0 {
@@ -56,6 +59,46 @@ func TestEventPlans(t *testing.T) {
 
 	for _, f := range eventFilters(ev) {
 		explainEventList(t, ctx, st, pool, f.name, f.p)
+	}
+	explainChain(t, ctx, st, pool, ev)
+}
+
+// errRollBack ends explainChain's transaction without keeping its prune.
+var errRollBack = errors.New("roll back")
+
+// explainChain records the statements of the audit chain's reads (a page
+// of memberd audit verify, its count of unchained events, and a prune of
+// the first tenth of the trail, rolled back) and the plan of each.
+func explainChain(t *testing.T, ctx context.Context, st *postgres.Store, pool *pgxpool.Pool, ev loadedEvents) {
+	t.Helper()
+	var rec sqlstore.Recorder
+	err := st.Update(ctx, func(tx membership.Tx) error {
+		defer tx.(*sqlstore.Tx).Record(&rec)()
+		if _, err := tx.EventChainList(ctx, ev.org, ev.n/2, 1000); err != nil {
+			return err
+		}
+		if _, _, err := tx.EventUnchained(ctx, ev.org); err != nil {
+			return err
+		}
+		if _, _, err := tx.EventPrune(ctx, ev.org, time.UnixMicro(ev.t0+ev.span/10)); err != nil {
+			return err
+		}
+		return errRollBack
+	})
+	if !errors.Is(err, errRollBack) {
+		t.Fatalf("chain statements: %v", err)
+	}
+	for _, s := range rec.Statements() {
+		rows, err := pool.Query(ctx, `EXPLAIN `+s.Query, s.Args...)
+		if err != nil {
+			t.Fatalf("explain %s: %v", s.Query, err)
+		}
+		plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatalf("explain %s: %v", s.Query, err)
+		}
+		t.Logf("%s\n%s", s.Query, strings.Join(plan, "\n"))
+		fmt.Printf("CHAIN | %.70s | %s\n", strings.Join(strings.Fields(s.Query), " "), planNodes(plan))
 	}
 }
 

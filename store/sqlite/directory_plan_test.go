@@ -1,8 +1,6 @@
 package sqlite
 
 import (
-	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,31 +12,12 @@ import (
 // listing, one step a line.
 func directoryPlan(t *testing.T, p *membership.DirectoryQuery) string {
 	t.Helper()
-	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "plan.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openPlanStore(t)
 	q, args, err := sqlstore.DirectoryUserSQL(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := s.reader.QueryContext(ctx, "EXPLAIN QUERY PLAN "+Rebind(q), args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	return strings.Join(plan, "\n")
+	return explainQueryPlan(t, s.reader, q, args...)
 }
 
 // TestDirectoryLookupPlans checks that the lookups identity providers make

@@ -21,7 +21,9 @@ type Types struct {
 	Bytes string
 	// Postgres says the engine is PostgreSQL: a migration line starting
 	// with @PG@ runs there only (elsewhere it renders as a comment), for
-	// storage settings SQLite has no equivalent of.
+	// storage settings SQLite has no equivalent of. A line starting with
+	// @SQLITE@ runs on SQLite only, for schema changes SQLite can make
+	// only by rebuilding a table that PostgreSQL alters in place.
 	Postgres bool
 }
 
@@ -34,6 +36,20 @@ func Migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, types Types
 	}
 	if _, err := provider.Up(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// MigrateTo brings db's schema up to migration version and no further,
+// as an older build left it, so that a test can check what a later
+// migration does to existing rows.
+func MigrateTo(ctx context.Context, db *sql.DB, dialect goose.Dialect, types Types, version int64) error {
+	provider, err := newProvider(db, dialect, types)
+	if err != nil {
+		return err
+	}
+	if _, err := provider.UpTo(ctx, version); err != nil {
+		return fmt.Errorf("migrate to %d: %w", version, err)
 	}
 	return nil
 }
@@ -61,15 +77,15 @@ func CheckMigrated(ctx context.Context, db *sql.DB, dialect goose.Dialect, types
 }
 
 func newProvider(db *sql.DB, dialect goose.Dialect, types Types) (*goose.Provider, error) {
-	pgOnly := "-- "
+	pgOnly, sqliteOnly := "-- ", ""
 	if types.Postgres {
-		pgOnly = ""
+		pgOnly, sqliteOnly = "", "-- "
 	}
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return nil, fmt.Errorf("read migrations: %w", err)
 	}
-	rendered := renderFS{FS: sub, r: strings.NewReplacer("@ID@", types.ID, "@BYTES@", types.Bytes, "@PG@", pgOnly)}
+	rendered := renderFS{FS: sub, r: strings.NewReplacer("@ID@", types.ID, "@BYTES@", types.Bytes, "@PG@", pgOnly, "@SQLITE@", sqliteOnly)}
 	provider, err := goose.NewProvider(dialect, db, rendered)
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)

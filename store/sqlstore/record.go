@@ -9,28 +9,46 @@ import (
 // test can bound how many statements a call takes and the benchmark can
 // show them.
 type Recorder struct {
-	mu      sync.Mutex
-	queries []string
+	mu         sync.Mutex
+	statements []Statement
+}
+
+// Statement is one recorded statement with the arguments it ran with, so
+// that a plan test can explain exactly what the store ran.
+type Statement struct {
+	Query string
+	Args  []any
 }
 
 // Queries returns the statements recorded so far.
 func (r *Recorder) Queries() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]string(nil), r.queries...)
+	qs := make([]string, len(r.statements))
+	for i, s := range r.statements {
+		qs[i] = s.Query
+	}
+	return qs
+}
+
+// Statements returns the statements recorded so far with their arguments.
+func (r *Recorder) Statements() []Statement {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Statement(nil), r.statements...)
 }
 
 // Reset forgets the statements recorded so far.
 func (r *Recorder) Reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.queries = nil
+	r.statements = nil
 }
 
-func (r *Recorder) add(q string) {
+func (r *Recorder) add(q string, args []any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.queries = append(r.queries, q)
+	r.statements = append(r.statements, Statement{Query: q, Args: args})
 }
 
 // Record has t add every statement it runs to r until stop is called.
@@ -49,16 +67,16 @@ type recConn struct {
 }
 
 func (c recConn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	c.r.add(q)
+	c.r.add(q, args)
 	return c.c.Exec(ctx, q, args...)
 }
 
 func (c recConn) Query(ctx context.Context, q string, args ...any) (Rows, error) {
-	c.r.add(q)
+	c.r.add(q, args)
 	return c.c.Query(ctx, q, args...)
 }
 
 func (c recConn) QueryRow(ctx context.Context, q string, args ...any) Row {
-	c.r.add(q)
+	c.r.add(q, args)
 	return c.c.QueryRow(ctx, q, args...)
 }

@@ -1,0 +1,77 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"maps"
+	"testing"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/memberd/memberd/internal/pgtest"
+	"github.com/memberd/memberd/store/sqlstore"
+)
+
+// eventIndexes returns the definitions of the events table's indexes by
+// name, primary key included.
+func eventIndexes(t *testing.T, db *sql.DB) map[string]string {
+	t.Helper()
+	rows, err := db.Query(`SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+		WHERE x.indrelid = 'events'::regclass`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	defs := map[string]string{}
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			t.Fatal(err)
+		}
+		defs[name] = def
+	}
+	return defs
+}
+
+// TestWriteIndexesMigration checks migration 00012 on a database that an
+// older build left with events in it: the uuid's unique constraint is
+// dropped, every other index of events stays as it was, and so do the
+// rows; removals_org is gone.
+func TestWriteIndexesMigration(t *testing.T) {
+	ctx := context.Background()
+	db, err := sql.Open("pgx", pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := sqlstore.MigrateTo(ctx, db, goose.DialectPostgres, types, 11); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO events (uuid, at, interface, action, outcome, seq, hash)
+		VALUES ('ev-1', 1, 'cli', 'member.removed', 'ok', 1, 'h')`); err != nil {
+		t.Fatal(err)
+	}
+	before := eventIndexes(t, db)
+	if _, ok := before["events_uuid_key"]; !ok {
+		t.Fatalf("before 00012: no events_uuid_key among %v", before)
+	}
+	if err := sqlstore.Migrate(ctx, db, goose.DialectPostgres, types); err != nil {
+		t.Fatal(err)
+	}
+	want := maps.Clone(before)
+	delete(want, "events_uuid_key")
+	if got := eventIndexes(t, db); !maps.Equal(got, want) {
+		t.Errorf("indexes of events after 00012:\n%v\nwant\n%v", got, want)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_constraint WHERE conrelid = 'events'::regclass AND contype = 'u'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("unique constraints on events: %d, %v; want none", n, err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_class WHERE relname = 'removals_org'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("removals_org after 00012: %d, %v; want none", n, err)
+	}
+	var uuid string
+	if err := db.QueryRowContext(ctx, `SELECT uuid FROM events WHERE seq = 1 AND hash = 'h'`).Scan(&uuid); err != nil || uuid != "ev-1" {
+		t.Errorf("event after 00012: %q, %v", uuid, err)
+	}
+}
