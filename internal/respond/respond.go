@@ -118,13 +118,26 @@ func WithRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
 		if id == "" || len(id) > 128 {
-			var b [12]byte
-			_, _ = rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
+			id = newRequestID(time.Now())
 		}
 		w.Header().Set("X-Request-Id", id)
 		next.ServeHTTP(w, r.WithContext(contextWithRequestID(r, id)))
 	})
+}
+
+// newRequestID returns 24 hex digits: the time in milliseconds, then 48
+// random bits. Each audit event is indexed by its organization and request
+// id, and ids that grow with time add those index entries next to the
+// previous ones instead of dirtying a page at random on every removal.
+func newRequestID(now time.Time) string {
+	var b [12]byte
+	ms := uint64(now.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	_, _ = rand.Read(b[6:])
+	return hex.EncodeToString(b[:])
 }
 
 func contextWithRequestID(r *http.Request, id string) context.Context {
