@@ -111,8 +111,12 @@ func (g GroupMode) String() string {
 }
 
 // groupModes are the settings the in-process S2 comparison runs.
-func (e *Engine) groupModes() []GroupMode {
-	if e.Name == "postgres" {
+func (e *Engine) groupModes() []GroupMode { return groupModes(e.Name) }
+
+// groupModes are the settings the in-process S2 comparison runs on the
+// engine named engine.
+func groupModes(engine string) []GroupMode {
+	if engine == "postgres" {
 		return []GroupMode{{On: true}, {On: true, Lanes: 1}, {On: false}}
 	}
 	return []GroupMode{{On: true}, {On: false}}
