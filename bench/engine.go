@@ -282,8 +282,9 @@ func OpenPostgres(ctx context.Context) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{Name: "postgres", DSN: dsn, DataDir: filepath.Dir(cluster.DataDir()), Settings: strings.Join(settings, " "), dialect: &sqlstore.Dialect{
-		LockRows: true,
-		IsNoRows: func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
+		LockRows:     true,
+		ModifyingCTE: true, // as store/postgres's own
+		IsNoRows:     func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
 		IsUniqueViolation: func(err error) bool {
 			var e *pgconn.PgError
 			return errors.As(err, &e) && e.Code == "23505"
