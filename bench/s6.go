@@ -72,9 +72,10 @@ const s6Blocks = 10
 // blocks of SCIM deactivations and native removals in abba order.
 func (r *runner) s6(ctx context.Context, c *Client) {
 	n := r.cfg.S6Users
-	// One member stays for the query plans measured after the scenarios.
-	if left := r.d.Members - len(r.pick.used); 2*n >= left {
-		r.note("S6 was not run: it needs %d members nobody removed, and %d of the %d are left; run it at a larger -main", 2*n+1, left, r.d.Members)
+	// What runs after S6 at this size needs its members too (CheckSizes).
+	after := r.cfg.removalsAfterS6(r.e.Name)
+	if left := r.d.Members - len(r.pick.used); 2*n+after > left {
+		r.note("S6 was not run: it needs %d members nobody removed, and what runs after it %d more, and %d of the %d are left; run it at a larger -main", 2*n, after, left, r.d.Members)
 		return
 	}
 	targets := map[bool][]int{true: r.pick.pick(n, r.d.Members), false: r.pick.pick(n, r.d.Members)}

@@ -31,8 +31,9 @@ type Store struct {
 var _ membership.Store = (*Store)(nil)
 
 var dialect = &sqlstore.Dialect{
-	LockRows: true,
-	IsNoRows: func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
+	LockRows:     true,
+	ModifyingCTE: true,
+	IsNoRows:     func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
 	IsUniqueViolation: func(err error) bool {
 		var e *pgconn.PgError
 		return errors.As(err, &e) && e.Code == "23505"

@@ -144,6 +144,9 @@ func (t *Tx) GrantsDeactivate(ctx context.Context, p *membership.DeactivateParam
 		rows, err := deactivated(ctx, t, p, "grants", "revoked_at", "", 0, grantCols, scanGrant, asActive)
 		return rows, len(rows), err
 	}
+	if t.d.ModifyingCTE {
+		return t.grantsDeactivateCounted(ctx, p)
+	}
 	if p.Limit > maxReturning {
 		return t.grantsListThenRevoke(ctx, p)
 	}
@@ -166,6 +169,33 @@ func (t *Tx) GrantsDeactivate(ctx context.Context, p *membership.DeactivateParam
 		return nil, 0, err
 	}
 	return rows, len(rows) + int(rest), nil
+}
+
+// grantsDeactivateCounted is GrantsDeactivate's limited form in one
+// statement, where the engine reads an UPDATE's rows in WITH: all of the
+// member's active grants are revoked, and the lowest p.Limit come back,
+// each with the count of all. It is one statement and round trip where
+// the general form takes two, for the same backend CPU: revoking an S4
+// member's 5,000 grants costs about 2.7 µs a row either way, the largest
+// part of an offboarding on PostgreSQL (bench TestS4BackendCPU). The
+// UPDATE returns only ids, and the grants come back as they were,
+// active: the outer SELECT reads grants with the statement's snapshot,
+// from before the UPDATE in WITH.
+func (t *Tx) grantsDeactivateCounted(ctx context.Context, p *membership.DeactivateParams) ([]*membership.Grant, int, error) {
+	args := []any{ts(p.At), p.Cause}
+	var total int
+	rows, err := collect(ctx, t, func(r Row) (*membership.Grant, error) {
+		return scanGrant(withExtra{r, []any{&total}})
+	}, `WITH revoked AS (UPDATE grants SET status = 'removed', revoked_at = $1, cause = $2 WHERE `+deactivateWhere(&args, "", "", p, 0)+
+		` RETURNING id) SELECT `+grantCols+`, (SELECT count(*) FROM revoked) FROM grants WHERE id IN (SELECT id FROM revoked ORDER BY id LIMIT `+
+		arg(&args, p.Limit)+`) ORDER BY id`, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("revoke grants of member %d: %w", p.MemberID, err)
+	}
+	for _, g := range rows {
+		g.Status, g.RevokedAt, g.Cause = membership.StatusActive, nil, ""
+	}
+	return rows, total, nil
 }
 
 // maxReturning is the most rows GrantsDeactivate has an UPDATE return:

@@ -47,6 +47,10 @@ type Dialect struct {
 	// (FOR UPDATE). Engines whose write transactions are already
 	// exclusive leave it false.
 	LockRows bool
+	// ModifyingCTE says the engine runs an UPDATE ... RETURNING inside
+	// WITH and reads its rows (PostgreSQL), so that one statement can
+	// change a member's rows and return a summary of them.
+	ModifyingCTE bool
 	// IsNoRows reports the driver's "no rows" error.
 	IsNoRows func(error) bool
 	// IsUniqueViolation reports a unique-constraint violation.

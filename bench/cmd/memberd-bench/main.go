@@ -130,6 +130,9 @@ func run(ctx context.Context, args []string) error {
 		}
 		cfg.MaxSize[engine] = n
 	}
+	if err := cfg.CheckSizes(); err != nil {
+		return err
+	}
 
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

@@ -1,0 +1,154 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/memberd/memberd/membership"
+	"github.com/memberd/memberd/store/postgres"
+	"github.com/memberd/memberd/store/sqlstore"
+)
+
+// s4CPUEnv names the organization size TestS4BackendCPU loads.
+const s4CPUEnv = "MEMBERD_S4_CPU"
+
+// TestS4BackendCPU measures where an S4 offboarding's time goes on
+// PostgreSQL: the CPU the server's backend spends on each statement the
+// store runs for it, with the store's one-statement forms of a member's
+// space memberships and grants (sqlstore.Dialect.ModifyingCTE) and with
+// the general forms SQLite runs. On-CPU time (/proc/PID/schedstat) of
+// the one backend, not wall time, so that other work on a shared machine
+// weighs less. It is an on-demand measurement, not a check:
+//
+//	cd bench && MEMBERD_S4_CPU=1000000 CI=true go test -count=1 -run TestS4BackendCPU -v -timeout 60m .
+//
+// Each form's statements are recorded from a real offboarding (rolled
+// back), then replayed in a transaction that is rolled back, 9 times in
+// turn with the other form's, each after a VACUUM of the tables it
+// changes so that every replay finds the pages as a first offboarding
+// does; the medians are printed.
+func TestS4BackendCPU(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv(s4CPUEnv))
+	if n <= 0 {
+		t.Skipf("on-demand measurement: set %s to a number of members to run it", s4CPUEnv)
+	}
+	ctx := context.Background()
+	e, err := OpenPostgres(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	d, err := Setup(ctx, e.Store, DefaultShape(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Grow(ctx, e, n, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// One connection, so that one backend runs every statement.
+	st, err := postgres.Open(ctx, e.DSN+"&pool_max_conns=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	pool := st.Pool()
+	var pid int
+	if err := pool.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	schedstat := fmt.Sprintf("/proc/%d/schedstat", pid)
+	if _, err := os.ReadFile(schedstat); err != nil {
+		t.Skipf("backend CPU time unreadable: %v", err)
+	}
+	onCPU := func() time.Duration {
+		b, err := os.ReadFile(schedstat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns, err := strconv.ParseInt(strings.Fields(string(b))[0], 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ns)
+	}
+	vacuum := func() {
+		if _, err := pool.Exec(ctx, "VACUUM members, member_periods, space_members, space_member_roles, group_members, grants"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forms := []bool{false, true} // sqlstore.Dialect.ModifyingCTE
+	recorded := make([][]Stmt, len(forms))
+	for f, oneStatement := range forms {
+		dialect := *e.dialect
+		dialect.ModifyingCTE = oneStatement
+		form := &Engine{Name: e.Name, Store: st, dialect: &dialect}
+		form.inTx = func(ctx context.Context, fn func(sqlstore.Conn) error) error {
+			return st.UpdatePgx(ctx, func(tx pgx.Tx, _ membership.Tx) error { return fn(pgConn{tx}) })
+		}
+		vacuum()
+		if recorded[f], err = form.Record(ctx, func(svc *membership.Service) error {
+			_, err := svc.RemoveMember(ctx, d.Actor("native"), membership.RemoveMemberRequest{Member: membership.MemberRef{ID: d.S4[0]}})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The forms take turns, so that the machine's load weighs on both.
+	per := make([][][]time.Duration, len(forms))
+	totals := make([][]time.Duration, len(forms))
+	for f := range forms {
+		per[f] = make([][]time.Duration, len(recorded[f]))
+	}
+	for round := range 9 {
+		for k := range forms {
+			f := (k + round) % len(forms)
+			vacuum()
+			var total time.Duration
+			err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+				for i, s := range recorded[f] {
+					start := onCPU()
+					rows, err := tx.Query(ctx, s.Query, s.Args...)
+					if err != nil {
+						return fmt.Errorf("%s: %w", describe(s.Query), err)
+					}
+					for rows.Next() {
+					}
+					rows.Close()
+					if err := rows.Err(); err != nil {
+						return fmt.Errorf("%s: %w", describe(s.Query), err)
+					}
+					used := onCPU() - start
+					per[f][i] = append(per[f][i], used)
+					total += used
+				}
+				return errRecorded // roll back
+			})
+			if err != errRecorded {
+				t.Fatal(err)
+			}
+			totals[f] = append(totals[f], total)
+		}
+	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	for f, oneStatement := range forms {
+		var lines []string
+		for i, s := range recorded[f] {
+			slices.Sort(per[f][i])
+			lines = append(lines, fmt.Sprintf("%7.2f ms  %.120s", ms(per[f][i][len(per[f][i])/2]), describe(s.Query)))
+		}
+		slices.Sort(totals[f])
+		t.Logf("ModifyingCTE %v: %d statements, backend CPU per offboarding %.1f ms (median of %d; least %.1f ms); per statement (medians):\n%s",
+			oneStatement, len(recorded[f]), ms(totals[f][len(totals[f])/2]), len(totals[f]), ms(totals[f][0]), strings.Join(lines, "\n"))
+	}
+}
