@@ -75,3 +75,29 @@ func TestWriteIndexesMigration(t *testing.T) {
 		t.Errorf("event after 00012: %q, %v", uuid, err)
 	}
 }
+
+// TestGroupMemberIndexMigration checks migration 00013: the member index
+// of group_members no longer holds status and the table keeps half of
+// each page free, so a removal's UPDATE of status can be HOT.
+func TestGroupMemberIndexMigration(t *testing.T) {
+	ctx := context.Background()
+	db, err := sql.Open("pgx", pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := sqlstore.Migrate(ctx, db, goose.DialectPostgres, types); err != nil {
+		t.Fatal(err)
+	}
+	var def, opts string
+	if err := db.QueryRowContext(ctx, `SELECT pg_get_indexdef('group_members_member'::regclass),
+		COALESCE(array_to_string(reloptions, ','), '') FROM pg_class WHERE relname = 'group_members'`).Scan(&def, &opts); err != nil {
+		t.Fatal(err)
+	}
+	if want := "CREATE INDEX group_members_member ON public.group_members USING btree (member_id)"; def != want {
+		t.Errorf("index: %s, want %s", def, want)
+	}
+	if opts != "fillfactor=50" {
+		t.Errorf("group_members options %q, want fillfactor=50", opts)
+	}
+}

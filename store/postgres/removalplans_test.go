@@ -90,9 +90,9 @@ func unboundedScans(plan, table string) []string {
 }
 
 // TestRemovalPlansSearchTheMember checks that an offboarding's statements
-// on a member's space memberships and grants find them through the
-// member's index, on PostgreSQL's planner with sequential scans
-// discouraged: a statement that can only be answered by reading a whole
+// on a member's space memberships, grants and group memberships find them
+// through the member's index, on PostgreSQL's planner with sequential
+// scans discouraged: a statement that can only be answered by reading a whole
 // table (or a whole index) still plans so. A removal once planned such a
 // scan of all space memberships (350 ms at 1M members in the bench).
 func TestRemovalPlansSearchTheMember(t *testing.T) {
@@ -119,11 +119,14 @@ func TestRemovalPlansSearchTheMember(t *testing.T) {
 	if _, _, err := mtx.GrantsDeactivate(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	if len(plans) != 2 {
-		t.Errorf("%d statements, want one for space memberships and one for grants:\n%s", len(plans), strings.Join(plans, "\n\n"))
+	if _, err := mtx.GroupMembersDeactivate(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if len(plans) != 3 {
+		t.Errorf("%d statements, want one for space memberships, one for grants and one for groups:\n%s", len(plans), strings.Join(plans, "\n\n"))
 	}
 	for _, plan := range plans {
-		for _, table := range []string{"space_members", "grants", "space_member_roles"} {
+		for _, table := range []string{"space_members", "grants", "space_member_roles", "group_members"} {
 			if scans := unboundedScans(plan, table); len(scans) > 0 {
 				t.Errorf("%s read whole (%s):\n%s", table, strings.Join(scans, "; "), plan)
 			}

@@ -150,3 +150,33 @@ func TestWriteIndexesMigration(t *testing.T) {
 		t.Errorf("events.org_id references organizations: %d, %v", fk, err)
 	}
 }
+
+// TestGroupMemberIndexMigration checks migration 00013: the member index
+// of group_members no longer holds status, so a removal's UPDATE of status
+// rewrites the row and no index entry.
+func TestGroupMemberIndexMigration(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rows, err := s.writer.QueryContext(ctx, `SELECT name FROM pragma_index_info('group_members_member') ORDER BY seqno`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cols []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		cols = append(cols, c)
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cols, []string{"member_id"}) {
+		t.Errorf("group_members_member covers %v, want [member_id]", cols)
+	}
+}
