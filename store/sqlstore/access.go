@@ -35,6 +35,13 @@ func (t *Tx) AccessEpoch(ctx context.Context, orgID int64) (int64, error) {
 // member and the resource, reads the epoch and lists the access paths.
 // Its first row (kind 0) carries the resolved ids and the epoch; every
 // further row (kind 1) is one path, its group or NULL for a direct grant.
+// With p.Since, the member and the resource are resolved only when the
+// epoch is not *p.Since, so nothing but the epoch is read while a held
+// answer is current (both engines then skip the rest: PostgreSQL by a
+// one-time filter, SQLite by the empty member and resource). With
+// p.Credential, a last row (kind 2) carries the credential's revocation,
+// expiry, its member's updated_at and whether the member is active, when
+// the epoch is not the one the credential was read at.
 func (t *Tx) AccessCheckRef(ctx context.Context, p *membership.AccessCheckRefParams) (*membership.AccessAnswer, error) {
 	args := []any{p.Member.OrgID}
 	var mq string
@@ -52,11 +59,23 @@ func (t *Tx) AccessCheckRef(ctx context.Context, p *membership.AccessCheckRefPar
 	if where, ok := refWhere(&args, &p.Resource); ok {
 		rq = `SELECT id FROM resources WHERE org_id = $1 AND ` + where
 	}
-	q := `WITH mm AS (` + mq + `), rr AS (` + rq + `)
-SELECT 0 AS kind, (SELECT id FROM mm) AS a, (SELECT id FROM rr) AS b, (` + accessEpoch + `) AS c
+	if p.Since != nil {
+		moved := ` WHERE (SELECT seq FROM hd) <> ` + arg(&args, *p.Since)
+		mq = `SELECT id FROM (` + mq + `) x` + moved
+		rq = `SELECT id FROM (` + rq + `) x` + moved
+	}
+	q := `WITH hd AS (SELECT COALESCE((` + accessEpoch + `), 0) AS seq), mm AS (` + mq + `), rr AS (` + rq + `)
+SELECT 0 AS kind, (SELECT id FROM mm) AS a, (SELECT id FROM rr) AS b, (SELECT seq FROM hd) AS c, CAST(NULL AS BIGINT) AS d
 UNION ALL
-SELECT 1, group_id, NULL, NULL FROM (` + accessPathsOf(`(SELECT id FROM mm)`) + `) paths
+SELECT 1, group_id, NULL, NULL, NULL FROM (` + accessPathsOf(`(SELECT id FROM mm)`) + `) paths
  WHERE resource_id = (SELECT id FROM rr)`
+	if c := p.Credential; c != nil {
+		q += `
+UNION ALL
+SELECT 2, c.revoked_at, c.expires_at, m.updated_at, CASE WHEN m.status = 'active' THEN 1 ELSE 0 END
+  FROM credentials c JOIN members m ON m.id = c.member_id
+ WHERE c.id = ` + arg(&args, c.ID) + ` AND c.org_id = $1 AND (SELECT seq FROM hd) <> ` + arg(&args, c.Epoch)
+	}
 	rows, err := t.c.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("access check: %w", err)
@@ -64,16 +83,20 @@ SELECT 1, group_id, NULL, NULL FROM (` + accessPathsOf(`(SELECT id FROM mm)`) + 
 	defer rows.Close()
 	ans := &membership.AccessAnswer{}
 	var access membership.Access
+	var cred *membership.CredentialState
 	for rows.Next() {
 		var kind int
-		var a, b, c sql.NullInt64
-		if err := rows.Scan(&kind, &a, &b, &c); err != nil {
+		var a, b, c, d sql.NullInt64
+		if err := rows.Scan(&kind, &a, &b, &c, &d); err != nil {
 			return nil, fmt.Errorf("access check: %w", err)
 		}
 		switch {
 		case kind == 0:
 			ans.MemberFound, ans.ResourceFound, ans.Epoch = a.Valid, b.Valid, c.Int64
 			access.ResourceID = b.Int64
+		case kind == 2:
+			cred = &membership.CredentialState{Found: true, RevokedAt: fromNullTS(a), ExpiresAt: fromNullTS(b),
+				MemberUpdatedAt: fromTS(c.Int64), MemberActive: d.Int64 == 1}
 		case a.Valid:
 			access.Allowed = true
 			access.GroupIDs = append(access.GroupIDs, a.Int64)
@@ -83,6 +106,12 @@ SELECT 1, group_id, NULL, NULL FROM (` + accessPathsOf(`(SELECT id FROM mm)`) + 
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("access check: %w", err)
+	}
+	if c := p.Credential; c != nil && ans.Epoch != c.Epoch {
+		if cred == nil {
+			cred = &membership.CredentialState{} // gone
+		}
+		ans.Credential = cred
 	}
 	sort.Slice(access.GroupIDs, func(i, j int) bool { return access.GroupIDs[i] < access.GroupIDs[j] })
 	ans.Access = &access
