@@ -134,6 +134,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 		}
 	}
 	p, err := view(WithOneStatement(ctx), s, func(tx Tx) (*Principal, error) { return s.principal(ctx, tx, prefix, sum) })
+	if ErrorCode(err) == CodeUnauthorized {
+		s.creds.drop(sum) // no longer in force: no deferred request may take it
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -43,6 +43,16 @@ func WithDeferredAuthentication(ctx context.Context) context.Context {
 	return context.WithValue(ctx, deferredAuthKey{}, true)
 }
 
+// WithoutDeferredAuthentication undoes WithDeferredAuthentication for a
+// call that must read the credential: one made to refuse a request before
+// its CheckAccess could confirm a cached credential.
+func WithoutDeferredAuthentication(ctx context.Context) context.Context {
+	if !deferredAuthentication(ctx) {
+		return ctx
+	}
+	return context.WithValue(ctx, deferredAuthKey{}, false)
+}
+
 func deferredAuthentication(ctx context.Context) bool {
 	d, _ := ctx.Value(deferredAuthKey{}).(bool)
 	return d
