@@ -203,7 +203,8 @@ func (h *handler) authenticate(ctx huma.Context, next func(huma.Context)) {
 		// A refusal at any stage, before the core call too, names it.
 		ar = r.WithContext(membership.WithEventTarget(r.Context(), t))
 	}
-	if reaches, _ := op.Metadata[metaDeferredAuth].(func(*http.Request) bool); reaches != nil && reaches(r) && unknownQuery(op, r) == nil {
+	queryErr := unknownQuery(op, r)
+	if reaches, _ := op.Metadata[metaDeferredAuth].(func(*http.Request) bool); reaches != nil && queryErr == nil && reaches(r) {
 		ar = ar.WithContext(membership.WithDeferredAuthentication(ar.Context()))
 	}
 	ac, err := h.authn.Authorize(ar, auth.Need{Interface: Interface, Action: membership.ActionFor(op.OperationID), Scope: scope, Schemes: []auth.Scheme{auth.Bearer}})
@@ -213,8 +214,8 @@ func (h *handler) authenticate(ctx huma.Context, next func(huma.Context)) {
 	}
 	c := &call{r: r, w: w, actor: ac.Actor, auth: ac}
 	refuse := func(err error) { h.writeErr(ctx, r, w, ac.Refuse(err)) }
-	if err := unknownQuery(op, r); err != nil {
-		refuse(err)
+	if queryErr != nil {
+		refuse(queryErr)
 		return
 	}
 	rctx := ar.Context()

@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"sort"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/memberd/memberd/membership"
 )
@@ -43,39 +45,7 @@ func (t *Tx) AccessEpoch(ctx context.Context, orgID int64) (int64, error) {
 // expiry, its member's updated_at and whether the member is active, when
 // the epoch is not the one the credential was read at.
 func (t *Tx) AccessCheckRef(ctx context.Context, p *membership.AccessCheckRefParams) (*membership.AccessAnswer, error) {
-	args := []any{p.Member.OrgID}
-	var mq string
-	switch {
-	case p.Member.ID != 0:
-		mq = `SELECT m.id FROM members m WHERE m.org_id = $1 AND m.id = ` + arg(&args, p.Member.ID)
-	case p.Member.UUID != "":
-		mq = `SELECT m.id FROM members m WHERE m.org_id = $1 AND m.uuid = ` + arg(&args, strings.ToLower(p.Member.UUID))
-	case p.Member.Email != "":
-		mq = `SELECT m.id FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND u.email = ` + arg(&args, p.Member.Email)
-	default:
-		mq = `SELECT CAST(NULL AS BIGINT) AS id`
-	}
-	rq := `SELECT CAST(NULL AS BIGINT) AS id`
-	if where, ok := refWhere(&args, &p.Resource); ok {
-		rq = `SELECT id FROM resources WHERE org_id = $1 AND ` + where
-	}
-	if p.Since != nil {
-		moved := ` WHERE (SELECT seq FROM hd) <> ` + arg(&args, *p.Since)
-		mq = `SELECT id FROM (` + mq + `) x` + moved
-		rq = `SELECT id FROM (` + rq + `) x` + moved
-	}
-	q := `WITH hd AS (SELECT COALESCE((` + accessEpoch + `), 0) AS seq), mm AS (` + mq + `), rr AS (` + rq + `)
-SELECT 0 AS kind, (SELECT id FROM mm) AS a, (SELECT id FROM rr) AS b, (SELECT seq FROM hd) AS c, CAST(NULL AS BIGINT) AS d
-UNION ALL
-SELECT 1, group_id, NULL, NULL, NULL FROM (` + accessPathsOf(`(SELECT id FROM mm)`) + `) paths
- WHERE resource_id = (SELECT id FROM rr)`
-	if c := p.Credential; c != nil {
-		q += `
-UNION ALL
-SELECT 2, c.revoked_at, c.expires_at, m.updated_at, CASE WHEN m.status = 'active' THEN 1 ELSE 0 END
-  FROM credentials c JOIN members m ON m.id = c.member_id
- WHERE c.id = ` + arg(&args, c.ID) + ` AND c.org_id = $1 AND (SELECT seq FROM hd) <> ` + arg(&args, c.Epoch)
-	}
+	q, args := accessCheckQuery(p)
 	rows, err := t.c.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("access check: %w", err)
@@ -84,10 +54,11 @@ SELECT 2, c.revoked_at, c.expires_at, m.updated_at, CASE WHEN m.status = 'active
 	ans := &membership.AccessAnswer{}
 	var access membership.Access
 	var cred *membership.CredentialState
+	var kind int
+	var a, b, c, d sql.NullInt64
+	dest := []any{&kind, &a, &b, &c, &d}
 	for rows.Next() {
-		var kind int
-		var a, b, c, d sql.NullInt64
-		if err := rows.Scan(&kind, &a, &b, &c, &d); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("access check: %w", err)
 		}
 		switch {
@@ -113,7 +84,94 @@ SELECT 2, c.revoked_at, c.expires_at, m.updated_at, CASE WHEN m.status = 'active
 		}
 		ans.Credential = cred
 	}
-	sort.Slice(access.GroupIDs, func(i, j int) bool { return access.GroupIDs[i] < access.GroupIDs[j] })
+	slices.Sort(access.GroupIDs)
 	ans.Access = &access
 	return ans, nil
+}
+
+// accessCheckShape is what the text of an access check's statement
+// depends on: how the member and the resource are named (0: not at all)
+// and which of Since and Credential are asked.
+type accessCheckShape struct {
+	member, resource  byte
+	since, credential bool
+}
+
+// accessCheckSQL keeps the statement of each shape, a few dozen at most:
+// the hottest path of all need not build two kilobytes of SQL a check.
+var accessCheckSQL sync.Map // accessCheckShape → string
+
+// accessCheckQuery is the statement for p and its arguments.
+func accessCheckQuery(p *membership.AccessCheckRefParams) (string, []any) {
+	args := make([]any, 1, 6)
+	args[0] = p.Member.OrgID
+	var sh accessCheckShape
+	switch {
+	case p.Member.ID != 0:
+		sh.member, args = 'i', append(args, p.Member.ID)
+	case p.Member.UUID != "":
+		sh.member, args = 'u', append(args, strings.ToLower(p.Member.UUID))
+	case p.Member.Email != "":
+		sh.member, args = 'e', append(args, p.Member.Email)
+	}
+	switch {
+	case p.Resource.ID != 0:
+		sh.resource, args = 'i', append(args, p.Resource.ID)
+	case p.Resource.UUID != "":
+		sh.resource, args = 'u', append(args, strings.ToLower(p.Resource.UUID))
+	}
+	if p.Since != nil {
+		sh.since, args = true, append(args, *p.Since)
+	}
+	if c := p.Credential; c != nil {
+		sh.credential, args = true, append(args, c.ID, c.Epoch)
+	}
+	if q, ok := accessCheckSQL.Load(sh); ok {
+		return q.(string), args
+	}
+	q := accessCheckStatement(sh)
+	accessCheckSQL.Store(sh, q)
+	return q, args
+}
+
+// accessCheckStatement writes the statement of shape sh; its placeholders
+// follow the order accessCheckQuery appends the arguments in.
+func accessCheckStatement(sh accessCheckShape) string {
+	n := 1
+	next := func() string { n++; return "$" + strconv.Itoa(n) }
+	mq := `SELECT CAST(NULL AS BIGINT) AS id`
+	switch sh.member {
+	case 'i':
+		mq = `SELECT m.id FROM members m WHERE m.org_id = $1 AND m.id = ` + next()
+	case 'u':
+		mq = `SELECT m.id FROM members m WHERE m.org_id = $1 AND m.uuid = ` + next()
+	case 'e':
+		mq = `SELECT m.id FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND u.email = ` + next()
+	}
+	rq := `SELECT CAST(NULL AS BIGINT) AS id`
+	switch sh.resource {
+	case 'i':
+		rq = `SELECT id FROM resources WHERE org_id = $1 AND id = ` + next()
+	case 'u':
+		rq = `SELECT id FROM resources WHERE org_id = $1 AND uuid = ` + next()
+	}
+	if sh.since {
+		moved := ` WHERE (SELECT seq FROM hd) <> ` + next()
+		mq = `SELECT id FROM (` + mq + `) x` + moved
+		rq = `SELECT id FROM (` + rq + `) x` + moved
+	}
+	q := `WITH hd AS (SELECT COALESCE((` + accessEpoch + `), 0) AS seq), mm AS (` + mq + `), rr AS (` + rq + `)
+SELECT 0 AS kind, (SELECT id FROM mm) AS a, (SELECT id FROM rr) AS b, (SELECT seq FROM hd) AS c, CAST(NULL AS BIGINT) AS d
+UNION ALL
+SELECT 1, group_id, NULL, NULL, NULL FROM (` + accessPathsOf(`(SELECT id FROM mm)`) + `) paths
+ WHERE resource_id = (SELECT id FROM rr)`
+	if sh.credential {
+		id, epoch := next(), next()
+		q += `
+UNION ALL
+SELECT 2, c.revoked_at, c.expires_at, m.updated_at, CASE WHEN m.status = 'active' THEN 1 ELSE 0 END
+  FROM credentials c JOIN members m ON m.id = c.member_id
+ WHERE c.id = ` + id + ` AND c.org_id = $1 AND (SELECT seq FROM hd) <> ` + epoch
+	}
+	return q
 }
