@@ -126,9 +126,27 @@ func (a *Authenticator) Authenticate(r *http.Request, iface string, schemes ...S
 		return nil, err
 	}
 	if err := a.allow(p.Credential.ID); err != nil {
+		if cerr := a.confirm(r, iface, token, p); cerr != nil {
+			return nil, cerr
+		}
 		return nil, err
 	}
 	return p, nil
+}
+
+// confirm reads again a credential that came from the credential cache
+// (membership.WithDeferredAuthentication) when the request is refused
+// before the core call that would have confirmed it: a credential no
+// longer in force is refused as unauthenticated first, and audited.
+func (a *Authenticator) confirm(r *http.Request, iface, token string, p *membership.Principal) error {
+	if p.Unconfirmed == nil {
+		return nil
+	}
+	_, err := a.svc.Authenticate(membership.WithoutDeferredAuthentication(r.Context()), token)
+	if membership.ErrorCode(err) == membership.CodeUnauthorized {
+		a.fail(r, iface, respond.ClientAddr(r), membership.CredentialPrefix(token), membership.RefusalReason(err))
+	}
+	return err
 }
 
 // fail counts a failed authentication against addr's budget and audits it.

@@ -55,6 +55,12 @@ func (a *Authenticator) Authorize(r *http.Request, need Need) (*Call, error) {
 		return nil, err
 	}
 	c := &Call{Principal: p, Actor: Actor(p, need.Interface, r), svc: a.svc, r: r, action: need.Action}
+	if need.Scope != "" && !p.Credential.HasScope(need.Scope) {
+		token, _ := secret(r, need.Schemes)
+		if err := a.confirm(r, need.Interface, token, p); err != nil {
+			return nil, err
+		}
+	}
 	if need.Scope != "" {
 		if err := c.Require(need.Scope); err != nil {
 			return nil, err

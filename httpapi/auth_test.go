@@ -131,6 +131,86 @@ func TestAuthorization(t *testing.T) {
 		}
 		wantProblem(t, e.call("GET", path, secret, nil), http.StatusUnauthorized)
 	})
+	t.Run("ErrRevokedWhileCachedUnreadableRequest", func(t *testing.T) {
+		// A request the access check route refuses for what it names, or
+		// how, would never confirm a cached credential: authentication
+		// must still win, with a 401, not the complaint about the request.
+		e := newEnv(t)
+		f := e.fixture("bob@acme.test")
+		secret := e.credential(e.org.Owner, nil, membership.ScopeMembersRead)
+		good := fmt.Sprintf("/api/v1/access?member=%d&resource=%d", f.member.ID, f.room.ID)
+		unreadable := []struct {
+			path   string
+			status int // while the credential is in force
+		}{
+			{fmt.Sprintf("/api/v1/access?member=nobody&resource=%d", f.room.ID), http.StatusNotFound},
+			{fmt.Sprintf("/api/v1/access?member=%d&resource=not-an-id", f.member.ID), http.StatusNotFound},
+			{good + "&membr=1", http.StatusBadRequest},
+			{fmt.Sprintf("/api/v1/access?resource=%d", f.room.ID), http.StatusUnprocessableEntity},
+			{fmt.Sprintf("/api/v1/access?member=%s@acme.test&resource=%d", strings.Repeat("b", 320), f.room.ID), http.StatusUnprocessableEntity},
+		}
+		for range 2 {
+			e.must(200, "GET", good, secret, nil)
+		}
+		for _, u := range unreadable {
+			wantProblem(t, e.call("GET", u.path, secret, nil), u.status)
+		}
+		p, err := e.svc.Authenticate(e.ctx, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.must(200, "DELETE", "/api/v1/credentials/"+strconv.FormatInt(p.Credential.ID, 10), e.owner, nil)
+		for _, u := range unreadable {
+			r := e.call("GET", u.path, secret, nil)
+			if got := wantProblem(t, r, http.StatusUnauthorized); got.Detail != "invalid token" {
+				t.Errorf("%s: detail %q, want %q", u.path, got.Detail, "invalid token")
+			}
+			if got, want := r.Header.Get("WWW-Authenticate"), `Bearer realm="memberd", error="invalid_token"`; got != want {
+				t.Errorf("%s: WWW-Authenticate %q, want %q", u.path, got, want)
+			}
+		}
+		wantProblem(t, e.call("GET", good, secret, nil), http.StatusUnauthorized)
+	})
+	t.Run("ErrRevokedWhileCachedRefusedFirst", func(t *testing.T) {
+		// A request refused before the check, for its credential's scope or
+		// its rate, would never confirm a cached credential either: it is
+		// read again first, and a revoked one is answered 401.
+		for _, c := range []struct {
+			name   string
+			limits auth.Limits
+			scope  string
+			status int // while the credential is in force
+		}{
+			{"scope", auth.Limits{}, membership.ScopeMembersWrite, http.StatusForbidden},
+			{"rate", auth.Limits{Rate: 0.001, Burst: 2}, membership.ScopeMembersRead, http.StatusTooManyRequests},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				e := newEnv(t, func(o *envOptions) { o.limits = c.limits })
+				f := e.fixture("bob@acme.test")
+				secret := e.credential(e.org.Owner, nil, c.scope)
+				path := fmt.Sprintf("/api/v1/access?member=%d&resource=%d", f.member.ID, f.room.ID)
+				for range 3 {
+					e.call("GET", path, secret, nil)
+				}
+				wantProblem(t, e.call("GET", path, secret, nil), c.status)
+				p, err := e.svc.Authenticate(e.ctx, secret)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := e.svc.RevokeCredential(e.ctx, e.actor(e.owner), p.Credential.ID); err != nil {
+					t.Fatal(err)
+				}
+				r := e.call("GET", path, secret, nil)
+				if got := wantProblem(t, r, http.StatusUnauthorized); got.Detail != "invalid token" {
+					t.Errorf("detail %q, want %q", got.Detail, "invalid token")
+				}
+				e.svc.FlushAuthRefusals(e.ctx, true)
+				if evs := e.events(membership.EventListParams{Action: membership.ActionRequestAuthenticated}); len(evs) != 1 || evs[0].Message != "token has been revoked" {
+					t.Errorf("auth events %+v, want one saying the token has been revoked", evs)
+				}
+			})
+		}
+	})
 	t.Run("ErrMissingScope", func(t *testing.T) {
 		e := newEnv(t)
 		f := e.fixture("bob@acme.test")

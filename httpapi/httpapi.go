@@ -53,7 +53,8 @@ const metaScope = "memberd-scope"
 
 // metaDeferredAuth is the operation metadata key saying its one core call
 // is CheckAccess, which confirms a credential from the credential cache
-// itself (membership.WithDeferredAuthentication).
+// itself (membership.WithDeferredAuthentication): its value tells a
+// request that will reach that call (see route.confirmsCredential).
 const metaDeferredAuth = "memberd-deferred-auth"
 
 // metaNoStore is the operation metadata key saying its answer carries a
@@ -202,7 +203,8 @@ func (h *handler) authenticate(ctx huma.Context, next func(huma.Context)) {
 		// A refusal at any stage, before the core call too, names it.
 		ar = r.WithContext(membership.WithEventTarget(r.Context(), t))
 	}
-	if deferred, _ := op.Metadata[metaDeferredAuth].(bool); deferred {
+	queryErr := unknownQuery(op, r)
+	if reaches, _ := op.Metadata[metaDeferredAuth].(func(*http.Request) bool); reaches != nil && queryErr == nil && reaches(r) {
 		ar = ar.WithContext(membership.WithDeferredAuthentication(ar.Context()))
 	}
 	ac, err := h.authn.Authorize(ar, auth.Need{Interface: Interface, Action: membership.ActionFor(op.OperationID), Scope: scope, Schemes: []auth.Scheme{auth.Bearer}})
@@ -212,8 +214,8 @@ func (h *handler) authenticate(ctx huma.Context, next func(huma.Context)) {
 	}
 	c := &call{r: r, w: w, actor: ac.Actor, auth: ac}
 	refuse := func(err error) { h.writeErr(ctx, r, w, ac.Refuse(err)) }
-	if err := unknownQuery(op, r); err != nil {
-		refuse(err)
+	if queryErr != nil {
+		refuse(queryErr)
 		return
 	}
 	rctx := ar.Context()

@@ -70,7 +70,7 @@ var routeTable = []route{
 	get("/bookings/{id}", "get-booking", "Bookings", read, (*handler).getBooking, "Get a booking"),
 
 	// Access check (access.go), audit events (events.go), credentials (credentials.go).
-	get("/access", "check-access", "Access", read, (*handler).checkAccess, "Can the member use the resource now, and through what").confirmsCredential(),
+	get("/access", "check-access", "Access", read, (*handler).checkAccess, "Can the member use the resource now, and through what").confirmsCredential(accessRequestReachesCheck),
 	get("/events", "list-events", "Audit", audit, (*handler).listEvents, "Audit events, newest first"),
 	get("/events/export", "export-events", "Audit", audit, (*handler).exportEvents, "Export audit events as JSON Lines or CSV, streamed oldest first").documented((*handler).documentExport),
 	get("/credentials", "list-credentials", "Credentials", manage, (*handler).listCredentials, "List credentials (never their secrets)"),
@@ -143,9 +143,10 @@ type route struct {
 	isSchedulable bool
 	// carriesSecret says the answer shows a secret, which no cache may keep.
 	carriesSecret bool
-	// deferredAuth says the route's one core call is CheckAccess, which
-	// confirms a cached credential itself.
-	deferredAuth bool
+	// deferredAuth, when set, says the route's one core call is
+	// CheckAccess, which confirms a cached credential itself, and tells a
+	// request that will reach it (see confirmsCredential).
+	deferredAuth func(*http.Request) bool
 	// document, when set, adds to the operation's document what huma
 	// cannot infer (a streamed answer's media types).
 	document func(h *handler, op *huma.Operation)
@@ -210,9 +211,12 @@ func (rt route) documented(fn func(h *handler, op *huma.Operation)) route {
 
 // confirmsCredential marks a route whose one core call is CheckAccess,
 // which may take a credential from the credential cache and confirm it in
-// its own statement (membership.WithDeferredAuthentication).
-func (rt route) confirmsCredential() route {
-	rt.deferredAuth = true
+// its own statement (membership.WithDeferredAuthentication). reaches
+// tells a request that will make that call: any other (an unreadable
+// name, say) authenticates in full, so that a credential no longer in
+// force is refused before the request is.
+func (rt route) confirmsCredential(reaches func(*http.Request) bool) route {
+	rt.deferredAuth = reaches
 	return rt
 }
 

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // DefaultAccessIndex is how many answered checks the access index keeps.
@@ -18,6 +19,22 @@ const DefaultAccessIndex = 100_000
 type AccessCheckRefParams struct {
 	Member   MemberGetParams
 	Resource RefParams
+	// Since, when set, is the epoch of an answer the caller already holds
+	// for this check: while the organization's epoch is still *Since, the
+	// statement reads nothing but the epoch (and leaves both Found flags
+	// false), so that proving a held answer current costs no more than
+	// reading the epoch, and a moved epoch costs no second statement.
+	Since *int64
+	// Credential, when set, is a credential the caller read at an earlier
+	// epoch: when the epoch has moved since, the statement also reads what
+	// could have ended it (AccessAnswer.Credential) in its own snapshot.
+	Credential *CredentialAt
+}
+
+// CredentialAt names a credential read at an access epoch.
+type CredentialAt struct {
+	ID    int64
+	Epoch int64
 }
 
 // AccessAnswer is Tx.AccessCheckRef's answer: whether each name resolved,
@@ -27,6 +44,22 @@ type AccessAnswer struct {
 	MemberFound, ResourceFound bool
 	Access                     *Access
 	Epoch                      int64
+	// Credential is the state of the credential the params named, read in
+	// the same snapshot; nil unless they named one and Epoch is not the
+	// one it was read at.
+	Credential *CredentialState
+}
+
+// CredentialState is what can end a credential, as one snapshot holds it:
+// its revocation, its expiry and its member's removal. A credential's
+// other columns never change; its member's UpdatedAt tells whether the
+// member did.
+type CredentialState struct {
+	Found           bool // false: no such credential in the organization
+	RevokedAt       *time.Time
+	ExpiresAt       *time.Time
+	MemberActive    bool
+	MemberUpdatedAt time.Time
 }
 
 // accessKey is a check as the client named it. Only immutable names

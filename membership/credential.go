@@ -134,6 +134,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 		}
 	}
 	p, err := view(WithOneStatement(ctx), s, func(tx Tx) (*Principal, error) { return s.principal(ctx, tx, prefix, sum) })
+	if ErrorCode(err) == CodeUnauthorized {
+		s.creds.drop(sum) // no longer in force: no deferred request may take it
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -157,16 +160,24 @@ func (s *Service) principal(ctx context.Context, tx Tx, prefix string, sum [sha2
 	if subtle.ConstantTimeCompare(sum[:], c.Hash) != 1 {
 		return nil, errBadToken("invalid token")
 	}
-	if c.RevokedAt != nil {
-		return nil, errBadToken("token has been revoked")
-	}
-	if c.ExpiresAt != nil && !s.now().Before(*c.ExpiresAt) {
-		return nil, errBadToken("token has expired")
-	}
-	if !p.Member.Active() {
-		return nil, errBadToken("the token's member has been removed")
+	if err := s.inForce(c.RevokedAt, c.ExpiresAt, p.Member.Active()); err != nil {
+		return nil, err
 	}
 	return p, nil
+}
+
+// inForce refuses a credential that is revoked, expired or held by a
+// removed member, the reason kept for the audit.
+func (s *Service) inForce(revokedAt, expiresAt *time.Time, memberActive bool) error {
+	switch {
+	case revokedAt != nil:
+		return errBadToken("token has been revoked")
+	case expiresAt != nil && !s.now().Before(*expiresAt):
+		return errBadToken("token has expired")
+	case !memberActive:
+		return errBadToken("the token's member has been removed")
+	}
+	return nil
 }
 
 // CreateCredentialRequest asks for a new credential.

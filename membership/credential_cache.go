@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"slices"
 	"sync"
+	"time"
 )
 
 // An access check request used to run two statements: authentication
@@ -24,8 +25,8 @@ const maxCachedCredentials = 4096
 
 // UnconfirmedCredential says a request's credential was not read for it:
 // it was valid at Epoch, and the one call that accepts such an actor
-// (CheckAccess) confirms the epoch in its own statement, or else reads the
-// credential again before answering.
+// (CheckAccess) confirms the epoch in its own statement, which reads the
+// credential's state too when the epoch has moved.
 type UnconfirmedCredential struct {
 	Epoch  int64
 	prefix string
@@ -40,6 +41,16 @@ type deferredAuthKey struct{}
 // nothing but CheckAccess accepts.
 func WithDeferredAuthentication(ctx context.Context) context.Context {
 	return context.WithValue(ctx, deferredAuthKey{}, true)
+}
+
+// WithoutDeferredAuthentication undoes WithDeferredAuthentication for a
+// call that must read the credential: one made to refuse a request before
+// its CheckAccess could confirm a cached credential.
+func WithoutDeferredAuthentication(ctx context.Context) context.Context {
+	if !deferredAuthentication(ctx) {
+		return ctx
+	}
+	return context.WithValue(ctx, deferredAuthKey{}, false)
 }
 
 func deferredAuthentication(ctx context.Context) bool {
@@ -112,6 +123,24 @@ func (c *credentialCache) touched(sum [sha256.Size]byte, cr *Credential) {
 	defer c.mu.Unlock()
 	if e, ok := c.entries[sum]; ok && e.credential.ID == cr.ID {
 		e.credential.LastUsedAt = cr.LastUsedAt
+		c.entries[sum] = e
+	}
+}
+
+// advance notes that the credential cached for sum is still in force at
+// epoch, as a check read it. The entry is kept only while its member is
+// the one cached (memberUpdatedAt unchanged): the member's other fields
+// travel with the principal, and a changed member is read again instead.
+func (c *credentialCache) advance(sum [sha256.Size]byte, credentialID, epoch int64, memberUpdatedAt time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[sum]
+	switch {
+	case !ok || e.credential.ID != credentialID || e.epoch >= epoch:
+	case !e.member.UpdatedAt.Equal(memberUpdatedAt):
+		delete(c.entries, sum)
+	default:
+		e.epoch = epoch
 		c.entries[sum] = e
 	}
 }

@@ -118,92 +118,74 @@ func (s *Service) Grant(ctx context.Context, a Actor, id int64) (*Grant, error) 
 
 // CheckAccess answers whether a member can use a resource right now,
 // from committed state only. The access index answers when it holds an
-// answer read at the organization's current access epoch: the one the
-// actor's credential was read with (no statement at all), or else one
-// read now by primary key. Otherwise one statement resolves the member
-// and the resource and reads the access paths and the epoch
-// (Tx.AccessCheckRef), and the index keeps its answer. Every view here
-// runs one statement, so PostgreSQL answers each in one round trip.
+// answer read at the organization's current access epoch: with no
+// statement at all when that is the epoch the actor's credential was read
+// with. Otherwise one statement (Tx.AccessCheckRef) reads the epoch and,
+// unless it proves the held answer current, resolves the member and the
+// resource and reads the access paths; the index keeps its answer. An
+// actor whose credential came from the credential cache (Actor.Unconfirmed)
+// is confirmed by the same statement: the epoch it reads is the
+// credential's, or else it reads the credential's state with the answer.
+// So a check is never more than one statement, and PostgreSQL answers it
+// in one round trip.
 func (s *Service) CheckAccess(ctx context.Context, a Actor, member MemberRef, resource Ref) (*Access, error) {
-	if member.Raw != "" {
+	u := a.Unconfirmed
+	if member.Raw != "" && u == nil {
+		// Unconfirmed, the statement below names nobody and so answers
+		// not found too, but only once the credential is confirmed.
 		return nil, ErrMemberNotFound
 	}
-	one := WithOneStatement(ctx)
 	key, keep := s.access.key(a.OrgID, member, resource)
-	if u := a.Unconfirmed; u != nil {
-		return s.checkAccessUnconfirmed(ctx, a, u, member, resource, key, keep)
-	}
+	p := accessCheckParams(a, member, resource)
+	var held accessEntry
 	if keep {
-		if e, ok := s.access.get(key); ok {
-			epoch, err := s.accessEpoch(one, a)
-			if err != nil {
-				return nil, err
-			}
-			if epoch == e.epoch {
-				return e.answer(), nil
-			}
+		e, ok := s.access.get(key)
+		if ok && u == nil && a.AccessEpoch != nil && *a.AccessEpoch == e.epoch {
+			return e.answer(), nil
+		}
+		if ok {
+			held, p.Since = e, &e.epoch
 		}
 	}
-	ans, err := view(one, s, func(tx Tx) (*AccessAnswer, error) {
-		return tx.AccessCheckRef(one, accessCheckParams(a, member, resource))
-	})
+	if u != nil {
+		p.Credential = &CredentialAt{ID: a.CredentialID, Epoch: u.Epoch}
+	}
+	one := WithOneStatement(ctx)
+	ans, err := view(one, s, func(tx Tx) (*AccessAnswer, error) { return tx.AccessCheckRef(one, p) })
 	if err != nil {
 		return nil, err
+	}
+	if u != nil && ans.Epoch != u.Epoch {
+		if err := s.confirmCredential(ctx, a, u, ans); err != nil {
+			return nil, err
+		}
+	}
+	if p.Since != nil && ans.Epoch == held.epoch {
+		return held.answer(), nil
 	}
 	return s.accessAnswered(ans, key, keep)
 }
 
-// checkAccessUnconfirmed answers a check whose credential came from the
-// credential cache, valid at u.Epoch. The one statement a check runs
-// anyway (the index's epoch, or the check itself) reads the epoch of its
-// snapshot; if it is still u.Epoch, the credential is still in force there.
-// If not, the credential is read again with the check, in one snapshot.
-func (s *Service) checkAccessUnconfirmed(ctx context.Context, a Actor, u *UnconfirmedCredential, member MemberRef, resource Ref, key accessKey, keep bool) (*Access, error) {
-	one := WithOneStatement(ctx)
-	moved := false
-	if keep {
-		if e, ok := s.access.get(key); ok && e.epoch == u.Epoch {
-			epoch, err := view(one, s, func(tx Tx) (int64, error) { return tx.AccessEpoch(one, a.OrgID) })
-			if err != nil {
-				return nil, err
-			}
-			if epoch == u.Epoch {
-				return e.answer(), nil
-			}
-			moved = true
-		}
+// confirmCredential decides an unconfirmed credential by its state in the
+// snapshot of ans, read because the epoch moved since the credential was
+// cached. A credential no longer in force is refused (401) and audited
+// like any refused secret; one in force is cached again at the new epoch.
+func (s *Service) confirmCredential(ctx context.Context, a Actor, u *UnconfirmedCredential, ans *AccessAnswer) error {
+	st := ans.Credential
+	if st == nil {
+		return Errorf(CodeInternal, "the access check read no credential state")
 	}
-	var ans *AccessAnswer
-	var err error
-	if !moved {
-		ans, err = view(one, s, func(tx Tx) (*AccessAnswer, error) {
-			return tx.AccessCheckRef(one, accessCheckParams(a, member, resource))
-		})
-		if err != nil {
-			return nil, err
-		}
-		moved = ans.Epoch != u.Epoch
+	var err error = errBadToken("invalid token")
+	if st.Found {
+		err = s.inForce(st.RevokedAt, st.ExpiresAt, st.MemberActive)
 	}
-	if moved {
-		var p *Principal
-		ans, err = view(ctx, s, func(tx Tx) (*AccessAnswer, error) {
-			if p, err = s.principal(ctx, tx, u.prefix, u.hash); err != nil {
-				return nil, err
-			}
-			return tx.AccessCheckRef(ctx, accessCheckParams(a, member, resource))
-		})
-		if ErrorCode(err) == CodeUnauthorized {
-			s.creds.drop(u.hash)
-			s.AuditRefusedAuth(ctx, a.Interface, a.RequestID, u.prefix, RefusalReason(err))
-			return nil, err
-		} else if err != nil {
-			return nil, err
-		}
-		if p.AccessEpoch != nil {
-			s.creds.put(u.hash, p)
-		}
+	if err != nil {
+		s.creds.drop(u.hash)
+		s.AuditRefusedAuth(ctx, a.Interface, a.RequestID, u.prefix, RefusalReason(err))
+		return err
 	}
-	return s.accessAnswered(ans, key, keep)
+	s.creds.advance(u.hash, a.CredentialID, ans.Epoch, st.MemberUpdatedAt)
+	return nil
 }
 
 func accessCheckParams(a Actor, member MemberRef, resource Ref) *AccessCheckRefParams {
@@ -223,13 +205,4 @@ func (s *Service) accessAnswered(ans *AccessAnswer, key accessKey, keep bool) (*
 		s.access.put(key, ans.Epoch, ans.Access)
 	}
 	return ans.Access, nil
-}
-
-// accessEpoch is the actor's organization's access epoch: the one read
-// with its credential for this request, or else the current one.
-func (s *Service) accessEpoch(ctx context.Context, a Actor) (int64, error) {
-	if a.AccessEpoch != nil {
-		return *a.AccessEpoch, nil
-	}
-	return view(ctx, s, func(tx Tx) (int64, error) { return tx.AccessEpoch(ctx, a.OrgID) })
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"sort"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/memberd/memberd/membership"
 )
@@ -35,28 +37,15 @@ func (t *Tx) AccessEpoch(ctx context.Context, orgID int64) (int64, error) {
 // member and the resource, reads the epoch and lists the access paths.
 // Its first row (kind 0) carries the resolved ids and the epoch; every
 // further row (kind 1) is one path, its group or NULL for a direct grant.
+// With p.Since, the member and the resource are resolved only when the
+// epoch is not *p.Since, so nothing but the epoch is read while a held
+// answer is current (both engines then skip the rest: PostgreSQL by a
+// one-time filter, SQLite by the empty member and resource). With
+// p.Credential, a last row (kind 2) carries the credential's revocation,
+// expiry, its member's updated_at and whether the member is active, when
+// the epoch is not the one the credential was read at.
 func (t *Tx) AccessCheckRef(ctx context.Context, p *membership.AccessCheckRefParams) (*membership.AccessAnswer, error) {
-	args := []any{p.Member.OrgID}
-	var mq string
-	switch {
-	case p.Member.ID != 0:
-		mq = `SELECT m.id FROM members m WHERE m.org_id = $1 AND m.id = ` + arg(&args, p.Member.ID)
-	case p.Member.UUID != "":
-		mq = `SELECT m.id FROM members m WHERE m.org_id = $1 AND m.uuid = ` + arg(&args, strings.ToLower(p.Member.UUID))
-	case p.Member.Email != "":
-		mq = `SELECT m.id FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND u.email = ` + arg(&args, p.Member.Email)
-	default:
-		mq = `SELECT CAST(NULL AS BIGINT) AS id`
-	}
-	rq := `SELECT CAST(NULL AS BIGINT) AS id`
-	if where, ok := refWhere(&args, &p.Resource); ok {
-		rq = `SELECT id FROM resources WHERE org_id = $1 AND ` + where
-	}
-	q := `WITH mm AS (` + mq + `), rr AS (` + rq + `)
-SELECT 0 AS kind, (SELECT id FROM mm) AS a, (SELECT id FROM rr) AS b, (` + accessEpoch + `) AS c
-UNION ALL
-SELECT 1, group_id, NULL, NULL FROM (` + accessPathsOf(`(SELECT id FROM mm)`) + `) paths
- WHERE resource_id = (SELECT id FROM rr)`
+	q, args := accessCheckQuery(p)
 	rows, err := t.c.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("access check: %w", err)
@@ -64,16 +53,21 @@ SELECT 1, group_id, NULL, NULL FROM (` + accessPathsOf(`(SELECT id FROM mm)`) + 
 	defer rows.Close()
 	ans := &membership.AccessAnswer{}
 	var access membership.Access
+	var cred *membership.CredentialState
+	var kind int
+	var a, b, c, d sql.NullInt64
+	dest := []any{&kind, &a, &b, &c, &d}
 	for rows.Next() {
-		var kind int
-		var a, b, c sql.NullInt64
-		if err := rows.Scan(&kind, &a, &b, &c); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("access check: %w", err)
 		}
 		switch {
 		case kind == 0:
 			ans.MemberFound, ans.ResourceFound, ans.Epoch = a.Valid, b.Valid, c.Int64
 			access.ResourceID = b.Int64
+		case kind == 2:
+			cred = &membership.CredentialState{Found: true, RevokedAt: fromNullTS(a), ExpiresAt: fromNullTS(b),
+				MemberUpdatedAt: fromTS(c.Int64), MemberActive: d.Int64 == 1}
 		case a.Valid:
 			access.Allowed = true
 			access.GroupIDs = append(access.GroupIDs, a.Int64)
@@ -84,7 +78,112 @@ SELECT 1, group_id, NULL, NULL FROM (` + accessPathsOf(`(SELECT id FROM mm)`) + 
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("access check: %w", err)
 	}
-	sort.Slice(access.GroupIDs, func(i, j int) bool { return access.GroupIDs[i] < access.GroupIDs[j] })
+	if c := p.Credential; c != nil && ans.Epoch != c.Epoch {
+		if cred == nil {
+			cred = &membership.CredentialState{} // gone
+		}
+		ans.Credential = cred
+	}
+	slices.Sort(access.GroupIDs)
 	ans.Access = &access
 	return ans, nil
+}
+
+// accessCheckShape is what the text of an access check's statement
+// depends on: how the member and the resource are named (0: not at all)
+// and which of Since and Credential are asked.
+type accessCheckShape struct {
+	member, resource  byte
+	since, credential bool
+}
+
+// accessCheckSQL keeps the statement of each shape, a few dozen at most:
+// the hottest path of all need not build two kilobytes of SQL a check.
+var accessCheckSQL sync.Map // accessCheckShape → string
+
+// accessCheckQuery is the statement for p and its arguments.
+func accessCheckQuery(p *membership.AccessCheckRefParams) (string, []any) {
+	args := make([]any, 1, 6)
+	args[0] = p.Member.OrgID
+	var sh accessCheckShape
+	switch {
+	case p.Member.ID != 0:
+		sh.member, args = 'i', append(args, p.Member.ID)
+	case p.Member.UUID != "":
+		sh.member, args = 'u', append(args, strings.ToLower(p.Member.UUID))
+	case p.Member.Email != "":
+		sh.member, args = 'e', append(args, p.Member.Email)
+	}
+	switch {
+	case p.Resource.ID != 0:
+		sh.resource, args = 'i', append(args, p.Resource.ID)
+	case p.Resource.UUID != "":
+		sh.resource, args = 'u', append(args, strings.ToLower(p.Resource.UUID))
+	}
+	if p.Since != nil {
+		sh.since, args = true, append(args, *p.Since)
+	}
+	if c := p.Credential; c != nil {
+		sh.credential, args = true, append(args, c.ID, c.Epoch)
+	}
+	if q, ok := accessCheckSQL.Load(sh); ok {
+		return q.(string), args
+	}
+	q := accessCheckStatement(sh)
+	accessCheckSQL.Store(sh, q)
+	return q, args
+}
+
+// accessCheckStatement writes the statement of shape sh; its placeholders
+// follow the order accessCheckQuery appends the arguments in.
+func accessCheckStatement(sh accessCheckShape) string {
+	n := 1
+	next := func() string { n++; return "$" + strconv.Itoa(n) }
+	// The paths read the member and the resource as resolved, except that
+	// an id is used as given when nothing depends on the epoch: a path
+	// found for an id that names nothing in the organization is never
+	// answered (its Found flag is false), and PostgreSQL's plan is then
+	// smaller by the CTE scans (about 6% of its execution time here).
+	member, resource := `(SELECT id FROM mm)`, `(SELECT id FROM rr)`
+	mq := `SELECT CAST(NULL AS BIGINT) AS id`
+	switch sh.member {
+	case 'i':
+		mq = `SELECT m.id FROM members m WHERE m.org_id = $1 AND m.id = ` + next()
+		if !sh.since {
+			member = "$" + strconv.Itoa(n)
+		}
+	case 'u':
+		mq = `SELECT m.id FROM members m WHERE m.org_id = $1 AND m.uuid = ` + next()
+	case 'e':
+		mq = `SELECT m.id FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND u.email = ` + next()
+	}
+	rq := `SELECT CAST(NULL AS BIGINT) AS id`
+	switch sh.resource {
+	case 'i':
+		rq = `SELECT id FROM resources WHERE org_id = $1 AND id = ` + next()
+		if !sh.since {
+			resource = "$" + strconv.Itoa(n)
+		}
+	case 'u':
+		rq = `SELECT id FROM resources WHERE org_id = $1 AND uuid = ` + next()
+	}
+	if sh.since {
+		moved := ` WHERE (SELECT seq FROM hd) <> ` + next()
+		mq = `SELECT id FROM (` + mq + `) x` + moved
+		rq = `SELECT id FROM (` + rq + `) x` + moved
+	}
+	q := `WITH hd AS (SELECT COALESCE((` + accessEpoch + `), 0) AS seq), mm AS (` + mq + `), rr AS (` + rq + `)
+SELECT 0 AS kind, (SELECT id FROM mm) AS a, (SELECT id FROM rr) AS b, (SELECT seq FROM hd) AS c, CAST(NULL AS BIGINT) AS d
+UNION ALL
+SELECT 1, group_id, NULL, NULL, NULL FROM (` + accessPathsOf(member) + `) paths
+ WHERE resource_id = ` + resource
+	if sh.credential {
+		id, epoch := next(), next()
+		q += `
+UNION ALL
+SELECT 2, c.revoked_at, c.expires_at, m.updated_at, CASE WHEN m.status = 'active' THEN 1 ELSE 0 END
+  FROM credentials c JOIN members m ON m.id = c.member_id
+ WHERE c.id = ` + id + ` AND c.org_id = $1 AND (SELECT seq FROM hd) <> ` + epoch
+	}
+	return q
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -359,25 +360,55 @@ func testAccessCredentialNeverStale(t *testing.T, open Opener) {
 		}
 		return issued.Secret, issued.Credential.ID
 	}
-	checkAs := func(secret string, warmIndex bool) (*membership.Access, error) {
+	// The index may hold no answer, one read at the credential's epoch, or
+	// one read at the current epoch (by a check of another credential).
+	const (
+		cold = iota
+		warmAtCredential
+		warmAtCurrent
+		unreadableRef // no answer to hold: the member is named unreadably
+	)
+	modes := []string{"cold", "warm at the credential's epoch", "warm at the current epoch", "an unreadable member ref"}
+	checkAs := func(secret string, mode int) (*membership.Access, error) {
 		a, err := requestActor(membership.WithDeferredAuthentication(w.ctx), w.nodeB, secret)
 		if err != nil {
 			return nil, err
 		}
-		r := w.direct
-		if !warmIndex {
+		m, r := membership.MemberRef{ID: w.m.ID}, w.direct
+		switch mode {
+		case cold:
 			r = w.createResource("lock", fmt.Sprintf("cold %d", time.Now().UnixNano()), nil)
+		case warmAtCurrent:
+			other, err := w.request(w.nodeB)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := w.nodeB.CheckAccess(w.ctx, other, m, membership.Ref{ID: r.ID}); err != nil {
+				return nil, err
+			}
+		case unreadableRef:
+			m = membership.MemberRef{Raw: "not a member"}
 		}
-		return w.nodeB.CheckAccess(w.ctx, a, membership.MemberRef{ID: w.m.ID}, membership.Ref{ID: r.ID})
+		return w.nodeB.CheckAccess(w.ctx, a, m, membership.Ref{ID: r.ID})
 	}
-	for _, warmIndex := range []bool{true, false} {
+	// warm makes a check with secret succeed twice, so that node B holds
+	// the credential in its cache and the check's answer in its index.
+	warm := func(t *testing.T, secret string) {
+		t.Helper()
+		for range 2 {
+			if _, err := checkAs(secret, warmAtCredential); err != nil {
+				t.Fatalf("warm up: %v", err)
+			}
+		}
+	}
+	endCredentials := func(t *testing.T, mode int, name string) {
 		ends := []struct {
 			name string
 			end  func(t *testing.T) string // the secret it ended
 		}{
 			{"revocation", func(t *testing.T) string {
 				secret, id := issue(w.ownerMember, nil)
-				warm(t, checkAs, secret)
+				warm(t, secret)
 				if _, err := w.svc.RevokeCredential(w.ctx, w.owner, id); err != nil {
 					t.Fatalf("revoke: %v", err)
 				}
@@ -386,7 +417,7 @@ func testAccessCredentialNeverStale(t *testing.T, open Opener) {
 			{"holder's removal", func(t *testing.T) string {
 				holder := w.addMember(w.owner, fmt.Sprintf("holder%d@acme.test", time.Now().UnixNano()), membership.RoleAdmin)
 				secret, _ := issue(holder, nil)
-				warm(t, checkAs, secret)
+				warm(t, secret)
 				if _, err := w.svc.RemoveMember(w.ctx, w.owner, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: holder.ID}}); err != nil {
 					t.Fatalf("remove holder: %v", err)
 				}
@@ -395,7 +426,7 @@ func testAccessCredentialNeverStale(t *testing.T, open Opener) {
 			{"expiry", func(t *testing.T) string {
 				at := w.clock.Now().Add(time.Hour)
 				secret, _ := issue(w.ownerMember, &at)
-				warm(t, checkAs, secret)
+				warm(t, secret)
 				w.clock.Advance(2 * time.Hour)
 				return secret
 			}},
@@ -403,12 +434,15 @@ func testAccessCredentialNeverStale(t *testing.T, open Opener) {
 		for _, e := range ends {
 			secret := e.end(t)
 			for try := range 2 {
-				_, err := checkAs(secret, warmIndex)
+				_, err := checkAs(secret, mode)
 				if membership.ErrorCode(err) != membership.CodeUnauthorized {
-					t.Fatalf("index warm %v: check %d after the credential's %s: err = %v, want unauthorized", warmIndex, try+1, e.name, err)
+					t.Fatalf("index %s: check %d after the credential's %s: err = %v, want unauthorized", name, try+1, e.name, err)
 				}
 			}
 		}
+	}
+	for mode, name := range modes {
+		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) { endCredentials(t, mode, name) })
 	}
 	// A change asked with an unconfirmed credential is refused outright.
 	a, err := w.deferredRequest(w.nodeB)
@@ -423,16 +457,5 @@ func testAccessCredentialNeverStale(t *testing.T, open Opener) {
 	}
 	if _, err := w.nodeB.RemoveMember(w.ctx, a, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: w.m.ID}}); err == nil {
 		t.Error("a removal with an unconfirmed credential went through")
-	}
-}
-
-// warm makes a check with secret succeed twice, so that the node holds
-// the credential in its cache.
-func warm(t *testing.T, checkAs func(string, bool) (*membership.Access, error), secret string) {
-	t.Helper()
-	for range 2 {
-		if _, err := checkAs(secret, true); err != nil {
-			t.Fatalf("warm up: %v", err)
-		}
 	}
 }

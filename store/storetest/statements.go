@@ -127,7 +127,9 @@ func testStatementsIdempotentReplay(t *testing.T, open Opener) {
 // testStatementsPerAccessCheck holds an access check request to its
 // statement budget, so that it cannot creep back: authentication is one
 // statement and carries the access epoch; the check is one statement
-// when the access index cannot answer and none when it can.
+// when the access index cannot answer and none when it can. A request
+// authenticated from the credential cache is one statement in all,
+// also when the epoch moved since the credential was cached.
 func testStatementsPerAccessCheck(t *testing.T, open Opener) {
 	var rs *recordingStore
 	e := newEnv(t, func(tb testing.TB) membership.Store {
@@ -211,12 +213,32 @@ func testStatementsPerAccessCheck(t *testing.T, open Opener) {
 	request(r, 2, "deferred, credential not cached yet")
 	request(r, 1, "deferred, credential cached, index warm")
 	request(other, 1, "deferred, credential cached, index cold")
-	if _, err := e.svc.RestoreMember(e.ctx, e.owner, membership.RestoreMemberRequest{Member: membership.MemberRef{ID: m.ID}}); err != nil {
-		t.Fatalf("restore: %v", err)
+	removed := true // above
+	change := func() {
+		t.Helper()
+		if !removed {
+			if _, err := e.svc.RemoveMember(e.ctx, e.owner, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: m.ID}}); err != nil {
+				t.Fatalf("remove: %v", err)
+			}
+		}
+		removed = false
+		if _, err := e.svc.RestoreMember(e.ctx, e.owner, membership.RestoreMemberRequest{Member: membership.MemberRef{ID: m.ID}}); err != nil {
+			t.Fatalf("restore: %v", err)
+		}
 	}
-	// The epoch moved: the credential is read again with the check.
-	request(other, 3, "deferred, after a change")
+	// The epoch moved: the one statement reads the credential's state
+	// along with the check, whether the index held an answer or not.
+	change()
+	request(other, 1, "deferred, after a change, index warm")
 	request(other, 1, "deferred, after a change, cached again")
+	change()
+	request(e.createResource("lock", "back", nil), 1, "deferred, after a change, index cold")
+	request(other, 1, "deferred, after a change, index warm at an older epoch")
+	// A confirmed actor without an epoch proves a held answer current, or
+	// answers anew, in one statement as well.
+	change()
+	check(noEpoch, true, 1, "after a change, epoch read by the check")
+	check(noEpoch, true, 1, "again after a change, epoch read by the check")
 }
 
 // testStatementsOneStatementView checks the view engines run outside a
