@@ -339,15 +339,8 @@ func OpenPostgres(ctx context.Context) (*Engine, error) {
 		return pgx.BeginTxFunc(ctx, st.Pool(), pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 			for _, s := range stmts {
 				if s.Rows {
-					rows, err := tx.Query(ctx, s.Query, s.Args...)
-					if err != nil {
-						return fmt.Errorf("%s: %w", describe(s.Query), err)
-					}
-					for rows.Next() {
-					}
-					rows.Close()
-					if err := rows.Err(); err != nil {
-						return fmt.Errorf("%s: %w", describe(s.Query), err)
+					if err := queryAll(ctx, tx, s); err != nil {
+						return err
 					}
 				} else if _, err := tx.Exec(ctx, s.Query, s.Args...); err != nil {
 					return fmt.Errorf("%s: %w", describe(s.Query), err)
@@ -420,4 +413,19 @@ func (c pgConn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows
 
 func (c pgConn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
 	return c.tx.QueryRow(ctx, q, args...)
+}
+
+// queryAll runs s on tx and reads every row it returns, as the store would.
+func queryAll(ctx context.Context, tx pgx.Tx, s Stmt) error {
+	rows, err := tx.Query(ctx, s.Query, s.Args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", describe(s.Query), err)
+	}
+	for rows.Next() {
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s: %w", describe(s.Query), err)
+	}
+	return nil
 }

@@ -118,15 +118,8 @@ func TestS4BackendCPU(t *testing.T) {
 			err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 				for i, s := range recorded[f] {
 					start := onCPU()
-					rows, err := tx.Query(ctx, s.Query, s.Args...)
-					if err != nil {
-						return fmt.Errorf("%s: %w", describe(s.Query), err)
-					}
-					for rows.Next() {
-					}
-					rows.Close()
-					if err := rows.Err(); err != nil {
-						return fmt.Errorf("%s: %w", describe(s.Query), err)
+					if err := queryAll(ctx, tx, s); err != nil {
+						return err
 					}
 					used := onCPU() - start
 					per[f][i] = append(per[f][i], used)
