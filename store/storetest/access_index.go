@@ -17,6 +17,7 @@ var accessIndexTests = []test{
 	{"NeverStaleUnderConcurrency", testAccessNeverStaleUnderConcurrency},
 	{"NotFound", testAccessNotFound},
 	{"CredentialNeverStale", testAccessCredentialNeverStale},
+	{"PathsAgree", testAccessPathsAgree},
 }
 
 // staleRounds bounds the staleness tests: thousands of removals, each
