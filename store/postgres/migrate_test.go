@@ -101,3 +101,31 @@ func TestGroupMemberIndexMigration(t *testing.T) {
 		t.Errorf("group_members options %q, want fillfactor=50", opts)
 	}
 }
+
+// TestGrantResourceIndexMigration checks migration 00014: the grant
+// indexes are keyed by member or group and then resource, so that an
+// access check reads the grants of its one resource only, and still hold
+// only the rows of their kind.
+func TestGrantResourceIndexMigration(t *testing.T) {
+	ctx := context.Background()
+	db, err := sql.Open("pgx", pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := sqlstore.Migrate(ctx, db, goose.DialectPostgres, types); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"grants_member": "CREATE INDEX grants_member ON public.grants USING btree (member_id, resource_id) WHERE (member_id IS NOT NULL)",
+		"grants_group":  "CREATE INDEX grants_group ON public.grants USING btree (group_id, resource_id) WHERE (group_id IS NOT NULL)",
+	} {
+		var def string
+		if err := db.QueryRowContext(ctx, `SELECT pg_get_indexdef($1::regclass)`, name).Scan(&def); err != nil {
+			t.Fatal(err)
+		}
+		if def != want {
+			t.Errorf("index: %s, want %s", def, want)
+		}
+	}
+}

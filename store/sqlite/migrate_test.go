@@ -180,3 +180,39 @@ func TestGroupMemberIndexMigration(t *testing.T) {
 		t.Errorf("group_members_member covers %v, want [member_id]", cols)
 	}
 }
+
+// TestGrantResourceIndexMigration checks migration 00014: the grant
+// indexes are keyed by member or group and then resource, so that an
+// access check reads the grants of its one resource only.
+func TestGrantResourceIndexMigration(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for name, want := range map[string][]string{"grants_member": {"member_id", "resource_id"}, "grants_group": {"group_id", "resource_id"}} {
+		rows, err := s.writer.QueryContext(ctx, `SELECT name FROM pragma_index_info(?) ORDER BY seqno`, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cols []string
+		for rows.Next() {
+			var c string
+			if err := rows.Scan(&c); err != nil {
+				t.Fatal(err)
+			}
+			cols = append(cols, c)
+		}
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(cols, want) {
+			t.Errorf("%s covers %v, want %v", name, cols, want)
+		}
+		var partial int
+		if err := s.writer.QueryRowContext(ctx, `SELECT partial FROM pragma_index_list('grants') WHERE name = ?`, name).Scan(&partial); err != nil || partial != 1 {
+			t.Errorf("%s partial = %d, %v; want 1", name, partial, err)
+		}
+	}
+}
