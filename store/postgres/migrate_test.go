@@ -76,21 +76,27 @@ func TestWriteIndexesMigration(t *testing.T) {
 	}
 }
 
-// TestGroupMemberIndexMigration checks migration 00013: the member index
-// of group_members no longer holds status and the table keeps half of
-// each page free, so a removal's UPDATE of status can be HOT.
-func TestGroupMemberIndexMigration(t *testing.T) {
-	ctx := context.Background()
+// migratedDB is a fresh database, migrated to this build's head.
+func migratedDB(t *testing.T) *sql.DB {
+	t.Helper()
 	db, err := sql.Open("pgx", pgtest.NewDatabase(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	if err := sqlstore.Migrate(ctx, db, goose.DialectPostgres, types); err != nil {
+	t.Cleanup(func() { db.Close() })
+	if err := sqlstore.Migrate(context.Background(), db, goose.DialectPostgres, types); err != nil {
 		t.Fatal(err)
 	}
+	return db
+}
+
+// TestGroupMemberIndexMigration checks migration 00013: the member index
+// of group_members no longer holds status and the table keeps half of
+// each page free, so a removal's UPDATE of status can be HOT.
+func TestGroupMemberIndexMigration(t *testing.T) {
+	db := migratedDB(t)
 	var def, opts string
-	if err := db.QueryRowContext(ctx, `SELECT pg_get_indexdef('group_members_member'::regclass),
+	if err := db.QueryRow(`SELECT pg_get_indexdef('group_members_member'::regclass),
 		COALESCE(array_to_string(reloptions, ','), '') FROM pg_class WHERE relname = 'group_members'`).Scan(&def, &opts); err != nil {
 		t.Fatal(err)
 	}
@@ -107,21 +113,13 @@ func TestGroupMemberIndexMigration(t *testing.T) {
 // access check reads the grants of its one resource only, and still hold
 // only the rows of their kind.
 func TestGrantResourceIndexMigration(t *testing.T) {
-	ctx := context.Background()
-	db, err := sql.Open("pgx", pgtest.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := sqlstore.Migrate(ctx, db, goose.DialectPostgres, types); err != nil {
-		t.Fatal(err)
-	}
+	db := migratedDB(t)
 	for name, want := range map[string]string{
 		"grants_member": "CREATE INDEX grants_member ON public.grants USING btree (member_id, resource_id) WHERE (member_id IS NOT NULL)",
 		"grants_group":  "CREATE INDEX grants_group ON public.grants USING btree (group_id, resource_id) WHERE (group_id IS NOT NULL)",
 	} {
 		var def string
-		if err := db.QueryRowContext(ctx, `SELECT pg_get_indexdef($1::regclass)`, name).Scan(&def); err != nil {
+		if err := db.QueryRow(`SELECT pg_get_indexdef($1::regclass)`, name).Scan(&def); err != nil {
 			t.Fatal(err)
 		}
 		if def != want {

@@ -151,17 +151,21 @@ func TestWriteIndexesMigration(t *testing.T) {
 	}
 }
 
-// TestGroupMemberIndexMigration checks migration 00013: the member index
-// of group_members no longer holds status, so a removal's UPDATE of status
-// rewrites the row and no index entry.
-func TestGroupMemberIndexMigration(t *testing.T) {
-	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "m.db"))
+// openMigrated opens a fresh store, migrated to this build's head.
+func openMigrated(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "m.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	rows, err := s.writer.QueryContext(ctx, `SELECT name FROM pragma_index_info('group_members_member') ORDER BY seqno`)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// indexColumns lists the key columns of index name, in order.
+func indexColumns(t *testing.T, s *Store, name string) []string {
+	t.Helper()
+	rows, err := s.writer.QueryContext(context.Background(), `SELECT name FROM pragma_index_info(?) ORDER BY seqno`, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,42 +180,31 @@ func TestGroupMemberIndexMigration(t *testing.T) {
 	if err := rows.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(cols, []string{"member_id"}) {
+	return cols
+}
+
+// TestGroupMemberIndexMigration checks migration 00013: the member index
+// of group_members no longer holds status, so a removal's UPDATE of status
+// rewrites the row and no index entry.
+func TestGroupMemberIndexMigration(t *testing.T) {
+	s := openMigrated(t)
+	if cols := indexColumns(t, s, "group_members_member"); !slices.Equal(cols, []string{"member_id"}) {
 		t.Errorf("group_members_member covers %v, want [member_id]", cols)
 	}
 }
 
 // TestGrantResourceIndexMigration checks migration 00014: the grant
 // indexes are keyed by member or group and then resource, so that an
-// access check reads the grants of its one resource only.
+// access check reads the grants of its one resource only, and still hold
+// only the rows of their kind.
 func TestGrantResourceIndexMigration(t *testing.T) {
-	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "m.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openMigrated(t)
 	for name, want := range map[string][]string{"grants_member": {"member_id", "resource_id"}, "grants_group": {"group_id", "resource_id"}} {
-		rows, err := s.writer.QueryContext(ctx, `SELECT name FROM pragma_index_info(?) ORDER BY seqno`, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var cols []string
-		for rows.Next() {
-			var c string
-			if err := rows.Scan(&c); err != nil {
-				t.Fatal(err)
-			}
-			cols = append(cols, c)
-		}
-		if err := rows.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Equal(cols, want) {
+		if cols := indexColumns(t, s, name); !slices.Equal(cols, want) {
 			t.Errorf("%s covers %v, want %v", name, cols, want)
 		}
 		var partial int
-		if err := s.writer.QueryRowContext(ctx, `SELECT partial FROM pragma_index_list('grants') WHERE name = ?`, name).Scan(&partial); err != nil || partial != 1 {
+		if err := s.writer.QueryRow(`SELECT partial FROM pragma_index_list('grants') WHERE name = ?`, name).Scan(&partial); err != nil || partial != 1 {
 			t.Errorf("%s partial = %d, %v; want 1", name, partial, err)
 		}
 	}
