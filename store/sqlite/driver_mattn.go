@@ -48,7 +48,9 @@ func writerDSN(path string) string {
 	return dsn(path, "_cache_size", strconv.Itoa(-writerCacheKiB), "_txlock", "immediate")
 }
 
-func readerDSN(path string) string { return dsn(path, "_query_only", "1") }
+func readerDSN(path string) string {
+	return dsn(path, "_query_only", "1", "_cache_size", strconv.Itoa(-readerCacheKiB))
+}
 
 // dsn builds mattn's URI: the same pragmas as the modernc build, in
 // mattn's own parameters (it ignores _pragma).
