@@ -68,6 +68,8 @@ type envOptions struct {
 	// operations, scheduled removals and webhook deliveries run. Without
 	// it the queue is connected but idle: they are accepted and wait.
 	runJobs bool
+	// accessIndex is the service's AccessIndex (0: the default).
+	accessIndex int
 }
 
 // runJobs is the option that starts the job runner.
@@ -96,6 +98,7 @@ func newEnv(tb testing.TB, opts ...func(*envOptions)) *env {
 	loopback := &netguard.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
 	cfg.WebhookGuard = loopback
 	cfg.BatchLimit = o.batchLimit
+	cfg.AccessIndex = o.accessIndex
 	// The server always runs a job queue; connect one here too, so that
 	// operations and webhooks are accepted as they are in production.
 	jcfg := jobs.DefaultConfig()

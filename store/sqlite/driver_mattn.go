@@ -11,6 +11,13 @@ extern int sqlite3_db_config(sqlite3*, int op, ...);
 static int memberd_qpsg(void *db, int on, int *res) {
 	return sqlite3_db_config((sqlite3*)db, 1007, on, res); // SQLITE_DBCONFIG_ENABLE_QPSG
 }
+
+// sqlite3_config is variadic too.
+extern int sqlite3_config(int, ...);
+
+static int memberd_memstatus_off(void) {
+	return sqlite3_config(9, 0); // SQLITE_CONFIG_MEMSTATUS
+}
 */
 import "C"
 
@@ -34,6 +41,13 @@ const driverName = "memberd-sqlite"
 const Driver = "github.com/mattn/go-sqlite3"
 
 func init() {
+	// Without memory statistics, which memberd never reads, SQLite's
+	// allocator takes no process-wide mutex on every malloc and free (a
+	// few per statement, from every connection at once). It must precede
+	// SQLite's initialization, which the first connection performs; if
+	// anything initialized SQLite earlier, the call fails and changes
+	// nothing.
+	C.memberd_memstatus_off()
 	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
 		// mattn's DSN has no temp_store parameter.
 		if _, err := c.Exec("PRAGMA temp_store = MEMORY", nil); err != nil {
@@ -48,12 +62,18 @@ func writerDSN(path string) string {
 	return dsn(path, "_cache_size", strconv.Itoa(-writerCacheKiB), "_txlock", "immediate")
 }
 
-func readerDSN(path string) string { return dsn(path, "_query_only", "1") }
+func readerDSN(path string) string {
+	return dsn(path, "_query_only", "1", "_cache_size", strconv.Itoa(-readerCacheKiB))
+}
 
 // dsn builds mattn's URI: the same pragmas as the modernc build, in
 // mattn's own parameters (it ignores _pragma).
 func dsn(path string, kv ...string) string {
 	q := url.Values{}
+	// database/sql never uses a connection from two goroutines at once, so
+	// SQLite's per-connection mutex, which mattn takes on every call by
+	// default, guards nothing.
+	q.Set("_mutex", "no")
 	q.Set("_journal_mode", "WAL")
 	q.Set("_synchronous", "FULL")
 	q.Set("_foreign_keys", "1")

@@ -36,7 +36,9 @@ func writerDSN(path string) string {
 	return dsn(path, fmt.Sprintf("cache_size(-%d)", writerCacheKiB)) + "&_txlock=immediate"
 }
 
-func readerDSN(path string) string { return dsn(path, "query_only(1)") }
+func readerDSN(path string) string {
+	return dsn(path, "query_only(1)", fmt.Sprintf("cache_size(-%d)", readerCacheKiB))
+}
 
 func dsn(path string, pragmas ...string) string {
 	q := url.Values{}

@@ -74,7 +74,9 @@ func writerDSN(path string) string {
 	return dsn(path, fmt.Sprintf("cache_size(-%d)", writerCacheKiB)) + "&_txlock=immediate"
 }
 
-func readerDSN(path string) string { return dsn(path, "query_only(1)") }
+func readerDSN(path string) string {
+	return dsn(path, "query_only(1)", fmt.Sprintf("cache_size(-%d)", readerCacheKiB))
+}
 
 // dsn spells the modernc build's pragmas in the same _pragma parameters,
 // busy_timeout first: ncruces applies them in order, and journal_mode may

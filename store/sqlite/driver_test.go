@@ -37,6 +37,9 @@ func TestDSN(t *testing.T) {
 	if got, want := pragma(s.writer, "cache_size"), "-65536"; got != want {
 		t.Errorf("writer: cache_size = %s, want %s", got, want)
 	}
+	if got, want := pragma(s.reader, "cache_size"), "-8192"; got != want {
+		t.Errorf("reader: cache_size = %s, want %s", got, want)
+	}
 	if got := pragma(s.writer, "query_only"); got != "0" {
 		t.Errorf("writer: query_only = %s, want 0", got)
 	}

@@ -226,7 +226,7 @@ func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error
 			return 0, err
 		}
 	}
-	res, err := c.execContext(sqlstore.StmtContext(ctx, c.shared), Rebind(query), args...)
+	res, err := c.execContext(c.stmtContext(ctx), query, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -239,7 +239,7 @@ func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Ro
 			return nil, err
 		}
 	}
-	rows, err := c.queryContext(sqlstore.StmtContext(ctx, c.shared), Rebind(query), args...)
+	rows, err := c.queryContext(c.stmtContext(ctx), query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +252,17 @@ func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.
 			return errRow{err}
 		}
 	}
-	return c.queryRowContext(sqlstore.StmtContext(ctx, c.shared), Rebind(query), args...)
+	return c.queryRowContext(c.stmtContext(ctx), query, args...)
+}
+
+// stmtContext is the context a statement runs with: see
+// sqlstore.StmtContext for a group's transaction. A one-statement view's
+// statement (an access check, a credential lookup) is detached too: it is
+// a point read that ends in microseconds, and a cancellable context cost
+// each one a goroutine in database/sql (Rows watching the context) and a
+// context watch in the driver. A request already cancelled still fails.
+func (c conn) stmtContext(ctx context.Context) context.Context {
+	return sqlstore.StmtContext(ctx, c.shared || c.single != nil)
 }
 
 type sqlRows struct{ *sql.Rows }

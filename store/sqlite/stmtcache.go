@@ -22,30 +22,54 @@ const maxCachedStmts = 512
 // has just one, which a transaction holds while its statements run. So a
 // query seen inside a transaction is noted and prepared before the next
 // transaction begins, when the connection is free.
+//
+// The cache is keyed by the store's own text of a query (PostgreSQL's $N
+// placeholders) and keeps its SQLite text too, so that a cached query is
+// not rewritten on every run: the access check's statement is two
+// kilobytes, and Rebind copied it on each check.
 type stmtCache struct {
 	db      *sql.DB
-	mu      sync.Mutex
-	stmts   map[string]*sql.Stmt
+	mu      sync.RWMutex
+	stmts   map[string]cachedStmt
 	pending map[string]bool
 }
 
-func newStmtCache(db *sql.DB) *stmtCache {
-	return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}, pending: map[string]bool{}}
+// cachedStmt is a query's SQLite text and its prepared statement (nil
+// until prepare has run).
+type cachedStmt struct {
+	query string
+	st    *sql.Stmt
 }
 
-// get returns the prepared statement of query, or nil (and notes query
-// for prepare) if there is none yet.
-func (c *stmtCache) get(query string) *sql.Stmt {
+func newStmtCache(db *sql.DB) *stmtCache {
+	return &stmtCache{db: db, stmts: map[string]cachedStmt{}, pending: map[string]bool{}}
+}
+
+// get returns the SQLite text of query and its prepared statement, or nil
+// (and notes query for prepare) if there is none yet.
+func (c *stmtCache) get(query string) (string, *sql.Stmt) {
 	if c == nil {
-		return nil
+		return Rebind(query), nil
+	}
+	c.mu.RLock()
+	e, ok := c.stmts[query]
+	c.mu.RUnlock()
+	if ok && e.st != nil {
+		return e.query, e.st
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := c.stmts[query]
-	if st == nil && len(c.stmts)+len(c.pending) < maxCachedStmts {
+	e, ok = c.stmts[query]
+	switch {
+	case ok:
+	case len(c.stmts) < maxCachedStmts:
+		e = cachedStmt{query: Rebind(query)}
+		c.stmts[query] = e
 		c.pending[query] = true
+	default:
+		return Rebind(query), nil
 	}
-	return st
+	return e.query, e.st
 }
 
 // prepare prepares the queries noted since the last call. It must be
@@ -55,11 +79,13 @@ func (c *stmtCache) prepare(ctx context.Context) {
 	if c == nil {
 		return
 	}
-	c.mu.Lock()
-	if len(c.pending) == 0 {
-		c.mu.Unlock()
+	c.mu.RLock()
+	n := len(c.pending)
+	c.mu.RUnlock()
+	if n == 0 {
 		return
 	}
+	c.mu.Lock()
 	queries := make([]string, 0, len(c.pending))
 	for q := range c.pending {
 		queries = append(queries, q)
@@ -67,13 +93,17 @@ func (c *stmtCache) prepare(ctx context.Context) {
 	clear(c.pending)
 	c.mu.Unlock()
 	for _, q := range queries {
-		st, err := c.db.PrepareContext(ctx, q)
+		c.mu.RLock()
+		e := c.stmts[q]
+		c.mu.RUnlock()
+		st, err := c.db.PrepareContext(ctx, e.query)
 		if err != nil {
 			continue
 		}
 		c.mu.Lock()
-		if c.stmts[q] == nil {
-			c.stmts[q], st = st, nil
+		if e = c.stmts[q]; e.st == nil {
+			e.st, st = st, nil
+			c.stmts[q] = e
 		}
 		c.mu.Unlock()
 		if st != nil {
@@ -83,10 +113,10 @@ func (c *stmtCache) prepare(ctx context.Context) {
 }
 
 // The conn methods run a query through its prepared statement when there
-// is one. query is already rebound to SQLite's placeholders.
+// is one. query is the store's text, with PostgreSQL's placeholders.
 
 func (c conn) execContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	st := c.stmts.get(query)
+	query, st := c.stmts.get(query)
 	if c.single != nil {
 		if st != nil {
 			return st.ExecContext(ctx, args...)
@@ -100,7 +130,7 @@ func (c conn) execContext(ctx context.Context, query string, args ...any) (sql.R
 }
 
 func (c conn) queryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	st := c.stmts.get(query)
+	query, st := c.stmts.get(query)
 	if c.single != nil {
 		if st != nil {
 			return st.QueryContext(ctx, args...)
@@ -114,7 +144,7 @@ func (c conn) queryContext(ctx context.Context, query string, args ...any) (*sql
 }
 
 func (c conn) queryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	st := c.stmts.get(query)
+	query, st := c.stmts.get(query)
 	if c.single != nil {
 		if st != nil {
 			return st.QueryRowContext(ctx, args...)
