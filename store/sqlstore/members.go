@@ -146,7 +146,18 @@ func memberWhere(args *[]any, p *membership.MemberListParams) string {
 func (t *Tx) MemberSetStatus(ctx context.Context, p *membership.MemberSetStatusParams) error {
 	var n int64
 	var err error
-	if p.Status == membership.StatusRemoved {
+	if t.d.ModifyingCTE {
+		// The membership and its period in one statement, one round trip.
+		q := `WITH m AS (UPDATE members SET status = 'removed', removed_at = $2, removed_by = $3, updated_at = $2 WHERE id = $1 RETURNING id),
+			p AS (UPDATE member_periods SET ended_at = $2, ended_by = $3 WHERE member_id = $1 AND ended_at IS NULL)
+			SELECT count(*) FROM m`
+		if p.Status != membership.StatusRemoved {
+			q = `WITH m AS (UPDATE members SET status = 'active', removed_at = NULL, removed_by = NULL, updated_at = $2 WHERE id = $1 RETURNING id),
+			p AS (INSERT INTO member_periods (member_id, started_at, started_by) SELECT id, CAST($2 AS BIGINT), CAST($3 AS BIGINT) FROM m)
+			SELECT count(*) FROM m`
+		}
+		err = t.c.QueryRow(ctx, q, p.ID, ts(p.At), nullID(p.By)).Scan(&n)
+	} else if p.Status == membership.StatusRemoved {
 		n, err = t.c.Exec(ctx, `UPDATE members SET status = 'removed', removed_at = $2, removed_by = $3, updated_at = $2 WHERE id = $1`,
 			p.ID, ts(p.At), nullID(p.By))
 		if err == nil {
