@@ -55,8 +55,10 @@ func nullString(s string) any {
 func (t *Tx) EventAppend(ctx context.Context, e *membership.Event) error {
 	e.Seq, e.PrevHash, e.Hash = 0, "", ""
 	if t.d.EventIDs != "" {
-		if err := t.c.QueryRow(ctx, t.d.EventIDs).Scan(&e.ID); err != nil {
-			return fmt.Errorf("reserve event id: %w", err)
+		if e.ID, t.eventID = t.eventID, 0; e.ID == 0 {
+			if err := t.c.QueryRow(ctx, `SELECT `+t.d.EventIDs).Scan(&e.ID); err != nil {
+				return fmt.Errorf("reserve event id: %w", err)
+			}
 		}
 		t.pending = append(t.pending, e)
 		return nil

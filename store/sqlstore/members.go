@@ -86,8 +86,16 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 	}
 	cols := memberCols
 	var role sql.NullString
+	var eventID sql.NullInt64
+	reserve := actorID != 0 && t.d.EventIDs != ""
 	if actorID != 0 {
 		cols += `, (SELECT a.role FROM members a WHERE a.id = ` + arg(&args, actorID) + ` AND a.org_id = $1 AND a.status = 'active')`
+	}
+	if reserve {
+		// The removal this opens appends its event next: its id comes
+		// along, one round trip fewer (an unused id is a gap, as a
+		// rolled-back one is).
+		cols += `, ` + t.d.EventIDs
 	}
 	q := `SELECT ` + cols + memberFrom + ` WHERE m.org_id = $1 AND ` + where
 	if p.Lock && t.d.LockRows {
@@ -98,8 +106,14 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 	if actorID != 0 {
 		dest = append(dest, &role)
 	}
+	if reserve {
+		dest = append(dest, &eventID)
+	}
 	if err := t.c.QueryRow(ctx, q, args...).Scan(dest...); err != nil {
 		return nil, "", t.notFound(err, "member")
+	}
+	if eventID.Valid {
+		t.eventID = eventID.Int64
 	}
 	return mr.value(), membership.Role(role.String), nil
 }

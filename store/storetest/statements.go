@@ -21,10 +21,11 @@ var statementTests = []test{
 // writes, on every engine: the removal's cost is its statements (each a
 // round trip on PostgreSQL, each a step of the one SQLite writer), so a
 // new one must be a decision, not a drift. It was 20 before issue 16 (21
-// with the report). SQLite now runs 10, PostgreSQL 11: its nodes read the
+// with the report). SQLite now runs 10, PostgreSQL 10: its nodes read the
 // webhook endpoints and the removal policy that SQLite's single writer
-// caches (sqlstore.WriterCache), and it reserves the event's id to write
-// the event once, chained, when sealing. The bound leaves room for
+// caches (sqlstore.WriterCache), and it writes the event once, chained,
+// when sealing (its id reserved by the statement that locks the member,
+// its row counted with the seal). The bound leaves room for
 // SQLite's cold cache with the report (13). Sealing the audit chain is not
 // counted here: the store seals once per group commit, after every
 // caller's work (2 statements for a group of one on PostgreSQL, 3 on
