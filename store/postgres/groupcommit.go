@@ -81,6 +81,9 @@ func newGroup(pool *pgxpool.Pool, opts []Option) *sqlstore.Group {
 			func(ctx context.Context) error { return ignoreClosed(tx.Rollback(ctx)) }), nil
 	}, o.groupMax, lanes)
 	g.Retryable = retryable
+	// pgx sends a statement without arguments by the simple protocol,
+	// which takes several in one round trip.
+	g.ChainSavepoints = true
 	g.Observe = o.observe
 	return g
 }

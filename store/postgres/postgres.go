@@ -33,6 +33,7 @@ var _ membership.Store = (*Store)(nil)
 var dialect = &sqlstore.Dialect{
 	LockRows:     true,
 	ModifyingCTE: true,
+	EventIDs:     `nextval('events_id_seq'::regclass)`,
 	IsNoRows:     func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
 	IsUniqueViolation: func(err error) bool {
 		var e *pgconn.PgError

@@ -50,9 +50,19 @@ func nullString(s string) any {
 }
 
 // EventAppend implements membership.Tx. The event is chained when the
-// transaction seals its events (EventSeal), which every commit does.
+// transaction seals its events (EventSeal), which every commit does; an
+// engine that reserves event ids (Dialect.EventIDs) writes its row then.
 func (t *Tx) EventAppend(ctx context.Context, e *membership.Event) error {
 	e.Seq, e.PrevHash, e.Hash = 0, "", ""
+	if t.d.EventIDs != "" {
+		if e.ID, t.eventID = t.eventID, 0; e.ID == 0 {
+			if err := t.c.QueryRow(ctx, `SELECT `+t.d.EventIDs).Scan(&e.ID); err != nil {
+				return fmt.Errorf("reserve event id: %w", err)
+			}
+		}
+		t.pending = append(t.pending, e)
+		return nil
+	}
 	err := t.c.QueryRow(ctx, `INSERT INTO events (uuid, org_id, at, actor_member_id, credential_id, interface, request_id,
 		action, outcome, target_type, target_id, target_member_id, target_ref, message, before_state, after_state)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
@@ -93,10 +103,16 @@ func (t *Tx) EventSeal(ctx context.Context) error {
 				chained = append(chained, e)
 			}
 		}
+		if t.d.EventIDs != "" {
+			if err := t.insertChained(ctx, chained, head); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := t.writeChained(ctx, chained); err != nil {
 			return err
 		}
-		if _, err := t.c.Exec(ctx, `UPDATE event_chain_heads SET seq = $1, hash = $2 WHERE org_id = $3`, head.Seq, head.Hash, org); err != nil {
+		if _, err := t.c.Exec(ctx, advanceHead, head.Seq, head.Hash, org); err != nil {
 			return fmt.Errorf("advance chain head: %w", err)
 		}
 	}
@@ -104,21 +120,70 @@ func (t *Tx) EventSeal(ctx context.Context) error {
 	return nil
 }
 
-// maxChainedRows is the most events one statement of writeChained sets.
+const advanceHead = `UPDATE event_chain_heads SET seq = $1, hash = $2 WHERE org_id = $3`
+
+// insertChained writes events, chained, in as few statements as possible
+// (chunked), and advances their organization's chain head to head: on an
+// engine with modifying CTEs in the statement that writes the last rows,
+// so that sealing a group of one is two round trips (lock the head, write).
+func (t *Tx) insertChained(ctx context.Context, events []*membership.Event, head *membership.ChainHead) error {
+	return chunked(events, func(chunk []*membership.Event, last bool) error {
+		args := make([]any, 0, 20*len(chunk)+3)
+		var rows strings.Builder
+		for i, e := range chunk {
+			if i > 0 {
+				rows.WriteString(", ")
+			}
+			rows.WriteString("(" + placeholders(&args, []any{e.ID, e.UUID, nullID(e.OrgID), ts(e.At), nullID(e.ActorMemberID),
+				nullID(e.CredentialID), e.Interface, nullString(e.RequestID), e.Action, e.Outcome, nullString(e.TargetType),
+				nullID(e.TargetID), nullID(e.TargetMemberID), nullString(e.TargetRef), nullString(e.Message), nullText(e.Before),
+				nullText(e.After), e.Seq, nullString(e.PrevHash), e.Hash}) + ")")
+		}
+		insert := `INSERT INTO events (id, uuid, org_id, at, actor_member_id, credential_id, interface, request_id,
+			action, outcome, target_type, target_id, target_member_id, target_ref, message, before_state, after_state,
+			seq, prev_hash, hash) VALUES ` + rows.String()
+		if last && t.d.ModifyingCTE {
+			insert = `WITH chained AS (` + insert + `) UPDATE event_chain_heads SET seq = ` + arg(&args, head.Seq) +
+				`, hash = ` + arg(&args, head.Hash) + ` WHERE org_id = ` + arg(&args, head.OrgID)
+		}
+		if _, err := t.c.Exec(ctx, insert, args...); err != nil {
+			return fmt.Errorf("write chained events %d to %d: %w", chunk[0].ID, chunk[len(chunk)-1].ID, err)
+		}
+		if last && !t.d.ModifyingCTE {
+			if _, err := t.c.Exec(ctx, advanceHead, head.Seq, head.Hash, head.OrgID); err != nil {
+				return fmt.Errorf("advance chain head: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// maxChainedRows is the most events one statement of writeChained or
+// insertChained writes.
 const maxChainedRows = 64
 
-// writeChained stores the chain fields of events, as few statements as
-// possible. Each statement sets a power-of-two number of rows, so that
-// the statements a cache prepares are a handful of shapes, not one per
-// group size.
-func (t *Tx) writeChained(ctx context.Context, events []*membership.Event) error {
+// chunked hands fn events in chunks of a power-of-two size, largest
+// first, so that the statements a cache prepares for them are a handful
+// of shapes, not one per group size; last marks the final chunk.
+func chunked(events []*membership.Event, fn func(chunk []*membership.Event, last bool) error) error {
 	for len(events) > 0 {
 		n := maxChainedRows
 		for n > len(events) {
 			n /= 2
 		}
-		chunk := events[:n]
+		if err := fn(events[:n], n == len(events)); err != nil {
+			return err
+		}
 		events = events[n:]
+	}
+	return nil
+}
+
+// writeChained stores the chain fields of events, as few statements as
+// possible (chunked).
+func (t *Tx) writeChained(ctx context.Context, events []*membership.Event) error {
+	return chunked(events, func(chunk []*membership.Event, _ bool) error {
+		n := len(chunk)
 		args := make([]any, 0, 4*n)
 		var rows strings.Builder
 		for i, e := range chunk {
@@ -137,8 +202,8 @@ func (t *Tx) writeChained(ctx context.Context, events []*membership.Event) error
 		if got != int64(n) {
 			return fmt.Errorf("chain events %d to %d: %d rows, want %d", chunk[0].ID, chunk[n-1].ID, got, n)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // EventChainHead implements membership.Tx.

@@ -80,6 +80,11 @@ type Group struct {
 	// (a deadlock): the call's savepoint is rolled back and the call runs
 	// again in a later group, up to 8 times. Nil: never.
 	Retryable func(error) bool
+	// ChainSavepoints, when set, has one call's savepoint released and
+	// the next call's set in one Exec of two statements, which an engine
+	// with a multi-statement protocol (PostgreSQL's simple query) sends
+	// in one round trip instead of two.
+	ChainSavepoints bool
 	// Observe, when set, is told of every group transaction once it has
 	// ended: how many calls it held and how long it took from begin to
 	// the end of its commit or rollback. It lets the wiring measure
@@ -277,8 +282,10 @@ func (g *Group) run(batch []*groupCall) (retry []*groupCall) {
 		}
 		return g.answer(batch, nil)
 	}
+	opened := false // the next call's savepoint is set already
 	for i, c := range batch {
-		broken := runInSavepoint(ctx, tx, i+1, c)
+		var broken error
+		opened, broken = runInSavepoint(ctx, tx, i+1, c, opened, g.ChainSavepoints && i+1 < len(batch))
 		if broken == nil {
 			continue
 		}
@@ -336,22 +343,30 @@ func (g *Group) answer(calls []*groupCall, err error) (retry []*groupCall) {
 // resolve a conflict is run again.
 const maxGroupAttempts = 8
 
-// runInSavepoint runs c's fn in savepoint gcN and leaves c's own outcome
-// in c. It returns an error only when the transaction itself is broken
-// (a savepoint could not be set, rolled back to or released), so that no
+// runInSavepoint runs c's fn in savepoint gcN, which opened says is set
+// already, and leaves c's own outcome in c. With chain, a successful fn's
+// savepoint is released together with setting gcN+1, and next says so.
+// It returns an error only when the transaction itself is broken (a
+// savepoint could not be set, rolled back to or released), so that no
 // later work may join it.
-func runInSavepoint(ctx context.Context, tx *Tx, n int, c *groupCall) error {
+func runInSavepoint(ctx context.Context, tx *Tx, n int, c *groupCall, opened, chain bool) (next bool, broken error) {
 	name := "gc" + strconv.Itoa(n)
 	conn := tx.Conn()
-	if _, err := conn.Exec(ctx, "SAVEPOINT "+name); err != nil {
-		return fmt.Errorf("savepoint: %w", err)
+	if !opened {
+		if _, err := conn.Exec(ctx, "SAVEPOINT "+name); err != nil {
+			return false, fmt.Errorf("savepoint: %w", err)
+		}
 	}
 	pending := tx.Pending()
 	call(c, tx)
 	if c.err == nil && c.panicked == nil {
-		_, err := conn.Exec(ctx, "RELEASE SAVEPOINT "+name)
+		release := "RELEASE SAVEPOINT " + name
+		if chain {
+			release += "; SAVEPOINT gc" + strconv.Itoa(n+1)
+		}
+		_, err := conn.Exec(ctx, release)
 		if err == nil {
-			return nil
+			return chain, nil
 		}
 		// PostgreSQL refuses to release a savepoint in a transaction that
 		// a swallowed statement error aborted: undo fn's work as a failure.
@@ -360,12 +375,12 @@ func runInSavepoint(ctx context.Context, tx *Tx, n int, c *groupCall) error {
 	// The savepoint takes the caller's events with it: they are not chained.
 	tx.Discard(pending)
 	if _, err := conn.Exec(ctx, "ROLLBACK TO SAVEPOINT "+name); err != nil {
-		return fmt.Errorf("rollback to savepoint: %w", err)
+		return false, fmt.Errorf("rollback to savepoint: %w", err)
 	}
 	if _, err := conn.Exec(ctx, "RELEASE SAVEPOINT "+name); err != nil {
-		return fmt.Errorf("release savepoint: %w", err)
+		return false, fmt.Errorf("release savepoint: %w", err)
 	}
-	return nil
+	return false, nil
 }
 
 // call runs c's fn on tx, unless c's caller has already given up, and

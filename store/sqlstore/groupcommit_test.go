@@ -272,3 +272,50 @@ func testGroupHandoff(t *testing.T, lanes int) {
 		t.Errorf("%d calls still queued", st.Queued)
 	}
 }
+
+// With ChainSavepoints a call's release and the next call's savepoint
+// are one Exec; a failing call is rolled back to its own savepoint alone
+// and the call after it sets its own.
+func TestGroupChainSavepoints(t *testing.T) {
+	e := &fakeEngine{}
+	g := e.group()
+	g.ChainSavepoints = true
+	errFail := errors.New("refused")
+	ok := func(membership.Tx) error { return nil }
+	errs := hold(t, g, []func(membership.Tx) error{ok, func(membership.Tx) error { return errFail }, ok, ok})
+	for i, err := range errs {
+		if want := error(nil); i == 1 {
+			if !errors.Is(err, errFail) {
+				t.Errorf("call %d: got %v, want its own error", i, err)
+			}
+		} else if err != want {
+			t.Errorf("call %d: %v", i, err)
+		}
+	}
+	// The leader's group of one, then the held group of four, in the
+	// order the calls queued.
+	failed := 0
+	for _, q := range e.log {
+		if _, err := fmt.Sscanf(q, "ROLLBACK TO SAVEPOINT gc%d", &failed); err == nil {
+			break
+		}
+	}
+	want := []string{"BEGIN", "COMMIT", "BEGIN"}
+	for k := 1; k <= 4; k++ {
+		if k == 1 || k == failed+1 {
+			want = append(want, fmt.Sprintf("SAVEPOINT gc%d", k))
+		}
+		switch {
+		case k == failed:
+			want = append(want, fmt.Sprintf("ROLLBACK TO SAVEPOINT gc%d", k), fmt.Sprintf("RELEASE SAVEPOINT gc%d", k))
+		case k < 4:
+			want = append(want, fmt.Sprintf("RELEASE SAVEPOINT gc%d; SAVEPOINT gc%d", k, k+1))
+		default:
+			want = append(want, fmt.Sprintf("RELEASE SAVEPOINT gc%d", k))
+		}
+	}
+	want = append(want, "COMMIT")
+	if got := strings.Join(e.log, "\n"); failed == 0 || got != strings.Join(want, "\n") {
+		t.Errorf("statements:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+}

@@ -86,8 +86,16 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 	}
 	cols := memberCols
 	var role sql.NullString
+	var eventID sql.NullInt64
+	reserve := actorID != 0 && t.d.EventIDs != ""
 	if actorID != 0 {
 		cols += `, (SELECT a.role FROM members a WHERE a.id = ` + arg(&args, actorID) + ` AND a.org_id = $1 AND a.status = 'active')`
+	}
+	if reserve {
+		// The removal this opens appends its event next: its id comes
+		// along, one round trip fewer (an unused id is a gap, as a
+		// rolled-back one is).
+		cols += `, ` + t.d.EventIDs
 	}
 	q := `SELECT ` + cols + memberFrom + ` WHERE m.org_id = $1 AND ` + where
 	if p.Lock && t.d.LockRows {
@@ -98,8 +106,14 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 	if actorID != 0 {
 		dest = append(dest, &role)
 	}
+	if reserve {
+		dest = append(dest, &eventID)
+	}
 	if err := t.c.QueryRow(ctx, q, args...).Scan(dest...); err != nil {
 		return nil, "", t.notFound(err, "member")
+	}
+	if eventID.Valid {
+		t.eventID = eventID.Int64
 	}
 	return mr.value(), membership.Role(role.String), nil
 }
@@ -146,7 +160,18 @@ func memberWhere(args *[]any, p *membership.MemberListParams) string {
 func (t *Tx) MemberSetStatus(ctx context.Context, p *membership.MemberSetStatusParams) error {
 	var n int64
 	var err error
-	if p.Status == membership.StatusRemoved {
+	if t.d.ModifyingCTE {
+		// The membership and its period in one statement, one round trip.
+		q := `WITH m AS (UPDATE members SET status = 'removed', removed_at = $2, removed_by = $3, updated_at = $2 WHERE id = $1 RETURNING id),
+			p AS (UPDATE member_periods SET ended_at = $2, ended_by = $3 WHERE member_id = $1 AND ended_at IS NULL)
+			SELECT count(*) FROM m`
+		if p.Status != membership.StatusRemoved {
+			q = `WITH m AS (UPDATE members SET status = 'active', removed_at = NULL, removed_by = NULL, updated_at = $2 WHERE id = $1 RETURNING id),
+			p AS (INSERT INTO member_periods (member_id, started_at, started_by) SELECT id, CAST($2 AS BIGINT), CAST($3 AS BIGINT) FROM m)
+			SELECT count(*) FROM m`
+		}
+		err = t.c.QueryRow(ctx, q, p.ID, ts(p.At), nullID(p.By)).Scan(&n)
+	} else if p.Status == membership.StatusRemoved {
 		n, err = t.c.Exec(ctx, `UPDATE members SET status = 'removed', removed_at = $2, removed_by = $3, updated_at = $2 WHERE id = $1`,
 			p.ID, ts(p.At), nullID(p.By))
 		if err == nil {

@@ -51,6 +51,12 @@ type Dialect struct {
 	// WITH and reads its rows (PostgreSQL), so that one statement can
 	// change a member's rows and return a summary of them.
 	ModifyingCTE bool
+	// EventIDs, when set, is the expression that reserves one event id
+	// (PostgreSQL's sequence): events are then written once, already
+	// chained, when the transaction seals them, instead of inserted and
+	// later updated with their chain fields, which on an indexed chain
+	// column writes every index of the event a second time.
+	EventIDs string
 	// IsNoRows reports the driver's "no rows" error.
 	IsNoRows func(error) bool
 	// IsUniqueViolation reports a unique-constraint violation.
@@ -64,6 +70,9 @@ type Tx struct {
 	savepoint int
 	// pending are the events appended and not yet chained (EventSeal).
 	pending []*membership.Event
+	// eventID is an event id reserved ahead (Dialect.EventIDs) by the
+	// statement that opened a removal, for the next EventAppend.
+	eventID int64
 	// cache, when set, keeps endpoints and policies across the writer's
 	// transactions; cacheDirty says t changed some and must not fill it.
 	cache      *WriterCache
