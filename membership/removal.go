@@ -21,9 +21,10 @@ type reportDiscardedKey struct{}
 
 // WithReportDiscarded marks ctx's removal as one whose interface answers
 // without its report (Jicoo's 204, HighQ's empty 200): the reads that only
-// feed the report's grants of groups left and remaining access are then
-// skipped. The change, its audit event, its removal log (what undo
-// restores) and the report's other lists stay exactly as they were.
+// feed the report's grants of groups left, its remaining access and its
+// receipt's hash are then skipped (the receipt keeps its event id). The
+// change, its audit event, its removal log (what undo restores) and the
+// report's other lists stay exactly as they were.
 func WithReportDiscarded(ctx context.Context) context.Context {
 	return context.WithValue(ctx, reportDiscardedKey{}, true)
 }
