@@ -25,10 +25,10 @@ type batchWorld struct {
 	resources []*membership.Resource
 }
 
-func newBatchWorld(t *testing.T, members, resources int) *batchWorld {
+func newBatchWorld(t *testing.T, pool, members, resources int) *batchWorld {
 	t.Helper()
 	ctx := context.Background()
-	w := &batchWorld{st: openWithPool(t, 4)}
+	w := &batchWorld{st: openWithPool(t, pool)}
 	w.svc = membership.NewService(w.st, membership.DefaultConfig())
 	cfg := membership.DefaultConfig()
 	cfg.AccessIndex = -1
@@ -72,7 +72,7 @@ func granted(i, j int) bool { return (i+j)%3 == 0 }
 // no other. The pool's acquisitions show that checks did go together.
 func TestBatchedAccessChecksEachGetTheirOwn(t *testing.T) {
 	ctx := context.Background()
-	w := newBatchWorld(t, 24, 5)
+	w := newBatchWorld(t, 4, 24, 5)
 	removed := w.members[len(w.members)-1] // granted resources, yet denied
 	if _, err := w.svc.RemoveMember(ctx, w.owner, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: removed.ID}}); err != nil {
 		t.Fatal(err)
@@ -156,7 +156,7 @@ func TestBatchedAccessChecksEachGetTheirOwn(t *testing.T) {
 // it began, is refused, with the access index and without.
 func TestBatchedAccessChecksNeverStale(t *testing.T) {
 	ctx := context.Background()
-	w := newBatchWorld(t, 6, 3)
+	w := newBatchWorld(t, 4, 6, 3)
 	var (
 		mu      sync.RWMutex
 		removed = map[int64]bool{} // acknowledged removal, restore not begun
@@ -232,5 +232,35 @@ func TestBatchedAccessChecksNeverStale(t *testing.T) {
 	}
 	if checked.Load() == 0 {
 		t.Fatal("no check ran")
+	}
+}
+
+// TestBatchedAccessChecksKeepTheirPlan: batches of a few checks each keep
+// the batched statement's generic plan rather than plan each batch anew,
+// which cost more backend CPU than batching saved.
+func TestBatchedAccessChecksKeepTheirPlan(t *testing.T) {
+	ctx := context.Background()
+	w := newBatchWorld(t, 1, 4, 2) // one connection: its prepared statements are all there are
+	for range 100 {
+		var wg sync.WaitGroup
+		for _, m := range w.members[:3] {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := w.bare.CheckAccess(ctx, w.owner, membership.MemberRef{ID: m.ID}, membership.Ref{ID: w.resources[0].ID}); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	var generic, custom int64
+	err := w.st.Pool().QueryRow(ctx, `SELECT COALESCE(sum(generic_plans), 0), COALESCE(sum(custom_plans), 0)
+  FROM pg_prepared_statements WHERE statement LIKE '%WITH ORDINALITY%'`).Scan(&generic, &custom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if generic == 0 || custom > 5 {
+		t.Errorf("batched statements ran %d generic and %d custom plans; want the generic plan after the first five", generic, custom)
 	}
 }

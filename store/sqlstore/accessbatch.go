@@ -207,18 +207,27 @@ func accessBatchQuery(sh accessCheckShape, calls []*accessCall) (string, []any) 
 	if q, ok := accessBatchSQL.Load(sh); ok {
 		return q.(string), args
 	}
-	var arrays, cols []string
+	var arrays, names, cols []string
 	for k, v := range first {
 		typ := "text"
 		if _, ok := v.(int64); ok {
 			typ = "bigint"
 		}
 		n := strconv.Itoa(k + 1)
-		arrays = append(arrays, "$"+n+"::"+typ+"[]")
+		arrays = append(arrays, "$"+n+"::"+typ+"[] AS a"+n)
+		names = append(names, "arr.a"+n)
 		cols = append(cols, "p"+n)
 	}
+	// The arrays are read through a subquery kept apart (OFFSET 0), so
+	// that the planner cannot count their elements: a plan made for the
+	// arguments at hand would then cost what the generic plan does, and
+	// PostgreSQL keeps the generic one. Counting them, it planned every
+	// batch afresh, as small batches look cheaper than the generic plan's
+	// estimate: S3 over HTTP then spent more backend CPU per check than
+	// without batching (160-270 against 110-140 microseconds).
 	q := `SELECT b.i, x.kind, x.a, x.b, x.c, x.d
-  FROM unnest(` + strings.Join(arrays, ", ") + `) WITH ORDINALITY AS b(` + strings.Join(cols, ", ") + `, i)
+  FROM (SELECT ` + strings.Join(arrays, ", ") + ` OFFSET 0) arr
+ CROSS JOIN LATERAL unnest(` + strings.Join(names, ", ") + `) WITH ORDINALITY AS b(` + strings.Join(cols, ", ") + `, i)
  CROSS JOIN LATERAL (` + placeholder.ReplaceAllString(accessCheckStatement(sh), "b.p$1") + `) x`
 	accessBatchSQL.Store(sh, q)
 	return q, args
