@@ -26,6 +26,7 @@ import (
 type Store struct {
 	pool  *pgxpool.Pool
 	group *sqlstore.Group // nil when group commit is off
+	batch *sqlstore.AccessBatcher
 }
 
 var _ membership.Store = (*Store)(nil)
@@ -59,7 +60,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return &Store{pool: pool, group: newGroup(pool, opts)}, nil
+	return &Store{pool: pool, group: newGroup(pool, opts), batch: newAccessBatcher(pool)}, nil
 }
 
 // Ready returns an error unless the database answers and its schema is
@@ -156,11 +157,7 @@ func (s *Store) updateOnce(ctx context.Context, fn func(pgx.Tx, membership.Tx) e
 
 // View implements membership.Store.
 func (s *Store) View(ctx context.Context, fn func(membership.Tx) error) error {
-	c, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("begin read: %w", err)
-	}
-	v := &viewConn{conn: c, single: membership.OneStatement(ctx)}
+	v := &viewConn{pool: s.pool, batch: s.batch, single: membership.OneStatement(ctx)}
 	defer v.end(ctx)
 	if err := fn(sqlstore.NewTx(v, dialect)); err != nil {
 		return err

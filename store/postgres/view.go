@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,7 +21,11 @@ const beginRead = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 // trip, with the first statement. An access check is two views (one
 // statement, then three), so this takes it from 8 round trips to 6.
 type viewConn struct {
+	// conn is acquired from pool at the first statement, so that a
+	// one-statement view whose check is batched never holds one.
+	pool  *pgxpool.Pool
 	conn  *pgxpool.Conn
+	batch *sqlstore.AccessBatcher // nil: checks run on conn
 	began bool
 	err   error // from closing the first statement's batch
 	// single runs the view's one statement on its own, without BEGIN or
@@ -32,9 +37,25 @@ type viewConn struct {
 // errSecondStatement is a view marked as one statement running another.
 var errSecondStatement = errors.New("a one-statement view ran a second statement")
 
+// AccessBatcher implements sqlstore.AccessBatchConn: a one-statement
+// view's check may go with concurrent ones.
+func (v *viewConn) AccessBatcher() *sqlstore.AccessBatcher {
+	if !v.single || v.ran {
+		return nil
+	}
+	return v.batch
+}
+
 // direct says whether the next statement runs on the connection as it
 // is; a one-statement view's second statement is an error.
-func (v *viewConn) direct() (bool, error) {
+func (v *viewConn) direct(ctx context.Context) (bool, error) {
+	if v.conn == nil {
+		c, err := v.pool.Acquire(ctx)
+		if err != nil {
+			return false, fmt.Errorf("begin read: %w", err)
+		}
+		v.conn = c
+	}
 	if !v.single {
 		return v.began, nil
 	}
@@ -67,7 +88,7 @@ func (v *viewConn) closeBatch(br pgx.BatchResults) error {
 }
 
 func (v *viewConn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	if direct, err := v.direct(); err != nil {
+	if direct, err := v.direct(ctx); err != nil {
 		return 0, err
 	} else if direct {
 		tag, err := v.conn.Exec(ctx, query, args...)
@@ -85,7 +106,7 @@ func (v *viewConn) Exec(ctx context.Context, query string, args ...any) (int64, 
 }
 
 func (v *viewConn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	if direct, err := v.direct(); err != nil {
+	if direct, err := v.direct(ctx); err != nil {
 		return nil, err
 	} else if direct {
 		rows, err := v.conn.Query(ctx, query, args...)
@@ -107,7 +128,7 @@ func (v *viewConn) Query(ctx context.Context, query string, args ...any) (sqlsto
 }
 
 func (v *viewConn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	if direct, err := v.direct(); err != nil {
+	if direct, err := v.direct(ctx); err != nil {
 		return errRow{err}
 	} else if direct {
 		return v.conn.QueryRow(ctx, query, args...)
@@ -123,6 +144,9 @@ func (v *viewConn) QueryRow(ctx context.Context, query string, args ...any) sqls
 // which destroys it rather than reuse it if the rollback did not leave it
 // idle.
 func (v *viewConn) end(ctx context.Context) {
+	if v.conn == nil {
+		return
+	}
 	if v.began {
 		v.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK") //nolint:errcheck // a read-only transaction has nothing to lose
 	}
@@ -162,3 +186,22 @@ func (r batchRow) Scan(dest ...any) error {
 type errRow struct{ err error }
 
 func (r errRow) Scan(...any) error { return r.err }
+
+// accessBatchInFlight is how many statements of one check shape run at a
+// time before further checks wait to go together. One: S3's checks
+// through the store at concurrency 16 on 2 cores and 100k members took
+// 0.3-0.45x the backend CPU per check of unbatched ones at 1.3-2x the
+// rate; two in flight gave smaller batches, 0.6-0.7x the CPU. Over HTTP
+// (the bench's S3) the backends spent 0.55x the CPU per check.
+const accessBatchInFlight = 1
+
+// newAccessBatcher batches one-statement checks, run on pool.
+func newAccessBatcher(pool *pgxpool.Pool) *sqlstore.AccessBatcher {
+	return sqlstore.NewAccessBatcher(func(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
+		rows, err := pool.Query(ctx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		return rows, nil
+	}, accessBatchInFlight)
+}

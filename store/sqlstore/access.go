@@ -45,12 +45,35 @@ func (t *Tx) AccessEpoch(ctx context.Context, orgID int64) (int64, error) {
 // expiry, its member's updated_at and whether the member is active, when
 // the epoch is not the one the credential was read at.
 func (t *Tx) AccessCheckRef(ctx context.Context, p *membership.AccessCheckRefParams) (*membership.AccessAnswer, error) {
-	q, args := accessCheckQuery(p)
+	sh, q, args := accessCheckQuery(p)
+	if bc, ok := t.Conn().(AccessBatchConn); ok {
+		if b := bc.AccessBatcher(); b != nil {
+			var ans *membership.AccessAnswer
+			rows, batched, err := b.check(ctx, sh, args, func() (err error) {
+				ans, err = t.accessCheckOn(ctx, p, q, args)
+				return err
+			})
+			if batched && err == nil {
+				return accessAnswer(p, &sliceRows{rows: rows})
+			}
+			return ans, err
+		}
+	}
+	return t.accessCheckOn(ctx, p, q, args)
+}
+
+// accessCheckOn runs a check's statement q on t's connection.
+func (t *Tx) accessCheckOn(ctx context.Context, p *membership.AccessCheckRefParams, q string, args []any) (*membership.AccessAnswer, error) {
 	rows, err := t.c.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("access check: %w", err)
 	}
 	defer rows.Close()
+	return accessAnswer(p, rows)
+}
+
+// accessAnswer reads the rows of p's statement.
+func accessAnswer(p *membership.AccessCheckRefParams, rows Rows) (*membership.AccessAnswer, error) {
 	ans := &membership.AccessAnswer{}
 	var access membership.Access
 	var cred *membership.CredentialState
@@ -101,8 +124,9 @@ type accessCheckShape struct {
 // the hottest path of all need not build two kilobytes of SQL a check.
 var accessCheckSQL sync.Map // accessCheckShape → string
 
-// accessCheckQuery is the statement for p and its arguments.
-func accessCheckQuery(p *membership.AccessCheckRefParams) (string, []any) {
+// accessCheckQuery is the shape of p's statement, the statement and its
+// arguments.
+func accessCheckQuery(p *membership.AccessCheckRefParams) (accessCheckShape, string, []any) {
 	args := make([]any, 1, 6)
 	args[0] = p.Member.OrgID
 	var sh accessCheckShape
@@ -127,11 +151,11 @@ func accessCheckQuery(p *membership.AccessCheckRefParams) (string, []any) {
 		sh.credential, args = true, append(args, c.ID, c.Epoch)
 	}
 	if q, ok := accessCheckSQL.Load(sh); ok {
-		return q.(string), args
+		return sh, q.(string), args
 	}
 	q := accessCheckStatement(sh)
 	accessCheckSQL.Store(sh, q)
-	return q, args
+	return sh, q, args
 }
 
 // accessCheckStatement writes the statement of shape sh; its placeholders

@@ -1,0 +1,266 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/memberd/memberd/membership"
+	"github.com/memberd/memberd/store/postgres"
+)
+
+// batchWorld is an organization whose members have access to some of its
+// resources, and a service without an access index, so that every check
+// is a statement.
+type batchWorld struct {
+	st        *postgres.Store
+	svc       *membership.Service // with the access index
+	bare      *membership.Service // without
+	owner     membership.Actor
+	members   []*membership.Member
+	resources []*membership.Resource
+}
+
+func newBatchWorld(t *testing.T, pool, members, resources int) *batchWorld {
+	t.Helper()
+	ctx := context.Background()
+	w := &batchWorld{st: openWithPool(t, pool)}
+	w.svc = membership.NewService(w.st, membership.DefaultConfig())
+	cfg := membership.DefaultConfig()
+	cfg.AccessIndex = -1
+	w.bare = membership.NewService(w.st, cfg)
+	b, err := w.svc.CreateOrganization(ctx, membership.BootstrapRequest{OrgName: "Acme", OwnerEmail: "owner@acme.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.owner = membership.Actor{OrgID: b.Organization.ID, MemberID: b.Owner.ID, Interface: "test"}
+	for i := range resources {
+		r, err := w.svc.CreateResource(ctx, w.owner, membership.CreateResourceRequest{Kind: "lock", Name: fmt.Sprintf("door %d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.resources = append(w.resources, r)
+	}
+	for i := range members {
+		m, err := w.svc.AddMember(ctx, w.owner, membership.AddMemberRequest{Email: fmt.Sprintf("m%d@acme.test", i), Name: "m", Role: membership.RoleMember})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.members = append(w.members, m)
+		for j, r := range w.resources {
+			if granted(i, j) {
+				if _, err := w.svc.CreateGrant(ctx, w.owner, membership.CreateGrantRequest{Resource: membership.Ref{ID: r.ID}, Member: &membership.MemberRef{ID: m.ID}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	return w
+}
+
+// granted says whether member i has a grant to resource j.
+func granted(i, j int) bool { return (i+j)%3 == 0 }
+
+// TestBatchedAccessChecksEachGetTheirOwn runs many concurrent checks,
+// allowed, denied and not found, of different members and resources and
+// by id and by UUID, some of them cancelled: each check gets exactly its
+// own answer, however the checks were batched, and a cancelled one fails
+// no other. The pool's acquisitions show that checks did go together.
+func TestBatchedAccessChecksEachGetTheirOwn(t *testing.T) {
+	ctx := context.Background()
+	w := newBatchWorld(t, 4, 24, 5)
+	removed := w.members[len(w.members)-1] // granted resources, yet denied
+	if _, err := w.svc.RemoveMember(ctx, w.owner, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: removed.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	const workers, checks = 32, 150
+	acquired := w.st.Pool().Stat().AcquireCount()
+	var wg sync.WaitGroup
+	var answered atomic.Int64
+	errs := make(chan error, workers)
+	for g := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range checks {
+				n := g*checks + k
+				i, j := n%(len(w.members)+1), (n/7)%(len(w.resources)+1)
+				mref, rref := membership.MemberRef{ID: 1 << 40}, membership.Ref{ID: 1 << 40}
+				if i < len(w.members) {
+					mref = membership.MemberRef{ID: w.members[i].ID}
+					if n%5 == 0 {
+						mref = membership.MemberRef{UUID: w.members[i].UUID}
+					}
+				}
+				if j < len(w.resources) {
+					rref = membership.Ref{ID: w.resources[j].ID}
+				}
+				cctx := ctx
+				if n%11 == 0 {
+					c, cancel := context.WithCancel(ctx)
+					cancel()
+					cctx = c
+				}
+				got, err := w.bare.CheckAccess(cctx, w.owner, mref, rref)
+				if cctx != ctx && errors.Is(err, context.Canceled) {
+					continue // else answered before it noticed: the answer must be right
+				}
+				want := ""
+				switch {
+				case i == len(w.members):
+					want = membership.ErrMemberNotFound.Message
+				case j == len(w.resources):
+					want = "resource not found"
+				}
+				if want != "" {
+					if membership.ErrorCode(err) != membership.CodeNotFound || membership.ErrorMessage(err) != want {
+						errs <- fmt.Errorf("check %d (member %d, resource %d): %v, want not found %q", n, i, j, err, want)
+						return
+					}
+					answered.Add(1)
+					continue
+				}
+				if err != nil {
+					errs <- fmt.Errorf("check %d (member %d, resource %d): %v", n, i, j, err)
+					return
+				}
+				allowed := granted(i, j) && w.members[i].ID != removed.ID
+				if got.Allowed != allowed || got.Allowed != got.Direct || got.ResourceID != w.resources[j].ID {
+					errs <- fmt.Errorf("check %d (member %d, resource %d): %+v, want allowed %v", n, i, j, got, allowed)
+					return
+				}
+				answered.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if a := answered.Load(); a < workers*checks*8/10 {
+		t.Errorf("%d checks of %d answered", a, workers*checks)
+	}
+	if n := w.st.Pool().Stat().AcquireCount() - acquired; n >= workers*checks*9/10 {
+		t.Errorf("%d connections acquired for %d concurrent checks: they were not batched", n, workers*checks)
+	}
+}
+
+// TestBatchedAccessChecksNeverStale removes and restores members while
+// checkers keep asking, by themselves or batched: a check that starts
+// after a removal was acknowledged, and before the restore that follows
+// it began, is refused, with the access index and without.
+func TestBatchedAccessChecksNeverStale(t *testing.T) {
+	ctx := context.Background()
+	w := newBatchWorld(t, 4, 6, 3)
+	var (
+		mu      sync.RWMutex
+		removed = map[int64]bool{} // acknowledged removal, restore not begun
+	)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	var checked atomic.Int64
+	for g := range 16 {
+		svc := w.bare
+		if g%2 == 1 {
+			svc = w.svc
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := g; cctx.Err() == nil; n++ {
+				i := n % len(w.members)
+				j := (3 - i%3) % 3 // granted(i, j)
+				m := w.members[i]
+				// Holding the read lock across the check keeps the state
+				// it was started in: no restore can begin meanwhile.
+				mu.RLock()
+				mustDeny := removed[m.ID]
+				got, err := svc.CheckAccess(ctx, w.owner, membership.MemberRef{ID: m.ID}, membership.Ref{ID: w.resources[j].ID})
+				mu.RUnlock()
+				if err != nil {
+					errs <- err
+					return
+				}
+				if mustDeny && got.Allowed {
+					errs <- fmt.Errorf("member %d: a check after an acknowledged removal was allowed", i)
+					return
+				}
+				checked.Add(1)
+			}
+		}()
+	}
+	rounds := 300
+	if testing.Short() {
+		rounds = 60
+	}
+	for r := range rounds {
+		m := w.members[r%len(w.members)]
+		if _, err := w.svc.RemoveMember(ctx, w.owner, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: m.ID}}); err != nil {
+			t.Fatalf("round %d: remove: %v", r, err)
+		}
+		mu.Lock()
+		removed[m.ID] = true
+		mu.Unlock()
+		// Let checks start, alone and batched, while it stays removed.
+		for c0 := checked.Load(); checked.Load() < c0+32 && len(errs) == 0; {
+			runtime.Gosched()
+		}
+		mu.Lock()
+		removed[m.ID] = false
+		mu.Unlock()
+		if _, err := w.svc.RestoreMember(ctx, w.owner, membership.RestoreMemberRequest{Member: membership.MemberRef{ID: m.ID}}); err != nil {
+			t.Fatalf("round %d: restore: %v", r, err)
+		}
+		select {
+		case err := <-errs:
+			t.Fatal(err)
+		default:
+		}
+	}
+	cancel()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if checked.Load() == 0 {
+		t.Fatal("no check ran")
+	}
+}
+
+// TestBatchedAccessChecksKeepTheirPlan: batches of a few checks each keep
+// the batched statement's generic plan rather than plan each batch anew,
+// which cost more backend CPU than batching saved.
+func TestBatchedAccessChecksKeepTheirPlan(t *testing.T) {
+	ctx := context.Background()
+	w := newBatchWorld(t, 1, 4, 2) // one connection: its prepared statements are all there are
+	for range 100 {
+		var wg sync.WaitGroup
+		for _, m := range w.members[:3] {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := w.bare.CheckAccess(ctx, w.owner, membership.MemberRef{ID: m.ID}, membership.Ref{ID: w.resources[0].ID}); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	var generic, custom int64
+	err := w.st.Pool().QueryRow(ctx, `SELECT COALESCE(sum(generic_plans), 0), COALESCE(sum(custom_plans), 0)
+  FROM pg_prepared_statements WHERE statement LIKE '%WITH ORDINALITY%'`).Scan(&generic, &custom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if generic == 0 || custom > 5 {
+		t.Errorf("batched statements ran %d generic and %d custom plans; want the generic plan after the first five", generic, custom)
+	}
+}
