@@ -357,7 +357,7 @@ func runInSavepoint(ctx context.Context, tx *Tx, n int, c *groupCall, opened, ch
 			return false, fmt.Errorf("savepoint: %w", err)
 		}
 	}
-	pending := tx.Pending()
+	pending := tx.CallStart()
 	call(c, tx)
 	if c.err == nil && c.panicked == nil {
 		release := "RELEASE SAVEPOINT " + name
@@ -397,7 +397,7 @@ func call(c *groupCall, tx *Tx) {
 			c.panicked = p
 		}
 	}()
-	pending := tx.Pending()
+	pending := tx.CallStart()
 	// The caller's events are chained with the whole group's before the
 	// commit (run), not here: sealing per caller would lock the chain
 	// head from the group's first caller to its commit.

@@ -91,15 +91,19 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 	if actorID != 0 {
 		cols += `, (SELECT a.role FROM members a WHERE a.id = ` + arg(&args, actorID) + ` AND a.org_id = $1 AND a.status = 'active')`
 	}
-	if reserve {
-		// The removal this opens appends its event next: its id comes
-		// along, one round trip fewer (an unused id is a gap, as a
-		// rolled-back one is).
-		cols += `, ` + t.d.EventIDs
-	}
 	q := `SELECT ` + cols + memberFrom + ` WHERE m.org_id = $1 AND ` + where
 	if p.Lock && t.d.LockRows {
 		q += " FOR UPDATE OF m"
+	}
+	if reserve {
+		// The removal this opens appends its event next: its id comes
+		// along, one round trip fewer (an unused id is a gap, as a
+		// rolled-back one is). It is taken once the member is locked, not
+		// in the locking SELECT's own list, which PostgreSQL computes
+		// before it waits for the lock: a removal waiting there for a
+		// restore of the same member would hold a lower id than the
+		// restore's event, and events are listed in id order.
+		q = `WITH locked AS MATERIALIZED (` + q + `) SELECT locked.*, ` + t.d.EventIDs + ` FROM locked`
 	}
 	var mr memberRow
 	dest := mr.dest()

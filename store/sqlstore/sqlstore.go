@@ -202,13 +202,22 @@ func (t *Tx) Savepoint(ctx context.Context, fn func() error) error {
 }
 
 // Discard forgets the events appended since n were pending, whose rows a
-// rollback (to a savepoint) took away, so that they are not chained.
+// rollback (to a savepoint) took away, so that they are not chained, and
+// any event id reserved and not used since.
 func (t *Tx) Discard(n int) {
 	t.pending = t.pending[:min(n, len(t.pending))]
+	t.eventID = 0
 }
 
-// Pending is how many appended events wait to be chained, for Discard.
-func (t *Tx) Pending() int { return len(t.pending) }
+// CallStart begins one caller's work in a transaction that several share
+// (group commit) and returns the mark Discard takes. It forgets an event
+// id that an earlier caller reserved and did not use: reserved before
+// this caller's locks, it would sort this caller's event before changes
+// that committed ahead of it.
+func (t *Tx) CallStart() int {
+	t.eventID = 0
+	return len(t.pending)
+}
 
 // Seal chains the transaction's appended events; engines call it before
 // every commit.
