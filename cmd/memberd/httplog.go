@@ -4,10 +4,11 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/membership"
@@ -20,16 +21,16 @@ type routeInfo struct {
 	iface, route string
 }
 
-type routeInfoKey struct{}
-
 // mount registers h on mux at pattern as interface iface. After h has
 // served, r.Pattern holds the pattern of the innermost ServeMux that
 // routed r (each mux sets it on the request it is handed, which the
 // adapters pass on unchanged), so the access line names
-// "DELETE /api/v1/members/{id}" rather than the mount point.
+// "DELETE /api/v1/members/{id}" rather than the mount point. The route is
+// handed back through the response writer accessLog gave the request
+// rather than through its context, which would copy the request.
 func mount(mux *http.ServeMux, pattern, iface string, h http.Handler) {
 	mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info, _ := r.Context().Value(routeInfoKey{}).(*routeInfo)
+		info := routeInfoOf(w)
 		if info != nil {
 			info.iface, info.route = iface, r.Pattern
 		}
@@ -40,10 +41,26 @@ func mount(mux *http.ServeMux, pattern, iface string, h http.Handler) {
 	}))
 }
 
-// statusWriter records the status a handler answered with.
+// routeInfoOf finds the routeInfo of the statusWriter w is or wraps.
+func routeInfoOf(w http.ResponseWriter) *routeInfo {
+	for {
+		switch x := w.(type) {
+		case *statusWriter:
+			return &x.info
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return nil
+		}
+	}
+}
+
+// statusWriter records the status a handler answered with, and the route
+// that served it.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	info   routeInfo
 }
 
 func (s *statusWriter) WriteHeader(code int) {
@@ -66,48 +83,38 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 // accessLog writes one line per request and counts it. It must run
 // inside respond.WithRequestID, so that the line carries the request's
 // id. The line holds the credential's lookup prefix, never the secret,
-// and no body.
-func accessLog(next http.Handler, log *slog.Logger, m *metrics) http.Handler {
+// and no body. It is written before the handler's answer leaves the
+// server: net/http sends a small response only once the handler returns.
+func accessLog(next http.Handler, log *accessLogger, m *metrics) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &routeInfo{iface: "none", route: "unmatched"}
-		sw := &statusWriter{ResponseWriter: w}
-		r = r.WithContext(context.WithValue(r.Context(), routeInfoKey{}, info))
+		sw := &statusWriter{ResponseWriter: w, info: routeInfo{iface: "none", route: "unmatched"}}
 		next.ServeHTTP(sw, r)
 		took := time.Since(start)
 		status := sw.status
 		if status == 0 {
 			status = http.StatusOK
 		}
-		route := info.route
+		iface, route := sw.info.iface, sw.info.route
 		if route == "" {
 			route = "unmatched"
 		}
-		m.requests.WithLabelValues(info.iface, route, r.Method, strconv.Itoa(status)).Inc()
-		m.duration.WithLabelValues(info.iface, route).Observe(took.Seconds())
+		m.request(iface, route, r.Method, status, took)
 		level := slog.LevelInfo
 		switch {
-		case status == http.StatusUnauthorized:
-			m.authFailures.WithLabelValues(info.iface).Inc()
-		case status == http.StatusTooManyRequests:
-			m.rateLimited.WithLabelValues(info.iface).Inc()
-			level = slog.LevelWarn
-		case status == http.StatusServiceUnavailable:
-			m.shed.WithLabelValues(info.iface).Inc()
+		case status == http.StatusTooManyRequests, status == http.StatusServiceUnavailable:
 			level = slog.LevelWarn
 		case status >= 500:
 			level = slog.LevelError
 		}
-		if info.iface == "health" || info.iface == "metrics" {
+		if iface == "health" || iface == "metrics" {
 			level = min(level, slog.LevelDebug) // probes every few seconds would drown the log
 			if status >= 500 {
 				level = slog.LevelWarn
 			}
 		}
-		log.LogAttrs(r.Context(), level, "request",
-			slog.String("method", r.Method), slog.String("route", route), slog.Int("status", status),
-			slog.Duration("duration", took), slog.String("request_id", respond.RequestID(r)),
-			slog.String("interface", info.iface), slog.String("credential", credentialPrefix(r)))
+		log.log(r.Context(), level, accessRecord{method: r.Method, route: route, status: status, took: took,
+			requestID: respond.RequestID(r), iface: iface, credential: credentialPrefix(r)})
 	})
 }
 
@@ -115,16 +122,24 @@ func accessLog(next http.Handler, log *slog.Logger, m *metrics) http.Handler {
 // any of the headers the interfaces read it from: the part of a memberd
 // secret that names it without revealing it.
 func credentialPrefix(r *http.Request) string {
-	for _, v := range []string{r.Header.Get("Authorization"), r.Header.Get("X-Jicoo-Api-Key")} {
-		fields := strings.Fields(v)
-		if len(fields) == 0 {
-			continue
-		}
-		if p := membership.CredentialPrefix(fields[len(fields)-1]); p != "" {
+	for _, name := range [...]string{"Authorization", "X-Jicoo-Api-Key"} {
+		if p := membership.CredentialPrefix(lastField(r.Header.Get(name))); p != "" {
 			return p
 		}
 	}
 	return ""
+}
+
+// lastField is the last of strings.Fields(v), or "", without the slice
+// Fields allocates.
+func lastField(v string) string {
+	v = strings.TrimRightFunc(v, unicode.IsSpace)
+	i := strings.LastIndexFunc(v, unicode.IsSpace)
+	if i < 0 {
+		return v
+	}
+	_, size := utf8.DecodeRuneInString(v[i:])
+	return v[i+size:]
 }
 
 // readiness answers /readyz: 200 once the database answers at this

@@ -35,6 +35,8 @@ type metrics struct {
 	jobsFinished  *prometheus.CounterVec
 	jobSeconds    *prometheus.HistogramVec
 	deliveries    *prometheus.CounterVec
+
+	requestCache requestCache
 }
 
 func newMetrics() *metrics {

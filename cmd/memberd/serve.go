@@ -41,7 +41,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err := m.parseFlags(fs, args); err != nil {
 		return err
 	}
-	logger, err := newLogger(m.Stderr, cfg)
+	// Every request logs a line; concurrent ones share a write.
+	logOut := newGroupWriter(m.Stderr)
+	logger, err := newLogger(logOut, cfg)
 	if err != nil {
 		return err
 	}
@@ -148,7 +150,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if cfg.MetricsAddr != "" {
 		onMain = nil
 	}
-	srv := newHTTPServer(respond.WithLogger(respond.WithClientAddr(routes(svc, authn, cfg, ready, onMain, logger, met), trusted), logger), logger)
+	srv := newHTTPServer(respond.WithLogger(respond.WithClientAddr(routes(svc, authn, cfg, ready, onMain, newAccessLogger(logger, logOut, cfg.LogFormat), met), trusted), logger), logger)
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
@@ -265,7 +267,7 @@ func firstCredentialHint(ctx context.Context, store membership.Store, logger *sl
 
 // routes mounts every interface on one mux. Each adapter owns its paths.
 // metricsHandler is nil when /metrics has a listener of its own.
-func routes(svc *membership.Service, authn *auth.Authenticator, cfg Config, ready *readiness, metricsHandler http.Handler, logger *slog.Logger, met *metrics) http.Handler {
+func routes(svc *membership.Service, authn *auth.Authenticator, cfg Config, ready *readiness, metricsHandler http.Handler, access *accessLogger, met *metrics) http.Handler {
 	mux := http.NewServeMux()
 	ok := func(w http.ResponseWriter, r *http.Request) {
 		respond.JSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -302,7 +304,7 @@ func routes(svc *membership.Service, authn *auth.Authenticator, cfg Config, read
 	mount(mux, scim.Prefix, "scim", gate.Wrap(scim.NewHandler(svc, authn), scim.WriteError))
 	return respond.WithRequestID(respond.WithNoSniff(accessLog(respond.Recover(mux, func(w http.ResponseWriter, r *http.Request, err error) {
 		respond.JSON(w, respond.Status(err), map[string]string{"error": respond.Message(r, err)})
-	}), logger, met)))
+	}), access, met)))
 }
 
 // startCPUProfile profiles the server until the returned func runs, so a

@@ -60,22 +60,30 @@ func Message(r *http.Request, err error) string {
 	return membership.ErrorMessage(err)
 }
 
-type loggerKey struct{}
+// requestState is what the middleware learns about one request: made by
+// WithLogger, filled by WithRequestID, so that a request pays one context
+// value and one copy of itself for both.
+type requestState struct {
+	logger *slog.Logger
+	id     string
+}
+
+type stateKey struct{}
 
 // WithLogger makes l the logger respond writes to for every request next
 // serves, so that internal errors and panics go where the server's logs
 // go rather than to slog's process-wide default.
 func WithLogger(next http.Handler, l *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), loggerKey{}, l)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, &requestState{logger: l})))
 	})
 }
 
 // logger is the request's logger (see WithLogger). A handler mounted
 // without one, as in a package's own tests, logs to slog's default.
 func logger(r *http.Request) *slog.Logger {
-	if l, ok := r.Context().Value(loggerKey{}).(*slog.Logger); ok && l != nil {
-		return l
+	if st, ok := r.Context().Value(stateKey{}).(*requestState); ok && st.logger != nil {
+		return st.logger
 	}
 	return slog.Default()
 }
@@ -108,8 +116,14 @@ type requestIDKey struct{}
 
 // RequestID returns the request's id (see WithRequestID).
 func RequestID(r *http.Request) string {
-	id, _ := r.Context().Value(requestIDKey{}).(string)
-	return id
+	ctx := r.Context()
+	if id, ok := ctx.Value(requestIDKey{}).(string); ok {
+		return id
+	}
+	if st, ok := ctx.Value(stateKey{}).(*requestState); ok {
+		return st.id
+	}
+	return ""
 }
 
 // WithRequestID gives every request an id, taken from X-Request-Id when
@@ -121,6 +135,13 @@ func WithRequestID(next http.Handler) http.Handler {
 			id = newRequestID(time.Now())
 		}
 		w.Header().Set("X-Request-Id", id)
+		// Under WithLogger the id joins the request's state, saving a
+		// copy of the request, unless an id in the context would shadow it.
+		if st, ok := r.Context().Value(stateKey{}).(*requestState); ok && st.id == "" && r.Context().Value(requestIDKey{}) == nil {
+			st.id = id
+			next.ServeHTTP(w, r)
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(contextWithRequestID(r, id)))
 	})
 }
@@ -137,7 +158,9 @@ func newRequestID(now time.Time) string {
 		ms >>= 8
 	}
 	_, _ = rand.Read(b[6:])
-	return hex.EncodeToString(b[:])
+	var h [24]byte
+	hex.Encode(h[:], b[:])
+	return string(h[:])
 }
 
 func contextWithRequestID(r *http.Request, id string) context.Context {
