@@ -69,7 +69,9 @@ func (e *Engine) queryRow(ctx context.Context, q string, dest ...any) error {
 
 // tables lists the database's tables.
 func (e *Engine) tables(ctx context.Context) (map[string]bool, error) {
-	q := `SELECT name FROM sqlite_master WHERE type = 'table'`
+	// Not SQLite's own tables: sqlite_sequence, read whole by every
+	// AUTOINCREMENT insert, holds a row per such table.
+	q := `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'`
 	if e.Name == "postgres" {
 		q = `SELECT tablename FROM pg_tables WHERE schemaname = current_schema()`
 	}

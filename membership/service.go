@@ -374,7 +374,29 @@ func (s *Service) record(ctx context.Context, tx Tx, a Actor, action string, tar
 func NewUUID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	b[6] = b[6]&0x0f | 0x40
+	return formatUUID(b, 0x40)
+}
+
+// NewTimeUUID returns a time-ordered (version 7, RFC 9562) UUID: the
+// time in milliseconds, then 74 random bits. Rows keyed by it are added
+// at the right edge of their unique index, next to the previous one,
+// instead of dirtying a page at random: a removal receipt's random uuid
+// cost each removal one more page of the single SQLite writer's commit
+// once 15,000 receipts were stored (issue 16).
+func NewTimeUUID(now time.Time) string {
+	var b [16]byte
+	_, _ = rand.Read(b[6:])
+	ms := uint64(now.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	return formatUUID(b, 0x70)
+}
+
+// formatUUID sets b's version and RFC 9562 variant and formats it.
+func formatUUID(b [16]byte, version byte) string {
+	b[6] = b[6]&0x0f | version
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -111,8 +111,9 @@ func logged[T any](ctx context.Context, s *Service, a Actor, kind string, fn fun
 		if err != nil {
 			return zero, fmt.Errorf("encode removal result: %w", err)
 		}
-		rm := &Removal{UUID: NewUUID(), OrgID: a.OrgID, Kind: kind, Interface: a.Interface, ActorMemberID: a.MemberID,
-			CredentialID: a.CredentialID, RequestID: a.RequestID, CreatedAt: s.now(), Items: g.items, Result: result}
+		now := s.now()
+		rm := &Removal{UUID: NewTimeUUID(now), OrgID: a.OrgID, Kind: kind, Interface: a.Interface, ActorMemberID: a.MemberID,
+			CredentialID: a.CredentialID, RequestID: a.RequestID, CreatedAt: now, Items: g.items, Result: result}
 		if rm.Items == nil {
 			rm.Items = []RemovedItem{}
 		}

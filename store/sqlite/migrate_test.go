@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -59,15 +60,7 @@ func eventsSchema(t *testing.T, db *sql.DB) (defs map[string]string, cols map[st
 // was deleted; removals_org is gone.
 func TestWriteIndexesMigration(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	db, err := sql.Open(driverName, writerDSN(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := sqlstore.MigrateTo(ctx, db, goose.DialectSQLite3, types, 11); err != nil {
-		t.Fatal(err)
-	}
+	db, _ := openOld(t, 11)
 	exec := func(q string, args ...any) {
 		t.Helper()
 		if _, err := db.ExecContext(ctx, q, args...); err != nil {
@@ -87,23 +80,10 @@ func TestWriteIndexesMigration(t *testing.T) {
 	}
 	dump := func() []string {
 		t.Helper()
-		rows, err := db.QueryContext(ctx, `SELECT id || '|' || uuid || '|' || COALESCE(org_id, '-') || '|' || at || '|' || actor_member_id
+		return queryStrings(t, db, `SELECT id || '|' || uuid || '|' || COALESCE(org_id, '-') || '|' || at || '|' || actor_member_id
 			|| '|' || interface || '|' || request_id || '|' || action || '|' || outcome || '|' || target_type || '|' || target_id
 			|| '|' || target_member_id || '|' || COALESCE(target_ref, '-') || '|' || message || '|' || before_state || '|' || after_state
 			|| '|' || seq || '|' || prev_hash || '|' || hash FROM events ORDER BY id`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, s)
-		}
-		return out
 	}
 	before := dump()
 	oldDefs, _ := eventsSchema(t, db)
@@ -151,6 +131,22 @@ func TestWriteIndexesMigration(t *testing.T) {
 	}
 }
 
+// openOld opens a new database file migrated to version, as an older
+// build left it, on a writer connection, and returns its path too.
+func openOld(t *testing.T, version int64) (*sql.DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open(driverName, writerDSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := sqlstore.MigrateTo(context.Background(), db, goose.DialectSQLite3, types, version); err != nil {
+		t.Fatal(err)
+	}
+	return db, path
+}
+
 // openMigrated opens a fresh store, migrated to this build's head.
 func openMigrated(t *testing.T) *Store {
 	t.Helper()
@@ -165,22 +161,29 @@ func openMigrated(t *testing.T) *Store {
 // indexColumns lists the key columns of index name, in order.
 func indexColumns(t *testing.T, s *Store, name string) []string {
 	t.Helper()
-	rows, err := s.writer.QueryContext(context.Background(), `SELECT name FROM pragma_index_info(?) ORDER BY seqno`, name)
+	return queryStrings(t, s.writer, `SELECT name FROM pragma_index_info(?) ORDER BY seqno`, name)
+}
+
+// queryStrings returns the one column of q's rows.
+func queryStrings(t *testing.T, db *sql.DB, q string, args ...any) []string {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), q, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cols []string
+	defer rows.Close()
+	var out []string
 	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
+		var s string
+		if err := rows.Scan(&s); err != nil {
 			t.Fatal(err)
 		}
-		cols = append(cols, c)
+		out = append(out, s)
 	}
-	if err := rows.Close(); err != nil {
+	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	return cols
+	return out
 }
 
 // TestGroupMemberIndexMigration checks migration 00013: the member index
@@ -207,5 +210,129 @@ func TestGrantResourceIndexMigration(t *testing.T) {
 		if err := s.writer.QueryRow(`SELECT partial FROM pragma_index_list('grants') WHERE name = ?`, name).Scan(&partial); err != nil || partial != 1 {
 			t.Errorf("%s partial = %d, %v; want 1", name, partial, err)
 		}
+	}
+}
+
+// TestMemberRemoverCheckMigration checks migration 00015 on a database
+// with members in it: removed_by no longer references members as a
+// foreign key, so that a removal's UPDATE rewrites members_org_status
+// alone instead of every index of the table; triggers refuse a removed_by
+// that names no member, as the key did; and down puts the key back.
+func TestMemberRemoverCheckMigration(t *testing.T) {
+	ctx := context.Background()
+	db, path := openOld(t, 14)
+	for _, q := range []string{
+		`INSERT INTO organizations (id, uuid, name, created_at) VALUES (1, 'org-1', 'Org', 1)`,
+		`INSERT INTO users (id, uuid, email, created_at) VALUES (1, 'u-1', 'a@example.com', 1), (2, 'u-2', 'b@example.com', 1)`,
+		`INSERT INTO members (id, uuid, org_id, user_id, role, status, created_at, updated_at) VALUES (1, 'm-1', 1, 1, 'owner', 'active', 1, 1)`,
+		`INSERT INTO members (id, uuid, org_id, user_id, role, status, added_by, created_at, updated_at) VALUES (2, 'm-2', 1, 2, 'member', 'active', 1, 1, 1)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	// An other connection, open across the migration, must see the new
+	// definition too.
+	other, err := sql.Open(driverName, readerDSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	keys := func(db *sql.DB) []string {
+		t.Helper()
+		return queryStrings(t, db, `SELECT "from" FROM pragma_foreign_key_list('members') ORDER BY "from"`)
+	}
+	// indexWrites counts the index entries a removal's UPDATE of members
+	// writes.
+	indexWrites := func() int {
+		t.Helper()
+		rows, err := db.QueryContext(ctx, `EXPLAIN UPDATE members SET status = 'removed', removed_at = 2, removed_by = 1, updated_at = 2 WHERE id = 2`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		cols, _ := rows.Columns()
+		n := 0
+		for rows.Next() {
+			v := make([]any, len(cols))
+			p := make([]any, len(cols))
+			for i := range v {
+				p[i] = &v[i]
+			}
+			if err := rows.Scan(p...); err != nil {
+				t.Fatal(err)
+			}
+			if op, _ := v[1].(string); op == "IdxInsert" {
+				n++
+			}
+		}
+		return n
+	}
+	if got, want := keys(other), []string{"added_by", "org_id", "removed_by", "user_id"}; !slices.Equal(got, want) {
+		t.Fatalf("before 00015: members keys %v, want %v", got, want)
+	}
+	if n := indexWrites(); n != 5 {
+		t.Errorf("before 00015: a removal writes %d index entries of members, want 5 (this test's premise)", n)
+	}
+
+	if err := sqlstore.Migrate(ctx, db, goose.DialectSQLite3, types); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"added_by", "org_id", "user_id"}
+	if got := keys(db); !slices.Equal(got, want) {
+		t.Errorf("after 00015: members keys %v, want %v", got, want)
+	}
+	if got := keys(other); !slices.Equal(got, want) {
+		t.Errorf("after 00015, on the other connection: members keys %v, want %v", got, want)
+	}
+	if n := indexWrites(); n != 1 {
+		t.Errorf("after 00015: a removal writes %d index entries of members, want 1 (members_org_status)", n)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE members SET status = 'removed', removed_at = 2, removed_by = 99, updated_at = 2 WHERE id = 2`); err == nil {
+		t.Error("a removal by member 99, who does not exist, was stored")
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO members (uuid, org_id, user_id, role, status, created_at, updated_at, removed_at, removed_by)
+		VALUES ('m-3', 1, 2, 'member', 'removed', 1, 1, 1, 99)`); err == nil {
+		t.Error("a member removed by member 99, who does not exist, was stored")
+	}
+	for _, q := range []string{
+		`UPDATE members SET status = 'removed', removed_at = 2, removed_by = 1, updated_at = 2 WHERE id = 2`,
+		`UPDATE members SET status = 'active', removed_at = NULL, removed_by = NULL, updated_at = 3 WHERE id = 2`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Errorf("%s: %v", q, err)
+		}
+	}
+	var status string
+	if err := other.QueryRowContext(ctx, `SELECT status FROM members WHERE id = 2`).Scan(&status); err != nil || status != "active" {
+		t.Errorf("member 2 is %q, %v; want active", status, err)
+	}
+
+	// Down, as goose runs it: the section's statements in order.
+	file, err := os.ReadFile("../sqlstore/migrations/00015_member_remover_check.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, down, _ := strings.Cut(string(file), "-- +goose Down\n")
+	conn, err := db.Conn(ctx) // writable_schema is the connection's
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, line := range strings.Split(strings.TrimSpace(down), "\n") {
+		if _, err := conn.ExecContext(ctx, strings.TrimPrefix(line, "@SQLITE@")); err != nil {
+			t.Fatalf("down: %s: %v", line, err)
+		}
+	}
+	if got, want := keys(other), []string{"added_by", "org_id", "removed_by", "user_id"}; !slices.Equal(got, want) {
+		t.Errorf("after 00015 down: members keys %v, want %v", got, want)
+	}
+	var triggers int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_schema WHERE type = 'trigger'`).Scan(&triggers); err != nil || triggers != 0 {
+		t.Errorf("after 00015 down: %d triggers, %v; want none", triggers, err)
+	}
+	var check string
+	if err := db.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
+		t.Errorf("integrity_check: %q, %v", check, err)
 	}
 }

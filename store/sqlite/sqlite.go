@@ -46,7 +46,14 @@ type Store struct {
 var _ membership.Store = (*Store)(nil)
 
 var dialect = &sqlstore.Dialect{
-	LockRows:          false, // the single IMMEDIATE writer already serializes changes
+	LockRows: false, // the single IMMEDIATE writer already serializes changes
+	// Events are numbered in the writer's transaction, which holds the
+	// write lock from its first statement to its commit, and written once,
+	// chained, when it seals them: inserted, then updated with their chain
+	// fields, they cost a removal an INSERT of its own and the rewrite of
+	// the row and of its chain index entry. A transaction that numbered
+	// events it then rolled back leaves the high-water mark where it was.
+	LastEventID:       `SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)`,
 	IsNoRows:          func(err error) bool { return errors.Is(err, sql.ErrNoRows) },
 	IsUniqueViolation: IsUniqueViolation,
 }

@@ -51,12 +51,13 @@ func nullString(s string) any {
 
 // EventAppend implements membership.Tx. The event is chained when the
 // transaction seals its events (EventSeal), which every commit does; an
-// engine that reserves event ids (Dialect.EventIDs) writes its row then.
+// engine that reserves event ids (Dialect.EventIDs, LastEventID) writes
+// its row then.
 func (t *Tx) EventAppend(ctx context.Context, e *membership.Event) error {
 	e.Seq, e.PrevHash, e.Hash = 0, "", ""
-	if t.d.EventIDs != "" {
+	if t.reservesEventIDs() {
 		if e.ID, t.eventID = t.eventID, 0; e.ID == 0 {
-			if err := t.c.QueryRow(ctx, `SELECT `+t.d.EventIDs).Scan(&e.ID); err != nil {
+			if err := t.reserveEventID(ctx, e); err != nil {
 				return fmt.Errorf("reserve event id: %w", err)
 			}
 		}
@@ -73,6 +74,27 @@ func (t *Tx) EventAppend(ctx context.Context, e *membership.Event) error {
 		return err
 	}
 	t.pending = append(t.pending, e)
+	return nil
+}
+
+// reservesEventIDs reports whether events get their ids when appended
+// and are written once, chained, when sealed.
+func (t *Tx) reservesEventIDs() bool { return t.d.EventIDs != "" || t.d.LastEventID != "" }
+
+// reserveEventID gives e the engine's next event id. With LastEventID,
+// ids a rolled-back savepoint took are not handed out again; those of a
+// rolled-back transaction are, by the next, since none was ever written.
+func (t *Tx) reserveEventID(ctx context.Context, e *membership.Event) error {
+	if t.d.EventIDs != "" {
+		return t.c.QueryRow(ctx, `SELECT `+t.d.EventIDs).Scan(&e.ID)
+	}
+	if t.lastEventID == 0 {
+		if err := t.c.QueryRow(ctx, t.d.LastEventID).Scan(&t.lastEventID); err != nil {
+			return err
+		}
+	}
+	t.lastEventID++
+	e.ID = t.lastEventID
 	return nil
 }
 
@@ -103,7 +125,7 @@ func (t *Tx) EventSeal(ctx context.Context) error {
 				chained = append(chained, e)
 			}
 		}
-		if t.d.EventIDs != "" {
+		if t.reservesEventIDs() {
 			if err := t.insertChained(ctx, chained, head); err != nil {
 				return err
 			}

@@ -57,6 +57,13 @@ type Dialect struct {
 	// later updated with their chain fields, which on an indexed chain
 	// column writes every index of the event a second time.
 	EventIDs string
+	// LastEventID, when set, is the query that reads the highest event id
+	// ever used (SQLite's AUTOINCREMENT high-water mark). A transaction
+	// then numbers its events on from it, one query per transaction, and
+	// writes them once when sealing, as with EventIDs. It suits only an
+	// engine whose writer holds the database's write lock for the whole
+	// transaction, so that no other transaction numbers events meanwhile.
+	LastEventID string
 	// IsNoRows reports the driver's "no rows" error.
 	IsNoRows func(error) bool
 	// IsUniqueViolation reports a unique-constraint violation.
@@ -73,6 +80,9 @@ type Tx struct {
 	// eventID is an event id reserved ahead (Dialect.EventIDs) by the
 	// statement that opened a removal, for the next EventAppend.
 	eventID int64
+	// lastEventID is the last event id this transaction numbered
+	// (Dialect.LastEventID), 0 before its first event.
+	lastEventID int64
 	// cache, when set, keeps endpoints and policies across the writer's
 	// transactions; cacheDirty says t changed some and must not fill it.
 	cache      *WriterCache

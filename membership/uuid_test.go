@@ -1,0 +1,36 @@
+package membership
+
+import (
+	"regexp"
+	"testing"
+	"time"
+)
+
+// A removal receipt's uuid is a version 7 UUID that sorts by time, so
+// that receipts are added at the right edge of their unique index.
+func TestNewTimeUUID(t *testing.T) {
+	form := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	at := time.Date(2026, 12, 6, 15, 0, 0, 0, time.UTC)
+	seen := map[string]bool{}
+	prev := ""
+	for i := range 1000 {
+		u := NewTimeUUID(at.Add(time.Duration(i) * time.Millisecond))
+		if !form.MatchString(u) {
+			t.Fatalf("%q is not a version 7 UUID", u)
+		}
+		if u <= prev {
+			t.Fatalf("%q sorts before %q, made a millisecond earlier", u, prev)
+		}
+		prev = u
+		for range 3 {
+			u := NewTimeUUID(at)
+			if seen[u] {
+				t.Fatalf("%q made twice", u)
+			}
+			seen[u] = true
+		}
+	}
+	if got, want := NewTimeUUID(at)[:13], "01a24bde-7580"; got != want {
+		t.Errorf("time field %q, want %q (Unix milliseconds)", got, want)
+	}
+}
