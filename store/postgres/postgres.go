@@ -34,6 +34,7 @@ var _ membership.Store = (*Store)(nil)
 var dialect = &sqlstore.Dialect{
 	LockRows:     true,
 	ModifyingCTE: true,
+	IDArrays:     true,
 	EventIDs:     `nextval('events_id_seq'::regclass)`,
 	IsNoRows:     func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
 	IsUniqueViolation: func(err error) bool {

@@ -57,6 +57,14 @@ type Dialect struct {
 	// later updated with their chain fields, which on an indexed chain
 	// column writes every index of the event a second time.
 	EventIDs string
+	// IDArrays says the engine takes a list of ids as one array argument
+	// (PostgreSQL's bigint[]). A list of placeholders, one per id, is a
+	// statement of its own for each length, and in the generic plan that
+	// PostgreSQL settles on after a few runs of a prepared statement it is
+	// an array built and searched one element at a time for every row the
+	// scan visits (measured: the first 100 grants of a member's 200
+	// groups, 28 ms against 2 ms with one array argument).
+	IDArrays bool
 	// IsNoRows reports the driver's "no rows" error.
 	IsNoRows func(error) bool
 	// IsUniqueViolation reports a unique-constraint violation.
@@ -151,6 +159,14 @@ func placeholders[T any](args *[]any, vals []T) string {
 		b.WriteString("$" + strconv.Itoa(len(*args)))
 	}
 	return b.String()
+}
+
+// inIDs is the condition that col is one of ids, a non-empty list.
+func (t *Tx) inIDs(args *[]any, col string, ids []int64) string {
+	if t.d.IDArrays {
+		return col + " = ANY(" + arg(args, ids) + ")"
+	}
+	return col + " IN (" + placeholders(args, ids) + ")"
 }
 
 // arg appends v to args and returns its placeholder.
