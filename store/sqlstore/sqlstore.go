@@ -65,6 +65,11 @@ type Dialect struct {
 	// scan visits (measured: the first 100 grants of a member's 200
 	// groups, 28 ms against 2 ms with one array argument).
 	IDArrays bool
+	// ConfigVersions says the engine keeps a version of each
+	// organization's removal policy and webhook endpoints, moved by
+	// every change of them (PostgreSQL's config_versions), for a
+	// ConfigCache.
+	ConfigVersions bool
 	// IsNoRows reports the driver's "no rows" error.
 	IsNoRows func(error) bool
 	// IsUniqueViolation reports a unique-constraint violation.
@@ -85,6 +90,10 @@ type Tx struct {
 	// transactions; cacheDirty says t changed some and must not fill it.
 	cache      *WriterCache
 	cacheDirty bool
+	// configs, when set, keeps endpoints and policies across the
+	// transactions of every engine's node at the version config names.
+	configs *ConfigCache
+	config  configRead
 }
 
 var _ membership.Tx = (*Tx)(nil)
@@ -232,6 +241,9 @@ func (t *Tx) Discard(n int) {
 // that committed ahead of it.
 func (t *Tx) CallStart() int {
 	t.eventID = 0
+	// Likewise a configuration version read by an earlier caller, maybe
+	// before a change that this caller's request followed.
+	t.config = configRead{}
 	return len(t.pending)
 }
 
