@@ -293,6 +293,7 @@ func OpenPostgres(ctx context.Context) (*Engine, error) {
 	e := &Engine{Name: "postgres", DSN: dsn, DataDir: filepath.Dir(cluster.DataDir()), Settings: strings.Join(settings, " "), dialect: &sqlstore.Dialect{
 		LockRows:     true,
 		ModifyingCTE: true, // as store/postgres's own
+		IDArrays:     true,
 		IsNoRows:     func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
 		IsUniqueViolation: func(err error) bool {
 			var e *pgconn.PgError

@@ -60,7 +60,7 @@ func WithGroupLanes(n int) Option { return func(o *options) { o.groupLanes = n }
 // with another node's transaction; the server then aborts one statement,
 // its savepoint is rolled back and that call alone runs again in the next
 // group, as UpdatePgx runs a whole transaction again.
-func newGroup(pool *pgxpool.Pool, opts []Option) *sqlstore.Group {
+func newGroup(pool *pgxpool.Pool, configs *sqlstore.ConfigCache, opts []Option) *sqlstore.Group {
 	o := options{groupCommit: DefaultGroupCommit, groupLanes: DefaultGroupLanes}
 	for _, opt := range opts {
 		opt(&o)
@@ -77,7 +77,9 @@ func newGroup(pool *pgxpool.Pool, opts []Option) *sqlstore.Group {
 		if err != nil {
 			return nil, err
 		}
-		return sqlstore.NewGroupTx(sqlstore.NewTx(conn{tx: tx, shared: true}, dialect), tx.Commit,
+		mtx := sqlstore.NewTx(conn{tx: tx, shared: true}, dialect)
+		mtx.UseConfigCache(configs)
+		return sqlstore.NewGroupTx(mtx, tx.Commit,
 			func(ctx context.Context) error { return ignoreClosed(tx.Rollback(ctx)) }), nil
 	}, o.groupMax, lanes)
 	g.Retryable = retryable

@@ -127,3 +127,90 @@ func TestGrantResourceIndexMigration(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigVersionsMigration checks migration 00016 on a database that
+// an older build left with a removal policy: its organization starts at a
+// version, and every later change of a policy or webhook endpoint, by
+// whatever session, moves its organization's version to one never taken.
+func TestConfigVersionsMigration(t *testing.T) {
+	ctx := context.Background()
+	db, err := sql.Open("pgx", pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := sqlstore.MigrateTo(ctx, db, goose.DialectPostgres, types, 14); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO organizations (uuid, name, created_at) VALUES ('o1', 'one', 1), ('o2', 'two', 1)`,
+		`INSERT INTO removal_policies (org_id, max_per_call, max_per_hour, updated_at) SELECT id, 1, 0, 1 FROM organizations WHERE uuid = 'o1'`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sqlstore.Migrate(ctx, db, goose.DialectPostgres, types); err != nil {
+		t.Fatal(err)
+	}
+	version := func(org string) int64 {
+		t.Helper()
+		var v sql.NullInt64
+		if err := db.QueryRowContext(ctx, `SELECT (SELECT version FROM config_versions c WHERE c.org_id = o.id)
+			FROM organizations o WHERE uuid = $1`, org).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v.Int64
+	}
+	seen := map[int64]bool{0: true}
+	moved := func(org, what string) {
+		t.Helper()
+		v := version(org)
+		if seen[v] {
+			t.Errorf("%s: organization %s at version %d, taken before", what, org, v)
+		}
+		seen[v] = true
+	}
+	moved("o1", "an older build's policy")
+	if v := version("o2"); v != 0 {
+		t.Errorf("organization without configuration at version %d, want 0 (none)", v)
+	}
+	for _, step := range []struct{ org, what, q string }{
+		{"o1", "policy updated", `UPDATE removal_policies SET max_per_call = 2`},
+		{"o2", "endpoint created", `INSERT INTO webhook_endpoints (uuid, org_id, url, description, events, secret, status, created_at, updated_at)
+			SELECT 'e1', id, 'http://x', '', '[]', 's', 'active', 1, 1 FROM organizations WHERE uuid = 'o2'`},
+		{"o2", "endpoint updated", `UPDATE webhook_endpoints SET status = 'disabled'`},
+		{"o2", "endpoint deleted", `DELETE FROM webhook_endpoints`},
+		{"o1", "policies truncated", `TRUNCATE removal_policies`},
+	} {
+		if _, err := db.ExecContext(ctx, step.q); err != nil {
+			t.Fatalf("%s: %v", step.what, err)
+		}
+		moved(step.org, step.what)
+	}
+	// A change rolled back leaves the version as it was, and the version
+	// it took is not taken again.
+	before := version("o1")
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO removal_policies (org_id, max_per_call, max_per_hour, updated_at) SELECT id, 1, 0, 1 FROM organizations WHERE uuid = 'o1'`); err != nil {
+		t.Fatal(err)
+	}
+	var rolledBack int64
+	if err := tx.QueryRowContext(ctx, `SELECT version FROM config_versions c JOIN organizations o ON o.id = c.org_id WHERE o.uuid = 'o1'`).Scan(&rolledBack); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if v := version("o1"); v != before {
+		t.Errorf("after a rollback: version %d, want %d", v, before)
+	}
+	seen[rolledBack] = true
+	if _, err := db.ExecContext(ctx, `INSERT INTO removal_policies (org_id, max_per_call, max_per_hour, updated_at) SELECT id, 1, 0, 1 FROM organizations WHERE uuid = 'o1'`); err != nil {
+		t.Fatal(err)
+	}
+	moved("o1", "policy created after a rollback")
+}

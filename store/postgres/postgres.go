@@ -27,15 +27,20 @@ type Store struct {
 	pool  *pgxpool.Pool
 	group *sqlstore.Group // nil when group commit is off
 	batch *sqlstore.AccessBatcher
+	// configs keeps organizations' policies and webhook endpoints at
+	// their configuration version, for removals (sqlstore.ConfigCache).
+	configs *sqlstore.ConfigCache
 }
 
 var _ membership.Store = (*Store)(nil)
 
 var dialect = &sqlstore.Dialect{
-	LockRows:     true,
-	ModifyingCTE: true,
-	EventIDs:     `nextval('events_id_seq'::regclass)`,
-	IsNoRows:     func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
+	LockRows:       true,
+	ModifyingCTE:   true,
+	IDArrays:       true,
+	ConfigVersions: true,
+	EventIDs:       `nextval('events_id_seq'::regclass)`,
+	IsNoRows:       func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
 	IsUniqueViolation: func(err error) bool {
 		var e *pgconn.PgError
 		return errors.As(err, &e) && e.Code == "23505"
@@ -60,7 +65,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return &Store{pool: pool, group: newGroup(pool, opts), batch: newAccessBatcher(pool)}, nil
+	configs := sqlstore.NewConfigCache()
+	return &Store{pool: pool, group: newGroup(pool, configs, opts), batch: newAccessBatcher(pool), configs: configs}, nil
 }
 
 // Ready returns an error unless the database answers and its schema is
@@ -143,6 +149,7 @@ func (s *Store) updateOnce(ctx context.Context, fn func(pgx.Tx, membership.Tx) e
 		return fmt.Errorf("begin: %w", err)
 	}
 	mtx := sqlstore.NewTx(conn{tx: tx}, dialect)
+	mtx.UseConfigCache(s.configs)
 	if err := fn(tx, mtx); err != nil {
 		return errors.Join(err, ignoreClosed(tx.Rollback(context.WithoutCancel(ctx))))
 	}

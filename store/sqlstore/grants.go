@@ -41,16 +41,17 @@ func (t *Tx) GrantCreate(ctx context.Context, g *membership.Grant) error {
 		g.UUID, g.OrgID, g.ResourceID, nullID(g.MemberID), nullID(g.GroupID), ts(g.CreatedAt)).Scan(&g.ID)
 }
 
-// grantWhere is the WHERE clause GrantList and GrantCount share.
-func grantWhere(args *[]any, p *membership.GrantListParams) string {
+// grantWhere is the WHERE clause GrantList, GrantCount and GrantKeys
+// share.
+func (t *Tx) grantWhere(args *[]any, p *membership.GrantListParams) string {
 	w := ` WHERE org_id = ` + arg(args, p.OrgID)
 	switch {
 	case p.MemberID != 0 && len(p.GroupIDs) > 0:
-		w += " AND (member_id = " + arg(args, p.MemberID) + " OR group_id IN (" + placeholders(args, p.GroupIDs) + "))"
+		w += " AND (member_id = " + arg(args, p.MemberID) + " OR " + t.inIDs(args, "group_id", p.GroupIDs) + ")"
 	case p.MemberID != 0:
 		w += " AND member_id = " + arg(args, p.MemberID)
 	case len(p.GroupIDs) > 0:
-		w += " AND group_id IN (" + placeholders(args, p.GroupIDs) + ")"
+		w += " AND " + t.inIDs(args, "group_id", p.GroupIDs)
 	}
 	if p.ResourceID != 0 {
 		w += " AND resource_id = " + arg(args, p.ResourceID)
@@ -64,7 +65,7 @@ func grantWhere(args *[]any, p *membership.GrantListParams) string {
 // GrantList implements membership.Tx.
 func (t *Tx) GrantList(ctx context.Context, p *membership.GrantListParams) ([]*membership.Grant, error) {
 	args := []any{}
-	q := `SELECT ` + grantCols + ` FROM grants` + grantWhere(&args, p) + " ORDER BY id"
+	q := `SELECT ` + grantCols + ` FROM grants` + t.grantWhere(&args, p) + " ORDER BY id"
 	if p.Limit > 0 {
 		q += " LIMIT " + arg(&args, p.Limit)
 	}
@@ -75,7 +76,7 @@ func (t *Tx) GrantList(ctx context.Context, p *membership.GrantListParams) ([]*m
 func (t *Tx) GrantCount(ctx context.Context, p *membership.GrantListParams) (int, error) {
 	args := []any{}
 	var n int
-	err := t.c.QueryRow(ctx, `SELECT count(*) FROM grants`+grantWhere(&args, p), args...).Scan(&n)
+	err := t.c.QueryRow(ctx, `SELECT count(*) FROM grants`+t.grantWhere(&args, p), args...).Scan(&n)
 	return n, err
 }
 
@@ -90,7 +91,7 @@ func (t *Tx) GrantKeys(ctx context.Context, p *membership.GrantListParams) ([]me
 	args := []any{}
 	var agg sql.NullString
 	err := t.c.QueryRow(ctx, `SELECT string_agg(id || ' ' || resource_id || ' ' || COALESCE(member_id, 0) || ' ' ||
-		COALESCE(group_id, 0), ',') FROM grants`+grantWhere(&args, p), args...).Scan(&agg)
+		COALESCE(group_id, 0), ',') FROM grants`+t.grantWhere(&args, p), args...).Scan(&agg)
 	if err != nil {
 		return nil, fmt.Errorf("list grant keys: %w", err)
 	}

@@ -86,8 +86,12 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 	}
 	cols := memberCols
 	var role sql.NullString
-	var eventID sql.NullInt64
+	var eventID, config sql.NullInt64
 	reserve := actorID != 0 && t.d.EventIDs != ""
+	// The organization's configuration version comes along too, so that
+	// the removal's policy and webhook endpoints may come from a
+	// ConfigCache (0 until the organization first changed either).
+	version := reserve && t.d.ConfigVersions && t.configs != nil
 	if actorID != 0 {
 		cols += `, (SELECT a.role FROM members a WHERE a.id = ` + arg(&args, actorID) + ` AND a.org_id = $1 AND a.status = 'active')`
 	}
@@ -103,7 +107,11 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 		// before it waits for the lock: a removal waiting there for a
 		// restore of the same member would hold a lower id than the
 		// restore's event, and events are listed in id order.
-		q = `WITH locked AS MATERIALIZED (` + q + `) SELECT locked.*, ` + t.d.EventIDs + ` FROM locked`
+		q = `WITH locked AS MATERIALIZED (` + q + `) SELECT locked.*, ` + t.d.EventIDs
+		if version {
+			q += `, COALESCE((SELECT version FROM config_versions WHERE org_id = $1), 0)`
+		}
+		q += ` FROM locked`
 	}
 	var mr memberRow
 	dest := mr.dest()
@@ -113,11 +121,17 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 	if reserve {
 		dest = append(dest, &eventID)
 	}
+	if version {
+		dest = append(dest, &config)
+	}
 	if err := t.c.QueryRow(ctx, q, args...).Scan(dest...); err != nil {
 		return nil, "", t.notFound(err, "member")
 	}
 	if eventID.Valid {
 		t.eventID = eventID.Int64
+	}
+	if config.Valid {
+		t.config = configRead{org: p.OrgID, version: config.Int64, ok: true}
 	}
 	return mr.value(), membership.Role(role.String), nil
 }

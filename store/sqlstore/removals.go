@@ -83,6 +83,16 @@ func (t *Tx) RemovalCount(ctx context.Context, orgID int64, since time.Time) (in
 
 // PolicyGet implements membership.Tx.
 func (t *Tx) PolicyGet(ctx context.Context, orgID int64) (*membership.Policy, error) {
+	if c, version, ok := t.configAt(orgID); ok {
+		if p, ok := c.policyAt(orgID, version); ok {
+			return p, nil
+		}
+		p, err := t.policyGet(ctx, orgID)
+		if err == nil {
+			c.keepPolicy(version, p)
+		}
+		return p, err
+	}
 	cache := t.cached()
 	if cache != nil {
 		if p, ok := cache.policyOf(orgID); ok {

@@ -64,6 +64,19 @@ type Dialect struct {
 	// engine whose writer holds the database's write lock for the whole
 	// transaction, so that no other transaction numbers events meanwhile.
 	LastEventID string
+	// IDArrays says the engine takes a list of ids as one array argument
+	// (PostgreSQL's bigint[]). A list of placeholders, one per id, is a
+	// statement of its own for each length, and in the generic plan that
+	// PostgreSQL settles on after a few runs of a prepared statement it is
+	// an array built and searched one element at a time for every row the
+	// scan visits (measured: the first 100 grants of a member's 200
+	// groups, 28 ms against 2 ms with one array argument).
+	IDArrays bool
+	// ConfigVersions says the engine keeps a version of each
+	// organization's removal policy and webhook endpoints, moved by
+	// every change of them (PostgreSQL's config_versions), for a
+	// ConfigCache.
+	ConfigVersions bool
 	// IsNoRows reports the driver's "no rows" error.
 	IsNoRows func(error) bool
 	// IsUniqueViolation reports a unique-constraint violation.
@@ -87,6 +100,10 @@ type Tx struct {
 	// transactions; cacheDirty says t changed some and must not fill it.
 	cache      *WriterCache
 	cacheDirty bool
+	// configs, when set, keeps endpoints and policies across the
+	// transactions of every engine's node at the version config names.
+	configs *ConfigCache
+	config  configRead
 }
 
 var _ membership.Tx = (*Tx)(nil)
@@ -163,6 +180,14 @@ func placeholders[T any](args *[]any, vals []T) string {
 	return b.String()
 }
 
+// inIDs is the condition that col is one of ids, a non-empty list.
+func (t *Tx) inIDs(args *[]any, col string, ids []int64) string {
+	if t.d.IDArrays {
+		return col + " = ANY(" + arg(args, ids) + ")"
+	}
+	return col + " IN (" + placeholders(args, ids) + ")"
+}
+
 // arg appends v to args and returns its placeholder.
 func arg(args *[]any, v any) string {
 	*args = append(*args, v)
@@ -226,6 +251,9 @@ func (t *Tx) Discard(n int) {
 // that committed ahead of it.
 func (t *Tx) CallStart() int {
 	t.eventID = 0
+	// Likewise a configuration version read by an earlier caller, maybe
+	// before a change that this caller's request followed.
+	t.config = configRead{}
 	return len(t.pending)
 }
 

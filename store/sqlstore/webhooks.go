@@ -63,17 +63,31 @@ func (t *Tx) WebhookEndpointGet(ctx context.Context, orgID, id int64, uuid strin
 
 // WebhookEndpointList implements membership.AsyncTx.
 func (t *Tx) WebhookEndpointList(ctx context.Context, orgID int64) ([]*membership.WebhookEndpoint, error) {
+	if c, version, ok := t.configAt(orgID); ok {
+		if eps, ok := c.endpointsAt(orgID, version); ok {
+			return eps, nil
+		}
+		eps, err := t.webhookEndpointList(ctx, orgID)
+		if err == nil {
+			c.keepEndpoints(orgID, version, eps)
+		}
+		return eps, err
+	}
 	cache := t.cached()
 	if cache != nil {
 		if eps, ok := cache.endpointsOf(orgID); ok {
 			return eps, nil
 		}
 	}
-	eps, err := collect(ctx, t, scanEndpoint, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE org_id = $1 ORDER BY id`, orgID)
+	eps, err := t.webhookEndpointList(ctx, orgID)
 	if err == nil && cache != nil {
 		cache.keepEndpoints(orgID, eps)
 	}
 	return eps, err
+}
+
+func (t *Tx) webhookEndpointList(ctx context.Context, orgID int64) ([]*membership.WebhookEndpoint, error) {
+	return collect(ctx, t, scanEndpoint, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE org_id = $1 ORDER BY id`, orgID)
 }
 
 // WebhookEndpointUpdate implements membership.AsyncTx.

@@ -44,11 +44,7 @@ func (c *WriterCache) endpointsOf(orgID int64) ([]*membership.WebhookEndpoint, b
 }
 
 func (c *WriterCache) keepEndpoints(orgID int64, eps []*membership.WebhookEndpoint) {
-	kept := make([]membership.WebhookEndpoint, len(eps))
-	for i, e := range eps {
-		kept[i] = *e
-		kept[i].Events = append([]string(nil), e.Events...)
-	}
+	kept := keptEndpoints(eps)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.endpoints) >= maxCachedOrgs {
@@ -86,6 +82,17 @@ func (c *WriterCache) forget(orgID int64) {
 	delete(c.policies, orgID)
 }
 
+// keptEndpoints copies eps for a cache, so that a caller changing one
+// afterwards cannot change the cache.
+func keptEndpoints(eps []*membership.WebhookEndpoint) []membership.WebhookEndpoint {
+	kept := make([]membership.WebhookEndpoint, len(eps))
+	for i, e := range eps {
+		kept[i] = *e
+		kept[i].Events = append([]string(nil), e.Events...)
+	}
+	return kept
+}
+
 // copyEndpoints hands out copies, so that a caller changing one cannot
 // change the cache.
 func copyEndpoints(eps []membership.WebhookEndpoint) []*membership.WebhookEndpoint {
@@ -114,9 +121,9 @@ func (t *Tx) cached() *WriterCache {
 // cachedChanged forgets orgID's entries (every organization's when 0)
 // and stops t from filling the cache with what it now reads.
 func (t *Tx) cachedChanged(orgID int64) {
+	t.cacheDirty = true // also for a ConfigCache
 	if t.cache == nil {
 		return
 	}
-	t.cacheDirty = true
 	t.cache.forget(orgID)
 }

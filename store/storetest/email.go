@@ -41,6 +41,23 @@ func testEmailLowerCase(t *testing.T, open Opener) {
 	if err != nil || len(found) != 1 || found[0].ID != m.ID {
 		t.Errorf("search GRACE: got %d members, %v; want grace", len(found), err)
 	}
+	// A removal's report names the space memberships it ended with the
+	// member's address, in each of the statement forms a store may use.
+	w.addToSpace(w.owner, w.lab, m)
+	for _, dry := range []bool{true, false} {
+		rep, err := w.svc.RemoveMember(w.ctx, w.owner, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: m.ID}, DryRun: dry})
+		if err != nil {
+			t.Fatalf("remove grace (dry run %v): %v", dry, err)
+		}
+		if len(rep.Spaces) != 2 {
+			t.Errorf("remove grace (dry run %v): %d space memberships, want 2", dry, len(rep.Spaces))
+		}
+		for _, sm := range rep.Spaces {
+			if sm.Email != "grace.hopper@example.test" {
+				t.Errorf("remove grace (dry run %v): space membership e-mail %q, want grace's", dry, sm.Email)
+			}
+		}
+	}
 }
 
 func testEmailConflict(t *testing.T, open Opener) {
