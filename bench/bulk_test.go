@@ -126,13 +126,17 @@ func TestGrowData(t *testing.T) {
 			}
 			if name == "postgres" {
 				// Loading skips triggers (bulkPostgres), which is right
-				// only while foreign keys are the only ones.
+				// only while foreign keys are the only ones on the tables
+				// it writes (configuration tables have triggers of their
+				// own, which loading never touches).
 				var n int
-				if err := e.queryRow(ctx, "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal", &n); err != nil {
+				if err := e.queryRow(ctx, `SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+					WHERE NOT t.tgisinternal AND c.relname IN ('users', 'members', 'member_periods', 'space_members',
+					'space_member_roles', 'group_members', 'grants', 'bookings')`, &n); err != nil {
 					t.Fatal(err)
 				}
 				if n != 0 {
-					t.Errorf("the schema has %d triggers besides foreign keys, which PostgreSQL's bulk loading skips", n)
+					t.Errorf("the loaded tables have %d triggers besides foreign keys, which PostgreSQL's bulk loading skips", n)
 				}
 			}
 			var got string

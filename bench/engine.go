@@ -12,7 +12,6 @@ import (
 	"syscall"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/memberd/memberd/internal/pgtest"
 	"github.com/memberd/memberd/membership"
@@ -33,6 +32,12 @@ type Engine struct {
 	// ("" when the engine runs with the store's own).
 	Settings string
 
+	// storeTx runs fn on the store's own write transaction (its dialect,
+	// and the caches the store's writes use) and commits it unless fn
+	// fails.
+	storeTx func(ctx context.Context, fn func(*sqlstore.Tx) error) error
+	// dialect, when set, is a test's own form of the store's SQL, which
+	// Record uses on inTx's connection instead of the store's transaction.
 	dialect *sqlstore.Dialect
 	// inTx runs fn on a write transaction's connection and commits it
 	// unless fn fails.
@@ -141,10 +146,7 @@ func OpenSQLite(ctx context.Context, base string) (*Engine, error) {
 		return nil, err
 	}
 	path := filepath.Join(dir, "bench.db")
-	e := &Engine{Name: "sqlite", DSN: "sqlite:" + path, DataDir: dir, dialect: &sqlstore.Dialect{
-		IsNoRows:          func(err error) bool { return errors.Is(err, sql.ErrNoRows) },
-		IsUniqueViolation: sqlite.IsUniqueViolation, // the driver the bench is built with
-	}}
+	e := &Engine{Name: "sqlite", DSN: "sqlite:" + path, DataDir: dir}
 	var st *sqlite.Store
 	prepared := map[string]*sql.Stmt{}
 	e.reopen = func(ctx context.Context, g GroupMode) error {
@@ -173,6 +175,9 @@ func OpenSQLite(ctx context.Context, base string) (*Engine, error) {
 	}
 	e.inTx = func(ctx context.Context, fn func(sqlstore.Conn) error) error {
 		return st.UpdateSQL(ctx, func(tx *sql.Tx, _ membership.Tx) error { return fn(sqlConn{tx}) })
+	}
+	e.storeTx = func(ctx context.Context, fn func(*sqlstore.Tx) error) error {
+		return st.UpdateSQL(ctx, func(_ *sql.Tx, mtx membership.Tx) error { return fn(mtx.(*sqlstore.Tx)) })
 	}
 	e.replay = func(ctx context.Context, stmts []Stmt) error {
 		// Prepared once per query, before the transaction takes the
@@ -290,16 +295,7 @@ func OpenPostgres(ctx context.Context) (*Engine, error) {
 		cluster.Stop()
 		return nil, err
 	}
-	e := &Engine{Name: "postgres", DSN: dsn, DataDir: filepath.Dir(cluster.DataDir()), Settings: strings.Join(settings, " "), dialect: &sqlstore.Dialect{
-		LockRows:     true,
-		ModifyingCTE: true, // as store/postgres's own
-		IDArrays:     true,
-		IsNoRows:     func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
-		IsUniqueViolation: func(err error) bool {
-			var e *pgconn.PgError
-			return errors.As(err, &e) && e.Code == "23505"
-		},
-	}}
+	e := &Engine{Name: "postgres", DSN: dsn, DataDir: filepath.Dir(cluster.DataDir()), Settings: strings.Join(settings, " ")}
 	var st *postgres.Store
 	e.reopen = func(ctx context.Context, g GroupMode) error {
 		if st != nil {
@@ -336,6 +332,9 @@ func OpenPostgres(ctx context.Context) (*Engine, error) {
 	}
 	e.inTx = func(ctx context.Context, fn func(sqlstore.Conn) error) error {
 		return st.UpdatePgx(ctx, func(tx pgx.Tx, _ membership.Tx) error { return fn(pgConn{tx}) })
+	}
+	e.storeTx = func(ctx context.Context, fn func(*sqlstore.Tx) error) error {
+		return st.UpdatePgx(ctx, func(_ pgx.Tx, mtx membership.Tx) error { return fn(mtx.(*sqlstore.Tx)) })
 	}
 	e.replay = func(ctx context.Context, stmts []Stmt) error {
 		// pgx prepares and caches each statement per connection itself.

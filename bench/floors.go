@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -51,40 +52,16 @@ func FsyncFloor(dir string, dur time.Duration) (float64, error) {
 }
 
 // Stmt is one statement the store ran, as the store ran it.
-type Stmt struct {
-	Query string
-	Args  []any
-	Rows  bool // run with Query or QueryRow: it returns rows
-}
+type Stmt = sqlstore.Statement
 
 // errRecorded rolls back a recording transaction once fn has run.
 var errRecorded = errors.New("recorded")
 
-// recConn runs statements on an engine's transaction and records them.
-type recConn struct {
-	c     sqlstore.Conn
-	stmts []Stmt
-}
-
-func (r *recConn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	r.stmts = append(r.stmts, Stmt{Query: q, Args: args})
-	return r.c.Exec(ctx, q, args...)
-}
-
-func (r *recConn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
-	r.stmts = append(r.stmts, Stmt{Query: q, Args: args, Rows: true})
-	return r.c.Query(ctx, q, args...)
-}
-
-func (r *recConn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
-	r.stmts = append(r.stmts, Stmt{Query: q, Args: args, Rows: true})
-	return r.c.QueryRow(ctx, q, args...)
-}
-
-// recordingStore is a membership.Store whose Update runs fn on a
-// recording connection, seals the audit events as every engine does
-// before its commit, and then rolls everything back: the Service makes
-// its usual calls, and the statements it caused are kept for replay.
+// recordingStore is a membership.Store whose Update runs fn on the
+// store's own transaction (its dialect, and the caches its writes use)
+// with every statement recorded, seals the audit events as every engine
+// does before its commit, and then rolls everything back: the Service
+// makes its usual calls, and the statements it caused are kept for replay.
 type recordingStore struct {
 	membership.Store
 	eng     *Engine
@@ -93,14 +70,21 @@ type recordingStore struct {
 }
 
 func (r *recordingStore) Update(ctx context.Context, fn func(membership.Tx) error) error {
-	err := r.eng.inTx(ctx, func(c sqlstore.Conn) error {
-		rc := &recConn{c: c}
-		tx := sqlstore.NewTx(rc, r.eng.dialect)
+	run := r.eng.storeTx
+	if d := r.eng.dialect; d != nil {
+		run = func(ctx context.Context, fn func(*sqlstore.Tx) error) error {
+			return r.eng.inTx(ctx, func(c sqlstore.Conn) error { return fn(sqlstore.NewTx(c, d)) })
+		}
+	}
+	err := run(ctx, func(tx *sqlstore.Tx) error {
+		var rec sqlstore.Recorder
+		stop := tx.Record(&rec)
 		err := fn(tx)
 		if err == nil {
 			err = tx.Seal(ctx)
 		}
-		r.stmts = rc.stmts // a dry run's fn fails on purpose, after its work
+		stop()
+		r.stmts = rec.Statements() // a dry run's fn fails on purpose, after its work
 		r.updated = true
 		if err != nil {
 			return err
@@ -206,6 +190,7 @@ func (r *runner) floorsAndPlans(ctx context.Context) error {
 				return fmt.Errorf("record S1: %w", err)
 			}
 		}
+		recorded = rechain(recorded)
 		if err := r.coldCaches(ctx); err != nil {
 			return err
 		}
@@ -263,7 +248,9 @@ func (r *runner) floorsAndPlans(ctx context.Context) error {
 		if err := r.e.Reopen(ctx, GroupMode{On: true}); err != nil {
 			return err
 		}
-		for _, level := range []int{1, 16} {
+		// One at a time: the recordings' audit events are placed in the
+		// chain in the order they are replayed (rechain).
+		for _, level := range []int{1} {
 			targets := r.pick.pick(n, r.d.Members)
 			recorded := make([][]Stmt, n)
 			for i, t := range targets {
@@ -275,6 +262,7 @@ func (r *runner) floorsAndPlans(ctx context.Context) error {
 					return fmt.Errorf("record S2: %w", err)
 				}
 			}
+			recorded = rechain(recorded)
 			if err := r.coldCaches(ctx); err != nil {
 				return err
 			}
@@ -292,6 +280,67 @@ func (r *runner) floorsAndPlans(ctx context.Context) error {
 		return err
 	}
 	return r.plans(ctx)
+}
+
+// eventColumns is how many arguments a row of the store's chained event
+// INSERT takes (sqlstore insertChained), and seqColumn which is the
+// event's place in its organization's chain.
+const eventColumns, seqColumn = 20, 17
+
+// rechain readies recorded operations to be replayed one after another,
+// in order. Each was recorded from the same state and rolled back, so
+// each numbered its audit events as the first after that state (SQLite
+// takes ids from the table's high-water mark) and placed them first in
+// the organization's chain: replayed as recorded, the second would take
+// the first's ids and chain positions. Each operation's event ids (where
+// they collide) and chain positions move past those of the operations
+// before it. The rows' hashes stay as recorded: the floor writes the same
+// rows the store would, not a chain anyone verifies.
+func rechain(ops [][]Stmt) [][]Stmt {
+	var lastID, lastSeq int64
+	out := make([][]Stmt, len(ops))
+	for i, op := range ops {
+		idShift, seqShift := int64(-1), int64(-1)
+		shifts := func(id, seq int64) {
+			if idShift < 0 {
+				idShift, seqShift = max(0, lastID+1-id), max(0, lastSeq+1-seq)
+			}
+		}
+		out[i] = make([]Stmt, len(op))
+		for j, s := range op {
+			q := strings.TrimSpace(s.Query)
+			args := slices.Clone(s.Args)
+			withHead := strings.HasPrefix(q, "WITH chained AS (INSERT INTO events (id,")
+			switch {
+			case withHead || strings.HasPrefix(q, "INSERT INTO events (id,"):
+				rows := len(args) / eventColumns
+				for k := range rows {
+					id, seq := &args[k*eventColumns], &args[k*eventColumns+seqColumn]
+					shifts(asInt(*id), asInt(*seq))
+					*id, *seq = asInt(*id)+idShift, asInt(*seq)+seqShift
+					lastID, lastSeq = max(lastID, asInt(*id)), max(lastSeq, asInt(*seq))
+				}
+				if withHead {
+					args[rows*eventColumns] = asInt(args[rows*eventColumns]) + seqShift
+				}
+			case strings.HasPrefix(q, "UPDATE event_chain_heads SET seq = ") && seqShift >= 0:
+				args[0] = asInt(args[0]) + seqShift
+			}
+			out[i][j] = Stmt{Query: s.Query, Args: args, Rows: s.Rows}
+		}
+	}
+	return out
+}
+
+// asInt is an integer argument as the store passed it.
+func asInt(v any) int64 {
+	switch n := v.(type) {
+	case int64:
+		return n
+	case int:
+		return int64(n)
+	}
+	panic(fmt.Sprintf("bench: recorded argument %v (%T) is not an integer", v, v))
 }
 
 // coldCaches reopens the store between recording removals and replaying

@@ -90,7 +90,7 @@ func TestS4BackendCPU(t *testing.T) {
 	forms := []bool{false, true} // sqlstore.Dialect.ModifyingCTE
 	recorded := make([][]Stmt, len(forms))
 	for f, oneStatement := range forms {
-		dialect := *e.dialect
+		dialect := postgres.StoreDialect()
 		dialect.ModifyingCTE = oneStatement
 		form := &Engine{Name: e.Name, Store: st, dialect: &dialect}
 		form.inTx = func(ctx context.Context, fn func(sqlstore.Conn) error) error {

@@ -18,6 +18,7 @@ type Recorder struct {
 type Statement struct {
 	Query string
 	Args  []any
+	Rows  bool // run with Query or QueryRow: its rows were read
 }
 
 // Queries returns the statements recorded so far.
@@ -45,10 +46,10 @@ func (r *Recorder) Reset() {
 	r.statements = nil
 }
 
-func (r *Recorder) add(q string, args []any) {
+func (r *Recorder) add(q string, args []any, rows bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.statements = append(r.statements, Statement{Query: q, Args: args})
+	r.statements = append(r.statements, Statement{Query: q, Args: args, Rows: rows})
 }
 
 // Record has t add every statement it runs to r until stop is called.
@@ -67,16 +68,16 @@ type recConn struct {
 }
 
 func (c recConn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	c.r.add(q, args)
+	c.r.add(q, args, false)
 	return c.c.Exec(ctx, q, args...)
 }
 
 func (c recConn) Query(ctx context.Context, q string, args ...any) (Rows, error) {
-	c.r.add(q, args)
+	c.r.add(q, args, true)
 	return c.c.Query(ctx, q, args...)
 }
 
 func (c recConn) QueryRow(ctx context.Context, q string, args ...any) Row {
-	c.r.add(q, args)
+	c.r.add(q, args, true)
 	return c.c.QueryRow(ctx, q, args...)
 }
