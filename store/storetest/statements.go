@@ -21,12 +21,14 @@ var statementTests = []test{
 // writes, on every engine: the removal's cost is its statements (each a
 // round trip on PostgreSQL, each a step of the one SQLite writer), so a
 // new one must be a decision, not a drift. It was 20 before issue 16 (21
-// with the report). SQLite runs 9, PostgreSQL 9: its nodes read the
-// webhook endpoints and the removal policy that SQLite's single writer
-// caches (sqlstore.WriterCache), and it writes the event once, chained,
-// when sealing (its id reserved by the statement that locks the member,
-// its row counted with the seal); no receipt's hash is read for an answer
-// that shows none. Sealing the audit chain is not counted here: the store
+// with the report). SQLite runs 9, PostgreSQL 7: the webhook endpoints
+// and the removal policy come from a cache on both (SQLite's single
+// writer's sqlstore.WriterCache; PostgreSQL's sqlstore.ConfigCache, whose
+// version the statement that locks the member reads), and PostgreSQL
+// writes the event once, chained, when sealing (its id reserved by that
+// same statement, its row counted with the seal), where SQLite reads its
+// event ids' high-water mark once a transaction; no receipt's hash is read
+// for an answer that shows none. Sealing the audit chain is not counted here: the store
 // seals once per group commit, after every caller's work (2 statements
 // for a group of one on PostgreSQL, 3 on SQLite).
 const MaxRemovalStatements = 9
