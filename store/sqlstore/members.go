@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/memberd/memberd/membership"
@@ -111,6 +112,13 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 		if version {
 			q += `, COALESCE((SELECT version FROM config_versions WHERE org_id = $1), 0)`
 		}
+		if t.d.ModifyingCTE {
+			// How many space memberships the removal will end, up to
+			// one more than a report lists by default: see
+			// SpaceMembersDeactivate.
+			q += `, (SELECT count(*) FROM (SELECT 1 FROM space_members s WHERE s.member_id = locked.id AND s.status = 'active' LIMIT ` +
+				strconv.Itoa(membership.DefaultReportLimit+1) + `) s)`
+		}
 		q += ` FROM locked`
 	}
 	var mr memberRow
@@ -124,6 +132,10 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 	if version {
 		dest = append(dest, &config)
 	}
+	var spaces sql.NullInt64
+	if reserve && t.d.ModifyingCTE {
+		dest = append(dest, &spaces)
+	}
 	if err := t.c.QueryRow(ctx, q, args...).Scan(dest...); err != nil {
 		return nil, "", t.notFound(err, "member")
 	}
@@ -132,6 +144,9 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 	}
 	if config.Valid {
 		t.config = configRead{org: p.OrgID, version: config.Int64, ok: true}
+	}
+	if spaces.Valid {
+		t.spaces = spacesRead{member: mr.m.ID, n: int(spaces.Int64), ok: true}
 	}
 	return mr.value(), membership.Role(role.String), nil
 }

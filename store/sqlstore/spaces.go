@@ -155,7 +155,13 @@ func (t *Tx) SpaceMembersDeactivate(ctx context.Context, p *membership.Deactivat
 		}
 		return n
 	}
-	if p.Limit <= 0 || p.SpaceID != 0 {
+	// The one-statement form's ranking and sums cost half again what the
+	// plain UPDATE does for a member with a few memberships (0.24 against
+	// 0.16 ms of backend CPU for two): when the statement that locked the
+	// member counted no more than a report lists, the plain one returns
+	// them all, which is the same report.
+	few := t.spaces.ok && t.spaces.member == p.MemberID && t.spaces.n <= min(p.Limit, membership.DefaultReportLimit)
+	if p.Limit <= 0 || p.SpaceID != 0 || few {
 		rows, err := deactivated(ctx, t, p, "space_members", "removed_at", "space_id", p.SpaceID, spaceMemberReturning, scanSpaceMember, asActive)
 		return rows, len(rows), rolesOf(rows), err
 	}

@@ -104,6 +104,17 @@ type Tx struct {
 	// transactions of every engine's node at the version config names.
 	configs *ConfigCache
 	config  configRead
+	// spaces is how many active space memberships the member that the
+	// caller's removal locked had (MemberGetActing), when read.
+	spaces spacesRead
+}
+
+// spacesRead is a member's count of active space memberships, read up
+// to membership.DefaultReportLimit+1.
+type spacesRead struct {
+	member int64
+	n      int
+	ok     bool
 }
 
 var _ membership.Tx = (*Tx)(nil)
@@ -253,7 +264,7 @@ func (t *Tx) CallStart() int {
 	t.eventID = 0
 	// Likewise a configuration version read by an earlier caller, maybe
 	// before a change that this caller's request followed.
-	t.config = configRead{}
+	t.config, t.spaces = configRead{}, spacesRead{}
 	return len(t.pending)
 }
 
