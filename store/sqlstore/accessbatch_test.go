@@ -147,3 +147,101 @@ func TestAccessBatcher(t *testing.T) {
 	}
 	settle()
 }
+
+// TestAccessBatcherEarly: accessBatchEarly checks waiting behind a
+// statement in flight go at once as a statement of their own, each with
+// its own rows; with that one in flight too, further checks wait, however
+// many: one statement above the bound at most.
+func TestAccessBatcherEarly(t *testing.T) {
+	sh := accessCheckShape{member: 'i', resource: 'i'}
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	statements := 0
+	b := NewAccessBatcher(func(_ context.Context, _ string, args ...any) (Rows, error) {
+		mu.Lock()
+		statements++
+		n := statements
+		mu.Unlock()
+		if n > 1 {
+			<-gate // the second batch waits, holding the lane's last slot
+		}
+		r := &fakeRows{}
+		for i, m := range args[1].([]int64) {
+			r.rows = append(r.rows, [6]int64{int64(i + 1), 0, m, 0, 0, 0})
+		}
+		return r, nil
+	}, 1)
+	inFlight, release, lone := make(chan struct{}), make(chan struct{}), make(chan error)
+	go func() {
+		_, _, err := b.check(context.Background(), sh, []any{int64(1), int64(100)}, func() error {
+			close(inFlight)
+			<-release
+			return nil
+		})
+		lone <- err
+	}()
+	<-inFlight
+	run := func(first, n int) []chan error {
+		done := make([]chan error, n)
+		for i := range done {
+			done[i] = make(chan error, 1)
+			m := int64(first + i)
+			go func() {
+				rows, batched, err := b.check(context.Background(), sh, []any{int64(1), m}, func() error {
+					return errors.New("ran alone while another was in flight")
+				})
+				if err == nil && (!batched || len(rows) != 1 || rows[0].a.Int64 != m) {
+					err = errors.New("not its own batched row")
+				}
+				done[i] <- err
+			}()
+		}
+		return done
+	}
+	for i, ch := range run(1, accessBatchEarly) { // while the lone one is held
+		select {
+		case err := <-ch:
+			if err != nil {
+				t.Fatalf("early check %d: %v", i, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("early check %d waits for the statement in flight", i)
+		}
+	}
+	// The lone one still held: the first early batch of these holds the
+	// gate, and the rest must wait behind the two.
+	more := run(1000, 2*accessBatchEarly)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		b.mu.Lock()
+		busy, waiting := b.lanes[sh].busy, len(b.lanes[sh].queue)
+		b.mu.Unlock()
+		mu.Lock()
+		n := statements
+		mu.Unlock()
+		if waiting == accessBatchEarly && n == 2 {
+			if busy != 2 {
+				t.Fatalf("%d statements in flight, want 2", busy)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d checks wait, want %d", waiting, accessBatchEarly)
+		}
+	}
+	time.Sleep(10 * time.Millisecond) // room for a third statement, which must not start
+	mu.Lock()
+	if statements != 2 {
+		t.Errorf("%d statements, want 2 (one early batch each time)", statements)
+	}
+	mu.Unlock()
+	close(gate)
+	close(release)
+	if err := <-lone; err != nil {
+		t.Fatal(err)
+	}
+	for i, ch := range more {
+		if err := <-ch; err != nil {
+			t.Errorf("check %d: %v", i, err)
+		}
+	}
+}
