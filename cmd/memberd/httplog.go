@@ -99,7 +99,7 @@ func accessLog(next http.Handler, log *accessLogger, m *metrics) http.Handler {
 		if route == "" {
 			route = "unmatched"
 		}
-		m.request(iface, route, r.Method, status, took)
+		m.request(iface, route, methodLabel(r.Method), status, took)
 		level := slog.LevelInfo
 		switch {
 		case status == http.StatusTooManyRequests, status == http.StatusServiceUnavailable:

@@ -10,10 +10,22 @@ import (
 )
 
 // maxRequestSeries bounds the cached children of the request metrics.
-// Routes and statuses are few, but a client picks the method of an
-// unmatched request, so the cache stops growing here and the rest take
-// the slower lookup.
+// Routes, methods (methodLabel) and statuses are few; the bound is a
+// guard, past which the rest take the slower lookup.
 const maxRequestSeries = 2048
+
+// methodLabel is the method label of a request: the method itself when
+// HTTP defines it, else "other". A client may send any token as its
+// method, and each label value is a series Prometheus keeps for the
+// process's life, so client-chosen values would grow memory without bound.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return method
+	}
+	return "other"
+}
 
 // requestKey names one series of memberd_http_requests_total.
 type requestKey struct {
