@@ -240,20 +240,71 @@ func (s *Service) removeMember(ctx context.Context, tx Tx, a Actor, req RemoveMe
 	}
 	before := *target
 	now := s.now()
-	if err := tx.MemberSetStatus(ctx, &MemberSetStatusParams{ID: target.ID, Status: StatusRemoved, At: now, By: actor.ID}); err != nil {
-		return nil, err
-	}
-	target.Status, target.RemovedAt, target.RemovedBy, target.UpdatedAt = StatusRemoved, &now, actor.ID, now
 	limit, err := reportLimit(req.ReportLimit)
 	if err != nil {
 		return nil, err
 	}
-	report := newReport(target)
+	status := &MemberSetStatusParams{ID: target.ID, Status: StatusRemoved, At: now, By: actor.ID}
 	off := &DeactivateParams{OrgID: a.OrgID, MemberID: target.ID, Cause: CauseMemberRemoved, At: now, Limit: limit}
-	spaces := *off
-	if tagging(ctx) { // the tag covers every membership
-		spaces.Limit = 0
+	var report *Report
+	if tagging(ctx) {
+		// A plan tag reads every membership and the grants before their
+		// revocation: the calls one at a time.
+		report, err = s.offboardTagged(ctx, tx, target, status, off)
+	} else {
+		report, err = s.offboard(ctx, tx, target, status, off)
 	}
+	if err != nil {
+		return nil, err
+	}
+	counted := carry(ctx, report)
+	report, err = s.recorded(ctx, tx, a, ActionMemberRemoved, report, limit, &before, target)
+	if err == nil {
+		counted(report)
+	}
+	return report, err
+}
+
+// offboard ends target's membership and what hangs on it with one
+// MemberOffboard, which an engine may send as one round trip, and
+// reports it as the calls it stands for would.
+func (s *Service) offboard(ctx context.Context, tx Tx, target *Member, status *MemberSetStatusParams, off *DeactivateParams) (*Report, error) {
+	p := &MemberOffboardParams{Status: *status, Spaces: *off, Off: *off}
+	if !s.cfg.KeepFutureBookings {
+		now := s.now()
+		p.Bookings = &BookingsCancelParams{OrgID: off.OrgID, MemberID: target.ID, After: now, Reason: "access removed", At: now}
+	}
+	done, err := tx.MemberOffboard(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	removed(target, status)
+	report := newReport(target)
+	report.Spaces, report.Counts.Spaces, report.Counts.Roles = done.Spaces, done.SpaceCount, done.Roles
+	report.Roles = rolesOf(report.Spaces)
+	report.Groups = done.Groups
+	revoked(report, done.Grants, done.GrantCount)
+	if err := s.reportGroupGrants(ctx, tx, report, off, false); err != nil {
+		return nil, err
+	}
+	if p.Bookings != nil {
+		report.Bookings = done.Bookings
+	}
+	// A removed member can use nothing: no remaining access to list
+	// (finishRemoval).
+	return report, nil
+}
+
+// offboardTagged is offboard for a removal whose plan tag is computed.
+func (s *Service) offboardTagged(ctx context.Context, tx Tx, target *Member, status *MemberSetStatusParams, off *DeactivateParams) (*Report, error) {
+	if err := tx.MemberSetStatus(ctx, status); err != nil {
+		return nil, err
+	}
+	removed(target, status)
+	report := newReport(target)
+	spaces := *off
+	spaces.Limit = 0 // the tag covers every membership
+	var err error
 	if report.Spaces, report.Counts.Spaces, report.Counts.Roles, err = tx.SpaceMembersDeactivate(ctx, &spaces); err != nil {
 		return nil, err
 	}
@@ -267,12 +318,13 @@ func (s *Service) removeMember(ctx context.Context, tx Tx, a Actor, req RemoveMe
 	if err := s.finishRemoval(ctx, tx, report, false); err != nil {
 		return nil, err
 	}
-	counted := carry(ctx, report)
-	report, err = s.recorded(ctx, tx, a, ActionMemberRemoved, report, limit, &before, target)
-	if err == nil {
-		counted(report)
-	}
-	return report, err
+	return report, nil
+}
+
+// removed sets what MemberSetStatus changed on target.
+func removed(target *Member, p *MemberSetStatusParams) {
+	at := p.At
+	target.Status, target.RemovedAt, target.RemovedBy, target.UpdatedAt = StatusRemoved, &at, p.By, at
 }
 
 // keepAnOwner refuses with ErrLastOwner unless an active owner other than
@@ -378,10 +430,24 @@ func (s *Service) reportGrants(ctx context.Context, tx Tx, report *Report, off *
 		if err != nil {
 			return err
 		}
-		report.Counts.DirectGrants = n
-		for _, g := range direct {
-			report.Grants = append(report.Grants, &GrantChange{Grant: g, Origin: g.Origin()})
-		}
+		revoked(report, direct, n)
+	}
+	return s.reportGroupGrants(ctx, tx, report, off, tag)
+}
+
+// revoked reports n revoked direct grants, of which direct are listed.
+func revoked(report *Report, direct []*Grant, n int) {
+	report.Counts.DirectGrants = n
+	for _, g := range direct {
+		report.Grants = append(report.Grants, &GrantChange{Grant: g, Origin: g.Origin()})
+	}
+}
+
+// reportGroupGrants counts and lists the grants whose access the removal
+// of report.Groups takes away (reportGrants).
+func (s *Service) reportGroupGrants(ctx context.Context, tx Tx, report *Report, off *DeactivateParams, tag bool) error {
+	if off.Limit == 0 {
+		off.Limit = DefaultReportLimit
 	}
 	if len(report.Groups) == 0 || reportDiscarded(ctx) {
 		return nil
@@ -403,6 +469,7 @@ func (s *Service) reportGrants(ctx context.Context, tx Tx, report *Report, off *
 		if err != nil {
 			return err
 		}
+		g := guardOf(ctx)
 		g.grantKeys = append(g.grantKeys, keys...)
 		listed, p = len(keys), &all
 	}

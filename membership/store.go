@@ -171,6 +171,13 @@ type Tx interface {
 	// p.After and returns them; with p.OnlyWithoutAccess, only those whose
 	// resource the member can no longer use.
 	BookingsCancel(ctx context.Context, p *BookingsCancelParams) ([]*Booking, error)
+	// MemberOffboard removes a member and what hangs on the membership:
+	// it does what MemberSetStatus, SpaceMembersDeactivate,
+	// GroupMembersDeactivate, GrantsDeactivate and (when p.Bookings is
+	// set) BookingsCancel do, in that order, and returns what they
+	// return. An engine that can sends them to its server together, one
+	// round trip where they would be five (PostgreSQL's pipeline).
+	MemberOffboard(ctx context.Context, p *MemberOffboardParams) (*MemberOffboarded, error)
 
 	// EventAppend appends e and sets its ID.
 	EventAppend(ctx context.Context, e *Event) error
@@ -490,6 +497,28 @@ type BookingListParams struct {
 	MemberID   int64
 	ResourceID int64
 	Status     string
+}
+
+// MemberOffboardParams is what a removal of a member ends at once: the
+// membership (Status), its space memberships (Spaces), its group
+// memberships and direct grants (Off) and, unless nil, its future
+// bookings.
+type MemberOffboardParams struct {
+	Status   MemberSetStatusParams
+	Spaces   DeactivateParams
+	Off      DeactivateParams
+	Bookings *BookingsCancelParams
+}
+
+// MemberOffboarded is what MemberOffboard ended, as the calls it stands
+// for return it.
+type MemberOffboarded struct {
+	Spaces            []*SpaceMember
+	SpaceCount, Roles int
+	Groups            []*GroupMember
+	Grants            []*Grant
+	GrantCount        int
+	Bookings          []*Booking
 }
 
 // BookingsCancelParams selects the future bookings a removal cancels.

@@ -206,3 +206,24 @@ func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Ro
 func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
 	return c.tx.QueryRow(sqlstore.StmtContext(ctx, c.shared), query, args...)
 }
+
+// Batch implements sqlstore.Batcher with pgx's batch: the statements go
+// out in one write and their results come back in one round trip.
+func (c conn) Batch(ctx context.Context, qs []sqlstore.Queued) error {
+	b := &pgx.Batch{}
+	for _, q := range qs {
+		b.Queue(q.Query, q.Args...)
+	}
+	br := c.tx.SendBatch(sqlstore.StmtContext(ctx, c.shared), b)
+	for _, q := range qs {
+		rows, err := br.Query()
+		if err == nil {
+			err = sqlstore.ReadQueued(q, rows)
+		}
+		if err != nil {
+			_ = br.Close() // the batch ends with the statement that failed
+			return q.Wrap(err)
+		}
+	}
+	return br.Close()
+}

@@ -60,18 +60,32 @@ func (t *Tx) BookingList(ctx context.Context, p *membership.BookingListParams) (
 
 // BookingsCancel implements membership.Tx.
 func (t *Tx) BookingsCancel(ctx context.Context, p *membership.BookingsCancelParams) ([]*membership.Booking, error) {
+	var rows []*membership.Booking
+	if err := t.run(ctx, bookingsCancelStmt(p, &rows)); err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+// bookingsCancelStmt is BookingsCancel's statement, which leaves the
+// cancelled bookings in out.
+func bookingsCancelStmt(p *membership.BookingsCancelParams, out *[]*membership.Booking) Queued {
 	where := `org_id = $2 AND member_id = $1 AND status = 'active' AND starts_at > $3`
 	if p.OnlyWithoutAccess {
 		where += ` AND resource_id NOT IN (SELECT resource_id FROM (` + accessPaths + `) paths)`
 	}
-	rows, err := collect(ctx, t, scanBooking, `UPDATE bookings SET status = 'cancelled', cancelled_at = $4, cancel_reason = $5
-		WHERE `+where+` RETURNING `+bookingCols, p.MemberID, p.OrgID, ts(p.After), ts(p.At), p.Reason)
-	if err != nil {
-		return nil, err
-	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
-	for _, b := range rows {
-		b.CancelledAt = &p.At
-	}
-	return rows, nil
+	return Queued{Query: `UPDATE bookings SET status = 'cancelled', cancelled_at = $4, cancel_reason = $5
+		WHERE ` + where + ` RETURNING ` + bookingCols, Args: []any{p.MemberID, p.OrgID, ts(p.After), ts(p.At), p.Reason},
+		Read: func(r Rows) error {
+			rows, err := scanAll(r, scanBooking)
+			if err != nil {
+				return err
+			}
+			sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
+			for _, b := range rows {
+				b.CancelledAt = &p.At
+			}
+			*out = rows
+			return nil
+		}}
 }

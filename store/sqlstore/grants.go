@@ -183,20 +183,34 @@ func (t *Tx) GrantsDeactivate(ctx context.Context, p *membership.DeactivateParam
 // active: the outer SELECT reads grants with the statement's snapshot,
 // from before the UPDATE in WITH.
 func (t *Tx) grantsDeactivateCounted(ctx context.Context, p *membership.DeactivateParams) ([]*membership.Grant, int, error) {
-	args := []any{ts(p.At), p.Cause}
+	var rows []*membership.Grant
 	var total int
-	rows, err := collect(ctx, t, func(r Row) (*membership.Grant, error) {
-		return scanGrant(withExtra{r, []any{&total}})
-	}, `WITH revoked AS (UPDATE grants SET status = 'removed', revoked_at = $1, cause = $2 WHERE `+deactivateWhere(&args, "", "", p, 0)+
-		` RETURNING id) SELECT `+grantCols+`, (SELECT count(*) FROM revoked) FROM grants WHERE id IN (SELECT id FROM revoked ORDER BY id LIMIT `+
-		arg(&args, p.Limit)+`) ORDER BY id`, args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("revoke grants of member %d: %w", p.MemberID, err)
-	}
-	for _, g := range rows {
-		g.Status, g.RevokedAt, g.Cause = membership.StatusActive, nil, ""
+	if err := t.run(ctx, grantsCountedStmt(p, &rows, &total)); err != nil {
+		return nil, 0, err
 	}
 	return rows, total, nil
+}
+
+// grantsCountedStmt is grantsDeactivateCounted's statement, which leaves
+// the grants in rows and the count of all in total.
+func grantsCountedStmt(p *membership.DeactivateParams, rows *[]*membership.Grant, total *int) Queued {
+	args := []any{ts(p.At), p.Cause}
+	q := `WITH revoked AS (UPDATE grants SET status = 'removed', revoked_at = $1, cause = $2 WHERE ` + deactivateWhere(&args, "", "", p, 0) +
+		` RETURNING id) SELECT ` + grantCols + `, (SELECT count(*) FROM revoked) FROM grants WHERE id IN (SELECT id FROM revoked ORDER BY id LIMIT ` +
+		arg(&args, p.Limit) + `) ORDER BY id`
+	return Queued{Query: q, Args: args, Read: func(r Rows) error {
+		got, err := scanAll(r, func(r Row) (*membership.Grant, error) {
+			return scanGrant(withExtra{r, []any{total}})
+		})
+		if err != nil {
+			return err
+		}
+		for _, g := range got {
+			g.Status, g.RevokedAt, g.Cause = membership.StatusActive, nil, ""
+		}
+		*rows = got
+		return nil
+	}, Fail: func(err error) error { return fmt.Errorf("revoke grants of member %d: %w", p.MemberID, err) }}
 }
 
 // maxReturning is the most rows GrantsDeactivate has an UPDATE return:

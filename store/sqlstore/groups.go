@@ -92,11 +92,12 @@ func (t *Tx) GroupMemberList(ctx context.Context, p *membership.GroupMemberListP
 
 // GroupMembersDeactivate implements membership.Tx.
 func (t *Tx) GroupMembersDeactivate(ctx context.Context, p *membership.DeactivateParams) ([]*membership.GroupMember, error) {
-	return deactivated(ctx, t, p, "group_members", "removed_at", "group_id", p.GroupID, groupMemberCols, scanGroupMember,
-		func(gm *membership.GroupMember) int64 {
-			gm.Status, gm.RemovedAt, gm.Cause = membership.StatusActive, nil, ""
-			return gm.ID
-		})
+	return deactivated(ctx, t, p, "group_members", "removed_at", "group_id", p.GroupID, groupMemberCols, scanGroupMember, groupMemberAsActive)
+}
+
+func groupMemberAsActive(gm *membership.GroupMember) int64 {
+	gm.Status, gm.RemovedAt, gm.Cause = membership.StatusActive, nil, ""
+	return gm.ID
 }
 
 // GroupMembersReactivate implements membership.Tx.

@@ -195,14 +195,15 @@ func (t *Tx) MemberSetStatus(ctx context.Context, p *membership.MemberSetStatusP
 	var err error
 	if t.d.ModifyingCTE {
 		// The membership and its period in one statement, one round trip.
-		q := `WITH m AS (UPDATE members SET status = 'removed', removed_at = $2, removed_by = $3, updated_at = $2 WHERE id = $1 RETURNING id),
-			p AS (UPDATE member_periods SET ended_at = $2, ended_by = $3 WHERE member_id = $1 AND ended_at IS NULL)
-			SELECT count(*) FROM m`
-		if p.Status != membership.StatusRemoved {
-			q = `WITH m AS (UPDATE members SET status = 'active', removed_at = NULL, removed_by = NULL, updated_at = $2 WHERE id = $1 RETURNING id),
+		if p.Status == membership.StatusRemoved {
+			if err := t.run(ctx, memberRemoveStmt(p, &n)); err != nil {
+				return err
+			}
+			return memberFound(n)
+		}
+		q := `WITH m AS (UPDATE members SET status = 'active', removed_at = NULL, removed_by = NULL, updated_at = $2 WHERE id = $1 RETURNING id),
 			p AS (INSERT INTO member_periods (member_id, started_at, started_by) SELECT id, CAST($2 AS BIGINT), CAST($3 AS BIGINT) FROM m)
 			SELECT count(*) FROM m`
-		}
 		err = t.c.QueryRow(ctx, q, p.ID, ts(p.At), nullID(p.By)).Scan(&n)
 	} else if p.Status == membership.StatusRemoved {
 		n, err = t.c.Exec(ctx, `UPDATE members SET status = 'removed', removed_at = $2, removed_by = $3, updated_at = $2 WHERE id = $1`,
@@ -222,6 +223,11 @@ func (t *Tx) MemberSetStatus(ctx context.Context, p *membership.MemberSetStatusP
 	if err != nil {
 		return fmt.Errorf("set member %d %s: %w", p.ID, p.Status, err)
 	}
+	return memberFound(n)
+}
+
+// memberFound refuses a status change that found no member to change.
+func memberFound(n int64) error {
 	if n == 0 {
 		return membership.Errorf(membership.CodeNotFound, "member not found")
 	}

@@ -11,6 +11,7 @@ import (
 type Recorder struct {
 	mu         sync.Mutex
 	statements []Statement
+	trips      int
 }
 
 // Statement is one recorded statement with the arguments it ran with, so
@@ -39,17 +40,31 @@ func (r *Recorder) Statements() []Statement {
 	return append([]Statement(nil), r.statements...)
 }
 
+// RoundTrips returns how many times the statements recorded so far went
+// to the server: once each, except those sent together (Batcher).
+func (r *Recorder) RoundTrips() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.trips
+}
+
 // Reset forgets the statements recorded so far.
 func (r *Recorder) Reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.statements = nil
+	r.statements, r.trips = nil, 0
 }
 
 func (r *Recorder) add(q string, args []any, rows bool) {
+	r.addBatch(Statement{Query: q, Args: args, Rows: rows})
+}
+
+// addBatch records statements sent in one round trip.
+func (r *Recorder) addBatch(sts ...Statement) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.statements = append(r.statements, Statement{Query: q, Args: args, Rows: rows})
+	r.statements = append(r.statements, sts...)
+	r.trips++
 }
 
 // Record has t add every statement it runs to r until stop is called.
@@ -80,4 +95,19 @@ func (c recConn) Query(ctx context.Context, q string, args ...any) (Rows, error)
 func (c recConn) QueryRow(ctx context.Context, q string, args ...any) Row {
 	c.r.add(q, args, true)
 	return c.c.QueryRow(ctx, q, args...)
+}
+
+// Batch records each of qs and sends them on as one batch when the
+// recorded connection can (Batcher).
+func (c recConn) Batch(ctx context.Context, qs []Queued) error {
+	b, ok := c.c.(Batcher)
+	if !ok {
+		return RunQueued(ctx, c, qs)
+	}
+	sts := make([]Statement, len(qs))
+	for i, q := range qs {
+		sts[i] = Statement{Query: q.Query, Args: q.Args, Rows: true}
+	}
+	c.r.addBatch(sts...)
+	return b.Batch(ctx, qs)
 }

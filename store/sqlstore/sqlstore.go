@@ -212,6 +212,16 @@ func collect[T any](ctx context.Context, t *Tx, scan func(Row) (*T, error), quer
 		return nil, err
 	}
 	defer rows.Close()
+	out, err := scanAll(rows, scan)
+	if err != nil {
+		return nil, err
+	}
+	return out, rows.Err()
+}
+
+// scanAll scans every row of rows with scan; the caller closes rows and
+// checks rows.Err.
+func scanAll[T any](rows Rows, scan func(Row) (*T, error)) ([]*T, error) {
 	out := []*T{}
 	for rows.Next() {
 		v, err := scan(rows)
@@ -220,7 +230,7 @@ func collect[T any](ctx context.Context, t *Tx, scan func(Row) (*T, error), quer
 		}
 		out = append(out, v)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Savepoint implements membership.Tx.
@@ -308,18 +318,32 @@ func getByRef[T any](ctx context.Context, t *Tx, p *membership.RefParams, table,
 // every active row has alike, and returns its id.
 func deactivated[T any](ctx context.Context, t *Tx, p *membership.DeactivateParams, table, removedAt, scopeCol string, scopeID int64,
 	returning string, scan func(Row) (*T, error), asActive func(*T) int64) ([]*T, error) {
-	args := []any{ts(p.At), p.Cause}
-	rows, err := collect(ctx, t, scan, `UPDATE `+table+` SET status = 'removed', `+removedAt+` = $1, cause = $2 WHERE `+
-		deactivateWhere(&args, "", scopeCol, p, scopeID)+` RETURNING `+returning, args...)
-	if err != nil {
+	var rows []*T
+	if err := t.run(ctx, deactivatedStmt(p, table, removedAt, scopeCol, scopeID, returning, scan, asActive, &rows)); err != nil {
 		return nil, err
 	}
-	ids := make(map[*T]int64, len(rows))
-	for _, r := range rows {
-		ids[r] = asActive(r)
-	}
-	sort.Slice(rows, func(i, j int) bool { return ids[rows[i]] < ids[rows[j]] })
 	return rows, nil
+}
+
+// deactivatedStmt is deactivated's statement, whose rows it leaves in out.
+func deactivatedStmt[T any](p *membership.DeactivateParams, table, removedAt, scopeCol string, scopeID int64,
+	returning string, scan func(Row) (*T, error), asActive func(*T) int64, out *[]*T) Queued {
+	args := []any{ts(p.At), p.Cause}
+	q := `UPDATE ` + table + ` SET status = 'removed', ` + removedAt + ` = $1, cause = $2 WHERE ` +
+		deactivateWhere(&args, "", scopeCol, p, scopeID) + ` RETURNING ` + returning
+	return Queued{Query: q, Args: args, Read: func(r Rows) error {
+		rows, err := scanAll(r, scan)
+		if err != nil {
+			return err
+		}
+		ids := make(map[*T]int64, len(rows))
+		for _, r := range rows {
+			ids[r] = asActive(r)
+		}
+		sort.Slice(rows, func(i, j int) bool { return ids[rows[i]] < ids[rows[j]] })
+		*out = rows
+		return nil
+	}}
 }
 
 // deactivateWhere selects a member's active rows, optionally one scope's.

@@ -1,0 +1,108 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/memberd/memberd/internal/pgtest"
+	"github.com/memberd/memberd/membership"
+	"github.com/memberd/memberd/store/postgres"
+)
+
+// maxRemovalRoundTrips bounds the round trips of one removal of a member
+// whose report the interface discards (Jicoo's 204), as the store runs it
+// in a group commit, sealing left out: the statement that locks the
+// member, the one batch that ends the membership, its space and group
+// memberships, its direct grants and its future bookings
+// (MemberOffboard), and the removal log's insert. Each round trip costs
+// both processes a wake-up and a system call or two, which on a loaded
+// 2-core machine is most of memberd's CPU per removal.
+const maxRemovalRoundTrips = 3
+
+// maxRemovalStatements is the same removal's statements: PostgreSQL runs
+// 7 of the storetest.MaxRemovalStatements both engines may.
+const maxRemovalStatements = 7
+
+// TestRemovalRoundTrips holds a single removal to its round trips and
+// statements, for a member with a space membership, a group membership,
+// a direct grant and a future booking. The first removal also reads the
+// organization's configuration into the store's cache, and is left out.
+func TestRemovalRoundTrips(t *testing.T) {
+	for _, groupCommit := range []bool{true, false} {
+		t.Run(fmt.Sprintf("GroupCommit=%v", groupCommit), func(t *testing.T) {
+			ctx := context.Background()
+			st, err := postgres.Open(ctx, pgtest.NewDatabase(t), postgres.WithGroupCommit(groupCommit))
+			if err != nil {
+				t.Fatalf("open postgres: %v", err)
+			}
+			t.Cleanup(func() { st.Close() })
+			rs := &recordedStore{Store: st}
+			svc := membership.NewService(rs, membership.DefaultConfig())
+			b, err := svc.CreateOrganization(ctx, membership.BootstrapRequest{OrgName: "Acme", OwnerEmail: "owner@acme.test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			owner := membership.Actor{OrgID: b.Organization.ID, MemberID: b.Owner.ID, Member: b.Owner, Interface: "test"}
+			for i := range 4 {
+				m := offboardable(ctx, t, svc, owner, i)
+				rs.rec.Reset()
+				if _, err := svc.RemoveMember(membership.WithReportDiscarded(ctx), owner, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: m.ID}}); err != nil {
+					t.Fatalf("remove member: %v", err)
+				}
+				sts := rs.rec.Queries()
+				var work []string // the removal's own, not the seal's
+				for _, q := range sts {
+					if !strings.Contains(q, "event_chain_heads") && !strings.HasPrefix(q, "INSERT INTO events") {
+						work = append(work, q)
+					}
+				}
+				trips := rs.rec.RoundTrips() - (len(sts) - len(work))
+				if i > 0 && (len(work) > maxRemovalStatements || trips > maxRemovalRoundTrips) {
+					t.Errorf("removal %d: %d statements in %d round trips, want at most %d in %d:\n%s", i, len(work), trips,
+						maxRemovalStatements, maxRemovalRoundTrips, strings.Join(work, "\n"))
+				}
+			}
+		})
+	}
+}
+
+// offboardable adds member i with a space membership holding a role, a
+// group membership, a direct grant and a future booking.
+func offboardable(ctx context.Context, t *testing.T, svc *membership.Service, owner membership.Actor, i int) *membership.Member {
+	t.Helper()
+	m, err := svc.AddMember(ctx, owner, membership.AddMemberRequest{Email: fmt.Sprintf("m%d@acme.test", i), Name: "m", Role: membership.RoleMember})
+	if err != nil {
+		t.Fatalf("add member: %v", err)
+	}
+	ref := membership.MemberRef{ID: m.ID}
+	sp, err := svc.CreateSpace(ctx, owner, fmt.Sprintf("space %d", i))
+	if err != nil {
+		t.Fatalf("create space: %v", err)
+	}
+	if _, err := svc.AddSpaceMember(ctx, owner, membership.AddSpaceMemberRequest{Space: membership.Ref{ID: sp.ID}, Member: ref, Roles: []string{"editor"}}); err != nil {
+		t.Fatalf("add space member: %v", err)
+	}
+	g, err := svc.CreateGroup(ctx, owner, fmt.Sprintf("group %d", i))
+	if err != nil {
+		t.Fatalf("create group: %v", err)
+	}
+	if _, err := svc.AddGroupMember(ctx, owner, membership.Ref{ID: g.ID}, ref); err != nil {
+		t.Fatalf("add group member: %v", err)
+	}
+	r, err := svc.CreateResource(ctx, owner, membership.CreateResourceRequest{Kind: "desk", Name: fmt.Sprintf("desk %d", i)})
+	if err != nil {
+		t.Fatalf("create resource: %v", err)
+	}
+	if _, err := svc.CreateGrant(ctx, owner, membership.CreateGrantRequest{Resource: membership.Ref{ID: r.ID}, Member: &ref}); err != nil {
+		t.Fatalf("create grant: %v", err)
+	}
+	start := time.Now().Add(24 * time.Hour)
+	if _, err := svc.CreateBooking(ctx, owner, membership.CreateBookingRequest{Resource: membership.Ref{ID: r.ID}, Member: &ref,
+		StartsAt: start, EndsAt: start.Add(time.Hour)}); err != nil {
+		t.Fatalf("create booking: %v", err)
+	}
+	return m
+}
