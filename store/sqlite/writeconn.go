@@ -243,27 +243,32 @@ func namedValues(dc any, st driver.Stmt, args []any) ([]driver.NamedValue, error
 	if !ok {
 		nvc, _ = dc.(driver.NamedValueChecker)
 	}
-	nvs := make([]driver.NamedValue, 0, len(args))
+	// Converted in place, as database/sql does: a NamedValue of its own
+	// would escape to the heap through CheckNamedValue, one per argument.
+	nvs := make([]driver.NamedValue, len(args))
+	n := 0
 	for _, a := range args {
-		nv := driver.NamedValue{Ordinal: len(nvs) + 1, Value: a}
+		nv := &nvs[n]
+		*nv = driver.NamedValue{Ordinal: n + 1, Value: a}
 		if na, ok := a.(sql.NamedArg); ok {
 			nv.Name, nv.Value = na.Name, na.Value
 		}
 		err := driver.ErrSkip
 		if nvc != nil {
-			err = nvc.CheckNamedValue(&nv)
+			err = nvc.CheckNamedValue(nv)
 		}
-		if errors.Is(err, driver.ErrSkip) {
+		if err == driver.ErrSkip {
 			nv.Value, err = driver.DefaultParameterConverter.ConvertValue(nv.Value)
 		}
-		switch {
-		case errors.Is(err, driver.ErrRemoveArgument):
-			continue
-		case err != nil:
+		switch err {
+		case nil:
+			n++
+		case driver.ErrRemoveArgument: // its slot takes the next argument
+		default:
 			return nil, fmt.Errorf("sql: converting argument $%d type: %w", nv.Ordinal, err)
 		}
-		nvs = append(nvs, nv)
 	}
+	nvs = nvs[:n]
 	if want := st.NumInput(); want != -1 && len(nvs) != want {
 		return nil, fmt.Errorf("sql: expected %d arguments, got %d", want, len(nvs))
 	}
