@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 
 	"github.com/memberd/memberd/store/sqlstore"
 )
@@ -39,7 +38,7 @@ func WithCommitObserver(fn sqlstore.CommitObserver) Option {
 func WithGroupMax(n int) Option { return func(o *options) { o.groupMax = n } }
 
 // newGroup returns the group committer opts ask for, or nil.
-func newGroup(writer *sql.DB, stmts *stmtCache, cache *sqlstore.WriterCache, opts []Option) *sqlstore.Group {
+func (s *Store) newGroup(opts []Option) *sqlstore.Group {
 	o := options{groupCommit: DefaultGroupCommit}
 	for _, opt := range opts {
 		opt(&o)
@@ -48,16 +47,13 @@ func newGroup(writer *sql.DB, stmts *stmtCache, cache *sqlstore.WriterCache, opt
 		return nil
 	}
 	g := sqlstore.NewGroup(func(ctx context.Context) (sqlstore.GroupTx, error) {
-		stmts.prepare(ctx)
-		tx, err := writer.BeginTx(ctx, nil)
+		w, err := s.beginWrite(ctx, true)
 		if err != nil {
 			return nil, err
 		}
-		mtx := sqlstore.NewTx(conn{tx: tx, shared: true, stmts: stmts}, dialect)
-		mtx.UseWriterCache(cache)
-		return sqlstore.NewGroupTx(mtx,
-			func(context.Context) error { return tx.Commit() },
-			func(context.Context) error { return ignoreDone(tx.Rollback()) }), nil
+		return sqlstore.NewGroupTx(w.mtx,
+			func(context.Context) error { return w.commit() },
+			func(context.Context) error { return w.rollback() }), nil
 	}, o.groupMax, 1) // one writer: one group at a time
 	g.Observe = o.observe
 	return g

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/pressly/goose/v3"
 
@@ -33,10 +34,11 @@ type Store struct {
 	writer *sql.DB
 	reader *sql.DB
 	group  *sqlstore.Group // nil when group commit is off
-	// wstmts and rstmts keep the writer's and the readers' statements
-	// prepared (see stmtCache).
-	wstmts, rstmts *stmtCache
-	ckpt           *checkpointer
+	// wstmts keeps the writer's statements prepared on its driver
+	// connection (see rawConn), rstmts the readers' (see stmtCache).
+	wstmts *driverStmts
+	rstmts *stmtCache
+	ckpt   *checkpointer
 	// cache keeps webhook endpoints and removal policies for the
 	// writer's transactions, the only ones that change them (see
 	// sqlstore.WriterCache).
@@ -95,10 +97,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	// every statement, which cost a third of an access check's CPU.
 	reader.SetMaxIdleConns(readers)
 	reader.SetConnMaxLifetime(0)
-	wstmts := newStmtCache(writer)
-	cache := sqlstore.NewWriterCache()
-	return &Store{writer: writer, reader: reader, group: newGroup(writer, wstmts, cache, opts), wstmts: wstmts,
-		rstmts: newStmtCache(reader), cache: cache, ckpt: ckpt}, nil
+	s := &Store{writer: writer, reader: reader, wstmts: newDriverStmts(), rstmts: newStmtCache(reader),
+		cache: sqlstore.NewWriterCache(), ckpt: ckpt}
+	s.group = s.newGroup(opts)
+	return s, nil
 }
 
 // Ready returns an error unless the database answers and its schema is
@@ -138,7 +140,9 @@ func SQLTx(tx membership.Tx) (*sql.Tx, bool) {
 
 // Close implements membership.Store.
 func (s *Store) Close() error {
-	return errors.Join(s.ckpt.close(), s.reader.Close(), s.writer.Close())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return errors.Join(s.ckpt.close(), s.reader.Close(), s.wstmts.close(ctx, s.writer), s.writer.Close())
 }
 
 // Update implements membership.Store.
@@ -152,20 +156,17 @@ func (s *Store) Update(ctx context.Context, fn func(membership.Tx) error) error 
 // UpdateSQL is Update that also hands fn the *sql.Tx, so that work outside
 // the membership model (enqueuing a job) commits in the same transaction.
 func (s *Store) UpdateSQL(ctx context.Context, fn func(*sql.Tx, membership.Tx) error) error {
-	s.wstmts.prepare(ctx)
-	tx, err := s.writer.BeginTx(ctx, nil)
+	w, err := s.beginWrite(ctx, false)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	mtx := sqlstore.NewTx(conn{tx: tx, stmts: s.wstmts}, dialect)
-	mtx.UseWriterCache(s.cache)
-	if err := fn(tx, mtx); err != nil {
-		return errors.Join(err, ignoreDone(tx.Rollback()))
+	if err := fn(w.tx, w.mtx); err != nil {
+		return errors.Join(err, w.rollback())
 	}
-	if err := mtx.Seal(ctx); err != nil {
-		return errors.Join(err, ignoreDone(tx.Rollback()))
+	if err := w.mtx.Seal(ctx); err != nil {
+		return errors.Join(err, w.rollback())
 	}
-	if err := tx.Commit(); err != nil {
+	if err := w.commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
@@ -192,10 +193,13 @@ func ignoreDone(err error) error {
 	return err
 }
 
-// conn adapts *sql.Tx to sqlstore.Conn, rewriting $N placeholders to
-// SQLite's equivalent ?N.
+// conn adapts a transaction to sqlstore.Conn, rewriting $N placeholders
+// to SQLite's equivalent ?N: a writer's transaction runs its statements
+// on the driver's connection (raw), a reader's through its *sql.Tx, or
+// a one-statement view on the reader pool (single).
 type conn struct {
 	tx     *sql.Tx
+	raw    *rawConn   // the writer's: see beginWrite
 	shared bool       // a group commit's transaction: see sqlstore.StmtContext
 	stmts  *stmtCache // nil: prepare every statement anew
 	single *singleRead
@@ -233,6 +237,9 @@ func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error
 			return 0, err
 		}
 	}
+	if c.raw != nil {
+		return c.raw.exec(c.stmtContext(ctx), query, args)
+	}
 	res, err := c.execContext(c.stmtContext(ctx), query, args...)
 	if err != nil {
 		return 0, err
@@ -246,6 +253,13 @@ func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Ro
 			return nil, err
 		}
 	}
+	if c.raw != nil {
+		rows, err := c.raw.query(c.stmtContext(ctx), query, args, -1)
+		if err != nil {
+			return nil, err
+		}
+		return rows, nil
+	}
 	rows, err := c.queryContext(c.stmtContext(ctx), query, args...)
 	if err != nil {
 		return nil, err
@@ -258,6 +272,10 @@ func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.
 		if err := c.single.use(); err != nil {
 			return errRow{err}
 		}
+	}
+	if c.raw != nil {
+		rows, err := c.raw.query(c.stmtContext(ctx), query, args, 1)
+		return rawRow{rows: rows, err: err}
 	}
 	return c.queryRowContext(c.stmtContext(ctx), query, args...)
 }

@@ -11,17 +11,18 @@ import (
 // unprepared as before.
 const maxCachedStmts = 512
 
-// stmtCache keeps the store's statements prepared. The pure-Go driver
+// stmtCache keeps the readers' statements prepared (the writer's are a
+// driverStmts, prepared on its driver connection). The pure-Go driver
 // compiles every statement it is given (SQLite has no statement cache of
 // its own), and compiling costs more than running most of memberd's
 // statements: measured with bench/, preparing once cut the CPU time of a
 // removal by about a third. database/sql then keeps one prepared copy per
 // connection and reuses it inside transactions (Tx.StmtContext).
 //
-// A statement can only be prepared on a free connection, and the writer
-// has just one, which a transaction holds while its statements run. So a
+// database/sql prepares a statement on a free connection of the pool,
+// and a transaction holds its connection while its statements run. So a
 // query seen inside a transaction is noted and prepared before the next
-// transaction begins, when the connection is free.
+// transaction begins.
 //
 // The cache is keyed by the store's own text of a query (PostgreSQL's $N
 // placeholders) and keeps its SQLite text too, so that a cached query is
