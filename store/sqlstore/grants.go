@@ -86,16 +86,28 @@ func (t *Tx) GrantCount(ctx context.Context, p *membership.GrantListParams) (int
 // plan tag covers up to 10,000 grants of an offboarding, and the driver's
 // per-row cost (database/sql, and modernc's transpiled SQLite stepping
 // each row out) was most of reading them row by row, and SQLite's sort
-// for ORDER BY (a temporary b-tree) most of the rest.
+// for ORDER BY (a temporary b-tree) most of the rest. A field p fixes is
+// not aggregated but filled in here (a member's direct grants have that
+// member and no group, the grants of groups no member: a grant has one
+// or the other), since converting and joining the numbers is most of the
+// statement (the S4 member's 5,000 direct grants at 1M members, backend
+// CPU: 2.4 ms with two fields against 3.3 ms with four, 1.5 ms to count
+// them).
 func (t *Tx) GrantKeys(ctx context.Context, p *membership.GrantListParams) ([]membership.GrantKey, error) {
 	args := []any{}
 	var agg sql.NullString
-	err := t.c.QueryRow(ctx, `SELECT string_agg(id || ' ' || resource_id || ' ' || COALESCE(member_id, 0) || ' ' ||
-		COALESCE(group_id, 0), ',') FROM grants`+t.grantWhere(&args, p), args...).Scan(&agg)
+	key, fields, member := `id || ' ' || resource_id || ' ' || COALESCE(member_id, 0) || ' ' || COALESCE(group_id, 0)`, 4, int64(0)
+	switch {
+	case p.MemberID != 0 && len(p.GroupIDs) == 0:
+		key, fields, member = `id || ' ' || resource_id`, 2, p.MemberID
+	case p.MemberID == 0 && len(p.GroupIDs) > 0:
+		key, fields = `id || ' ' || resource_id || ' ' || group_id`, 3
+	}
+	err := t.c.QueryRow(ctx, `SELECT string_agg(`+key+`, ',') FROM grants`+t.grantWhere(&args, p), args...).Scan(&agg)
 	if err != nil {
 		return nil, fmt.Errorf("list grant keys: %w", err)
 	}
-	keys, err := parseGrantKeys(agg.String)
+	keys, err := parseGrantKeys(agg.String, fields, member)
 	if err != nil {
 		return nil, err
 	}
@@ -106,8 +118,11 @@ func (t *Tx) GrantKeys(ctx context.Context, p *membership.GrantListParams) ([]me
 	return keys, nil
 }
 
-// parseGrantKeys reads GrantKeys' aggregate.
-func parseGrantKeys(s string) ([]membership.GrantKey, error) {
+// parseGrantKeys reads GrantKeys' aggregate of keys of the given number
+// of fields: id and resource, then, with 3, the group (member 0), with 4
+// the member and the group, and with 2 neither (member is the member,
+// group 0).
+func parseGrantKeys(s string, fields int, member int64) ([]membership.GrantKey, error) {
 	if s == "" {
 		return nil, nil
 	}
@@ -117,16 +132,23 @@ func parseGrantKeys(s string) ([]membership.GrantKey, error) {
 		n := 0
 		for field := range strings.SplitSeq(item, " ") {
 			v, err := strconv.ParseInt(field, 10, 64)
-			if err != nil || n == len(f) {
+			if err != nil || n == fields {
 				return nil, fmt.Errorf("list grant keys: malformed key %q", item)
 			}
 			f[n] = v
 			n++
 		}
-		if n != len(f) {
+		if n != fields {
 			return nil, fmt.Errorf("list grant keys: malformed key %q", item)
 		}
-		keys = append(keys, membership.GrantKey{ID: f[0], ResourceID: f[1], MemberID: f[2], GroupID: f[3]})
+		k := membership.GrantKey{ID: f[0], ResourceID: f[1], MemberID: member}
+		switch fields {
+		case 3:
+			k.GroupID = f[2]
+		case 4:
+			k.MemberID, k.GroupID = f[2], f[3]
+		}
+		keys = append(keys, k)
 	}
 	return keys, nil
 }
