@@ -25,7 +25,7 @@ const MaxOffboardStatements = 17
 
 // MaxOffboardDryRunStatements bounds the same offboarding's dry run,
 // which writes no removal log and no event but reads the keys of every
-// grant for its plan tag. Measured: SQLite 13, PostgreSQL 10.
+// grant for its plan tag. Measured: SQLite 13, PostgreSQL 9.
 const MaxOffboardDryRunStatements = 13
 
 // testStatementsOffboarding holds a bounded offboarding, the store's S4
