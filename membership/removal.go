@@ -418,15 +418,11 @@ func (s *Service) reportGrants(ctx context.Context, tx Tx, report *Report, off *
 		g.keyed, g.grantKeys = true, nil
 	}
 	if off.GroupID == 0 && off.SpaceID == 0 {
+		revoke := *off
 		if tag {
-			// Read before the revocation, as the grants it revokes.
-			keys, err := tx.GrantKeys(ctx, &GrantListParams{OrgID: off.OrgID, MemberID: off.MemberID, Status: StatusActive, Limit: MaxReportLimit})
-			if err != nil {
-				return err
-			}
-			g.grantKeys = keys
+			revoke.Keys = &g.grantKeys
 		}
-		direct, n, err := tx.GrantsDeactivate(ctx, off)
+		direct, n, err := tx.GrantsDeactivate(ctx, &revoke)
 		if err != nil {
 			return err
 		}

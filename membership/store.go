@@ -450,6 +450,11 @@ type DeactivateParams struct {
 	Cause    string
 	At       time.Time
 	Limit    int // GrantsDeactivate, SpaceMembersDeactivate: return at most this many; 0 means all
+	// Keys, when set, has GrantsDeactivate also set it to the keys of
+	// the grants it revokes, as GrantKeys lists the member's active
+	// direct grants with a limit of MaxReportLimit: a plan tag covers
+	// them, and an engine may read them in the statement that revokes.
+	Keys *[]GrantKey
 }
 
 // ReactivateParams selects a member's rows removed with Cause.

@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/memberd/memberd/internal/pgtest"
-	"github.com/memberd/memberd/membership"
 	"github.com/memberd/memberd/store/postgres"
 	"github.com/memberd/memberd/store/storetest"
 )
@@ -36,19 +35,7 @@ func TestStore(t *testing.T) {
 	}
 	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
-			storetest.Run(t, func(tb testing.TB) membership.Store {
-				tb.Helper()
-				st, err := postgres.Open(context.Background(), newDatabase(tb), mode.opt)
-				if err != nil {
-					tb.Fatalf("open postgres: %v", err)
-				}
-				tb.Cleanup(func() {
-					if err := st.Close(); err != nil {
-						tb.Errorf("close postgres: %v", err)
-					}
-				})
-				return st
-			})
+			storetest.Run(t, opener(newDatabase, mode.opt))
 		})
 	}
 }

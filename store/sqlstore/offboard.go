@@ -79,7 +79,7 @@ func (t *Tx) run(ctx context.Context, qs ...Queued) error {
 func (t *Tx) MemberOffboard(ctx context.Context, p *membership.MemberOffboardParams) (*membership.MemberOffboarded, error) {
 	out := &membership.MemberOffboarded{}
 	_, batch := t.c.(Batcher)
-	if !batch || !t.d.ModifyingCTE || p.Status.Status != membership.StatusRemoved || p.Off.Limit <= 0 || !t.fewSpaces(&p.Spaces) {
+	if !batch || !t.d.ModifyingCTE || p.Status.Status != membership.StatusRemoved || p.Off.Limit <= 0 || p.Off.Keys != nil || !t.fewSpaces(&p.Spaces) {
 		return t.memberOffboardEach(ctx, p, out)
 	}
 	var n int64
@@ -87,7 +87,7 @@ func (t *Tx) MemberOffboard(ctx context.Context, p *membership.MemberOffboardPar
 		memberRemoveStmt(&p.Status, &n),
 		deactivatedStmt(&p.Spaces, "space_members", "removed_at", "space_id", p.Spaces.SpaceID, spaceMemberReturning, scanSpaceMember, spaceMemberAsActive, &out.Spaces),
 		deactivatedStmt(&p.Off, "group_members", "removed_at", "group_id", p.Off.GroupID, groupMemberCols, scanGroupMember, groupMemberAsActive, &out.Groups),
-		grantsCountedStmt(&p.Off, &out.Grants, &out.GrantCount),
+		grantsCountedStmt(&p.Off, &out.Grants, &out.GrantCount, nil),
 	}
 	if p.Bookings != nil {
 		qs = append(qs, bookingsCancelStmt(p.Bookings, &out.Bookings))

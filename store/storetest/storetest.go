@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(tb testing.TB) membership.Store) {
 		{"GrantKeys", grantKeyTests},
 		{"AccessIndex", accessIndexTests},
 		{"Statements", statementTests},
+		{"OffboardStatements", offboardStatementTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
