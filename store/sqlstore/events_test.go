@@ -1,0 +1,34 @@
+package sqlstore
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestChainedInsertText holds insertChained's cached statements to the
+// text it built per call before they were cached, argument for argument:
+// the statement caches and the recorded statement counts key on it.
+func TestChainedInsertText(t *testing.T) {
+	for rows := 1; rows <= maxChainedRows; rows *= 2 {
+		for _, cte := range []bool{false, true} {
+			var args []any
+			var list strings.Builder
+			for i := range rows {
+				if i > 0 {
+					list.WriteString(", ")
+				}
+				list.WriteString("(" + placeholders(&args, make([]any, chainedCols)) + ")")
+			}
+			want := `INSERT INTO events (id, uuid, org_id, at, actor_member_id, credential_id, interface, request_id,
+			action, outcome, target_type, target_id, target_member_id, target_ref, message, before_state, after_state,
+			seq, prev_hash, hash) VALUES ` + list.String()
+			if cte {
+				want = `WITH chained AS (` + want + `) UPDATE event_chain_heads SET seq = ` + arg(&args, 0) +
+					`, hash = ` + arg(&args, "") + ` WHERE org_id = ` + arg(&args, 0)
+			}
+			if got := chainedInsert(rows, cte); got != want {
+				t.Errorf("chainedInsert(%d, %v) =\n%s\nwant\n%s", rows, cte, got, want)
+			}
+		}
+	}
+}
