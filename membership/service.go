@@ -353,12 +353,12 @@ func (s *Service) record(ctx context.Context, tx Tx, a Actor, action string, tar
 	}
 	var err error
 	if before != nil {
-		if e.Before, err = json.Marshal(before); err != nil {
+		if e.Before, err = eventJSON(before); err != nil {
 			return nil, fmt.Errorf("encode event: %w", err)
 		}
 	}
 	if after != nil {
-		if e.After, err = json.Marshal(after); err != nil {
+		if e.After, err = eventJSON(after); err != nil {
 			return nil, fmt.Errorf("encode event: %w", err)
 		}
 	}
