@@ -211,7 +211,7 @@ func chainedInsert(rows int, cte bool) string {
 				if j > 0 {
 					rowList.WriteString(", ")
 				}
-				rowList.WriteString("$" + strconv.Itoa(i*chainedCols+j+1))
+				rowList.WriteString(argName(i*chainedCols + j + 1))
 			}
 			rowList.WriteString(")")
 		}

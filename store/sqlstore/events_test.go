@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -29,6 +30,14 @@ func TestChainedInsertText(t *testing.T) {
 			if got := chainedInsert(rows, cte); got != want {
 				t.Errorf("chainedInsert(%d, %v) =\n%s\nwant\n%s", rows, cte, got, want)
 			}
+		}
+	}
+}
+
+func TestArgName(t *testing.T) {
+	for n := 1; n <= 300; n++ {
+		if got, want := argName(n), "$"+strconv.Itoa(n); got != want {
+			t.Fatalf("argName(%d) = %q, want %q", n, got, want)
 		}
 	}
 }

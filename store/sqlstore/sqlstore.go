@@ -186,9 +186,27 @@ func placeholders[T any](args *[]any, vals []T) string {
 			b.WriteString(", ")
 		}
 		*args = append(*args, v)
-		b.WriteString("$" + strconv.Itoa(len(*args)))
+		b.WriteString(argName(len(*args)))
 	}
 	return b.String()
+}
+
+// argNames are $1 to $128, made once: the queries built per call
+// take several each, every one an allocation inside SQLite's single
+// writer when made anew.
+var argNames = func() (names [129]string) {
+	for n := 1; n < len(names); n++ {
+		names[n] = "$" + strconv.Itoa(n)
+	}
+	return names
+}()
+
+// argName returns the placeholder of argument n, $n.
+func argName(n int) string {
+	if n > 0 && n < len(argNames) {
+		return argNames[n]
+	}
+	return "$" + strconv.Itoa(n)
 }
 
 // inIDs is the condition that col is one of ids, a non-empty list.
@@ -202,7 +220,7 @@ func (t *Tx) inIDs(args *[]any, col string, ids []int64) string {
 // arg appends v to args and returns its placeholder.
 func arg(args *[]any, v any) string {
 	*args = append(*args, v)
-	return "$" + strconv.Itoa(len(*args))
+	return argName(len(*args))
 }
 
 // collect runs a query and scans every row with scan.
