@@ -61,16 +61,30 @@ func appendJSONText(b, text []byte) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonSafe and htmlSafe say which ASCII bytes a JSON string holds as they
+// are, without and with HTML escaping.
+var jsonSafe, htmlSafe = func() (plain, html [utf8.RuneSelf]bool) {
+	for c := byte(0x20); c < utf8.RuneSelf; c++ {
+		plain[c] = c != '"' && c != '\\'
+		html[c] = plain[c] && c != '<' && c != '>' && c != '&'
+	}
+	return plain, html
+}()
+
 // appendJSONString appends s as encoding/json quotes a string: '"' and
 // '\\' escaped, control characters as \b, \f, \n, \r, \t or \u00XX, invalid
 // UTF-8 as \ufffd, U+2028 and U+2029 escaped, and with html '<', '>' and
 // '&' as \u00XX (json.Marshal's default).
 func appendJSONString[T string | []byte](b []byte, s T, html bool) []byte {
+	safe := &jsonSafe
+	if html {
+		safe = &htmlSafe
+	}
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && (!html || c != '<' && c != '>' && c != '&') {
+			if safe[c] {
 				i++
 				continue
 			}
