@@ -41,3 +41,30 @@ func TestArgName(t *testing.T) {
 		}
 	}
 }
+
+// byActiveID restores every row once and orders the rows by the ids that
+// returns, as the map and sort.Slice it replaced did.
+func TestByActiveID(t *testing.T) {
+	type row struct {
+		id       int64
+		restored int
+	}
+	for n := range 6 {
+		var rows []*row
+		for i := range n {
+			rows = append(rows, &row{id: int64((i*7 + 3) % 11)})
+		}
+		got := byActiveID(rows, func(r *row) int64 { r.restored++; return r.id })
+		if len(got) != n {
+			t.Fatalf("%d rows back, want %d", len(got), n)
+		}
+		for i, r := range got {
+			if r.restored != 1 {
+				t.Errorf("row %d restored %d times", r.id, r.restored)
+			}
+			if i > 0 && got[i-1].id > r.id {
+				t.Errorf("rows out of order: %d before %d", got[i-1].id, r.id)
+			}
+		}
+	}
+}
