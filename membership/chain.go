@@ -140,47 +140,14 @@ type ChainHead struct {
 	Hash  string
 }
 
-// canonicalEvent is the canonical content of an event: these keys, in this
-// order, every key present, no whitespace, strings escaped as JSON with
-// no HTML escaping, times as Unix microseconds, before and after as the
-// JSON strings of their stored text (null when absent). The OpenAPI
-// document's AuditEvent schema describes the same fields.
-type canonicalEvent struct {
-	V              int     `json:"v"`
-	OrgID          int64   `json:"organization_id"`
-	Seq            int64   `json:"seq"`
-	PrevHash       string  `json:"prev_hash"`
-	UUID           string  `json:"uuid"`
-	At             int64   `json:"at"`
-	ActorMemberID  int64   `json:"actor_member_id"`
-	CredentialID   int64   `json:"credential_id"`
-	Interface      string  `json:"interface"`
-	RequestID      string  `json:"request_id"`
-	Action         string  `json:"action"`
-	Outcome        string  `json:"outcome"`
-	TargetType     string  `json:"target_type"`
-	TargetID       int64   `json:"target_id"`
-	TargetMemberID int64   `json:"target_member_id"`
-	TargetRef      string  `json:"target_ref"`
-	Message        string  `json:"message"`
-	Before         *string `json:"before"`
-	After          *string `json:"after"`
-}
-
-// EventCanonical returns the canonical content EventHash hashes.
+// EventCanonical returns the canonical content EventHash hashes: the
+// keys of appendCanonicalEvent, in its order, every key present, no
+// whitespace, strings escaped as JSON with no HTML escaping, times as Unix
+// microseconds, before and after as the JSON strings of their stored text
+// (null when absent). The OpenAPI document's AuditEvent schema describes
+// the same fields.
 func EventCanonical(e *Event) []byte {
-	text := func(b []byte) *string {
-		if b == nil {
-			return nil
-		}
-		s := string(b)
-		return &s
-	}
-	c := canonicalEvent{V: 1, OrgID: e.OrgID, Seq: e.Seq, PrevHash: e.PrevHash, UUID: e.UUID, At: e.At.UnixMicro(),
-		ActorMemberID: e.ActorMemberID, CredentialID: e.CredentialID, Interface: e.Interface, RequestID: e.RequestID,
-		Action: e.Action, Outcome: e.Outcome, TargetType: e.TargetType, TargetID: e.TargetID,
-		TargetMemberID: e.TargetMemberID, TargetRef: e.TargetRef, Message: e.Message, Before: text(e.Before), After: text(e.After)}
-	return canonicalJSON(c)
+	return appendCanonicalEvent(nil, e)
 }
 
 func canonicalJSON(v any) []byte {
@@ -195,8 +162,11 @@ func canonicalJSON(v any) []byte {
 
 // EventHash is the hex SHA-256 of e's canonical content.
 func EventHash(e *Event) string {
-	sum := sha256.Sum256(EventCanonical(e))
-	return hex.EncodeToString(sum[:])
+	var buf [1024]byte // most events fit: no allocation
+	sum := sha256.Sum256(appendCanonicalEvent(buf[:0], e))
+	var h [2 * sha256.Size]byte
+	hex.Encode(h[:], sum[:])
+	return string(h[:])
 }
 
 // ChainEvent links e after head: it sets e's Seq, PrevHash and Hash and

@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"fmt"
 	"regexp"
 	"testing"
 	"time"
@@ -32,5 +33,22 @@ func TestNewTimeUUID(t *testing.T) {
 	}
 	if got, want := NewTimeUUID(at)[:13], "01a24bde-7580"; got != want {
 		t.Errorf("time field %q, want %q (Unix milliseconds)", got, want)
+	}
+}
+
+// formatUUID writes the same text as the fmt form it replaced.
+func TestFormatUUID(t *testing.T) {
+	for i := range 256 {
+		var b [16]byte
+		for j := range b {
+			b[j] = byte(i*31 + j*17)
+		}
+		c := b
+		c[6] = c[6]&0x0f | 0x40
+		c[8] = c[8]&0x3f | 0x80
+		want := fmt.Sprintf("%x-%x-%x-%x-%x", c[0:4], c[4:6], c[6:8], c[8:10], c[10:16])
+		if got := formatUUID(b, 0x40); got != want {
+			t.Fatalf("formatUUID(%x) = %q, want %q", b, got, want)
+		}
 	}
 }

@@ -287,6 +287,9 @@ func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.
 // each one a goroutine in database/sql (Rows watching the context) and a
 // context watch in the driver. A request already cancelled still fails.
 func (c conn) stmtContext(ctx context.Context) context.Context {
+	if c.shared && c.raw != nil {
+		return c.raw.detach(ctx)
+	}
 	return sqlstore.StmtContext(ctx, c.shared || c.single != nil)
 }
 

@@ -81,6 +81,27 @@ type rawConn struct {
 	// database/sql rolls the transaction back on its own; a statement
 	// that ran after that would commit by itself, so none may.
 	txctx context.Context
+	// detachedFrom and detached are the last context detach was given
+	// and its detached form: a group's caller runs all its statements
+	// with one context, which was detached anew, an allocation inside
+	// the writer, for each of them.
+	detachedFrom, detached context.Context
+	// nvs is the arguments' buffer, reused: the connection runs one
+	// statement at a time, and the driver is done with the arguments
+	// when the statement has run (a query's rows are read whole).
+	nvs []driver.NamedValue
+}
+
+// detach is sqlstore.Detach(ctx), the same context for the same ctx while
+// it has not ended.
+func (r *rawConn) detach(ctx context.Context) context.Context {
+	if ctx.Err() != nil {
+		return ctx
+	}
+	if r.detachedFrom != ctx {
+		r.detachedFrom, r.detached = ctx, sqlstore.Detach(ctx)
+	}
+	return r.detached
 }
 
 func (r *rawConn) exec(ctx context.Context, query string, args []any) (n int64, err error) {
@@ -140,11 +161,14 @@ func (r *rawConn) run(ctx context.Context, query string, args []any, fn func(dri
 			return err
 		}
 		defer done()
-		nv, err := namedValues(dc, st, args)
+		nv, err := namedValues(r.nvs[:0], dc, st, args)
 		if err != nil {
 			return err
 		}
-		return fn(st, nv)
+		r.nvs = nv
+		err = fn(st, nv)
+		clear(nv) // the arguments' values are not kept alive
+		return err
 	})
 }
 
@@ -237,15 +261,20 @@ func (r rawRow) Scan(dest ...any) error {
 
 // namedValues converts args for st as database/sql does: the
 // statement's or else the connection's NamedValueChecker, falling back to
-// driver.DefaultParameterConverter (which also calls driver.Valuer).
-func namedValues(dc any, st driver.Stmt, args []any) ([]driver.NamedValue, error) {
+// driver.DefaultParameterConverter (which also calls driver.Valuer). It
+// returns them in buf when it is large enough.
+func namedValues(buf []driver.NamedValue, dc any, st driver.Stmt, args []any) ([]driver.NamedValue, error) {
 	nvc, ok := st.(driver.NamedValueChecker)
 	if !ok {
 		nvc, _ = dc.(driver.NamedValueChecker)
 	}
 	// Converted in place, as database/sql does: a NamedValue of its own
 	// would escape to the heap through CheckNamedValue, one per argument.
-	nvs := make([]driver.NamedValue, len(args))
+	nvs := buf[:0]
+	if cap(nvs) < len(args) {
+		nvs = make([]driver.NamedValue, len(args))
+	}
+	nvs = nvs[:len(args)]
 	n := 0
 	for _, a := range args {
 		nv := &nvs[n]
@@ -412,7 +441,10 @@ func (c *driverStmts) get(ctx context.Context, dc any, query string) (st driver.
 		return nil, nil, err
 	}
 	if len(c.stmts) >= maxCachedStmts {
-		return st, func() { _ = st.Close() }, nil
+		// A variable of its own: capturing the named result would put it
+		// on the heap on every call, cached statement or not.
+		once := st
+		return st, func() { _ = once.Close() }, nil
 	}
 	c.stmts[query] = st
 	return st, noop, nil

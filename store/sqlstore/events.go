@@ -4,8 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/bits"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/memberd/memberd/membership"
@@ -150,25 +153,18 @@ const advanceHead = `UPDATE event_chain_heads SET seq = $1, hash = $2 WHERE org_
 // so that sealing a group of one is two round trips (lock the head, write).
 func (t *Tx) insertChained(ctx context.Context, events []*membership.Event, head *membership.ChainHead) error {
 	return chunked(events, func(chunk []*membership.Event, last bool) error {
-		args := make([]any, 0, 20*len(chunk)+3)
-		var rows strings.Builder
-		for i, e := range chunk {
-			if i > 0 {
-				rows.WriteString(", ")
-			}
-			rows.WriteString("(" + placeholders(&args, []any{e.ID, e.UUID, nullID(e.OrgID), ts(e.At), nullID(e.ActorMemberID),
+		cte := last && t.d.ModifyingCTE
+		args := make([]any, 0, chainedCols*len(chunk)+3)
+		for _, e := range chunk {
+			args = append(args, e.ID, e.UUID, nullID(e.OrgID), ts(e.At), nullID(e.ActorMemberID),
 				nullID(e.CredentialID), e.Interface, nullString(e.RequestID), e.Action, e.Outcome, nullString(e.TargetType),
 				nullID(e.TargetID), nullID(e.TargetMemberID), nullString(e.TargetRef), nullString(e.Message), nullText(e.Before),
-				nullText(e.After), e.Seq, nullString(e.PrevHash), e.Hash}) + ")")
+				nullText(e.After), e.Seq, nullString(e.PrevHash), e.Hash)
 		}
-		insert := `INSERT INTO events (id, uuid, org_id, at, actor_member_id, credential_id, interface, request_id,
-			action, outcome, target_type, target_id, target_member_id, target_ref, message, before_state, after_state,
-			seq, prev_hash, hash) VALUES ` + rows.String()
-		if last && t.d.ModifyingCTE {
-			insert = `WITH chained AS (` + insert + `) UPDATE event_chain_heads SET seq = ` + arg(&args, head.Seq) +
-				`, hash = ` + arg(&args, head.Hash) + ` WHERE org_id = ` + arg(&args, head.OrgID)
+		if cte {
+			args = append(args, head.Seq, head.Hash, head.OrgID)
 		}
-		if _, err := t.c.Exec(ctx, insert, args...); err != nil {
+		if _, err := t.c.Exec(ctx, chainedInsert(len(chunk), cte), args...); err != nil {
 			return fmt.Errorf("write chained events %d to %d: %w", chunk[0].ID, chunk[len(chunk)-1].ID, err)
 		}
 		if last && !t.d.ModifyingCTE {
@@ -180,9 +176,61 @@ func (t *Tx) insertChained(ctx context.Context, events []*membership.Event, head
 	})
 }
 
+// chainedCols is how many arguments insertChained passes per event.
+const chainedCols = 20
+
+// chainedInserts are insertChained's statements, built once per shape: a
+// statement's text depends only on its number of rows (a power of two,
+// see chunked) and whether it advances the head too, and building it
+// anew on every seal cost SQLite's single writer its time.
+var chainedInserts [2][maxChainedShift + 1]struct {
+	once sync.Once
+	q    string
+}
+
+// maxChainedShift is log2(maxChainedRows).
+const maxChainedShift = 6
+
+// chainedInsert returns insertChained's statement for rows events (a
+// power of two up to maxChainedRows); with cte, it also advances the
+// head, whose seq, hash and organization follow the events' arguments.
+func chainedInsert(rows int, cte bool) string {
+	c := 0
+	if cte {
+		c = 1
+	}
+	s := &chainedInserts[c][bits.TrailingZeros(uint(rows))]
+	s.once.Do(func() {
+		var rowList strings.Builder
+		for i := range rows {
+			if i > 0 {
+				rowList.WriteString(", ")
+			}
+			rowList.WriteString("(")
+			for j := range chainedCols {
+				if j > 0 {
+					rowList.WriteString(", ")
+				}
+				rowList.WriteString(argName(i*chainedCols + j + 1))
+			}
+			rowList.WriteString(")")
+		}
+		q := `INSERT INTO events (id, uuid, org_id, at, actor_member_id, credential_id, interface, request_id,
+			action, outcome, target_type, target_id, target_member_id, target_ref, message, before_state, after_state,
+			seq, prev_hash, hash) VALUES ` + rowList.String()
+		if cte {
+			n := rows * chainedCols
+			q = `WITH chained AS (` + q + `) UPDATE event_chain_heads SET seq = $` + strconv.Itoa(n+1) +
+				`, hash = $` + strconv.Itoa(n+2) + ` WHERE org_id = $` + strconv.Itoa(n+3)
+		}
+		s.q = q
+	})
+	return s.q
+}
+
 // maxChainedRows is the most events one statement of writeChained or
 // insertChained writes.
-const maxChainedRows = 64
+const maxChainedRows = 1 << maxChainedShift
 
 // chunked hands fn events in chunks of a power-of-two size, largest
 // first, so that the statements a cache prepares for them are a handful

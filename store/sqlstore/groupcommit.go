@@ -350,19 +350,19 @@ const maxGroupAttempts = 8
 // savepoint could not be set, rolled back to or released), so that no
 // later work may join it.
 func runInSavepoint(ctx context.Context, tx *Tx, n int, c *groupCall, opened, chain bool) (next bool, broken error) {
-	name := "gc" + strconv.Itoa(n)
+	sp := savepointSQL(n)
 	conn := tx.Conn()
 	if !opened {
-		if _, err := conn.Exec(ctx, "SAVEPOINT "+name); err != nil {
+		if _, err := conn.Exec(ctx, sp.set); err != nil {
 			return false, fmt.Errorf("savepoint: %w", err)
 		}
 	}
 	pending := tx.CallStart()
 	call(c, tx)
 	if c.err == nil && c.panicked == nil {
-		release := "RELEASE SAVEPOINT " + name
+		release := sp.release
 		if chain {
-			release += "; SAVEPOINT gc" + strconv.Itoa(n+1)
+			release = sp.releaseSetNext
 		}
 		_, err := conn.Exec(ctx, release)
 		if err == nil {
@@ -374,13 +374,44 @@ func runInSavepoint(ctx context.Context, tx *Tx, n int, c *groupCall, opened, ch
 	}
 	// The savepoint takes the caller's events with it: they are not chained.
 	tx.Discard(pending)
-	if _, err := conn.Exec(ctx, "ROLLBACK TO SAVEPOINT "+name); err != nil {
+	if _, err := conn.Exec(ctx, sp.rollback); err != nil {
 		return false, fmt.Errorf("rollback to savepoint: %w", err)
 	}
-	if _, err := conn.Exec(ctx, "RELEASE SAVEPOINT "+name); err != nil {
+	if _, err := conn.Exec(ctx, sp.release); err != nil {
 		return false, fmt.Errorf("release savepoint: %w", err)
 	}
 	return false, nil
+}
+
+// savepointStmts are the statements of a group's savepoint gcN.
+type savepointStmts struct {
+	set, release, releaseSetNext, rollback string
+}
+
+// savepoints holds the statements of savepoints gc1 to gcDefaultGroupMax,
+// made once: made per call, they were a handful of allocations inside
+// SQLite's single writer for every caller.
+var savepoints = sync.OnceValue(func() []savepointStmts {
+	sps := make([]savepointStmts, DefaultGroupMax+1)
+	for n := 1; n <= DefaultGroupMax; n++ {
+		sps[n] = makeSavepointSQL(n)
+	}
+	return sps
+})
+
+// savepointSQL returns the statements of savepoint gcN.
+func savepointSQL(n int) savepointStmts {
+	if sps := savepoints(); n < len(sps) {
+		return sps[n]
+	}
+	return makeSavepointSQL(n)
+}
+
+func makeSavepointSQL(n int) savepointStmts {
+	name := "gc" + strconv.Itoa(n)
+	return savepointStmts{set: "SAVEPOINT " + name, release: "RELEASE SAVEPOINT " + name,
+		releaseSetNext: "RELEASE SAVEPOINT " + name + "; SAVEPOINT gc" + strconv.Itoa(n+1),
+		rollback:       "ROLLBACK TO SAVEPOINT " + name}
 }
 
 // call runs c's fn on tx, unless c's caller has already given up, and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -317,5 +318,17 @@ func TestGroupChainSavepoints(t *testing.T) {
 	want = append(want, "COMMIT")
 	if got := strings.Join(e.log, "\n"); failed == 0 || got != strings.Join(want, "\n") {
 		t.Errorf("statements:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
+// The cached savepoint statements are the texts made per call before.
+func TestSavepointSQL(t *testing.T) {
+	for n := 1; n <= 2*DefaultGroupMax; n++ {
+		name := "gc" + strconv.Itoa(n)
+		want := savepointStmts{set: "SAVEPOINT " + name, release: "RELEASE SAVEPOINT " + name,
+			releaseSetNext: "RELEASE SAVEPOINT " + name + "; SAVEPOINT gc" + strconv.Itoa(n+1), rollback: "ROLLBACK TO SAVEPOINT " + name}
+		if got := savepointSQL(n); got != want {
+			t.Fatalf("savepointSQL(%d) = %+v, want %+v", n, got, want)
+		}
 	}
 }

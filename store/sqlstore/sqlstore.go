@@ -9,11 +9,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -186,9 +187,27 @@ func placeholders[T any](args *[]any, vals []T) string {
 			b.WriteString(", ")
 		}
 		*args = append(*args, v)
-		b.WriteString("$" + strconv.Itoa(len(*args)))
+		b.WriteString(argName(len(*args)))
 	}
 	return b.String()
+}
+
+// argNames are $1 to $128, made once: the queries built per call
+// take several each, every one an allocation inside SQLite's single
+// writer when made anew.
+var argNames = func() (names [129]string) {
+	for n := 1; n < len(names); n++ {
+		names[n] = "$" + strconv.Itoa(n)
+	}
+	return names
+}()
+
+// argName returns the placeholder of argument n, $n.
+func argName(n int) string {
+	if n > 0 && n < len(argNames) {
+		return argNames[n]
+	}
+	return "$" + strconv.Itoa(n)
 }
 
 // inIDs is the condition that col is one of ids, a non-empty list.
@@ -202,7 +221,7 @@ func (t *Tx) inIDs(args *[]any, col string, ids []int64) string {
 // arg appends v to args and returns its placeholder.
 func arg(args *[]any, v any) string {
 	*args = append(*args, v)
-	return "$" + strconv.Itoa(len(*args))
+	return argName(len(*args))
 }
 
 // collect runs a query and scans every row with scan.
@@ -336,14 +355,35 @@ func deactivatedStmt[T any](p *membership.DeactivateParams, table, removedAt, sc
 		if err != nil {
 			return err
 		}
-		ids := make(map[*T]int64, len(rows))
-		for _, r := range rows {
-			ids[r] = asActive(r)
-		}
-		sort.Slice(rows, func(i, j int) bool { return ids[rows[i]] < ids[rows[j]] })
-		*out = rows
+		*out = byActiveID(rows, asActive)
 		return nil
 	}}
+}
+
+// byActiveID restores rows' active state with asActive, once per row, and
+// sorts them by the ids it returns. A slice of pairs, not a map of ids
+// and sort.Slice's reflection: this runs for every removal's space and
+// group memberships inside SQLite's single writer.
+func byActiveID[T any](rows []*T, asActive func(*T) int64) []*T {
+	if len(rows) < 2 {
+		for _, r := range rows {
+			asActive(r)
+		}
+		return rows
+	}
+	type keyed struct {
+		id  int64
+		row *T
+	}
+	byID := make([]keyed, len(rows))
+	for i, r := range rows {
+		byID[i] = keyed{asActive(r), r}
+	}
+	slices.SortFunc(byID, func(a, b keyed) int { return cmp.Compare(a.id, b.id) })
+	for i, k := range byID {
+		rows[i] = k.row
+	}
+	return rows
 }
 
 // deactivateWhere selects a member's active rows, optionally one scope's.
