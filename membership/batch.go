@@ -155,10 +155,17 @@ func (s *Service) removeBatch(ctx context.Context, tx Tx, a Actor, req BatchRequ
 // lockItems locks the members a batch names in ID order before any item is
 // removed. Locking them item by item in request order would let two batches
 // naming the same members in different orders each hold a lock the other
-// waits for. Items that name no member are left to get their own outcome.
+// waits for. One statement locks them all: a read and a lock per item were
+// a fifth of a batch's round trips. Items that name no member are left to
+// get their own outcome.
 func lockItems(ctx context.Context, tx Tx, orgID int64, refs []MemberRef) error {
 	ids := make([]int64, 0, len(refs))
 	for _, ref := range refs {
+		if ref.Raw == "" && ref.ID != 0 {
+			// The lock passes over an id of no member, as findMember would.
+			ids = append(ids, ref.ID)
+			continue
+		}
 		m, err := findMember(ctx, tx, orgID, ref)
 		if errors.Is(err, ErrMemberNotFound) {
 			continue
@@ -167,13 +174,11 @@ func lockItems(ctx context.Context, tx Tx, orgID int64, refs []MemberRef) error 
 		}
 		ids = append(ids, m.ID)
 	}
-	slices.Sort(ids)
-	for _, id := range slices.Compact(ids) {
-		if _, err := tx.MemberGet(ctx, &MemberGetParams{OrgID: orgID, ID: id, Lock: true}); err != nil {
-			return err
-		}
+	if len(ids) == 0 {
+		return nil
 	}
-	return nil
+	slices.Sort(ids)
+	return tx.MembersLock(ctx, orgID, slices.Compact(ids))
 }
 
 // removal returns the member removal req's scope runs per item.

@@ -56,6 +56,12 @@ type Tx interface {
 	// statement, the role of member actorID of p.OrgID: empty unless that
 	// member is active. Returns CodeNotFound as MemberGet does.
 	MemberGetActing(ctx context.Context, p *MemberGetParams, actorID int64) (*Member, Role, error)
+	// MembersLock locks the members of orgID among ids in ascending id
+	// order, so that two changes locking some of the same members never
+	// each hold a lock the other waits for; ids of no member of orgID are
+	// passed over. An engine whose write transactions are already
+	// exclusive need not run a statement.
+	MembersLock(ctx context.Context, orgID int64, ids []int64) error
 	// MemberList lists members in ID order after p.AfterID.
 	MemberList(ctx context.Context, p *MemberListParams) ([]*Member, error)
 	// MemberCount counts the members MemberList would find without
