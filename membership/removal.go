@@ -422,7 +422,7 @@ func (s *Service) reportGrants(ctx context.Context, tx Tx, report *Report, off *
 // and lists the access that remains.
 func (s *Service) finishRemoval(ctx context.Context, tx Tx, report *Report, onlyWithoutAccess bool) error {
 	m := report.Member
-	if !s.cfg.KeepFutureBookings {
+	if !s.cfg.KeepFutureBookings && !holdsNoBooking(ctx, m.ID) {
 		now := s.now()
 		cancelled, err := tx.BookingsCancel(ctx, &BookingsCancelParams{
 			OrgID: m.OrgID, MemberID: m.ID, After: now, OnlyWithoutAccess: onlyWithoutAccess,

@@ -177,6 +177,9 @@ type Tx interface {
 	// p.After and returns them; with p.OnlyWithoutAccess, only those whose
 	// resource the member can no longer use.
 	BookingsCancel(ctx context.Context, p *BookingsCancelParams) ([]*Booking, error)
+	// BookingHolders returns the members among memberIDs, of orgID, that
+	// hold an active booking starting after after, in ascending order.
+	BookingHolders(ctx context.Context, orgID int64, memberIDs []int64, after time.Time) ([]int64, error)
 
 	// EventAppend appends e and sets its ID.
 	EventAppend(ctx context.Context, e *Event) error
