@@ -414,6 +414,10 @@ func (r *runner) s1(ctx context.Context, c *Client) *Summary {
 			batches[i] = append(batches[i], r.d.MemberID(t))
 		}
 	}
+	if err := r.settleS1(ctx); err != nil {
+		r.fail("S1: %v", err)
+		return nil
+	}
 	s, err := r.loop(ctx, 1, n, func(ctx context.Context, i int) (int, error) {
 		return c.HighQRemove(ctx, r.d.siteID, batches[i])
 	})

@@ -81,6 +81,10 @@ type Guard struct {
 	// logging says the current call records what it removes in items.
 	logging bool
 	items   []RemovedItem
+	// removedAt is when the current removal of a space membership took
+	// effect, set by the removal itself so that logRemoved need not read
+	// the membership back; zero otherwise.
+	removedAt time.Time
 	// approved lets the call past the organization's limits: a second
 	// owner approved it, or an owner forced it.
 	approved bool

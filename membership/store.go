@@ -56,6 +56,12 @@ type Tx interface {
 	// statement, the role of member actorID of p.OrgID: empty unless that
 	// member is active. Returns CodeNotFound as MemberGet does.
 	MemberGetActing(ctx context.Context, p *MemberGetParams, actorID int64) (*Member, Role, error)
+	// MembersLock locks the members of orgID among ids in ascending id
+	// order, so that two changes locking some of the same members never
+	// each hold a lock the other waits for; ids of no member of orgID are
+	// passed over. An engine whose write transactions are already
+	// exclusive need not run a statement.
+	MembersLock(ctx context.Context, orgID int64, ids []int64) error
 	// MemberList lists members in ID order after p.AfterID.
 	MemberList(ctx context.Context, p *MemberListParams) ([]*Member, error)
 	// MemberCount counts the members MemberList would find without
@@ -178,6 +184,9 @@ type Tx interface {
 	// return. An engine that can sends them to its server together, one
 	// round trip where they would be five (PostgreSQL's pipeline).
 	MemberOffboard(ctx context.Context, p *MemberOffboardParams) (*MemberOffboarded, error)
+	// BookingHolders returns the members among memberIDs, of orgID, that
+	// hold an active booking starting after after, in ascending order.
+	BookingHolders(ctx context.Context, orgID int64, memberIDs []int64, after time.Time) ([]int64, error)
 
 	// EventAppend appends e and sets its ID.
 	EventAppend(ctx context.Context, e *Event) error

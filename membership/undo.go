@@ -138,11 +138,18 @@ func logRemoved(ctx context.Context, tx Tx, action string, report *Report, befor
 	case ActionMemberRemoved:
 		it.Kind, it.RemovedAt = KindRemoveMember, m.RemovedAt
 	case ActionSpaceMemberRemoved:
-		sm, err := tx.SpaceMemberGet(ctx, &SpaceMemberGetParams{OrgID: m.OrgID, ID: before.(*SpaceMember).ID})
-		if err != nil {
-			return err
+		sm := before.(*SpaceMember)
+		at := g.removedAt
+		g.removedAt = time.Time{}
+		removedAt := &at
+		if at.IsZero() {
+			now, err := tx.SpaceMemberGet(ctx, &SpaceMemberGetParams{OrgID: m.OrgID, ID: sm.ID})
+			if err != nil {
+				return err
+			}
+			removedAt = now.RemovedAt
 		}
-		it.Kind, it.SpaceMemberID, it.Roles, it.RemovedAt = KindRemoveSpaceMember, sm.ID, before.(*SpaceMember).Roles, sm.RemovedAt
+		it.Kind, it.SpaceMemberID, it.Roles, it.RemovedAt = KindRemoveSpaceMember, sm.ID, sm.Roles, removedAt
 	case ActionGroupMemberRemoved:
 		gm := before.(*GroupMember)
 		now, err := tx.GroupMemberGet(ctx, &GroupMemberGetParams{OrgID: m.OrgID, GroupID: gm.GroupID, MemberID: m.ID})

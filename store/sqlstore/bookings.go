@@ -3,7 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"sort"
+	"time"
 
 	"github.com/memberd/memberd/membership"
 )
@@ -56,6 +58,32 @@ func (t *Tx) BookingList(ctx context.Context, p *membership.BookingListParams) (
 		q += " AND status = " + arg(&args, p.Status)
 	}
 	return collect(ctx, t, scanBooking, q+" ORDER BY id", args...)
+}
+
+// BookingHolders implements membership.Tx.
+func (t *Tx) BookingHolders(ctx context.Context, orgID int64, memberIDs []int64, after time.Time) ([]int64, error) {
+	if len(memberIDs) == 0 {
+		return nil, nil
+	}
+	args := []any{orgID, ts(after)}
+	rows, err := t.c.Query(ctx, `SELECT DISTINCT member_id FROM bookings WHERE org_id = $1 AND `+
+		t.inIDs(&args, "member_id", memberIDs)+` AND status = 'active' AND starts_at > $2 ORDER BY member_id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("booking holders: %w", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("booking holders: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("booking holders: %w", err)
+	}
+	return ids, nil
 }
 
 // BookingsCancel implements membership.Tx.

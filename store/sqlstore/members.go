@@ -69,6 +69,20 @@ func (t *Tx) MemberGetActing(ctx context.Context, p *membership.MemberGetParams,
 	return t.memberGet(ctx, p, actorID)
 }
 
+// MembersLock implements membership.Tx. It reads nothing where the
+// writer's transaction is already exclusive (SQLite).
+func (t *Tx) MembersLock(ctx context.Context, orgID int64, ids []int64) error {
+	if !t.d.LockRows || len(ids) == 0 {
+		return nil
+	}
+	args := []any{orgID}
+	// ORDER BY under FOR UPDATE locks the rows in that order.
+	if _, err := t.c.Exec(ctx, `SELECT id FROM members WHERE org_id = $1 AND `+t.inIDs(&args, "id", ids)+` ORDER BY id FOR UPDATE`, args...); err != nil {
+		return fmt.Errorf("lock members: %w", err)
+	}
+	return nil
+}
+
 // memberGet reads a member and, when actorID is set, the role of that
 // active member of the same organization by a subquery, which FOR UPDATE
 // OF m leaves unlocked.

@@ -78,6 +78,11 @@ type Dialect struct {
 	// every change of them (PostgreSQL's config_versions), for a
 	// ConfigCache.
 	ConfigVersions bool
+	// MultiStatement says the engine runs several statements sent in one
+	// Exec without arguments in one round trip (PostgreSQL's simple query
+	// protocol): a savepoint's release then goes out with the next
+	// savepoint, and a rollback to one with its release.
+	MultiStatement bool
 	// IsNoRows reports the driver's "no rows" error.
 	IsNoRows func(error) bool
 	// IsUniqueViolation reports a unique-constraint violation.
@@ -101,6 +106,11 @@ type Tx struct {
 	// transactions; cacheDirty says t changed some and must not fill it.
 	cache      *WriterCache
 	cacheDirty bool
+	// release names the last savepoint whose fn succeeded, when its
+	// release waits to go out with the next savepoint's statement
+	// (Dialect.MultiStatement). Leaving it set is harmless: the commit,
+	// or the release of or rollback to an enclosing savepoint, ends it.
+	release string
 	// configs, when set, keeps endpoints and policies across the
 	// transactions of every engine's node at the version config names.
 	configs *ConfigCache
@@ -252,16 +262,31 @@ func scanAll[T any](rows Rows, scan func(Row) (*T, error)) ([]*T, error) {
 	return out, nil
 }
 
-// Savepoint implements membership.Tx.
+// Savepoint implements membership.Tx. Where the engine takes several
+// statements in one round trip, one Exec releases the previous savepoint
+// and sets the next: a batch's items then cost one round trip of
+// savepoints each, not two.
 func (t *Tx) Savepoint(ctx context.Context, fn func() error) error {
 	t.savepoint++
 	name := "sp" + strconv.Itoa(t.savepoint)
-	if _, err := t.c.Exec(ctx, "SAVEPOINT "+name); err != nil {
+	q := "SAVEPOINT " + name
+	if t.release != "" {
+		q = "RELEASE SAVEPOINT " + t.release + "; " + q
+		t.release = ""
+	}
+	if _, err := t.c.Exec(ctx, q); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
 	pending := len(t.pending)
 	if err := fn(); err != nil {
 		t.Discard(pending)
+		t.release = "" // set inside this one, it goes with it
+		if t.d.MultiStatement {
+			if _, rerr := t.c.Exec(ctx, "ROLLBACK TO SAVEPOINT "+name+"; RELEASE SAVEPOINT "+name); rerr != nil {
+				return errors.Join(err, fmt.Errorf("roll back to savepoint: %w", rerr))
+			}
+			return err
+		}
 		if _, rerr := t.c.Exec(ctx, "ROLLBACK TO SAVEPOINT "+name); rerr != nil {
 			return errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rerr))
 		}
@@ -269,6 +294,12 @@ func (t *Tx) Savepoint(ctx context.Context, fn func() error) error {
 			return errors.Join(err, fmt.Errorf("release savepoint: %w", rerr))
 		}
 		return err
+	}
+	if t.d.MultiStatement {
+		// Any savepoint still waiting was set inside this one and goes
+		// with its release.
+		t.release = name
+		return nil
 	}
 	if _, err := t.c.Exec(ctx, "RELEASE SAVEPOINT "+name); err != nil {
 		return fmt.Errorf("release savepoint: %w", err)
@@ -291,6 +322,9 @@ func (t *Tx) Discard(n int) {
 // that committed ahead of it.
 func (t *Tx) CallStart() int {
 	t.eventID = 0
+	// An earlier caller's savepoint waiting for its release went with
+	// that caller's own savepoint.
+	t.release = ""
 	// Likewise a configuration version read by an earlier caller, maybe
 	// before a change that this caller's request followed.
 	t.config, t.spaces = configRead{}, spacesRead{}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -13,6 +14,7 @@ var removeBatchTests = []test{
 	{"RefusedItemUndoneAlone", testBatchRefusedItemUndoneAlone},
 	{"GroupScope", testBatchGroupScope},
 	{"SpaceScope", testBatchSpaceScope},
+	{"FutureBookings", testBatchFutureBookings},
 	{"ErrInvalidOverLimit", testBatchOverLimit},
 	{"ErrInvalidRequest", testBatchInvalidRequest},
 }
@@ -226,6 +228,10 @@ func testBatchSpaceScope(t *testing.T, open Opener) {
 		t.Errorf("bob after leaving Lab: got lab room %v, HQ desk %v; want false, true",
 			w.access(w.bob, w.roomLab).Allowed, w.access(w.bob, w.deskHQ).Allowed)
 	}
+	// Only the Lab room's booking loses its access with the space.
+	if got, want := cancelledBookings(w, w.bob), []int64{w.futureRoom.ID}; !slices.Equal(got, want) {
+		t.Errorf("bob's cancelled bookings: got %v, want %v", got, want)
+	}
 }
 
 func testBatchOverLimit(t *testing.T, open Opener) {
@@ -273,4 +279,33 @@ func testBatchInvalidRequest(t *testing.T, open Opener) {
 		}
 		w.assertRefused(before, "batch.removed")
 	}
+}
+
+// testBatchFutureBookings checks that a batch cancels the future bookings
+// of the members it removes as a single removal does, next to members
+// holding none (the batch reads once which of its members hold any);
+// testBatchSpaceScope checks the same for a space.
+func testBatchFutureBookings(t *testing.T, open Opener) {
+	w := newWorld(t, open)
+	refs := []membership.MemberRef{{ID: w.carol.ID}, {ID: w.bob.ID}}
+	res, err := w.svc.RemoveBatch(w.ctx, w.owner, membership.BatchRequest{Scope: membership.ScopeOrganization, Items: refs})
+	if err != nil {
+		t.Fatalf("RemoveBatch: %v", err)
+	}
+	checkItems(t, res, refs, []wantItem{{membership.OutcomeRemoved, w.carol.ID}, {membership.OutcomeRemoved, w.bob.ID}})
+	want := []int64{w.futurePrinter.ID, w.futureDesk.ID, w.futureRoom.ID, w.futureLock.ID}
+	if got := cancelledBookings(w, w.bob); !slices.Equal(got, want) {
+		t.Errorf("bob's cancelled bookings: got %v, want the future ones %v", got, want)
+	}
+}
+
+// cancelledBookings lists m's cancelled bookings in id order.
+func cancelledBookings(w *world, m *membership.Member) []int64 {
+	var ids []int64
+	for _, b := range w.history(m.ID).Bookings {
+		if b.Status == membership.BookingCancelled {
+			ids = append(ids, b.ID)
+		}
+	}
+	return ids
 }
