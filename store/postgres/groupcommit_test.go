@@ -1,11 +1,9 @@
 package postgres_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/memberd/memberd/internal/pgtest"
-	"github.com/memberd/memberd/membership"
 	"github.com/memberd/memberd/store/postgres"
 	"github.com/memberd/memberd/store/storetest"
 )
@@ -15,19 +13,7 @@ import (
 // cases in one lane, and the concurrent one in the default lanes too.
 func TestGroupCommit(t *testing.T) {
 	open := func(opts ...postgres.Option) storetest.Opener {
-		return func(tb testing.TB) membership.Store {
-			tb.Helper()
-			st, err := postgres.Open(context.Background(), pgtest.NewDatabase(tb), append([]postgres.Option{postgres.WithGroupCommit(true)}, opts...)...)
-			if err != nil {
-				tb.Fatalf("open postgres: %v", err)
-			}
-			tb.Cleanup(func() {
-				if err := st.Close(); err != nil {
-					tb.Errorf("close postgres: %v", err)
-				}
-			})
-			return st
-		}
+		return opener(pgtest.NewDatabase, append([]postgres.Option{postgres.WithGroupCommit(true)}, opts...)...)
 	}
 	storetest.RunGroupCommit(t, open(postgres.WithGroupLanes(1)), `INSERT INTO gc_rows (caller) SELECT 'bulk' || pg_sleep(0.3)::text`)
 	t.Run("Lanes", func(t *testing.T) { storetest.RunGroupCommitConcurrent(t, open()) })
