@@ -270,7 +270,7 @@ func (rep *Report) Markdown() string {
 		}
 	}
 	w("\n")
-	w(methodText)
+	w(methodText, httpFloorMethod())
 	for _, r := range rep.Results {
 		rep.engineSection(&b, r)
 	}
@@ -362,6 +362,11 @@ func (rep *Report) engineSection(b *strings.Builder, r *Result) {
 				w("| %s | %d | %s | %s | %s | %s | %.2f× |\n", row.name, l, rate(s.Rate()), p50, p99, cores(s), s.Rate()/r.fsync())
 			}
 		}
+		if f := r.S2HTTP; f != nil && f.N > 0 {
+			top := slices.Max(cfg.S2Levels)
+			w("\nAt concurrency %d the removals with group commit on and the HTTP floor ran in alternating blocks on the same server, %d blocks each, in the order %s (r removals, f floor), so that a drift in the machine's load weighs on both alike; each row combines its side's blocks (%d removals and %d floor requests in all).\n",
+				top, len(r.S2Order)/2, r.S2Order, r.S2[top].N+r.S2[top].Errors, f.N+f.Errors)
+		}
 	}
 	if r.S3 != nil {
 		p50, p99 := latency(r.S3)
@@ -371,7 +376,8 @@ func (rep *Report) engineSection(b *strings.Builder, r *Result) {
 		if f := r.S3HTTP; f != nil && f.N > 0 {
 			fp50, fp99 := latency(f)
 			w("| HTTP floor: GET /healthz | %s | %s | %s | %s | %s | |\n", rate(f.Rate()), fp50, fp99, ms(f.Max), cores(f))
-			w("\nThe HTTP floor is the same client and server answering a request that needs no credential and no database, at the same concurrency, just before the checks: access checks run at %.0f%% of its rate.\n", 100*r.S3.Rate()/max(f.Rate(), 1))
+			w("\nThe HTTP floor is the same client and server answering a request that needs no credential and no database, at the same concurrency. The checks and the floor ran in alternating blocks on the same server, %d blocks each, in the order %s (c checks, f floor), so that a drift in the machine's load weighs on both alike; each row combines its side's blocks (%d checks and %d floor requests in all). Access checks run at %.0f%% of the floor's rate, their p99 at %.2f× its p99.\n",
+				len(r.S3Order)/2, r.S3Order, r.S3.N+r.S3.Errors, f.N+f.Errors, 100*r.S3.Rate()/max(f.Rate(), 1), float64(r.S3.P99)/float64(max(f.P99, 1)))
 		}
 		w("\nHalf the checks ask about members S1/S2/S5 removed (the answer must be no), half about members picked at random; each asks about a resource granted to the member's group, which the member can use only from inside the resource's space.\n")
 	}
@@ -499,16 +505,37 @@ const methodText = `
 - **Data set.** ` + "`bench.Setup`" + ` creates one organization: an owner with a credential carrying every scope, 1,000 spaces (space 1 is the HighQ "site" every member is in), 1,000 groups with 5 grants each, 10,000 resources (four in five inside a space), and four offboarding subjects (S4). Every regular member is in the site and one other space (with a role), in one group; every 10th has a direct grant and every 20th a future booking. Identifiers, names and relations derive from the seed, so a run with the same seed builds the same organization. The first 2,000 members are written through the store's Tx methods (` + "`MemberCreate`, `SpaceMemberAdd`" + `, ...), the rest as the same rows in bulk (multi-row INSERT on SQLite, COPY on PostgreSQL); before measuring, the harness compares a member of each kind through the core (history and dry-run removal) and stops if they differ.
 - **Server.** A real ` + "`memberd serve --rate-limit 0 --batch-limit 100`" + `, built from this tree, on 127.0.0.1 with a fresh port, driven over loopback HTTP with keep-alive connections by a bounded loop (a count, and -max-loop). Each request is checked (status, and for HighQ every id's status); failures are counted and reported, never timed. Latencies are per request, percentiles by nearest rank.
 - **Scenarios.** S1: HighQ ` + "`DELETE /api/3/sites/1/users`" + ` with 100 ids a request, one request at a time. S2: Jicoo ` + "`DELETE /v1/organization_users/{id}`" + ` at concurrency 1, 16 and 64, every request a different member. S3: native ` + "`GET /api/v1/access`" + ` at concurrency 16 after the removals. S4: native offboard of a member with 1,000 spaces, 200 groups and 10,000 grants, previewed (dry run) and done. S5: S2 at concurrency 1 at each organization size. S6: SCIM deprovisioning as Okta sends it (` + "`PATCH /scim/v2/Users/{id}`" + ` replacing ` + "`active`" + ` with false, no path) against the native single removal (` + "`DELETE /api/v1/members/{id}`" + `), each on its own members at concurrency 8, in alternating blocks on the same server. No member is removed twice.
-- **Floors.** The disk's flush rate: a 4 KiB overwrite and ` + "`fdatasync`" + ` in a loop, in the database's directory, at the start and end. The store floor: the same core calls the HighQ and Jicoo handlers make (` + "`RemoveBatch`, `RemoveMember`" + `), in-process, without HTTP. The raw-SQL floor: each removal is first run through the core in the store's own transaction (its dialect, and the caches its writes use), with every statement recorded, and rolled back; the recorded statements, with their arguments, are then replayed in order and committed directly on the driver (prepared once) after the store is reopened, so that the replay does not find the pages the recording read in its connection's cache (the server starts cold too). The floor is exactly the store's SQL without HTTP, the core's logic or the store's scanning; only the audit events' ids and chain positions are moved on from one replayed removal to the next, since every recording numbered its events as the first after the same state. S1's floors remove 100 members a transaction as S1 does; S2's raw floor commits each removal on its own, one at a time (the chain positions are assigned in replay order).
+- **Floors.** %s The disk's flush rate: a 4 KiB overwrite and ` + "`fdatasync`" + ` in a loop, in the database's directory, at the start and end. The store floor: the same core calls the HighQ and Jicoo handlers make (` + "`RemoveBatch`, `RemoveMember`" + `), in-process, without HTTP. The raw-SQL floor: each removal is first run through the core in the store's own transaction (its dialect, and the caches its writes use), with every statement recorded, and rolled back; the recorded statements, with their arguments, are then replayed in order and committed directly on the driver (prepared once) after the store is reopened, so that the replay does not find the pages the recording read in its connection's cache (the server starts cold too). The floor is exactly the store's SQL without HTTP, the core's logic or the store's scanning; only the audit events' ids and chain positions are moved on from one replayed removal to the next, since every recording numbered its events as the first after the same state. S1's floors remove 100 members a transaction as S1 does; S2's raw floor commits each removal on its own, one at a time (the chain positions are assigned in replay order).
 - **Group commit.** Concurrent writes of one process share a transaction and one commit (` + "`store/sqlstore/groupcommit.go`" + `), each caller's work in its own savepoint, every caller answered after that commit. "Off" rows open the store with ` + "`WithGroupCommit(false)`" + `: one transaction and one flush per request.
 `
+
+// httpFloorMethod says how the no-op HTTP floor is measured, from the
+// block counts the run uses.
+func httpFloorMethod() string {
+	order := func(perSide int, a string) string {
+		var b strings.Builder
+		for i, isA := range abba(perSide) {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			if isA {
+				b.WriteString(a)
+			} else {
+				b.WriteString("f")
+			}
+		}
+		return b.String()
+	}
+	return fmt.Sprintf("The no-op HTTP floor: `GET /healthz`, which needs no credential and no database, from the same client to the same server at the same concurrency, measured in alternating blocks with what it is set against, in abba order (A B B A A B B A…: a drift that is linear over the run then weighs on both sides alike): S3's checks in %d blocks each (%s), S2's removals at its highest concurrency with group commit on in %d blocks each (%s); each side's rate, percentiles and cores combine its blocks, and the ratios are taken from those. A floor block makes as many requests as the block it alternates with, and at least %d (about 100–200 ms at the 20,000–45,000 requests/s this machine answers, long against the ramp-up and drain of 64 requests in flight).",
+		s3Blocks, order(s3Blocks, "c"), s2Blocks, order(s2Blocks, "r"), minFloorBlock)
+}
 
 // s6Section renders S6: both sides and their ratios.
 func (rep *Report) s6Section(b *strings.Builder, s *S6) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	w("\n### S6 SCIM deprovisioning against native single removals (concurrency %d, %d members)\n\n", s.Concurrency, rep.Config.Main)
 	w("%d users deactivated through SCIM as Okta does it, and %d other members removed through the native API, on the same server in one run. Each side ran in %d blocks, in the order %s (s SCIM, n native), so that a drift in the machine's load or the database's size weighs on both alike; the figures combine each side's blocks.\n\n",
-		s.Users, s.Users, len(s.Order)/2, strings.Join(s.Order, ""))
+		s.Users, s.Users, len(s.Order)/2, s.Order)
 	w("| | n | errors | per second | p50 | p99 | max | cores |\n|---|---|---|---|---|---|---|---|\n")
 	for _, row := range []struct {
 		name string

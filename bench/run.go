@@ -63,8 +63,10 @@ type Result struct {
 	S2         map[int]*Summary // group commit on, by concurrency
 	S2Off      map[int]*Summary // group commit off (server flag), by concurrency
 	S2HTTP     *Summary         // GET /healthz at S2's highest concurrency: the HTTP floor
+	S2Order    string           // S2's blocks at that concurrency, "r" removals, "f" floor, as they ran
 	S3         *Summary
 	S3HTTP     *Summary // GET /healthz at S3's concurrency: the HTTP floor
+	S3Order    string   // S3's blocks, "c" checks, "f" floor, as they ran
 	S3Allowed  float64  // share of checks that answered allowed
 	S4Dry      *Summary
 	S4         *Summary
@@ -261,7 +263,7 @@ func (r *runner) serve(ctx context.Context, pt *SizePoint, main bool) error {
 		return nil
 	}
 	peak, err = r.withServer(ctx, []string{"--group-commit=false"}, func(c *Client) {
-		r.s2(ctx, c, r.res.S2Off, "S2 without group commit")
+		r.s2(ctx, c, r.res.S2Off, "S2 without group commit", false)
 	})
 	pt.PeakRSS = max(pt.PeakRSS, peak)
 	return err
@@ -301,9 +303,16 @@ func (r *runner) withServer(ctx context.Context, extra []string, fn func(c *Clie
 	return 0, nil
 }
 
-// s2 runs S2's single removals at each configured concurrency into into.
-func (r *runner) s2(ctx context.Context, c *Client, into map[int]*Summary, label string) {
+// s2 runs S2's single removals at each configured concurrency into into;
+// with floor, those at the highest concurrency alternate with the no-op
+// HTTP floor (s2Floor).
+func (r *runner) s2(ctx context.Context, c *Client, into map[int]*Summary, label string, floor bool) {
+	top := slices.Max(r.cfg.S2Levels)
 	for _, level := range r.cfg.S2Levels {
+		if floor && level == top {
+			into[level] = r.s2Floor(ctx, c, level, label)
+			continue
+		}
 		s, err := r.removals(ctx, c, level, r.cfg.S2Requests)
 		into[level] = s
 		r.logf("%s at concurrency %d: %s", label, level, s)
@@ -313,17 +322,27 @@ func (r *runner) s2(ctx context.Context, c *Client, into map[int]*Summary, label
 	}
 }
 
-// httpFloor times n no-op requests (GET /healthz) at concurrency: what
-// the same client and server cost without a credential or a database.
-func (r *runner) httpFloor(ctx context.Context, c *Client, concurrency, n int) *Summary {
-	s, err := r.loop(ctx, concurrency, n, func(ctx context.Context, i int) (int, error) {
-		return 1, c.Healthz(ctx)
-	})
-	r.logf("HTTP floor (GET /healthz) at %d: %s", concurrency, s)
-	if err != nil {
-		r.fail("HTTP floor at %d: %v", concurrency, err)
-	}
-	return &s
+// s2Blocks is how many blocks of each side S2 at its highest concurrency
+// runs against the HTTP floor: two, so that a removal block (1,000 of the
+// default 2,000) is still long against its drain, where the last 64
+// requests in flight run with fewer beside them and group commit forms
+// smaller groups; abba needs an even number for a linear drift to cancel.
+const s2Blocks = 2
+
+// s2Floor removes S2Requests members at concurrency in s2Blocks blocks,
+// alternating with as many blocks of the no-op HTTP floor at the same
+// concurrency on the same server, and keeps the floor's combined blocks
+// in S2HTTP.
+func (r *runner) s2Floor(ctx context.Context, c *Client, concurrency int, label string) *Summary {
+	targets := chunks(r.pick.pick(r.cfg.S2Requests, r.d.Members), s2Blocks)
+	alt := r.alternate(ctx, fmt.Sprintf("%s at concurrency %d", label, concurrency), s2Blocks,
+		side{"removals", concurrency, func(k int) int { return len(targets[k]) }, func(ctx context.Context, k, i int) (int, error) {
+			return 1, c.JicooDelete(ctx, r.d.MemberID(targets[k][i]))
+		}},
+		httpFloorSide(c, concurrency, len(targets[0])))
+	r.res.S2HTTP, r.res.S2Order = &alt.B, alt.Order
+	r.logf("%s at concurrency %d: %s; HTTP floor (GET /healthz) %s; %.1f%% of the floor", label, concurrency, alt.A, alt.B, 100*alt.A.Rate()/max(alt.B.Rate(), 1))
+	return &alt.A
 }
 
 // scenarios runs S5, and at the main size S1–S4 and S6, against c.
@@ -355,8 +374,7 @@ func (r *runner) scenarios(ctx context.Context, c *Client, routes map[string]boo
 		if !routes["jicoo"] {
 			r.note("S2 was not run: memberd does not mount Jicoo's DELETE /v1/organization_users/{userId}")
 		} else {
-			r.s2(ctx, c, r.res.S2, "S2")
-			r.res.S2HTTP = r.httpFloor(ctx, c, slices.Max(r.cfg.S2Levels), r.cfg.S2Requests)
+			r.s2(ctx, c, r.res.S2, "S2", true)
 		}
 	}
 	if scen["S3"] {
@@ -428,8 +446,17 @@ func (r *runner) s1(ctx context.Context, c *Client) *Summary {
 	return &s
 }
 
+// s3Blocks is how many blocks of each side S3 runs against the HTTP floor:
+// four, 5,000 checks a block at the default 20,000 (0.3 s on SQLite and
+// 0.7 s on PostgreSQL at the 18:09 run's rates), and as many floor
+// requests, so that the floor in all is as long as the one loop it was
+// before; an even number so that abba cancels a linear drift.
+const s3Blocks = 4
+
 // s3 checks access at S3Concurrency: half the members were removed by S2
-// (so the answer must be "no"), half are members picked at random.
+// (so the answer must be "no"), half are members picked at random. The
+// checks alternate in s3Blocks blocks with the no-op HTTP floor at the
+// same concurrency on the same server.
 func (r *runner) s3(ctx context.Context, c *Client) {
 	n := r.cfg.S3Checks
 	type check struct{ member, resource int64 }
@@ -451,26 +478,26 @@ func (r *runner) s3(ctx context.Context, c *Client) {
 		res := 1 + (int(g)*sh.GroupGrants+m%sh.GroupGrants)%sh.Resources
 		checks[i] = check{r.d.MemberID(m), int64(res)}
 	}
-	r.res.S3HTTP = r.httpFloor(ctx, c, r.cfg.S3Concurrency, n)
+	parts := chunks(checks, s3Blocks)
 	var mu sync.Mutex
 	allowed := 0
-	s, err := r.loop(ctx, r.cfg.S3Concurrency, n, func(ctx context.Context, i int) (int, error) {
-		ok, err := c.Access(ctx, checks[i].member, checks[i].resource)
-		if ok {
-			mu.Lock()
-			allowed++
-			mu.Unlock()
-		}
-		return 1, err
-	})
-	r.res.S3 = &s
-	if s.N > 0 {
-		r.res.S3Allowed = float64(allowed) / float64(s.N)
+	alt := r.alternate(ctx, "S3", s3Blocks,
+		side{"checks", r.cfg.S3Concurrency, func(k int) int { return len(parts[k]) }, func(ctx context.Context, k, i int) (int, error) {
+			ok, err := c.Access(ctx, parts[k][i].member, parts[k][i].resource)
+			if ok {
+				mu.Lock()
+				allowed++
+				mu.Unlock()
+			}
+			return 1, err
+		}},
+		httpFloorSide(c, r.cfg.S3Concurrency, len(parts[0])))
+	r.res.S3, r.res.S3HTTP, r.res.S3Order = &alt.A, &alt.B, alt.Order
+	if alt.A.N > 0 {
+		r.res.S3Allowed = float64(allowed) / float64(alt.A.N)
 	}
-	r.logf("S3: %s (%.0f%% allowed)", s, 100*r.res.S3Allowed)
-	if err != nil {
-		r.fail("S3: %v", err)
-	}
+	r.logf("S3: %s (%.0f%% allowed); HTTP floor (GET /healthz) %s; %.0f%% of the floor, p99 %.2f×", alt.A, 100*r.res.S3Allowed, alt.B,
+		100*alt.A.Rate()/max(alt.B.Rate(), 1), float64(alt.A.P99)/float64(max(alt.B.P99, 1)))
 }
 
 // s4 previews the offboarding of an S4 member S4DryRuns times, then

@@ -1,52 +1,9 @@
 package bench
 
 import (
-	"slices"
-	"strings"
 	"testing"
 	"time"
 )
-
-func TestABBA(t *testing.T) {
-	show := func(order []bool) string {
-		var b strings.Builder
-		for _, scim := range order {
-			if scim {
-				b.WriteByte('S')
-			} else {
-				b.WriteByte('N')
-			}
-		}
-		return b.String()
-	}
-	for perSide, want := range map[int]string{1: "SN", 2: "SNNS", 3: "SNNSSN", 4: "SNNSSNNS"} {
-		if got := show(abba(perSide)); got != want {
-			t.Errorf("abba(%d) = %s, want %s", perSide, got, want)
-		}
-	}
-	// With an even number of blocks a side, a linear drift (block i costs
-	// i) adds the same to both sides.
-	for _, perSide := range []int{2, 4, 6} {
-		sum := map[bool]int{}
-		for i, scim := range abba(perSide) {
-			sum[scim] += i
-		}
-		if sum[true] != sum[false] {
-			t.Errorf("abba(%d): block positions sum to %d for SCIM and %d for native", perSide, sum[true], sum[false])
-		}
-	}
-}
-
-func TestBlocks(t *testing.T) {
-	for _, c := range []struct {
-		n, k int
-		want []int
-	}{{10000, 2, []int{5000, 5000}}, {10001, 2, []int{5001, 5000}}, {7, 3, []int{3, 2, 2}}, {1, 2, []int{1, 0}}} {
-		if got := blocks(c.n, c.k); !slices.Equal(got, c.want) {
-			t.Errorf("blocks(%d, %d) = %v, want %v", c.n, c.k, got, c.want)
-		}
-	}
-}
 
 func TestCombine(t *testing.T) {
 	ms := time.Millisecond
