@@ -52,7 +52,10 @@ type Engine struct {
 	// checkpoint writes the log a load left behind into the database
 	// files (SQLite's WAL, PostgreSQL's checkpoint).
 	checkpoint func(ctx context.Context) error
-	close      func() error
+	// prepareS1, if set, brings the database to the state each S1
+	// measurement starts from, and says what it did.
+	prepareS1 func(ctx context.Context) (string, error)
+	close     func() error
 }
 
 // Settle makes what a load wrote durable and idle before a measurement:
@@ -330,6 +333,7 @@ func OpenPostgres(ctx context.Context) (*Engine, error) {
 		_, err := st.Pool().Exec(ctx, "CHECKPOINT")
 		return err
 	}
+	e.prepareS1 = func(ctx context.Context) (string, error) { return settlePostgres(ctx, st.Pool()) }
 	e.inTx = func(ctx context.Context, fn func(sqlstore.Conn) error) error {
 		return st.UpdatePgx(ctx, func(tx pgx.Tx, _ membership.Tx) error { return fn(pgConn{tx}) })
 	}

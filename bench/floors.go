@@ -171,6 +171,7 @@ func (r *runner) floorsAndPlans(ctx context.Context) error {
 		if err := r.settleS1(ctx); err != nil {
 			return err
 		}
+		stop := r.watchPG(ctx, "S1 store floor")
 		s, err := r.loop(ctx, 1, len(batches), func(ctx context.Context, i int) (int, error) {
 			res, err := svc.RemoveBatch(membership.WithReportDiscarded(ctx), r.d.Actor("highq"), r.siteBatch(batches[i]))
 			if err == nil && res.Removed != len(batches[i]) {
@@ -178,6 +179,7 @@ func (r *runner) floorsAndPlans(ctx context.Context) error {
 			}
 			return len(batches[i]), err
 		})
+		stop()
 		r.res.StoreS1 = &s
 		r.logf("store floor S1: %.0f removals/s (%s)", s.ItemRate(), s)
 		if err != nil {
@@ -201,9 +203,11 @@ func (r *runner) floorsAndPlans(ctx context.Context) error {
 			return err
 		}
 		svc = membership.NewService(r.e.Store, membership.DefaultConfig())
+		stop = r.watchPG(ctx, "S1 raw floor")
 		raw, err := r.loop(ctx, 1, len(batches), func(ctx context.Context, i int) (int, error) {
 			return len(batches[i]), r.e.Replay(ctx, recorded[i])
 		})
+		stop()
 		r.res.RawS1 = &raw
 		r.logf("raw-SQL floor S1: %.0f removals/s (%s, %d statements a batch)", raw.ItemRate(), raw, len(recorded[0]))
 		if err != nil {
@@ -374,7 +378,16 @@ func (r *runner) coldCaches(ctx context.Context) error {
 // S1 over HTTP used to run right after the load (and S5), the floors
 // after every other scenario; interleaved batch by batch, memberd over
 // HTTP and the same core call in-process were within noise of each other.
+// On PostgreSQL it first runs the engine's prepareS1 (settlePostgres), so
+// that the three also find the same pages in shared buffers.
 func (r *runner) settleS1(ctx context.Context) error {
+	if r.e.prepareS1 != nil {
+		did, err := r.e.prepareS1(ctx)
+		if err != nil {
+			return fmt.Errorf("prepare S1: %w", err)
+		}
+		r.logf("before S1: %s", did)
+	}
 	if err := r.e.Settle(ctx); err != nil {
 		return fmt.Errorf("settle before S1: %w", err)
 	}

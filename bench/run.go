@@ -436,9 +436,11 @@ func (r *runner) s1(ctx context.Context, c *Client) *Summary {
 		r.fail("S1: %v", err)
 		return nil
 	}
+	stop := r.watchPG(ctx, "S1 over HTTP")
 	s, err := r.loop(ctx, 1, n, func(ctx context.Context, i int) (int, error) {
 		return c.HighQRemove(ctx, r.d.siteID, batches[i])
 	})
+	stop()
 	r.logf("S1: %s, %.0f removals/s", s, s.ItemRate())
 	if err != nil {
 		r.fail("S1: %v", err)
