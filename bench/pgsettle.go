@@ -21,7 +21,10 @@ const autovacuumWait = 2 * time.Minute
 // floor's recording reads every page its replay touches. So first VACUUM
 // (ANALYZE), which sets the hint bits and visibility map of everything
 // loaded or changed since the last and leaves no table due for
-// autovacuum; then wait until no autovacuum worker runs; then read every
+// autovacuum (at 1M members, without it, autovacuum's insert-triggered
+// vacuums of every loaded table ran through all of S1 over HTTP in one
+// run, and had finished before the floors); then wait until no
+// autovacuum worker runs; then read every
 // table and index of the schema into shared buffers (pg_prewarm) when
 // they fit in three quarters of them. It says what it did.
 func settlePostgres(ctx context.Context, pool *pgxpool.Pool) (string, error) {

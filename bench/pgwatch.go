@@ -13,10 +13,13 @@ import (
 // measurement's database state from another's: at 1M members, before
 // settlePostgres, S1 over HTTP (right after the load and S5) read 2.0
 // blocks a removal from outside shared buffers, the floors (after S2 and
-// S3) 0.6 and 0.1.
+// S3) 0.6 and 0.1; in another such run autovacuum vacuumed the loaded
+// tables through S1 over HTTP, which then read 9.8 blocks a removal
+// (727 ms of reads) and wrote twice the WAL records of the floors.
 type pgCounters struct {
 	walRecords, walFPI, walBytes          int64
 	blksRead, blksHit                     int64
+	readTime                              float64 // ms spent reading blocks (track_io_timing)
 	bufCheckpoint, bufClean, bufBackend   int64
 	checkpoints                           int64
 	autovacuums, autoanalyzes, deadTuples int64
@@ -25,13 +28,13 @@ type pgCounters struct {
 func readPGCounters(ctx context.Context, c *pgx.Conn) (pgCounters, error) {
 	var p pgCounters
 	err := c.QueryRow(ctx, `SELECT w.wal_records, w.wal_fpi, w.wal_bytes::bigint,
-		d.blks_read, d.blks_hit,
+		d.blks_read, d.blks_hit, d.blk_read_time,
 		b.buffers_checkpoint, b.buffers_clean, b.buffers_backend, b.checkpoints_timed + b.checkpoints_req,
 		(SELECT coalesce(sum(autovacuum_count), 0)::bigint FROM pg_stat_user_tables),
 		(SELECT coalesce(sum(autoanalyze_count), 0)::bigint FROM pg_stat_user_tables),
 		(SELECT coalesce(sum(n_dead_tup), 0)::bigint FROM pg_stat_user_tables)
 		FROM pg_stat_wal w, pg_stat_database d, pg_stat_bgwriter b WHERE d.datname = current_database()`).Scan(
-		&p.walRecords, &p.walFPI, &p.walBytes, &p.blksRead, &p.blksHit,
+		&p.walRecords, &p.walFPI, &p.walBytes, &p.blksRead, &p.blksHit, &p.readTime,
 		&p.bufCheckpoint, &p.bufClean, &p.bufBackend, &p.checkpoints, &p.autovacuums, &p.autoanalyzes, &p.deadTuples)
 	return p, err
 }
@@ -110,9 +113,9 @@ func (r *runner) watchPG(ctx context.Context, label string) func() {
 		for q := range seen {
 			qs = append(qs, q)
 		}
-		r.logf("watch %s: WAL %d records %d FPI %d KB; blocks read %d hit %d; buffers written by checkpoint %d bgwriter %d backends %d; checkpoints %d; autovacuums %d autoanalyzes %d; dead tuples %d→%d; autovacuum worker busy in %d of %d samples: %s",
+		r.logf("watch %s: WAL %d records %d FPI %d KB; blocks read %d (%.0f ms) hit %d; buffers written by checkpoint %d bgwriter %d backends %d; checkpoints %d; autovacuums %d autoanalyzes %d; dead tuples %d→%d; autovacuum worker busy in %d of %d samples: %s",
 			label, after.walRecords-before.walRecords, after.walFPI-before.walFPI, (after.walBytes-before.walBytes)>>10,
-			after.blksRead-before.blksRead, after.blksHit-before.blksHit,
+			after.blksRead-before.blksRead, after.readTime-before.readTime, after.blksHit-before.blksHit,
 			after.bufCheckpoint-before.bufCheckpoint, after.bufClean-before.bufClean, after.bufBackend-before.bufBackend,
 			after.checkpoints-before.checkpoints, after.autovacuums-before.autovacuums, after.autoanalyzes-before.autoanalyzes,
 			before.deadTuples, after.deadTuples, busy, samples, strings.Join(qs, " | "))
