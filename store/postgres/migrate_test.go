@@ -3,9 +3,11 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"maps"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
 
 	"github.com/memberd/memberd/internal/pgtest"
@@ -91,20 +93,61 @@ func migratedDB(t *testing.T) *sql.DB {
 }
 
 // TestGroupMemberIndexMigration checks migration 00013: the member index
-// of group_members no longer holds status and the table keeps half of
-// each page free, so a removal's UPDATE of status can be HOT.
+// of group_members no longer holds status, so a removal's UPDATE of
+// status can be HOT (the room for it on the page: 00018).
 func TestGroupMemberIndexMigration(t *testing.T) {
 	db := migratedDB(t)
-	var def, opts string
-	if err := db.QueryRow(`SELECT pg_get_indexdef('group_members_member'::regclass),
-		COALESCE(array_to_string(reloptions, ','), '') FROM pg_class WHERE relname = 'group_members'`).Scan(&def, &opts); err != nil {
+	var def string
+	if err := db.QueryRow(`SELECT pg_get_indexdef('group_members_member'::regclass)`).Scan(&def); err != nil {
 		t.Fatal(err)
 	}
 	if want := "CREATE INDEX group_members_member ON public.group_members USING btree (member_id)"; def != want {
 		t.Errorf("index: %s, want %s", def, want)
 	}
-	if opts != "fillfactor=50" {
-		t.Errorf("group_members options %q, want fillfactor=50", opts)
+}
+
+// TestOffboardFillfactorMigration checks migration 00018: a member's
+// space and group memberships, written together so that they fill their
+// pages, are all ended by HOT updates, which write no index entry. At
+// the fillfactor of 00004 and 00013 some of each page's rows found no
+// room for their new version.
+func TestOffboardFillfactorMigration(t *testing.T) {
+	db := migratedDB(t)
+	for _, q := range []string{
+		`INSERT INTO organizations (uuid, name, created_at) VALUES ('o1', 'o1', 0)`,
+		`INSERT INTO users (uuid, email, created_at) VALUES ('u1', 'u1@example.com', 0)`,
+		`INSERT INTO members (uuid, org_id, user_id, role, status, created_at, updated_at)
+			SELECT 'm1', o.id, u.id, 'member', 'active', 0, 0 FROM organizations o, users u`,
+		`INSERT INTO spaces (uuid, org_id, name, created_at) SELECT 's' || i, o.id, 's', 0 FROM organizations o, generate_series(1, 300) i`,
+		`INSERT INTO space_members (uuid, org_id, space_id, member_id, status, added_by, created_at)
+			SELECT gen_random_uuid()::text, s.org_id, s.id, m.id, 'active', m.id, 0 FROM spaces s, members m ORDER BY s.id`,
+		`INSERT INTO user_groups (uuid, org_id, name, created_at) SELECT 'g' || i, o.id, 'g', 0 FROM organizations o, generate_series(1, 300) i`,
+		`INSERT INTO group_members (org_id, group_id, member_id, status, added_by, created_at)
+			SELECT g.org_id, g.id, m.id, 'active', m.id, 0 FROM user_groups g, members m ORDER BY g.id`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	for _, table := range []string{"space_members", "group_members"} {
+		// As the offboarding ends them (deactivatedStmt).
+		if _, err := tx.Exec(`UPDATE ` + table + ` SET status = 'removed', removed_at = 1765000000000, cause = 'member_removed'
+			WHERE org_id = (SELECT id FROM organizations) AND member_id = (SELECT id FROM members) AND status = 'active'`); err != nil {
+			t.Fatal(err)
+		}
+		var updated, hot int
+		if err := tx.QueryRow(`SELECT pg_stat_get_xact_tuples_updated($1::regclass), pg_stat_get_xact_tuples_hot_updated($1::regclass)`,
+			table).Scan(&updated, &hot); err != nil {
+			t.Fatal(err)
+		}
+		if updated != 300 || hot != updated {
+			t.Errorf("%s: %d HOT updates of %d, want all of 300", table, hot, updated)
+		}
 	}
 }
 
@@ -213,4 +256,95 @@ func TestConfigVersionsMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	moved("o1", "policy created after a rollback")
+}
+
+// TestForeignKeyTriggersMigration checks migration 00018's triggers,
+// which keep the foreign keys of grants, space_members, group_members and
+// space_member_roles: a key that names no row is refused whatever the
+// writer (one row or many, INSERT or UPDATE of a key), a referenced row
+// cannot be deleted, renumbered or truncated away, and the changes
+// memberd makes still go through.
+func TestForeignKeyTriggersMigration(t *testing.T) {
+	db := migratedDB(t)
+	for _, q := range []string{
+		`INSERT INTO organizations (uuid, name, created_at) VALUES ('o1', 'o1', 0)`,
+		`INSERT INTO users (uuid, email, created_at) VALUES ('u1', 'u1@example.com', 0), ('u2', 'u2@example.com', 0)`,
+		`INSERT INTO members (uuid, org_id, user_id, role, status, created_at, updated_at)
+			SELECT 'm' || u.id, o.id, u.id, 'member', 'active', 0, 0 FROM organizations o, users u ORDER BY u.id`,
+		`INSERT INTO spaces (uuid, org_id, name, created_at) SELECT 's1', id, 's1', 0 FROM organizations`,
+		`INSERT INTO user_groups (uuid, org_id, name, created_at) SELECT 'g1', id, 'g1', 0 FROM organizations`,
+		`INSERT INTO resources (uuid, org_id, kind, name, created_at) SELECT 'r1', id, 'desk', 'r1', 0 FROM organizations`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	// m1 holds a grant, a space membership with a role and a group
+	// membership; m2 holds nothing.
+	const (
+		org    = `(SELECT id FROM organizations)`
+		m1     = `(SELECT id FROM members WHERE uuid = 'm1')`
+		m2     = `(SELECT id FROM members WHERE uuid = 'm2')`
+		space  = `(SELECT id FROM spaces)`
+		group  = `(SELECT id FROM user_groups)`
+		res    = `(SELECT id FROM resources)`
+		absent = `424242`
+	)
+	ok := []string{
+		`INSERT INTO grants (uuid, org_id, resource_id, member_id, status, created_at) VALUES ('gr1', ` + org + `, ` + res + `, ` + m1 + `, 'active', 0)`,
+		`INSERT INTO grants (uuid, org_id, resource_id, group_id, status, created_at) VALUES ('gr2', ` + org + `, ` + res + `, ` + group + `, 'active', 0)`,
+		`INSERT INTO space_members (uuid, org_id, space_id, member_id, status, added_by, created_at) VALUES ('sm1', ` + org + `, ` + space + `, ` + m1 + `, 'active', NULL, 0)`,
+		`INSERT INTO space_member_roles (space_member_id, role, granted_at) SELECT id, 'viewer', 0 FROM space_members`,
+		`INSERT INTO group_members (org_id, group_id, member_id, status, added_by, created_at) VALUES (` + org + `, ` + group + `, ` + m1 + `, 'active', ` + m1 + `, 0)`,
+		// An offboarding names no key column.
+		`UPDATE grants SET status = 'removed', revoked_at = 1, cause = 'member_removed' WHERE member_id = ` + m1,
+		`UPDATE space_members SET status = 'removed', removed_at = 1, cause = 'member_removed' WHERE member_id = ` + m1,
+		`UPDATE group_members SET status = 'removed', removed_at = 1, cause = 'member_removed' WHERE member_id = ` + m1,
+		// A re-added membership names added_by, with a member that exists.
+		`UPDATE space_members SET status = 'active', removed_at = NULL, cause = NULL, added_by = ` + m2 + ` WHERE member_id = ` + m1,
+		`UPDATE members SET status = 'removed', removed_at = 1, removed_by = ` + m2 + ` WHERE id = ` + m1,
+	}
+	for _, q := range ok {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	refused := []string{
+		`INSERT INTO grants (uuid, org_id, resource_id, member_id, status, created_at) VALUES ('x', ` + org + `, ` + res + `, ` + absent + `, 'active', 0)`,
+		`INSERT INTO grants (uuid, org_id, resource_id, group_id, status, created_at) VALUES ('x', ` + org + `, ` + res + `, ` + absent + `, 'active', 0)`,
+		`INSERT INTO grants (uuid, org_id, resource_id, member_id, status, created_at) VALUES ('x', ` + org + `, ` + absent + `, ` + m1 + `, 'active', 0)`,
+		`INSERT INTO grants (uuid, org_id, resource_id, member_id, status, created_at) VALUES ('x', ` + absent + `, ` + res + `, ` + m1 + `, 'active', 0)`,
+		// One bad row among good ones.
+		`INSERT INTO grants (uuid, org_id, resource_id, member_id, status, created_at)
+			SELECT 'x' || i, ` + org + `, ` + res + `, CASE WHEN i = 50 THEN ` + absent + ` ELSE ` + m2 + ` END, 'active', 0 FROM generate_series(1, 100) i`,
+		`INSERT INTO space_members (uuid, org_id, space_id, member_id, status, created_at) VALUES ('x', ` + org + `, ` + absent + `, ` + m2 + `, 'active', 0)`,
+		`INSERT INTO space_members (uuid, org_id, space_id, member_id, status, created_at) VALUES ('x', ` + org + `, ` + space + `, ` + absent + `, 'active', 0)`,
+		`INSERT INTO space_members (uuid, org_id, space_id, member_id, status, added_by, created_at) VALUES ('x', ` + org + `, ` + space + `, ` + m2 + `, 'active', ` + absent + `, 0)`,
+		`INSERT INTO space_member_roles (space_member_id, role, granted_at) VALUES (` + absent + `, 'viewer', 0)`,
+		`INSERT INTO group_members (org_id, group_id, member_id, status, created_at) VALUES (` + org + `, ` + absent + `, ` + m2 + `, 'active', 0)`,
+		`INSERT INTO group_members (org_id, group_id, member_id, status, added_by, created_at) VALUES (` + org + `, ` + group + `, ` + m2 + `, 'active', ` + absent + `, 0)`,
+		`UPDATE grants SET member_id = ` + absent + ` WHERE member_id = ` + m1,
+		`UPDATE grants SET group_id = ` + absent + ` WHERE group_id IS NOT NULL`,
+		`UPDATE space_members SET added_by = ` + absent,
+		`UPDATE space_member_roles SET space_member_id = ` + absent,
+		`UPDATE group_members SET member_id = ` + absent,
+		`DELETE FROM members WHERE id = ` + m1,
+		`UPDATE members SET id = ` + absent + ` WHERE id = ` + m1,
+		`DELETE FROM resources`,
+		`DELETE FROM user_groups`,
+		`DELETE FROM spaces`,
+		`DELETE FROM space_members`,
+		`TRUNCATE space_members`,
+	}
+	for _, q := range refused {
+		_, err := db.Exec(q)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "23503" {
+			t.Errorf("%s: got %v, want a foreign key violation (23503)", q, err)
+		}
+	}
+	// An unreferenced row may still go, as under the constraints.
+	if _, err := db.Exec(`DELETE FROM user_groups WHERE id <> ` + group); err != nil {
+		t.Errorf("delete of no referenced group: %v", err)
+	}
 }
