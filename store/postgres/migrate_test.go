@@ -3,11 +3,9 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"maps"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
 
 	"github.com/memberd/memberd/internal/pgtest"
@@ -256,95 +254,4 @@ func TestConfigVersionsMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	moved("o1", "policy created after a rollback")
-}
-
-// TestForeignKeyTriggersMigration checks migration 00018's triggers,
-// which keep the foreign keys of grants, space_members, group_members and
-// space_member_roles: a key that names no row is refused whatever the
-// writer (one row or many, INSERT or UPDATE of a key), a referenced row
-// cannot be deleted, renumbered or truncated away, and the changes
-// memberd makes still go through.
-func TestForeignKeyTriggersMigration(t *testing.T) {
-	db := migratedDB(t)
-	for _, q := range []string{
-		`INSERT INTO organizations (uuid, name, created_at) VALUES ('o1', 'o1', 0)`,
-		`INSERT INTO users (uuid, email, created_at) VALUES ('u1', 'u1@example.com', 0), ('u2', 'u2@example.com', 0)`,
-		`INSERT INTO members (uuid, org_id, user_id, role, status, created_at, updated_at)
-			SELECT 'm' || u.id, o.id, u.id, 'member', 'active', 0, 0 FROM organizations o, users u ORDER BY u.id`,
-		`INSERT INTO spaces (uuid, org_id, name, created_at) SELECT 's1', id, 's1', 0 FROM organizations`,
-		`INSERT INTO user_groups (uuid, org_id, name, created_at) SELECT 'g1', id, 'g1', 0 FROM organizations`,
-		`INSERT INTO resources (uuid, org_id, kind, name, created_at) SELECT 'r1', id, 'desk', 'r1', 0 FROM organizations`,
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	// m1 holds a grant, a space membership with a role and a group
-	// membership; m2 holds nothing.
-	const (
-		org    = `(SELECT id FROM organizations)`
-		m1     = `(SELECT id FROM members WHERE uuid = 'm1')`
-		m2     = `(SELECT id FROM members WHERE uuid = 'm2')`
-		space  = `(SELECT id FROM spaces)`
-		group  = `(SELECT id FROM user_groups)`
-		res    = `(SELECT id FROM resources)`
-		absent = `424242`
-	)
-	ok := []string{
-		`INSERT INTO grants (uuid, org_id, resource_id, member_id, status, created_at) VALUES ('gr1', ` + org + `, ` + res + `, ` + m1 + `, 'active', 0)`,
-		`INSERT INTO grants (uuid, org_id, resource_id, group_id, status, created_at) VALUES ('gr2', ` + org + `, ` + res + `, ` + group + `, 'active', 0)`,
-		`INSERT INTO space_members (uuid, org_id, space_id, member_id, status, added_by, created_at) VALUES ('sm1', ` + org + `, ` + space + `, ` + m1 + `, 'active', NULL, 0)`,
-		`INSERT INTO space_member_roles (space_member_id, role, granted_at) SELECT id, 'viewer', 0 FROM space_members`,
-		`INSERT INTO group_members (org_id, group_id, member_id, status, added_by, created_at) VALUES (` + org + `, ` + group + `, ` + m1 + `, 'active', ` + m1 + `, 0)`,
-		// An offboarding names no key column.
-		`UPDATE grants SET status = 'removed', revoked_at = 1, cause = 'member_removed' WHERE member_id = ` + m1,
-		`UPDATE space_members SET status = 'removed', removed_at = 1, cause = 'member_removed' WHERE member_id = ` + m1,
-		`UPDATE group_members SET status = 'removed', removed_at = 1, cause = 'member_removed' WHERE member_id = ` + m1,
-		// A re-added membership names added_by, with a member that exists.
-		`UPDATE space_members SET status = 'active', removed_at = NULL, cause = NULL, added_by = ` + m2 + ` WHERE member_id = ` + m1,
-		`UPDATE members SET status = 'removed', removed_at = 1, removed_by = ` + m2 + ` WHERE id = ` + m1,
-	}
-	for _, q := range ok {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	refused := []string{
-		`INSERT INTO grants (uuid, org_id, resource_id, member_id, status, created_at) VALUES ('x', ` + org + `, ` + res + `, ` + absent + `, 'active', 0)`,
-		`INSERT INTO grants (uuid, org_id, resource_id, group_id, status, created_at) VALUES ('x', ` + org + `, ` + res + `, ` + absent + `, 'active', 0)`,
-		`INSERT INTO grants (uuid, org_id, resource_id, member_id, status, created_at) VALUES ('x', ` + org + `, ` + absent + `, ` + m1 + `, 'active', 0)`,
-		`INSERT INTO grants (uuid, org_id, resource_id, member_id, status, created_at) VALUES ('x', ` + absent + `, ` + res + `, ` + m1 + `, 'active', 0)`,
-		// One bad row among good ones.
-		`INSERT INTO grants (uuid, org_id, resource_id, member_id, status, created_at)
-			SELECT 'x' || i, ` + org + `, ` + res + `, CASE WHEN i = 50 THEN ` + absent + ` ELSE ` + m2 + ` END, 'active', 0 FROM generate_series(1, 100) i`,
-		`INSERT INTO space_members (uuid, org_id, space_id, member_id, status, created_at) VALUES ('x', ` + org + `, ` + absent + `, ` + m2 + `, 'active', 0)`,
-		`INSERT INTO space_members (uuid, org_id, space_id, member_id, status, created_at) VALUES ('x', ` + org + `, ` + space + `, ` + absent + `, 'active', 0)`,
-		`INSERT INTO space_members (uuid, org_id, space_id, member_id, status, added_by, created_at) VALUES ('x', ` + org + `, ` + space + `, ` + m2 + `, 'active', ` + absent + `, 0)`,
-		`INSERT INTO space_member_roles (space_member_id, role, granted_at) VALUES (` + absent + `, 'viewer', 0)`,
-		`INSERT INTO group_members (org_id, group_id, member_id, status, created_at) VALUES (` + org + `, ` + absent + `, ` + m2 + `, 'active', 0)`,
-		`INSERT INTO group_members (org_id, group_id, member_id, status, added_by, created_at) VALUES (` + org + `, ` + group + `, ` + m2 + `, 'active', ` + absent + `, 0)`,
-		`UPDATE grants SET member_id = ` + absent + ` WHERE member_id = ` + m1,
-		`UPDATE grants SET group_id = ` + absent + ` WHERE group_id IS NOT NULL`,
-		`UPDATE space_members SET added_by = ` + absent,
-		`UPDATE space_member_roles SET space_member_id = ` + absent,
-		`UPDATE group_members SET member_id = ` + absent,
-		`DELETE FROM members WHERE id = ` + m1,
-		`UPDATE members SET id = ` + absent + ` WHERE id = ` + m1,
-		`DELETE FROM resources`,
-		`DELETE FROM user_groups`,
-		`DELETE FROM spaces`,
-		`DELETE FROM space_members`,
-		`TRUNCATE space_members`,
-	}
-	for _, q := range refused {
-		_, err := db.Exec(q)
-		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) || pgErr.Code != "23503" {
-			t.Errorf("%s: got %v, want a foreign key violation (23503)", q, err)
-		}
-	}
-	// An unreferenced row may still go, as under the constraints.
-	if _, err := db.Exec(`DELETE FROM user_groups WHERE id <> ` + group); err != nil {
-		t.Errorf("delete of no referenced group: %v", err)
-	}
 }
