@@ -1,8 +1,10 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"os"
 	"sync"
 	"time"
@@ -55,7 +57,8 @@ type checkpointer struct {
 	db     *sql.DB
 	writer *sql.DB
 	wal    string
-	frame  int64 // bytes of a WAL frame, once read (by run only)
+	frame  int64    // bytes of a WAL frame, once read (by run only)
+	shm    *os.File // the wal-index, once opened (by run only)
 	sizes  checkpointSizes
 	stop   chan struct{}
 	once   sync.Once
@@ -92,13 +95,18 @@ func (c *checkpointer) run() {
 		}
 		size := fi.Size()
 		idle := last != nil && size == last.Size() && fi.ModTime().Equal(last.ModTime())
+		content, known := c.content()
 		switch {
 		case size > 0 && idle:
 			// Idle since the last look: TRUNCATE copies everything and
 			// empties the file, so an idle database is whole in its main
 			// file.
 			c.checkpoint(c.db, "TRUNCATE")
-		case size > c.sizes.checkpoint:
+		case known && content > c.sizes.restart:
+			c.checkpoint(c.writer, "RESTART")
+		case known && content > c.sizes.checkpoint:
+			c.checkpoint(c.db, "PASSIVE")
+		case !known && size > c.sizes.checkpoint:
 			// The file's size says how far the WAL once grew, not what it
 			// holds now, which the PASSIVE checkpoint reports.
 			if frames := c.passive(); frames*c.frameBytes() > c.sizes.restart {
@@ -108,6 +116,38 @@ func (c *checkpointer) run() {
 		last = fi
 	}
 }
+
+// content returns how many bytes of frames the WAL holds, read from the
+// wal-index header in the -shm file (https://sqlite.org/walformat.html):
+// after a restart the WAL's file keeps its size, so its size no longer
+// says it. The header is kept twice; a look that finds the copies
+// differing (a commit was writing it) or an unknown version knows nothing.
+func (c *checkpointer) content() (int64, bool) {
+	if c.shm == nil {
+		f, err := os.Open(c.wal[:len(c.wal)-len("-wal")] + "-shm")
+		if err != nil {
+			return 0, false
+		}
+		c.shm = f
+	}
+	var h [2 * walIndexHeader]byte
+	if _, err := c.shm.ReadAt(h[:], 0); err != nil {
+		return 0, false
+	}
+	if !bytes.Equal(h[:walIndexHeader], h[walIndexHeader:]) {
+		return 0, false
+	}
+	ne := binary.NativeEndian
+	if ne.Uint32(h[0:]) != walIndexVersion || h[12] != 1 {
+		return 0, false
+	}
+	sz := uint32(ne.Uint16(h[14:]))
+	page := int64(sz&0xfe00) + int64(sz&1)<<16
+	return int64(ne.Uint32(h[16:])) * (page + walFrameHeader), true
+}
+
+// The wal-index header: its size, and the version of its format.
+const walIndexHeader, walIndexVersion = 48, 3007000
 
 // passive runs a PASSIVE checkpoint on the checkpointer's connection and
 // returns how many frames the WAL holds (0 when it could not tell).
@@ -149,5 +189,8 @@ func (c *checkpointer) checkpoint(db *sql.DB, mode string) {
 func (c *checkpointer) close() error {
 	c.once.Do(func() { close(c.stop) })
 	c.done.Wait()
+	if c.shm != nil {
+		c.shm.Close()
+	}
 	return c.db.Close()
 }
