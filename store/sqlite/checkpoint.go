@@ -1,8 +1,10 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"os"
 	"sync"
 	"time"
@@ -13,42 +15,64 @@ import (
 // committing call (6.6% of a removal's CPU when it did); a goroutine on a
 // connection of its own does it instead.
 const (
-	// checkpointEvery is how often the checkpointer looks at the WAL's size.
+	// checkpointEvery is how often the checkpointer looks at the WAL.
 	checkpointEvery = 50 * time.Millisecond
 	// checkpointBytes is the WAL size above which it checkpoints while
 	// the writer keeps committing (PASSIVE: it never blocks the writer or
 	// a reader, and copies what no reader still needs).
 	checkpointBytes = 4 << 20
-	// truncateBytes is the WAL size at which it stops waiting for a
+	// restartBytes is the WAL content at which it stops waiting for a
 	// PASSIVE checkpoint to catch up. Under a steady stream of commits a
 	// PASSIVE checkpoint never finds the WAL wholly copied when the next
-	// transaction begins, so the WAL is never restarted and would grow
-	// without end. A TRUNCATE from another connection would starve, its
-	// busy handler polling while the writer takes the lock back after each
-	// commit; so it queues on the writer's pool instead, between two
-	// transactions, and the writer waits for that copy once per
-	// truncateBytes of WAL, not in every commit.
-	truncateBytes = 16 << 20
+	// transaction begins, so SQLite never starts the WAL over and it
+	// would grow without end. A checkpoint that waits for that from
+	// another connection would starve, its busy handler polling while the
+	// writer takes the lock back after each commit; so it queues on the
+	// writer's pool instead, between two transactions, and the writer
+	// waits for that copy once per restartBytes of WAL, not in every
+	// commit.
+	//
+	// That checkpoint is a RESTART, not a TRUNCATE: the next transaction
+	// writes the WAL from its start again, over blocks the file already
+	// has. Truncated, the file grew again under every commit, and an
+	// fdatasync that also allocates blocks costs a journal commit: on this
+	// machine's ext4, 1.0 ms against 0.26 ms for a commit of 10 pages, 6.0
+	// against 4.8 ms for 600 (medians of 20 rounds of 20).
+	restartBytes = 16 << 20
 )
+
+// checkpointSizes are the checkpointer's thresholds: checkpointBytes and
+// restartBytes, smaller in tests.
+type checkpointSizes struct{ checkpoint, restart int64 }
+
+var defaultCheckpointSizes = checkpointSizes{checkpoint: checkpointBytes, restart: restartBytes}
+
+// withCheckpointSizes sets the checkpointer's thresholds (tests only).
+func withCheckpointSizes(checkpoint, restart int64) Option {
+	return func(o *options) { o.checkpoint = checkpointSizes{checkpoint: checkpoint, restart: restart} }
+}
 
 // checkpointer keeps the WAL short from outside the writer.
 type checkpointer struct {
 	db     *sql.DB
 	writer *sql.DB
 	wal    string
+	frame  int64    // bytes of a WAL frame, once read (by run only)
+	shm    *os.File // the wal-index, once opened (by run only)
+	sizes  checkpointSizes
 	stop   chan struct{}
 	once   sync.Once
 	done   sync.WaitGroup
 }
 
 // startCheckpointer opens its connection to path and starts it.
-func startCheckpointer(path string, writer *sql.DB) (*checkpointer, error) {
+func startCheckpointer(path string, writer *sql.DB, sizes checkpointSizes) (*checkpointer, error) {
 	db, err := sql.Open(driverName, dsn(path))
 	if err != nil {
 		return nil, err
 	}
 	db.SetMaxOpenConns(1)
-	c := &checkpointer{db: db, writer: writer, wal: path + "-wal", stop: make(chan struct{})}
+	c := &checkpointer{db: db, writer: writer, wal: path + "-wal", sizes: sizes, stop: make(chan struct{})}
 	c.done.Add(1)
 	go c.run()
 	return c, nil
@@ -71,20 +95,86 @@ func (c *checkpointer) run() {
 		}
 		size := fi.Size()
 		idle := last != nil && size == last.Size() && fi.ModTime().Equal(last.ModTime())
+		content, known := c.content()
 		switch {
 		case size > 0 && idle:
 			// Idle since the last look: TRUNCATE copies everything and
 			// empties the file, so an idle database is whole in its main
 			// file.
 			c.checkpoint(c.db, "TRUNCATE")
-		case size > truncateBytes:
-			c.checkpoint(c.writer, "TRUNCATE")
-		case size > checkpointBytes:
+		case known && content > c.sizes.restart:
+			c.checkpoint(c.writer, "RESTART")
+		case known && content > c.sizes.checkpoint:
 			c.checkpoint(c.db, "PASSIVE")
+		case !known && size > c.sizes.checkpoint:
+			// The file's size says how far the WAL once grew, not what it
+			// holds now, which the PASSIVE checkpoint reports.
+			if frames := c.passive(); frames*c.frameBytes() > c.sizes.restart {
+				c.checkpoint(c.writer, "RESTART")
+			}
 		}
 		last = fi
 	}
 }
+
+// content returns how many bytes of frames the WAL holds, read from the
+// wal-index header in the -shm file (https://sqlite.org/walformat.html):
+// after a restart the WAL's file keeps its size, so its size no longer
+// says it. The header is kept twice; a look that finds the copies
+// differing (a commit was writing it) or an unknown version knows nothing.
+func (c *checkpointer) content() (int64, bool) {
+	if c.shm == nil {
+		f, err := os.Open(c.wal[:len(c.wal)-len("-wal")] + "-shm")
+		if err != nil {
+			return 0, false
+		}
+		c.shm = f
+	}
+	var h [2 * walIndexHeader]byte
+	if _, err := c.shm.ReadAt(h[:], 0); err != nil {
+		return 0, false
+	}
+	if !bytes.Equal(h[:walIndexHeader], h[walIndexHeader:]) {
+		return 0, false
+	}
+	ne := binary.NativeEndian
+	if ne.Uint32(h[0:]) != walIndexVersion || h[12] != 1 {
+		return 0, false
+	}
+	sz := uint32(ne.Uint16(h[14:]))
+	page := int64(sz&0xfe00) + int64(sz&1)<<16
+	return int64(ne.Uint32(h[16:])) * (page + walFrameHeader), true
+}
+
+// The wal-index header: its size, and the version of its format.
+const walIndexHeader, walIndexVersion = 48, 3007000
+
+// passive runs a PASSIVE checkpoint on the checkpointer's connection and
+// returns how many frames the WAL holds (0 when it could not tell).
+func (c *checkpointer) passive() int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var busy, frames, copied int64
+	if err := c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
+		return 0
+	}
+	return max(frames, 0)
+}
+
+// frameBytes is the size of one WAL frame: a page and its header.
+func (c *checkpointer) frameBytes() int64 {
+	if c.frame == 0 {
+		var page int64
+		if err := c.db.QueryRow("PRAGMA page_size").Scan(&page); err != nil || page <= 0 {
+			return 4096 + walFrameHeader
+		}
+		c.frame = page + walFrameHeader
+	}
+	return c.frame
+}
+
+// walFrameHeader is the size of a WAL frame's header.
+const walFrameHeader = 24
 
 func (c *checkpointer) checkpoint(db *sql.DB, mode string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -99,5 +189,8 @@ func (c *checkpointer) checkpoint(db *sql.DB, mode string) {
 func (c *checkpointer) close() error {
 	c.once.Do(func() { close(c.stop) })
 	c.done.Wait()
+	if c.shm != nil {
+		c.shm.Close()
+	}
 	return c.db.Close()
 }

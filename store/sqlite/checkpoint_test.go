@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,16 +33,7 @@ func TestCheckpointBoundsWAL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	svc := membership.NewService(st, membership.DefaultConfig())
-	b, err := svc.CreateOrganization(ctx, membership.BootstrapRequest{OrgName: "Acme", OwnerEmail: "owner@acme.test", OwnerName: "Owner"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := svc.Authenticate(ctx, b.Secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := membership.Actor{OrgID: p.Credential.OrgID, MemberID: p.Member.ID, CredentialID: p.Credential.ID, Scopes: p.Credential.Scopes, Interface: "test", Member: p.Member}
+	svc, a := checkpointOrg(t, st)
 	var maxWAL, removed atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -59,9 +51,127 @@ func TestCheckpointBoundsWAL(t *testing.T) {
 			}
 		}
 	}()
-	deadline := time.Now().Add(2 * time.Second)
+	removed.Store(churn(t, svc, a, 8, 2*time.Second))
+	time.Sleep(time.Second) // idle: the checkpointer truncates the WAL
+	close(stop)
+	wg.Wait()
+	t.Logf("%d removals; largest WAL %d KiB", removed.Load(), maxWAL.Load()>>10)
+	if maxWAL.Load() > walBound {
+		t.Errorf("largest WAL: got %d bytes, want at most %d", maxWAL.Load(), walBound)
+	}
+	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() != 0 {
+		t.Errorf("idle WAL: got %d bytes, want 0", fi.Size())
+	}
+}
+
+// TestCheckpointRestartsWALInPlace drives the WAL past the checkpointer's
+// restart threshold several times and checks that each time the writer
+// started it over in the same file, keeping its blocks, instead of
+// truncating it: a commit that also allocates the file's blocks makes its
+// fdatasync a journal commit.
+func TestCheckpointRestartsWALInPlace(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "memberd.db")
+	const restart = 1 << 20
+	st, err := sqlite.Open(ctx, path, sqlite.WithCheckpointSizes(restart/4, restart))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc, a := checkpointOrg(t, st)
+	// The WAL header's checkpoint sequence number (bytes 12-15) changes
+	// each time the WAL is started over.
+	header := func() (seq uint32, size int64, ok bool) {
+		f, err := os.Open(path + "-wal")
+		if err != nil {
+			return 0, 0, false
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return 0, 0, false
+		}
+		var h [16]byte
+		if _, err := f.ReadAt(h[:], 0); err != nil {
+			return 0, fi.Size(), false
+		}
+		return binary.BigEndian.Uint32(h[12:]), fi.Size(), true
+	}
+	var inPlace, truncated int
+	var maxWAL int64
+	stop := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		lastSeq, lastSize, known := header()
+		shrunk := false
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			seq, size, ok := header()
+			if size < lastSize {
+				shrunk = true
+				truncated++
+			}
+			maxWAL = max(maxWAL, size)
+			lastSize = size
+			if !ok {
+				continue
+			}
+			if known && seq != lastSeq {
+				if !shrunk {
+					inPlace++
+				}
+				shrunk = false
+			}
+			lastSeq, known = seq, true
+		}
+	}()
+	churn(t, svc, a, 4, 3*time.Second)
+	close(stop)
+	<-watched
+	t.Logf("WAL started over in place %d times, shrunk %d times; largest %d KiB", inPlace, truncated, maxWAL>>10)
+	if inPlace < 2 {
+		t.Errorf("WAL started over in place: got %d times, want at least 2", inPlace)
+	}
+	if inPlace <= truncated {
+		t.Errorf("WAL shrunk %d times under load, started over in place %d times: want mostly in place", truncated, inPlace)
+	}
+	if maxWAL > 16*restart {
+		t.Errorf("largest WAL: got %d bytes, want at most %d", maxWAL, 16*restart)
+	}
+}
+
+// checkpointOrg creates an organization on st and returns the service and
+// its owner acting on it.
+func checkpointOrg(t *testing.T, st membership.Store) (*membership.Service, membership.Actor) {
+	t.Helper()
+	ctx := context.Background()
+	svc := membership.NewService(st, membership.DefaultConfig())
+	b, err := svc.CreateOrganization(ctx, membership.BootstrapRequest{OrgName: "Acme", OwnerEmail: "owner@acme.test", OwnerName: "Owner"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := svc.Authenticate(ctx, b.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := membership.Actor{OrgID: p.Credential.OrgID, MemberID: p.Member.ID, CredentialID: p.Credential.ID, Scopes: p.Credential.Scopes, Interface: "test", Member: p.Member}
+	return svc, a
+}
+
+// churn adds and removes members from workers goroutines for d and
+// returns how many it removed.
+func churn(t *testing.T, svc *membership.Service, a membership.Actor, workers int, d time.Duration) int64 {
+	t.Helper()
+	ctx := context.Background()
+	var removed atomic.Int64
+	deadline := time.Now().Add(d)
 	var load sync.WaitGroup
-	for g := range 8 {
+	for g := range workers {
 		load.Add(1)
 		go func() {
 			defer load.Done()
@@ -80,14 +190,5 @@ func TestCheckpointBoundsWAL(t *testing.T) {
 		}()
 	}
 	load.Wait()
-	time.Sleep(time.Second) // idle: the checkpointer truncates the WAL
-	close(stop)
-	wg.Wait()
-	t.Logf("%d removals; largest WAL %d KiB", removed.Load(), maxWAL.Load()>>10)
-	if maxWAL.Load() > walBound {
-		t.Errorf("largest WAL: got %d bytes, want at most %d", maxWAL.Load(), walBound)
-	}
-	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() != 0 {
-		t.Errorf("idle WAL: got %d bytes, want 0", fi.Size())
-	}
+	return removed.Load()
 }

@@ -20,6 +20,16 @@ type options struct {
 	groupCommit bool
 	groupMax    int
 	observe     sqlstore.CommitObserver
+	checkpoint  checkpointSizes
+}
+
+// newOptions returns Open's settings with opts applied.
+func newOptions(opts []Option) options {
+	o := options{groupCommit: DefaultGroupCommit, checkpoint: defaultCheckpointSizes}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
 }
 
 // WithGroupCommit turns group commit on (the default) or off. Off, every
@@ -37,12 +47,8 @@ func WithCommitObserver(fn sqlstore.CommitObserver) Option {
 // (sqlstore.DefaultGroupMax unless set).
 func WithGroupMax(n int) Option { return func(o *options) { o.groupMax = n } }
 
-// newGroup returns the group committer opts ask for, or nil.
-func (s *Store) newGroup(opts []Option) *sqlstore.Group {
-	o := options{groupCommit: DefaultGroupCommit}
-	for _, opt := range opts {
-		opt(&o)
-	}
+// newGroup returns the group committer o asks for, or nil.
+func (s *Store) newGroup(o options) *sqlstore.Group {
 	if !o.groupCommit {
 		return nil
 	}

@@ -64,6 +64,7 @@ var types = sqlstore.Types{ID: "INTEGER PRIMARY KEY AUTOINCREMENT", Bytes: "BLOB
 
 // Open opens (creating if needed) the database file at path and migrates it.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	o := newOptions(opts)
 	writer, err := sql.Open(driverName, writerDSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -84,7 +85,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		writer.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	ckpt, err := startCheckpointer(path, writer)
+	ckpt, err := startCheckpointer(path, writer, o.checkpoint)
 	if err != nil {
 		writer.Close()
 		reader.Close()
@@ -99,7 +100,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	reader.SetConnMaxLifetime(0)
 	s := &Store{writer: writer, reader: reader, wstmts: newDriverStmts(), rstmts: newStmtCache(reader),
 		cache: sqlstore.NewWriterCache(), ckpt: ckpt}
-	s.group = s.newGroup(opts)
+	s.group = s.newGroup(o)
 	return s, nil
 }
 
