@@ -392,6 +392,11 @@ type MemberGetParams struct {
 	UUID  string
 	Email string
 	Lock  bool // serialize changes to this member (FOR UPDATE)
+	// Credential, with MemberGetActing, is the acting credential: the
+	// actor's role is read only while it is not revoked, so the statement
+	// that locks a removal's member also confirms a credential that came
+	// from the credential cache (Actor.Unconfirmed).
+	Credential int64
 }
 
 // MemberListParams filters MemberList.
