@@ -21,8 +21,9 @@ var statementTests = []test{
 // whose report the interface discards (Jicoo's 204) runs, reads and
 // writes, on every engine: the removal's cost is its statements (each a
 // step of the one SQLite writer; on PostgreSQL five of them go in one
-// round trip, which store/postgres's TestRemovalRoundTrips holds to 3 in
-// all), so a new one must be a decision, not a drift. It was 20 before issue 16 (21
+// round trip, which store/postgres's TestRemovalRoundTrips holds to 2 in
+// all, the removal log's row going with the seal's first), so a new one
+// must be a decision, not a drift. It was 20 before issue 16 (21
 // with the report). SQLite runs 9, PostgreSQL 7: the webhook endpoints
 // and the removal policy come from a cache on both (SQLite's single
 // writer's sqlstore.WriterCache; PostgreSQL's sqlstore.ConfigCache, whose
