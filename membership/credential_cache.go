@@ -16,16 +16,19 @@ import (
 // organization and so moves the epoch; expiry is a matter of the clock.
 // So a credential read at epoch e is still valid in any snapshot where the
 // epoch is still e, and the check's own statement reads the epoch of its
-// snapshot anyway. Only calls that confirm the epoch may take such an
-// actor: the native access check, marked by WithDeferredAuthentication.
+// snapshot anyway. Only calls that confirm the credential may take such
+// an actor, marked by WithDeferredAuthentication: the native access check
+// (by the epoch) and Jicoo's single removal, whose statement that locks
+// the member reads the actor's role only while the credential is not
+// revoked (parties); expiry is checked against the clock on every hit.
 
 // maxCachedCredentials bounds the credential cache: a few hundred bytes
 // an entry, so a little over a megabyte when full.
 const maxCachedCredentials = 4096
 
 // UnconfirmedCredential says a request's credential was not read for it:
-// it was valid at Epoch, and the one call that accepts such an actor
-// (CheckAccess) confirms the epoch in its own statement, which reads the
+// it was valid at Epoch, and CheckAccess, which accepts such an actor,
+// confirms the epoch in its own statement, which reads the
 // credential's state too when the epoch has moved.
 type UnconfirmedCredential struct {
 	Epoch  int64
@@ -36,9 +39,10 @@ type UnconfirmedCredential struct {
 type deferredAuthKey struct{}
 
 // WithDeferredAuthentication marks ctx's request as one whose only core
-// call is CheckAccess: Authenticate may then answer from the credential
-// cache with an unconfirmed principal (Principal.Unconfirmed), which
-// nothing but CheckAccess accepts.
+// call is CheckAccess or RemoveMember: Authenticate may then answer from
+// the credential cache with an unconfirmed principal
+// (Principal.Unconfirmed), which nothing but those two accepts; each
+// confirms the credential in its own statement.
 func WithDeferredAuthentication(ctx context.Context) context.Context {
 	return context.WithValue(ctx, deferredAuthKey{}, true)
 }
@@ -51,6 +55,42 @@ func WithoutDeferredAuthentication(ctx context.Context) context.Context {
 		return ctx
 	}
 	return context.WithValue(ctx, deferredAuthKey{}, false)
+}
+
+type confirmingKey struct{}
+
+// confirming says ctx's change confirms an unconfirmed actor's credential
+// in its own transaction before it decides anything (RemoveMember), so
+// that mutate may take the actor.
+func confirming(ctx context.Context) bool {
+	c, _ := ctx.Value(confirmingKey{}).(bool)
+	return c
+}
+
+// confirmActor reads an unconfirmed actor's credential with the statement
+// Authenticate would have run, for a call answered before its own
+// statement could confirm it, and returns the actor confirmed.
+func (s *Service) confirmActor(ctx context.Context, a Actor) (Actor, error) {
+	u := a.Unconfirmed
+	p, err := view(WithOneStatement(ctx), s, func(tx Tx) (*Principal, error) { return s.principal(ctx, tx, u.prefix, u.hash) })
+	if err != nil {
+		err = s.credentialRefused(u, err)
+		if ErrorCode(err) == CodeUnauthorized {
+			s.AuditRefusedAuth(ctx, a.Interface, a.RequestID, u.prefix, RefusalReason(err))
+		}
+		return a, err
+	}
+	a.Unconfirmed, a.Member, a.AccessEpoch = nil, p.Member, p.AccessEpoch
+	return a, nil
+}
+
+// credentialRefused drops the cached credential u when err says it is no
+// longer in force, so that no later request takes it, and returns err.
+func (s *Service) credentialRefused(u *UnconfirmedCredential, err error) error {
+	if ErrorCode(err) == CodeUnauthorized {
+		s.creds.drop(u.hash)
+	}
+	return err
 }
 
 func deferredAuthentication(ctx context.Context) bool {

@@ -208,6 +208,19 @@ type RemoveMemberRequest struct {
 func (s *Service) RemoveMember(ctx context.Context, a Actor, req RemoveMemberRequest) (*Report, error) {
 	ctx = WithEventTarget(ctx, MemberTarget(req.Member))
 	ctx = guarded(ctx)
+	if a.Unconfirmed != nil {
+		// The statement that locks the member confirms the credential
+		// (parties), unless the call is answered before it runs: a
+		// replayed Idempotency-Key, a refused report limit.
+		_, idem := ctx.Value(idempotencyKey{}).(idempotency)
+		if _, err := reportLimit(req.ReportLimit); idem || err != nil {
+			if a, err = s.confirmActor(ctx, a); err != nil {
+				return nil, err
+			}
+		} else {
+			ctx = context.WithValue(ctx, confirmingKey{}, true)
+		}
+	}
 	if _, err := reportLimit(req.ReportLimit); err != nil {
 		if !req.DryRun {
 			s.auditRefusal(ctx, a, ActionMemberRemoved, err)
@@ -356,12 +369,18 @@ func keepAnOwner(ctx context.Context, tx Tx, orgID, except int64) error {
 // When authentication already read the acting member, one statement locks
 // the target and reads the actor's current role, which is all a removal's
 // rights depend on: a credential whose member was removed or demoted a
-// moment ago still acts no more, or no more than it may (promise 2). Any
-// refusal takes the long way, so that it is the one it always was.
+// moment ago still acts no more, or no more than it may (promise 2). With
+// an actor whose credential came from the credential cache, the role is
+// read only while the credential is not revoked, so the same statement
+// confirms it. Any refusal takes the long way, so that it is the one it
+// always was; there an unconfirmed credential is read first.
 func (s *Service) parties(ctx context.Context, tx Tx, a Actor, ref MemberRef) (actor, target *Member, err error) {
 	if m := a.Member; m != nil && m.ID == a.MemberID && m.OrgID == a.OrgID && ref.Raw == "" {
 		p := ref.getParams(a.OrgID)
 		p.Lock = true
+		if a.Unconfirmed != nil {
+			p.Credential = a.CredentialID
+		}
 		target, role, err := tx.MemberGetActing(ctx, p, a.MemberID)
 		if err == nil && role != "" {
 			actor := *m
@@ -370,6 +389,12 @@ func (s *Service) parties(ctx context.Context, tx Tx, a Actor, ref MemberRef) (a
 		}
 		if err != nil && ErrorCode(err) != CodeNotFound {
 			return nil, nil, err
+		}
+	}
+	if u := a.Unconfirmed; u != nil {
+		// Not confirmed above: read the credential as Authenticate would.
+		if _, err := s.principal(ctx, tx, u.prefix, u.hash); err != nil {
+			return nil, nil, s.credentialRefused(u, err)
 		}
 	}
 	if actor, err = s.actingMember(ctx, tx, a); err != nil {

@@ -125,8 +125,9 @@ type Actor struct {
 	// the call's transaction need not read it again; nil makes it read it.
 	Member *Member `json:"-"`
 	// Unconfirmed is set when the credential was not read for this
-	// request (Principal.Unconfirmed): only CheckAccess accepts such an
-	// actor, and every change refuses it.
+	// request (Principal.Unconfirmed): only CheckAccess and RemoveMember,
+	// which confirm it in their own statement, accept such an actor, and
+	// every other change refuses it.
 	Unconfirmed *UnconfirmedCredential `json:"-"`
 }
 
@@ -150,9 +151,9 @@ func WithIdempotency(ctx context.Context, key, requestHash string) context.Conte
 // attempt. action names the attempt in that audit event.
 func mutate[T any](ctx context.Context, s *Service, a Actor, action string, fn func(tx Tx) (T, error)) (T, error) {
 	var result T
-	if a.Unconfirmed != nil {
+	if a.Unconfirmed != nil && !confirming(ctx) {
 		// An adapter bug, not the client's: a deferred authentication
-		// admits an access check and nothing else.
+		// admits an access check and a single removal, nothing else.
 		return result, errors.New("a change was asked with an unconfirmed credential")
 	}
 	idem, hasIdem := ctx.Value(idempotencyKey{}).(idempotency)

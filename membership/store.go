@@ -351,7 +351,10 @@ type Tx interface {
 	// Returns CodeNotFound if p.ID is absent.
 	PlanUpdate(ctx context.Context, p *Plan) error
 
-	// RemovalCreate keeps a removal call and sets its ID.
+	// RemovalCreate keeps a removal call and sets its ID, or leaves it 0
+	// when the engine writes the row only as the transaction commits
+	// (then RemovalGet does not find it before the commit; RemovalCount
+	// counts it).
 	RemovalCreate(ctx context.Context, r *Removal) error
 	// RemovalGet finds a removal by UUID in p.OrgID, locking it with p.Lock.
 	// Returns CodeNotFound if absent or in another organization.
@@ -389,6 +392,11 @@ type MemberGetParams struct {
 	UUID  string
 	Email string
 	Lock  bool // serialize changes to this member (FOR UPDATE)
+	// Credential, with MemberGetActing, is the acting credential: the
+	// actor's role is read only while it is not revoked, so the statement
+	// that locks a removal's member also confirms a credential that came
+	// from the credential cache (Actor.Unconfirmed).
+	Credential int64
 }
 
 // MemberListParams filters MemberList.

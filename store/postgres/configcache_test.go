@@ -28,12 +28,17 @@ func (idleQueue) EnqueueDelivery(context.Context, membership.Tx, int64, time.Tim
 type recordedStore struct {
 	membership.Store
 	rec sqlstore.Recorder
+	// sealed records the seal's statements too: the recording is not
+	// stopped, and the transaction ends with the seal.
+	sealed bool
 }
 
 func (r *recordedStore) Update(ctx context.Context, fn func(membership.Tx) error) error {
 	return r.Store.Update(ctx, func(tx membership.Tx) error {
 		if st, ok := tx.(*sqlstore.Tx); ok {
-			defer st.Record(&r.rec)()
+			if stop := st.Record(&r.rec); !r.sealed {
+				defer stop()
+			}
 		}
 		return fn(tx)
 	})

@@ -106,9 +106,14 @@ func (t *Tx) reserveEventID(ctx context.Context, e *membership.Event) error {
 // lock their heads in the same order. A group commit seals once for all
 // its callers (Group), so each organization's head is locked, read and
 // advanced once per group and its events are written in a few statements.
-func (t *Tx) EventSeal(ctx context.Context) error {
+func (t *Tx) EventSeal(ctx context.Context) error { return t.eventSeal(ctx, nil) }
+
+// eventSeal is EventSeal that also runs carry, statements whose results
+// nothing waits for, before the first chain head is locked: on a Batcher
+// in the same round trip.
+func (t *Tx) eventSeal(ctx context.Context, carry []Queued) error {
 	if len(t.pending) == 0 {
-		return nil
+		return t.run(ctx, carry...)
 	}
 	pending := t.pending
 	orgs := make([]int64, 0, 1)
@@ -117,10 +122,11 @@ func (t *Tx) EventSeal(ctx context.Context) error {
 	}
 	slices.Sort(orgs)
 	for _, org := range slices.Compact(orgs) {
-		head, err := t.EventChainHead(ctx, org, true)
+		head, err := t.lockChainHead(ctx, org, carry)
 		if err != nil {
-			return fmt.Errorf("lock chain head: %w", err)
+			return err
 		}
+		carry = nil
 		var chained []*membership.Event
 		for _, e := range pending {
 			if e.OrgID == org {
@@ -143,6 +149,35 @@ func (t *Tx) EventSeal(ctx context.Context) error {
 	}
 	t.pending = t.pending[:0]
 	return nil
+}
+
+// lockChainHead locks and reads org's chain head after running carry,
+// in one batch where the connection sends statements together.
+func (t *Tx) lockChainHead(ctx context.Context, org int64, carry []Queued) (*membership.ChainHead, error) {
+	if _, ok := t.Conn().(Batcher); ok && len(carry) > 0 && t.d.LockRows {
+		head := &membership.ChainHead{OrgID: org}
+		found := false
+		lock := Queued{Query: chainHeadLock, Args: []any{org}, Read: func(r Rows) error {
+			if !r.Next() {
+				return nil
+			}
+			found = true
+			return r.Scan(&head.Seq, &head.Hash)
+		}}
+		if err := t.run(ctx, append(carry, lock)...); err != nil {
+			return nil, fmt.Errorf("lock chain head: %w", err)
+		}
+		if found {
+			return head, nil
+		}
+	} else if err := t.run(ctx, carry...); err != nil {
+		return nil, err
+	}
+	head, err := t.EventChainHead(ctx, org, true)
+	if err != nil {
+		return nil, fmt.Errorf("lock chain head: %w", err)
+	}
+	return head, nil
 }
 
 const advanceHead = `UPDATE event_chain_heads SET seq = $1, hash = $2 WHERE org_id = $3`
@@ -276,11 +311,16 @@ func (t *Tx) writeChained(ctx context.Context, events []*membership.Event) error
 	})
 }
 
+const (
+	chainHead     = `SELECT seq, hash FROM event_chain_heads WHERE org_id = $1`
+	chainHeadLock = chainHead + ` FOR UPDATE`
+)
+
 // EventChainHead implements membership.Tx.
 func (t *Tx) EventChainHead(ctx context.Context, orgID int64, lock bool) (*membership.ChainHead, error) {
-	q := `SELECT seq, hash FROM event_chain_heads WHERE org_id = $1`
+	q := chainHead
 	if lock && t.d.LockRows {
-		q += " FOR UPDATE"
+		q = chainHeadLock
 	}
 	h := &membership.ChainHead{OrgID: orgID}
 	err := t.c.QueryRow(ctx, q, orgID).Scan(&h.Seq, &h.Hash)

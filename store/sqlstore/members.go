@@ -108,7 +108,12 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 	// ConfigCache (0 until the organization first changed either).
 	version := reserve && t.d.ConfigVersions && t.configs != nil
 	if actorID != 0 {
-		cols += `, (SELECT a.role FROM members a WHERE a.id = ` + arg(&args, actorID) + ` AND a.org_id = $1 AND a.status = 'active')`
+		role := `, (SELECT a.role FROM members a WHERE a.id = ` + arg(&args, actorID) + ` AND a.org_id = $1 AND a.status = 'active'`
+		if p.Credential != 0 {
+			role += ` AND EXISTS (SELECT 1 FROM credentials c WHERE c.id = ` + arg(&args, p.Credential) +
+				` AND c.member_id = a.id AND c.revoked_at IS NULL)`
+		}
+		cols += role + `)`
 	}
 	q := `SELECT ` + cols + memberFrom + ` WHERE m.org_id = $1 AND ` + where
 	if p.Lock && t.d.LockRows {

@@ -37,21 +37,56 @@ func scanRemoval(r Row) (*membership.Removal, error) {
 	return &rm, nil
 }
 
-// RemovalCreate implements membership.Tx.
+// RemovalCreate implements membership.Tx. Where the connection sends
+// statements together (Batcher), the row is kept and written when the
+// transaction seals its events, in the round trip that locks the first
+// chain head (Seal), not in a round trip of its own; its ID is then left
+// 0. Nothing reads a removal back in the transaction that made it: its
+// UUID reaches a client only with the answer, after the commit, and
+// RemovalCount adds the kept ones.
 func (t *Tx) RemovalCreate(ctx context.Context, rm *membership.Removal) error {
 	items, err := json.Marshal(rm.Items)
 	if err != nil {
 		return fmt.Errorf("encode removal items: %w", err)
 	}
-	err = t.c.QueryRow(ctx, `INSERT INTO removals (uuid, org_id, kind, interface, actor_member_id, credential_id,
-		request_id, created_at, item_count, items, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-		RETURNING id`,
-		rm.UUID, rm.OrgID, rm.Kind, rm.Interface, rm.ActorMemberID, nullID(rm.CredentialID), rm.RequestID,
-		ts(rm.CreatedAt), rm.Members(), string(items), string(rm.Result)).Scan(&rm.ID)
-	if err != nil {
+	members := rm.Members()
+	args := []any{rm.UUID, rm.OrgID, rm.Kind, rm.Interface, rm.ActorMemberID, nullID(rm.CredentialID), rm.RequestID,
+		ts(rm.CreatedAt), members, string(items), string(rm.Result)}
+	if _, ok := t.Conn().(Batcher); ok {
+		t.removals = append(t.removals, pendingRemoval{orgID: rm.OrgID, at: rm.CreatedAt, members: members, args: args})
+		return nil
+	}
+	if err := t.c.QueryRow(ctx, removalInsert+` RETURNING id`, args...).Scan(&rm.ID); err != nil {
 		return fmt.Errorf("insert removal: %w", err)
 	}
 	return nil
+}
+
+const removalInsert = `INSERT INTO removals (uuid, org_id, kind, interface, actor_member_id, credential_id,
+	request_id, created_at, item_count, items, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+
+// pendingRemoval is a removal log row that RemovalCreate kept for the
+// seal to write.
+type pendingRemoval struct {
+	orgID   int64
+	at      time.Time
+	members int
+	args    []any
+}
+
+// removalWrites returns the statements that write the kept removals,
+// and forgets them.
+func (t *Tx) removalWrites() []Queued {
+	if len(t.removals) == 0 {
+		return nil
+	}
+	qs := make([]Queued, len(t.removals))
+	for i, r := range t.removals {
+		qs[i] = Queued{Query: removalInsert, Args: r.args, Read: func(Rows) error { return nil },
+			Fail: func(err error) error { return fmt.Errorf("insert removal: %w", err) }}
+	}
+	t.removals = t.removals[:0]
+	return qs
 }
 
 // RemovalGet implements membership.Tx.
@@ -77,6 +112,11 @@ func (t *Tx) RemovalCount(ctx context.Context, orgID int64, since time.Time) (in
 		orgID, ts(since)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count removals: %w", err)
+	}
+	for _, r := range t.removals {
+		if r.orgID == orgID && r.at.After(since) {
+			n += r.members
+		}
 	}
 	return n, nil
 }

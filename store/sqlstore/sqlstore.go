@@ -14,6 +14,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -96,6 +97,9 @@ type Tx struct {
 	savepoint int
 	// pending are the events appended and not yet chained (EventSeal).
 	pending []*membership.Event
+	// removals are the removal log's rows kept and not yet written: a
+	// Batcher writes them with the seal's first round trip (Seal).
+	removals []pendingRemoval
 	// eventID is an event id reserved ahead (Dialect.EventIDs) by the
 	// statement that opened a removal, for the next EventAppend.
 	eventID int64
@@ -277,7 +281,7 @@ func (t *Tx) Savepoint(ctx context.Context, fn func() error) error {
 	if _, err := t.c.Exec(ctx, q); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
-	pending := len(t.pending)
+	pending := t.mark()
 	if err := fn(); err != nil {
 		t.Discard(pending)
 		t.release = "" // set inside this one, it goes with it
@@ -307,13 +311,26 @@ func (t *Tx) Savepoint(ctx context.Context, fn func() error) error {
 	return nil
 }
 
-// Discard forgets the events appended since n were pending, whose rows a
-// rollback (to a savepoint) took away, so that they are not chained, and
-// any event id reserved and not used since.
+// Discard forgets the events appended and the removals kept since mark
+// n, whose rows a rollback (to a savepoint) took away, so that they are
+// neither chained nor written, and any event id reserved and not used
+// since.
 func (t *Tx) Discard(n int) {
-	t.pending = t.pending[:min(n, len(t.pending))]
+	events, removals := n&markMask, n>>markShift
+	t.pending = t.pending[:min(events, len(t.pending))]
+	t.removals = t.removals[:min(removals, len(t.removals))]
 	t.eventID = 0
 }
+
+// A mark holds how many events are pending in its low markShift bits and
+// how many removals above them.
+const (
+	markShift = bits.UintSize / 2
+	markMask  = 1<<markShift - 1
+)
+
+// mark is what Discard takes to forget whatever comes after now.
+func (t *Tx) mark() int { return len(t.pending) | len(t.removals)<<markShift }
 
 // CallStart begins one caller's work in a transaction that several share
 // (group commit) and returns the mark Discard takes. It forgets an event
@@ -328,13 +345,14 @@ func (t *Tx) CallStart() int {
 	// Likewise a configuration version read by an earlier caller, maybe
 	// before a change that this caller's request followed.
 	t.config, t.spaces = configRead{}, spacesRead{}
-	return len(t.pending)
+	return t.mark()
 }
 
-// Seal chains the transaction's appended events; engines call it before
-// every commit.
+// Seal chains the transaction's appended events and writes the removals
+// it kept; engines call it before every commit.
 func (t *Tx) Seal(ctx context.Context) error {
-	if err := t.EventSeal(ctx); err != nil {
+	carry := t.removalWrites()
+	if err := t.eventSeal(ctx, carry); err != nil {
 		return fmt.Errorf("seal audit events: %w", err)
 	}
 	return nil

@@ -17,6 +17,7 @@ var accessIndexTests = []test{
 	{"NeverStaleUnderConcurrency", testAccessNeverStaleUnderConcurrency},
 	{"NotFound", testAccessNotFound},
 	{"CredentialNeverStale", testAccessCredentialNeverStale},
+	{"RemovalCredentialNeverStale", testRemovalCredentialNeverStale},
 	{"PathsAgree", testAccessPathsAgree},
 }
 
@@ -69,6 +70,18 @@ func newAccessWorld(t *testing.T, open Opener) *accessWorld {
 	return w
 }
 
+// issue creates a credential of holder with scope, and returns its secret
+// and id.
+func (w *accessWorld) issue(t *testing.T, holder *membership.Member, scope string, expires *time.Time) (string, int64) {
+	t.Helper()
+	issued, err := w.svc.CreateCredential(w.ctx, w.owner, membership.CreateCredentialRequest{Member: membership.MemberRef{ID: holder.ID},
+		Name: scope, Scopes: []string{scope}, ExpiresAt: expires})
+	if err != nil {
+		t.Fatalf("create credential: %v", err)
+	}
+	return issued.Secret, issued.Credential.ID
+}
+
 // request is the actor of one request to node svc, authenticated as an
 // adapter does it: with the access epoch read along with the credential.
 func (w *accessWorld) request(svc *membership.Service) (membership.Actor, error) {
@@ -88,7 +101,7 @@ func requestActor(ctx context.Context, svc *membership.Service, secret string) (
 		return membership.Actor{}, err
 	}
 	return membership.Actor{OrgID: p.Credential.OrgID, MemberID: p.Member.ID, CredentialID: p.Credential.ID,
-		Scopes: p.Credential.Scopes, Interface: "storetest", AccessEpoch: p.AccessEpoch, Unconfirmed: p.Unconfirmed}, nil
+		Scopes: p.Credential.Scopes, Interface: "storetest", AccessEpoch: p.AccessEpoch, Member: p.Member, Unconfirmed: p.Unconfirmed}, nil
 }
 
 // check asks node svc whether w.m can use r and fails unless the answer
@@ -354,12 +367,7 @@ func testAccessCredentialNeverStale(t *testing.T, open Opener) {
 	w := newAccessWorld(t, open)
 	issue := func(holder *membership.Member, expires *time.Time) (string, int64) {
 		t.Helper()
-		issued, err := w.svc.CreateCredential(w.ctx, w.owner, membership.CreateCredentialRequest{Member: membership.MemberRef{ID: holder.ID},
-			Name: "door", Scopes: []string{membership.ScopeMembersRead}, ExpiresAt: expires})
-		if err != nil {
-			t.Fatalf("create credential: %v", err)
-		}
-		return issued.Secret, issued.Credential.ID
+		return w.issue(t, holder, membership.ScopeMembersRead, expires)
 	}
 	// The index may hold no answer, one read at the credential's epoch, or
 	// one read at the current epoch (by a check of another credential).
@@ -445,7 +453,8 @@ func testAccessCredentialNeverStale(t *testing.T, open Opener) {
 	for mode, name := range modes {
 		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) { endCredentials(t, mode, name) })
 	}
-	// A change asked with an unconfirmed credential is refused outright.
+	// A change asked with an unconfirmed credential is refused outright,
+	// but for a single removal, which confirms it (testRemovalCredentialNeverStale).
 	a, err := w.deferredRequest(w.nodeB)
 	if err == nil {
 		a, err = w.deferredRequest(w.nodeB)
@@ -456,7 +465,99 @@ func testAccessCredentialNeverStale(t *testing.T, open Opener) {
 	if a.Unconfirmed == nil {
 		t.Fatal("a second deferred authentication read the credential again")
 	}
-	if _, err := w.nodeB.RemoveMember(w.ctx, a, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: w.m.ID}}); err == nil {
-		t.Error("a removal with an unconfirmed credential went through")
+	if _, err := w.nodeB.RestoreMember(w.ctx, a, membership.RestoreMemberRequest{Member: membership.MemberRef{ID: w.m.ID}}); err == nil ||
+		membership.ErrorCode(err) != membership.CodeInternal {
+		t.Errorf("a restore with an unconfirmed credential: %v, want refused as an internal error", err)
+	}
+}
+
+// testRemovalCredentialNeverStale: a single removal asked with a
+// credential from node B's credential cache (unconfirmed) is refused as
+// unauthenticated, and removes nothing, once the credential was revoked,
+// its holder removed or it expired through node A, whichever way the
+// removal names its member; while it is in force, the removal goes through.
+func testRemovalCredentialNeverStale(t *testing.T, open Opener) {
+	w := newAccessWorld(t, open)
+	n := 0
+	target := func() *membership.Member {
+		n++
+		return w.addMember(w.owner, fmt.Sprintf("target%d@acme.test", n), membership.RoleMember)
+	}
+	issue := func(holder *membership.Member, expires *time.Time) (string, int64) {
+		t.Helper()
+		return w.issue(t, holder, membership.ScopeMembersWrite, expires)
+	}
+	// cached has node B keep secret in its credential cache and returns
+	// an unconfirmed actor of it, as Jicoo's removal route authenticates.
+	cached := func(t *testing.T, secret string) membership.Actor {
+		t.Helper()
+		ctx := membership.WithDeferredAuthentication(w.ctx)
+		a, err := requestActor(ctx, w.nodeB, secret)
+		if err == nil {
+			a, err = requestActor(ctx, w.nodeB, secret)
+		}
+		if err != nil {
+			t.Fatalf("authenticate: %v", err)
+		}
+		if a.Unconfirmed == nil {
+			t.Fatal("a second deferred authentication read the credential again")
+		}
+		return a
+	}
+	holder := func() *membership.Member {
+		n++
+		return w.addMember(w.owner, fmt.Sprintf("holder%d@acme.test", n), membership.RoleAdmin)
+	}
+	secret, _ := issue(holder(), nil)
+	a := cached(t, secret)
+	m := target()
+	if _, err := w.nodeB.RemoveMember(membership.WithReportDiscarded(w.ctx), a, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: m.ID}}); err != nil {
+		t.Fatalf("removal with a cached credential in force: %v", err)
+	}
+	ends := []struct {
+		name string
+		end  func(t *testing.T) membership.Actor // an unconfirmed actor of the credential it ended
+	}{
+		{"revocation", func(t *testing.T) membership.Actor {
+			secret, id := issue(holder(), nil)
+			a := cached(t, secret)
+			if _, err := w.svc.RevokeCredential(w.ctx, w.owner, id); err != nil {
+				t.Fatalf("revoke: %v", err)
+			}
+			return a
+		}},
+		{"holder's removal", func(t *testing.T) membership.Actor {
+			h := holder()
+			secret, _ := issue(h, nil)
+			a := cached(t, secret)
+			if _, err := w.svc.RemoveMember(w.ctx, w.owner, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: h.ID}}); err != nil {
+				t.Fatalf("remove holder: %v", err)
+			}
+			return a
+		}},
+	}
+	refs := map[string]func(m *membership.Member) membership.MemberRef{
+		"by id":      func(m *membership.Member) membership.MemberRef { return membership.MemberRef{ID: m.ID} },
+		"unreadably": func(*membership.Member) membership.MemberRef { return membership.MemberRef{Raw: "not a member"} },
+	}
+	for _, e := range ends {
+		for how, ref := range refs {
+			a, m := e.end(t), target()
+			_, err := w.nodeB.RemoveMember(membership.WithReportDiscarded(w.ctx), a, membership.RemoveMemberRequest{Member: ref(m)})
+			if membership.ErrorCode(err) != membership.CodeUnauthorized {
+				t.Errorf("removal %s after the credential's %s: err = %v, want unauthorized", how, e.name, err)
+			}
+			if got, err := w.truth.Member(w.ctx, w.owner, membership.MemberRef{ID: m.ID}); err != nil || !got.Active() {
+				t.Errorf("target after a refused removal %s (the credential's %s): %+v, %v; want active", how, e.name, got, err)
+			}
+		}
+	}
+	// Expiry is the clock's: the cache does not answer past it.
+	at := w.clock.Now().Add(time.Hour)
+	secret, _ = issue(holder(), &at)
+	cached(t, secret)
+	w.clock.Advance(2 * time.Hour)
+	if _, err := requestActor(membership.WithDeferredAuthentication(w.ctx), w.nodeB, secret); membership.ErrorCode(err) != membership.CodeUnauthorized {
+		t.Errorf("authentication after the credential's expiry: err = %v, want unauthorized", err)
 	}
 }

@@ -46,6 +46,7 @@ func RunGroupCommit(t *testing.T, open Opener, slowStatement string) {
 		{"CommitErrorReachesAll", testGroupCommitError},
 		{"CancelledCaller", testGroupCancelledCaller},
 		{"AcknowledgedIsCommitted", testGroupAcknowledged},
+		{"RemovalLogFollowsCalls", testGroupRemovalLogFollowsCalls},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ var undoTests = []test{
 	{"EveryKind", testUndoEveryKind},
 	{"ReadLaterAndOnce", testUndoReadLaterAndOnce},
 	{"ExecutedPlan", testUndoExecutedPlan},
+	{"RemovalLogFollowsSavepoints", testRemovalLogFollowsSavepoints},
 }
 
 // removing runs remove with a Guard and returns the id of its removal.
