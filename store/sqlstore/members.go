@@ -196,7 +196,12 @@ type memberSelection struct{ from, where, id string }
 // removed_members (migration 00017), in member id order, and joins each
 // member by its key: members has no index holding status, so that a
 // removal's UPDATE of it adds no index entry (on PostgreSQL a HOT update).
-const removedFrom = ` FROM removed_members r JOIN members m ON m.id = r.member_id JOIN users u ON u.id = m.user_id`
+// "+ 0" keeps PostgreSQL from a merge join that walks members' primary key
+// from the page's first id: its statistics of member_id span every
+// organization, so it took that walk for cheap, and at 1M members a page
+// of an organization that came later read 200,000 members (170 ms where
+// each member's own key takes 0.2 ms).
+const removedFrom = ` FROM removed_members r JOIN members m ON m.id = r.member_id + 0 JOIN users u ON u.id = m.user_id`
 
 // memberScope is the selection p asks for. Removed members are walked in
 // removed_members, so a page reads only removed ones however few an
@@ -208,11 +213,8 @@ func memberScope(args *[]any, p *membership.MemberListParams) memberSelection {
 	switch p.Status {
 	case membership.StatusRemoved:
 		// Every statement that changes a status keeps removed_members
-		// exact, so its rows need no second look at the status. The
-		// bound on m.id too lets a merge join start both walks at the
-		// page.
-		after := arg(args, p.AfterID)
-		sc = memberSelection{from: removedFrom, where: "r.org_id = " + org + " AND r.member_id > " + after + " AND m.id > " + after, id: "r.member_id"}
+		// exact, so its rows need no second look at the status.
+		sc = memberSelection{from: removedFrom, where: "r.org_id = " + org + " AND r.member_id > " + arg(args, p.AfterID), id: "r.member_id"}
 	case "":
 		sc = memberSelection{from: memberFrom, where: "m.org_id = " + org + " AND m.id > " + arg(args, p.AfterID), id: "m.id"}
 	default:

@@ -167,11 +167,7 @@ func (t *Tx) MemberSearch(ctx context.Context, p *membership.MemberSearchParams)
 	}
 	order := sc.id
 	if p.BeforeID != 0 {
-		before := arg(&args, p.BeforeID)
-		w += " AND " + sc.id + " < " + before
-		if sc.id != "m.id" {
-			w += " AND m.id < " + before
-		}
+		w += " AND " + sc.id + " < " + arg(&args, p.BeforeID)
 		order += " DESC"
 	}
 	q := `SELECT ` + memberCols + sc.from + ` WHERE ` + w + ` ORDER BY ` + order + ` LIMIT ` + arg(&args, max(p.Limit, 1))
