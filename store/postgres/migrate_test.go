@@ -3,12 +3,18 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"maps"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pressly/goose/v3"
 
 	"github.com/memberd/memberd/internal/pgtest"
+	"github.com/memberd/memberd/membership"
 	"github.com/memberd/memberd/store/sqlstore"
 )
 
@@ -254,4 +260,130 @@ func TestConfigVersionsMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	moved("o1", "policy created after a rollback")
+}
+
+// TestRemovedMembersMigration checks migration 00017 on a database an
+// older build left with members in it: removed_members holds exactly the
+// removed ones; no index of members holds a column a removal or restore
+// changes; members keeps room on its pages; and so, on rows loaded by COPY
+// after the migration, every removal and every restore, each in its own
+// transaction with the store's statement, is a HOT update while
+// removed_members stays exact.
+func TestRemovedMembersMigration(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.NewDatabase(t)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := sqlstore.MigrateTo(ctx, db, goose.DialectPostgres, types, 16); err != nil {
+		t.Fatal(err)
+	}
+	pc, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close(ctx)
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := pc.Exec(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	const n = 2000
+	exec(`INSERT INTO organizations (id, uuid, name, created_at) VALUES (1, 'org-1', 'Org', 1)`)
+	exec(`INSERT INTO users (id, uuid, email, created_at) SELECT i, 'u-' || i, i || '@example.com', 1 FROM generate_series(1, $1::int) i`, 2*n)
+	// load COPYs members i..j-1, every 10th of the first n removed.
+	load := func(from, to int) {
+		t.Helper()
+		rows := make([][]any, 0, to-from)
+		for i := from; i < to; i++ {
+			status, removedAt := "active", any(nil)
+			if i <= n && i%10 == 0 {
+				status, removedAt = "removed", int64(2)
+			}
+			rows = append(rows, []any{int64(i), fmt.Sprintf("m-%d", i), int64(1), int64(i), "member", status, int64(1), int64(1), removedAt})
+		}
+		if _, err := pc.CopyFrom(ctx, pgx.Identifier{"members"}, []string{"id", "uuid", "org_id", "user_id", "role", "status", "created_at", "updated_at", "removed_at"},
+			pgx.CopyFromRows(rows)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load(1, n+1)
+	if err := sqlstore.Migrate(ctx, db, goose.DialectPostgres, types); err != nil {
+		t.Fatal(err)
+	}
+	removed := func() []int64 {
+		t.Helper()
+		rows, _ := pc.Query(ctx, `SELECT member_id FROM removed_members WHERE org_id = 1 ORDER BY member_id`)
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	var want []int64
+	for i := int64(10); i <= n; i += 10 {
+		want = append(want, i)
+	}
+	if got := removed(); !slices.Equal(got, want) {
+		t.Errorf("removed_members after 00017: %d rows, want the %d removed members", len(got), len(want))
+	}
+
+	var opts string
+	if err := pc.QueryRow(ctx, `SELECT COALESCE(array_to_string(reloptions, ','), '') FROM pg_class WHERE relname = 'members'`).Scan(&opts); err != nil {
+		t.Fatal(err)
+	}
+	if opts != "fillfactor=80" {
+		t.Errorf("members options %q, want fillfactor=80", opts)
+	}
+	rows, _ := pc.Query(ctx, `SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'members'::regclass`)
+	defs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, def := range defs {
+		for _, col := range []string{"status", "removed_at", "removed_by", "updated_at"} {
+			if strings.Contains(def, col) {
+				t.Errorf("%s: indexes %s, which a removal changes, so that no removal is a HOT update", def, col)
+			}
+		}
+	}
+
+	load(n+1, 2*n+1)
+	for _, status := range []membership.Status{membership.StatusRemoved, membership.StatusActive} {
+		exec(`SELECT pg_stat_reset_single_table_counters('members'::regclass)`)
+		for i := n + 1; i <= 2*n; i++ {
+			// The store's own statement, one transaction a member.
+			tx, err := pc.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = sqlstore.NewTx(conn{tx: tx}, dialect).MemberSetStatus(ctx, &membership.MemberSetStatusParams{
+				ID: int64(i), Status: status, At: time.UnixMicro(int64(i)), By: 1})
+			if err == nil {
+				err = tx.Commit(ctx)
+			}
+			if err != nil {
+				t.Fatalf("set member %d %s: %v", i, status, err)
+			}
+		}
+		exec(`SELECT pg_stat_force_next_flush()`)
+		var upd, hot int64
+		if err := pc.QueryRow(ctx, `SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'members'`).Scan(&upd, &hot); err != nil {
+			t.Fatal(err)
+		}
+		if upd != n || hot != n {
+			t.Errorf("%s: %d updates of members, %d of them HOT; want %d and %d", status, upd, hot, n, n)
+		}
+		if status == membership.StatusRemoved {
+			got := removed()
+			if len(got) != len(want)+n || !slices.Equal(got[:len(want)], want) || got[len(got)-1] != 2*n {
+				t.Errorf("removed_members after the removals: %d rows, want %d", len(got), len(want)+n)
+			}
+		} else if got := removed(); !slices.Equal(got, want) {
+			t.Errorf("removed_members after the restores: %d rows, want the %d removed before", len(got), len(want))
+		}
+	}
 }

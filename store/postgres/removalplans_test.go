@@ -6,9 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/memberd/memberd/internal/pgtest"
 	"github.com/memberd/memberd/membership"
 	"github.com/memberd/memberd/store/sqlstore"
+	"github.com/memberd/memberd/store/storetest"
 )
 
 // explainingConn is a sqlstore.Conn that explains each statement before
@@ -89,6 +92,34 @@ func unboundedScans(plan, table string) []string {
 	return out
 }
 
+// planTx opens a store on a fresh database, runs setup's statements in it
+// and returns a transaction with sequential scans discouraged (a statement
+// that can only be answered by reading a whole table still plans so),
+// rolled back when t ends.
+func planTx(t *testing.T, setup ...string) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	st, err := Open(ctx, pgtest.NewDatabase(t), WithGroupCommit(false))
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	for _, q := range setup {
+		if _, err := st.pool.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	tx, err := st.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(ctx) }) //nolint:errcheck // nothing is kept
+	if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
 // TestRemovalPlansSearchTheMember checks that an offboarding's statements
 // on a member's space memberships, grants and group memberships find them
 // through the member's index, on PostgreSQL's planner with sequential
@@ -97,19 +128,7 @@ func unboundedScans(plan, table string) []string {
 // scan of all space memberships (350 ms at 1M members in the bench).
 func TestRemovalPlansSearchTheMember(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, pgtest.NewDatabase(t), WithGroupCommit(false))
-	if err != nil {
-		t.Fatalf("open postgres: %v", err)
-	}
-	defer st.Close()
-	tx, err := st.pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // nothing is kept
-	if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
-		t.Fatal(err)
-	}
+	tx := planTx(t)
 	var plans []string
 	mtx := sqlstore.NewTx(explainingConn{conn{tx: tx}, t, &plans}, dialect)
 	p := &membership.DeactivateParams{OrgID: 1, MemberID: 2, Cause: membership.CauseMemberRemoved, At: time.Now(), Limit: membership.DefaultReportLimit}
@@ -158,6 +177,55 @@ func TestUnboundedScans(t *testing.T) {
 	}{{"or", or, 1}, {"walked", walked, 1}, {"searched", searched, 0}} {
 		if got := unboundedScans(tc.plan, "space_members"); len(got) != tc.want {
 			t.Errorf("%s: unbounded scans %q, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestMemberStatusPlans checks PostgreSQL's plans of every list by status
+// (the console's pages forwards and backwards, the native list and its
+// count, SCIM's active filter) on an organization of 100,000 members, one
+// in a hundred removed, beside one of 30,000, after ANALYZE: removed
+// members are read from removed_members' key, each member then by its own
+// key (migration 00017 took status out of members' indexes, so that a
+// removal is a HOT update), never by a merge join along members' key;
+// active ones along an index of members in id order (members_org_id, or
+// the primary key where the planner finds the organization most of the
+// table); no page sorts. Both organizations: the later one is where a merge
+// join would walk the earlier one's members.
+func TestMemberStatusPlans(t *testing.T) {
+	ctx := context.Background()
+	tx := planTx(t,
+		`INSERT INTO organizations (id, uuid, name, created_at) VALUES (1, 'org-1', 'Org', 1), (2, 'org-2', 'Other', 1)`,
+		`INSERT INTO users (id, uuid, email, created_at) SELECT i, 'u-' || i, i || '@example.com', 1 FROM generate_series(1, 130000) i`,
+		`INSERT INTO members (id, uuid, org_id, user_id, role, status, created_at, updated_at)
+			SELECT i, 'm-' || i, CASE WHEN i <= 10000 THEN 1 ELSE 2 END, i, 'member', CASE WHEN i % 20 = 0 THEN 'removed' ELSE 'active' END, 1, 1
+			FROM generate_series(1, 130000) i`,
+		`ANALYZE`)
+	removedIndex, activeIndex := "removed_members_pkey", "using members_org_id on members m"
+	for _, pr := range []struct{ org, before int64 }{{1, 90000}, {2, 125000}} {
+		for _, read := range storetest.StatusReads(pr.before) {
+			var plans []string
+			if err := read.Run(ctx, sqlstore.NewTx(explainingConn{conn{tx: tx}, t, &plans}, dialect), pr.org); err != nil {
+				t.Fatalf("%s: %v", read.Name, err)
+			}
+			for _, plan := range plans {
+				// A count reads every match whatever the plan; the
+				// planner picks its join by the organization's size.
+				count := strings.HasPrefix(plan, "SELECT count(*)")
+				ok := count || !strings.Contains(plan, "Sort")
+				if read.Removed {
+					// A page's merge join walks members' key from the
+					// page's first id, through every organization before it.
+					ok = ok && strings.Contains(plan, removedIndex) &&
+						(count || len(unboundedScans(plan, "members")) == 0 && !strings.Contains(plan, "Merge Join"))
+				} else {
+					ok = ok && (count || strings.Contains(plan, activeIndex) || strings.Contains(plan, "Bitmap Index Scan on members_org_id") ||
+						strings.Contains(plan, "using members_pkey on members m"))
+				}
+				if !ok {
+					t.Errorf("organization %d, %s plan:\n%s\nwant %s or %s and no sort", pr.org, read.Name, plan, removedIndex, activeIndex)
+				}
+			}
 		}
 	}
 }

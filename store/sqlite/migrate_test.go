@@ -275,7 +275,7 @@ func TestMemberRemoverCheckMigration(t *testing.T) {
 		t.Errorf("before 00015: a removal writes %d index entries of members, want 5 (this test's premise)", n)
 	}
 
-	if err := sqlstore.Migrate(ctx, db, goose.DialectSQLite3, types); err != nil {
+	if err := sqlstore.MigrateTo(ctx, db, goose.DialectSQLite3, types, 15); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"added_by", "org_id", "user_id"}
@@ -334,5 +334,68 @@ func TestMemberRemoverCheckMigration(t *testing.T) {
 	var check string
 	if err := db.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
 		t.Errorf("integrity_check: %q, %v", check, err)
+	}
+}
+
+// TestRemovedMembersMigration checks migration 00017 on a database with
+// members in it: removed_members holds exactly the removed ones and its
+// triggers keep it so through removals, restores and inserts; no index of
+// members holds a column a removal changes (so a removal's UPDATE writes
+// no index entry of members); and down puts members_org_status back.
+func TestRemovedMembersMigration(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openOld(t, 16)
+	exec := func(q string) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`INSERT INTO organizations (id, uuid, name, created_at) VALUES (1, 'org-1', 'Org', 1)`)
+	exec(`INSERT INTO users (id, uuid, email, created_at) VALUES (1, 'u-1', 'a@example.com', 1), (2, 'u-2', 'b@example.com', 1), (3, 'u-3', 'c@example.com', 1), (4, 'u-4', 'd@example.com', 1)`)
+	exec(`INSERT INTO members (id, uuid, org_id, user_id, role, status, created_at, updated_at) VALUES (1, 'm-1', 1, 1, 'owner', 'active', 1, 1), (2, 'm-2', 1, 2, 'member', 'active', 1, 1)`)
+	exec(`INSERT INTO members (id, uuid, org_id, user_id, role, status, created_at, updated_at, removed_at, removed_by) VALUES (3, 'm-3', 1, 3, 'member', 'removed', 1, 2, 2, 1)`)
+	if err := sqlstore.Migrate(ctx, db, goose.DialectSQLite3, types); err != nil {
+		t.Fatal(err)
+	}
+	removed := func(when string, want ...string) {
+		t.Helper()
+		if got := queryStrings(t, db, `SELECT org_id || '/' || member_id FROM removed_members ORDER BY org_id, member_id`); !slices.Equal(got, want) {
+			t.Errorf("%s: removed_members %v, want %v", when, got, want)
+		}
+	}
+	removed("after 00017", "1/3")
+	for _, index := range queryStrings(t, db, `SELECT name FROM pragma_index_list('members')`) {
+		cols := queryStrings(t, db, `SELECT COALESCE(name, '(expression)') FROM pragma_index_xinfo(?) WHERE key`, index)
+		where := strings.Join(queryStrings(t, db, `SELECT COALESCE(sql, '') FROM sqlite_schema WHERE name = ?`, index), "")
+		for _, col := range []string{"status", "removed_at", "removed_by", "updated_at", "(expression)"} {
+			if slices.Contains(cols, col) || strings.Contains(where, col) {
+				t.Errorf("index %s of members (%v %s) holds %s, which a removal changes", index, cols, where, col)
+			}
+		}
+	}
+	exec(`UPDATE members SET status = 'removed', removed_at = 3, removed_by = 1, updated_at = 3 WHERE id = 2`)
+	removed("after a removal", "1/2", "1/3")
+	exec(`UPDATE members SET status = 'active', removed_at = NULL, removed_by = NULL, updated_at = 4 WHERE id = 3`)
+	removed("after a restore", "1/2")
+	exec(`UPDATE members SET name = 'x', updated_at = 5 WHERE id = 2`)
+	removed("after a change of name", "1/2")
+	exec(`INSERT INTO members (id, uuid, org_id, user_id, role, status, created_at, updated_at, removed_at, removed_by) VALUES (4, 'm-4', 1, 4, 'member', 'removed', 1, 2, 2, 1)`)
+	removed("after a removed member's insert", "1/2", "1/4")
+
+	// Down, as goose runs it: the section's statements in order.
+	file, err := os.ReadFile("../sqlstore/migrations/00017_removed_members.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, down, _ := strings.Cut(string(file), "-- +goose Down\n")
+	for _, line := range strings.Split(strings.TrimSpace(down), "\n") {
+		if strings.HasPrefix(line, "@PG@") {
+			continue
+		}
+		exec(strings.TrimPrefix(line, "@SQLITE@"))
+	}
+	if got := queryStrings(t, db, `SELECT name FROM sqlite_schema WHERE name LIKE 'removed_members%' OR name = 'members_org_status'`); !slices.Equal(got, []string{"members_org_status"}) {
+		t.Errorf("after 00017 down: %v, want members_org_status alone", got)
 	}
 }

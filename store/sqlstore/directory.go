@@ -287,12 +287,33 @@ func page[T any](ctx context.Context, t *Tx, p *membership.DirectoryQuery, l lis
 }
 
 func userListing(p *membership.DirectoryQuery) listing {
-	where := ` WHERE m.org_id = $1 AND (p.deleted_at IS NULL OR m.status = 'active')`
-	if p.IncludeDeleted {
-		where = ` WHERE m.org_id = $1`
+	from, where, id := memberFrom, ` WHERE m.org_id = $1`, "m.id"
+	if removedOnly(p.Filter) {
+		// members has no index of status (migration 00017): removed
+		// members are walked in removed_members, so that a provider's
+		// "active eq false" reads the removed ones alone.
+		from, where, id = removedFrom, ` WHERE r.org_id = $1`, "r.member_id"
+	}
+	if !p.IncludeDeleted {
+		where += ` AND (p.deleted_at IS NULL OR m.status = 'active')`
 	}
 	return listing{fields: userFields, cols: memberCols + ", " + memberProfileCols,
-		from: memberFrom + ` LEFT JOIN member_profiles p ON p.member_id = m.id`, where: where, id: "m.id"}
+		from: from + ` LEFT JOIN member_profiles p ON p.member_id = m.id`, where: where, id: id}
+}
+
+// removedOnly reports whether f matches removed members only: active is
+// false, on its own or within an "and".
+func removedOnly(f *membership.Filter) bool {
+	switch {
+	case f == nil:
+		return false
+	case f.Op == membership.FilterAnd:
+		return len(f.Sub) == 2 && (removedOnly(f.Sub[0]) || removedOnly(f.Sub[1]))
+	case f.Field != membership.FieldActive:
+		return false
+	}
+	b, ok := f.Value.(bool)
+	return ok && (f.Op == membership.FilterEq && !b || f.Op == membership.FilterNe && b)
 }
 
 // DirectoryUserSQL returns the page query DirectoryUserList runs for p and

@@ -155,7 +155,8 @@ func (t *Tx) SignInLinkUse(ctx context.Context, hash []byte, at time.Time) (*mem
 // as soon as it is full, like the unfiltered list.
 func (t *Tx) MemberSearch(ctx context.Context, p *membership.MemberSearchParams) ([]*membership.Member, error) {
 	args := []any{}
-	w := memberWhere(&args, &membership.MemberListParams{OrgID: p.OrgID, Status: p.Status, Role: p.Role, Query: p.Query, AfterID: p.AfterID})
+	sc := memberScope(&args, &membership.MemberListParams{OrgID: p.OrgID, Status: p.Status, Role: p.Role, Query: p.Query, AfterID: p.AfterID})
+	w := sc.where
 	if p.SpaceID != 0 {
 		w += ` AND EXISTS (SELECT 1 FROM space_members sm WHERE sm.member_id = m.id AND sm.space_id = ` + arg(&args, p.SpaceID) +
 			` AND sm.status = 'active')`
@@ -164,12 +165,12 @@ func (t *Tx) MemberSearch(ctx context.Context, p *membership.MemberSearchParams)
 		w += ` AND EXISTS (SELECT 1 FROM group_members gm WHERE gm.member_id = m.id AND gm.group_id = ` + arg(&args, p.GroupID) +
 			` AND gm.status = 'active')`
 	}
-	order := "m.id"
+	order := sc.id
 	if p.BeforeID != 0 {
-		w += " AND m.id < " + arg(&args, p.BeforeID)
-		order = "m.id DESC"
+		w += " AND " + sc.id + " < " + arg(&args, p.BeforeID)
+		order += " DESC"
 	}
-	q := `SELECT ` + memberCols + memberFrom + ` WHERE ` + w + ` ORDER BY ` + order + ` LIMIT ` + arg(&args, max(p.Limit, 1))
+	q := `SELECT ` + memberCols + sc.from + ` WHERE ` + w + ` ORDER BY ` + order + ` LIMIT ` + arg(&args, max(p.Limit, 1))
 	ms, err := collect(ctx, t, scanMember, q, args...)
 	if err == nil && p.BeforeID != 0 {
 		slices.Reverse(ms)

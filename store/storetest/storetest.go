@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(tb testing.TB) membership.Store) {
 		{"RevokeRoles", revokeRolesTests},
 		{"RemoveBatch", removeBatchTests},
 		{"RestoreMember", restoreMemberTests},
+		{"MemberStatus", memberStatusTests},
 		{"Rights", rightsTests},
 		{"Credentials", credentialTests},
 		{"Organizations", organizationTests},
