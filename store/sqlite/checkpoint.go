@@ -41,15 +41,26 @@ const (
 	restartBytes = 16 << 20
 )
 
-// checkpointSizes are the checkpointer's thresholds: checkpointBytes and
-// restartBytes, smaller in tests.
-type checkpointSizes struct{ checkpoint, restart int64 }
+// walLimitBytes is the size the first commit after a restart cuts the
+// WAL's file back to (journal_size_limit), when one large transaction (a
+// bulk import) grew it past that: otherwise the file would stay at that
+// transaction's size, on disk and in the page cache. It is four times
+// restartBytes, above the 23 MiB the WAL reached under TestCheckpointBoundsWAL's
+// churn, so that under a steady load the file is not cut and regrown.
+const walLimitBytes = 4 * restartBytes
 
-var defaultCheckpointSizes = checkpointSizes{checkpoint: checkpointBytes, restart: restartBytes}
+// checkpointSizes are the checkpointer's thresholds and the WAL's file
+// limit: checkpointBytes, restartBytes and walLimitBytes, smaller in tests.
+type checkpointSizes struct{ checkpoint, restart, limit int64 }
 
-// withCheckpointSizes sets the checkpointer's thresholds (tests only).
-func withCheckpointSizes(checkpoint, restart int64) Option {
-	return func(o *options) { o.checkpoint = checkpointSizes{checkpoint: checkpoint, restart: restart} }
+var defaultCheckpointSizes = checkpointSizes{checkpoint: checkpointBytes, restart: restartBytes, limit: walLimitBytes}
+
+// withCheckpointSizes sets the checkpointer's thresholds and the WAL's
+// file limit (tests only).
+func withCheckpointSizes(checkpoint, restart, limit int64) Option {
+	return func(o *options) {
+		o.checkpoint = checkpointSizes{checkpoint: checkpoint, restart: restart, limit: limit}
+	}
 }
 
 // checkpointer keeps the WAL short from outside the writer.

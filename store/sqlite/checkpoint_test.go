@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -73,7 +74,7 @@ func TestCheckpointRestartsWALInPlace(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "memberd.db")
 	const restart = 1 << 20
-	st, err := sqlite.Open(ctx, path, sqlite.WithCheckpointSizes(restart/4, restart))
+	st, err := sqlite.Open(ctx, path, sqlite.WithCheckpointSizes(restart/4, restart, 16*restart))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +143,50 @@ func TestCheckpointRestartsWALInPlace(t *testing.T) {
 	}
 	if maxWAL > 16*restart {
 		t.Errorf("largest WAL: got %d bytes, want at most %d", maxWAL, 16*restart)
+	}
+}
+
+// TestCheckpointCutsLargeWAL writes one transaction several times the
+// restart threshold, as a bulk import does, then commits small changes:
+// the first commit after the WAL is started over must cut its file back
+// (journal_size_limit), not keep it at the large transaction's size.
+func TestCheckpointCutsLargeWAL(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "memberd.db")
+	const restart, limit = 1 << 20, 4 << 20
+	st, err := sqlite.Open(ctx, path, sqlite.WithCheckpointSizes(restart/4, restart, limit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc, a := checkpointOrg(t, st)
+	if err := st.UpdateSQL(ctx, func(tx *sql.Tx, _ membership.Tx) error {
+		if _, err := tx.ExecContext(ctx, "CREATE TABLE bulk (b BLOB)"); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "INSERT INTO bulk (b) VALUES (zeroblob(?))", 4*limit)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	walSize := func() int64 {
+		fi, err := os.Stat(path + "-wal")
+		if err != nil {
+			return 0
+		}
+		return fi.Size()
+	}
+	grown := walSize()
+	if grown < 4*limit {
+		t.Fatalf("WAL after the large transaction: %d bytes, want at least %d", grown, 4*limit)
+	}
+	// The checkpointer empties only an idle WAL, and churn never lets it
+	// be idle: the size when churn stops is what the limit left.
+	churn(t, svc, a, 4, 2*time.Second)
+	size := walSize()
+	t.Logf("WAL %d KiB after the large transaction, %d KiB under churn", grown>>10, size>>10)
+	if size > 2*limit {
+		t.Errorf("WAL under churn after a large transaction: %d bytes, want at most %d", size, 2*limit)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,6 +78,13 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	// The writer only commits; the checkpointer copies the WAL back.
 	if _, err := writer.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	// A RESTART keeps the WAL's file, so that commits overwrite blocks it
+	// already has; the limit cuts back a file one large transaction grew
+	// (walLimitBytes in checkpoint.go).
+	if _, err := writer.ExecContext(ctx, "PRAGMA journal_size_limit = "+strconv.FormatInt(o.checkpoint.limit, 10)); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
