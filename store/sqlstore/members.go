@@ -193,9 +193,24 @@ func (t *Tx) MemberCount(ctx context.Context, p *membership.MemberListParams) (i
 }
 
 // memberSelection is where MemberList, MemberCount and MemberSearch read
-// members from: FROM, WHERE, and the member id column their pages are in
-// the order of.
-type memberSelection struct{ from, where, id string }
+// members from: FROM, WHERE, the member id column their pages are in the
+// order of, and the key a page's bounds compare (see past).
+type memberSelection struct{ from, where, id, key, org string }
+
+// past is the condition that the selection's walk is past id in the
+// direction of op ("<" or ">"). A walk of members compares (org_id, id),
+// which members_org_id alone can serve: compared by id, PostgreSQL's
+// generic plan walked the primary key and filtered organization and
+// state, and a page of active members in an organization almost all
+// removed read the other organizations too (1.2M members in three
+// organizations: 180-210 ms a page, against 1-10 ms walking the
+// organization's own index).
+func (sc memberSelection) past(op, id string) string {
+	if sc.org == "" {
+		return sc.key + " " + op + " " + id
+	}
+	return sc.key + " " + op + " (" + sc.org + ", " + id + ")"
+}
 
 // removedFrom reads an organization's removed members through
 // removed_members (migration 00017), in member id order, and joins each
@@ -219,12 +234,13 @@ func memberScope(args *[]any, p *membership.MemberListParams) memberSelection {
 	case membership.StatusRemoved:
 		// Every statement that changes a status keeps removed_members
 		// exact, so its rows need no second look at the status.
-		sc = memberSelection{from: removedFrom, where: "r.org_id = " + org + " AND r.member_id > " + arg(args, p.AfterID), id: "r.member_id"}
-	case "":
-		sc = memberSelection{from: memberFrom, where: "m.org_id = " + org + " AND m.id > " + arg(args, p.AfterID), id: "m.id"}
+		sc = memberSelection{from: removedFrom, where: "r.org_id = " + org, id: "r.member_id", key: "r.member_id"}
 	default:
-		sc = memberSelection{from: memberFrom, where: "m.org_id = " + org + " AND m.id > " + arg(args, p.AfterID) +
-			" AND m.status = " + arg(args, string(p.Status)), id: "m.id"}
+		sc = memberSelection{from: memberFrom, where: "m.org_id = " + org, id: "m.id", key: "(m.org_id, m.id)", org: org}
+	}
+	sc.where += " AND " + sc.past(">", arg(args, p.AfterID))
+	if p.Status != "" && p.Status != membership.StatusRemoved {
+		sc.where += " AND m.status = " + arg(args, string(p.Status))
 	}
 	if p.Role != "" {
 		sc.where += " AND m.role = " + arg(args, string(p.Role))

@@ -167,7 +167,7 @@ func (t *Tx) MemberSearch(ctx context.Context, p *membership.MemberSearchParams)
 	}
 	order := sc.id
 	if p.BeforeID != 0 {
-		w += " AND " + sc.id + " < " + arg(&args, p.BeforeID)
+		w += " AND " + sc.past("<", arg(&args, p.BeforeID))
 		order += " DESC"
 	}
 	q := `SELECT ` + memberCols + sc.from + ` WHERE ` + w + ` ORDER BY ` + order + ` LIMIT ` + arg(&args, max(p.Limit, 1))
