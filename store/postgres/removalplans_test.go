@@ -292,23 +292,12 @@ func TestActivePagesGenericPlan(t *testing.T) {
 			for j, a := range r.args {
 				params[j] = fmt.Sprintf("'%v'", a)
 			}
-			rows, err := tx.Query(ctx, "EXPLAIN EXECUTE "+name+"("+strings.Join(params, ", ")+")")
-			if err != nil {
-				t.Fatalf("%s: explain: %v", read.Name, err)
-			}
-			var plan []string
-			for rows.Next() {
-				var l string
-				if err := rows.Scan(&l); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, l)
-			}
-			rows.Close()
+			var plans []string
+			explainingConn{conn{tx: tx}, t, &plans}.explain(ctx, "EXECUTE "+name+"("+strings.Join(params, ", ")+")")
 			if _, err := tx.Exec(ctx, "DEALLOCATE "+name); err != nil {
 				t.Fatal(err)
 			}
-			text := strings.Join(plan, "\n")
+			text := plans[0]
 			if !strings.Contains(text, "members_org_id on members m") || strings.Contains(text, "members_pkey on members m") {
 				t.Errorf("%s, generic plan:\n%s\n%s\nwant a walk of members_org_id", read.Name, r.q, text)
 			}
