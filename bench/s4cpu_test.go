@@ -17,6 +17,36 @@ import (
 	"github.com/memberd/memberd/store/sqlstore"
 )
 
+// onDemandPostgres loads a PostgreSQL bench database of as many members
+// as the environment variable env says, settled (Engine.Settle), for an
+// on-demand measurement; it skips the test when env is unset.
+func onDemandPostgres(t *testing.T, env string) (*Engine, *Dataset) {
+	t.Helper()
+	n, _ := strconv.Atoi(os.Getenv(env))
+	if n <= 0 {
+		t.Skipf("on-demand measurement: set %s to a number of members to run it", env)
+	}
+	ctx := context.Background()
+	e, err := OpenPostgres(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	d, err := Setup(ctx, e.Store, DefaultShape(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := d.Grow(ctx, e, n, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("loaded %d members in %s", n, time.Since(start).Round(time.Second))
+	if err := e.Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return e, d
+}
+
 // s4CPUEnv names the organization size TestS4BackendCPU loads.
 const s4CPUEnv = "MEMBERD_S4_CPU"
 
@@ -36,26 +66,8 @@ const s4CPUEnv = "MEMBERD_S4_CPU"
 // changes so that every replay finds the pages as a first offboarding
 // does; the medians are printed.
 func TestS4BackendCPU(t *testing.T) {
-	n, _ := strconv.Atoi(os.Getenv(s4CPUEnv))
-	if n <= 0 {
-		t.Skipf("on-demand measurement: set %s to a number of members to run it", s4CPUEnv)
-	}
 	ctx := context.Background()
-	e, err := OpenPostgres(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	d, err := Setup(ctx, e.Store, DefaultShape(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Grow(ctx, e, n, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Settle(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e, d := onDemandPostgres(t, s4CPUEnv)
 	// One connection, so that one backend runs every statement.
 	st, err := postgres.Open(ctx, e.DSN+"&pool_max_conns=1")
 	if err != nil {
