@@ -306,7 +306,12 @@ func (e *Env) Digest(tb testing.TB) string {
 			w("credential %d:%s\n", c.ID, Stamp(c.RevokedAt))
 		}
 	}
-	e.Rows(tb, `SELECT id, member_id, COALESCE(ended_at, 0), COALESCE(ended_by, 0) FROM member_periods ORDER BY id`, nil,
+	// A removed member's last period ends at the removal its member row
+	// records (store/sqlstore MemberSetStatus, migration 00019).
+	e.Rows(tb, `SELECT p.id, p.member_id,
+			COALESCE(CASE WHEN p.ended_at IS NULL AND m.status = 'removed' THEN m.removed_at ELSE p.ended_at END, 0),
+			COALESCE(CASE WHEN p.ended_at IS NULL AND m.status = 'removed' THEN m.removed_by ELSE p.ended_by END, 0)
+		FROM member_periods p JOIN members m ON m.id = p.member_id ORDER BY p.id`, nil,
 		func(scan func(...any) error) error {
 			var id, member, ended, by int64
 			if err := scan(&id, &member, &ended, &by); err != nil {

@@ -8,9 +8,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pressly/goose/v3"
 
+	"github.com/memberd/memberd/membership"
 	"github.com/memberd/memberd/store/sqlstore"
 )
 
@@ -398,4 +400,76 @@ func TestRemovedMembersMigration(t *testing.T) {
 	if got := queryStrings(t, db, `SELECT name FROM sqlite_schema WHERE name LIKE 'removed_members%' OR name = 'members_org_status'`); !slices.Equal(got, []string{"members_org_status"}) {
 		t.Errorf("after 00017 down: %v, want members_org_status alone", got)
 	}
+}
+
+// TestPeriodEndMigration checks migration 00019 on a database an older
+// build left: a period that build ended keeps its end; a removal now
+// leaves the member's period open in member_periods and its history
+// reads the end from the member row; Down writes that end into the
+// period, as the older build expects.
+func TestPeriodEndMigration(t *testing.T) {
+	ctx := context.Background()
+	db, path := openOld(t, 18)
+	exec := func(q string) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`INSERT INTO organizations (id, uuid, name, created_at) VALUES (1, 'org-1', 'Org', 1)`)
+	exec(`INSERT INTO users (id, uuid, email, created_at) VALUES (1, 'u-1', 'a@example.com', 1), (2, 'u-2', 'b@example.com', 1), (3, 'u-3', 'c@example.com', 1)`)
+	exec(`INSERT INTO members (id, uuid, org_id, user_id, role, status, created_at, updated_at) VALUES (1, 'm-1', 1, 1, 'owner', 'active', 1, 1), (3, 'm-3', 1, 3, 'member', 'active', 1, 1)`)
+	exec(`INSERT INTO members (id, uuid, org_id, user_id, role, status, created_at, updated_at, removed_at, removed_by) VALUES (2, 'm-2', 1, 2, 'member', 'removed', 1, 2, 2, 1)`)
+	exec(`INSERT INTO member_periods (id, member_id, started_at, started_by, ended_at, ended_by) VALUES (1, 1, 1, NULL, NULL, NULL), (2, 2, 1, 1, 2, 1), (3, 3, 1, 1, NULL, NULL)`)
+	periods := func(when string, want ...string) {
+		t.Helper()
+		got := queryStrings(t, db, `SELECT member_id || ':' || COALESCE(ended_at, '-') || ':' || COALESCE(ended_by, '-') FROM member_periods ORDER BY id`)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: member_periods %v, want %v", when, got, want)
+		}
+	}
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	removedAt := time.UnixMicro(5).UTC()
+	if err := s.Update(ctx, func(tx membership.Tx) error {
+		return tx.MemberSetStatus(ctx, &membership.MemberSetStatusParams{ID: 3, Status: membership.StatusRemoved, At: removedAt, By: 1})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	periods("after a removal", "1:-:-", "2:2:1", "3:-:-")
+	history := func(member int64) []*membership.MemberPeriod {
+		t.Helper()
+		var ps []*membership.MemberPeriod
+		if err := s.View(ctx, func(tx membership.Tx) (err error) {
+			ps, err = tx.MemberPeriodList(ctx, member)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return ps
+	}
+	if ps := history(3); len(ps) != 1 || ps[0].EndedAt == nil || !ps[0].EndedAt.Equal(removedAt) || ps[0].EndedBy != 1 {
+		t.Errorf("member 3's history after its removal: %+v, want one period ended at %s by 1", ps, removedAt)
+	}
+	if ps := history(2); len(ps) != 1 || ps[0].EndedAt == nil || !ps[0].EndedAt.Equal(time.UnixMicro(2).UTC()) || ps[0].EndedBy != 1 {
+		t.Errorf("member 2's history (ended before 00019): %+v, want one period ended at 2 µs by 1", ps)
+	}
+	if ps := history(1); len(ps) != 1 || ps[0].EndedAt != nil {
+		t.Errorf("member 1's history: %+v, want one open period", ps)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Down, as goose runs it: the section's one statement.
+	file, err := os.ReadFile("../sqlstore/migrations/00019_period_end.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, down, _ := strings.Cut(string(file), "-- +goose Down\n")
+	exec(strings.TrimSpace(down))
+	periods("after 00019 down", "1:-:-", "2:2:1", "3:5:1")
 }

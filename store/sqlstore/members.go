@@ -254,13 +254,29 @@ func memberScope(args *[]any, p *membership.MemberListParams) memberSelection {
 }
 
 // MemberSetStatus implements membership.Tx.
+//
+// A removal leaves the member's period open in member_periods: the
+// period ends at the member's removed_at, by removed_by, for as long as
+// the member stays removed (MemberPeriodList reads it so), and a restore
+// writes that end into the period before it opens the next (migration
+// 00019).
 func (t *Tx) MemberSetStatus(ctx context.Context, p *membership.MemberSetStatusParams) error {
 	var n int64
 	var err error
+	if p.Status != membership.StatusRemoved {
+		// Before members forgets the removal, and in a statement of its
+		// own: the new period's row must not meet the old one still open
+		// in member_periods_open.
+		if _, err := t.c.Exec(ctx, `UPDATE member_periods SET
+				ended_at = (SELECT removed_at FROM members WHERE id = $1), ended_by = (SELECT removed_by FROM members WHERE id = $1)
+			WHERE member_id = $1 AND ended_at IS NULL AND EXISTS (SELECT 1 FROM members WHERE id = $1 AND status = 'removed')`, p.ID); err != nil {
+			return fmt.Errorf("end member %d's period: %w", p.ID, err)
+		}
+	}
 	if t.d.ModifyingCTE {
-		// The membership, its period and its row of removed_members in
-		// one statement, one round trip. Without modifying CTEs (SQLite)
-		// triggers keep removed_members (migration 00017).
+		// The membership, its row of removed_members and a restore's
+		// new period in one statement, one round trip. Without modifying
+		// CTEs (SQLite) triggers keep removed_members (migration 00017).
 		if p.Status == membership.StatusRemoved {
 			if err := t.run(ctx, memberRemoveStmt(p, &n)); err != nil {
 				return err
@@ -275,10 +291,6 @@ func (t *Tx) MemberSetStatus(ctx context.Context, p *membership.MemberSetStatusP
 	} else if p.Status == membership.StatusRemoved {
 		n, err = t.c.Exec(ctx, `UPDATE members SET status = 'removed', removed_at = $2, removed_by = $3, updated_at = $2 WHERE id = $1`,
 			p.ID, ts(p.At), nullID(p.By))
-		if err == nil {
-			_, err = t.c.Exec(ctx, `UPDATE member_periods SET ended_at = $2, ended_by = $3 WHERE member_id = $1 AND ended_at IS NULL`,
-				p.ID, ts(p.At), nullID(p.By))
-		}
 	} else {
 		n, err = t.c.Exec(ctx, `UPDATE members SET status = 'active', removed_at = NULL, removed_by = NULL, updated_at = $2 WHERE id = $1`,
 			p.ID, ts(p.At))
@@ -308,7 +320,8 @@ func (t *Tx) MemberUpdate(ctx context.Context, m *membership.Member) error {
 	return err
 }
 
-// MemberPeriodList implements membership.Tx.
+// MemberPeriodList implements membership.Tx. A removed member's last
+// period ends at the removal the member row records (MemberSetStatus).
 func (t *Tx) MemberPeriodList(ctx context.Context, memberID int64) ([]*membership.MemberPeriod, error) {
 	return collect(ctx, t, func(r Row) (*membership.MemberPeriod, error) {
 		var p membership.MemberPeriod
@@ -319,5 +332,8 @@ func (t *Tx) MemberPeriodList(ctx context.Context, memberID int64) ([]*membershi
 		}
 		p.StartedAt, p.StartedBy, p.EndedAt, p.EndedBy = fromTS(started), startedBy.Int64, fromNullTS(ended), endedBy.Int64
 		return &p, nil
-	}, `SELECT member_id, started_at, started_by, ended_at, ended_by FROM member_periods WHERE member_id = $1 ORDER BY id`, memberID)
+	}, `SELECT p.member_id, p.started_at, p.started_by,
+			CASE WHEN p.ended_at IS NULL AND m.status = 'removed' THEN m.removed_at ELSE p.ended_at END,
+			CASE WHEN p.ended_at IS NULL AND m.status = 'removed' THEN m.removed_by ELSE p.ended_by END
+		FROM member_periods p JOIN members m ON m.id = p.member_id WHERE p.member_id = $1 ORDER BY p.id`, memberID)
 }

@@ -126,13 +126,13 @@ func (t *Tx) memberOffboardEach(ctx context.Context, p *membership.MemberOffboar
 }
 
 // memberRemoveStmt is MemberSetStatus's statement for a removal on an
-// engine with modifying CTEs: the membership, its period and its row of
+// engine with modifying CTEs: the membership and its row of
 // removed_members (the status lists' index, migration 00017) in one
-// statement. It leaves the number of members removed in n.
+// statement; the member's period ends at the removed_at it writes
+// (migration 00019). It leaves the number of members removed in n.
 func memberRemoveStmt(p *membership.MemberSetStatusParams, n *int64) Queued {
 	return Queued{
 		Query: `WITH m AS (UPDATE members SET status = 'removed', removed_at = $2, removed_by = $3, updated_at = $2 WHERE id = $1 RETURNING id, org_id),
-			p AS (UPDATE member_periods SET ended_at = $2, ended_by = $3 WHERE member_id = $1 AND ended_at IS NULL),
 			r AS (INSERT INTO removed_members (org_id, member_id) SELECT org_id, id FROM m ON CONFLICT DO NOTHING)
 			SELECT count(*) FROM m`,
 		Args: []any{p.ID, ts(p.At), nullID(p.By)},
