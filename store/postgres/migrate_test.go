@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -385,5 +386,87 @@ func TestRemovedMembersMigration(t *testing.T) {
 		} else if got := removed(); !slices.Equal(got, want) {
 			t.Errorf("removed_members after the restores: %d rows, want the %d removed before", len(got), len(want))
 		}
+	}
+}
+
+// TestPeriodEndMigration checks migration 00019 on PostgreSQL: a removal
+// writes no row of member_periods (the member's UPDATE is its one heap
+// write there, and HOT), the member's history still ends the period at
+// the removal, and Down writes that end into the period.
+func TestPeriodEndMigration(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	pool := st.Pool()
+	for _, q := range []string{
+		`INSERT INTO organizations (id, uuid, name, created_at) VALUES (1, 'o1', 'o1', 0)`,
+		`INSERT INTO users (id, uuid, email, created_at) VALUES (1, 'u1', 'u1@example.com', 0), (2, 'u2', 'u2@example.com', 0)`,
+		`INSERT INTO members (id, uuid, org_id, user_id, role, status, created_at, updated_at) VALUES (1, 'm1', 1, 1, 'owner', 'active', 0, 0), (2, 'm2', 1, 2, 'member', 'active', 0, 0)`,
+		`INSERT INTO member_periods (member_id, started_at, started_by) VALUES (1, 0, NULL), (2, 0, 1)`,
+	} {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	removedAt := time.UnixMicro(7).UTC()
+	if err := st.UpdatePgx(ctx, func(tx pgx.Tx, mtx membership.Tx) error {
+		// The backend's counters may still hold the set-up's writes
+		// (PostgreSQL flushes them at most once a second): the removal's
+		// are the difference.
+		counts := func() (c [3]int, err error) {
+			err = tx.QueryRow(ctx, `SELECT pg_stat_get_xact_tuples_updated('member_periods'::regclass) + pg_stat_get_xact_tuples_inserted('member_periods'::regclass),
+				pg_stat_get_xact_tuples_updated('members'::regclass), pg_stat_get_xact_tuples_hot_updated('members'::regclass)`).Scan(&c[0], &c[1], &c[2])
+			return c, err
+		}
+		before, err := counts()
+		if err != nil {
+			return err
+		}
+		if err := mtx.MemberSetStatus(ctx, &membership.MemberSetStatusParams{ID: 2, Status: membership.StatusRemoved, At: removedAt, By: 1}); err != nil {
+			return err
+		}
+		after, err := counts()
+		if err != nil {
+			return err
+		}
+		periods, members, hot := after[0]-before[0], after[1]-before[1], after[2]-before[2]
+		if periods != 0 || members != 1 || hot != 1 {
+			t.Errorf("removal: %d rows of member_periods written, %d of members updated (%d HOT), want 0 and 1 (HOT)", periods, members, hot)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.View(ctx, func(tx membership.Tx) error {
+		ps, err := tx.MemberPeriodList(ctx, 2)
+		if err != nil {
+			return err
+		}
+		if len(ps) != 1 || ps[0].EndedAt == nil || !ps[0].EndedAt.Equal(removedAt) || ps[0].EndedBy != 1 {
+			t.Errorf("history after the removal: %+v, want one period ended at %s by 1", ps, removedAt)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Down, as goose runs it: the section's one statement.
+	file, err := os.ReadFile("../sqlstore/migrations/00019_period_end.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, down, _ := strings.Cut(string(file), "-- +goose Down\n")
+	if _, err := pool.Exec(ctx, strings.TrimSpace(down)); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	if err := pool.QueryRow(ctx, `SELECT string_agg(member_id || ':' || COALESCE(ended_at::text, '-') || ':' || COALESCE(ended_by::text, '-'), ' ' ORDER BY id) FROM member_periods`).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if want := "1:-:- 2:7:1"; got != want {
+		t.Errorf("after 00019 down: %s, want %s", got, want)
 	}
 }
