@@ -2,7 +2,7 @@ package httpapi
 
 import (
 	"context"
-	"net/http"
+	"net/url"
 
 	"github.com/memberd/memberd/membership"
 )
@@ -43,11 +43,11 @@ func (in *accessInput) refs() (membership.MemberRef, membership.Ref, error) {
 	return m, r, nil
 }
 
-// accessRequestReachesCheck tells an access check request whose input
-// huma accepts and whose names are readable, so that checkAccess makes its
-// core call, which confirms a credential from the credential cache.
-func accessRequestReachesCheck(r *http.Request) bool {
-	q := r.URL.Query()
+// accessRequestReachesCheck tells, from its query, an access check request
+// whose input huma accepts and whose names are readable, so that
+// checkAccess makes its core call, which confirms a credential from the
+// credential cache.
+func accessRequestReachesCheck(q url.Values) bool {
 	in := accessInput{Member: q.Get("member"), Resource: q.Get("resource")}
 	_, _, err := in.refs()
 	return err == nil && len(in.Member) <= maxMemberQuery

@@ -1,7 +1,7 @@
 package httpapi
 
 import (
-	"net/http"
+	"net/url"
 	"slices"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -12,11 +12,8 @@ import (
 // unknownQuery refuses a query parameter the operation does not declare.
 // huma ignores one, so a misspelt filter (?membr=12) would silently answer
 // with everything; a 400 says what was wrong instead.
-func unknownQuery(op *huma.Operation, r *http.Request) error {
-	if r.URL.RawQuery == "" {
-		return nil
-	}
-	for name := range r.URL.Query() {
+func unknownQuery(op *huma.Operation, q url.Values) error {
+	for name := range q {
 		if !slices.ContainsFunc(op.Parameters, func(p *huma.Param) bool { return p.In == "query" && p.Name == name }) {
 			return membership.Errorf(membership.CodeInvalid, "unknown query parameter %q", name)
 		}

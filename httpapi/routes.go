@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"net/url"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -146,7 +147,7 @@ type route struct {
 	// deferredAuth, when set, says the route's one core call is
 	// CheckAccess, which confirms a cached credential itself, and tells a
 	// request that will reach it (see confirmsCredential).
-	deferredAuth func(*http.Request) bool
+	deferredAuth func(url.Values) bool
 	// document, when set, adds to the operation's document what huma
 	// cannot infer (a streamed answer's media types).
 	document func(h *handler, op *huma.Operation)
@@ -215,7 +216,7 @@ func (rt route) documented(fn func(h *handler, op *huma.Operation)) route {
 // tells a request that will make that call: any other (an unreadable
 // name, say) authenticates in full, so that a credential no longer in
 // force is refused before the request is.
-func (rt route) confirmsCredential(reaches func(*http.Request) bool) route {
+func (rt route) confirmsCredential(reaches func(url.Values) bool) route {
 	rt.deferredAuth = reaches
 	return rt
 }
