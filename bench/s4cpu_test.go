@@ -41,21 +41,7 @@ func TestS4BackendCPU(t *testing.T) {
 		t.Skipf("on-demand measurement: set %s to a number of members to run it", s4CPUEnv)
 	}
 	ctx := context.Background()
-	e, err := OpenPostgres(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	d, err := Setup(ctx, e.Store, DefaultShape(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Grow(ctx, e, n, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Settle(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e, d := loadedPostgres(t, n)
 	// One connection, so that one backend runs every statement.
 	st, err := postgres.Open(ctx, e.DSN+"&pool_max_conns=1")
 	if err != nil {
@@ -144,4 +130,27 @@ func TestS4BackendCPU(t *testing.T) {
 		t.Logf("ModifyingCTE %v: %d statements, backend CPU per offboarding %.1f ms (median of %d; least %.1f ms); per statement (medians):\n%s",
 			oneStatement, len(recorded[f]), ms(totals[f][len(totals[f])/2]), len(totals[f]), ms(totals[f][0]), strings.Join(lines, "\n"))
 	}
+}
+
+// loadedPostgres is a throwaway PostgreSQL cluster (OpenPostgres, with
+// extra settings) holding the bench's organization at n members, settled
+// as the bench settles it after loading; it is closed when t ends.
+func loadedPostgres(t *testing.T, n int, extra ...[2]string) (*Engine, *Dataset) {
+	ctx := context.Background()
+	e, err := OpenPostgres(ctx, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	d, err := Setup(ctx, e.Store, DefaultShape(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Grow(ctx, e, n, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return e, d
 }
