@@ -284,11 +284,12 @@ func postgresSettings(memMB int64) [][2]string {
 }
 
 // OpenPostgres starts a throwaway PostgreSQL cluster (internal/pgtest)
-// configured by postgresSettings and creates a fresh database in it.
-func OpenPostgres(ctx context.Context) (*Engine, error) {
+// configured by postgresSettings, and then extra, and creates a fresh
+// database in it.
+func OpenPostgres(ctx context.Context, extra ...[2]string) (*Engine, error) {
 	var opts []pgtest.Option
 	var settings []string
-	for _, kv := range postgresSettings(memoryMB()) {
+	for _, kv := range append(postgresSettings(memoryMB()), extra...) {
 		opts = append(opts, pgtest.WithSetting(kv[0], kv[1]))
 		settings = append(settings, kv[0]+"="+kv[1])
 	}

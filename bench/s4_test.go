@@ -14,7 +14,7 @@ import (
 func BenchmarkS4(b *testing.B) {
 	open := map[string]func(context.Context) (*Engine, error){
 		"sqlite":   func(ctx context.Context) (*Engine, error) { return OpenSQLite(ctx, b.TempDir()) },
-		"postgres": OpenPostgres,
+		"postgres": func(ctx context.Context) (*Engine, error) { return OpenPostgres(ctx) },
 	}
 	for _, name := range []string{"sqlite", "postgres"} {
 		b.Run(name, func(b *testing.B) {

@@ -17,34 +17,16 @@ import (
 	"github.com/memberd/memberd/store/sqlstore"
 )
 
-// onDemandPostgres loads a PostgreSQL bench database of as many members
-// as the environment variable env says, settled (Engine.Settle), for an
-// on-demand measurement; it skips the test when env is unset.
-func onDemandPostgres(t *testing.T, env string) (*Engine, *Dataset) {
+// onDemandPostgres is loadedPostgres at as many members as the
+// environment variable env says, for an on-demand measurement; it skips
+// the test when env is unset.
+func onDemandPostgres(t *testing.T, env string, extra ...[2]string) (*Engine, *Dataset) {
 	t.Helper()
 	n, _ := strconv.Atoi(os.Getenv(env))
 	if n <= 0 {
 		t.Skipf("on-demand measurement: set %s to a number of members to run it", env)
 	}
-	ctx := context.Background()
-	e, err := OpenPostgres(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	d, err := Setup(ctx, e.Store, DefaultShape(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	if err := d.Grow(ctx, e, n, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("loaded %d members in %s", n, time.Since(start).Round(time.Second))
-	if err := e.Settle(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return e, d
+	return loadedPostgres(t, n, extra...)
 }
 
 // s4CPUEnv names the organization size TestS4BackendCPU loads.
@@ -156,4 +138,29 @@ func TestS4BackendCPU(t *testing.T) {
 		t.Logf("ModifyingCTE %v: %d statements, backend CPU per offboarding %.1f ms (median of %d; least %.1f ms); per statement (medians):\n%s",
 			oneStatement, len(recorded[f]), ms(totals[f][len(totals[f])/2]), len(totals[f]), ms(totals[f][0]), strings.Join(lines, "\n"))
 	}
+}
+
+// loadedPostgres is a throwaway PostgreSQL cluster (OpenPostgres, with
+// extra settings) holding the bench's organization at n members, settled
+// as the bench settles it after loading; it is closed when t ends.
+func loadedPostgres(t *testing.T, n int, extra ...[2]string) (*Engine, *Dataset) {
+	ctx := context.Background()
+	e, err := OpenPostgres(ctx, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	d, err := Setup(ctx, e.Store, DefaultShape(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := d.Grow(ctx, e, n, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("loaded %d members in %s", n, time.Since(start).Round(time.Second))
+	if err := e.Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return e, d
 }

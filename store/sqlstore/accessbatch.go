@@ -232,6 +232,15 @@ func accessBatchQuery(sh accessCheckShape, calls []*accessCall) (string, []any) 
 	if q, ok := accessBatchSQL.Load(sh); ok {
 		return q.(string), args
 	}
+	q := accessBatchStatement(accessCheckStatement(sh), first)
+	accessBatchSQL.Store(sh, q)
+	return q, args
+}
+
+// accessBatchStatement runs the check statement single once per element
+// of the arrays its placeholders become, each typed as the argument of
+// first at its position.
+func accessBatchStatement(single string, first []any) string {
 	var arrays, names, cols []string
 	for k, v := range first {
 		typ := "text"
@@ -253,9 +262,8 @@ func accessBatchQuery(sh accessCheckShape, calls []*accessCall) (string, []any) 
 	q := `SELECT b.i, x.kind, x.a, x.b, x.c, x.d
   FROM (SELECT ` + strings.Join(arrays, ", ") + ` OFFSET 0) arr
  CROSS JOIN LATERAL unnest(` + strings.Join(names, ", ") + `) WITH ORDINALITY AS b(` + strings.Join(cols, ", ") + `, i)
- CROSS JOIN LATERAL (` + placeholder.ReplaceAllString(accessCheckStatement(sh), "b.p$1") + `) x`
-	accessBatchSQL.Store(sh, q)
-	return q, args
+ CROSS JOIN LATERAL (` + placeholder.ReplaceAllString(single, "b.p$1") + `) x`
+	return q
 }
 
 // sliceRows reads a batched check's rows as its own statement's.

@@ -319,7 +319,16 @@ var accessPaths = accessPathsOf("$1")
 // accessPathsOf is accessPaths with the member given by the SQL
 // expression member instead of $1.
 func accessPathsOf(member string) string {
-	return strings.ReplaceAll(accessPathsTemplate, "@MEMBER@", member)
+	return accessPathsFrom(member, "members", "resources")
+}
+
+// accessPathsFrom is accessPathsOf with the member's row read from the
+// relation members (columns id and status) and the resources' from the
+// relation resources (id and space_id): an access check passes the rows
+// it has already read to answer whether the member and the resource
+// exist, rather than read them twice.
+func accessPathsFrom(member, members, resources string) string {
+	return strings.NewReplacer("@MEMBER@", member, "@MEMBERS@", members, "@RESOURCES@", resources).Replace(accessPathsTemplate)
 }
 
 // accessPathsTemplate reads the member and each resource once, after the
@@ -335,7 +344,7 @@ func accessPathsOf(member string) string {
 // (pg_stat_statements) and 0.7x the backend CPU per check.
 const accessPathsTemplate = `
 SELECT p.resource_id, p.group_id
-  FROM (SELECT g.resource_id, NULL AS group_id
+  FROM (SELECT g.resource_id, CAST(NULL AS BIGINT) AS group_id
           FROM grants g
          WHERE g.member_id = @MEMBER@ AND g.status = 'active'
         UNION ALL
@@ -343,8 +352,8 @@ SELECT p.resource_id, p.group_id
           FROM group_members gm
           JOIN grants g ON g.group_id = gm.group_id AND g.status = 'active'
          WHERE gm.member_id = @MEMBER@ AND gm.status = 'active') p
-  JOIN members m ON m.id = @MEMBER@ AND m.status = 'active'
-  JOIN resources r ON r.id = p.resource_id
+  JOIN @MEMBERS@ m ON m.id = @MEMBER@ AND m.status = 'active'
+  JOIN @RESOURCES@ r ON r.id = p.resource_id
  WHERE r.space_id IS NULL OR EXISTS (SELECT 1 FROM space_members sm
         WHERE sm.space_id = r.space_id AND sm.member_id = m.id AND sm.status = 'active')`
 
