@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,6 +40,14 @@ const (
 	// machine's ext4, 1.0 ms against 0.26 ms for a commit of 10 pages, 6.0
 	// against 4.8 ms for 600 (medians of 20 rounds of 20).
 	restartBytes = 16 << 20
+	// idleAfter is how long the writer must have had no transaction before
+	// the checkpointer empties the WAL (TRUNCATE). Emptying it holds the
+	// write lock while it copies, syncs the database and cuts the file,
+	// 80-260 ms on a loaded machine; run when the WAL's file had merely not
+	// changed for one look (50 ms), it ran between two group commits of a
+	// steady load whenever one group took longer than that, and stalled
+	// every caller queued behind it (the stall in docs/performance.md's S2).
+	idleAfter = 500 * time.Millisecond
 )
 
 // walLimitBytes is the size the first commit after a restart cuts the
@@ -67,6 +76,9 @@ func withCheckpointSizes(checkpoint, restart, limit int64) Option {
 type checkpointer struct {
 	db     *sql.DB
 	writer *sql.DB
+	// writes is the writer's transaction count (writeCount): the
+	// checkpointer reads from it whether the writer is idle.
+	writes *writeCount
 	wal    string
 	frame  int64    // bytes of a WAL frame, once read (by run only)
 	shm    *os.File // the wal-index, once opened (by run only)
@@ -77,13 +89,13 @@ type checkpointer struct {
 }
 
 // startCheckpointer opens its connection to path and starts it.
-func startCheckpointer(path string, writer *sql.DB, sizes checkpointSizes) (*checkpointer, error) {
+func startCheckpointer(path string, writer *sql.DB, writes *writeCount, sizes checkpointSizes) (*checkpointer, error) {
 	db, err := sql.Open(driverName, dsn(path))
 	if err != nil {
 		return nil, err
 	}
 	db.SetMaxOpenConns(1)
-	c := &checkpointer{db: db, writer: writer, wal: path + "-wal", sizes: sizes, stop: make(chan struct{})}
+	c := &checkpointer{db: db, writer: writer, writes: writes, wal: path + "-wal", sizes: sizes, stop: make(chan struct{})}
 	c.done.Add(1)
 	go c.run()
 	return c, nil
@@ -94,6 +106,8 @@ func (c *checkpointer) run() {
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
 	var last os.FileInfo
+	var lastWrites uint64
+	quiet := time.Now() // since when neither the writer nor the file changed
 	for {
 		select {
 		case <-c.stop:
@@ -105,14 +119,27 @@ func (c *checkpointer) run() {
 			continue // no WAL yet, or it is being recreated
 		}
 		size := fi.Size()
-		idle := last != nil && size == last.Size() && fi.ModTime().Equal(last.ModTime())
+		// The file's size and time catch a writer of another process
+		// (the job queue's statements run on the writer pool too, outside
+		// writeCount); the count catches a transaction still open.
+		writes := c.writes.n.Load()
+		if last == nil || size != last.Size() || !fi.ModTime().Equal(last.ModTime()) || writes != lastWrites || writes%2 == 1 {
+			quiet = time.Now()
+		}
+		lastWrites = writes
+		idle := time.Since(quiet) >= idleAfter
 		content, known := c.content()
 		switch {
 		case size > 0 && idle:
-			// Idle since the last look: TRUNCATE copies everything and
-			// empties the file, so an idle database is whole in its main
-			// file.
-			c.checkpoint(c.db, "TRUNCATE")
+			// Idle: TRUNCATE copies everything and empties the file, so an
+			// idle database is whole in its main file. The PASSIVE
+			// checkpoint first copies and syncs without the write lock;
+			// the TRUNCATE then queues on the writer's pool, between two
+			// transactions, as RESTART does: from its own connection it
+			// would make a writer that came meanwhile poll in SQLite's
+			// busy handler, whose sleeps outlast the checkpoint.
+			c.passive()
+			c.checkpoint(c.writer, "TRUNCATE")
 		case known && content > c.sizes.restart:
 			c.checkpoint(c.writer, "RESTART")
 		case known && content > c.sizes.checkpoint:
@@ -183,6 +210,12 @@ func (c *checkpointer) frameBytes() int64 {
 	}
 	return c.frame
 }
+
+// writeCount counts the writer's transactions as they begin and end, so
+// that it is odd while one is open.
+type writeCount struct{ n atomic.Uint64 }
+
+func (w *writeCount) add() { w.n.Add(1) }
 
 // walFrameHeader is the size of a WAL frame's header.
 const walFrameHeader = 24
