@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/binary"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -139,16 +141,16 @@ func (c *checkpointer) run() {
 			// would make a writer that came meanwhile poll in SQLite's
 			// busy handler, whose sleeps outlast the checkpoint.
 			c.passive()
-			c.checkpoint(c.writer, "TRUNCATE")
+			c.onWriter("TRUNCATE")
 		case known && content > c.sizes.restart:
-			c.checkpoint(c.writer, "RESTART")
+			c.onWriter("RESTART")
 		case known && content > c.sizes.checkpoint:
 			c.checkpoint(c.db, "PASSIVE")
 		case !known && size > c.sizes.checkpoint:
 			// The file's size says how far the WAL once grew, not what it
 			// holds now, which the PASSIVE checkpoint reports.
 			if frames := c.passive(); frames*c.frameBytes() > c.sizes.restart {
-				c.checkpoint(c.writer, "RESTART")
+				c.onWriter("RESTART")
 			}
 		}
 		last = fi
@@ -226,6 +228,41 @@ func (c *checkpointer) checkpoint(db *sql.DB, mode string) {
 	// A failed checkpoint (a reader held an old snapshot, the busy
 	// timeout passed) costs nothing: the next look tries again.
 	_, _ = db.ExecContext(ctx, "PRAGMA wal_checkpoint("+mode+")")
+}
+
+// writerBusy is how long a checkpoint on the writer's pool (RESTART,
+// TRUNCATE) waits for readers to leave the WAL. It holds the single
+// writer meanwhile: with the connection's own busy timeout (10 s), a
+// reader on an old snapshot (a long export) stopped every write for that
+// long at each attempt (TestCheckpointSparesWriterFromOldReader), and a
+// reader that merely had not finished held a group commit's callers 10-50
+// ms. A checkpoint that gives up costs nothing; the next look tries again.
+const writerBusy = 10 * time.Millisecond
+
+// onWriter runs a checkpoint of mode on the writer's pool, between two
+// transactions, with the busy timeout cut to writerBusy for it.
+func (c *checkpointer) onWriter(mode string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := c.writer.Conn(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	var busy int64
+	if err := conn.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy); err != nil {
+		return
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.FormatInt(writerBusy.Milliseconds(), 10)); err != nil {
+		return
+	}
+	// A failed checkpoint, as in checkpoint, costs nothing.
+	_, _ = conn.ExecContext(ctx, "PRAGMA wal_checkpoint("+mode+")")
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.FormatInt(busy, 10)); err != nil {
+		// The writer must not go on without its busy timeout: the pool
+		// drops the connection and opens one with the DSN's.
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
 }
 
 // close stops the checkpointer and closes its connection; closing a

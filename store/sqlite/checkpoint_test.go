@@ -115,6 +115,40 @@ func TestCheckpointLeavesBusyWALAlone(t *testing.T) {
 	}
 }
 
+// TestCheckpointSparesWriterFromOldReader holds a read transaction on an
+// old snapshot, as a long export does, while writes drive the WAL past
+// the restart threshold: a RESTART cannot finish until that reader ends,
+// and since it waits on the writer's pool, it must give up quickly rather
+// than hold the single writer for the busy timeout (10 s), stopping every
+// write meanwhile.
+func TestCheckpointSparesWriterFromOldReader(t *testing.T) {
+	ctx := context.Background()
+	const restart = 1 << 20
+	st, _ := openCheckpointStore(t, sqlite.WithCheckpointSizes(restart/4, restart, 16*restart))
+	svc, a := checkpointOrg(t, st)
+	rtx, err := st.Reader().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rtx.Rollback() //nolint:errcheck // read-only
+	var n int
+	if err := rtx.QueryRowContext(ctx, "SELECT count(*) FROM members").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	var slowest time.Duration
+	for i, deadline := 0, time.Now().Add(1500*time.Millisecond); time.Now().Before(deadline); i++ {
+		start := time.Now()
+		if _, err := svc.AddMember(ctx, a, membership.AddMemberRequest{Email: fmt.Sprintf("r%d@acme.test", i), Name: "M"}); err != nil {
+			t.Fatal(err)
+		}
+		slowest = max(slowest, time.Since(start))
+	}
+	t.Logf("slowest write beside an old reader: %v", slowest)
+	if slowest > time.Second {
+		t.Errorf("slowest write beside an old reader: got %v, want under 1s", slowest)
+	}
+}
+
 // TestCheckpointRestartsWALInPlace drives the WAL past the checkpointer's
 // restart threshold several times and checks that each time the writer
 // started it over in the same file, keeping its blocks, instead of
