@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/binary"
 	"os"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,6 +42,14 @@ const (
 	// machine's ext4, 1.0 ms against 0.26 ms for a commit of 10 pages, 6.0
 	// against 4.8 ms for 600 (medians of 20 rounds of 20).
 	restartBytes = 16 << 20
+	// idleAfter is how long the writer must have had no transaction before
+	// the checkpointer empties the WAL (TRUNCATE). Emptying it holds the
+	// write lock while it copies, syncs the database and cuts the file,
+	// 80-260 ms on a loaded machine; run when the WAL's file had merely not
+	// changed for one look (50 ms), it ran between two group commits of a
+	// steady load whenever one group took longer than that, and stalled
+	// every caller queued behind it (the stall in docs/performance.md's S2).
+	idleAfter = 500 * time.Millisecond
 )
 
 // walLimitBytes is the size the first commit after a restart cuts the
@@ -67,6 +78,9 @@ func withCheckpointSizes(checkpoint, restart, limit int64) Option {
 type checkpointer struct {
 	db     *sql.DB
 	writer *sql.DB
+	// writes is the writer's transaction count (writeCount): the
+	// checkpointer reads from it whether the writer is idle.
+	writes *writeCount
 	wal    string
 	frame  int64    // bytes of a WAL frame, once read (by run only)
 	shm    *os.File // the wal-index, once opened (by run only)
@@ -77,13 +91,13 @@ type checkpointer struct {
 }
 
 // startCheckpointer opens its connection to path and starts it.
-func startCheckpointer(path string, writer *sql.DB, sizes checkpointSizes) (*checkpointer, error) {
+func startCheckpointer(path string, writer *sql.DB, writes *writeCount, sizes checkpointSizes) (*checkpointer, error) {
 	db, err := sql.Open(driverName, dsn(path))
 	if err != nil {
 		return nil, err
 	}
 	db.SetMaxOpenConns(1)
-	c := &checkpointer{db: db, writer: writer, wal: path + "-wal", sizes: sizes, stop: make(chan struct{})}
+	c := &checkpointer{db: db, writer: writer, writes: writes, wal: path + "-wal", sizes: sizes, stop: make(chan struct{})}
 	c.done.Add(1)
 	go c.run()
 	return c, nil
@@ -94,6 +108,8 @@ func (c *checkpointer) run() {
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
 	var last os.FileInfo
+	var lastWrites uint64
+	quiet := time.Now() // since when neither the writer nor the file changed
 	for {
 		select {
 		case <-c.stop:
@@ -105,23 +121,42 @@ func (c *checkpointer) run() {
 			continue // no WAL yet, or it is being recreated
 		}
 		size := fi.Size()
-		idle := last != nil && size == last.Size() && fi.ModTime().Equal(last.ModTime())
+		// The file's size and time catch a writer of another process
+		// (the job queue's statements run on the writer pool too, outside
+		// writeCount); the count catches a transaction still open.
+		writes := c.writes.n.Load()
+		if last == nil || size != last.Size() || !fi.ModTime().Equal(last.ModTime()) || writes != lastWrites || writes%2 == 1 {
+			quiet = time.Now()
+		}
+		lastWrites = writes
+		idle := time.Since(quiet) >= idleAfter
 		content, known := c.content()
 		switch {
 		case size > 0 && idle:
-			// Idle since the last look: TRUNCATE copies everything and
-			// empties the file, so an idle database is whole in its main
-			// file.
-			c.checkpoint(c.db, "TRUNCATE")
+			// Idle: TRUNCATE copies everything and empties the file, so an
+			// idle database is whole in its main file. The PASSIVE
+			// checkpoint first copies and syncs without the write lock;
+			// the TRUNCATE then queues on the writer's pool, between two
+			// transactions, as RESTART does: from its own connection it
+			// would make a writer that came meanwhile poll in SQLite's
+			// busy handler, whose sleeps outlast the checkpoint.
+			c.passive()
+			c.onWriter("TRUNCATE")
 		case known && content > c.sizes.restart:
-			c.checkpoint(c.writer, "RESTART")
+			// PASSIVE first, as for TRUNCATE: it copies and syncs what
+			// committed since the last look without the write lock, so the
+			// RESTART holding the writer copies only what committed in
+			// between (traced: a RESTART that itself copied 490 frames and
+			// synced the database held the writer 121 ms).
+			c.passive()
+			c.onWriter("RESTART")
 		case known && content > c.sizes.checkpoint:
 			c.checkpoint(c.db, "PASSIVE")
 		case !known && size > c.sizes.checkpoint:
 			// The file's size says how far the WAL once grew, not what it
 			// holds now, which the PASSIVE checkpoint reports.
 			if frames := c.passive(); frames*c.frameBytes() > c.sizes.restart {
-				c.checkpoint(c.writer, "RESTART")
+				c.onWriter("RESTART")
 			}
 		}
 		last = fi
@@ -184,6 +219,12 @@ func (c *checkpointer) frameBytes() int64 {
 	return c.frame
 }
 
+// writeCount counts the writer's transactions as they begin and end, so
+// that it is odd while one is open.
+type writeCount struct{ n atomic.Uint64 }
+
+func (w *writeCount) add() { w.n.Add(1) }
+
 // walFrameHeader is the size of a WAL frame's header.
 const walFrameHeader = 24
 
@@ -193,6 +234,41 @@ func (c *checkpointer) checkpoint(db *sql.DB, mode string) {
 	// A failed checkpoint (a reader held an old snapshot, the busy
 	// timeout passed) costs nothing: the next look tries again.
 	_, _ = db.ExecContext(ctx, "PRAGMA wal_checkpoint("+mode+")")
+}
+
+// writerBusy is how long a checkpoint on the writer's pool (RESTART,
+// TRUNCATE) waits for readers to leave the WAL. It holds the single
+// writer meanwhile: with the connection's own busy timeout (10 s), a
+// reader on an old snapshot (a long export) stopped every write for that
+// long at each attempt (TestCheckpointSparesWriterFromOldReader), and a
+// reader that merely had not finished held a group commit's callers 10-50
+// ms. A checkpoint that gives up costs nothing; the next look tries again.
+const writerBusy = 10 * time.Millisecond
+
+// onWriter runs a checkpoint of mode on the writer's pool, between two
+// transactions, with the busy timeout cut to writerBusy for it.
+func (c *checkpointer) onWriter(mode string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := c.writer.Conn(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	var busy int64
+	if err := conn.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy); err != nil {
+		return
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.FormatInt(writerBusy.Milliseconds(), 10)); err != nil {
+		return
+	}
+	// A failed checkpoint, as in checkpoint, costs nothing.
+	_, _ = conn.ExecContext(ctx, "PRAGMA wal_checkpoint("+mode+")")
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.FormatInt(busy, 10)); err != nil {
+		// The writer must not go on without its busy timeout: the pool
+		// drops the connection and opens one with the DSN's.
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
 }
 
 // close stops the checkpointer and closes its connection; closing a

@@ -27,13 +27,7 @@ const walBound = 64 << 20
 // two seconds, watching the WAL's size, then checks an idle database's WAL
 // is emptied.
 func TestCheckpointBoundsWAL(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "memberd.db")
-	st, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, path := openCheckpointStore(t)
 	svc, a := checkpointOrg(t, st)
 	var maxWAL, removed atomic.Int64
 	stop := make(chan struct{})
@@ -53,15 +47,105 @@ func TestCheckpointBoundsWAL(t *testing.T) {
 		}
 	}()
 	removed.Store(churn(t, svc, a, 8, 2*time.Second))
-	time.Sleep(time.Second) // idle: the checkpointer truncates the WAL
 	close(stop)
 	wg.Wait()
 	t.Logf("%d removals; largest WAL %d KiB", removed.Load(), maxWAL.Load()>>10)
 	if maxWAL.Load() > walBound {
 		t.Errorf("largest WAL: got %d bytes, want at most %d", maxWAL.Load(), walBound)
 	}
-	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() != 0 {
-		t.Errorf("idle WAL: got %d bytes, want 0", fi.Size())
+	// Idle: the checkpointer truncates the WAL once the writer has been
+	// quiet for half a second.
+	var size int64
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		fi, err := os.Stat(path + "-wal")
+		if size = 0; err == nil {
+			size = fi.Size()
+		}
+		if size == 0 {
+			break
+		}
+	}
+	if size != 0 {
+		t.Errorf("idle WAL: got %d bytes, want 0", size)
+	}
+}
+
+// TestCheckpointLeavesBusyWALAlone holds each of a series of write
+// transactions open for longer than the checkpointer's look at the WAL,
+// so that the WAL's file stays unchanged across looks while the writer is
+// busy: the checkpointer must not take that for idleness and empty the
+// WAL (a TRUNCATE holds the write lock for its copy and syncs, which
+// stalled every caller queued behind it).
+func TestCheckpointLeavesBusyWALAlone(t *testing.T) {
+	ctx := context.Background()
+	st, path := openCheckpointStore(t)
+	if _, err := st.Writer().ExecContext(ctx, "CREATE TABLE busy (n INTEGER)"); err != nil {
+		t.Fatal(err)
+	}
+	var emptied atomic.Int64
+	stop := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() == 0 {
+				emptied.Add(1)
+			}
+		}
+	}()
+	for i := range 12 {
+		if err := st.UpdateSQL(ctx, func(tx *sql.Tx, _ membership.Tx) error {
+			time.Sleep(120 * time.Millisecond) // two looks of the checkpointer
+			_, err := tx.ExecContext(ctx, "INSERT INTO busy (n) VALUES (?)", i)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond) // a gap, as between requests
+	}
+	close(stop)
+	<-watched
+	if n := emptied.Load(); n > 0 {
+		t.Errorf("WAL found empty %d times between busy transactions, want never", n)
+	}
+}
+
+// TestCheckpointSparesWriterFromOldReader holds a read transaction on an
+// old snapshot, as a long export does, while writes drive the WAL past
+// the restart threshold: a RESTART cannot finish until that reader ends,
+// and since it waits on the writer's pool, it must give up quickly rather
+// than hold the single writer for the busy timeout (10 s), stopping every
+// write meanwhile.
+func TestCheckpointSparesWriterFromOldReader(t *testing.T) {
+	ctx := context.Background()
+	const restart = 1 << 20
+	st, _ := openCheckpointStore(t, sqlite.WithCheckpointSizes(restart/4, restart, 16*restart))
+	svc, a := checkpointOrg(t, st)
+	rtx, err := st.Reader().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rtx.Rollback() //nolint:errcheck // read-only
+	var n int
+	if err := rtx.QueryRowContext(ctx, "SELECT count(*) FROM members").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	var slowest time.Duration
+	for i, deadline := 0, time.Now().Add(1500*time.Millisecond); time.Now().Before(deadline); i++ {
+		start := time.Now()
+		if _, err := svc.AddMember(ctx, a, membership.AddMemberRequest{Email: fmt.Sprintf("r%d@acme.test", i), Name: "M"}); err != nil {
+			t.Fatal(err)
+		}
+		slowest = max(slowest, time.Since(start))
+	}
+	t.Logf("slowest write beside an old reader: %v", slowest)
+	if slowest > time.Second {
+		t.Errorf("slowest write beside an old reader: got %v, want under 1s", slowest)
 	}
 }
 
@@ -71,14 +155,8 @@ func TestCheckpointBoundsWAL(t *testing.T) {
 // truncating it: a commit that also allocates the file's blocks makes its
 // fdatasync a journal commit.
 func TestCheckpointRestartsWALInPlace(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "memberd.db")
 	const restart = 1 << 20
-	st, err := sqlite.Open(ctx, path, sqlite.WithCheckpointSizes(restart/4, restart, 16*restart))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, path := openCheckpointStore(t, sqlite.WithCheckpointSizes(restart/4, restart, 16*restart))
 	svc, a := checkpointOrg(t, st)
 	// The WAL header's checkpoint sequence number (bytes 12-15) changes
 	// each time the WAL is started over.
@@ -152,13 +230,8 @@ func TestCheckpointRestartsWALInPlace(t *testing.T) {
 // (journal_size_limit), not keep it at the large transaction's size.
 func TestCheckpointCutsLargeWAL(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "memberd.db")
 	const restart, limit = 1 << 20, 4 << 20
-	st, err := sqlite.Open(ctx, path, sqlite.WithCheckpointSizes(restart/4, restart, limit))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, path := openCheckpointStore(t, sqlite.WithCheckpointSizes(restart/4, restart, limit))
 	svc, a := checkpointOrg(t, st)
 	if err := st.UpdateSQL(ctx, func(tx *sql.Tx, _ membership.Tx) error {
 		if _, err := tx.ExecContext(ctx, "CREATE TABLE bulk (b BLOB)"); err != nil {
@@ -188,6 +261,19 @@ func TestCheckpointCutsLargeWAL(t *testing.T) {
 	if size > 2*limit {
 		t.Errorf("WAL under churn after a large transaction: %d bytes, want at most %d", size, 2*limit)
 	}
+}
+
+// openCheckpointStore opens a store on a fresh file, closed when t ends,
+// and returns it with the file's path.
+func openCheckpointStore(t *testing.T, opts ...sqlite.Option) (*sqlite.Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "memberd.db")
+	st, err := sqlite.Open(context.Background(), path, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st, path
 }
 
 // checkpointOrg creates an organization on st and returns the service and

@@ -40,6 +40,7 @@ type Store struct {
 	wstmts *driverStmts
 	rstmts *stmtCache
 	ckpt   *checkpointer
+	writes writeCount // the writer's transactions begun and ended
 	// cache keeps webhook endpoints and removal policies for the
 	// writer's transactions, the only ones that change them (see
 	// sqlstore.WriterCache).
@@ -93,7 +94,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		writer.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	ckpt, err := startCheckpointer(path, writer, o.checkpoint)
+	s := &Store{writer: writer, reader: reader, wstmts: newDriverStmts(), rstmts: newStmtCache(reader),
+		cache: sqlstore.NewWriterCache()}
+	ckpt, err := startCheckpointer(path, writer, &s.writes, o.checkpoint)
 	if err != nil {
 		writer.Close()
 		reader.Close()
@@ -106,8 +109,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	// every statement, which cost a third of an access check's CPU.
 	reader.SetMaxIdleConns(readers)
 	reader.SetConnMaxLifetime(0)
-	s := &Store{writer: writer, reader: reader, wstmts: newDriverStmts(), rstmts: newStmtCache(reader),
-		cache: sqlstore.NewWriterCache(), ckpt: ckpt}
+	s.ckpt = ckpt
 	s.group = s.newGroup(o)
 	return s, nil
 }

@@ -32,9 +32,11 @@ import (
 
 // writeTx is one transaction of the writer.
 type writeTx struct {
-	c   *sql.Conn
-	tx  *sql.Tx
-	mtx *sqlstore.Tx
+	c      *sql.Conn
+	tx     *sql.Tx
+	mtx    *sqlstore.Tx
+	writes *writeCount // counted once at the end too
+	ended  bool
 }
 
 // beginWrite begins a write transaction (BEGIN IMMEDIATE, from the
@@ -51,18 +53,31 @@ func (s *Store) beginWrite(ctx context.Context, shared bool) (*writeTx, error) {
 	}
 	mtx := sqlstore.NewTx(conn{tx: tx, raw: &rawConn{c: c, stmts: s.wstmts, txctx: ctx}, shared: shared}, dialect)
 	mtx.UseWriterCache(s.cache)
-	return &writeTx{c: c, tx: tx, mtx: mtx}, nil
+	s.writes.add()
+	return &writeTx{c: c, tx: tx, mtx: mtx, writes: &s.writes}, nil
 }
 
 // commit commits and hands the connection back to the writer pool.
 func (w *writeTx) commit() error {
-	return errors.Join(w.tx.Commit(), w.release())
+	err := w.tx.Commit()
+	w.end()
+	return errors.Join(err, w.release())
 }
 
 // rollback rolls back and hands the connection back to the writer pool;
 // after a commit, even a failed one, it does nothing.
 func (w *writeTx) rollback() error {
-	return errors.Join(ignoreDone(w.tx.Rollback()), w.release())
+	err := ignoreDone(w.tx.Rollback())
+	w.end()
+	return errors.Join(err, w.release())
+}
+
+// end counts the transaction's end, once.
+func (w *writeTx) end() {
+	if !w.ended {
+		w.ended = true
+		w.writes.add()
+	}
 }
 
 // release hands the connection back once the transaction has ended.
