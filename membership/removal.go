@@ -478,28 +478,19 @@ func (s *Service) reportGroupGrants(ctx context.Context, tx Tx, report *Report, 
 		groupIDs[i] = gm.GroupID
 	}
 	p := &GrantListParams{OrgID: off.OrgID, GroupIDs: groupIDs, Status: StatusActive, Limit: off.Limit}
-	viaGroups, err := tx.GrantList(ctx, p)
+	var keys *[]GrantKey
+	if tag {
+		keys = new([]GrantKey)
+	}
+	viaGroups, n, err := tx.GrantListCounted(ctx, p, keys)
 	if err != nil {
 		return err
 	}
-	listed := len(viaGroups)
 	if tag {
-		all := *p
-		all.Limit = MaxReportLimit
-		keys, err := tx.GrantKeys(ctx, &all)
-		if err != nil {
-			return err
-		}
 		g := guardOf(ctx)
-		g.grantKeys = append(g.grantKeys, keys...)
-		listed, p = len(keys), &all
+		g.grantKeys = append(g.grantKeys, *keys...)
 	}
-	report.Counts.GroupGrants = listed
-	if listed == p.Limit { // maybe more than listed
-		if report.Counts.GroupGrants, err = tx.GrantCount(ctx, p); err != nil {
-			return err
-		}
-	}
+	report.Counts.GroupGrants = n
 	for _, g := range viaGroups {
 		report.Grants = append(report.Grants, &GrantChange{Grant: g, Origin: g.Origin()})
 	}
