@@ -366,15 +366,9 @@ func (s *Service) chunkStep(ctx context.Context, tx Tx, op *Operation, st *chunk
 			}
 			st.Progress.GroupsDone = append(st.Progress.GroupsDone, ids...)
 			gp := &GrantListParams{OrgID: op.OrgID, GroupIDs: ids, Status: StatusActive, Limit: st.Limit}
-			via, err := tx.GrantList(ctx, gp)
+			via, n, err := tx.GrantListCounted(ctx, gp, nil)
 			if err != nil {
 				return false, err
-			}
-			n := len(via)
-			if n == st.Limit {
-				if n, err = tx.GrantCount(ctx, gp); err != nil {
-					return false, err
-				}
 			}
 			st.Counts.GroupGrants += n
 			st.ViaGroups = lowest(append(st.ViaGroups, via...), st.Limit, func(g *Grant) int64 { return g.ID })

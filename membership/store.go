@@ -144,6 +144,12 @@ type Tx interface {
 	// most p.Limit when set: what a plan tag digests of each grant, read
 	// without the rest of the row.
 	GrantKeys(ctx context.Context, p *GrantListParams) ([]GrantKey, error)
+	// GrantListCounted lists the grants matching p as GrantList does and
+	// returns how many match, as GrantCount counts them; when keys is not
+	// nil it also sets it to their keys as GrantKeys lists them with a
+	// limit of MaxReportLimit. An engine may find the matching grants
+	// once for all three.
+	GrantListCounted(ctx context.Context, p *GrantListParams, keys *[]GrantKey) ([]*Grant, int, error)
 	// GrantsDeactivate revokes the member's active direct grants, returns
 	// the first p.Limit of them (all when 0) in ID order as they were
 	// before, and how many it revoked.

@@ -470,3 +470,33 @@ func TestPeriodEndMigration(t *testing.T) {
 		t.Errorf("after 00019 down: %s, want %s", got, want)
 	}
 }
+
+// TestRemovalResultCompressionMigration checks migration 00020: a
+// removal's stored answer, as large as an offboarding's report, is
+// compressed with lz4 on a server built with it (as the tests' is).
+func TestRemovalResultCompressionMigration(t *testing.T) {
+	db := migratedDB(t)
+	var lz4 bool
+	if err := db.QueryRow(`SELECT 'lz4' = ANY (enumvals) FROM pg_settings WHERE name = 'default_toast_compression'`).Scan(&lz4); err != nil {
+		t.Fatal(err)
+	}
+	if !lz4 {
+		t.Skip("this server has no lz4: the migration keeps pglz")
+	}
+	for _, q := range []string{
+		`INSERT INTO organizations (uuid, name, created_at) VALUES ('o1', 'o1', 0)`,
+		`INSERT INTO removals (uuid, org_id, kind, interface, actor_member_id, created_at, item_count, items, result)
+			SELECT 'r1', id, 'member.remove', 'test', 1, 0, 1, '[]', repeat('{"grant":{"id":1,"status":"active"}},', 2000) FROM organizations`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	var method string
+	if err := db.QueryRow(`SELECT pg_column_compression(result) FROM removals`).Scan(&method); err != nil {
+		t.Fatal(err)
+	}
+	if method != "lz4" {
+		t.Errorf("removals.result compressed with %q, want lz4", method)
+	}
+}

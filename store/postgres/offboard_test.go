@@ -13,15 +13,15 @@ import (
 // where each is a round trip: the lock with the acting member's role,
 // the member's status and period, one statement each that ends the space
 // memberships, the group memberships and the direct grants and returns
-// the listed ones with their counts, the first grants of the groups left
-// and their count, the bookings, the removal policy (the webhook
+// the listed ones with their counts, one that lists the first grants of
+// the groups left and counts them all, the bookings, the removal policy (the webhook
 // endpoints come from the cache the lock proved current), the removal
 // log and the event. The dry run writes neither the log nor the event
 // but reads the keys of every grant for its plan tag: those of the
 // direct grants in the statement that revokes them, those of the groups'
 // grants in one more.
 const (
-	maxPostgresOffboardStatements       = 11
+	maxPostgresOffboardStatements       = 10
 	maxPostgresOffboardDryRunStatements = 9
 )
 

@@ -112,3 +112,45 @@ func offboardable(ctx context.Context, t *testing.T, svc *membership.Service, ow
 	}
 	return m
 }
+
+// maxDryRunRoundTrips bounds the round trips of an offboarding's dry run
+// with its plan tag, as the native API previews one: the statement that
+// locks the member, the one batch that ends the membership, its space
+// and group memberships (every one, for the tag), its direct grants
+// (with their keys) and its future bookings, and the grants of the
+// groups left, listed and then their keys read. It is rolled back, so
+// nothing is sealed.
+const maxDryRunRoundTrips = 4
+
+// TestDryRunRoundTrips holds a tagged dry run of an offboarding to its
+// round trips: each call of the removal was its own round trip before.
+func TestDryRunRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, pgtest.NewDatabase(t), postgres.WithGroupCommit(false))
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	rs := &recordedStore{Store: st}
+	svc := membership.NewService(rs, membership.DefaultConfig())
+	b, err := svc.CreateOrganization(ctx, membership.BootstrapRequest{OrgName: "Acme", OwnerEmail: "owner@acme.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := membership.Actor{OrgID: b.Organization.ID, MemberID: b.Owner.ID, Member: b.Owner, Interface: "test"}
+	m := offboardable(ctx, t, svc, owner, 0)
+	for i := range 2 { // the first also reads the organization's configuration
+		rs.rec.Reset()
+		g := &membership.Guard{}
+		r, err := svc.RemoveMember(membership.WithGuard(ctx, g), owner, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: m.ID}, DryRun: true})
+		if err != nil {
+			t.Fatalf("dry run: %v", err)
+		}
+		if g.ETag == "" || r.Counts.Spaces != 1 || r.Counts.Groups != 1 || r.Counts.DirectGrants != 1 || r.Counts.Bookings != 1 {
+			t.Fatalf("dry run: tag %q, counts %+v", g.ETag, r.Counts)
+		}
+		if trips := rs.rec.RoundTrips(); i > 0 && trips > maxDryRunRoundTrips {
+			t.Errorf("dry run: %d round trips, want at most %d:\n%s", trips, maxDryRunRoundTrips, strings.Join(rs.rec.Queries(), "\n"))
+		}
+	}
+}

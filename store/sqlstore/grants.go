@@ -80,6 +80,60 @@ func (t *Tx) GrantCount(ctx context.Context, p *membership.GrantListParams) (int
 	return n, err
 }
 
+// GrantListCounted implements membership.Tx. Where the engine reads a
+// WITH query that several parts of a statement refer to once
+// (ModifyingCTE: PostgreSQL), one statement finds the matching grants,
+// counts them and reads the first p.Limit whole: the report of an
+// offboarding read the grants of the groups left twice, for the list and
+// for the count, in two statements and round trips (the grants of an S4
+// member's 200 groups at 100k members, backend CPU with planning, median
+// of 40 alternating turns: 1.84 ms against 2.07). With keys it stays
+// GrantList and GrantKeys, whose keys count the grants: aggregating the
+// keys in that statement too measured 3.37 ms against 2.88, each row's
+// key materialized for the WITH query. Elsewhere (SQLite) it is
+// GrantList, then GrantKeys for keys, then GrantCount only when the list
+// or the keys filled their limit.
+func (t *Tx) GrantListCounted(ctx context.Context, p *membership.GrantListParams, keys *[]membership.GrantKey) ([]*membership.Grant, int, error) {
+	if t.d.ModifyingCTE && p.Limit > 0 && keys == nil {
+		return t.grantListCountedOnce(ctx, p)
+	}
+	list, err := t.GrantList(ctx, p)
+	if err != nil {
+		return nil, 0, err
+	}
+	n, limit := len(list), p.Limit
+	if keys != nil {
+		all := *p
+		all.Limit = membership.MaxReportLimit
+		if *keys, err = t.GrantKeys(ctx, &all); err != nil {
+			return nil, 0, err
+		}
+		n, limit = len(*keys), all.Limit
+	}
+	if limit > 0 && n == limit { // maybe more than read
+		if n, err = t.GrantCount(ctx, p); err != nil {
+			return nil, 0, err
+		}
+	}
+	return list, n, nil
+}
+
+// grantListCountedOnce is GrantListCounted in one statement: the ids of
+// the matching grants are read once, counted, and the lowest p.Limit of
+// them read whole by primary key.
+func (t *Tx) grantListCountedOnce(ctx context.Context, p *membership.GrantListParams) ([]*membership.Grant, int, error) {
+	args := []any{}
+	var n int
+	q := `WITH matched AS (SELECT id FROM grants` + t.grantWhere(&args, p) + `) SELECT ` + grantCols +
+		`, (SELECT count(*) FROM matched) FROM grants WHERE id IN (SELECT id FROM matched ORDER BY id LIMIT ` +
+		arg(&args, p.Limit) + `) ORDER BY id`
+	list, err := collect(ctx, t, func(r Row) (*membership.Grant, error) { return scanGrant(withExtra{r, []any{&n}}) }, q, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list grants: %w", err)
+	}
+	return list, n, nil
+}
+
 // GrantKeys implements membership.Tx. The keys come back as one string
 // aggregated in the database, "id resource member group" per grant, comma
 // separated and in no order, and are sorted and cut to p.Limit here: a

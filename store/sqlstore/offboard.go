@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 
@@ -79,15 +80,16 @@ func (t *Tx) run(ctx context.Context, qs ...Queued) error {
 func (t *Tx) MemberOffboard(ctx context.Context, p *membership.MemberOffboardParams) (*membership.MemberOffboarded, error) {
 	out := &membership.MemberOffboarded{}
 	_, batch := t.c.(Batcher)
-	if !batch || !t.d.ModifyingCTE || p.Status.Status != membership.StatusRemoved || p.Off.Limit <= 0 || p.Off.Keys != nil || !t.fewSpaces(&p.Spaces) {
+	if !batch || !t.d.ModifyingCTE || p.Status.Status != membership.StatusRemoved || p.Off.Limit <= 0 || !t.fewSpaces(&p.Spaces) {
 		return t.memberOffboardEach(ctx, p, out)
 	}
 	var n int64
+	var keys sql.NullString
 	qs := []Queued{
 		memberRemoveStmt(&p.Status, &n),
 		deactivatedStmt(&p.Spaces, "space_members", "removed_at", "space_id", p.Spaces.SpaceID, spaceMemberReturning, scanSpaceMember, spaceMemberAsActive, &out.Spaces),
 		deactivatedStmt(&p.Off, "group_members", "removed_at", "group_id", p.Off.GroupID, groupMemberCols, scanGroupMember, groupMemberAsActive, &out.Groups),
-		grantsCountedStmt(&p.Off, &out.Grants, &out.GrantCount, nil),
+		grantsCountedStmt(&p.Off, &out.Grants, &out.GrantCount, &keys),
 	}
 	if p.Bookings != nil {
 		qs = append(qs, bookingsCancelStmt(p.Bookings, &out.Bookings))
@@ -97,6 +99,12 @@ func (t *Tx) MemberOffboard(ctx context.Context, p *membership.MemberOffboardPar
 	}
 	if n == 0 {
 		return nil, membership.Errorf(membership.CodeNotFound, "member not found")
+	}
+	if p.Off.Keys != nil {
+		var err error
+		if *p.Off.Keys, err = sortedKeys(keys.String, 2, p.Off.MemberID, membership.MaxReportLimit); err != nil {
+			return nil, err
+		}
 	}
 	out.SpaceCount, out.Roles = len(out.Spaces), rolesOf(out.Spaces)
 	return out, nil
