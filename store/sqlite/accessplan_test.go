@@ -10,7 +10,7 @@ import (
 )
 
 // TestAccessCheckPlan checks that an access check finds the resource's
-// group grants in grants_resource_group (migration 00023) without reading
+// group grants in grants_resource_group (migration 00021) without reading
 // a row of grants, instead of walking every grant of the resource along
 // grants_resource and reading each one's row.
 func TestAccessCheckPlan(t *testing.T) {
