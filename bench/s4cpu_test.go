@@ -50,32 +50,8 @@ const s4CPUEnv = "MEMBERD_S4_CPU"
 func TestS4BackendCPU(t *testing.T) {
 	ctx := context.Background()
 	e, d := onDemandPostgres(t, s4CPUEnv)
-	// One connection, so that one backend runs every statement.
-	st, err := postgres.Open(ctx, e.DSN+"&pool_max_conns=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, onCPU := oneBackend(t, e)
 	pool := st.Pool()
-	var pid int
-	if err := pool.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
-		t.Fatal(err)
-	}
-	schedstat := fmt.Sprintf("/proc/%d/schedstat", pid)
-	if _, err := os.ReadFile(schedstat); err != nil {
-		t.Skipf("backend CPU time unreadable: %v", err)
-	}
-	onCPU := func() time.Duration {
-		b, err := os.ReadFile(schedstat)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ns, err := strconv.ParseInt(strings.Fields(string(b))[0], 10, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return time.Duration(ns)
-	}
 	vacuum := func() {
 		if _, err := pool.Exec(ctx, "VACUUM members, member_periods, space_members, space_member_roles, group_members, grants"); err != nil {
 			t.Fatal(err)
@@ -91,6 +67,7 @@ func TestS4BackendCPU(t *testing.T) {
 			return st.UpdatePgx(ctx, func(tx pgx.Tx, _ membership.Tx) error { return fn(pgConn{tx}) })
 		}
 		vacuum()
+		var err error
 		if recorded[f], err = form.Record(ctx, func(svc *membership.Service) error {
 			_, err := svc.RemoveMember(ctx, d.Actor("native"), membership.RemoveMemberRequest{Member: membership.MemberRef{ID: d.S4[0]}})
 			return err
@@ -137,6 +114,39 @@ func TestS4BackendCPU(t *testing.T) {
 		slices.Sort(totals[f])
 		t.Logf("ModifyingCTE %v: %d statements, backend CPU per offboarding %.1f ms (median of %d; least %.1f ms); per statement (medians):\n%s",
 			oneStatement, len(recorded[f]), ms(totals[f][len(totals[f])/2]), len(totals[f]), ms(totals[f][0]), strings.Join(lines, "\n"))
+	}
+}
+
+// oneBackend opens e's store with one connection, so that one backend
+// runs every statement, and returns it, closed when t ends, with a
+// reader of that backend's on-CPU time (/proc/PID/schedstat); it skips
+// the test where that time is unreadable.
+func oneBackend(t *testing.T, e *Engine) (*postgres.Store, func() time.Duration) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, e.DSN+"&pool_max_conns=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var pid int
+	if err := st.Pool().QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	schedstat := fmt.Sprintf("/proc/%d/schedstat", pid)
+	if _, err := os.ReadFile(schedstat); err != nil {
+		t.Skipf("backend CPU time unreadable: %v", err)
+	}
+	return st, func() time.Duration {
+		b, err := os.ReadFile(schedstat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns, err := strconv.ParseInt(strings.Fields(string(b))[0], 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ns)
 	}
 }
 
