@@ -31,8 +31,8 @@ const s4RevokeEnv = "MEMBERD_S4_REVOKE"
 // disabled 0.7-1.15 ms less than with them: PostgreSQL does not queue
 // the foreign keys' checks of an update that leaves the keys alone, but
 // still asks each of the four constraints so for each row. Counting the
-// UPDATE's rows in WITH costs 0.7-0.8 ms, listing the first 100 of them
-// 0.5-1.3 ms more. A bitmap scan already visits the rows in page order
+// UPDATE's rows in WITH costs 0.7-1.0 ms, listing the first 100 of them
+// 0.3-1.3 ms more (a third run). A bitmap scan already visits the rows in page order
 // (forcing it changed nothing), and the shapes tried instead measured
 // no cheaper: the rows' ctids sorted first +0.8-1.1 ms over the bare
 // UPDATE (a TID scan re-reads each row), a window count as dear as the
