@@ -50,8 +50,9 @@ type Engine struct {
 	endBulk func(ctx context.Context) error
 	size    func(ctx context.Context) (int64, error)
 	// checkpoint writes the log a load left behind into the database
-	// files (SQLite's WAL, PostgreSQL's checkpoint).
-	checkpoint func(ctx context.Context) error
+	// files (SQLite's WAL, PostgreSQL's checkpoint), and says what else
+	// it did.
+	checkpoint func(ctx context.Context) (string, error)
 	// prepareS1, if set, brings the database to the state each S1
 	// measurement starts from, and says what it did.
 	prepareS1 func(ctx context.Context) (string, error)
@@ -59,15 +60,17 @@ type Engine struct {
 }
 
 // Settle makes what a load wrote durable and idle before a measurement:
-// a checkpoint, then sync(2) for the whole machine. Measured right after
-// a 10M-member load, every commit's fsync otherwise queues behind
-// gigabytes of the load's dirty pages and S5 measures the writeback.
-func (e *Engine) Settle(ctx context.Context) error {
-	if err := e.checkpoint(ctx); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+// a checkpoint (on PostgreSQL after a vacuum), then sync(2) for the whole
+// machine, and says what it did. Measured right after a 10M-member load,
+// every commit's fsync otherwise queues behind gigabytes of the load's
+// dirty pages and S5 measures the writeback.
+func (e *Engine) Settle(ctx context.Context) (string, error) {
+	did, err := e.checkpoint(ctx)
+	if err != nil {
+		return "", fmt.Errorf("checkpoint: %w", err)
 	}
 	syscall.Sync()
-	return nil
+	return did, nil
 }
 
 // queryRow runs a one-row query in a transaction of its own.
@@ -172,9 +175,9 @@ func OpenSQLite(ctx context.Context, base string) (*Engine, error) {
 		return loader.bulk(ctx, st, build)
 	}
 	e.endBulk = func(ctx context.Context) error { return loader.end(ctx, st) }
-	e.checkpoint = func(ctx context.Context) error {
+	e.checkpoint = func(ctx context.Context) (string, error) {
 		_, err := st.Writer().ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
-		return err
+		return "WAL checkpointed", err
 	}
 	e.inTx = func(ctx context.Context, fn func(sqlstore.Conn) error) error {
 		return st.UpdateSQL(ctx, func(tx *sql.Tx, _ membership.Tx) error { return fn(sqlConn{tx}) })
@@ -325,17 +328,19 @@ func OpenPostgres(ctx context.Context, extra ...[2]string) (*Engine, error) {
 	e.bulk = func(ctx context.Context, build func(sqlstore.Conn) ([]bulkTable, error)) error {
 		return bulkPostgres(st)(ctx, build)
 	}
-	e.checkpoint = func(ctx context.Context) error {
+	e.checkpoint = func(ctx context.Context) (string, error) {
 		// Loading commits 250,000 members a transaction, faster than
 		// autovacuum analyzes, so that the first scenarios after a load
 		// would plan with the statistics of a tenth of the rows while
-		// autovacuum catches up beside them. An import is followed by
-		// ANALYZE in production too.
-		if _, err := st.Pool().Exec(ctx, "ANALYZE"); err != nil {
-			return fmt.Errorf("analyze: %w", err)
+		// autovacuum catches up beside them; and it leaves every loaded
+		// table due for autovacuum (vacuumIdle). An import is followed by
+		// VACUUM (ANALYZE) in production too.
+		did, err := vacuumIdle(ctx, st.Pool())
+		if err != nil {
+			return "", err
 		}
-		_, err := st.Pool().Exec(ctx, "CHECKPOINT")
-		return err
+		_, err = st.Pool().Exec(ctx, "CHECKPOINT")
+		return did + ", checkpoint", err
 	}
 	e.prepareS1 = func(ctx context.Context) (string, error) { return settlePostgres(ctx, st.Pool()) }
 	e.inTx = func(ctx context.Context, fn func(sqlstore.Conn) error) error {

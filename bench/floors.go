@@ -388,7 +388,7 @@ func (r *runner) settleS1(ctx context.Context) error {
 		}
 		r.logf("before S1: %s", did)
 	}
-	if err := r.e.Settle(ctx); err != nil {
+	if _, err := r.e.Settle(ctx); err != nil {
 		return fmt.Errorf("settle before S1: %w", err)
 	}
 	return nil

@@ -59,3 +59,40 @@ func TestSettlePostgres(t *testing.T) {
 		t.Error("members was not vacuumed")
 	}
 }
+
+// TestSettleVacuumsLoad: what each size's measurements start from on
+// PostgreSQL, after a load, is vacuumed (hint bits and visibility map
+// set, nothing due for autovacuum), not only analyzed.
+func TestSettleVacuumsLoad(t *testing.T) {
+	e := openEngine(t, "postgres", t.TempDir())
+	ctx := context.Background()
+	d, err := Setup(ctx, e.Store, DefaultShape(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Grow(ctx, e, 5000, func(int) {}); err != nil {
+		t.Fatal(err)
+	}
+	did, err := e.Settle(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(did, "VACUUM (ANALYZE)") || !strings.Contains(did, "autovacuum idle") {
+		t.Errorf("Settle said %q, want a vacuum and an idle autovacuum", did)
+	}
+	c, err := pgx.Connect(ctx, e.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	for _, rel := range []string{"members", "space_members", "group_members"} {
+		var vacuums, pages, visible int64
+		if err := c.QueryRow(ctx, `SELECT vacuum_count, (SELECT relpages FROM pg_class WHERE oid = $1::regclass),
+			(SELECT relallvisible FROM pg_class WHERE oid = $1::regclass) FROM pg_stat_user_tables WHERE relid = $1::regclass`, rel).Scan(&vacuums, &pages, &visible); err != nil {
+			t.Fatal(err)
+		}
+		if vacuums == 0 || pages == 0 || visible < pages {
+			t.Errorf("%s: %d vacuums, %d of %d pages all-visible; want vacuumed and all visible", rel, vacuums, visible, pages)
+		}
+	}
+}

@@ -179,10 +179,11 @@ func runEngine(ctx context.Context, cfg Config, name string) (res *Result, err e
 		pt.DBBytes, _ = e.Size(ctx)
 		cfg.logf("%s: %d members loaded in %s (%d MB)", name, size, pt.Load.Round(time.Second), pt.DBBytes>>20)
 		settle := time.Now()
-		if err := e.Settle(ctx); err != nil {
+		did, err := e.Settle(ctx)
+		if err != nil {
 			return res, err
 		}
-		cfg.logf("%s: checkpoint and sync took %s", name, time.Since(settle).Round(time.Millisecond))
+		cfg.logf("%s: settled in %s (%s, sync)", name, time.Since(settle).Round(time.Millisecond), did)
 		if !checked && d.Members > TxMembers {
 			if err := d.Check(ctx, membership.NewService(e.Store, membership.DefaultConfig())); err != nil {
 				return res, err

@@ -169,7 +169,7 @@ func loadedPostgres(t *testing.T, n int, extra ...[2]string) (*Engine, *Dataset)
 		t.Fatal(err)
 	}
 	t.Logf("loaded %d members in %s", n, time.Since(start).Round(time.Second))
-	if err := e.Settle(ctx); err != nil {
+	if _, err := e.Settle(ctx); err != nil {
 		t.Fatal(err)
 	}
 	return e, d
