@@ -318,7 +318,7 @@ func (c explainingBatcher) Batch(ctx context.Context, qs []sqlstore.Queued) erro
 // and in every statement of its offboarding: reading it once by
 // (org_id, id) and once by id alone cost a removal a second index page,
 // outside the caches, as at 10M members (TestS5Pages with
-// MEMBERD_S5_COLD at 1M: 11.7 blocks read a removal against 12.6).
+// MEMBERD_S5_COLD at 1M: 11.2 blocks read a removal against 12.2).
 func TestRemovalReadsOneMemberIndex(t *testing.T) {
 	ctx := context.Background()
 	tx := planTx(t,

@@ -143,8 +143,9 @@ func (t *Tx) memberOffboardEach(ctx context.Context, p *membership.MemberOffboar
 // (org_id, id), as the statement that locked it did (memberGet), so
 // that the removal reads one of members' two indexes, not both: at 1M
 // members with its pages outside the caches (TestS5Pages with
-// MEMBERD_S5_COLD), 11.7 blocks read a removal against 12.6, and its
-// wall time 0.88x (the same one index fewer, as a schema variant).
+// MEMBERD_S5_COLD, A B B A A B in one process, twice), 11.2 blocks read
+// a removal against 12.2 (12.2 against 13.3 right after the load), and
+// its wall time 0.81x (median of the 6 pairs' ratios, 0.52 to 1.34).
 func memberRemoveStmt(p *membership.MemberSetStatusParams, orgID int64, n *int64) Queued {
 	where, args := "id = $1", []any{p.ID, ts(p.At), nullID(p.By)}
 	if orgID != 0 {
