@@ -39,8 +39,8 @@ const s5PagesEnv = "MEMBERD_S5_PAGES"
 // variants take turns in A B B A order, each block after its SQL and a
 // checkpoint; without it the schema is measured as migrated.
 //
-// MEMBERD_S5_COLD=1 measures each block as a removal at 10M members meets
-// most pages, from the disk: the server gets 16 MB of shared buffers and
+// MEMBERD_S5_COLD=1 measures each block with its pages outside the
+// caches, as a removal at 10M members meets many: the server gets 16 MB of shared buffers and
 // the database's files are dropped from the page cache after the
 // checkpoint (posix_fadvise, the server's own files only), so that the
 // blocks read are the distinct pages a removal touches and its wall time
