@@ -40,11 +40,11 @@ const s5PagesEnv = "MEMBERD_S5_PAGES"
 // checkpoint; without it the schema is measured as migrated.
 //
 // MEMBERD_S5_COLD=1 measures each block with its pages outside the
-// caches, as a removal at 10M members meets many: the server gets 16 MB of shared buffers and
-// the database's files are dropped from the page cache after the
-// checkpoint (posix_fadvise, the server's own files only), so that the
-// blocks read are the distinct pages a removal touches and its wall time
-// pays for reading each of them.
+// caches, as a removal at 10M members meets many: the server gets 16 MB
+// of shared buffers and the database's files are dropped from the page
+// cache after the checkpoint (posix_fadvise, the server's own files
+// only), so that the blocks read are the distinct pages a removal
+// touches and its wall time pays for reading each of them.
 func TestS5Pages(t *testing.T) {
 	ctx := context.Background()
 	cold := os.Getenv("MEMBERD_S5_COLD") != ""
