@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sys/unix"
 
 	"github.com/memberd/memberd/membership"
 	"github.com/memberd/memberd/store/postgres"
@@ -37,9 +38,21 @@ const s5PagesEnv = "MEMBERD_S5_PAGES"
 // each followed by the SQL that puts the schema in that form), the
 // variants take turns in A B B A order, each block after its SQL and a
 // checkpoint; without it the schema is measured as migrated.
+//
+// MEMBERD_S5_COLD=1 measures each block with its pages outside the
+// caches, as a removal at 10M members meets many: the server gets 16 MB
+// of shared buffers and the database's files are dropped from the page
+// cache after the checkpoint (posix_fadvise, the server's own files
+// only), so that the blocks read are the distinct pages a removal
+// touches and its wall time pays for reading each of them.
 func TestS5Pages(t *testing.T) {
 	ctx := context.Background()
-	e, d := onDemandPostgres(t, s5PagesEnv)
+	cold := os.Getenv("MEMBERD_S5_COLD") != ""
+	var settings [][2]string
+	if cold {
+		settings = append(settings, [2]string{"shared_buffers", "16MB"})
+	}
+	e, d := onDemandPostgres(t, s5PagesEnv, settings...)
 	st, err := postgres.Open(ctx, e.DSN)
 	if err != nil {
 		t.Fatal(err)
@@ -105,6 +118,11 @@ func TestS5Pages(t *testing.T) {
 			}
 			if _, err := pool.Exec(ctx, "CHECKPOINT"); err != nil {
 				t.Fatal(err)
+			}
+			if cold {
+				if err := dropCached(filepath.Join(dataDir, "base")); err != nil {
+					t.Fatal(err)
+				}
 			}
 			b, err := s5MeasureBlock(ctx, pool, dataDir, func(i int) error {
 				_, err := svc.RemoveMember(membership.WithReportDiscarded(ctx), d.Actor("jicoo"),
@@ -351,4 +369,20 @@ func waldumpPath() string {
 		return filepath.Join(filepath.Dir(p), "pg_waldump")
 	}
 	return "pg_waldump"
+}
+
+// dropCached asks the kernel to drop the clean cached pages of every file
+// under dir.
+func dropCached(dir string) error {
+	return filepath.WalkDir(dir, func(path string, de os.DirEntry, err error) error {
+		if err != nil || de.IsDir() {
+			return err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+	})
 }

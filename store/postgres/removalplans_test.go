@@ -304,3 +304,51 @@ func TestActivePagesGenericPlan(t *testing.T) {
 		}
 	}
 }
+
+// explainingBatcher is an explainingConn that takes MemberOffboard's
+// batch as the store's connection does, one statement after another.
+type explainingBatcher struct{ explainingConn }
+
+func (c explainingBatcher) Batch(ctx context.Context, qs []sqlstore.Queued) error {
+	return sqlstore.RunQueued(ctx, c, qs)
+}
+
+// TestRemovalReadsOneMemberIndex checks that a single removal finds its
+// member along one of members' indexes, in the statement that locks it
+// and in every statement of its offboarding: reading it once by
+// (org_id, id) and once by id alone cost a removal a second index page,
+// outside the caches, as at 10M members (TestS5Pages with
+// MEMBERD_S5_COLD at 1M: 11.2 blocks read a removal against 12.2).
+func TestRemovalReadsOneMemberIndex(t *testing.T) {
+	ctx := context.Background()
+	tx := planTx(t,
+		`INSERT INTO organizations (id, uuid, name, created_at) VALUES (1, 'org-1', 'Org', 1)`,
+		`INSERT INTO users (id, uuid, email, created_at) SELECT i, 'u-' || i, i || '@example.com', 1 FROM generate_series(1, 20000) i`,
+		`INSERT INTO members (id, uuid, org_id, user_id, role, status, created_at, updated_at)
+			SELECT i, 'm-' || i, 1, i, CASE WHEN i = 1 THEN 'owner' ELSE 'member' END, 'active', 1, 1 FROM generate_series(1, 20000) i`,
+		`ANALYZE`)
+	var plans []string
+	mtx := sqlstore.NewTx(explainingBatcher{explainingConn{conn{tx: tx}, t, &plans}}, dialect)
+	if _, _, err := mtx.MemberGetActing(ctx, &membership.MemberGetParams{OrgID: 1, ID: 2, Lock: true}, 1); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	off := membership.DeactivateParams{OrgID: 1, MemberID: 2, Cause: membership.CauseMemberRemoved, At: now, Limit: membership.DefaultReportLimit}
+	if _, err := mtx.MemberOffboard(ctx, &membership.MemberOffboardParams{
+		Status: membership.MemberSetStatusParams{ID: 2, Status: membership.StatusRemoved, At: now, By: 1},
+		Spaces: off, Off: off,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	indexes := map[string]bool{}
+	for _, plan := range plans {
+		for _, l := range strings.Split(plan, "\n") {
+			if _, rest, ok := strings.Cut(l, " using "); ok && strings.Contains(rest, " on members ") {
+				indexes[strings.Fields(rest)[0]] = true
+			}
+		}
+	}
+	if len(indexes) != 1 {
+		t.Errorf("the removal's member found along %d indexes of members %v, want one:\n%s", len(indexes), indexes, strings.Join(plans, "\n\n"))
+	}
+}

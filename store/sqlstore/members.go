@@ -278,7 +278,7 @@ func (t *Tx) MemberSetStatus(ctx context.Context, p *membership.MemberSetStatusP
 		// new period in one statement, one round trip. Without modifying
 		// CTEs (SQLite) triggers keep removed_members (migration 00017).
 		if p.Status == membership.StatusRemoved {
-			if err := t.run(ctx, memberRemoveStmt(p, &n)); err != nil {
+			if err := t.run(ctx, memberRemoveStmt(p, 0, &n)); err != nil {
 				return err
 			}
 			return memberFound(n)

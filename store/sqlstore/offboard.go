@@ -86,7 +86,7 @@ func (t *Tx) MemberOffboard(ctx context.Context, p *membership.MemberOffboardPar
 	var n int64
 	var keys sql.NullString
 	qs := []Queued{
-		memberRemoveStmt(&p.Status, &n),
+		memberRemoveStmt(&p.Status, p.Off.OrgID, &n),
 		deactivatedStmt(&p.Spaces, "space_members", "removed_at", "space_id", p.Spaces.SpaceID, spaceMemberReturning, scanSpaceMember, spaceMemberAsActive, &out.Spaces),
 		deactivatedStmt(&p.Off, "group_members", "removed_at", "group_id", p.Off.GroupID, groupMemberCols, scanGroupMember, groupMemberAsActive, &out.Groups),
 		grantsCountedStmt(&p.Off, &out.Grants, &out.GrantCount, &keys),
@@ -138,12 +138,24 @@ func (t *Tx) memberOffboardEach(ctx context.Context, p *membership.MemberOffboar
 // removed_members (the status lists' index, migration 00017) in one
 // statement; the member's period ends at the removed_at it writes
 // (migration 00019). It leaves the number of members removed in n.
-func memberRemoveStmt(p *membership.MemberSetStatusParams, n *int64) Queued {
+//
+// With the member's organization (orgID not 0) it finds the member by
+// (org_id, id), as the statement that locked it did (memberGet), so
+// that the removal reads one of members' two indexes, not both: at 1M
+// members with its pages outside the caches (TestS5Pages with
+// MEMBERD_S5_COLD, A B B A A B in one process, twice), 11.2 blocks read
+// a removal against 12.2 (12.2 against 13.3 right after the load), and
+// its wall time 0.81x (median of the 6 pairs' ratios, 0.52 to 1.34).
+func memberRemoveStmt(p *membership.MemberSetStatusParams, orgID int64, n *int64) Queued {
+	where, args := "id = $1", []any{p.ID, ts(p.At), nullID(p.By)}
+	if orgID != 0 {
+		where, args = "org_id = $4 AND id = $1", append(args, orgID)
+	}
 	return Queued{
-		Query: `WITH m AS (UPDATE members SET status = 'removed', removed_at = $2, removed_by = $3, updated_at = $2 WHERE id = $1 RETURNING id, org_id),
+		Query: `WITH m AS (UPDATE members SET status = 'removed', removed_at = $2, removed_by = $3, updated_at = $2 WHERE ` + where + ` RETURNING id, org_id),
 			r AS (INSERT INTO removed_members (org_id, member_id) SELECT org_id, id FROM m ON CONFLICT DO NOTHING)
 			SELECT count(*) FROM m`,
-		Args: []any{p.ID, ts(p.At), nullID(p.By)},
+		Args: args,
 		Read: func(r Rows) error { return scanOne(r, n) },
 		Fail: func(err error) error { return fmt.Errorf("set member %d %s: %w", p.ID, p.Status, err) },
 	}

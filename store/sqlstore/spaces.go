@@ -46,9 +46,11 @@ const spaceMemberCols = `sm.id, sm.uuid, sm.org_id, sm.space_id, sm.member_id, u
 // Every UPDATE that returns it changes one member's rows, named by $4
 // (deactivateWhere's member, after the new status's time and cause and
 // the organization), so the member's address is read once, not once a
-// row (a thousand times in a dry run of the bench's S4 offboarding).
+// row (a thousand times in a dry run of the bench's S4 offboarding). It
+// finds the member by (org_id, id), along the index memberGet's locking
+// statement walked, as memberRemoveStmt does.
 const spaceMemberReturning = `id, uuid, org_id, space_id, member_id,
-	(SELECT u.email FROM members m JOIN users u ON u.id = m.user_id WHERE m.id = $4),
+	(SELECT u.email FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $3 AND m.id = $4),
 	status, added_by, created_at, removed_at, cause,
 	(SELECT string_agg(r.role, '
 ') FROM space_member_roles r WHERE r.space_member_id = space_members.id AND r.revoked_at IS NULL)`
