@@ -271,7 +271,8 @@ func (r *runner) serve(ctx context.Context, pt *SizePoint, main bool) error {
 }
 
 // withServer runs fn against a memberd serve started with extra flags,
-// stops the server and returns its peak RSS.
+// stops the server and returns its peak RSS. The bench's own SQLite store
+// is closed meanwhile, so that the server is alone on its file.
 func (r *runner) withServer(ctx context.Context, extra []string, fn func(c *Client)) (peak int64, err error) {
 	args := append([]string{"--rate-limit", "0", "--batch-limit", "100"}, extra...)
 	if r.cfg.ServerProfile != "" {
@@ -288,6 +289,16 @@ func (r *runner) withServer(ctx context.Context, extra []string, fn func(c *Clie
 		q.Set("pool_max_conns", strconv.Itoa(r.cfg.PGPool))
 		u.RawQuery = q.Encode()
 		dsn = u.String()
+	}
+	if r.e.detach != nil {
+		if err := r.e.detach(); err != nil {
+			return 0, fmt.Errorf("close the bench's store for the server: %w", err)
+		}
+		defer func() {
+			if aerr := r.e.attach(ctx); aerr != nil {
+				err = errors.Join(err, fmt.Errorf("reopen the bench's store: %w", aerr))
+			}
+		}()
 	}
 	srv, err := StartServer(ctx, r.cfg.Bin, dsn, args...)
 	if err != nil {

@@ -267,19 +267,20 @@ func chainedInsert(rows int, cte bool) string {
 // insertChained writes.
 const maxChainedRows = 1 << maxChainedShift
 
-// chunked hands fn events in chunks of a power-of-two size, largest
-// first, so that the statements a cache prepares for them are a handful
-// of shapes, not one per group size; last marks the final chunk.
-func chunked(events []*membership.Event, fn func(chunk []*membership.Event, last bool) error) error {
-	for len(events) > 0 {
+// chunked hands fn rows (events, removals) in chunks of a power-of-two
+// size, largest first, so that the statements a cache prepares for them
+// are a handful of shapes, not one per group size; last marks the final
+// chunk.
+func chunked[T any](rows []T, fn func(chunk []T, last bool) error) error {
+	for len(rows) > 0 {
 		n := maxChainedRows
-		for n > len(events) {
+		for n > len(rows) {
 			n /= 2
 		}
-		if err := fn(events[:n], n == len(events)); err != nil {
+		if err := fn(rows[:n], n == len(rows)); err != nil {
 			return err
 		}
-		events = events[n:]
+		rows = rows[n:]
 	}
 	return nil
 }

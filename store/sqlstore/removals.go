@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math/bits"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/memberd/memberd/membership"
@@ -37,13 +40,14 @@ func scanRemoval(r Row) (*membership.Removal, error) {
 	return &rm, nil
 }
 
-// RemovalCreate implements membership.Tx. Where the connection sends
-// statements together (Batcher), the row is kept and written when the
-// transaction seals its events, in the round trip that locks the first
-// chain head (Seal), not in a round trip of its own; its ID is then left
-// 0. Nothing reads a removal back in the transaction that made it: its
-// UUID reaches a client only with the answer, after the commit, and
-// RemovalCount adds the kept ones.
+// RemovalCreate implements membership.Tx. The row is kept and written
+// when the transaction seals its events (Seal): where the connection
+// sends statements together (Batcher), in the round trip that locks the
+// first chain head; elsewhere (SQLite's single writer) the rows a group
+// commit's callers kept go in a few multi-row INSERTs (chunked), not one
+// INSERT ... RETURNING each. Its ID is left 0. Nothing reads a removal
+// back in the transaction that made it: its UUID reaches a client only
+// with the answer, after the commit, and RemovalCount adds the kept ones.
 func (t *Tx) RemovalCreate(ctx context.Context, rm *membership.Removal) error {
 	items, err := json.Marshal(rm.Items)
 	if err != nil {
@@ -52,18 +56,47 @@ func (t *Tx) RemovalCreate(ctx context.Context, rm *membership.Removal) error {
 	members := rm.Members()
 	args := []any{rm.UUID, rm.OrgID, rm.Kind, rm.Interface, rm.ActorMemberID, nullID(rm.CredentialID), rm.RequestID,
 		ts(rm.CreatedAt), members, string(items), string(rm.Result)}
-	if _, ok := t.Conn().(Batcher); ok {
-		t.removals = append(t.removals, pendingRemoval{orgID: rm.OrgID, at: rm.CreatedAt, members: members, args: args})
-		return nil
-	}
-	if err := t.c.QueryRow(ctx, removalInsert+` RETURNING id`, args...).Scan(&rm.ID); err != nil {
-		return fmt.Errorf("insert removal: %w", err)
-	}
+	t.removals = append(t.removals, pendingRemoval{orgID: rm.OrgID, at: rm.CreatedAt, members: members, args: args})
 	return nil
 }
 
-const removalInsert = `INSERT INTO removals (uuid, org_id, kind, interface, actor_member_id, credential_id,
-	request_id, created_at, item_count, items, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+const (
+	removalInsert = `INSERT INTO removals (uuid, org_id, kind, interface, actor_member_id, credential_id,
+	request_id, created_at, item_count, items, result) VALUES `
+	// removalArgs is how many arguments a removal's row takes.
+	removalArgs = 11
+)
+
+// removalInserts are the multi-row forms of removalInsert, built once per
+// number of rows (a power of two, see chunked).
+var removalInserts [maxChainedShift + 1]struct {
+	once sync.Once
+	q    string
+}
+
+// removalInsertRows returns removalInsert for rows rows.
+func removalInsertRows(rows int) string {
+	s := &removalInserts[bits.TrailingZeros(uint(rows))]
+	s.once.Do(func() {
+		var q strings.Builder
+		q.WriteString(removalInsert)
+		for i := range rows {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(")
+			for j := range removalArgs {
+				if j > 0 {
+					q.WriteString(", ")
+				}
+				q.WriteString(argName(i*removalArgs + j + 1))
+			}
+			q.WriteString(")")
+		}
+		s.q = q.String()
+	})
+	return s.q
+}
 
 // pendingRemoval is a removal log row that RemovalCreate kept for the
 // seal to write.
@@ -75,15 +108,29 @@ type pendingRemoval struct {
 }
 
 // removalWrites returns the statements that write the kept removals,
-// and forgets them.
+// and forgets them: one a row on a Batcher, which sends them with the
+// seal's first round trip, else as few multi-row INSERTs as chunked
+// makes.
 func (t *Tx) removalWrites() []Queued {
 	if len(t.removals) == 0 {
 		return nil
 	}
-	qs := make([]Queued, len(t.removals))
-	for i, r := range t.removals {
-		qs[i] = Queued{Query: removalInsert, Args: r.args, Read: func(Rows) error { return nil },
-			Fail: func(err error) error { return fmt.Errorf("insert removal: %w", err) }}
+	fail := func(err error) error { return fmt.Errorf("insert removal: %w", err) }
+	none := func(Rows) error { return nil }
+	var qs []Queued
+	if _, ok := t.Conn().(Batcher); ok {
+		for _, r := range t.removals {
+			qs = append(qs, Queued{Query: removalInsertRows(1), Args: r.args, Read: none, Fail: fail})
+		}
+	} else {
+		_ = chunked(t.removals, func(chunk []pendingRemoval, _ bool) error {
+			args := make([]any, 0, removalArgs*len(chunk))
+			for _, r := range chunk {
+				args = append(args, r.args...)
+			}
+			qs = append(qs, Queued{Query: removalInsertRows(len(chunk)), Args: args, Read: none, Fail: fail})
+			return nil
+		})
 	}
 	t.removals = t.removals[:0]
 	return qs
