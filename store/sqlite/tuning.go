@@ -18,5 +18,8 @@ const writerCacheKiB = 65536
 // trees' interior pages out, so a check read 6.9 pages from the operating
 // system (pread). With 8 MiB it reads 4.6 (16 MiB: 3.9, for 40 MB more
 // RSS over the pool's connections). Like the writer's, it is an upper
-// bound, allocated as pages are read.
+// bound, allocated as pages are read. 16 MiB was measured again over HTTP
+// (memberd-bench S3 alone at 1M members, three alternating pairs on a
+// loaded machine): the server's CPU a check 0.92x, 1.13x and 1.00x of 8
+// MiB's, not told apart, for 24-32 MB more peak RSS, so it stays at 8.
 const readerCacheKiB = 8192
