@@ -140,11 +140,16 @@ func (t *Tx) grantListCountedOnce(ctx context.Context, p *membership.GrantListPa
 // before the member's group memberships end, under the member's lock
 // (which every change of a member's group memberships takes), it reads
 // the grants of exactly the groups they leave, in the batch that ends
-// them rather than in a round trip after it.
+// them rather than in a round trip after it. The groups are an array,
+// not IN (subquery), which PostgreSQL planned as a merge join reading
+// every group's grants in the grants_group index up to the member's last
+// group (10,000 at the S4 member's 5,000); an index scan a group costs
+// what the list of ids did (backend CPU 1.96 ms against 1.96 with the
+// ids sent, 2.02 with IN, medians of 40 alternating turns).
 func groupGrantsStmt(p *membership.DeactivateParams, rows *[]*membership.Grant, total *int) Queued {
 	args := []any{}
-	q := `WITH matched AS (SELECT id FROM grants WHERE org_id = ` + arg(&args, p.OrgID) + ` AND status = 'active' AND group_id IN (
-		SELECT group_id FROM group_members WHERE ` + deactivateWhere(&args, "", "", p, 0) + `))
+	q := `WITH matched AS (SELECT id FROM grants WHERE org_id = ` + arg(&args, p.OrgID) + ` AND status = 'active' AND group_id = ANY(ARRAY(
+		SELECT group_id FROM group_members WHERE ` + deactivateWhere(&args, "", "", p, 0) + `)))
 	SELECT ` + grantCols + `, (SELECT count(*) FROM matched) FROM grants WHERE id IN (SELECT id FROM matched ORDER BY id LIMIT ` +
 		arg(&args, p.Limit) + `) ORDER BY id`
 	return Queued{Query: q, Args: args, Read: func(r Rows) error {
