@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -173,4 +174,37 @@ func loadedPostgres(t *testing.T, n int, extra ...[2]string) (*Engine, *Dataset)
 		t.Fatal(err)
 	}
 	return e, d
+}
+
+// TestS4OffboardCPU measures the S4 offboardings in-process on
+// PostgreSQL, each as the native API makes it (RemoveMember with a
+// guard, the report kept): memberd's CPU (getrusage of this process), the
+// backend's (the store has one connection) and the wall time, per
+// offboarding of each S4 subject. Wall time less backend CPU is mostly
+// round trips and memberd's own work, which is where fewer round trips
+// show. On demand, like TestS4BackendCPU; run it alternately on two trees
+// to compare them:
+//
+//	cd bench && MEMBERD_S4_CPU=100000 CI=true go test -count=1 -run TestS4OffboardCPU -v .
+func TestS4OffboardCPU(t *testing.T) {
+	ctx := context.Background()
+	e, d := onDemandPostgres(t, s4CPUEnv)
+	st, onCPU := oneBackend(t, e)
+	svc := membership.NewService(st, membership.DefaultConfig())
+	self := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	for i, id := range d.S4 {
+		ctx := membership.WithGuard(ctx, &membership.Guard{})
+		cpu, backend, start := self(), onCPU(), time.Now()
+		if _, err := svc.RemoveMember(ctx, d.Actor("native"), membership.RemoveMemberRequest{Member: membership.MemberRef{ID: id}}); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("offboarding %d: memberd CPU %.2f ms, backend CPU %.2f ms, wall %.2f ms", i, ms(self()-cpu), ms(onCPU()-backend), ms(time.Since(start)))
+	}
 }

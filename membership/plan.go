@@ -88,6 +88,9 @@ type Guard struct {
 	// approved lets the call past the organization's limits: a second
 	// owner approved it, or an owner forced it.
 	approved bool
+	// result is the call's answer as the removal log stored it (logged),
+	// for ReportJSON.
+	result []byte
 }
 
 type guardKey struct{}

@@ -291,6 +291,9 @@ func (s *Service) offboard(ctx context.Context, tx Tx, target *Member, status *M
 		now := s.now()
 		p.Bookings = &BookingsCancelParams{OrgID: off.OrgID, MemberID: target.ID, After: now, Reason: "access removed", At: now}
 	}
+	// The groups' grants go with the rest (one round trip fewer) unless
+	// the tag needs their keys, which reportGroupGrants reads.
+	p.GroupGrants = !tag && !reportDiscarded(ctx)
 	done, err := tx.MemberOffboard(ctx, p)
 	if err != nil {
 		return nil, err
@@ -301,7 +304,9 @@ func (s *Service) offboard(ctx context.Context, tx Tx, target *Member, status *M
 	report.Roles = rolesOf(report.Spaces)
 	report.Groups = done.Groups
 	revoked(report, done.Grants, done.GrantCount)
-	if err := s.reportGroupGrants(ctx, tx, report, off, tag); err != nil {
+	if p.GroupGrants {
+		groupGrantsLost(report, done.GroupGrants, done.GroupGrantCount)
+	} else if err := s.reportGroupGrants(ctx, tx, report, off, tag); err != nil {
 		return nil, err
 	}
 	if p.Bookings != nil {
@@ -468,11 +473,17 @@ func (s *Service) reportGroupGrants(ctx context.Context, tx Tx, report *Report, 
 		g := guardOf(ctx)
 		g.grantKeys = append(g.grantKeys, *keys...)
 	}
+	groupGrantsLost(report, viaGroups, n)
+	return nil
+}
+
+// groupGrantsLost reports n grants of the groups left, of which
+// viaGroups are listed.
+func groupGrantsLost(report *Report, viaGroups []*Grant, n int) {
 	report.Counts.GroupGrants = n
 	for _, g := range viaGroups {
 		report.Grants = append(report.Grants, &GrantChange{Grant: g, Origin: g.Origin()})
 	}
-	return nil
 }
 
 // finishRemoval cancels the future bookings the member may no longer keep

@@ -187,8 +187,10 @@ type Tx interface {
 	// it does what MemberSetStatus, SpaceMembersDeactivate,
 	// GroupMembersDeactivate, GrantsDeactivate and (when p.Bookings is
 	// set) BookingsCancel do, in that order, and returns what they
-	// return. An engine that can sends them to its server together, one
-	// round trip where they would be five (PostgreSQL's pipeline).
+	// return (and, with p.GroupGrants, what GrantListCounted returns for
+	// the groups left). An engine that can sends them to its server
+	// together, one round trip where they would be six (PostgreSQL's
+	// pipeline).
 	MemberOffboard(ctx context.Context, p *MemberOffboardParams) (*MemberOffboarded, error)
 	// BookingHolders returns the members among memberIDs, of orgID, that
 	// hold an active booking starting after after, in ascending order.
@@ -530,12 +532,15 @@ type BookingListParams struct {
 // MemberOffboardParams is what a removal of a member ends at once: the
 // membership (Status), its space memberships (Spaces), its group
 // memberships and direct grants (Off) and, unless nil, its future
-// bookings.
+// bookings. With GroupGrants it also lists and counts the active grants
+// of the groups left, as GrantListCounted with their ids and Off.Limit
+// does (no keys), for a report.
 type MemberOffboardParams struct {
-	Status   MemberSetStatusParams
-	Spaces   DeactivateParams
-	Off      DeactivateParams
-	Bookings *BookingsCancelParams
+	Status      MemberSetStatusParams
+	Spaces      DeactivateParams
+	Off         DeactivateParams
+	Bookings    *BookingsCancelParams
+	GroupGrants bool
 }
 
 // MemberOffboarded is what MemberOffboard ended, as the calls it stands
@@ -547,6 +552,10 @@ type MemberOffboarded struct {
 	Grants            []*Grant
 	GrantCount        int
 	Bookings          []*Booking
+	// GroupGrants and GroupGrantCount are the grants of the groups left,
+	// with p.GroupGrants.
+	GroupGrants     []*Grant
+	GroupGrantCount int
 }
 
 // BookingsCancelParams selects the future bookings a removal cancels.

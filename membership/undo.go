@@ -96,7 +96,7 @@ func logged[T any](ctx context.Context, s *Service, a Actor, kind string, fn fun
 	}
 	return func(tx Tx) (T, error) {
 		var zero T
-		g.logging, g.items, g.RemovalID = true, nil, ""
+		g.logging, g.items, g.RemovalID, g.result = true, nil, "", nil
 		r, err := fn(tx)
 		g.logging = false
 		if err != nil {
@@ -120,7 +120,7 @@ func logged[T any](ctx context.Context, s *Service, a Actor, kind string, fn fun
 		if err := tx.RemovalCreate(ctx, rm); err != nil {
 			return zero, err
 		}
-		g.RemovalID = rm.UUID
+		g.RemovalID, g.result = rm.UUID, result
 		return r, nil
 	}
 }

@@ -134,6 +134,33 @@ func (t *Tx) grantListCountedOnce(ctx context.Context, p *membership.GrantListPa
 	return list, n, nil
 }
 
+// groupGrantsStmt lists (the lowest p.Limit) and counts the active
+// grants of the groups p's member is active in, as grantListCountedOnce
+// does for their ids; it leaves them in rows and the count in total. Run
+// before the member's group memberships end, under the member's lock
+// (which every change of a member's group memberships takes), it reads
+// the grants of exactly the groups they leave, in the batch that ends
+// them rather than in a round trip after it. The groups are an array,
+// not IN (subquery), which PostgreSQL planned as a merge join reading
+// every group's grants in the grants_group index up to the member's last
+// group (10,000 at the S4 member's 5,000); an index scan a group costs
+// what the list of ids did (backend CPU 1.96 ms against 1.96 with the
+// ids sent, 2.02 with IN, medians of 40 alternating turns).
+func groupGrantsStmt(p *membership.DeactivateParams, rows *[]*membership.Grant, total *int) Queued {
+	args := []any{}
+	q := `WITH matched AS (SELECT id FROM grants WHERE org_id = ` + arg(&args, p.OrgID) + ` AND status = 'active' AND group_id = ANY(ARRAY(
+		SELECT group_id FROM group_members WHERE ` + deactivateWhere(&args, "", "", p, 0) + `)))
+	SELECT ` + grantCols + `, (SELECT count(*) FROM matched) FROM grants WHERE id IN (SELECT id FROM matched ORDER BY id LIMIT ` +
+		arg(&args, p.Limit) + `) ORDER BY id`
+	return Queued{Query: q, Args: args, Read: func(r Rows) error {
+		var err error
+		*rows, err = scanAll(r, func(r Row) (*membership.Grant, error) { return scanGrant(withExtra{r, []any{total}}) })
+		return err
+	}, Fail: func(err error) error {
+		return fmt.Errorf("list grants of the groups of member %d: %w", p.MemberID, err)
+	}}
+}
+
 // GrantKeys implements membership.Tx. The keys come back as one string
 // aggregated in the database, "id resource member group" per grant, comma
 // separated and in no order, and are sorted and cut to p.Limit here: a

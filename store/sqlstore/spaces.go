@@ -249,29 +249,41 @@ func rolesOf(rows []*membership.SpaceMember) int {
 // were, active: every row the UPDATE selects was, with no removal time
 // or cause (SpaceMemberAdd and SpaceMembersReactivate clear both).
 func (t *Tx) spaceMembersDeactivateSummed(ctx context.Context, p *membership.DeactivateParams) ([]*membership.SpaceMember, int, int, error) {
+	var rows []*membership.SpaceMember
+	var total, roles int
+	if err := t.run(ctx, spaceMembersSummedStmt(p, &rows, &total, &roles)); err != nil {
+		return nil, 0, 0, err
+	}
+	return rows, total, roles, nil
+}
+
+// spaceMembersSummedStmt is spaceMembersDeactivateSummed's statement,
+// which leaves the listed memberships in rows and the count of all and
+// of all their roles in total and roles.
+func spaceMembersSummedStmt(p *membership.DeactivateParams, rows *[]*membership.SpaceMember, total, roles *int) Queued {
 	args := []any{ts(p.At), p.Cause}
 	where := deactivateWhere(&args, "", "", p, 0)
 	limit, member := arg(&args, p.Limit), arg(&args, p.MemberID)
-	var total, roles int
-	rows, err := collect(ctx, t, func(r Row) (*membership.SpaceMember, error) {
-		return scanSpaceMember(withExtra{r, []any{&total, &roles}})
-	}, `WITH removed AS (
-		UPDATE space_members SET status = 'removed', removed_at = $1, cause = $2 WHERE `+where+`
+	q := `WITH removed AS (
+		UPDATE space_members SET status = 'removed', removed_at = $1, cause = $2 WHERE ` + where + `
 		RETURNING id, uuid, org_id, space_id, member_id, added_by, created_at,
 			(SELECT string_agg(r.role, '
 ') FROM space_member_roles r WHERE r.space_member_id = space_members.id AND r.revoked_at IS NULL) AS roles),
 	totals AS (SELECT count(*) AS n, coalesce(sum(array_length(string_to_array(roles, '
 '), 1)), 0) AS roles FROM removed),
-	firsts AS (SELECT * FROM removed ORDER BY id LIMIT `+limit+`),
-	held AS (SELECT * FROM removed WHERE roles IS NOT NULL AND id > (SELECT max(id) FROM firsts) ORDER BY id LIMIT `+limit+`)
+	firsts AS (SELECT * FROM removed ORDER BY id LIMIT ` + limit + `),
+	held AS (SELECT * FROM removed WHERE roles IS NOT NULL AND id > (SELECT max(id) FROM firsts) ORDER BY id LIMIT ` + limit + `)
 	SELECT k.id, k.uuid, k.org_id, k.space_id, k.member_id,
-		(SELECT u.email FROM members m JOIN users u ON u.id = m.user_id WHERE m.id = `+member+`),
+		(SELECT u.email FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $3 AND m.id = ` + member + `),
 		'active', k.added_by, k.created_at, NULL::bigint, NULL::text, k.roles, totals.n, totals.roles
-	FROM (SELECT * FROM firsts UNION ALL SELECT * FROM held) k, totals ORDER BY k.id`, args...)
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("remove space memberships of member %d: %w", p.MemberID, err)
-	}
-	return rows, total, roles, nil
+	FROM (SELECT * FROM firsts UNION ALL SELECT * FROM held) k, totals ORDER BY k.id`
+	return Queued{Query: q, Args: args, Read: func(r Rows) error {
+		var err error
+		*rows, err = scanAll(r, func(r Row) (*membership.SpaceMember, error) {
+			return scanSpaceMember(withExtra{r, []any{total, roles}})
+		})
+		return err
+	}, Fail: func(err error) error { return fmt.Errorf("remove space memberships of member %d: %w", p.MemberID, err) }}
 }
 
 // withExtra is a Row whose Scan also fills extra from the columns after

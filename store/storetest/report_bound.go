@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"bytes"
+	"encoding/json"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -13,6 +15,7 @@ var reportBoundTests = []test{
 	{"RolesBeyondListedSpaces", testReportBoundRolesBeyondSpaces},
 	{"RestoreAfterBoundedReport", testReportBoundRestore},
 	{"ErrInvalidLimit", testReportBoundInvalid},
+	{"AnswerIsTheLoggedJSON", testReportJSON},
 }
 
 // bobCounts are what removing bob from the organization takes away in
@@ -161,5 +164,42 @@ func testReportBoundInvalid(t *testing.T, open Opener) {
 	}
 	if !w.member(w.bob.ID).Active() {
 		t.Error("a refused removal removed bob")
+	}
+}
+
+// The JSON a removal's answer reuses from the removal log
+// (membership.ReportJSON) is byte for byte json.Marshal of the report,
+// its receipt completed; a dry run, which logs nothing, has none, nor
+// has a report whose receipt is not the logged one.
+func testReportJSON(t *testing.T, open Opener) {
+	w := newWorld(t, open)
+	g := &membership.Guard{}
+	dry, err := w.svc.RemoveMember(membership.WithGuard(w.ctx, g), w.owner, membership.RemoveMemberRequest{Member: bobRef(w), DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := membership.ReportJSON(g, dry); ok {
+		t.Error("a dry run's report has logged JSON")
+	}
+	g = &membership.Guard{}
+	rep, err := w.svc.RemoveMember(membership.WithGuard(w.ctx, g), w.owner, membership.RemoveMemberRequest{Member: bobRef(w), ReportLimit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Receipt == nil || rep.Receipt.Hash == "" {
+		t.Fatalf("receipt %+v, want one with its hash", rep.Receipt)
+	}
+	got, ok := membership.ReportJSON(g, rep)
+	want, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok || !bytes.Equal(got, want) {
+		t.Errorf("logged JSON (%v):\n%s\nwant json.Marshal's:\n%s", ok, got, want)
+	}
+	other := *rep
+	other.Receipt = &membership.Receipt{EventID: rep.Receipt.EventID + 1, Hash: rep.Receipt.Hash}
+	if _, ok := membership.ReportJSON(g, &other); ok {
+		t.Error("logged JSON given for a report with another receipt")
 	}
 }
