@@ -13,15 +13,8 @@ import (
 // and indexes is in shared buffers, so that S1 over HTTP right after a
 // load starts from the state the floors start from after other scenarios.
 func TestSettlePostgres(t *testing.T) {
-	e := openEngine(t, "postgres", t.TempDir())
 	ctx := context.Background()
-	d, err := Setup(ctx, e.Store, DefaultShape(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Grow(ctx, e, 5000, func(int) {}); err != nil {
-		t.Fatal(err)
-	}
+	e, c := grownPostgres(t)
 	did, err := e.prepareS1(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -29,11 +22,6 @@ func TestSettlePostgres(t *testing.T) {
 	if !strings.Contains(did, "prewarmed in") || !strings.Contains(did, "autovacuum idle") {
 		t.Errorf("prepareS1 said %q, want the prewarm and an idle autovacuum", did)
 	}
-	c, err := pgx.Connect(ctx, e.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
 	if _, err := c.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_buffercache"); err != nil {
 		t.Fatal(err)
 	}
@@ -64,15 +52,8 @@ func TestSettlePostgres(t *testing.T) {
 // PostgreSQL, after a load, is vacuumed (hint bits and visibility map
 // set, nothing due for autovacuum), not only analyzed.
 func TestSettleVacuumsLoad(t *testing.T) {
-	e := openEngine(t, "postgres", t.TempDir())
 	ctx := context.Background()
-	d, err := Setup(ctx, e.Store, DefaultShape(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Grow(ctx, e, 5000, func(int) {}); err != nil {
-		t.Fatal(err)
-	}
+	e, c := grownPostgres(t)
 	did, err := e.Settle(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -80,11 +61,6 @@ func TestSettleVacuumsLoad(t *testing.T) {
 	if !strings.Contains(did, "VACUUM (ANALYZE)") || !strings.Contains(did, "autovacuum idle") {
 		t.Errorf("Settle said %q, want a vacuum and an idle autovacuum", did)
 	}
-	c, err := pgx.Connect(ctx, e.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
 	for _, rel := range []string{"members", "space_members", "group_members"} {
 		var vacuums, pages, visible int64
 		if err := c.QueryRow(ctx, `SELECT vacuum_count, (SELECT relpages FROM pg_class WHERE oid = $1::regclass),
@@ -95,4 +71,25 @@ func TestSettleVacuumsLoad(t *testing.T) {
 			t.Errorf("%s: %d vacuums, %d of %d pages all-visible; want vacuumed and all visible", rel, vacuums, visible, pages)
 		}
 	}
+}
+
+// grownPostgres is a PostgreSQL engine loaded with 5,000 members, as a
+// size's load leaves it, and a connection to its database.
+func grownPostgres(t *testing.T) (*Engine, *pgx.Conn) {
+	t.Helper()
+	e := openEngine(t, "postgres", t.TempDir())
+	ctx := context.Background()
+	d, err := Setup(ctx, e.Store, DefaultShape(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Grow(ctx, e, 5000, func(int) {}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pgx.Connect(ctx, e.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(ctx) })
+	return e, c
 }

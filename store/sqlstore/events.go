@@ -236,23 +236,9 @@ func chainedInsert(rows int, cte bool) string {
 	}
 	s := &chainedInserts[c][bits.TrailingZeros(uint(rows))]
 	s.once.Do(func() {
-		var rowList strings.Builder
-		for i := range rows {
-			if i > 0 {
-				rowList.WriteString(", ")
-			}
-			rowList.WriteString("(")
-			for j := range chainedCols {
-				if j > 0 {
-					rowList.WriteString(", ")
-				}
-				rowList.WriteString(argName(i*chainedCols + j + 1))
-			}
-			rowList.WriteString(")")
-		}
 		q := `INSERT INTO events (id, uuid, org_id, at, actor_member_id, credential_id, interface, request_id,
 			action, outcome, target_type, target_id, target_member_id, target_ref, message, before_state, after_state,
-			seq, prev_hash, hash) VALUES ` + rowList.String()
+			seq, prev_hash, hash) VALUES ` + valueRows(rows, chainedCols)
 		if cte {
 			n := rows * chainedCols
 			q = `WITH chained AS (` + q + `) UPDATE event_chain_heads SET seq = $` + strconv.Itoa(n+1) +
@@ -505,4 +491,24 @@ func (t *Tx) EventList(ctx context.Context, p *membership.EventListParams) ([]*m
 	}
 	return collect(ctx, t, scanEvent, `SELECT `+eventCols+` FROM events WHERE id IN (`+side("target_member_id")+
 		` UNION ALL `+side("actor_member_id")+`)`+page, args...)
+}
+
+// valueRows is the VALUES list of a multi-row INSERT: rows rows of cols
+// arguments each, numbered from $1.
+func valueRows(rows, cols int) string {
+	var b strings.Builder
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(")
+		for j := range cols {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(argName(i*cols + j + 1))
+		}
+		b.WriteString(")")
+	}
+	return b.String()
 }

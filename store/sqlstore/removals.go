@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/bits"
-	"strings"
 	"sync"
 	"time"
 
@@ -77,24 +76,7 @@ var removalInserts [maxChainedShift + 1]struct {
 // removalInsertRows returns removalInsert for rows rows.
 func removalInsertRows(rows int) string {
 	s := &removalInserts[bits.TrailingZeros(uint(rows))]
-	s.once.Do(func() {
-		var q strings.Builder
-		q.WriteString(removalInsert)
-		for i := range rows {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString("(")
-			for j := range removalArgs {
-				if j > 0 {
-					q.WriteString(", ")
-				}
-				q.WriteString(argName(i*removalArgs + j + 1))
-			}
-			q.WriteString(")")
-		}
-		s.q = q.String()
-	})
+	s.once.Do(func() { s.q = removalInsert + valueRows(rows, removalArgs) })
 	return s.q
 }
 
