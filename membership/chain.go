@@ -76,15 +76,27 @@ func (b *BatchResult) receipts() []*Receipt {
 // commit that sealed them. An interface that discards the report (Jicoo's
 // 204, HighQ's per-id statuses) never shows a receipt, so nothing is read
 // for it: after a commit that read was a read transaction per change, and
-// for a HighQ batch one statement per id.
+// for a HighQ batch one statement per id. A guarded call's removal kept
+// its event (Guard.sealed), whose hash the seal set in this process: its
+// receipt reads nothing either.
 func (s *Service) completeReceipts(ctx context.Context, tx Tx, result any) error {
 	r, ok := result.(receipted)
 	if !ok || reportDiscarded(ctx) {
 		return nil
 	}
+	var sealed *Event
+	if g := guardOf(ctx); g != nil {
+		sealed = g.sealed
+	}
 	var open []*Receipt
 	for _, rc := range r.receipts() {
-		if rc.Hash == "" {
+		switch {
+		case rc.Hash != "":
+		case sealed != nil && sealed.ID == rc.EventID && sealed.Hash != "":
+			// Sealed by the transaction that made this answer: each run
+			// of a call records a new event, whose hash only the seal sets.
+			rc.Hash = sealed.Hash
+		default:
 			open = append(open, rc)
 		}
 	}

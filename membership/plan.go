@@ -91,6 +91,10 @@ type Guard struct {
 	// result is the call's answer as the removal log stored it (logged),
 	// for ReportJSON.
 	result []byte
+	// sealed is the audit event of the call's last removal: the seal
+	// before the commit gives it its hash in this process, so that
+	// completeReceipts need not read it back.
+	sealed *Event
 }
 
 type guardKey struct{}

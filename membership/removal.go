@@ -405,6 +405,9 @@ func (s *Service) recorded(ctx context.Context, tx Tx, a Actor, action string, r
 	// (completeReceipts): sealing here would hold the chain head for the
 	// rest of the transaction, a group commit's every other caller.
 	report.Receipt = &Receipt{EventID: e.ID}
+	if g := guardOf(ctx); g != nil {
+		g.sealed = e
+	}
 	report.bound(limit)
 	return report, nil
 }

@@ -13,6 +13,7 @@ var statementTests = []test{
 	{"SingleRemoval", testStatementsSingleRemoval},
 	{"SingleRemovalRequest", testStatementsSingleRemovalRequest},
 	{"IdempotentReplayTakesNoWriter", testStatementsIdempotentReplay},
+	{"GuardedReceiptReadsNothing", testStatementsGuardedReceipt},
 	{"PerAccessCheck", testStatementsPerAccessCheck},
 	{"OneStatementView", testStatementsOneStatementView},
 }
@@ -324,5 +325,33 @@ func testStatementsOneStatementView(t *testing.T, open Opener) {
 	})
 	if err == nil {
 		t.Error("a one-statement view ran a second statement")
+	}
+}
+
+// testStatementsGuardedReceipt: a removal made with a Guard (the native
+// API's) that shows its report completes its receipt from the event the
+// seal hashed in this process, not by reading it back after the commit,
+// and that receipt verifies against the stored chain.
+func testStatementsGuardedReceipt(t *testing.T, open Opener) {
+	var rs *recordingStore
+	w := newWorld(t, func(tb testing.TB) membership.Store {
+		rs = &recordingStore{Store: open(tb)}
+		return rs
+	})
+	for _, m := range []*membership.Member{w.bob, w.carol} {
+		rs.take()
+		rep, err := w.svc.RemoveMember(membership.WithGuard(w.ctx, &membership.Guard{}), w.owner, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: m.ID}})
+		if err != nil {
+			t.Fatalf("remove member %d: %v", m.ID, err)
+		}
+		if reads := rs.take(); reads != 0 {
+			t.Errorf("member %d: %d statements outside the removal's transaction, want none", m.ID, reads)
+		}
+		if rep.Receipt == nil || rep.Receipt.EventID != rep.EventID || len(rep.Receipt.Hash) != 64 {
+			t.Fatalf("member %d: receipt %+v, want event %d and its hash", m.ID, rep.Receipt, rep.EventID)
+		}
+		if err := w.svc.VerifyReceipt(w.ctx, *rep.Receipt); err != nil {
+			t.Errorf("member %d: VerifyReceipt: %v", m.ID, err)
+		}
 	}
 }
