@@ -76,16 +76,17 @@ func (b *BatchResult) receipts() []*Receipt {
 // commit that sealed them. An interface that discards the report (Jicoo's
 // 204, HighQ's per-id statuses) never shows a receipt, so nothing is read
 // for it: after a commit that read was a read transaction per change, and
-// for a HighQ batch one statement per id. A guarded call's removal kept
-// its event (Guard.sealed), whose hash the seal set in this process: its
-// receipt reads nothing either.
+// for a HighQ batch one statement per id. After the commit (tx nil), a
+// guarded call's removal kept its event (Guard.sealed, which mutate clears
+// before each run of the call), whose hash the seal set in this process:
+// its receipt reads nothing either.
 func (s *Service) completeReceipts(ctx context.Context, tx Tx, result any) error {
 	r, ok := result.(receipted)
 	if !ok || reportDiscarded(ctx) {
 		return nil
 	}
 	var sealed *Event
-	if g := guardOf(ctx); g != nil {
+	if g := guardOf(ctx); g != nil && tx == nil {
 		sealed = g.sealed
 	}
 	var open []*Receipt

@@ -196,7 +196,13 @@ func mutate[T any](ctx context.Context, s *Service, a Actor, action string, fn f
 			return result, verr
 		}
 	}
+	guard := guardOf(ctx)
 	err := s.store.Update(ctx, func(tx Tx) error {
+		if guard != nil {
+			// An event an earlier run recorded (and maybe sealed, in a
+			// transaction that did not commit) is not this answer's.
+			guard.sealed = nil
+		}
 		if hasIdem {
 			if done, err := replay(tx); done || err != nil {
 				return err
