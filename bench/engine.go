@@ -49,9 +49,11 @@ type Engine struct {
 	// endBulk, if set, undoes what bulk set up for loading.
 	endBulk func(ctx context.Context) error
 	size    func(ctx context.Context) (int64, error)
+	// vacuum, if set, leaves nothing of a load for the engine's own
+	// maintenance to do (PostgreSQL: vacuumIdle) and says what it did.
+	vacuum func(ctx context.Context) (string, error)
 	// checkpoint writes the log a load left behind into the database
-	// files (SQLite's WAL, PostgreSQL's checkpoint), and says what else
-	// it did.
+	// files (SQLite's WAL, PostgreSQL's checkpoint) and says how.
 	checkpoint func(ctx context.Context) (string, error)
 	// prepareS1, if set, brings the database to the state each S1
 	// measurement starts from, and says what it did.
@@ -68,13 +70,25 @@ type Engine struct {
 // machine, and says what it did. Measured right after a 10M-member load,
 // every commit's fsync otherwise queues behind gigabytes of the load's
 // dirty pages and S5 measures the writeback.
-func (e *Engine) Settle(ctx context.Context) (string, error) {
-	did, err := e.checkpoint(ctx)
+func (e *Engine) Settle(ctx context.Context) (string, error) { return e.settle(ctx, true) }
+
+// settle is Settle, without the vacuum when vacuum is false (S1's
+// prepareS1 has just run one).
+func (e *Engine) settle(ctx context.Context, vacuum bool) (string, error) {
+	var did []string
+	if vacuum && e.vacuum != nil {
+		v, err := e.vacuum(ctx)
+		if err != nil {
+			return "", err
+		}
+		did = append(did, v)
+	}
+	cp, err := e.checkpoint(ctx)
 	if err != nil {
 		return "", fmt.Errorf("checkpoint: %w", err)
 	}
 	syscall.Sync()
-	return did, nil
+	return strings.Join(append(did, cp), ", "), nil
 }
 
 // queryRow runs a one-row query in a transaction of its own.
@@ -364,19 +378,16 @@ func OpenPostgres(ctx context.Context, extra ...[2]string) (*Engine, error) {
 	e.bulk = func(ctx context.Context, build func(sqlstore.Conn) ([]bulkTable, error)) error {
 		return bulkPostgres(st)(ctx, build)
 	}
+	// Loading commits 250,000 members a transaction, faster than
+	// autovacuum analyzes, so that the first scenarios after a load would
+	// plan with the statistics of a tenth of the rows while autovacuum
+	// catches up beside them; and it leaves every loaded table due for
+	// autovacuum (vacuumIdle). An import is followed by VACUUM (ANALYZE)
+	// in production too.
+	e.vacuum = func(ctx context.Context) (string, error) { return vacuumIdle(ctx, st.Pool()) }
 	e.checkpoint = func(ctx context.Context) (string, error) {
-		// Loading commits 250,000 members a transaction, faster than
-		// autovacuum analyzes, so that the first scenarios after a load
-		// would plan with the statistics of a tenth of the rows while
-		// autovacuum catches up beside them; and it leaves every loaded
-		// table due for autovacuum (vacuumIdle). An import is followed by
-		// VACUUM (ANALYZE) in production too.
-		did, err := vacuumIdle(ctx, st.Pool())
-		if err != nil {
-			return "", err
-		}
-		_, err = st.Pool().Exec(ctx, "CHECKPOINT")
-		return did + ", checkpoint", err
+		_, err := st.Pool().Exec(ctx, "CHECKPOINT")
+		return "checkpoint", err
 	}
 	e.prepareS1 = func(ctx context.Context) (string, error) { return settlePostgres(ctx, st.Pool()) }
 	e.inTx = func(ctx context.Context, fn func(sqlstore.Conn) error) error {
