@@ -65,6 +65,33 @@ func newBatchWorld(t *testing.T, pool, members, resources int) *batchWorld {
 // granted says whether member i has a grant to resource j.
 func granted(i, j int) bool { return (i+j)%3 == 0 }
 
+// eachCheck runs check(n) for n below workers*checks, from workers
+// goroutines at once, each stopping at its first error; it returns the
+// errors.
+func eachCheck(workers, checks int, check func(n int) error) []error {
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for g := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range checks {
+				if err := check(g*checks + k); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	var out []error
+	for err := range errs {
+		out = append(out, err)
+	}
+	return out
+}
+
 // TestBatchedAccessChecksEachGetTheirOwn runs many concurrent checks,
 // allowed, denied and not found, of different members and resources and
 // by id and by UUID, some of them cancelled: each check gets exactly its
@@ -79,67 +106,53 @@ func TestBatchedAccessChecksEachGetTheirOwn(t *testing.T) {
 	}
 	const workers, checks = 32, 150
 	acquired := w.st.Pool().Stat().AcquireCount()
-	var wg sync.WaitGroup
 	var answered atomic.Int64
-	errs := make(chan error, workers)
-	for g := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := range checks {
-				n := g*checks + k
-				i, j := n%(len(w.members)+1), (n/7)%(len(w.resources)+1)
-				mref, rref := membership.MemberRef{ID: 1 << 40}, membership.Ref{ID: 1 << 40}
-				if i < len(w.members) {
-					mref = membership.MemberRef{ID: w.members[i].ID}
-					if n%5 == 0 {
-						mref = membership.MemberRef{UUID: w.members[i].UUID}
-					}
-				}
-				if j < len(w.resources) {
-					rref = membership.Ref{ID: w.resources[j].ID}
-				}
-				cctx := ctx
-				if n%11 == 0 {
-					c, cancel := context.WithCancel(ctx)
-					cancel()
-					cctx = c
-				}
-				got, err := w.bare.CheckAccess(cctx, w.owner, mref, rref)
-				if cctx != ctx && errors.Is(err, context.Canceled) {
-					continue // else answered before it noticed: the answer must be right
-				}
-				want := ""
-				switch {
-				case i == len(w.members):
-					want = membership.ErrMemberNotFound.Message
-				case j == len(w.resources):
-					want = "resource not found"
-				}
-				if want != "" {
-					if membership.ErrorCode(err) != membership.CodeNotFound || membership.ErrorMessage(err) != want {
-						errs <- fmt.Errorf("check %d (member %d, resource %d): %v, want not found %q", n, i, j, err, want)
-						return
-					}
-					answered.Add(1)
-					continue
-				}
-				if err != nil {
-					errs <- fmt.Errorf("check %d (member %d, resource %d): %v", n, i, j, err)
-					return
-				}
-				allowed := granted(i, j) && w.members[i].ID != removed.ID
-				if got.Allowed != allowed || got.Allowed != got.Direct || got.ResourceID != w.resources[j].ID {
-					errs <- fmt.Errorf("check %d (member %d, resource %d): %+v, want allowed %v", n, i, j, got, allowed)
-					return
-				}
-				answered.Add(1)
+	for _, err := range eachCheck(workers, checks, func(n int) error {
+		i, j := n%(len(w.members)+1), (n/7)%(len(w.resources)+1)
+		mref, rref := membership.MemberRef{ID: 1 << 40}, membership.Ref{ID: 1 << 40}
+		if i < len(w.members) {
+			mref = membership.MemberRef{ID: w.members[i].ID}
+			if n%5 == 0 {
+				mref = membership.MemberRef{UUID: w.members[i].UUID}
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+		}
+		if j < len(w.resources) {
+			rref = membership.Ref{ID: w.resources[j].ID}
+		}
+		cctx := ctx
+		if n%11 == 0 {
+			c, cancel := context.WithCancel(ctx)
+			cancel()
+			cctx = c
+		}
+		got, err := w.bare.CheckAccess(cctx, w.owner, mref, rref)
+		if cctx != ctx && errors.Is(err, context.Canceled) {
+			return nil // else answered before it noticed: the answer must be right
+		}
+		want := ""
+		switch {
+		case i == len(w.members):
+			want = membership.ErrMemberNotFound.Message
+		case j == len(w.resources):
+			want = "resource not found"
+		}
+		if want != "" {
+			if membership.ErrorCode(err) != membership.CodeNotFound || membership.ErrorMessage(err) != want {
+				return fmt.Errorf("check %d (member %d, resource %d): %v, want not found %q", n, i, j, err, want)
+			}
+			answered.Add(1)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("check %d (member %d, resource %d): %v", n, i, j, err)
+		}
+		allowed := granted(i, j) && w.members[i].ID != removed.ID
+		if got.Allowed != allowed || got.Allowed != got.Direct || got.ResourceID != w.resources[j].ID {
+			return fmt.Errorf("check %d (member %d, resource %d): %+v, want allowed %v", n, i, j, got, allowed)
+		}
+		answered.Add(1)
+		return nil
+	}) {
 		t.Error(err)
 	}
 	if a := answered.Load(); a < workers*checks*8/10 {
@@ -262,5 +275,61 @@ func TestBatchedAccessChecksKeepTheirPlan(t *testing.T) {
 	}
 	if generic == 0 || custom > 5 {
 		t.Errorf("batched statements ran %d generic and %d custom plans; want the generic plan after the first five", generic, custom)
+	}
+}
+
+// TestBatchedAccessChecksOfTwoOrganizations runs concurrent checks of two
+// organizations, some of them asking one organization about the other's
+// member: a batch of one organization's checks passes the organization
+// once, one that mixes them passes it a check, and either way each check
+// is answered in its own organization.
+func TestBatchedAccessChecksOfTwoOrganizations(t *testing.T) {
+	ctx := context.Background()
+	w := newBatchWorld(t, 1, 6, 3)
+	b, err := w.svc.CreateOrganization(ctx, membership.BootstrapRequest{OrgName: "Beta", OwnerEmail: "owner@beta.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := membership.Actor{OrgID: b.Organization.ID, MemberID: b.Owner.ID, Interface: "test"}
+	door, err := w.svc.CreateResource(ctx, other, membership.CreateResourceRequest{Kind: "lock", Name: "beta door"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.CreateGrant(ctx, other, membership.CreateGrantRequest{Resource: membership.Ref{ID: door.ID}, Member: &membership.MemberRef{ID: b.Owner.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range eachCheck(16, 60, func(n int) error {
+		i, j := n%len(w.members), n%len(w.resources)
+		switch {
+		case n%2 == 1: // Beta's owner, about its own door
+			got, err := w.bare.CheckAccess(ctx, other, membership.MemberRef{ID: b.Owner.ID}, membership.Ref{ID: door.ID})
+			if err != nil || !got.Allowed {
+				return fmt.Errorf("check %d in Beta: %+v, %v; want allowed", n, got, err)
+			}
+		case n%8 == 0: // Acme's owner, about Beta's owner
+			_, err := w.bare.CheckAccess(ctx, w.owner, membership.MemberRef{ID: b.Owner.ID}, membership.Ref{ID: w.resources[j].ID})
+			if membership.ErrorCode(err) != membership.CodeNotFound {
+				return fmt.Errorf("check %d of Beta's owner in Acme: %v, want not found", n, err)
+			}
+		default:
+			got, err := w.bare.CheckAccess(ctx, w.owner, membership.MemberRef{ID: w.members[i].ID}, membership.Ref{ID: w.resources[j].ID})
+			if err != nil || got.Allowed != granted(i, j) {
+				return fmt.Errorf("check %d (member %d, resource %d): %+v, %v; want allowed %v", n, i, j, got, err, granted(i, j))
+			}
+		}
+		return nil
+	}) {
+		t.Fatal(err)
+	}
+	// Both forms ran (one connection: its prepared statements are all).
+	var shared, unshared int64
+	err = w.st.Pool().QueryRow(ctx, `SELECT count(*) FILTER (WHERE statement LIKE '%CAST($1 AS bigint)%'),
+  count(*) FILTER (WHERE statement LIKE '%$1::bigint[]%')
+  FROM pg_prepared_statements WHERE statement LIKE '%WITH ORDINALITY%'`).Scan(&shared, &unshared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shared == 0 || unshared == 0 {
+		t.Errorf("batched statements: %d with the organization passed once, %d with it passed a check; want both", shared, unshared)
 	}
 }

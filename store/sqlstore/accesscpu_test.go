@@ -17,17 +17,21 @@ import (
 // (org 1) like the bench's, for TestAccessStatementCPU.
 const accessCPUEnv = "MEMBERD_ACCESS_CPU_DSN"
 
-// accessVariant writes an access check's statement of a shape.
+// accessVariant writes an access check's statement of a shape; unshared
+// batches it with every argument an array, as if each check came from
+// another organization or credential (accessBatchShared).
 type accessVariant struct {
-	name string
-	stmt func(accessCheckShape) string
+	name     string
+	stmt     func(accessCheckShape) string
+	unshared bool
 }
 
 // accessVariants are the forms TestAccessStatementCPU sets against each
 // other; the first is the store's. To weigh a new form, add it here: the
 // test also checks that it answers every check as the store's does.
 var accessVariants = []accessVariant{
-	{"store", accessCheckStatement},
+	{"store", accessCheckStatement, false},
+	{"unshared", accessCheckStatement, true},
 }
 
 // TestAccessStatementCPU measures the PostgreSQL backend's on-CPU time
@@ -146,9 +150,13 @@ func TestAccessStatementCPU(t *testing.T) {
 			v := accessVariants[(k+round)%len(accessVariants)]
 			for _, size := range sizes {
 				single := v.stmt(sh)
+				var shared []bool // as accessBatchShared has it for these checks
+				if !v.unshared {
+					shared = []bool{true, false, false, true, true}
+				}
 				q := single
 				if size > 1 {
-					q = accessBatchStatement(single, []any{int64(0), int64(0), int64(0), int64(0), int64(0)})
+					q = accessBatchStatement(single, []any{int64(0), int64(0), int64(0), int64(0), int64(0)}, shared)
 				}
 				start := onCPU()
 				for done := 0; done < per; done += size {
@@ -158,15 +166,24 @@ func TestAccessStatementCPU(t *testing.T) {
 						at++
 						args = []any{int64(1), k.member, k.resource, credID, epoch}
 					} else {
-						cols := make([][]int64, 5)
+						var calls []*accessCall
 						for range size {
 							k := checks[at%len(checks)]
 							at++
-							for j, a := range []int64{1, k.member, k.resource, credID, epoch} {
-								cols[j] = append(cols[j], a)
-							}
+							calls = append(calls, &accessCall{args: []any{int64(1), k.member, k.resource, credID, epoch}})
 						}
-						for _, col := range cols {
+						if got := accessBatchShared(sh, calls); fmt.Sprint(got) != fmt.Sprint([]bool{true, false, false, true, true}) {
+							t.Fatalf("accessBatchShared: %v", got)
+						}
+						for j := range 5 {
+							if shared != nil && shared[j] {
+								args = append(args, calls[0].args[j])
+								continue
+							}
+							col := make([]int64, len(calls))
+							for i, c := range calls {
+								col[i] = c.args[j].(int64)
+							}
 							args = append(args, col)
 						}
 					}
