@@ -293,15 +293,11 @@ func accessBatchShared(sh accessCheckShape, calls []*accessCall) []bool {
 func accessBatchStatement(single string, first []any, shared []bool) string {
 	var arrays, names, cols []string
 	for k, v := range first {
-		typ := "text"
-		if _, ok := v.(int64); ok {
-			typ = "bigint"
-		}
-		n := strconv.Itoa(k + 1)
-		if shared != nil && shared[k] {
+		if k < len(shared) && shared[k] {
 			continue
 		}
-		arrays = append(arrays, "$"+n+"::"+typ+"[] AS a"+n)
+		n := strconv.Itoa(k + 1)
+		arrays = append(arrays, "$"+n+"::"+argType(v)+"[] AS a"+n)
 		names = append(names, "arr.a"+n)
 		cols = append(cols, "p"+n)
 	}
@@ -313,13 +309,8 @@ func accessBatchStatement(single string, first []any, shared []bool) string {
 	// estimate: S3 over HTTP then spent more backend CPU per check than
 	// without batching (160-270 against 110-140 microseconds).
 	lateral := placeholder.ReplaceAllStringFunc(single, func(ph string) string {
-		k, _ := strconv.Atoi(ph[1:])
-		if shared != nil && shared[k-1] {
-			typ := "text"
-			if _, ok := first[k-1].(int64); ok {
-				typ = "bigint"
-			}
-			return "CAST(" + ph + " AS " + typ + ")"
+		if k, _ := strconv.Atoi(ph[1:]); k <= len(shared) && shared[k-1] {
+			return "CAST(" + ph + " AS " + argType(first[k-1]) + ")"
 		}
 		return "b.p" + ph[1:]
 	})
@@ -328,6 +319,14 @@ func accessBatchStatement(single string, first []any, shared []bool) string {
  CROSS JOIN LATERAL unnest(` + strings.Join(names, ", ") + `) WITH ORDINALITY AS b(` + strings.Join(cols, ", ") + `, i)
  CROSS JOIN LATERAL (` + lateral + `) x`
 	return q
+}
+
+// argType is the SQL type a check's argument v is passed as.
+func argType(v any) string {
+	if _, ok := v.(int64); ok {
+		return "bigint"
+	}
+	return "text"
 }
 
 // sliceRows reads a batched check's rows as its own statement's.

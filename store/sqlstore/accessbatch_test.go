@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -242,6 +243,61 @@ func TestAccessBatcherEarly(t *testing.T) {
 	for i, ch := range more {
 		if err := <-ch; err != nil {
 			t.Errorf("check %d: %v", i, err)
+		}
+	}
+}
+
+// TestAccessBatchShared: a batch's context (organization, Since, the
+// credential and its epoch) goes once only when every check has the same,
+// and the statement then names it as a scalar and the rest as arrays.
+func TestAccessBatchShared(t *testing.T) {
+	calls := func(args ...[]any) []*accessCall {
+		var out []*accessCall
+		for _, a := range args {
+			out = append(out, &accessCall{args: a})
+		}
+		return out
+	}
+	cred := accessCheckShape{member: 'i', resource: 'u', credential: true}
+	since := accessCheckShape{member: 'u', resource: 'i', since: true}
+	for _, c := range []struct {
+		name  string
+		sh    accessCheckShape
+		calls []*accessCall
+		want  []bool
+	}{
+		{"one context", cred, calls([]any{int64(1), int64(5), "r1", int64(9), int64(40)}, []any{int64(1), int64(6), "r2", int64(9), int64(40)}),
+			[]bool{true, false, false, true, true}},
+		{"the same member and resource", cred, calls([]any{int64(1), int64(5), "r1", int64(9), int64(40)}, []any{int64(1), int64(5), "r1", int64(9), int64(40)}),
+			[]bool{true, false, false, true, true}},
+		{"two organizations", cred, calls([]any{int64(1), int64(5), "r1", int64(9), int64(40)}, []any{int64(2), int64(6), "r2", int64(9), int64(40)}), nil},
+		{"two credentials", cred, calls([]any{int64(1), int64(5), "r1", int64(9), int64(40)}, []any{int64(1), int64(6), "r2", int64(8), int64(40)}), nil},
+		{"two credential epochs", cred, calls([]any{int64(1), int64(5), "r1", int64(9), int64(40)}, []any{int64(1), int64(6), "r2", int64(9), int64(41)}), nil},
+		{"one Since", since, calls([]any{int64(1), "m1", int64(3), int64(40)}, []any{int64(1), "m2", int64(4), int64(40)}), []bool{true, false, false, true}},
+		{"two Since", since, calls([]any{int64(1), "m1", int64(3), int64(40)}, []any{int64(1), "m2", int64(4), int64(41)}), nil},
+		{"nothing checked", accessCheckShape{since: true}, calls([]any{int64(1), int64(40)}, []any{int64(1), int64(40)}), nil},
+	} {
+		got := accessBatchShared(c.sh, c.calls)
+		if fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("%s: shared %v, want %v", c.name, got, c.want)
+			continue
+		}
+		q, args := accessBatchQuery(c.sh, c.calls)
+		for k, a := range args {
+			_, array := a.([]int64)
+			if _, ok := a.([]string); ok {
+				array = true
+			}
+			n := fmt.Sprint("$", k+1)
+			scalar := c.want != nil && c.want[k]
+			switch {
+			case array == scalar:
+				t.Errorf("%s: argument %d is %v", c.name, k+1, a)
+			case scalar && (!strings.Contains(q, "CAST("+n+" AS ") || strings.Contains(q, n+"::")):
+				t.Errorf("%s: %s is not passed once in %s", c.name, n, q)
+			case !scalar && !strings.Contains(q, n+"::"+argType(c.calls[0].args[k])+"[]"):
+				t.Errorf("%s: %s is not an array in %s", c.name, n, q)
+			}
 		}
 	}
 }
