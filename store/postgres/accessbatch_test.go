@@ -333,3 +333,41 @@ func TestBatchedAccessChecksOfTwoOrganizations(t *testing.T) {
 		t.Errorf("batched statements: %d with the organization passed once, %d with it passed a check; want both", shared, unshared)
 	}
 }
+
+// TestBatchedAccessChecksWithAndWithoutSince runs concurrent checks that
+// the access index has answers for (asked with Since) and checks it has
+// none for: they go in batches together, as the form with Since, and
+// each gets its own answer.
+func TestBatchedAccessChecksWithAndWithoutSince(t *testing.T) {
+	ctx := context.Background()
+	w := newBatchWorld(t, 1, 6, 3)
+	for i, m := range w.members { // the index holds these
+		if _, err := w.svc.CheckAccess(ctx, w.owner, membership.MemberRef{ID: m.ID}, membership.Ref{ID: w.resources[i%len(w.resources)].ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, err := range eachCheck(16, 60, func(n int) error {
+		i, j := n%len(w.members), n%len(w.resources)
+		svc := w.bare
+		if n%2 == 0 {
+			svc, j = w.svc, i%len(w.resources)
+		}
+		got, err := svc.CheckAccess(ctx, w.owner, membership.MemberRef{ID: w.members[i].ID}, membership.Ref{ID: w.resources[j].ID})
+		if err != nil || got.Allowed != granted(i, j) {
+			return fmt.Errorf("check %d (member %d, resource %d): %+v, %v; want allowed %v", n, i, j, got, err, granted(i, j))
+		}
+		return nil
+	}) {
+		t.Fatal(err)
+	}
+	// One connection: its prepared statements are all there are.
+	var withSince, without int64
+	err := w.st.Pool().QueryRow(ctx, `SELECT count(*) FILTER (WHERE statement LIKE '%<> b.p%'), count(*) FILTER (WHERE statement NOT LIKE '%<> b.p%')
+  FROM pg_prepared_statements WHERE statement LIKE '%WITH ORDINALITY%'`).Scan(&withSince, &without)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if withSince == 0 || without != 0 {
+		t.Errorf("batched statements: %d with Since, %d without; want them all with", withSince, without)
+	}
+}

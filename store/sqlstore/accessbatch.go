@@ -252,17 +252,18 @@ func accessBatchQuery(sh accessCheckShape, calls []*accessCall) (string, []any) 
 }
 
 // accessBatchShared says which arguments of sh's statement are the
-// request's context rather than what it checks (the organization, Since,
-// the credential's id and epoch), when every call in calls has the same
+// request's context rather than what it checks (the organization, the
+// credential's id and epoch), when every call in calls has the same
 // context; else nil. A batch of one client's checks (S3's: one key, one
 // organization) then reads the epoch once, not once a check, and its
 // credential branch is decided once: PostgreSQL re-evaluates a
 // correlated subquery each time the row it depends on changes, but one
-// that depends on a parameter alone only once a statement.
+// that depends on a parameter alone only once a statement. Since is
+// the check's own: a batch mixes checks with and without (noEpoch).
 func accessBatchShared(sh accessCheckShape, calls []*accessCall) []bool {
 	first := calls[0].args
 	shared := make([]bool, len(first))
-	checked := 1 // org, then the member and the resource if named
+	checked := 1 // org, then the member and the resource if named, and Since
 	if sh.member != 0 {
 		checked++
 	}
@@ -271,6 +272,9 @@ func accessBatchShared(sh accessCheckShape, calls []*accessCall) []bool {
 	}
 	if checked == 1 {
 		return nil // nothing varies by check to unnest
+	}
+	if sh.since {
+		checked++
 	}
 	for k := range first {
 		if k > 0 && k < checked {

@@ -247,8 +247,8 @@ func TestAccessBatcherEarly(t *testing.T) {
 	}
 }
 
-// TestAccessBatchShared: a batch's context (organization, Since, the
-// credential and its epoch) goes once only when every check has the same,
+// TestAccessBatchShared: a batch's context (organization, the credential
+// and its epoch) goes once only when every check has the same,
 // and the statement then names it as a scalar and the rest as arrays.
 func TestAccessBatchShared(t *testing.T) {
 	calls := func(args ...[]any) []*accessCall {
@@ -273,8 +273,11 @@ func TestAccessBatchShared(t *testing.T) {
 		{"two organizations", cred, calls([]any{int64(1), int64(5), "r1", int64(9), int64(40)}, []any{int64(2), int64(6), "r2", int64(9), int64(40)}), nil},
 		{"two credentials", cred, calls([]any{int64(1), int64(5), "r1", int64(9), int64(40)}, []any{int64(1), int64(6), "r2", int64(8), int64(40)}), nil},
 		{"two credential epochs", cred, calls([]any{int64(1), int64(5), "r1", int64(9), int64(40)}, []any{int64(1), int64(6), "r2", int64(9), int64(41)}), nil},
-		{"one Since", since, calls([]any{int64(1), "m1", int64(3), int64(40)}, []any{int64(1), "m2", int64(4), int64(40)}), []bool{true, false, false, true}},
-		{"two Since", since, calls([]any{int64(1), "m1", int64(3), int64(40)}, []any{int64(1), "m2", int64(4), int64(41)}), nil},
+		{"one Since", since, calls([]any{int64(1), "m1", int64(3), int64(40)}, []any{int64(1), "m2", int64(4), int64(40)}), []bool{true, false, false, false}},
+		{"two Since", since, calls([]any{int64(1), "m1", int64(3), int64(40)}, []any{int64(1), "m2", int64(4), int64(41)}), []bool{true, false, false, false}},
+		{"Since and credential", accessCheckShape{member: 'i', resource: 'i', since: true, credential: true},
+			calls([]any{int64(1), int64(5), int64(3), int64(-1), int64(9), int64(40)}, []any{int64(1), int64(6), int64(4), int64(40), int64(9), int64(40)}),
+			[]bool{true, false, false, false, true, true}},
 		{"nothing checked", accessCheckShape{since: true}, calls([]any{int64(1), int64(40)}, []any{int64(1), int64(40)}), nil},
 	} {
 		got := accessBatchShared(c.sh, c.calls)
