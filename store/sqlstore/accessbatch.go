@@ -43,13 +43,18 @@ const maxAccessBatch = 64
 
 // accessBatchEarly is how many waiting checks start a batch of their own
 // while their shape's statements are all in flight, one more statement
-// at most. S3 over HTTP at concurrency 16, 100k members, alternating
+// at most. At 8, S3 over HTTP at concurrency 16, 100k members, alternating
 // runs against the bound alone on a loaded 2-core machine (load 2-4.3):
 // backend CPU per check 0.90x (65 against 72 microseconds, means of 7
-// and 9 runs), server CPU 0.93x (107 against 115); p99 not told apart
-// under that load (1.1-4.6x the floor's, against 1.5-2.3x). 4 instead of
-// 8 was not told apart from 8 either.
-const accessBatchEarly = 8
+// and 9 runs), server CPU 0.93x (107 against 115). Once checks with and
+// without Since shared a lane, batches were larger and 8 waiting started
+// a second statement often: 16 against 8, TestS3CPU at 100k members,
+// three runs of 8-10 abba rounds (medians of the rounds' ratios):
+// statements a check 0.69-0.75x, backend CPU a check 0.76-0.79x, server
+// CPU 0.83-1.01x, checks/s 1.00-1.17x; p99 not told apart under that load
+// (0.96-1.22x). 64 (never before the batch is full) was not told apart
+// from 16 (backends 0.80x against 0.79x).
+const accessBatchEarly = 16
 
 // NewAccessBatcher returns a batcher that runs batched statements with
 // query, at most inFlight statements of a shape at a time; query must take
