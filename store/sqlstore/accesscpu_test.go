@@ -149,14 +149,18 @@ func TestAccessStatementCPU(t *testing.T) {
 		for k := range accessVariants {
 			v := accessVariants[(k+round)%len(accessVariants)]
 			for _, size := range sizes {
-				single := v.stmt(sh)
-				var shared []bool // as accessBatchShared has it for these checks
+				// Batched, a check goes as the form with Since, asked with
+				// noEpoch (AccessCheckRef), its context shared as
+				// accessBatchShared has it for these checks.
+				bsh := sh
+				bsh.since = true
+				var shared []bool
 				if !v.unshared {
-					shared = []bool{true, false, false, true, true}
+					shared = []bool{true, false, false, false, true, true}
 				}
-				q := single
+				q := v.stmt(sh)
 				if size > 1 {
-					q = accessBatchStatement(single, []any{int64(0), int64(0), int64(0), int64(0), int64(0)}, shared)
+					q = accessBatchStatement(v.stmt(bsh), []any{int64(0), int64(0), int64(0), int64(0), int64(0), int64(0)}, shared)
 				}
 				start := onCPU()
 				for done := 0; done < per; done += size {
@@ -170,12 +174,12 @@ func TestAccessStatementCPU(t *testing.T) {
 						for range size {
 							k := checks[at%len(checks)]
 							at++
-							calls = append(calls, &accessCall{args: []any{int64(1), k.member, k.resource, credID, epoch}})
+							calls = append(calls, &accessCall{args: []any{int64(1), k.member, k.resource, noEpoch, credID, epoch}})
 						}
-						if got := accessBatchShared(sh, calls); fmt.Sprint(got) != fmt.Sprint([]bool{true, false, false, true, true}) {
+						if got := accessBatchShared(bsh, calls); fmt.Sprint(got) != fmt.Sprint([]bool{true, false, false, false, true, true}) {
 							t.Fatalf("accessBatchShared: %v", got)
 						}
-						for j := range 5 {
+						for j := range 6 {
 							if shared != nil && shared[j] {
 								args = append(args, calls[0].args[j])
 								continue
@@ -217,7 +221,7 @@ func TestAccessStatementCPU(t *testing.T) {
 			slices.Sort(ratios)
 			line = append(line, fmt.Sprintf("batch %d: %.1f µs (%.3f×)", size, xs[len(xs)/2], ratios[len(ratios)/2]))
 		}
-		t.Logf("%-12s backend CPU a check, medians of %d turns: %s", v.name, len(res[fmt.Sprintf("%s/1", v.name)]), strings.Join(line, "; "))
+		t.Logf("%-12s backend CPU a check, medians of %d turns: %s", v.name, len(res[fmt.Sprintf("%s/%d", v.name, sizes[0])]), strings.Join(line, "; "))
 	}
 }
 
