@@ -57,6 +57,9 @@ func TestServeCheck(t *testing.T) {
 		{query: q(f.member.ID, f.room.ID) + "&x=1"},
 		{query: q(f.member.ID, f.room.ID) + "&member=2"},
 		{query: q(f.member.ID, f.room.ID) + ";"},
+		{query: "member&resource=" + fmt.Sprint(f.room.ID)}, // huma reads a bare name as "true"
+		{query: "member=bob+tag%40acme.test&resource=" + fmt.Sprint(f.room.ID), direct: true},
+		{query: "m%65mber=" + fmt.Sprint(f.member.ID) + "&&resource=" + fmt.Sprint(f.room.ID) + "&", direct: true},
 		{query: q(f.member.ID, "00000000-0000-0000-0000-0000000000001")},
 	}
 	serve := func(r request, direct bool) (*httptest.ResponseRecorder, bool) {
