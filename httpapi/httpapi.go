@@ -74,6 +74,8 @@ type handler struct {
 	// registration order, so tests can hold the document to the mux.
 	routes []string
 	docs   []byte
+	// check serves the access check without huma's reflection (checkfast.go).
+	check checkFast
 	// serve is the mux behind panic recovery; withID also assigns request ids.
 	serve, withID http.Handler
 }
@@ -110,7 +112,14 @@ func newHandler(svc *membership.Service, authn *auth.Authenticator) *handler {
 	h.docs = renderDocs(h.api.OpenAPI())
 	h.mux.HandleFunc("GET /docs", h.serveDocs)
 	h.mux.HandleFunc(Prefix+"/", h.noRoute)
-	h.serve = respond.Recover(h.mux, writeProblem)
+	if item := h.api.OpenAPI().Paths[checkPath]; item != nil && item.Get != nil {
+		h.check = checkFast{op: item.Get, pattern: http.MethodGet + " " + checkPath}
+	}
+	h.serve = respond.Recover(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !h.serveCheck(w, r) {
+			h.mux.ServeHTTP(w, r)
+		}
+	}), writeProblem)
 	h.withID = respond.WithRequestID(h.serve)
 	return h
 }
@@ -190,11 +199,35 @@ func mutating(method string) bool {
 // the operation's scope, bounds the body and applies Idempotency-Key.
 func (h *handler) authenticate(ctx huma.Context, next func(huma.Context)) {
 	op := ctx.Operation()
-	scope, ok := op.Metadata[metaScope].(string)
-	if !ok {
+	if _, ok := op.Metadata[metaScope].(string); !ok {
 		next(ctx)
 		return
 	}
+	r, _ := humago.Unwrap(ctx)
+	// Parsed once for both: parsing cost an access check about 1 us.
+	var query url.Values
+	if r.URL.RawQuery != "" {
+		query = r.URL.Query()
+	}
+	c, rctx, ok := h.begin(ctx, query)
+	if !ok {
+		return
+	}
+	next(huma.WithContext(ctx, context.WithValue(rctx, callKey{}, c)))
+	if !c.reached && mutating(r.Method) && ctx.Status() >= 400 {
+		// huma refused the input (malformed JSON, wrong types) before any
+		// core call could audit it; record the attempt here.
+		_ = c.auth.Refuse(membership.Errorf(membership.CodeInvalid, "request refused with status %d: invalid input", ctx.Status()))
+	}
+}
+
+// begin is the middleware's work before the operation decodes its input:
+// it authenticates, checks the operation's scope, bounds the body and
+// applies Idempotency-Key, and returns the call and the context the core
+// call runs in; or answers the request itself and returns false.
+func (h *handler) begin(ctx huma.Context, query url.Values) (*call, context.Context, bool) {
+	op := ctx.Operation()
+	scope, _ := op.Metadata[metaScope].(string)
 	r, w := humago.Unwrap(ctx)
 	if noStore, _ := op.Metadata[metaNoStore].(bool); noStore {
 		w.Header().Set("Cache-Control", "no-store")
@@ -204,11 +237,6 @@ func (h *handler) authenticate(ctx huma.Context, next func(huma.Context)) {
 		// A refusal at any stage, before the core call too, names it.
 		ar = r.WithContext(membership.WithEventTarget(r.Context(), t))
 	}
-	// Parsed once for both: parsing cost an access check about 1 us.
-	var query url.Values
-	if r.URL.RawQuery != "" {
-		query = r.URL.Query()
-	}
 	queryErr := unknownQuery(op, query)
 	if reaches, _ := op.Metadata[metaDeferredAuth].(func(url.Values) bool); reaches != nil && queryErr == nil && reaches(query) {
 		ar = ar.WithContext(membership.WithDeferredAuthentication(ar.Context()))
@@ -216,20 +244,20 @@ func (h *handler) authenticate(ctx huma.Context, next func(huma.Context)) {
 	ac, err := h.authn.Authorize(ar, auth.Need{Interface: Interface, Action: membership.ActionFor(op.OperationID), Scope: scope, Schemes: []auth.Scheme{auth.Bearer}})
 	if err != nil {
 		h.writeErr(ctx, r, w, err) // Authorize audited it
-		return
+		return nil, nil, false
 	}
 	c := &call{r: r, w: w, actor: ac.Actor, auth: ac}
 	refuse := func(err error) { h.writeErr(ctx, r, w, ac.Refuse(err)) }
 	if queryErr != nil {
 		refuse(queryErr)
-		return
+		return nil, nil, false
 	}
 	rctx := ar.Context()
 	if mutating(r.Method) {
 		body, err := respond.ReadBody(r, respond.DefaultMaxBody)
 		if err != nil {
 			refuse(err)
-			return
+			return nil, nil, false
 		}
 		// huma reads the body from r after this; hand it the bytes read.
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -238,19 +266,14 @@ func (h *handler) authenticate(ctx huma.Context, next func(huma.Context)) {
 			if key == "" || len(key) > MaxIdempotencyKey || len(keys) > 1 {
 				refuse(membership.Errorf(membership.CodeInvalid,
 					"Idempotency-Key must be one value of 1 to %d characters", MaxIdempotencyKey))
-				return
+				return nil, nil, false
 			}
 			rctx = membership.WithIdempotency(rctx, key, requestHash(r, body))
 		}
 		c.pre = &membership.Guard{IfMatch: ifMatch(r)}
 		rctx = membership.WithGuard(rctx, c.pre)
 	}
-	next(huma.WithContext(ctx, context.WithValue(rctx, callKey{}, c)))
-	if !c.reached && mutating(r.Method) && ctx.Status() >= 400 {
-		// huma refused the input (malformed JSON, wrong types) before any
-		// core call could audit it; record the attempt here.
-		_ = ac.Refuse(membership.Errorf(membership.CodeInvalid, "request refused with status %d: invalid input", ctx.Status()))
-	}
+	return c, rctx, true
 }
 
 // requestHash identifies a mutating request for Idempotency-Key: the

@@ -126,8 +126,11 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 	if deferred {
 		if p, ok := s.creds.get(sum, prefix); ok {
 			if exp := p.Credential.ExpiresAt; exp == nil || s.now().Before(*exp) {
-				s.touchCredential(ctx, p.Credential)
-				s.creds.touched(sum, p.Credential)
+				if s.touchCredential(ctx, p.Credential) {
+					// Only then has the entry's last use changed: a hit
+					// takes the cache's lock once, not twice.
+					s.creds.touched(sum, p.Credential)
+				}
 				return p, nil
 			}
 			s.creds.drop(sum) // expired: the full path says so

@@ -528,15 +528,17 @@ const credentialTouchEvery = time.Minute
 
 // touchCredential records c's use for the profile page's "last used",
 // at most once per credentialTouchEvery. A failure to record it is logged:
-// it must not refuse a request the credential is good for.
-func (s *Service) touchCredential(ctx context.Context, c *Credential) {
+// it must not refuse a request the credential is good for. It reports
+// whether it recorded one.
+func (s *Service) touchCredential(ctx context.Context, c *Credential) bool {
 	now := s.now()
 	if c.LastUsedAt != nil && now.Sub(*c.LastUsedAt) < credentialTouchEvery {
-		return
+		return false
 	}
 	if err := s.store.Update(ctx, func(tx Tx) error { return tx.CredentialTouch(ctx, c.ID, now) }); err != nil {
 		s.cfg.Logger.WarnContext(ctx, "record a credential's last use", "credential_id", c.ID, "err", err)
-		return
+		return false
 	}
 	c.LastUsedAt = &now
+	return true
 }
