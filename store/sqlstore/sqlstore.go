@@ -79,6 +79,17 @@ type Dialect struct {
 	// every change of them (PostgreSQL's config_versions), for a
 	// ConfigCache.
 	ConfigVersions bool
+	// CountOnLock says the statement that locks a removal's member
+	// (MemberGetActing) counts the member's active space memberships and
+	// direct grants, up to one more than a report lists, so that their
+	// UPDATEs may be the plain ones that return every row (fewSpaces,
+	// fewGrants) instead of picking the lowest ids first in a subquery,
+	// whose ORDER BY on grants is a sort. For SQLite's one writer, per
+	// removal in one process, alternating blocks: the counts cost the
+	// locking read 1.0 µs, the plain UPDATEs save 2.0 (space
+	// memberships) and 1.8 (grants). PostgreSQL counts space
+	// memberships along with the event id it reserves (EventIDs).
+	CountOnLock bool
 	// MultiStatement says the engine runs several statements sent in one
 	// Exec without arguments in one round trip (PostgreSQL's simple query
 	// protocol): a savepoint's release then goes out with the next
@@ -120,12 +131,13 @@ type Tx struct {
 	configs *ConfigCache
 	config  configRead
 	// spaces is how many active space memberships the member that the
-	// caller's removal locked had (MemberGetActing), when read.
-	spaces spacesRead
+	// caller's removal locked had (MemberGetActing), when read; grants
+	// likewise its direct grants (Dialect.CountOnLock).
+	spaces, grants spacesRead
 }
 
-// spacesRead is a member's count of active space memberships, read up
-// to membership.DefaultReportLimit+1.
+// spacesRead is a member's count of active space memberships (or of
+// direct grants), read up to membership.DefaultReportLimit+1.
 type spacesRead struct {
 	member int64
 	n      int
@@ -344,7 +356,7 @@ func (t *Tx) CallStart() int {
 	t.release = ""
 	// Likewise a configuration version read by an earlier caller, maybe
 	// before a change that this caller's request followed.
-	t.config, t.spaces = configRead{}, spacesRead{}
+	t.config, t.spaces, t.grants = configRead{}, spacesRead{}, spacesRead{}
 	return t.mark()
 }
 
