@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/memberd/memberd/membership"
 	"github.com/memberd/memberd/store/sqlstore"
@@ -130,5 +131,70 @@ func TestOffboardOneGrantMoreThanListed(t *testing.T) {
 	}
 	if len(left) != 0 {
 		t.Errorf("%d grants still active after the removal", len(left))
+	}
+}
+
+// TestOffboardSkipsWhatIsNone: a member the locking read found with no
+// direct grant and no booking has neither UPDATE run.
+func TestOffboardSkipsWhatIsNone(t *testing.T) {
+	ctx := context.Background()
+	svc, _, rec, a, m := offboardWorld(t, 0)
+	rep, err := svc.RemoveMember(ctx, a, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: m.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Counts.Spaces != 2 || rep.Counts.Groups != 1 || rep.Counts.DirectGrants != 0 || rep.Counts.Bookings != 0 {
+		t.Errorf("report counts %+v, want 2 spaces, 1 group and nothing else", rep.Counts)
+	}
+	for _, st := range rec.Statements() {
+		if strings.HasPrefix(st.Query, "UPDATE grants") || strings.HasPrefix(st.Query, "UPDATE bookings") {
+			t.Errorf("ran %s", st.Query)
+		}
+	}
+}
+
+// TestOffboardCountForgotten: a grant or booking added after the locking
+// read counted none is still ended: the write that adds it forgets the
+// count.
+func TestOffboardCountForgotten(t *testing.T) {
+	ctx := context.Background()
+	svc, s, _, a, m := offboardWorld(t, 0)
+	res, err := svc.CreateResource(ctx, a, membership.CreateResourceRequest{Kind: "desk", Name: "late"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	err = s.Update(ctx, func(tx membership.Tx) error {
+		lock := func() error {
+			_, _, err := tx.MemberGetActing(ctx, &membership.MemberGetParams{OrgID: a.OrgID, ID: m.ID, Lock: true}, a.MemberID)
+			return err
+		}
+		if err := lock(); err != nil {
+			return err
+		}
+		g := &membership.Grant{UUID: "late-grant", OrgID: a.OrgID, ResourceID: res.ID, MemberID: m.ID, CreatedAt: now}
+		if err := tx.GrantCreate(ctx, g); err != nil {
+			return err
+		}
+		off := &membership.DeactivateParams{OrgID: a.OrgID, MemberID: m.ID, Cause: membership.CauseMemberRemoved, At: now, Limit: membership.DefaultReportLimit}
+		if grants, n, err := tx.GrantsDeactivate(ctx, off); err != nil || n != 1 || len(grants) != 1 {
+			t.Errorf("grant added after the count: revoked %d (%d listed), err %v; want 1", n, len(grants), err)
+		}
+		if err := lock(); err != nil {
+			return err
+		}
+		b := &membership.Booking{UUID: "late-booking", OrgID: a.OrgID, ResourceID: res.ID, MemberID: m.ID,
+			StartsAt: now.Add(time.Hour), EndsAt: now.Add(2 * time.Hour), CreatedAt: now}
+		if err := tx.BookingCreate(ctx, b); err != nil {
+			return err
+		}
+		cancel := &membership.BookingsCancelParams{OrgID: a.OrgID, MemberID: m.ID, After: now, Reason: "test", At: now}
+		if got, err := tx.BookingsCancel(ctx, cancel); err != nil || len(got) != 1 {
+			t.Errorf("booking added after the count: cancelled %d, err %v; want 1", len(got), err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -119,7 +119,8 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 	if counts {
 		n := strconv.Itoa(membership.DefaultReportLimit + 1)
 		cols += `, (SELECT count(*) FROM (SELECT 1 FROM space_members s WHERE s.member_id = m.id AND s.status = 'active' LIMIT ` + n + `)),
-			(SELECT count(*) FROM (SELECT 1 FROM grants g WHERE g.member_id = m.id AND g.status = 'active' LIMIT ` + n + `))`
+			(SELECT count(*) FROM (SELECT 1 FROM grants g WHERE g.member_id = m.id AND g.status = 'active' LIMIT ` + n + `)),
+			(SELECT count(*) FROM (SELECT 1 FROM bookings b WHERE b.member_id = m.id AND b.status = 'active' LIMIT 1))`
 	}
 	q := `SELECT ` + cols + memberFrom + ` WHERE m.org_id = $1 AND ` + where
 	if p.Lock && t.d.LockRows {
@@ -151,9 +152,9 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 	if actorID != 0 {
 		dest = append(dest, &role)
 	}
-	var spaces, grants sql.NullInt64
+	var spaces, grants, bookings sql.NullInt64
 	if counts {
-		dest = append(dest, &spaces, &grants)
+		dest = append(dest, &spaces, &grants, &bookings)
 	}
 	if reserve {
 		dest = append(dest, &eventID)
@@ -178,6 +179,7 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 	}
 	if grants.Valid {
 		t.grants = spacesRead{member: mr.m.ID, n: int(grants.Int64), ok: true}
+		t.bookings = spacesRead{member: mr.m.ID, n: int(bookings.Int64), ok: true}
 	}
 	return mr.value(), membership.Role(role.String), nil
 }
