@@ -107,7 +107,7 @@ func logged[T any](ctx context.Context, s *Service, a Actor, kind string, fn fun
 				return zero, err
 			}
 		}
-		result, err := json.Marshal(r)
+		result, err := encodeResult(r)
 		if err != nil {
 			return zero, fmt.Errorf("encode removal result: %w", err)
 		}

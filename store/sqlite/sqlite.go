@@ -50,7 +50,8 @@ type Store struct {
 var _ membership.Store = (*Store)(nil)
 
 var dialect = &sqlstore.Dialect{
-	LockRows: false, // the single IMMEDIATE writer already serializes changes
+	LockRows:    false, // the single IMMEDIATE writer already serializes changes
+	CountOnLock: true,
 	// Events are numbered in the writer's transaction, which holds the
 	// write lock from its first statement to its commit, and written once,
 	// chained, when it seals them: inserted, then updated with their chain

@@ -31,6 +31,7 @@ func (t *Tx) BookingGet(ctx context.Context, p *membership.RefParams) (*membersh
 
 // BookingCreate implements membership.Tx.
 func (t *Tx) BookingCreate(ctx context.Context, b *membership.Booking) error {
+	t.bookings = spacesRead{} // the locking read's count no longer holds
 	var overlap bool
 	if err := t.c.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM bookings WHERE resource_id = $1 AND status = 'active'
 		AND starts_at < $3 AND ends_at > $2)`, b.ResourceID, ts(b.StartsAt), ts(b.EndsAt)).Scan(&overlap); err != nil {
@@ -88,6 +89,9 @@ func (t *Tx) BookingHolders(ctx context.Context, orgID int64, memberIDs []int64,
 
 // BookingsCancel implements membership.Tx.
 func (t *Tx) BookingsCancel(ctx context.Context, p *membership.BookingsCancelParams) ([]*membership.Booking, error) {
+	if t.bookings.none(p.MemberID) {
+		return []*membership.Booking{}, nil
+	}
 	var rows []*membership.Booking
 	if err := t.run(ctx, bookingsCancelStmt(p, &rows)); err != nil {
 		return nil, err

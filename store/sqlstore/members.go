@@ -115,6 +115,13 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 		}
 		cols += role + `)`
 	}
+	counts := actorID != 0 && p.Lock && t.d.CountOnLock
+	if counts {
+		n := strconv.Itoa(membership.DefaultReportLimit + 1)
+		cols += `, (SELECT count(*) FROM (SELECT 1 FROM space_members s WHERE s.member_id = m.id AND s.status = 'active' LIMIT ` + n + `)),
+			(SELECT count(*) FROM (SELECT 1 FROM grants g WHERE g.member_id = m.id AND g.status = 'active' LIMIT ` + n + `)),
+			(SELECT count(*) FROM (SELECT 1 FROM bookings b WHERE b.member_id = m.id AND b.status = 'active' LIMIT 1))`
+	}
 	q := `SELECT ` + cols + memberFrom + ` WHERE m.org_id = $1 AND ` + where
 	if p.Lock && t.d.LockRows {
 		q += " FOR UPDATE OF m"
@@ -145,13 +152,16 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 	if actorID != 0 {
 		dest = append(dest, &role)
 	}
+	var spaces, grants, bookings sql.NullInt64
+	if counts {
+		dest = append(dest, &spaces, &grants, &bookings)
+	}
 	if reserve {
 		dest = append(dest, &eventID)
 	}
 	if version {
 		dest = append(dest, &config)
 	}
-	var spaces sql.NullInt64
 	if reserve && t.d.ModifyingCTE {
 		dest = append(dest, &spaces)
 	}
@@ -166,6 +176,10 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 	}
 	if spaces.Valid {
 		t.spaces = spacesRead{member: mr.m.ID, n: int(spaces.Int64), ok: true}
+	}
+	if grants.Valid {
+		t.grants = spacesRead{member: mr.m.ID, n: int(grants.Int64), ok: true}
+		t.bookings = spacesRead{member: mr.m.ID, n: int(bookings.Int64), ok: true}
 	}
 	return mr.value(), membership.Role(role.String), nil
 }
