@@ -87,7 +87,9 @@ type Group struct {
 	// transaction is rolled back, as if it never was, and the calls run
 	// again at once, each in its own savepoint; no caller has been answered
 	// yet, and a call's work may run again as a Retryable one does. So a
-	// failed call still changes nothing and the others' work commits.
+	// failed call still changes nothing and the others' work commits. A
+	// lane whose last group had a failing call sets savepoints from the
+	// start of its next group.
 	Optimistic bool
 	// ChainSavepoints, when set, has one call's savepoint released and
 	// the next call's set in one Exec of two statements, which an engine
@@ -113,6 +115,11 @@ type lane struct {
 	mu      sync.Mutex
 	queue   []*groupCall
 	running bool
+	// failed says a call of the lane's last group failed: an Optimistic
+	// group then sets savepoints from the start, so that calls that keep
+	// failing (a client retrying refused removals) do not have every
+	// group run twice. Only the lane's leader reads and writes it.
+	failed bool
 }
 
 // GroupStats counts what a Group did.
@@ -232,7 +239,7 @@ func (g *Group) runOne(l *lane) {
 	l.queue = l.queue[n:]
 	l.mu.Unlock()
 
-	retry := g.run(batch)
+	retry := g.run(l, batch)
 
 	l.mu.Lock()
 	l.queue = append(retry, l.queue...)
@@ -256,7 +263,7 @@ var errGroupAborted = errors.New("group commit transaction aborted")
 // those it returns to be run in the next group: calls whose fn never
 // started because the transaction broke first, and calls whose fn failed
 // only because the server aborted it to resolve a conflict (Retryable).
-func (g *Group) run(batch []*groupCall) (retry []*groupCall) {
+func (g *Group) run(l *lane, batch []*groupCall) (retry []*groupCall) {
 	// The group's own statements run on a context that none of the
 	// callers can cancel; each caller's cancellation stops its own fn.
 	ctx := context.WithoutCancel(batch[0].ctx)
@@ -273,7 +280,7 @@ func (g *Group) run(batch []*groupCall) (retry []*groupCall) {
 		return g.answer(batch, fmt.Errorf("begin: %w", err))
 	}
 	tx := gtx.Tx()
-	if len(batch) > 1 && g.Optimistic {
+	if len(batch) > 1 && g.Optimistic && !l.failed {
 		if g.runAll(tx, batch) {
 			// A call that swallowed a statement's error and returned nil
 			// leaves a transaction that cannot seal: in savepoints, its own
@@ -284,6 +291,7 @@ func (g *Group) run(batch []*groupCall) (retry []*groupCall) {
 		}
 		// A call failed: nothing of the group's transaction is kept, and
 		// the calls run again in a new one, each in its own savepoint.
+		l.failed = true
 		if err := gtx.Rollback(ctx); err != nil {
 			return g.answer(batch, fmt.Errorf("%w: %w", errGroupAborted, err))
 		}
@@ -341,6 +349,10 @@ func (g *Group) run(batch []*groupCall) (retry []*groupCall) {
 			ran, retry = batch, nil
 		}
 		return append(g.answer(ran, fmt.Errorf("%w: %w", errGroupAborted, broken)), retry...)
+	}
+	l.failed = false
+	for _, c := range batch {
+		l.failed = l.failed || c.ran && (c.err != nil || c.panicked != nil)
 	}
 	return g.seal(ctx, gtx, batch)
 }

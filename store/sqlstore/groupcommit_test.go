@@ -406,3 +406,33 @@ func TestGroupOptimistic(t *testing.T) {
 		}
 	})
 }
+
+// After a group in which a call failed, the lane's next group sets
+// savepoints from the start, and the one after a group without failures
+// runs without them again: calls that keep failing do not have every
+// group run twice.
+func TestGroupOptimisticAfterFailure(t *testing.T) {
+	e := &fakeEngine{}
+	g := e.group()
+	g.Optimistic, g.ChainSavepoints = true, true
+	errFail := errors.New("refused")
+	ok := func(membership.Tx) error { return nil }
+	segment := func(calls ...func(membership.Tx) error) string {
+		e.mu.Lock()
+		from := len(e.log)
+		e.mu.Unlock()
+		hold(t, g, calls)
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return strings.Join(e.log[from:], "\n")
+	}
+	if log := segment(ok, func(membership.Tx) error { return errFail }); !strings.Contains(log, "ROLLBACK\nBEGIN\nSAVEPOINT gc1") {
+		t.Fatalf("the failing group was not run again with savepoints:\n%s", log)
+	}
+	if log := segment(ok, ok); !strings.Contains(log, "BEGIN\nSAVEPOINT gc1") || strings.Contains(log, "ROLLBACK") {
+		t.Errorf("the group after a failure, want savepoints from the start:\n%s", log)
+	}
+	if log := segment(ok, ok); strings.Contains(log, "SAVEPOINT") {
+		t.Errorf("the group after one without failures, want no savepoints:\n%s", log)
+	}
+}
