@@ -54,9 +54,9 @@ func (g groupTx) Rollback(ctx context.Context) error {
 // durable commit (group commit), so that many small changes share the
 // disk flush that would otherwise bound them to one change per flush.
 //
-// Every caller's fn runs in its own savepoint: a fn that fails is rolled
-// back alone and its caller gets its own error while the others' work
-// goes on. Every caller is answered only after the commit that holds its
+// Every caller's fn runs in its own savepoint (or, Optimistic, in none
+// until one fails): a fn that fails is rolled back alone and its caller
+// gets its own error while the others' work goes on. Every caller is answered only after the commit that holds its
 // work has returned (promise 1); if that commit fails, every caller in
 // the group gets the commit's error, including those whose fn failed,
 // because their fn may have decided on the others' uncommitted work.
@@ -80,6 +80,17 @@ type Group struct {
 	// (a deadlock): the call's savepoint is rolled back and the call runs
 	// again in a later group, up to 8 times. Nil: never.
 	Retryable func(error) bool
+	// Optimistic, when set, runs a group of several calls without a
+	// savepoint per call at first: each savepoint is a round trip and a
+	// subtransaction the server begins and ends, for the rare call that
+	// fails. If any call fails (or panics) after its fn started, the whole
+	// transaction is rolled back, as if it never was, and the calls run
+	// again at once, each in its own savepoint; no caller has been answered
+	// yet, and a call's work may run again as a Retryable one does. So a
+	// failed call still changes nothing and the others' work commits. A
+	// lane whose last group had a failing call sets savepoints from the
+	// start of its next group.
+	Optimistic bool
 	// ChainSavepoints, when set, has one call's savepoint released and
 	// the next call's set in one Exec of two statements, which an engine
 	// with a multi-statement protocol (PostgreSQL's simple query) sends
@@ -104,6 +115,11 @@ type lane struct {
 	mu      sync.Mutex
 	queue   []*groupCall
 	running bool
+	// failed says a call of the lane's last group failed: an Optimistic
+	// group then sets savepoints from the start, so that calls that keep
+	// failing (a client retrying refused removals) do not have every
+	// group run twice. Only the lane's leader reads and writes it.
+	failed bool
 }
 
 // GroupStats counts what a Group did.
@@ -223,7 +239,7 @@ func (g *Group) runOne(l *lane) {
 	l.queue = l.queue[n:]
 	l.mu.Unlock()
 
-	retry := g.run(batch)
+	retry := g.run(l, batch)
 
 	l.mu.Lock()
 	l.queue = append(retry, l.queue...)
@@ -247,7 +263,7 @@ var errGroupAborted = errors.New("group commit transaction aborted")
 // those it returns to be run in the next group: calls whose fn never
 // started because the transaction broke first, and calls whose fn failed
 // only because the server aborted it to resolve a conflict (Retryable).
-func (g *Group) run(batch []*groupCall) (retry []*groupCall) {
+func (g *Group) run(l *lane, batch []*groupCall) (retry []*groupCall) {
 	// The group's own statements run on a context that none of the
 	// callers can cancel; each caller's cancellation stops its own fn.
 	ctx := context.WithoutCancel(batch[0].ctx)
@@ -264,6 +280,32 @@ func (g *Group) run(batch []*groupCall) (retry []*groupCall) {
 		return g.answer(batch, fmt.Errorf("begin: %w", err))
 	}
 	tx := gtx.Tx()
+	if len(batch) > 1 && g.Optimistic && !l.failed {
+		if g.runAll(tx, batch) {
+			// A call that swallowed a statement's error and returned nil
+			// leaves a transaction that cannot seal: in savepoints, its own
+			// release fails instead, and the others' work is kept.
+			if tx.Seal(ctx) == nil {
+				return g.commit(ctx, gtx, batch)
+			}
+		}
+		// A call failed: nothing of the group's transaction is kept, and
+		// the calls run again in a new one, each in its own savepoint.
+		l.failed = true
+		if err := gtx.Rollback(ctx); err != nil {
+			return g.answer(batch, fmt.Errorf("%w: %w", errGroupAborted, err))
+		}
+		for _, c := range batch {
+			if c.ran {
+				c.attempts-- // the group is run again, as one group
+			}
+			c.ran, c.err, c.panicked = false, nil, nil
+		}
+		if gtx, err = g.begin(ctx); err != nil {
+			return g.answer(batch, fmt.Errorf("begin: %w", err))
+		}
+		tx = gtx.Tx()
+	}
 	if len(batch) == 1 {
 		// Alone: no savepoint needed, the transaction is the caller's.
 		c := batch[0]
@@ -308,13 +350,41 @@ func (g *Group) run(batch []*groupCall) (retry []*groupCall) {
 		}
 		return append(g.answer(ran, fmt.Errorf("%w: %w", errGroupAborted, broken)), retry...)
 	}
-	// The group's events are chained here, once, after every caller's
-	// work: each organization's chain head is locked from this point to
-	// the commit only, so groups of other lanes run their callers' work
-	// meanwhile and wait for the head only to seal.
-	if err := tx.Seal(ctx); err != nil {
+	l.failed = false
+	for _, c := range batch {
+		l.failed = l.failed || c.ran && (c.err != nil || c.panicked != nil)
+	}
+	return g.seal(ctx, gtx, batch)
+}
+
+// runAll runs every call of batch on tx, no savepoint between them, and
+// reports whether every fn that started succeeded. It stops at the first
+// that did not: the transaction is to be rolled back whole. A call whose
+// caller gave up before its fn started changed nothing and fails alone.
+func (g *Group) runAll(tx *Tx, batch []*groupCall) bool {
+	for _, c := range batch {
+		call(c, tx)
+		if c.ran && (c.err != nil || c.panicked != nil) {
+			return false
+		}
+	}
+	return true
+}
+
+// seal chains the events of batch's calls, commits gtx and answers the
+// calls. The group's events are chained here, once, after every caller's
+// work: each organization's chain head is locked from this point to the
+// commit only, so groups of other lanes run their callers' work meanwhile
+// and wait for the head only to seal.
+func (g *Group) seal(ctx context.Context, gtx GroupTx, batch []*groupCall) (retry []*groupCall) {
+	if err := gtx.Tx().Seal(ctx); err != nil {
 		return g.answer(batch, fmt.Errorf("%w: %w", errGroupAborted, errors.Join(err, gtx.Rollback(ctx))))
 	}
+	return g.commit(ctx, gtx, batch)
+}
+
+// commit commits gtx and answers batch's calls.
+func (g *Group) commit(ctx context.Context, gtx GroupTx, batch []*groupCall) (retry []*groupCall) {
 	if err := gtx.Commit(ctx); err != nil {
 		return g.answer(batch, fmt.Errorf("commit: %w", err))
 	}

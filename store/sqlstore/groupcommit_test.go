@@ -332,3 +332,107 @@ func TestSavepointSQL(t *testing.T) {
 		}
 	}
 }
+
+// An Optimistic group of several calls runs them without savepoints; a
+// call that fails has the whole transaction rolled back and the group run
+// again, each call in its own savepoint, so that the failing call's work
+// is not committed and the others' is, once.
+func TestGroupOptimistic(t *testing.T) {
+	working := func(n *int, err error) func(membership.Tx) error {
+		return func(tx membership.Tx) error {
+			*n++
+			if _, xerr := tx.(*Tx).Conn().Exec(context.Background(), "WORK"); xerr != nil {
+				return xerr
+			}
+			return err
+		}
+	}
+	count := func(log []string, prefix string) int {
+		n := 0
+		for _, q := range log {
+			if strings.HasPrefix(q, prefix) {
+				n++
+			}
+		}
+		return n
+	}
+	t.Run("AllSucceed", func(t *testing.T) {
+		e := &fakeEngine{}
+		g := e.group()
+		g.Optimistic, g.ChainSavepoints = true, true
+		runs := make([]int, 3)
+		errs := hold(t, g, []func(membership.Tx) error{working(&runs[0], nil), working(&runs[1], nil), working(&runs[2], nil)})
+		for i, err := range errs {
+			if err != nil || runs[i] != 1 {
+				t.Errorf("call %d: %v after %d runs, want success after 1", i, err, runs[i])
+			}
+		}
+		if got := count(e.log, "SAVEPOINT") + count(e.log, "RELEASE") + count(e.log, "ROLLBACK"); got != 0 {
+			t.Errorf("%d savepoint statements or rollbacks, want none:\n%s", got, strings.Join(e.log, "\n"))
+		}
+		if e.begins != 2 || e.commits != 2 {
+			t.Errorf("%d begins and %d commits, want the leader's and the group's:\n%s", e.begins, e.commits, strings.Join(e.log, "\n"))
+		}
+	})
+	t.Run("OneFails", func(t *testing.T) {
+		e := &fakeEngine{}
+		g := e.group()
+		g.Optimistic, g.ChainSavepoints = true, true
+		errFail := errors.New("refused")
+		runs := make([]int, 3)
+		errs := hold(t, g, []func(membership.Tx) error{working(&runs[0], nil), working(&runs[1], errFail), working(&runs[2], nil)})
+		for i, err := range errs {
+			if i == 1 {
+				if !errors.Is(err, errFail) {
+					t.Errorf("call %d: got %v, want its own error", i, err)
+				}
+			} else if err != nil {
+				t.Errorf("call %d: %v", i, err)
+			}
+		}
+		// The group after the leader's: its calls up to the failing one
+		// without savepoints, a rollback, then all of them again, each in
+		// its own savepoint, the failing one's rolled back.
+		log := strings.Join(e.log, "\n")
+		if e.begins != 3 || e.commits != 2 || count(e.log, "ROLLBACK TO SAVEPOINT") != 1 || count(e.log, "ROLLBACK") != 2 {
+			t.Errorf("%d begins, %d commits, want 3 and 2, one rollback and one to a savepoint:\n%s", e.begins, e.commits, log)
+		}
+		if runs[1] != 2 || runs[0]+runs[2] < 3 || runs[0]+runs[2] > 4 {
+			t.Errorf("runs %v: want the failing call run twice, the others once or twice", runs)
+		}
+		rerun := strings.Index(log, "ROLLBACK\nBEGIN\nSAVEPOINT gc1")
+		if rerun < 0 || strings.Contains(log[:rerun], "SAVEPOINT") {
+			t.Errorf("want a first run without savepoints, rolled back, then one with:\n%s", log)
+		}
+	})
+}
+
+// After a group in which a call failed, the lane's next group sets
+// savepoints from the start, and the one after a group without failures
+// runs without them again: calls that keep failing do not have every
+// group run twice.
+func TestGroupOptimisticAfterFailure(t *testing.T) {
+	e := &fakeEngine{}
+	g := e.group()
+	g.Optimistic, g.ChainSavepoints = true, true
+	errFail := errors.New("refused")
+	ok := func(membership.Tx) error { return nil }
+	segment := func(calls ...func(membership.Tx) error) string {
+		e.mu.Lock()
+		from := len(e.log)
+		e.mu.Unlock()
+		hold(t, g, calls)
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return strings.Join(e.log[from:], "\n")
+	}
+	if log := segment(ok, func(membership.Tx) error { return errFail }); !strings.Contains(log, "ROLLBACK\nBEGIN\nSAVEPOINT gc1") {
+		t.Fatalf("the failing group was not run again with savepoints:\n%s", log)
+	}
+	if log := segment(ok, ok); !strings.Contains(log, "BEGIN\nSAVEPOINT gc1") || strings.Contains(log, "ROLLBACK") {
+		t.Errorf("the group after a failure, want savepoints from the start:\n%s", log)
+	}
+	if log := segment(ok, ok); strings.Contains(log, "SAVEPOINT") {
+		t.Errorf("the group after one without failures, want no savepoints:\n%s", log)
+	}
+}

@@ -15,6 +15,9 @@ const memberCols = `m.id, m.uuid, m.org_id, u.email, m.name, m.role, m.status, m
 
 const memberFrom = ` FROM members m JOIN users u ON u.id = m.user_id`
 
+// memberEmail is the e-mail of member m, read by itself.
+const memberEmail = `(SELECT u.email FROM users u WHERE u.id = m.user_id)`
+
 func scanMember(r Row) (*membership.Member, error) {
 	var mr memberRow
 	if err := r.Scan(mr.dest()...); err != nil {
@@ -122,7 +125,15 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 			(SELECT count(*) FROM (SELECT 1 FROM grants g WHERE g.member_id = m.id AND g.status = 'active' LIMIT ` + n + `)),
 			(SELECT count(*) FROM (SELECT 1 FROM bookings b WHERE b.member_id = m.id AND b.status = 'active' LIMIT 1))`
 	}
-	q := `SELECT ` + cols + memberFrom + ` WHERE m.org_id = $1 AND ` + where
+	from := memberFrom
+	if p.Lock && t.d.LockRows && p.Email == "" {
+		// Joined, users would be marked for FOR UPDATE's recheck, which
+		// needs the row's ctid and so its heap page; in a subquery the
+		// e-mail comes from users_id_email alone (migration 00022).
+		cols = strings.Replace(cols, "u.email", memberEmail, 1)
+		from = " FROM members m"
+	}
+	q := `SELECT ` + cols + from + ` WHERE m.org_id = $1 AND ` + where
 	if p.Lock && t.d.LockRows {
 		q += " FOR UPDATE OF m"
 	}
