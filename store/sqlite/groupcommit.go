@@ -61,6 +61,10 @@ func (s *Store) newGroup(o options) *sqlstore.Group {
 			func(context.Context) error { return w.commit() },
 			func(context.Context) error { return w.rollback() }), nil
 	}, o.groupMax, 1) // one writer: one group at a time
+	// A savepoint's SET and RELEASE are two statements on the one writer
+	// for every call of a group, for the rare call that fails; a failure
+	// runs the group again with them (docs/decisions.md).
+	g.Optimistic = true
 	g.Observe = o.observe
 	return g
 }

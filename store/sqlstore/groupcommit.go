@@ -102,8 +102,9 @@ type Group struct {
 	// group commit without this package importing a metrics library.
 	Observe CommitObserver
 
-	groups atomic.Int64
-	calls  atomic.Int64
+	groups     atomic.Int64
+	calls      atomic.Int64
+	savepoints atomic.Int64
 }
 
 // CommitObserver is told the size and duration of each group transaction.
@@ -126,7 +127,10 @@ type lane struct {
 type GroupStats struct {
 	Groups int64 // transactions begun
 	Calls  int64 // Update calls run in them (a call run again counts again)
-	Queued int   // calls waiting for a group now
+	// Savepoints counts the calls run in a savepoint of their own: with
+	// Optimistic, only those of a group run again after a failure.
+	Savepoints int64
+	Queued     int // calls waiting for a group now
 }
 
 // NewGroup returns a Group that opens its transactions with begin, puts
@@ -155,7 +159,7 @@ func (g *Group) Stats() GroupStats {
 		queued += len(l.queue)
 		l.mu.Unlock()
 	}
-	return GroupStats{Groups: g.groups.Load(), Calls: g.calls.Load(), Queued: queued}
+	return GroupStats{Groups: g.groups.Load(), Calls: g.calls.Load(), Savepoints: g.savepoints.Load(), Queued: queued}
 }
 
 type groupCall struct {
@@ -326,6 +330,7 @@ func (g *Group) run(l *lane, batch []*groupCall) (retry []*groupCall) {
 	}
 	opened := false // the next call's savepoint is set already
 	for i, c := range batch {
+		g.savepoints.Add(1)
 		var broken error
 		opened, broken = runInSavepoint(ctx, tx, i+1, c, opened, g.ChainSavepoints && i+1 < len(batch))
 		if broken == nil {

@@ -224,6 +224,10 @@ func testGroupOneTransaction(t *testing.T, e *gcEnv) {
 	if got := e.committed(t); !slices.Equal(got, want) {
 		t.Errorf("committed %v, want %v", got, want)
 	}
+	// Calls that all succeed pay no savepoint each (Group.Optimistic).
+	if n := e.stats().Savepoints; n != 0 {
+		t.Errorf("a group whose calls all succeeded ran %d of them in savepoints, want none", n)
+	}
 }
 
 var errRefused = errors.New("refused by the test")
@@ -273,6 +277,11 @@ func testGroupFailingCallAlone(t *testing.T, e *gcEnv) {
 	slices.Sort(want)
 	if got := e.committed(t); !slices.Equal(got, want) {
 		t.Errorf("committed %v, want %v", got, want)
+	}
+	// The failing calls had the group run again, each call in its own
+	// savepoint, so that they alone were rolled back.
+	if n := e.stats().Savepoints; n < int64(len(fs)) {
+		t.Errorf("%d calls ran in savepoints, want the group's %d run again in them", n, len(fs))
 	}
 }
 
