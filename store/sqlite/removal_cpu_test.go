@@ -4,10 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/memberd/memberd/membership"
 	"github.com/memberd/memberd/store/sqlite"
@@ -58,35 +55,11 @@ func BenchmarkRemovalCPU(b *testing.B) {
 		_, err := svc.AddGroupMember(ctx, a, membership.Ref{ID: g.ID}, ref)
 		return err
 	})
-	var wg sync.WaitGroup
 	if b.Failed() {
 		return
 	}
 	b.ResetTimer()
-	before, start := cpu(b), time.Now()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for id := range ids {
-				if _, err := svc.RemoveMember(membership.WithReportDiscarded(ctx), a, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: id}}); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	used, took := cpu(b)-before, time.Since(start)
+	used, took := storetest.BenchRemoveEach(b, membership.WithReportDiscarded(ctx), svc, a, ids, workers)
 	b.ReportMetric(float64(used.Microseconds())/members, "cpu-µs/removal")
 	b.ReportMetric(members/took.Seconds(), "removals/s")
-}
-
-// cpu is the process's user and system CPU so far.
-func cpu(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,23 +25,9 @@ func BenchRemovals(b *testing.B, st membership.Store, members, workers int) {
 	}
 	a := membership.Actor{OrgID: boot.Organization.ID, MemberID: boot.Owner.ID, CredentialID: boot.Credential.ID, Interface: "bench"}
 	ids := BenchMembers(b, svc, a, members, workers, nil)
-	var wg sync.WaitGroup
 	b.ResetTimer()
-	start := time.Now()
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for id := range ids {
-				if _, err := svc.RemoveMember(ctx, a, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: id}}); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	b.ReportMetric(float64(members)/time.Since(start).Seconds(), "removals/s")
+	_, took := BenchRemoveEach(b, ctx, svc, a, ids, workers)
+	b.ReportMetric(float64(members)/took.Seconds(), "removals/s")
 }
 
 // BenchMembers adds members to a's organization from workers concurrent
@@ -70,4 +57,35 @@ func BenchMembers(b *testing.B, svc *membership.Service, a membership.Actor, mem
 	wg.Wait()
 	close(ids)
 	return ids
+}
+
+// BenchRemoveEach removes the members ids names, one request each with
+// ctx, from workers concurrent callers, and returns the CPU this process
+// used and the time it took.
+func BenchRemoveEach(b *testing.B, ctx context.Context, svc *membership.Service, a membership.Actor, ids chan int64, workers int) (cpu, took time.Duration) {
+	before, start := ProcessCPU(b), time.Now()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range ids {
+				if _, err := svc.RemoveMember(ctx, a, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: id}}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return ProcessCPU(b) - before, time.Since(start)
+}
+
+// ProcessCPU is the process's user and system CPU so far.
+func ProcessCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
