@@ -18,9 +18,8 @@ import (
 )
 
 // BenchmarkRemovalCPU measures the CPU per single removal as Jicoo makes
-// it (report discarded) at concurrency 64, each member in a space with a
-// role and in a group, one in ten with a direct grant and one in twenty
-// with a future booking: memberd's (this process) and the PostgreSQL
+// it (report discarded) at concurrency 64, each member shaped as the
+// bench's S2 members are (storetest.BenchS2Members): memberd's (this process) and the PostgreSQL
 // cluster's (the postmaster and its processes, read from /proc), and
 // logs the statements pg_stat_statements timed, so that a change to the
 // removal's statements shows where its time went:
@@ -54,46 +53,7 @@ func BenchmarkRemovalCPU(b *testing.B) {
 	}
 	defer st.Close()
 	svc := membership.NewService(st, membership.DefaultConfig())
-	boot, err := svc.CreateOrganization(ctx, membership.BootstrapRequest{OrgName: "Bench", OwnerEmail: "o@bench.test"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	a := membership.Actor{OrgID: boot.Organization.ID, MemberID: boot.Owner.ID, Member: boot.Owner, CredentialID: boot.Credential.ID, Interface: "jicoo"}
-	sp, err := svc.CreateSpace(ctx, a, "space")
-	if err != nil {
-		b.Fatal(err)
-	}
-	g, err := svc.CreateGroup(ctx, a, "group")
-	if err != nil {
-		b.Fatal(err)
-	}
-	r, err := svc.CreateResource(ctx, a, membership.CreateResourceRequest{Kind: "desk", Name: "desk"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ids := storetest.BenchMembers(b, svc, a, members, workers, func(m *membership.Member) error {
-		k := m.ID
-		ref := membership.MemberRef{ID: m.ID}
-		if _, err := svc.AddSpaceMember(ctx, a, membership.AddSpaceMemberRequest{Space: membership.Ref{ID: sp.ID}, Member: ref, Roles: []string{"editor"}}); err != nil {
-			return err
-		}
-		if _, err := svc.AddGroupMember(ctx, a, membership.Ref{ID: g.ID}, ref); err != nil {
-			return err
-		}
-		if k%10 == 0 {
-			if _, err := svc.CreateGrant(ctx, a, membership.CreateGrantRequest{Resource: membership.Ref{ID: r.ID}, Member: &ref}); err != nil {
-				return err
-			}
-		}
-		if k%20 == 0 {
-			start := time.Now().Add(time.Duration(24+k) * time.Hour)
-			if _, err := svc.CreateBooking(ctx, a, membership.CreateBookingRequest{Resource: membership.Ref{ID: r.ID}, Member: &ref,
-				StartsAt: start, EndsAt: start.Add(time.Hour)}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	a, ids := storetest.BenchS2Members(b, svc, members, workers)
 	if b.Failed() {
 		return
 	}

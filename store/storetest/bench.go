@@ -89,3 +89,60 @@ func ProcessCPU(b *testing.B) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchS2Members builds an organization whose members are shaped as the
+// bench's S2 members are (a site without a role and a space with one, a
+// group, one in ten with a direct grant, one in twenty with a future
+// booking), from workers concurrent callers, and returns an actor of its
+// owner, its member known as authentication leaves it (a removal then
+// locks its member in the one statement S2's requests run), and the
+// members' ids.
+func BenchS2Members(b *testing.B, svc *membership.Service, members, workers int) (membership.Actor, chan int64) {
+	ctx := context.Background()
+	boot, err := svc.CreateOrganization(ctx, membership.BootstrapRequest{OrgName: "Bench", OwnerEmail: "o@bench.test"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := membership.Actor{OrgID: boot.Organization.ID, MemberID: boot.Owner.ID, Member: boot.Owner, CredentialID: boot.Credential.ID, Interface: "jicoo"}
+	site, err := svc.CreateSpace(ctx, a, "site")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sp, err := svc.CreateSpace(ctx, a, "space")
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, err := svc.CreateGroup(ctx, a, "group")
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := svc.CreateResource(ctx, a, membership.CreateResourceRequest{Kind: "desk", Name: "desk"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := BenchMembers(b, svc, a, members, workers, func(m *membership.Member) error {
+		k, ref := m.ID, membership.MemberRef{ID: m.ID}
+		if _, err := svc.AddSpaceMember(ctx, a, membership.AddSpaceMemberRequest{Space: membership.Ref{ID: site.ID}, Member: ref}); err != nil {
+			return err
+		}
+		if _, err := svc.AddSpaceMember(ctx, a, membership.AddSpaceMemberRequest{Space: membership.Ref{ID: sp.ID}, Member: ref, Roles: []string{"editor"}}); err != nil {
+			return err
+		}
+		if _, err := svc.AddGroupMember(ctx, a, membership.Ref{ID: g.ID}, ref); err != nil {
+			return err
+		}
+		if k%10 == 0 {
+			if _, err := svc.CreateGrant(ctx, a, membership.CreateGrantRequest{Resource: membership.Ref{ID: r.ID}, Member: &ref}); err != nil {
+				return err
+			}
+		}
+		if k%20 == 0 {
+			start := time.Now().Add(time.Duration(24+k) * time.Hour)
+			_, err := svc.CreateBooking(ctx, a, membership.CreateBookingRequest{Resource: membership.Ref{ID: r.ID}, Member: &ref,
+				StartsAt: start, EndsAt: start.Add(time.Hour)})
+			return err
+		}
+		return nil
+	})
+	return a, ids
+}
