@@ -131,6 +131,91 @@ func TestAuthorization(t *testing.T) {
 		}
 		wantProblem(t, e.call("GET", path, secret, nil), http.StatusUnauthorized)
 	})
+	t.Run("ErrEndedWhileCachedRemoval", func(t *testing.T) {
+		// A plain removal takes its credential from the credential cache
+		// too, and the statement that locks its member confirms it: once
+		// the credential is revoked, or its holder removed, on any node,
+		// the next removal is refused 401, audited as a refused removal,
+		// and removes nothing. Every other form of the request is read in
+		// full first (audited as a refused authentication), so it is
+		// refused 401 too, never for what it asks.
+		type form struct {
+			name, query string
+			body        any
+			hdr         []string
+			long        bool // names a member longer than the path allows
+		}
+		forms := []form{
+			{name: "plain"},
+			{name: "dry run", query: "?dry_run=true"},
+			{name: "report limit", query: "?report_limit=5"},
+			{name: "report limit over", query: "?report_limit=100001"},
+			{name: "scheduled", query: "?effective_at=2099-01-01T00:00:00Z"},
+			{name: "unreadable schedule", query: "?effective_at=tomorrow"},
+			{name: "body", body: map[string]any{"x": 1}},
+			{name: "Idempotency-Key", hdr: []string{"Idempotency-Key", "k"}},
+			{name: "empty Idempotency-Key", hdr: []string{"Idempotency-Key", ""}},
+			{name: "If-Match", hdr: []string{"If-Match", `"nothing"`}},
+			{name: "long member", long: true},
+		}
+		ends := []struct {
+			name string
+			end  func(e *env, holder *membership.Member, secret string)
+		}{
+			{"revocation", func(e *env, _ *membership.Member, secret string) {
+				p, err := e.svc.Authenticate(e.ctx, secret)
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.must(200, "DELETE", "/api/v1/credentials/"+strconv.FormatInt(p.Credential.ID, 10), e.owner, nil)
+			}},
+			{"holder's removal", func(e *env, holder *membership.Member, _ string) {
+				e.must(200, "DELETE", fmt.Sprintf("/api/v1/members/%d", holder.ID), e.owner, nil)
+			}},
+		}
+		for _, end := range ends {
+			for _, fm := range forms {
+				t.Run(end.name+"/"+fm.name, func(t *testing.T) {
+					e := newEnv(t)
+					holder := e.addMember("holder@acme.test", membership.RoleAdmin)
+					secret := e.credential(holder, nil, membership.ScopeMembersWrite)
+					for _, email := range []string{"first@acme.test", "second@acme.test"} {
+						e.must(200, "DELETE", removal(e.fixture(email)), secret, nil)
+					}
+					f := e.fixture("bob@acme.test")
+					end.end(e, holder, secret)
+					path := removal(f) + fm.query
+					if fm.long {
+						path = "/api/v1/members/" + strings.Repeat("b", 320) + "@acme.test"
+					}
+					r := e.call("DELETE", path, secret, fm.body, fm.hdr...)
+					if got := wantProblem(t, r, http.StatusUnauthorized); got.Detail != "invalid token" {
+						t.Errorf("detail %q, want %q", got.Detail, "invalid token")
+					}
+					if got, want := r.Header.Get("WWW-Authenticate"), `Bearer realm="memberd", error="invalid_token"`; got != want {
+						t.Errorf("WWW-Authenticate %q, want %q", got, want)
+					}
+					unchanged(t, e, f)
+					refused := 0
+					for _, ev := range e.events(membership.EventListParams{Action: membership.ActionMemberRemoved}) {
+						if ev.Outcome == membership.OutcomeRefused {
+							refused++
+						}
+					}
+					e.svc.FlushAuthRefusals(e.ctx, true)
+					authRefused := len(e.events(membership.EventListParams{Action: membership.ActionRequestAuthenticated}))
+					if deferred := fm.name == "plain"; deferred && (refused != 1 || authRefused != 0) {
+						t.Errorf("%d refused removals and %d refused authentications audited, want the removal's one", refused, authRefused)
+					} else if !deferred && (refused != 0 || authRefused != 1) {
+						t.Errorf("%d refused removals and %d refused authentications audited, want the authentication's one", refused, authRefused)
+					}
+					// The credential left the cache: the next request reads it.
+					wantProblem(t, e.call("DELETE", removal(f), secret, nil), http.StatusUnauthorized)
+					unchanged(t, e, f)
+				})
+			}
+		}
+	})
 	t.Run("ErrRevokedWhileCachedUnreadableRequest", func(t *testing.T) {
 		// A request the access check route refuses for what it names, or
 		// how, would never confirm a cached credential: authentication

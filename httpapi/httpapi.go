@@ -53,9 +53,9 @@ const MaxIdempotencyKey = 255
 const metaScope = "memberd-scope"
 
 // metaDeferredAuth is the operation metadata key saying its one core call
-// is CheckAccess, which confirms a credential from the credential cache
-// itself (membership.WithDeferredAuthentication): its value tells a
-// request that will reach that call (see route.confirmsCredential).
+// confirms a credential from the credential cache itself (CheckAccess, a
+// single RemoveMember; membership.WithDeferredAuthentication): its value
+// tells a request that will reach that call (see route.confirmsCredential).
 const metaDeferredAuth = "memberd-deferred-auth"
 
 // metaNoStore is the operation metadata key saying its answer carries a
@@ -238,7 +238,7 @@ func (h *handler) begin(ctx huma.Context, query url.Values) (*call, context.Cont
 		ar = r.WithContext(membership.WithEventTarget(r.Context(), t))
 	}
 	queryErr := unknownQuery(op, query)
-	if reaches, _ := op.Metadata[metaDeferredAuth].(func(url.Values) bool); reaches != nil && queryErr == nil && reaches(query) {
+	if reaches, _ := op.Metadata[metaDeferredAuth].(func(huma.Context, url.Values) bool); reaches != nil && queryErr == nil && reaches(ctx, query) {
 		ar = ar.WithContext(membership.WithDeferredAuthentication(ar.Context()))
 	}
 	ac, err := h.authn.Authorize(ar, auth.Need{Interface: Interface, Action: membership.ActionFor(op.OperationID), Scope: scope, Schemes: []auth.Scheme{auth.Bearer}})

@@ -16,6 +16,9 @@ import (
 // noInput is the input of an operation that takes none.
 type noInput struct{}
 
+// maxMemberPath is MemberPath's maxLength, which a struct tag cannot name.
+const maxMemberPath = 320
+
 // MemberPath is a member named in the path.
 type MemberPath struct {
 	Member string `path:"member" maxLength:"320" doc:"The member's numeric id, UUID or e-mail address."`

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/memberd/memberd/internal/uuidform"
 	"github.com/memberd/memberd/membership"
@@ -24,6 +26,22 @@ type removeMemberInput struct {
 	DryRunQuery
 	EffectiveAtQuery
 	ReportLimit int `query:"report_limit" minimum:"0" maximum:"100000" doc:"Items per list of the report (spaces, roles, groups, direct grants, group grants, bookings, remaining access); 100 when absent. Counts are exact whatever the limit."`
+}
+
+// removalRequestReachesCore tells a plain single removal: no query, no
+// body, no Idempotency-Key, no If-Match (the form an offboarding script
+// sends), and a member huma accepts. Nothing answers it before
+// RemoveMember locks the member in the statement that confirms a cached
+// credential (membership's parties), so it may authenticate deferred, one
+// statement fewer. Any other form (a dry run, a schedule, a report limit,
+// a malformed header or body) authenticates in full and so is refused for
+// its credential first, as it always was.
+func removalRequestReachesCore(ctx huma.Context, q url.Values) bool {
+	r, _ := humago.Unwrap(ctx)
+	_, idem := r.Header[http.CanonicalHeaderKey("Idempotency-Key")]
+	_, ifMatch := r.Header[http.CanonicalHeaderKey("If-Match")]
+	return len(q) == 0 && r.ContentLength == 0 && len(r.TransferEncoding) == 0 && !idem && !ifMatch &&
+		len(ctx.Param("member")) <= maxMemberPath
 }
 
 func (h *handler) removeMember(ctx context.Context, a membership.Actor, in *removeMemberInput) (*removal, error) {

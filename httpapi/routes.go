@@ -31,7 +31,7 @@ var routeTable = []route{
 	post("/members", "add-member", "Members", write, (*handler).addMember, "Add a member").answers(http.StatusCreated),
 	get("/members/{member}", "get-member", "Members", read, (*handler).getMember, "Get a member"),
 	patch("/members/{member}", "update-member", "Members", write, (*handler).updateMember, "Change a member's name or role"),
-	del("/members/{member}", "remove-member", "Removal", write, (*handler).removeMember, "Remove a member from the organization (offboard everywhere), now or at effective_at").schedulable(),
+	del("/members/{member}", "remove-member", "Removal", write, (*handler).removeMember, "Remove a member from the organization (offboard everywhere), now or at effective_at").schedulable().confirmsCredential(removalRequestReachesCore),
 	post("/members/{member}/offboard", "offboard-member", "Removal", write, (*handler).offboardMember, "Offboard a member everywhere, now or at effective_at, or preview it with dry_run").schedulable(),
 	post("/members/{member}/restore", "restore-member", "Removal", write, (*handler).restoreMember, "Restore a removed member with what the removal took away"),
 	get("/members/{member}/history", "get-member-history", "Members", read, (*handler).getMemberHistory, "A member's periods, space and group memberships and bookings"),
@@ -71,7 +71,7 @@ var routeTable = []route{
 	get("/bookings/{id}", "get-booking", "Bookings", read, (*handler).getBooking, "Get a booking"),
 
 	// Access check (access.go), audit events (events.go), credentials (credentials.go).
-	get("/access", "check-access", "Access", read, (*handler).checkAccess, "Can the member use the resource now, and through what").confirmsCredential(accessRequestReachesCheck),
+	get("/access", "check-access", "Access", read, (*handler).checkAccess, "Can the member use the resource now, and through what").confirmsCredential(func(_ huma.Context, q url.Values) bool { return accessRequestReachesCheck(q) }),
 	get("/events", "list-events", "Audit", audit, (*handler).listEvents, "Audit events, newest first"),
 	get("/events/export", "export-events", "Audit", audit, (*handler).exportEvents, "Export audit events as JSON Lines or CSV, streamed oldest first").documented((*handler).documentExport),
 	get("/credentials", "list-credentials", "Credentials", manage, (*handler).listCredentials, "List credentials (never their secrets)"),
@@ -144,10 +144,10 @@ type route struct {
 	isSchedulable bool
 	// carriesSecret says the answer shows a secret, which no cache may keep.
 	carriesSecret bool
-	// deferredAuth, when set, says the route's one core call is
-	// CheckAccess, which confirms a cached credential itself, and tells a
-	// request that will reach it (see confirmsCredential).
-	deferredAuth func(url.Values) bool
+	// deferredAuth, when set, says the route's one core call confirms a
+	// cached credential itself, and tells a request that will reach it
+	// (see confirmsCredential).
+	deferredAuth func(huma.Context, url.Values) bool
 	// document, when set, adds to the operation's document what huma
 	// cannot infer (a streamed answer's media types).
 	document func(h *handler, op *huma.Operation)
@@ -210,13 +210,14 @@ func (rt route) documented(fn func(h *handler, op *huma.Operation)) route {
 	return rt
 }
 
-// confirmsCredential marks a route whose one core call is CheckAccess,
-// which may take a credential from the credential cache and confirm it in
-// its own statement (membership.WithDeferredAuthentication). reaches
-// tells a request that will make that call: any other (an unreadable
-// name, say) authenticates in full, so that a credential no longer in
-// force is refused before the request is.
-func (rt route) confirmsCredential(reaches func(url.Values) bool) route {
+// confirmsCredential marks a route whose one core call (CheckAccess, a
+// single RemoveMember) may take a credential from the credential cache and
+// confirm it in its own statement (membership.WithDeferredAuthentication).
+// reaches tells a request that will make that call before anything else
+// can answer it: any other (an unreadable name, say) authenticates in
+// full, so that a credential no longer in force is refused before the
+// request is.
+func (rt route) confirmsCredential(reaches func(huma.Context, url.Values) bool) route {
 	rt.deferredAuth = reaches
 	return rt
 }

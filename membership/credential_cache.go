@@ -18,9 +18,10 @@ import (
 // epoch is still e, and the check's own statement reads the epoch of its
 // snapshot anyway. Only calls that confirm the credential may take such
 // an actor, marked by WithDeferredAuthentication: the native access check
-// (by the epoch) and Jicoo's single removal, whose statement that locks
-// the member reads the actor's role only while the credential is not
-// revoked (parties); expiry is checked against the clock on every hit.
+// (by the epoch) and a single removal (Jicoo's, the native plain DELETE),
+// whose statement that locks the member reads the actor's role only while
+// the credential is not revoked (parties); expiry is checked against the
+// clock on every hit.
 
 // maxCachedCredentials bounds the credential cache: a few hundred bytes
 // an entry, so a little over a megabyte when full.

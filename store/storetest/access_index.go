@@ -488,7 +488,8 @@ func testRemovalCredentialNeverStale(t *testing.T, open Opener) {
 		return w.issue(t, holder, membership.ScopeMembersWrite, expires)
 	}
 	// cached has node B keep secret in its credential cache and returns
-	// an unconfirmed actor of it, as Jicoo's removal route authenticates.
+	// an unconfirmed actor of it, as the single removal routes (Jicoo's,
+	// the native plain DELETE) authenticate.
 	cached := func(t *testing.T, secret string) membership.Actor {
 		t.Helper()
 		ctx := membership.WithDeferredAuthentication(w.ctx)
@@ -508,11 +509,22 @@ func testRemovalCredentialNeverStale(t *testing.T, open Opener) {
 		n++
 		return w.addMember(w.owner, fmt.Sprintf("holder%d@acme.test", n), membership.RoleAdmin)
 	}
-	secret, _ := issue(holder(), nil)
-	a := cached(t, secret)
-	m := target()
-	if _, err := w.nodeB.RemoveMember(membership.WithReportDiscarded(w.ctx), a, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: m.ID}}); err != nil {
-		t.Fatalf("removal with a cached credential in force: %v", err)
+	// Both routes that remove with a cached credential: Jicoo's discards
+	// the report (a 204), the native plain DELETE keeps it (its receipt).
+	routes := []struct {
+		name string
+		ctx  context.Context
+	}{
+		{"Jicoo's removal", membership.WithReportDiscarded(w.ctx)},
+		{"the native removal", w.ctx},
+	}
+	for _, route := range routes {
+		secret, _ := issue(holder(), nil)
+		a := cached(t, secret)
+		m := target()
+		if _, err := w.nodeB.RemoveMember(route.ctx, a, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: m.ID}}); err != nil {
+			t.Fatalf("%s with a cached credential in force: %v", route.name, err)
+		}
 	}
 	ends := []struct {
 		name string
@@ -540,21 +552,23 @@ func testRemovalCredentialNeverStale(t *testing.T, open Opener) {
 		"by id":      func(m *membership.Member) membership.MemberRef { return membership.MemberRef{ID: m.ID} },
 		"unreadably": func(*membership.Member) membership.MemberRef { return membership.MemberRef{Raw: "not a member"} },
 	}
-	for _, e := range ends {
-		for how, ref := range refs {
-			a, m := e.end(t), target()
-			_, err := w.nodeB.RemoveMember(membership.WithReportDiscarded(w.ctx), a, membership.RemoveMemberRequest{Member: ref(m)})
-			if membership.ErrorCode(err) != membership.CodeUnauthorized {
-				t.Errorf("removal %s after the credential's %s: err = %v, want unauthorized", how, e.name, err)
-			}
-			if got, err := w.truth.Member(w.ctx, w.owner, membership.MemberRef{ID: m.ID}); err != nil || !got.Active() {
-				t.Errorf("target after a refused removal %s (the credential's %s): %+v, %v; want active", how, e.name, got, err)
+	for _, route := range routes {
+		for _, e := range ends {
+			for how, ref := range refs {
+				a, m := e.end(t), target()
+				_, err := w.nodeB.RemoveMember(route.ctx, a, membership.RemoveMemberRequest{Member: ref(m)})
+				if membership.ErrorCode(err) != membership.CodeUnauthorized {
+					t.Errorf("%s %s after the credential's %s: err = %v, want unauthorized", route.name, how, e.name, err)
+				}
+				if got, err := w.truth.Member(w.ctx, w.owner, membership.MemberRef{ID: m.ID}); err != nil || !got.Active() {
+					t.Errorf("target after %s %s refused (the credential's %s): %+v, %v; want active", route.name, how, e.name, got, err)
+				}
 			}
 		}
 	}
 	// Expiry is the clock's: the cache does not answer past it.
 	at := w.clock.Now().Add(time.Hour)
-	secret, _ = issue(holder(), &at)
+	secret, _ := issue(holder(), &at)
 	cached(t, secret)
 	w.clock.Advance(2 * time.Hour)
 	if _, err := requestActor(membership.WithDeferredAuthentication(w.ctx), w.nodeB, secret); membership.ErrorCode(err) != membership.CodeUnauthorized {
