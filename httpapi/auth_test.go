@@ -143,7 +143,8 @@ func TestAuthorization(t *testing.T) {
 			name, query string
 			body        any
 			hdr         []string
-			long        bool // names a member longer than the path allows
+			long        bool   // names a member longer than the path allows
+			target      string // names this member instead of bob (plain form)
 		}
 		forms := []form{
 			{name: "plain"},
@@ -157,6 +158,8 @@ func TestAuthorization(t *testing.T) {
 			{name: "empty Idempotency-Key", hdr: []string{"Idempotency-Key", ""}},
 			{name: "If-Match", hdr: []string{"If-Match", `"nothing"`}},
 			{name: "long member", long: true},
+			{name: "unknown member", target: "404404404"},
+			{name: "removed member", target: "first@acme.test"},
 		}
 		ends := []struct {
 			name string
@@ -188,6 +191,9 @@ func TestAuthorization(t *testing.T) {
 					if fm.long {
 						path = "/api/v1/members/" + strings.Repeat("b", 320) + "@acme.test"
 					}
+					if fm.target != "" {
+						path = "/api/v1/members/" + fm.target
+					}
 					r := e.call("DELETE", path, secret, fm.body, fm.hdr...)
 					if got := wantProblem(t, r, http.StatusUnauthorized); got.Detail != "invalid token" {
 						t.Errorf("detail %q, want %q", got.Detail, "invalid token")
@@ -204,7 +210,7 @@ func TestAuthorization(t *testing.T) {
 					}
 					e.svc.FlushAuthRefusals(e.ctx, true)
 					authRefused := len(e.events(membership.EventListParams{Action: membership.ActionRequestAuthenticated}))
-					if deferred := fm.name == "plain"; deferred && (refused != 1 || authRefused != 0) {
+					if deferred := fm.name == "plain" || fm.target != ""; deferred && (refused != 1 || authRefused != 0) {
 						t.Errorf("%d refused removals and %d refused authentications audited, want the removal's one", refused, authRefused)
 					} else if !deferred && (refused != 0 || authRefused != 1) {
 						t.Errorf("%d refused removals and %d refused authentications audited, want the authentication's one", refused, authRefused)
