@@ -125,8 +125,10 @@ type lane struct {
 
 // GroupStats counts what a Group did.
 type GroupStats struct {
-	Groups int64 // transactions begun
-	Calls  int64 // Update calls run in them (a call run again counts again)
+	// Groups counts groups run: an Optimistic group run again in
+	// savepoints after a failure counts once, though it began twice.
+	Groups int64
+	Calls  int64 // Update calls run in them (a call retried in a later group counts again)
 	// Savepoints counts the calls run in a savepoint of their own: with
 	// Optimistic, only those of a group run again after a failure.
 	Savepoints int64
