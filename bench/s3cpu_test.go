@@ -43,41 +43,10 @@ func TestS3CPU(t *testing.T) {
 	if _, err := pool.Exec(ctx, "CREATE EXTENSION pg_stat_statements"); err != nil {
 		t.Fatal(err)
 	}
-	var bins []string
-	if env := os.Getenv(s3CPUBinsEnv); env != "" {
-		bins = strings.Split(env, ",")
-	} else {
-		dir, err := ModuleDir()
-		if err != nil {
-			t.Fatal(err)
-		}
-		bin, err := BuildServer(ctx, dir, t.TempDir(), "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		bins = []string{bin}
-	}
-	clients := make([]*Client, len(bins))
-	servers := make([]*Server, len(bins))
-	for i, bin := range bins {
-		args := []string{"--rate-limit", "0", "--batch-limit", "100"}
-		if prefix := os.Getenv("MEMBERD_S3_PROFILE"); prefix != "" {
-			args = append(args, "--cpuprofile", fmt.Sprintf("%s-%d.pprof", prefix, i))
-		}
-		srv, err := StartServer(ctx, bin, e.DSN, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer srv.Stop()
-		servers[i], clients[i] = srv, NewClient(srv.URL, d.Token, 128)
-	}
+	bins := s3Binaries(ctx, t)
+	servers, clients := s3Servers(ctx, t, bins, e.DSN, d.Token)
 	pick := newPicker(d.Shape.Seed)
-	removed := pick.pick(min(2000, d.Members/4), d.Members)
-	if _, err := Loop(ctx, 16, len(removed), time.Minute, func(ctx context.Context, i int) (int, error) {
-		return 1, clients[0].JicooDelete(ctx, d.MemberID(removed[i]))
-	}); err != nil {
-		t.Fatal(err)
-	}
+	removed := s3Removed(ctx, t, clients[0], d, pick)
 	if _, err := pool.Exec(ctx, "VACUUM (ANALYZE)"); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +64,6 @@ func TestS3CPU(t *testing.T) {
 		rate, p99, server, pg, plan, exec, calls float64
 	}
 	results := make([][]blockResult, len(bins))
-	sh := d.Shape
 	for round := range rounds {
 		order := make([]int, len(bins))
 		for i := range order {
@@ -105,16 +73,7 @@ func TestS3CPU(t *testing.T) {
 			slices.Reverse(order)
 		}
 		for _, b := range order {
-			type check struct{ member, resource int64 }
-			checks := make([]check, block)
-			for i := range checks {
-				m := pick.any(d.Members)
-				if i%2 == 0 {
-					m = removed[pick.any(len(removed))]
-				}
-				g := sh.memberGroup(m)
-				checks[i] = check{d.MemberID(m), int64(1 + (int(g)*sh.GroupGrants+m%sh.GroupGrants)%sh.Resources)}
-			}
+			checks := s3Checks(pick, d, removed, block)
 			if _, err := pool.Exec(ctx, "SELECT pg_stat_statements_reset()"); err != nil {
 				t.Fatal(err)
 			}
@@ -140,22 +99,7 @@ func TestS3CPU(t *testing.T) {
 				round, filepath.Base(bins[b]), r.rate, r.p99, r.server, r.pg, r.plan, r.exec, r.calls)
 		}
 	}
-	median := func(xs []float64) float64 {
-		xs = slices.Clone(xs)
-		slices.Sort(xs)
-		return xs[len(xs)/2]
-	}
-	field := func(rs []blockResult, f func(blockResult) float64) []float64 {
-		out := make([]float64, len(rs))
-		for i, r := range rs {
-			out[i] = f(r)
-		}
-		return out
-	}
-	fields := []struct {
-		name string
-		f    func(blockResult) float64
-	}{
+	logS3Medians(t, bins, results, []s3Field[blockResult]{
 		{"checks/s", func(r blockResult) float64 { return r.rate }},
 		{"p99 µs", func(r blockResult) float64 { return r.p99 }},
 		{"server µs/check", func(r blockResult) float64 { return r.server }},
@@ -163,23 +107,111 @@ func TestS3CPU(t *testing.T) {
 		{"plan µs/check", func(r blockResult) float64 { return r.plan }},
 		{"exec µs/check", func(r blockResult) float64 { return r.exec }},
 		{"statements/check", func(r blockResult) float64 { return r.calls }},
+	})
+}
+
+// s3Binaries are the memberd binaries MEMBERD_S3_BINS names, or one built
+// from this tree.
+func s3Binaries(ctx context.Context, t *testing.T) []string {
+	if env := os.Getenv(s3CPUBinsEnv); env != "" {
+		return strings.Split(env, ",")
+	}
+	dir, err := ModuleDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := BuildServer(ctx, dir, t.TempDir(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []string{bin}
+}
+
+// s3Servers starts one server of each binary on the database dsn, as the
+// bench starts S3's (each writes a CPU profile to
+// $MEMBERD_S3_PROFILE-<i>.pprof when that is set), and a client of each
+// with token; they stop when t ends.
+func s3Servers(ctx context.Context, t *testing.T, bins []string, dsn, token string) ([]*Server, []*Client) {
+	servers := make([]*Server, len(bins))
+	clients := make([]*Client, len(bins))
+	for i, bin := range bins {
+		args := []string{"--rate-limit", "0", "--batch-limit", "100"}
+		if prefix := os.Getenv("MEMBERD_S3_PROFILE"); prefix != "" {
+			args = append(args, "--cpuprofile", fmt.Sprintf("%s-%d.pprof", prefix, i))
+		}
+		srv, err := StartServer(ctx, bin, dsn, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Stop() })
+		servers[i], clients[i] = srv, NewClient(srv.URL, token, 128)
+	}
+	return servers, clients
+}
+
+// s3Removed removes members through c, as S2 does before S3, and returns
+// them.
+func s3Removed(ctx context.Context, t *testing.T, c *Client, d *Dataset, pick *picker) []int {
+	removed := pick.pick(min(2000, d.Members/4), d.Members)
+	if _, err := Loop(ctx, 16, len(removed), time.Minute, func(ctx context.Context, i int) (int, error) {
+		return 1, c.JicooDelete(ctx, d.MemberID(removed[i]))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return removed
+}
+
+// s3Check is one access check of an S3 block.
+type s3Check struct{ member, resource int64 }
+
+// s3Checks picks n checks as S3 does: every other one about a member
+// removed before, the rest about members picked at random, each about a
+// resource the member's group is granted.
+func s3Checks(pick *picker, d *Dataset, removed []int, n int) []s3Check {
+	sh := d.Shape
+	checks := make([]s3Check, n)
+	for i := range checks {
+		m := pick.any(d.Members)
+		if i%2 == 0 {
+			m = removed[pick.any(len(removed))]
+		}
+		g := sh.memberGroup(m)
+		checks[i] = s3Check{d.MemberID(m), int64(1 + (int(g)*sh.GroupGrants+m%sh.GroupGrants)%sh.Resources)}
+	}
+	return checks
+}
+
+// s3Field is one figure of a block's result, as logS3Medians prints it.
+type s3Field[R any] struct {
+	name string
+	f    func(R) float64
+}
+
+// logS3Medians logs, for each binary, the median of each field over its
+// blocks and, after the first binary, the median of the rounds' ratios to
+// the first's (results[b][round]).
+func logS3Medians[R any](t *testing.T, bins []string, results [][]R, fields []s3Field[R]) {
+	median := func(xs []float64) float64 {
+		xs = slices.Clone(xs)
+		slices.Sort(xs)
+		return xs[len(xs)/2]
 	}
 	for b := range bins {
 		var line []string
 		for _, f := range fields {
-			v := field(results[b], f.f)
+			v := make([]float64, len(results[b]))
+			ratios := make([]float64, len(results[b]))
+			for i, r := range results[b] {
+				v[i] = f.f(r)
+				ratios[i] = v[i] / f.f(results[0][i])
+			}
 			s := fmt.Sprintf("%s %.2f", f.name, median(v))
 			if b > 0 {
-				base := field(results[0], f.f)
-				ratios := make([]float64, len(v))
-				for i := range v {
-					ratios[i] = v[i] / base[i]
-				}
 				s += fmt.Sprintf(" (%.3f×)", median(ratios))
 			}
 			line = append(line, s)
 		}
-		t.Logf("%s, medians of %d blocks (ratios: medians of the rounds' to %s): %s", bins[b], rounds, filepath.Base(bins[0]), strings.Join(line, "; "))
+		t.Logf("%s, medians of %d blocks (ratios: medians of the rounds' to %s): %s", bins[b], len(results[b]), filepath.Base(bins[0]), strings.Join(line, "; "))
 	}
 }
 

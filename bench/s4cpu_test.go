@@ -161,6 +161,13 @@ func loadedPostgres(t *testing.T, n int, extra ...[2]string) (*Engine, *Dataset)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close() })
+	return e, load(t, e, n)
+}
+
+// load writes the bench's organization at n members into e and settles
+// it as the bench settles it after loading.
+func load(t *testing.T, e *Engine, n int) *Dataset {
+	ctx := context.Background()
 	d, err := Setup(ctx, e.Store, DefaultShape(1))
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +180,7 @@ func loadedPostgres(t *testing.T, n int, extra ...[2]string) (*Engine, *Dataset)
 	if _, err := e.Settle(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return e, d
+	return d
 }
 
 // TestS4OffboardCPU measures the S4 offboardings in-process on
