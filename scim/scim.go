@@ -361,7 +361,7 @@ func (h *handler) listUsers(ctx context.Context, a membership.Actor, q *request)
 	if err != nil {
 		return &answer{err: err}
 	}
-	page, err := h.svc.DirectoryUsers(ctx, a, lp.query)
+	page, err := h.svc.DirectoryUsers(ctx, a, lp.query, lp.proj.wantsGroups())
 	if err != nil {
 		return &answer{err: err}
 	}
@@ -425,6 +425,10 @@ func userInput(body []byte, in *membership.UserInput) error {
 }
 
 func (h *handler) createUser(ctx context.Context, a membership.Actor, q *request) *answer {
+	proj, err := parseProjection(kindUser, q.query.Get("attributes"), q.query.Get("excludedAttributes"))
+	if err != nil {
+		return &answer{err: badRequest("invalidValue", "attributes: %v", err)}
+	}
 	in := membership.UserInput{Active: true}
 	if err := userInput(q.body, &in); err != nil {
 		return &answer{err: err}
@@ -433,10 +437,14 @@ func (h *handler) createUser(ctx context.Context, a membership.Actor, q *request
 	if err != nil {
 		return &answer{err: err}
 	}
-	return resourceAnswer(q, http.StatusCreated, userResource(q.base, u))
+	return resourceAnswer(q, http.StatusCreated, proj.apply(userResource(q.base, u)))
 }
 
 func (h *handler) changeUser(ctx context.Context, a membership.Actor, q *request) *answer {
+	proj, err := parseProjection(kindUser, q.query.Get("attributes"), q.query.Get("excludedAttributes"))
+	if err != nil {
+		return &answer{err: badRequest("invalidValue", "attributes: %v", err)}
+	}
 	var edit func(in *membership.UserInput) error
 	if q.method == http.MethodPut {
 		edit = func(in *membership.UserInput) error {
@@ -463,16 +471,21 @@ func (h *handler) changeUser(ctx context.Context, a membership.Actor, q *request
 			return &answer{err: err}
 		}
 	}
-	u, err := h.svc.ChangeUser(ctx, a, q.id, func(cur *membership.DirectoryUser, in *membership.UserInput) error {
-		if err := checkIfMatch(q, userVersion(q.base, cur)); err != nil {
-			return err
+	// The current groups are read only to check a version: the answer's
+	// are read after the change (none after a deactivation, which ended
+	// them), so Okta's and Entra's deprovisioning reads no groups.
+	u, err := h.svc.ChangeUser(ctx, a, q.id, q.ifMatch != "", func(cur *membership.DirectoryUser, in *membership.UserInput) error {
+		if q.ifMatch != "" {
+			if err := checkIfMatch(q, userVersion(q.base, cur)); err != nil {
+				return err
+			}
 		}
 		return edit(in)
 	})
 	if err != nil {
 		return &answer{err: err}
 	}
-	return resourceAnswer(q, http.StatusOK, userResource(q.base, u))
+	return resourceAnswer(q, http.StatusOK, proj.apply(userResource(q.base, u)))
 }
 
 func (h *handler) listGroups(ctx context.Context, a membership.Actor, q *request) *answer {
