@@ -118,10 +118,12 @@ func filterSQL(args *[]any, f *membership.Filter, fields map[membership.Field]fi
 		if f.Op != membership.FilterEq || !ok {
 			return "", membership.Errorf(membership.CodeInvalid, "groups are filtered with eq and a group id")
 		}
-		return `(m.status = 'active' AND EXISTS (SELECT 1 FROM group_members gm JOIN user_groups gg ON gg.id = gm.group_id
-			LEFT JOIN group_profiles gp ON gp.group_id = gg.id
-			WHERE gm.member_id = m.id AND gm.status = 'active' AND gg.org_id = $1 AND gp.deleted_at IS NULL AND gg.uuid = ` +
-			arg(args, strings.ToLower(v)) + `))`, nil
+		// Led by the group, not the organization's members: a group's
+		// members are found through group_members (group_id, member_id)
+		// whatever the organization's size.
+		return `(m.status = 'active' AND m.id IN (SELECT gm.member_id FROM user_groups gg
+			JOIN group_members gm ON gm.group_id = gg.id LEFT JOIN group_profiles gp ON gp.group_id = gg.id
+			WHERE gg.uuid = ` + arg(args, strings.ToLower(v)) + ` AND gg.org_id = $1 AND gm.status = 'active' AND gp.deleted_at IS NULL))`, nil
 	case fieldMember:
 		v, ok := f.Value.(string)
 		if f.Op != membership.FilterEq || !ok {
