@@ -16,6 +16,10 @@
 //     answers 404 (RFC 7644 §3.6) while memberd keeps the membership and
 //     its history. Creating the same userName later restores that
 //     membership, keeping one history, under the same id.
+//   - A User's groups (read-only, RFC 7643 §4.1.2) are the groups it is an
+//     active member of, as /Groups serves them (type "direct": groups hold
+//     no groups), read for a whole page at once; a removed member has none.
+//     Writes of groups are ignored; filters find users by groups.value eq.
 //   - A Group is a group; removing a member from it takes only the access
 //     that came through the group. DELETE empties the group that way and
 //     hides it from providers. A PATCH answers 204 (200 with the group

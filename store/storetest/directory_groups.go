@@ -117,6 +117,25 @@ func testDirectoryUserGroups(t *testing.T, open Opener) {
 		t.Errorf("groups co: %v, want invalid", err)
 	}
 
+	// A provider's deactivation (Okta's and Entra's PATCH, no If-Match)
+	// reads no groups: the removal ends them, so the answer has none.
+	rs.rec.Reset()
+	u, err := w.svc.ChangeUser(w.ctx, w.owner, w.admin.UUID, false, func(_ *membership.DirectoryUser, in *membership.UserInput) error {
+		in.Active = false
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Groups == nil || len(u.Groups) != 0 {
+		t.Errorf("deactivated admin's groups: %v, want an empty list", u.Groups)
+	}
+	for _, q := range rs.rec.Queries() {
+		if strings.Contains(q, "FROM group_members gm JOIN user_groups g") {
+			t.Errorf("a deactivation read the member's groups: %s", q)
+		}
+	}
+
 	// Leaving a group takes it from the next read; a removed member has
 	// no groups at all, and no filter finds it by one.
 	if _, err := w.svc.RemoveGroupMember(w.ctx, w.owner, membership.RemoveGroupMemberRequest{
