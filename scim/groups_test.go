@@ -136,6 +136,17 @@ func TestUserGroups(t *testing.T) {
 			t.Errorf("list attributes=userName,groups: %s", res.Body)
 		}
 
+		// Write answers honour them too, keeping Location and ETag, which
+		// come from the whole user.
+		res = e.do(t, "POST", "/Users?attributes=userName", `{"userName":"projected@acme.test","active":true}`)
+		if res.Status != 201 || len(res.json) != 3 || res.Header.Get("Location") == "" || res.Header.Get("ETag") == "" {
+			t.Errorf("POST ?attributes=userName: %d Location %q ETag %q %s", res.Status, res.Header.Get("Location"), res.Header.Get("ETag"), res.Body)
+		}
+		res = e.do(t, "GET", "/Users/"+m12+"?excludedAttributes=meta", "")
+		if res.json["meta"] != nil || res.Header.Get("ETag") != etag {
+			t.Errorf("GET ?excludedAttributes=meta: ETag %q (want %q) %s", res.Header.Get("ETag"), etag, res.Body)
+		}
+
 		// Writes of groups keep their behaviour: ignored (RFC 7644 §3.3,
 		// §3.5.1 for a read-only attribute), whatever they name.
 		digest := e.Digest(t)

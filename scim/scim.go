@@ -385,7 +385,7 @@ func (h *handler) getUser(ctx context.Context, a membership.Actor, q *request) *
 	if err != nil {
 		return &answer{err: err}
 	}
-	return resourceAnswer(q, http.StatusOK, proj.apply(userResource(q.base, u)))
+	return projected(resourceAnswer(q, http.StatusOK, userResource(q.base, u)), proj)
 }
 
 // resourceAnswer answers one resource with its ETag, or 304 when the
@@ -403,6 +403,16 @@ func resourceAnswer(q *request, status int, r resource) *answer {
 		return &answer{status: http.StatusNotModified, etag: version}
 	}
 	return &answer{status: status, body: r, etag: version}
+}
+
+// projected applies proj to a's body after a's ETag and Location were
+// taken from the whole resource, so that attributes leaving meta out do
+// not take those headers with it.
+func projected(a *answer, proj *projection) *answer {
+	if r, ok := a.body.(resource); ok {
+		a.body = proj.apply(r)
+	}
+	return a
 }
 
 // userInput reads a User body (POST, PUT) onto in, as a path-less replace.
@@ -441,7 +451,7 @@ func (h *handler) createUser(ctx context.Context, a membership.Actor, q *request
 	if err != nil {
 		return &answer{err: err}
 	}
-	return resourceAnswer(q, http.StatusCreated, proj.apply(userResource(q.base, u)))
+	return projected(resourceAnswer(q, http.StatusCreated, userResource(q.base, u)), proj)
 }
 
 func (h *handler) changeUser(ctx context.Context, a membership.Actor, q *request) *answer {
@@ -489,7 +499,7 @@ func (h *handler) changeUser(ctx context.Context, a membership.Actor, q *request
 	if err != nil {
 		return &answer{err: err}
 	}
-	return resourceAnswer(q, http.StatusOK, proj.apply(userResource(q.base, u)))
+	return projected(resourceAnswer(q, http.StatusOK, userResource(q.base, u)), proj)
 }
 
 func (h *handler) listGroups(ctx context.Context, a membership.Actor, q *request) *answer {
