@@ -109,9 +109,8 @@ func (g *DirectoryGroup) LastModified() time.Time {
 type Field string
 
 // Directory fields. Users have every field but FieldGroupName and
-// FieldMember; groups have
-// FieldUUID, FieldExternalID, FieldGroupName, FieldMember, FieldCreated
-// and FieldUpdated.
+// FieldMember; groups have FieldUUID, FieldExternalID, FieldGroupName,
+// FieldMember, FieldCreated and FieldUpdated.
 const (
 	FieldUUID       Field = "uuid"
 	FieldEmail      Field = "email" // compared case-insensitively
