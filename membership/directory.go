@@ -37,6 +37,24 @@ type DirectoryTx interface {
 	GroupProfileGet(ctx context.Context, orgID, groupID int64) (*GroupProfile, error)
 	// GroupProfilePut writes p and g's name.
 	GroupProfilePut(ctx context.Context, g *Group, p *GroupProfile) error
+	// MemberGroupList lists the groups a provider sees (all but those it
+	// deleted) in which each of p.MemberIDs is an active member, in one read
+	// whatever their number, ordered by member then group ID. Members and
+	// groups of other organizations are never listed.
+	MemberGroupList(ctx context.Context, p *MemberGroupListParams) ([]*MemberGroup, error)
+}
+
+// MemberGroupListParams names the members of one organization whose
+// groups MemberGroupList reads.
+type MemberGroupListParams struct {
+	OrgID     int64
+	MemberIDs []int64
+}
+
+// MemberGroup is one active membership of a member in a group.
+type MemberGroup struct {
+	MemberID int64
+	Group    *Group
 }
 
 // MemberProfile is what an identity provider keeps about a member beyond
@@ -61,10 +79,14 @@ type GroupProfile struct {
 	DeletedAt  *time.Time
 }
 
-// DirectoryUser is a member as an identity provider sees it.
+// DirectoryUser is a member as an identity provider sees it. Groups are
+// the groups a provider sees that it is an active member of, in ID order,
+// loaded only when asked for (nil otherwise); a removed member has none,
+// as its removal ended its group memberships.
 type DirectoryUser struct {
 	Member  *Member
 	Profile *MemberProfile
+	Groups  []*Group
 }
 
 // DirectoryGroup is a group as an identity provider sees it. Members are
@@ -86,9 +108,9 @@ func (g *DirectoryGroup) LastModified() time.Time {
 // Field is an attribute a directory filter or sort can name.
 type Field string
 
-// Directory fields. Users have every field but FieldGroupName; groups have
-// FieldUUID, FieldExternalID, FieldGroupName, FieldMember, FieldCreated
-// and FieldUpdated.
+// Directory fields. Users have every field but FieldGroupName and
+// FieldMember; groups have FieldUUID, FieldExternalID, FieldGroupName,
+// FieldMember, FieldCreated and FieldUpdated.
 const (
 	FieldUUID       Field = "uuid"
 	FieldEmail      Field = "email" // compared case-insensitively
@@ -105,6 +127,9 @@ const (
 	// FieldGroupID matches members active in the group of this ID (an
 	// int64; eq only).
 	FieldGroupID Field = "group_id"
+	// FieldGroup matches active members of the group of this UUID, among
+	// the groups providers see (eq only): a SCIM User's groups.value.
+	FieldGroup Field = "group"
 )
 
 // FilterOp is a directory filter's operator.
@@ -162,8 +187,9 @@ type DirectoryUserPage struct {
 	Total int
 }
 
-// DirectoryUsers lists the members an identity provider sees.
-func (s *Service) DirectoryUsers(ctx context.Context, a Actor, q DirectoryQuery) (*DirectoryUserPage, error) {
+// DirectoryUsers lists the members an identity provider sees, with their
+// groups when withGroups (one read for the page, in the same snapshot).
+func (s *Service) DirectoryUsers(ctx context.Context, a Actor, q DirectoryQuery, withGroups bool) (*DirectoryUserPage, error) {
 	q.OrgID, q.Offset = a.OrgID, max(q.Offset, 0)
 	if q.Limit < 0 {
 		q.Limit = 0
@@ -174,15 +200,58 @@ func (s *Service) DirectoryUsers(ctx context.Context, a Actor, q DirectoryQuery)
 			return &DirectoryUserPage{Users: []*DirectoryUser{}, Total: n}, err
 		}
 		users, n, err := tx.DirectoryUserList(ctx, &q)
+		if err == nil && withGroups {
+			err = userGroups(ctx, tx, q.OrgID, users...)
+		}
 		return &DirectoryUserPage{Users: users, Total: n}, err
 	})
 }
 
-// DirectoryUser returns one member by UUID as a provider sees it;
-// ErrMemberNotFound if absent, another organization's, or deleted by a
-// provider and still removed.
+// userGroups sets the Groups of users with one read. Removed members are
+// not asked about: their removal ended their group memberships, so a page
+// of removed members (or the answer to a deactivation) costs no read.
+func userGroups(ctx context.Context, tx Tx, orgID int64, users ...*DirectoryUser) error {
+	byID := make(map[int64]*DirectoryUser, len(users))
+	var ids []int64
+	for _, u := range users {
+		u.Groups = []*Group{}
+		if u.Member.Active() {
+			byID[u.Member.ID] = u
+			ids = append(ids, u.Member.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	mgs, err := tx.MemberGroupList(ctx, &MemberGroupListParams{OrgID: orgID, MemberIDs: ids})
+	if err != nil {
+		return err
+	}
+	for _, mg := range mgs {
+		if u := byID[mg.MemberID]; u != nil {
+			u.Groups = append(u.Groups, mg.Group)
+		}
+	}
+	return nil
+}
+
+// withGroups passes on a change's answer with its groups read.
+func withGroups(ctx context.Context, tx Tx, orgID int64) func(*DirectoryUser, error) (*DirectoryUser, error) {
+	return func(u *DirectoryUser, err error) (*DirectoryUser, error) {
+		if err != nil {
+			return nil, err
+		}
+		return u, userGroups(ctx, tx, orgID, u)
+	}
+}
+
+// DirectoryUser returns one member by UUID as a provider sees it, with its
+// groups; ErrMemberNotFound if absent, another organization's, or deleted
+// by a provider and still removed.
 func (s *Service) DirectoryUser(ctx context.Context, a Actor, uuid string) (*DirectoryUser, error) {
-	return view(ctx, s, func(tx Tx) (*DirectoryUser, error) { return s.directoryUser(ctx, tx, a.OrgID, uuid, false) })
+	return view(ctx, s, func(tx Tx) (*DirectoryUser, error) {
+		return withGroups(ctx, tx, a.OrgID)(s.directoryUser(ctx, tx, a.OrgID, uuid, false))
+	})
 }
 
 func (s *Service) directoryUser(ctx context.Context, tx Tx, orgID int64, uuid string, lock bool) (*DirectoryUser, error) {
@@ -243,7 +312,8 @@ var ErrUserNameTaken = &Error{Code: CodeConflict, Message: "userName is already 
 // membership was removed (by anyone, or by a provider's DELETE) is
 // restored instead, so one membership keeps one history; an active one
 // answers ErrUserNameTaken. in.Active false creates (or leaves) the
-// membership removed.
+// membership removed. The answer has its groups (a restored membership
+// gets back those its removal took).
 func (s *Service) ProvisionUser(ctx context.Context, a Actor, in UserInput) (*DirectoryUser, error) {
 	if err := in.check(); err != nil {
 		return nil, s.refuse(ctx, a, "member.provision", err)
@@ -267,7 +337,7 @@ func (s *Service) ProvisionUser(ctx context.Context, a Actor, in UserInput) (*Di
 				return nil, err
 			}
 			u.Profile.DeletedAt = nil
-			return s.applyUser(ctx, tx, a, u, in, true)
+			return withGroups(ctx, tx, a.OrgID)(s.applyUser(ctx, tx, a, u, in, true))
 		case ErrorCode(err) != CodeNotFound:
 			return nil, err
 		}
@@ -286,16 +356,18 @@ func (s *Service) ProvisionUser(ctx context.Context, a Actor, in UserInput) (*Di
 		if _, err := s.record(ctx, tx, a, "member.added", m, nil, m); err != nil {
 			return nil, err
 		}
-		u := &DirectoryUser{Member: m, Profile: &MemberProfile{MemberID: m.ID, OrgID: a.OrgID}}
+		// A new membership is in no group: its answer needs no read.
+		u := &DirectoryUser{Member: m, Profile: &MemberProfile{MemberID: m.ID, OrgID: a.OrgID}, Groups: []*Group{}}
 		return s.applyUser(ctx, tx, a, u, in, true)
 	}))
 }
 
 // ChangeUser changes a member as a provider asks: edit sees the member as
-// it is (locked, so a version check in edit is exact) and sets the
-// attributes it should have. Active false is a removal and true a restore
-// of what the removal took, made in the same transaction.
-func (s *Service) ChangeUser(ctx context.Context, a Actor, uuid string, edit func(cur *DirectoryUser, in *UserInput) error) (*DirectoryUser, error) {
+// it is (locked, so a version check in edit is exact; with its groups when
+// curGroups) and sets the attributes it should have. Active false is a
+// removal and true a restore of what the removal took, made in the same
+// transaction. The answer has its groups.
+func (s *Service) ChangeUser(ctx context.Context, a Actor, uuid string, curGroups bool, edit func(cur *DirectoryUser, in *UserInput) error) (*DirectoryUser, error) {
 	return heldIn[*DirectoryUser](ctx, s, a)(mutate(ctx, s, a, "member.change", func(tx Tx) (*DirectoryUser, error) {
 		if _, err := s.manager(ctx, tx, a); err != nil {
 			return nil, err
@@ -304,6 +376,11 @@ func (s *Service) ChangeUser(ctx context.Context, a Actor, uuid string, edit fun
 		if err != nil {
 			return nil, err
 		}
+		if curGroups {
+			if err := userGroups(ctx, tx, a.OrgID, u); err != nil {
+				return nil, err
+			}
+		}
 		in := u.Input()
 		if err := edit(u, &in); err != nil {
 			return nil, err
@@ -311,7 +388,7 @@ func (s *Service) ChangeUser(ctx context.Context, a Actor, uuid string, edit fun
 		if err := in.check(); err != nil {
 			return nil, err
 		}
-		return s.applyUser(ctx, tx, a, u, in, false)
+		return withGroups(ctx, tx, a.OrgID)(s.applyUser(ctx, tx, a, u, in, false))
 	}))
 }
 
@@ -417,13 +494,14 @@ func (s *Service) restoreMember(ctx context.Context, tx Tx, a Actor, target *Mem
 // DeleteUser is a provider's DELETE: the member is removed (the same
 // removal as deactivation) and from then on answers not found to
 // providers, while memberd keeps the membership and its history. A later
-// ProvisionUser with the same userName restores it.
+// ProvisionUser with the same userName restores it. check sees the
+// member with its groups.
 func (s *Service) DeleteUser(ctx context.Context, a Actor, uuid string, check func(cur *DirectoryUser) error) error {
 	_, err := heldIn[struct{}](ctx, s, a)(mutate(ctx, s, a, "member.delete", func(tx Tx) (struct{}, error) {
 		if _, err := s.manager(ctx, tx, a); err != nil {
 			return struct{}{}, err
 		}
-		u, err := s.directoryUser(ctx, tx, a.OrgID, uuid, true)
+		u, err := withGroups(ctx, tx, a.OrgID)(s.directoryUser(ctx, tx, a.OrgID, uuid, true))
 		if err != nil {
 			return struct{}{}, err
 		}

@@ -119,6 +119,21 @@ func complexAttr(name string, subs []map[string]any, opts ...string) map[string]
 	return a
 }
 
+// userGroupsAttr is RFC 7643 §4.1.2's groups as memberd serves it: the
+// groups the member is active in, found by value in filters. memberd's
+// groups hold members only, so each is direct and refers to a Group.
+func userGroupsAttr() map[string]any {
+	ref := attr("$ref", "reference", "readOnly", "desc:The group's URI at /Groups.")
+	ref["referenceTypes"] = []string{"Group"}
+	typ := attr("type", "string", "readOnly", "desc:Always direct: groups do not contain groups.")
+	typ["canonicalValues"] = []string{"direct", "indirect"}
+	return complexAttr("groups", []map[string]any{
+		attr("value", "string", "readOnly", "caseExact", "desc:The group's id."), ref,
+		attr("display", "string", "readOnly", "desc:The group's displayName."), typ,
+	}, "multi", "readOnly", "desc:The groups the member is in, changed only through /Groups; "+
+		"writes of it are ignored. Filtered with eq on value.")
+}
+
 func schemaDocs(base string) []resource {
 	doc := func(id, name, desc string, attrs []map[string]any) resource {
 		return resource{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Schema"}, "id": id, "name": name,
@@ -137,6 +152,7 @@ func schemaDocs(base string) []resource {
 			attr("value", "string", "readOnly"), attr("type", "string", "readOnly"), attr("primary", "boolean", "readOnly"),
 		}, "multi", "readOnly", "desc:The userName as the one work address."),
 		attr("externalId", "string", "caseExact", "desc:The identity provider's id for the member."),
+		userGroupsAttr(),
 	}
 	group := []map[string]any{
 		attr("displayName", "string", "required", "server"),

@@ -59,6 +59,11 @@ func TestFilterCorpus(t *testing.T) {
 		{`externalId eq null`, `not(external_id pr)`},
 		{`name.givenName ew "n" and name.formatted pr`, `(given_name ew n and name pr)`},
 		{`userName eq "with \"quote\""`, `email eq with "quote"`},
+		// A user's groups (RFC 7643 §4.1.2), found by value as a group's members are
+		{`groups.value eq "g"`, `group eq! g`},
+		{`groups eq "g"`, `group eq! g`},
+		{`groups[value eq "g" and type eq "direct"]`, `(group eq! g and TRUE)`},
+		{`groups[type eq "indirect"]`, `FALSE`},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			e, err := parseFilter(tc.in)
@@ -84,6 +89,8 @@ func TestFilterRejects(t *testing.T) {
 		`userName eq "unterminated`, `1abc eq "a"`, `a..b eq "x"`, `emails[type eq "work"].1x eq "a"`,
 		`emails[members[value eq "a"]]`, `userName eq "a" userName eq "b"`, strings.Repeat("(", 30) + `userName pr` + strings.Repeat(")", 30),
 		`nosuch eq "a"`, `active eq "yes"`, `meta.created gt "yesterday"`, `urn:example:foo:bar eq "x"`,
+		`groups.display eq "x"`, `groups[display eq "x"]`, `groups.value sw "g"`, `groups pr`, `groups.value eq null`,
+		`groups.$ref eq "x"`, `groups[value eq "g"].display eq "x"`,
 	} {
 		e, err := parseFilter(in)
 		if err == nil {

@@ -16,7 +16,10 @@ type resource map[string]any
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-// userResource renders a member as a SCIM User.
+// userResource renders a member as a SCIM User. Its groups are listed
+// when u has them; an empty list is left out, as other empty attributes
+// are (RFC 7643 §2.5). Its version covers them, so a membership change
+// moves it.
 func userResource(base string, u *membership.DirectoryUser) resource {
 	m, p := u.Member, u.Profile
 	r := resource{
@@ -45,6 +48,15 @@ func userResource(base string, u *membership.DirectoryUser) resource {
 	}
 	if p.ExternalID != "" {
 		r["externalId"] = p.ExternalID
+	}
+	if len(u.Groups) > 0 {
+		// RFC 7643 §4.1.2: read-only, each a group as /Groups serves it.
+		// Groups hold members only, never groups, so every one is direct.
+		groups := make([]map[string]any, len(u.Groups))
+		for i, g := range u.Groups {
+			groups[i] = map[string]any{"value": g.UUID, "$ref": base + "/Groups/" + g.UUID, "display": g.Name, "type": "direct"}
+		}
+		r["groups"] = groups
 	}
 	r["meta"] = meta("User", base+"/Users/"+m.UUID, m.CreatedAt, m.UpdatedAt, r)
 	return r
@@ -204,6 +216,32 @@ func subAttrs(v any, keep func(sub string) bool) any {
 		}
 	}
 	return nil
+}
+
+// wantsGroups reports whether a user answer under p shows anything that
+// depends on the user's groups: the groups themselves, or meta, whose
+// version covers them. attributes=userName,active then reads no groups.
+func (p *projection) wantsGroups() bool {
+	return p.keeps("groups") || p.keeps("meta")
+}
+
+// keeps reports whether p leaves any part of attribute key in an answer.
+func (p *projection) keeps(key string) bool {
+	if p == nil {
+		return true
+	}
+	if p.exclude[key] {
+		return false
+	}
+	if p.include == nil {
+		return true
+	}
+	for k := range p.include {
+		if k == key || strings.HasPrefix(k, key+".") {
+			return true
+		}
+	}
+	return false
 }
 
 // wantsMembers reports whether a group answer under p lists members, so

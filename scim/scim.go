@@ -16,6 +16,10 @@
 //     answers 404 (RFC 7644 §3.6) while memberd keeps the membership and
 //     its history. Creating the same userName later restores that
 //     membership, keeping one history, under the same id.
+//   - A User's groups (read-only, RFC 7643 §4.1.2) are the groups it is an
+//     active member of, as /Groups serves them (type "direct": groups hold
+//     no groups), read for a whole page at once; a removed member has none.
+//     Writes of groups are ignored; filters find users by groups.value eq.
 //   - A Group is a group; removing a member from it takes only the access
 //     that came through the group. DELETE empties the group that way and
 //     hides it from providers. A PATCH answers 204 (200 with the group
@@ -361,7 +365,7 @@ func (h *handler) listUsers(ctx context.Context, a membership.Actor, q *request)
 	if err != nil {
 		return &answer{err: err}
 	}
-	page, err := h.svc.DirectoryUsers(ctx, a, lp.query)
+	page, err := h.svc.DirectoryUsers(ctx, a, lp.query, lp.proj.wantsGroups())
 	if err != nil {
 		return &answer{err: err}
 	}
@@ -381,7 +385,7 @@ func (h *handler) getUser(ctx context.Context, a membership.Actor, q *request) *
 	if err != nil {
 		return &answer{err: err}
 	}
-	return resourceAnswer(q, http.StatusOK, proj.apply(userResource(q.base, u)))
+	return projected(resourceAnswer(q, http.StatusOK, userResource(q.base, u)), proj)
 }
 
 // resourceAnswer answers one resource with its ETag, or 304 when the
@@ -399,6 +403,16 @@ func resourceAnswer(q *request, status int, r resource) *answer {
 		return &answer{status: http.StatusNotModified, etag: version}
 	}
 	return &answer{status: status, body: r, etag: version}
+}
+
+// projected applies proj to a's body after a's ETag and Location were
+// taken from the whole resource, so that attributes leaving meta out do
+// not take those headers with it.
+func projected(a *answer, proj *projection) *answer {
+	if r, ok := a.body.(resource); ok {
+		a.body = proj.apply(r)
+	}
+	return a
 }
 
 // userInput reads a User body (POST, PUT) onto in, as a path-less replace.
@@ -425,6 +439,10 @@ func userInput(body []byte, in *membership.UserInput) error {
 }
 
 func (h *handler) createUser(ctx context.Context, a membership.Actor, q *request) *answer {
+	proj, err := parseProjection(kindUser, q.query.Get("attributes"), q.query.Get("excludedAttributes"))
+	if err != nil {
+		return &answer{err: badRequest("invalidValue", "attributes: %v", err)}
+	}
 	in := membership.UserInput{Active: true}
 	if err := userInput(q.body, &in); err != nil {
 		return &answer{err: err}
@@ -433,10 +451,14 @@ func (h *handler) createUser(ctx context.Context, a membership.Actor, q *request
 	if err != nil {
 		return &answer{err: err}
 	}
-	return resourceAnswer(q, http.StatusCreated, userResource(q.base, u))
+	return projected(resourceAnswer(q, http.StatusCreated, userResource(q.base, u)), proj)
 }
 
 func (h *handler) changeUser(ctx context.Context, a membership.Actor, q *request) *answer {
+	proj, err := parseProjection(kindUser, q.query.Get("attributes"), q.query.Get("excludedAttributes"))
+	if err != nil {
+		return &answer{err: badRequest("invalidValue", "attributes: %v", err)}
+	}
 	var edit func(in *membership.UserInput) error
 	if q.method == http.MethodPut {
 		edit = func(in *membership.UserInput) error {
@@ -463,16 +485,21 @@ func (h *handler) changeUser(ctx context.Context, a membership.Actor, q *request
 			return &answer{err: err}
 		}
 	}
-	u, err := h.svc.ChangeUser(ctx, a, q.id, func(cur *membership.DirectoryUser, in *membership.UserInput) error {
-		if err := checkIfMatch(q, userVersion(q.base, cur)); err != nil {
-			return err
+	// The current groups are read only to check a version: the answer's
+	// are read after the change (none after a deactivation, which ended
+	// them), so Okta's and Entra's deprovisioning reads no groups.
+	u, err := h.svc.ChangeUser(ctx, a, q.id, q.ifMatch != "", func(cur *membership.DirectoryUser, in *membership.UserInput) error {
+		if q.ifMatch != "" {
+			if err := checkIfMatch(q, userVersion(q.base, cur)); err != nil {
+				return err
+			}
 		}
 		return edit(in)
 	})
 	if err != nil {
 		return &answer{err: err}
 	}
-	return resourceAnswer(q, http.StatusOK, userResource(q.base, u))
+	return projected(resourceAnswer(q, http.StatusOK, userResource(q.base, u)), proj)
 }
 
 func (h *handler) listGroups(ctx context.Context, a membership.Actor, q *request) *answer {

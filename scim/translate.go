@@ -60,6 +60,8 @@ var userAttrs = map[string]attrField{
 	"active":            {membership.FieldActive, false},
 	"emails":            {membership.FieldEmail, false},
 	"emails.value":      {membership.FieldEmail, false},
+	"groups":            {membership.FieldGroup, true},
+	"groups.value":      {membership.FieldGroup, true},
 	"meta.created":      {membership.FieldCreated, false},
 	"meta.lastmodified": {membership.FieldUpdated, false},
 }
@@ -130,7 +132,8 @@ func toCoreFilter(kind resourceKind, e *expr) (*membership.Filter, error) {
 // valuePathFilter translates attr[inner] (and attr[inner].sub op value).
 // A multi-valued attribute memberd derives has one value whose other
 // sub-attributes are constants: a user's one e-mail is {type: work,
-// primary: true}; a group member has only a value.
+// primary: true}; a group member has only a value; a user's group is
+// {type: direct}.
 func valuePathFilter(kind resourceKind, e *expr) (*membership.Filter, error) {
 	attr := strings.ToLower(e.path.attr)
 	var inner *membership.Filter
@@ -140,6 +143,8 @@ func valuePathFilter(kind resourceKind, e *expr) (*membership.Filter, error) {
 		inner, err = emailFilter(e.inner)
 	case kind == kindGroup && attr == "members":
 		inner, err = memberFilter(e.inner)
+	case kind == kindUser && attr == "groups":
+		inner, err = userGroupFilter(e.inner)
 	default:
 		return nil, fmt.Errorf("attribute %q has no value filter", e.path.attr)
 	}
@@ -181,6 +186,21 @@ func memberFilter(e *expr) (*membership.Filter, error) {
 			return constCompare("User", op, v)
 		}
 		return nil, fmt.Errorf("members cannot be filtered by %q", sub)
+	})
+}
+
+// userGroupFilter translates groups[…]: by value (eq), and by the type
+// every group of a user has. display is refused rather than matched: it
+// is the group's name, which a client finds at /Groups.
+func userGroupFilter(e *expr) (*membership.Filter, error) {
+	return subFilter(e, func(sub string, op string, v any) (*membership.Filter, error) {
+		switch sub {
+		case "value":
+			return compareFilter(kindUser, attrPath{attr: "groups"}, op, v)
+		case "type":
+			return constCompare("direct", op, v)
+		}
+		return nil, fmt.Errorf("groups cannot be filtered by %q", sub)
 	})
 }
 
@@ -255,6 +275,11 @@ func compareFilter(kind resourceKind, path attrPath, op string, v any) (*members
 		attrs = groupAttrs
 	}
 	fd, ok := attrs[key]
+	if kind == kindUser && (key == "groups" || strings.HasPrefix(key, "groups.")) && (!ok || op != "eq" || v == nil) {
+		// A user's groups are found by value alone, as a group's members
+		// are: "groups.value eq", "groups eq" or groups[value eq …].
+		return nil, fmt.Errorf("groups are filtered with eq on their value")
+	}
 	if !stored || (!ok && knownAttr(kind, key)) {
 		// An attribute of the schema that memberd does not keep: it is
 		// never present, so only "ne" and "not" can match.

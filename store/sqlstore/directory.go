@@ -31,8 +31,9 @@ const (
 	fieldLower
 	fieldBool
 	fieldTime
-	fieldMember // a group's active member, by UUID
-	fieldGroup  // a member's active group, by ID
+	fieldMember    // a group's active member, by UUID
+	fieldGroup     // a member's active group, by ID
+	fieldGroupUUID // an active member's group that providers see, by UUID
 )
 
 var userFields = map[membership.Field]fieldSQL{
@@ -46,6 +47,7 @@ var userFields = map[membership.Field]fieldSQL{
 	membership.FieldCreated:    {"m.created_at", fieldTime, ""},
 	membership.FieldUpdated:    {"m.updated_at", fieldTime, ""},
 	membership.FieldGroupID:    {"", fieldGroup, ""},
+	membership.FieldGroup:      {"", fieldGroupUUID, ""},
 }
 
 var groupFields = map[membership.Field]fieldSQL{
@@ -109,6 +111,19 @@ func filterSQL(args *[]any, f *membership.Filter, fields map[membership.Field]fi
 		}
 		return `EXISTS (SELECT 1 FROM group_members gm WHERE gm.member_id = m.id AND gm.status = 'active' AND gm.group_id = ` +
 			arg(args, id) + `)`, nil
+	case fieldGroupUUID:
+		// What MemberGroupList serves as a user's groups, so that a filter
+		// on groups.value finds exactly the users whose groups list it.
+		v, ok := f.Value.(string)
+		if f.Op != membership.FilterEq || !ok {
+			return "", membership.Errorf(membership.CodeInvalid, "groups are filtered with eq and a group id")
+		}
+		// Led by the group, not the organization's members: a group's
+		// members are found through group_members (group_id, member_id)
+		// whatever the organization's size.
+		return `(m.status = 'active' AND m.id IN (SELECT gm.member_id FROM user_groups gg
+			JOIN group_members gm ON gm.group_id = gg.id LEFT JOIN group_profiles gp ON gp.group_id = gg.id
+			WHERE gg.uuid = ` + arg(args, strings.ToLower(v)) + ` AND gg.org_id = $1 AND gm.status = 'active' AND gp.deleted_at IS NULL))`, nil
 	case fieldMember:
 		v, ok := f.Value.(string)
 		if f.Op != membership.FilterEq || !ok {

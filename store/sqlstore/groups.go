@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
 
 	"github.com/memberd/memberd/membership"
 )
@@ -107,4 +108,36 @@ func (t *Tx) GroupMembersReactivate(ctx context.Context, p *membership.Reactivat
 		return nil, err
 	}
 	return t.GroupMemberList(ctx, &membership.GroupMemberListParams{OrgID: p.OrgID, MemberID: p.MemberID, Status: membership.StatusActive})
+}
+
+// MemberGroupList implements membership.DirectoryTx: one statement for a
+// page of members, led by group_members_member (member_id), never one per
+// member. Groups a provider deleted are left out, as /Groups leaves them
+// out; both tables are held to the organization, so no other tenant's
+// group can appear whatever ids are asked about.
+func (t *Tx) MemberGroupList(ctx context.Context, p *membership.MemberGroupListParams) ([]*membership.MemberGroup, error) {
+	if len(p.MemberIDs) == 0 {
+		return []*membership.MemberGroup{}, nil
+	}
+	args := []any{p.OrgID}
+	q := `SELECT gm.member_id, g.id, g.uuid, g.org_id, g.name, g.created_at
+		FROM group_members gm JOIN user_groups g ON g.id = gm.group_id
+		LEFT JOIN group_profiles gp ON gp.group_id = g.id
+		WHERE ` + t.inIDs(&args, "gm.member_id", p.MemberIDs) + ` AND gm.org_id = $1 AND gm.status = 'active'
+		AND g.org_id = $1 AND gp.deleted_at IS NULL
+		ORDER BY gm.member_id, g.id`
+	mgs, err := collect(ctx, t, func(r Row) (*membership.MemberGroup, error) {
+		var mg membership.MemberGroup
+		var g membership.Group
+		var created int64
+		if err := r.Scan(&mg.MemberID, &g.ID, &g.UUID, &g.OrgID, &g.Name, &created); err != nil {
+			return nil, err
+		}
+		g.CreatedAt, mg.Group = fromTS(created), &g
+		return &mg, nil
+	}, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read groups of %d members: %w", len(p.MemberIDs), err)
+	}
+	return mgs, nil
 }

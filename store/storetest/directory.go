@@ -17,13 +17,14 @@ var directoryTests = []test{
 	{"DeactivateIsRemoval", testDirectoryDeactivate},
 	{"DeleteKeepsHistory", testDirectoryDelete},
 	{"GroupRemoveOnlyListed", testDirectoryGroupRemove},
+	{"UserGroups", testDirectoryUserGroups},
 }
 
 // directoryEmails lists the e-mails of the directory users f matches in
 // a's organization, in ID order.
 func directoryEmails(w *world, a membership.Actor, f *membership.Filter) string {
 	w.tb.Helper()
-	page, err := w.svc.DirectoryUsers(w.ctx, a, membership.DirectoryQuery{Filter: f, Limit: 100})
+	page, err := w.svc.DirectoryUsers(w.ctx, a, membership.DirectoryQuery{Filter: f, Limit: 100}, false)
 	if err != nil {
 		w.tb.Fatalf("DirectoryUsers: %v", err)
 	}
@@ -43,7 +44,7 @@ func cond(op membership.FilterOp, field membership.Field, v any) *membership.Fil
 
 func testDirectoryFilters(t *testing.T, open Opener) {
 	w := newWorld(t, open)
-	if _, err := w.svc.ChangeUser(w.ctx, w.owner, w.bob.UUID, func(_ *membership.DirectoryUser, in *membership.UserInput) error {
+	if _, err := w.svc.ChangeUser(w.ctx, w.owner, w.bob.UUID, false, func(_ *membership.DirectoryUser, in *membership.UserInput) error {
 		in.ExternalID, in.GivenName = "Ext-Bob", "Robert"
 		return nil
 	}); err != nil {
@@ -92,7 +93,7 @@ func testDirectoryFilters(t *testing.T, open Opener) {
 	if got := directoryEmails(w, w.globexOwner, cond(membership.FilterEq, membership.FieldEmail, "bob@acme.test")); got != "bob@acme.test" {
 		t.Errorf("globex: %q", got)
 	}
-	page, _ := w.svc.DirectoryUsers(w.ctx, w.globexOwner, membership.DirectoryQuery{Limit: 100})
+	page, _ := w.svc.DirectoryUsers(w.ctx, w.globexOwner, membership.DirectoryQuery{Limit: 100}, false)
 	for _, u := range page.Users {
 		if u.Member.OrgID != w.globex.ID {
 			t.Errorf("globex lists member %d of organization %d", u.Member.ID, u.Member.OrgID)
@@ -102,14 +103,14 @@ func testDirectoryFilters(t *testing.T, open Opener) {
 		t.Errorf("another organization's member: %v, want not found", err)
 	}
 	if _, err := w.svc.DirectoryUsers(w.ctx, w.owner, membership.DirectoryQuery{Limit: 1,
-		Filter: cond(membership.FilterEq, membership.FieldGroupName, "x")}); membership.ErrorCode(err) != membership.CodeInvalid {
+		Filter: cond(membership.FilterEq, membership.FieldGroupName, "x")}, false); membership.ErrorCode(err) != membership.CodeInvalid {
 		t.Errorf("a group field on users: %v, want invalid", err)
 	}
 }
 
 func testDirectoryPaging(t *testing.T, open Opener) {
 	w := newWorld(t, open)
-	page, err := w.svc.DirectoryUsers(w.ctx, w.owner, membership.DirectoryQuery{SortBy: membership.FieldEmail, Descending: true, Offset: 1, Limit: 2})
+	page, err := w.svc.DirectoryUsers(w.ctx, w.owner, membership.DirectoryQuery{SortBy: membership.FieldEmail, Descending: true, Offset: 1, Limit: 2}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +121,7 @@ func testDirectoryPaging(t *testing.T, open Opener) {
 	if page.Total != 4 || strings.Join(got, " ") != "carol@acme.test bob@acme.test" {
 		t.Errorf("page: total %d, %v", page.Total, got)
 	}
-	page, err = w.svc.DirectoryUsers(w.ctx, w.owner, membership.DirectoryQuery{Limit: 0})
+	page, err = w.svc.DirectoryUsers(w.ctx, w.owner, membership.DirectoryQuery{Limit: 0}, false)
 	if err != nil || page.Total != 4 || len(page.Users) != 0 {
 		t.Errorf("count only: %+v %v", page, err)
 	}
@@ -131,7 +132,7 @@ func testDirectoryDeactivate(t *testing.T, open Opener) {
 	had := w.memberAccess(w.bob)
 	deactivate := func(active bool) *membership.DirectoryUser {
 		t.Helper()
-		u, err := w.svc.ChangeUser(w.ctx, w.owner, w.bob.UUID, func(_ *membership.DirectoryUser, in *membership.UserInput) error {
+		u, err := w.svc.ChangeUser(w.ctx, w.owner, w.bob.UUID, false, func(_ *membership.DirectoryUser, in *membership.UserInput) error {
 			in.Active = active
 			return nil
 		})
@@ -157,7 +158,7 @@ func testDirectoryDeactivate(t *testing.T, open Opener) {
 		t.Errorf("reactivation differs from what the deactivation took (-got +want):\n%s", diff)
 	}
 	// The last owner cannot be deactivated.
-	_, err := w.svc.ChangeUser(w.ctx, w.owner, w.ownerMember.UUID, func(_ *membership.DirectoryUser, in *membership.UserInput) error {
+	_, err := w.svc.ChangeUser(w.ctx, w.owner, w.ownerMember.UUID, false, func(_ *membership.DirectoryUser, in *membership.UserInput) error {
 		in.Active = false
 		return nil
 	})
