@@ -39,6 +39,7 @@ var dialect = &sqlstore.Dialect{
 	ModifyingCTE:   true,
 	IDArrays:       true,
 	ConfigVersions: true,
+	HoldFlags:      true,
 	MultiStatement: true,
 	EventIDs:       `nextval('events_id_seq'::regclass)`,
 	IsNoRows:       func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },

@@ -125,6 +125,10 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 			(SELECT count(*) FROM (SELECT 1 FROM grants g WHERE g.member_id = m.id AND g.status = 'active' LIMIT ` + n + `)),
 			(SELECT count(*) FROM (SELECT 1 FROM bookings b WHERE b.member_id = m.id AND b.status = 'active' LIMIT 1))`
 	}
+	holds := actorID != 0 && p.Lock && t.d.HoldFlags
+	if holds {
+		cols += `, m.holds_grants, m.holds_bookings`
+	}
 	from := memberFrom
 	if p.Lock && t.d.LockRows && p.Email == "" {
 		// Joined, users would be marked for FOR UPDATE's recheck, which
@@ -167,6 +171,10 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 	if counts {
 		dest = append(dest, &spaces, &grants, &bookings)
 	}
+	var holdsGrants, holdsBookings bool
+	if holds {
+		dest = append(dest, &holdsGrants, &holdsBookings)
+	}
 	if reserve {
 		dest = append(dest, &eventID)
 	}
@@ -191,6 +199,16 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 	if grants.Valid {
 		t.grants = spacesRead{member: mr.m.ID, n: int(grants.Int64), ok: true}
 		t.bookings = spacesRead{member: mr.m.ID, n: int(bookings.Int64), ok: true}
+	}
+	if holds {
+		// A flag set says only "may have": the count stays unknown.
+		t.grants, t.bookings = spacesRead{}, spacesRead{}
+		if !holdsGrants {
+			t.grants = spacesRead{member: mr.m.ID, ok: true}
+		}
+		if !holdsBookings {
+			t.bookings = spacesRead{member: mr.m.ID, ok: true}
+		}
 	}
 	return mr.value(), membership.Role(role.String), nil
 }

@@ -98,11 +98,20 @@ func (t *Tx) MemberOffboard(ctx context.Context, p *membership.MemberOffboardPar
 	if p.GroupGrants {
 		qs = append(qs, groupGrantsStmt(&p.Off, &out.GroupGrants, &out.GroupGrantCount))
 	}
-	qs = append(qs,
-		deactivatedStmt(&p.Off, "group_members", "removed_at", "group_id", p.Off.GroupID, groupMemberCols, scanGroupMember, groupMemberAsActive, &out.Groups),
-		grantsCountedStmt(&p.Off, &out.Grants, &out.GrantCount, &keys))
+	qs = append(qs, deactivatedStmt(&p.Off, "group_members", "removed_at", "group_id", p.Off.GroupID, groupMemberCols, scanGroupMember, groupMemberAsActive, &out.Groups))
+	// A member the locking read found with no direct grant or no booking
+	// (Dialect.HoldFlags) is spared that UPDATE's index probe.
+	if t.grants.none(p.Off.MemberID) {
+		out.Grants = []*membership.Grant{}
+	} else {
+		qs = append(qs, grantsCountedStmt(&p.Off, &out.Grants, &out.GrantCount, &keys))
+	}
 	if p.Bookings != nil {
-		qs = append(qs, bookingsCancelStmt(p.Bookings, &out.Bookings))
+		if t.bookings.none(p.Bookings.MemberID) {
+			out.Bookings = []*membership.Booking{}
+		} else {
+			qs = append(qs, bookingsCancelStmt(p.Bookings, &out.Bookings))
+		}
 	}
 	if err := t.run(ctx, qs...); err != nil {
 		return nil, err
