@@ -147,3 +147,57 @@ func heldUnflagged(ctx context.Context, conn *pgx.Conn) (grants, bookings int, e
 		(SELECT count(*) FROM bookings b JOIN members m ON m.id = b.member_id WHERE b.status = 'active' AND NOT m.holds_bookings)`).Scan(&grants, &bookings)
 	return grants, bookings, err
 }
+
+// TestMemberEmailCopy holds members.email (migration 00023) to its
+// user's address, whatever writes the member: the store's calls, and SQL
+// that leaves it out, sends another address, or moves the member to
+// another user.
+func TestMemberEmailCopy(t *testing.T) {
+	ctx := context.Background()
+	rs, svc, owner := recordedOrganization(t, false)
+	pool := rs.Store.(*postgres.Store).Pool()
+	check := func(name string) {
+		t.Helper()
+		var differ, all int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE m.email IS DISTINCT FROM u.email), count(*)
+			FROM members m JOIN users u ON u.id = m.user_id`).Scan(&differ, &all); err != nil {
+			t.Fatal(err)
+		}
+		if differ != 0 || all < 2 {
+			t.Errorf("%s: %d of %d members' e-mail differs from their user's", name, differ, all)
+		}
+	}
+	m, err := svc.AddMember(ctx, owner, membership.AddMemberRequest{Email: "copy@acme.test", Name: "c", Role: membership.RoleMember})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("AddMember")
+	var other int64
+	if err := pool.QueryRow(ctx, `INSERT INTO users (uuid, email, name, created_at) VALUES (gen_random_uuid()::text, 'other@acme.test', 'o', 0) RETURNING id`).Scan(&other); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE members SET user_id = $2 WHERE id = $1`, m.ID, other); err != nil {
+		t.Fatal(err)
+	}
+	check("UPDATE of user_id")
+	if _, err := pool.Exec(ctx, `UPDATE members SET email = 'forged@acme.test' WHERE id = $1`, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	check("UPDATE sending another address")
+	if _, err := pool.Exec(ctx, `INSERT INTO users (uuid, email, name, created_at) VALUES (gen_random_uuid()::text, 'third@acme.test', 't', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO members (uuid, org_id, user_id, name, role, status, created_at, updated_at, email)
+		SELECT gen_random_uuid()::text, $1, id, 't', 'member', 'active', 0, 0, 'forged@acme.test' FROM users WHERE email = 'third@acme.test'`, owner.OrgID); err != nil {
+		t.Fatal(err)
+	}
+	check("INSERT sending another address")
+	// The removal reads the copy: its report names the new address.
+	rep, err := svc.RemoveMember(ctx, owner, membership.RemoveMemberRequest{Member: membership.MemberRef{ID: m.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Member.Email != "other@acme.test" {
+		t.Errorf("removal's member e-mail %q after its user changed, want other@acme.test", rep.Member.Email)
+	}
+}

@@ -89,10 +89,10 @@ func (t *Tx) MemberOffboard(ctx context.Context, p *membership.MemberOffboardPar
 	}
 	var n int64
 	var keys sql.NullString
-	spaces := deactivatedStmt(&p.Spaces, "space_members", "removed_at", "space_id", p.Spaces.SpaceID, spaceMemberReturning, scanSpaceMember, spaceMemberAsActive, &out.Spaces)
+	spaces := deactivatedStmt(&p.Spaces, "space_members", "removed_at", "space_id", p.Spaces.SpaceID, t.d.spaceMemberReturning(), scanSpaceMember, spaceMemberAsActive, &out.Spaces)
 	summed := !t.fewSpaces(&p.Spaces)
 	if summed {
-		spaces = spaceMembersSummedStmt(&p.Spaces, &out.Spaces, &out.SpaceCount, &out.Roles)
+		spaces = spaceMembersSummedStmt(t.d, &p.Spaces, &out.Spaces, &out.SpaceCount, &out.Roles)
 	}
 	qs := []Queued{memberRemoveStmt(&p.Status, p.Off.OrgID, &n), spaces}
 	if p.GroupGrants {
