@@ -29,7 +29,8 @@ const s5PagesEnv = "MEMBERD_S5_PAGES"
 // checkpoint, the state in which S5 at 10M members meets most pages for
 // the first time: WAL bytes, WAL records and full-page images per
 // removal, by relation (pg_waldump over the removals' WAL), and blocks
-// read into shared buffers per removal (pg_statio). It is an on-demand
+// read into shared buffers per removal (pg_statio); first, the bytes per
+// member of each table and index as loaded (logSizes). It is an on-demand
 // measurement, not a check:
 //
 //	cd bench && MEMBERD_S5_PAGES=1000000 CI=true go test -count=1 -run TestS5Pages -v -timeout 60m .
