@@ -40,8 +40,11 @@ const TxMembers = 2000
 
 // bulkRows returns the rows regular members from..to-1 consist of, exactly
 // as the Tx methods would write them, with ids following the tables'
-// current maxima (read through c, inside the loading transaction).
-func (d *Dataset) bulkRows(ctx context.Context, c sqlstore.Conn, from, to int, now time.Time) ([]bulkTable, error) {
+// current maxima (read through c, inside the loading transaction). With
+// triggered, members' rows carry what PostgreSQL's triggers would write
+// into them and loading skips (migration 00023): the flags of their
+// grants and bookings, and their e-mail address.
+func (d *Dataset) bulkRows(ctx context.Context, c sqlstore.Conn, from, to int, now time.Time, triggered bool) ([]bulkTable, error) {
 	sh, seed, org, owner := d.Shape, d.Shape.Seed, d.OrgID, d.OwnerID
 	next := map[string]int64{}
 	for _, t := range []string{"users", "members", "member_periods", "space_members", "space_member_roles", "group_members", "grants", "bookings"} {
@@ -73,15 +76,25 @@ func (d *Dataset) bulkRows(ctx context.Context, c sqlstore.Conn, from, to int, n
 	}
 	firstGrant, grantCount := every(sh.DirectEvery)
 	firstBooking, bookingCount := every(sh.BookingEvery)
+	members := bulkTable{name: "members", cols: []string{"id", "uuid", "org_id", "user_id", "name", "role", "status", "added_by", "created_at", "updated_at"}, n: n, row: func(k int, r []any) {
+		i := from + k
+		r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9] = mid+int64(k), d.MemberUUID(i), org, uid+int64(k), memberName(i), "member", "active", owner, ts, ts
+	}}
+	if triggered {
+		plain := members.row
+		members.cols = append(members.cols, "holds_grants", "holds_bookings", "email")
+		members.row = func(k int, r []any) {
+			plain(k, r)
+			i := from + k
+			r[10], r[11], r[12] = sh.DirectEvery > 0 && i%sh.DirectEvery == 0, sh.BookingEvery > 0 && i%sh.BookingEvery == 0, memberEmail(i)
+		}
+	}
 	return []bulkTable{
 		{name: "users", cols: []string{"id", "uuid", "email", "name", "created_at"}, n: n, row: func(k int, r []any) {
 			i := from + k
 			r[0], r[1], r[2], r[3], r[4] = uid+int64(k), uuidFor(seed, kindUser, uint64(i)), memberEmail(i), memberName(i), ts
 		}},
-		{name: "members", cols: []string{"id", "uuid", "org_id", "user_id", "name", "role", "status", "added_by", "created_at", "updated_at"}, n: n, row: func(k int, r []any) {
-			i := from + k
-			r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9] = mid+int64(k), d.MemberUUID(i), org, uid+int64(k), memberName(i), "member", "active", owner, ts, ts
-		}},
+		members,
 		{name: "member_periods", cols: []string{"id", "member_id", "started_at", "started_by"}, n: n, row: func(k int, r []any) {
 			r[0], r[1], r[2], r[3] = pid+int64(k), mid+int64(k), ts, owner
 		}},

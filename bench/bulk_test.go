@@ -131,10 +131,14 @@ func TestGrowData(t *testing.T) {
 				// own, which loading never touches), and migration 00017's
 				// removed_members_on_insert, which fires only for a member
 				// inserted already removed: loading writes active ones, and
-				// removed_members must still hold exactly the removed.
+				// removed_members must still hold exactly the removed; and
+				// migration 00023's grants_member_holds,
+				// bookings_member_holds and members_email, whose columns
+				// loading writes itself: no flag may say "none" for a
+				// member that has one, no e-mail differ from the user's.
 				var n int
 				if err := e.queryRow(ctx, `SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-					WHERE NOT t.tgisinternal AND t.tgname <> 'removed_members_on_insert' AND c.relname IN ('users',
+					WHERE NOT t.tgisinternal AND t.tgname NOT IN ('removed_members_on_insert', 'grants_member_holds', 'bookings_member_holds', 'members_email') AND c.relname IN ('users',
 					'members', 'member_periods', 'space_members', 'space_member_roles', 'group_members', 'grants', 'bookings')`, &n); err != nil {
 					t.Fatal(err)
 				}
@@ -149,6 +153,28 @@ func TestGrowData(t *testing.T) {
 				}
 				if removed != listed {
 					t.Errorf("after loading, %d members are removed and removed_members lists %d of them", removed, listed)
+				}
+				var copies int
+				if err := e.queryRow(ctx, `SELECT count(*) FROM members m JOIN users u ON u.id = m.user_id WHERE m.email IS DISTINCT FROM u.email`, &copies); err != nil {
+					t.Fatal(err)
+				}
+				if copies != 0 {
+					t.Errorf("after loading, %d members' e-mail differs from their user's", copies)
+				}
+				var grants, bookings, flagged int
+				if err := e.queryRow(ctx, `SELECT (SELECT count(*) FROM grants g JOIN members m ON m.id = g.member_id WHERE g.status = 'active' AND NOT m.holds_grants),
+					(SELECT count(*) FROM bookings b JOIN members m ON m.id = b.member_id WHERE b.status = 'active' AND NOT m.holds_bookings),
+					(SELECT count(*) FROM members WHERE holds_grants OR holds_bookings)`, &grants, &bookings, &flagged); err != nil {
+					t.Fatal(err)
+				}
+				if grants != 0 || bookings != 0 {
+					t.Errorf("after loading, %d active direct grants and %d active bookings belong to members whose flag says none", grants, bookings)
+				}
+				// Flags on every member would pass the check above and save
+				// the removals nothing: loading sets them only where a grant
+				// or booking is (1 in DirectEvery, 1 in BookingEvery).
+				if max := d.Members/sh.DirectEvery + d.Members/sh.BookingEvery + 2; flagged > max {
+					t.Errorf("after loading, %d members flagged as holding grants or bookings, want at most %d", flagged, max)
 				}
 			}
 			var got string

@@ -303,7 +303,9 @@ func (d *Dataset) Grow(ctx context.Context, e *Engine, n int, progress func(load
 			}
 		} else {
 			to := min(n, from+sh.ChunkMembers)
-			err = e.bulk(ctx, func(c sqlstore.Conn) ([]bulkTable, error) { return d.bulkRows(ctx, c, from, to, now) })
+			err = e.bulk(ctx, func(c sqlstore.Conn) ([]bulkTable, error) {
+				return d.bulkRows(ctx, c, from, to, now, e.Name == "postgres")
+			})
 			if err == nil {
 				d.Members = to
 			}

@@ -29,7 +29,8 @@ const s5PagesEnv = "MEMBERD_S5_PAGES"
 // checkpoint, the state in which S5 at 10M members meets most pages for
 // the first time: WAL bytes, WAL records and full-page images per
 // removal, by relation (pg_waldump over the removals' WAL), and blocks
-// read into shared buffers per removal (pg_statio). It is an on-demand
+// read into shared buffers per removal (pg_statio); first, the bytes per
+// member of each table and index as loaded (logSizes). It is an on-demand
 // measurement, not a check:
 //
 //	cd bench && MEMBERD_S5_PAGES=1000000 CI=true go test -count=1 -run TestS5Pages -v -timeout 60m .
@@ -61,6 +62,9 @@ func TestS5Pages(t *testing.T) {
 	pool := st.Pool()
 	var dataDir string
 	if err := pool.QueryRow(ctx, "SHOW data_directory").Scan(&dataDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := logSizes(ctx, t, pool, d.Members); err != nil {
 		t.Fatal(err)
 	}
 	svc := membership.NewService(st, membership.DefaultConfig())
@@ -385,4 +389,45 @@ func dropCached(dir string) error {
 		defer f.Close()
 		return unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
 	})
+}
+
+// logSizes logs the bytes per member of every relation of at least 1 byte
+// a member (each table's heap, each index), largest first, and of the
+// database, so that what a removal's working set costs in memory at a
+// size shows at a smaller one.
+func logSizes(ctx context.Context, t *testing.T, pool *pgxpool.Pool, members int) error {
+	rows, err := pool.Query(ctx, `SELECT c.relname, c.relkind::text, pg_relation_size(c.oid), COALESCE(t.relname, '')
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		LEFT JOIN pg_index i ON i.indexrelid = c.oid LEFT JOIN pg_class t ON t.oid = i.indrelid
+		WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i') ORDER BY 3 DESC, 1`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var b strings.Builder
+	var total float64
+	for rows.Next() {
+		var name, kind, table string
+		var size int64
+		if err := rows.Scan(&name, &kind, &size, &table); err != nil {
+			return err
+		}
+		per := float64(size) / float64(members)
+		total += per
+		if per >= 1 {
+			if kind == "i" {
+				name += " (" + table + ")"
+			}
+			fmt.Fprintf(&b, "\n  %-50s %7.1f", name, per)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var db int64
+	if err := pool.QueryRow(ctx, "SELECT pg_database_size(current_database())").Scan(&db); err != nil {
+		return err
+	}
+	t.Logf("bytes per member at %d members: tables and indexes %.1f, database %.1f%s", members, total, float64(db)/float64(members), b.String())
+	return nil
 }

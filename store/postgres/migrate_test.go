@@ -272,15 +272,7 @@ func TestConfigVersionsMigration(t *testing.T) {
 // removed_members stays exact.
 func TestRemovedMembersMigration(t *testing.T) {
 	ctx := context.Background()
-	dsn := pgtest.NewDatabase(t)
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := sqlstore.MigrateTo(ctx, db, goose.DialectPostgres, types, 16); err != nil {
-		t.Fatal(err)
-	}
+	db, dsn := migratedTo(t, 16)
 	pc, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -314,6 +306,23 @@ func TestRemovedMembersMigration(t *testing.T) {
 	load(1, n+1)
 	if err := sqlstore.Migrate(ctx, db, goose.DialectPostgres, types); err != nil {
 		t.Fatal(err)
+	}
+	// A migration that rewrites members' rows (00023) leaves its updates
+	// in its connection's statistics, which an idle backend sends up to
+	// ten seconds later, into the counts below: its backends end first,
+	// sending them as they exit.
+	db.Close()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var others int
+		if err := pc.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&others); err != nil {
+			t.Fatal(err)
+		}
+		if others == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d other backends still on the database after the migration", others)
+		}
 	}
 	removed := func() []int64 {
 		t.Helper()
@@ -499,4 +508,79 @@ func TestRemovalResultCompressionMigration(t *testing.T) {
 	if method != "lz4" {
 		t.Errorf("removals.result compressed with %q, want lz4", method)
 	}
+}
+
+// TestRemovalPagesMigration migrates a database with members, grants and
+// bookings in every state to 00023 and checks that it flags exactly the
+// members with an active direct grant or booking (a flag left unset
+// would let a removal skip one) and copies every member's e-mail.
+func TestRemovalPagesMigration(t *testing.T) {
+	ctx := context.Background()
+	db, _ := migratedTo(t, 22)
+	for _, q := range []string{
+		`INSERT INTO organizations (id, uuid, name, created_at) VALUES (1, 'org-1', 'Org', 1)`,
+		`INSERT INTO users (id, uuid, email, created_at) SELECT i, 'u-' || i, 'user' || i || '@example.com', 1 FROM generate_series(1, 6) i`,
+		`INSERT INTO members (id, uuid, org_id, user_id, role, status, created_at, updated_at) SELECT i, 'm-' || i, 1, i, 'member', 'active', 1, 1 FROM generate_series(1, 6) i`,
+		`INSERT INTO user_groups (id, uuid, org_id, name, created_at) VALUES (1, 'g-1', 1, 'g', 1)`,
+		`INSERT INTO resources (id, uuid, org_id, kind, name, created_at) VALUES (1, 'r-1', 1, 'desk', 'd', 1)`,
+		// Member 1 an active grant, 2 a revoked one, 3 an active booking,
+		// 4 a cancelled one, 5 both active; 6 only its group's grant.
+		`INSERT INTO grants (id, uuid, org_id, resource_id, member_id, group_id, status, created_at) VALUES
+			(1, 'gr-1', 1, 1, 1, NULL, 'active', 1), (2, 'gr-2', 1, 1, 2, NULL, 'removed', 1), (3, 'gr-3', 1, 1, 5, NULL, 'active', 1),
+			(4, 'gr-4', 1, 1, NULL, 1, 'active', 1)`,
+		`INSERT INTO group_members (org_id, group_id, member_id, status, added_by, created_at) VALUES (1, 1, 6, 'active', 1, 1)`,
+		`INSERT INTO bookings (id, uuid, org_id, resource_id, member_id, starts_at, ends_at, status, created_at) VALUES
+			(1, 'b-1', 1, 1, 3, 1, 2, 'active', 1), (2, 'b-2', 1, 1, 4, 1, 2, 'cancelled', 1), (3, 'b-3', 1, 1, 5, 1, 2, 'active', 1)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := sqlstore.MigrateTo(ctx, db, goose.DialectPostgres, types, 23); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT id, holds_grants, holds_bookings, email FROM members ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	want := map[int64][2]bool{1: {true, false}, 2: {false, false}, 3: {false, true}, 4: {false, false}, 5: {true, true}, 6: {false, false}}
+	n := 0
+	for rows.Next() {
+		var id int64
+		var h [2]bool
+		var email string
+		if err := rows.Scan(&id, &h[0], &h[1], &email); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if h != want[id] {
+			t.Errorf("member %d: holds (grants, bookings) %v, want %v", id, h, want[id])
+		}
+		if w := fmt.Sprintf("user%d@example.com", id); email != w {
+			t.Errorf("member %d: e-mail %q, want %q", id, email, w)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(want) {
+		t.Errorf("%d members after the migration, want %d", n, len(want))
+	}
+}
+
+// migratedTo returns a new database migrated up to version, and its DSN;
+// the database is closed when the test ends.
+func migratedTo(t *testing.T, version int64) (*sql.DB, string) {
+	t.Helper()
+	dsn := pgtest.NewDatabase(t)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := sqlstore.MigrateTo(context.Background(), db, goose.DialectPostgres, types, version); err != nil {
+		t.Fatal(err)
+	}
+	return db, dsn
 }

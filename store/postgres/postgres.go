@@ -39,6 +39,8 @@ var dialect = &sqlstore.Dialect{
 	ModifyingCTE:   true,
 	IDArrays:       true,
 	ConfigVersions: true,
+	HoldFlags:      true,
+	EmailOnMember:  true,
 	MultiStatement: true,
 	EventIDs:       `nextval('events_id_seq'::regclass)`,
 	IsNoRows:       func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },

@@ -88,6 +88,18 @@ func templateDatabases(t *testing.T) func(tb testing.TB) string {
 			tb.Fatalf("copy template database: %v", err)
 		}
 		tb.Cleanup(func() {
+			// Whatever the test wrote, no member flagged as holding no
+			// grant or booking holds one (migration 00023).
+			if conn, err := pgx.Connect(ctx, dsn(name)); err != nil {
+				tb.Errorf("check the flags of %s: %v", name, err)
+			} else {
+				if grants, bookings, err := heldUnflagged(ctx, conn); err != nil {
+					tb.Errorf("check the flags of %s: %v", name, err)
+				} else if grants != 0 || bookings != 0 {
+					tb.Errorf("%d active direct grants and %d active bookings belong to members whose flag says none", grants, bookings)
+				}
+				conn.Close(ctx)
+			}
 			if err := exec("DROP DATABASE IF EXISTS " + id + " WITH (FORCE)"); err != nil {
 				tb.Errorf("drop database %s: %v", name, err)
 			}

@@ -15,9 +15,6 @@ const memberCols = `m.id, m.uuid, m.org_id, u.email, m.name, m.role, m.status, m
 
 const memberFrom = ` FROM members m JOIN users u ON u.id = m.user_id`
 
-// memberEmail is the e-mail of member m, read by itself.
-const memberEmail = `(SELECT u.email FROM users u WHERE u.id = m.user_id)`
-
 func scanMember(r Row) (*membership.Member, error) {
 	var mr memberRow
 	if err := r.Scan(mr.dest()...); err != nil {
@@ -125,12 +122,16 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 			(SELECT count(*) FROM (SELECT 1 FROM grants g WHERE g.member_id = m.id AND g.status = 'active' LIMIT ` + n + `)),
 			(SELECT count(*) FROM (SELECT 1 FROM bookings b WHERE b.member_id = m.id AND b.status = 'active' LIMIT 1))`
 	}
+	holds := actorID != 0 && p.Lock && t.d.HoldFlags
+	if holds {
+		cols += `, m.holds_grants, m.holds_bookings`
+	}
 	from := memberFrom
-	if p.Lock && t.d.LockRows && p.Email == "" {
-		// Joined, users would be marked for FOR UPDATE's recheck, which
-		// needs the row's ctid and so its heap page; in a subquery the
-		// e-mail comes from users_id_email alone (migration 00022).
-		cols = strings.Replace(cols, "u.email", memberEmail, 1)
+	if p.Lock && t.d.EmailOnMember && p.Email == "" {
+		// The e-mail comes with the row the statement locks: users'
+		// pages are not read (and joined, users would be marked for FOR
+		// UPDATE's recheck, which fetches the user's row).
+		cols = strings.Replace(cols, "u.email", "m.email", 1)
 		from = " FROM members m"
 	}
 	q := `SELECT ` + cols + from + ` WHERE m.org_id = $1 AND ` + where
@@ -167,6 +168,10 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 	if counts {
 		dest = append(dest, &spaces, &grants, &bookings)
 	}
+	var holdsGrants, holdsBookings bool
+	if holds {
+		dest = append(dest, &holdsGrants, &holdsBookings)
+	}
 	if reserve {
 		dest = append(dest, &eventID)
 	}
@@ -191,6 +196,16 @@ func (t *Tx) memberGet(ctx context.Context, p *membership.MemberGetParams, actor
 	if grants.Valid {
 		t.grants = spacesRead{member: mr.m.ID, n: int(grants.Int64), ok: true}
 		t.bookings = spacesRead{member: mr.m.ID, n: int(bookings.Int64), ok: true}
+	}
+	if holds {
+		// A flag set says only "may have": the count stays unknown.
+		t.grants, t.bookings = spacesRead{}, spacesRead{}
+		if !holdsGrants {
+			t.grants = spacesRead{member: mr.m.ID, ok: true}
+		}
+		if !holdsBookings {
+			t.bookings = spacesRead{member: mr.m.ID, ok: true}
+		}
 	}
 	return mr.value(), membership.Role(role.String), nil
 }

@@ -49,11 +49,22 @@ const spaceMemberCols = `sm.id, sm.uuid, sm.org_id, sm.space_id, sm.member_id, u
 // row (a thousand times in a dry run of the bench's S4 offboarding). It
 // finds the member by (org_id, id), along the index memberGet's locking
 // statement walked, as memberRemoveStmt does.
-const spaceMemberReturning = `id, uuid, org_id, space_id, member_id,
-	(SELECT u.email FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $3 AND m.id = $4),
+func (d *Dialect) spaceMemberReturning() string {
+	return `id, uuid, org_id, space_id, member_id, ` + d.emailByKey("$4") + `,
 	status, added_by, created_at, removed_at, cause,
 	(SELECT string_agg(r.role, '
 ') FROM space_member_roles r WHERE r.space_member_id = space_members.id AND r.revoked_at IS NULL)`
+}
+
+// emailByKey is the e-mail of the member of the organization $3 whose id
+// is member, by subquery: from the member's row where it holds the
+// address (Dialect.EmailOnMember), else from its user's.
+func (d *Dialect) emailByKey(member string) string {
+	if d.EmailOnMember {
+		return `(SELECT m.email FROM members m WHERE m.org_id = $3 AND m.id = ` + member + `)`
+	}
+	return `(SELECT u.email FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $3 AND m.id = ` + member + `)`
+}
 
 const spaceMemberFrom = ` FROM space_members sm JOIN members m ON m.id = sm.member_id JOIN users u ON u.id = m.user_id`
 
@@ -148,7 +159,7 @@ func (t *Tx) SpaceMemberList(ctx context.Context, p *membership.SpaceMemberListP
 func (t *Tx) SpaceMembersDeactivate(ctx context.Context, p *membership.DeactivateParams) ([]*membership.SpaceMember, int, int, error) {
 	asActive := spaceMemberAsActive
 	if t.fewSpaces(p) {
-		rows, err := deactivated(ctx, t, p, "space_members", "removed_at", "space_id", p.SpaceID, spaceMemberReturning, scanSpaceMember, asActive)
+		rows, err := deactivated(ctx, t, p, "space_members", "removed_at", "space_id", p.SpaceID, t.d.spaceMemberReturning(), scanSpaceMember, asActive)
 		return rows, len(rows), rolesOf(rows), err
 	}
 	if t.d.ModifyingCTE {
@@ -162,7 +173,7 @@ func (t *Tx) SpaceMembersDeactivate(ctx context.Context, p *membership.Deactivat
 	// those as a scan of the whole table (350 ms a removal at 1M members).
 	args := []any{ts(p.At), p.Cause}
 	rows, err := collect(ctx, t, scanSpaceMember, `UPDATE space_members SET status = 'removed', removed_at = $1, cause = $2 WHERE id IN (`+
-		firstActive(&args, "space_members", p, p.Limit)+`) RETURNING `+spaceMemberReturning, args...)
+		firstActive(&args, "space_members", p, p.Limit)+`) RETURNING `+t.d.spaceMemberReturning(), args...)
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -173,7 +184,7 @@ func (t *Tx) SpaceMembersDeactivate(ctx context.Context, p *membership.Deactivat
 			// join that reads every held role (570 ms at 100k members).
 			` AND (SELECT 1 FROM space_member_roles r WHERE r.space_member_id = sm.id AND r.revoked_at IS NULL LIMIT 1) IS NOT NULL ORDER BY sm.id LIMIT ` + arg(&args, p.Limit)
 		more, err := collect(ctx, t, scanSpaceMember, `UPDATE space_members SET status = 'removed', removed_at = $1, cause = $2 WHERE id IN (`+
-			withRoles+`) RETURNING `+spaceMemberReturning, args...)
+			withRoles+`) RETURNING `+t.d.spaceMemberReturning(), args...)
 		if err != nil {
 			return nil, 0, 0, err
 		}
@@ -251,7 +262,7 @@ func rolesOf(rows []*membership.SpaceMember) int {
 func (t *Tx) spaceMembersDeactivateSummed(ctx context.Context, p *membership.DeactivateParams) ([]*membership.SpaceMember, int, int, error) {
 	var rows []*membership.SpaceMember
 	var total, roles int
-	if err := t.run(ctx, spaceMembersSummedStmt(p, &rows, &total, &roles)); err != nil {
+	if err := t.run(ctx, spaceMembersSummedStmt(t.d, p, &rows, &total, &roles)); err != nil {
 		return nil, 0, 0, err
 	}
 	return rows, total, roles, nil
@@ -260,7 +271,7 @@ func (t *Tx) spaceMembersDeactivateSummed(ctx context.Context, p *membership.Dea
 // spaceMembersSummedStmt is spaceMembersDeactivateSummed's statement,
 // which leaves the listed memberships in rows and the count of all and
 // of all their roles in total and roles.
-func spaceMembersSummedStmt(p *membership.DeactivateParams, rows *[]*membership.SpaceMember, total, roles *int) Queued {
+func spaceMembersSummedStmt(d *Dialect, p *membership.DeactivateParams, rows *[]*membership.SpaceMember, total, roles *int) Queued {
 	args := []any{ts(p.At), p.Cause}
 	where := deactivateWhere(&args, "", "", p, 0)
 	limit, member := arg(&args, p.Limit), arg(&args, p.MemberID)
@@ -274,7 +285,7 @@ func spaceMembersSummedStmt(p *membership.DeactivateParams, rows *[]*membership.
 	firsts AS (SELECT * FROM removed ORDER BY id LIMIT ` + limit + `),
 	held AS (SELECT * FROM removed WHERE roles IS NOT NULL AND id > (SELECT max(id) FROM firsts) ORDER BY id LIMIT ` + limit + `)
 	SELECT k.id, k.uuid, k.org_id, k.space_id, k.member_id,
-		(SELECT u.email FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $3 AND m.id = ` + member + `),
+		` + d.emailByKey(member) + `,
 		'active', k.added_by, k.created_at, NULL::bigint, NULL::text, k.roles, totals.n, totals.roles
 	FROM (SELECT * FROM firsts UNION ALL SELECT * FROM held) k, totals ORDER BY k.id`
 	return Queued{Query: q, Args: args, Read: func(r Rows) error {

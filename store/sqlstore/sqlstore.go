@@ -94,6 +94,22 @@ type Dialect struct {
 	// (grants). PostgreSQL counts space memberships along with the event
 	// id it reserves (EventIDs), and sends the UPDATEs in one round trip.
 	CountOnLock bool
+	// HoldFlags says members holds whether each member may have an active
+	// direct grant and an active booking (PostgreSQL's holds_grants and
+	// holds_bookings, set by triggers on every write of either, migration
+	// 00023), which the statement that locks a removal's member reads from
+	// the member's row, so that a removal skips the UPDATEs of grants and
+	// bookings, each an index probe, for a member that has neither (one
+	// page each from outside the caches at 10M members, S5). A flag never
+	// says "none" while one exists; it may say "may have" when none does.
+	HoldFlags bool
+	// EmailOnMember says members holds a copy of its user's e-mail
+	// address (PostgreSQL's members.email, written by a trigger whenever
+	// a member's user_id is, migration 00023; users never change), which
+	// a removal's statements read from the member's row they lock instead
+	// of from users_id_email: one page fewer a removal, outside the
+	// caches at 10M members (S5).
+	EmailOnMember bool
 	// MultiStatement says the engine runs several statements sent in one
 	// Exec without arguments in one round trip (PostgreSQL's simple query
 	// protocol): a savepoint's release then goes out with the next

@@ -27,7 +27,9 @@ var statementTests = []test{
 // must be a decision, not a drift. It was 20 before issue 16 (21
 // with the report). SQLite runs 6 (the member here has a direct grant and
 // no booking; the statement that locks the member counts both, and
-// neither UPDATE runs for a member with none), PostgreSQL 7: the webhook endpoints
+// neither UPDATE runs for a member with none), PostgreSQL 7, less the UPDATE of
+// direct grants or of bookings for a member whose row says it holds none
+// (migration 00023; here the bookings'): the webhook endpoints
 // and the removal policy come from a cache on both (SQLite's single
 // writer's sqlstore.WriterCache; PostgreSQL's sqlstore.ConfigCache, whose
 // version the statement that locks the member reads), and PostgreSQL
