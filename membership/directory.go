@@ -495,13 +495,17 @@ func (s *Service) restoreMember(ctx context.Context, tx Tx, a Actor, target *Mem
 // removal as deactivation) and from then on answers not found to
 // providers, while memberd keeps the membership and its history. A later
 // ProvisionUser with the same userName restores it. check sees the
-// member with its groups.
-func (s *Service) DeleteUser(ctx context.Context, a Actor, uuid string, check func(cur *DirectoryUser) error) error {
+// member (with its groups when curGroups: a provider's DELETE without
+// If-Match, the common deprovisioning, reads none).
+func (s *Service) DeleteUser(ctx context.Context, a Actor, uuid string, curGroups bool, check func(cur *DirectoryUser) error) error {
 	_, err := heldIn[struct{}](ctx, s, a)(mutate(ctx, s, a, "member.delete", func(tx Tx) (struct{}, error) {
 		if _, err := s.manager(ctx, tx, a); err != nil {
 			return struct{}{}, err
 		}
-		u, err := withGroups(ctx, tx, a.OrgID)(s.directoryUser(ctx, tx, a.OrgID, uuid, true))
+		u, err := s.directoryUser(ctx, tx, a.OrgID, uuid, true)
+		if err == nil && curGroups {
+			err = userGroups(ctx, tx, a.OrgID, u)
+		}
 		if err != nil {
 			return struct{}{}, err
 		}

@@ -170,6 +170,7 @@ func TestUserGroups(t *testing.T) {
 			t.Errorf("after leaving the door group: %d ETag %s %s", res.Status, res.Header.Get("ETag"), res.Body)
 		}
 		e.want(t, e.do(t, "PATCH", "/Users/"+m12, `{"Operations":[{"op":"replace","path":"displayName","value":"Twelve"}]}`, "If-Match", etag), 412)
+		e.want(t, e.do(t, "DELETE", "/Users/"+m12, "", "If-Match", etag), 412)
 		e.want(t, e.do(t, "PATCH", "/Users/"+m12, `{"Operations":[{"op":"replace","path":"displayName","value":"Twelve"}]}`,
 			"If-Match", res.Header.Get("ETag")), 200)
 		if got := listed(t, e, e.do(t, "GET", "/Users?"+q(`filter=groups.value eq "`+doors+`" and id eq "`+m12+`"`), "")); len(got) != 0 {
@@ -192,6 +193,9 @@ func TestUserGroups(t *testing.T) {
 		if groupValues(t, res) != doors+" "+eng {
 			t.Errorf("reactivation answer: %s", res.Body)
 		}
+		// A DELETE's If-Match is checked against the version with the
+		// groups, as the ETag a client holds covers them.
+		e.want(t, e.do(t, "DELETE", "/Users/"+m13, "", "If-Match", res.Header.Get("ETag")), 204)
 
 		// Tenant walls: member 12's user joins another organization and a
 		// group there; each organization sees its own groups alone.

@@ -241,7 +241,7 @@ func (h *handler) exec(ctx context.Context, c *auth.Call, q *request) *answer {
 	case q.resource == "Users" && q.method == http.MethodGet:
 		return h.getUser(ctx, a, q)
 	case q.resource == "Users" && q.method == http.MethodDelete:
-		err := h.svc.DeleteUser(ctx, a, q.id, func(cur *membership.DirectoryUser) error {
+		err := h.svc.DeleteUser(ctx, a, q.id, q.ifMatch != "", func(cur *membership.DirectoryUser) error {
 			return checkIfMatch(q, userVersion(q.base, cur))
 		})
 		if err != nil {

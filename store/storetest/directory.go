@@ -169,7 +169,7 @@ func testDirectoryDeactivate(t *testing.T, open Opener) {
 
 func testDirectoryDelete(t *testing.T, open Opener) {
 	w := newWorld(t, open)
-	if err := w.svc.DeleteUser(w.ctx, w.owner, w.bob.UUID, func(*membership.DirectoryUser) error { return nil }); err != nil {
+	if err := w.svc.DeleteUser(w.ctx, w.owner, w.bob.UUID, false, func(*membership.DirectoryUser) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.svc.DirectoryUser(w.ctx, w.owner, w.bob.UUID); membership.ErrorCode(err) != membership.CodeNotFound {

@@ -177,4 +177,16 @@ func testDirectoryUserGroups(t *testing.T, open Opener) {
 	if got := inGroup(w.owner, w.eng); got != "" {
 		t.Errorf("users in a deleted group: %q", got)
 	}
+
+	// A provider's DELETE without If-Match (Entra's deprovisioning when
+	// set to delete) reads no groups either: nothing compares a version.
+	rs.rec.Reset()
+	if err := w.svc.DeleteUser(w.ctx, w.owner, w.bob.UUID, false, func(*membership.DirectoryUser) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range rs.rec.Queries() {
+		if strings.Contains(q, "FROM group_members gm JOIN user_groups g") {
+			t.Errorf("a DELETE without If-Match read the member's groups: %s", q)
+		}
+	}
 }
