@@ -147,6 +147,17 @@ func (e accessEntry) answer() *Access {
 	return &a
 }
 
+// AccessMemory is a store that keeps in memory what access checks by
+// numeric ids read, and proves its copy current without a statement (the
+// SQLite store's: one process holds every writer's changes in view).
+type AccessMemory interface {
+	// AccessInMemory answers what Tx.AccessCheckRef would, with neither
+	// Since nor Credential, for a member and a resource named by id; ok
+	// is false when the copy cannot prove itself current, and the caller
+	// reads the database.
+	AccessInMemory(orgID, memberID, resourceID int64) (ans *AccessAnswer, ok bool)
+}
+
 type oneStatementKey struct{}
 
 // WithOneStatement marks a view that runs at most one statement (see

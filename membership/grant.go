@@ -117,7 +117,11 @@ func (s *Service) Grant(ctx context.Context, a Actor, id int64) (*Grant, error) 
 }
 
 // CheckAccess answers whether a member can use a resource right now,
-// from committed state only. The access index answers when it holds an
+// from committed state only. A store's copy in memory (AccessMemory)
+// answers first when it can prove itself current, for a member and a
+// resource named by id: with no statement, unless the actor's credential
+// came from the credential cache at an older epoch, which the statement
+// below then confirms. Otherwise the access index answers when it holds an
 // answer read at the organization's current access epoch: with no
 // statement at all when that is the epoch the actor's credential was read
 // with. Otherwise one statement (Tx.AccessCheckRef) reads the epoch and,
@@ -134,6 +138,11 @@ func (s *Service) CheckAccess(ctx context.Context, a Actor, member MemberRef, re
 		// Unconfirmed, the statement below names nobody and so answers
 		// not found too, but only once the credential is confirmed.
 		return nil, ErrMemberNotFound
+	}
+	if s.memory != nil && member.ID != 0 && resource.ID != 0 {
+		if ans, ok := s.memory.AccessInMemory(a.OrgID, member.ID, resource.ID); ok && (u == nil || ans.Epoch == u.Epoch) {
+			return s.accessAnswered(ans, accessKey{}, false)
+		}
 	}
 	key, keep := s.access.key(a.OrgID, member, resource)
 	p := accessCheckParams(a, member, resource)

@@ -44,7 +44,9 @@ type Config struct {
 	Observer Observer
 	// AccessIndex is how many answered access checks the service keeps
 	// to answer again while their organization's access epoch stands;
-	// 0 is DefaultAccessIndex, negative turns the index off.
+	// 0 is DefaultAccessIndex, negative turns the index off, and with
+	// it the store's copy in memory (AccessMemory): every check then
+	// reads the database.
 	AccessIndex int
 	// OffboardChunk is how many things one chunk of a background
 	// offboarding removes, and how many items one chunk of a background
@@ -79,6 +81,7 @@ type Service struct {
 	authRefusals authRefusals
 	access       *accessIndex
 	creds        *credentialCache
+	memory       AccessMemory // nil: the store keeps no copy of access
 }
 
 // NewService returns a Service over store.
@@ -92,8 +95,12 @@ func NewService(store Store, cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	var memory AccessMemory
+	if cfg.AccessIndex >= 0 { // off, every check reads the database
+		memory, _ = store.(AccessMemory)
+	}
 	return &Service{store: store, cfg: cfg, queue: cfg.Queue, authRefusals: authRefusals{sources: map[refusalSource]*refusalCount{}},
-		access: newAccessIndex(cfg.AccessIndex), creds: newCredentialCache(cfg.AccessIndex)}
+		access: newAccessIndex(cfg.AccessIndex), creds: newCredentialCache(cfg.AccessIndex), memory: memory}
 }
 
 // Store returns the store the service runs on, for wiring jobs and tests.

@@ -18,6 +18,7 @@ import (
 	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/jobs"
 	"github.com/memberd/memberd/membership"
+	"github.com/memberd/memberd/store/sqlite"
 )
 
 // Config is everything the server is configured with.
@@ -47,6 +48,9 @@ type Config struct {
 	WebhookMaxPending int
 	// AccessIndex is how many answered access checks a node keeps (0: none).
 	AccessIndex int
+	// AccessMemory is the most members a SQLite server's copy of what
+	// access checks read may hold (0: no copy).
+	AccessMemory int
 	// GCPercent is the garbage collector's target (GOGC), see gcPercent.
 	GCPercent int
 	// TrustedProxies lists the CIDRs of reverse proxies whose
@@ -74,7 +78,7 @@ func DefaultConfig() Config {
 	return Config{Addr: "127.0.0.1:8080", DB: "sqlite:memberd.db", RateLimit: 100, RateBurst: 200,
 		BatchLimit: membership.DefaultBatchLimit, GroupCommit: true, LogFormat: "text", LogLevel: "info",
 		ShutdownTimeout: 10 * time.Second, SlowCommit: 250 * time.Millisecond,
-		WebhookMaxPending: membership.DefaultWebhookMaxPending, AccessIndex: membership.DefaultAccessIndex, GCPercent: DefaultGCPercent,
+		WebhookMaxPending: membership.DefaultWebhookMaxPending, AccessIndex: membership.DefaultAccessIndex, AccessMemory: sqlite.DefaultAccessMemory, GCPercent: DefaultGCPercent,
 		MaxInFlight: respond.DefaultMaxInFlight, QueueTimeout: respond.DefaultQueueTimeout,
 		AuthFailureLimit: auth.DefaultFailureRate, AuthFailureBurst: auth.DefaultFailureBurst,
 		OffboardChunk: membership.DefaultOffboardChunk, JobTimeout: jobs.DefaultJobTimeout, JobRescueAfter: jobs.DefaultRescueAfter}
@@ -170,6 +174,7 @@ func (m *Main) serveFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.WebhookAllowCIDR, "webhook-allow-cidr", cfg.WebhookAllowCIDR, "comma-separated CIDRs webhooks may reach although loopback, private, link-local or otherwise special, for on-premises receivers")
 	fs.IntVar(&cfg.WebhookMaxPending, "webhook-max-pending", cfg.WebhookMaxPending, "most pending deliveries one webhook endpoint holds; beyond it new messages for it are dropped and counted")
 	fs.IntVar(&cfg.AccessIndex, "access-index", cfg.AccessIndex, "answered access checks kept to answer again while their organization's audit chain has not moved (0: off)")
+	fs.IntVar(&cfg.AccessMemory, "access-memory", cfg.AccessMemory, "SQLite: answer access checks from a copy in memory of what they read, kept exact with every commit, for databases of up to this many members (0: off; about 70 bytes a member)")
 	fs.IntVar(&cfg.GCPercent, "gc-percent", cfg.GCPercent, "garbage collector target as GOGC: heap growth over live data before a collection, in per cent; more trades memory for CPU (-1: off; GOGC in the environment wins over the default)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole server run to this file (for benchmarks)")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve /metrics on this address instead of the main listener")

@@ -178,7 +178,26 @@ func (m *metrics) registerStore(store membership.Store) {
 	case interface{ Pool() *pgxpool.Pool }:
 		m.reg.MustRegister(pgxStats{pool: st.Pool()})
 	}
+	if st, ok := store.(interface{ AccessMemoryStats() (uint64, uint64) }); ok {
+		desc := prometheus.NewDesc("memberd_access_memory_checks_total",
+			"Access checks by numeric ids asked of the copy in memory (SQLite), by who answered: memory, or the database because the copy was catching up with a change.",
+			[]string{"answered_by"}, nil)
+		m.reg.MustRegister(collectorFunc(func(ch chan<- prometheus.Metric) {
+			answered, declined := st.AccessMemoryStats()
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(answered), "memory")
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(declined), "database")
+		}))
+	}
 }
+
+// collectorFunc is a prometheus.Collector of metrics computed when scraped.
+type collectorFunc func(ch chan<- prometheus.Metric)
+
+// Describe implements prometheus.Collector.
+func (f collectorFunc) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(f, ch) }
+
+// Collect implements prometheus.Collector.
+func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
 
 // dbStats reports database/sql pool statistics of SQLite's pools.
 type dbStats struct {

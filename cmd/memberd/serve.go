@@ -32,6 +32,7 @@ import (
 	"github.com/memberd/memberd/membership"
 	"github.com/memberd/memberd/oauth"
 	"github.com/memberd/memberd/scim"
+	"github.com/memberd/memberd/store/sqlite"
 )
 
 func (m *Main) serve(ctx context.Context, args []string) error {
@@ -95,6 +96,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer store.Close()
+	if st, ok := store.(*sqlite.Store); ok && cfg.AccessMemory > 0 {
+		if err := st.EnableAccessMemory(ctx, cfg.AccessMemory, logger); err != nil {
+			logger.Warn("access checks read the database", "reason", err)
+		}
+	}
 	met.registerStore(store)
 	// The job queue runs on every node: River coordinates through the
 	// database, so each job runs on exactly one of them. The service

@@ -122,3 +122,14 @@ func connPlanStable(dc any) (int32, error) {
 	}
 	return planStable(c, -1)
 }
+
+// registerUpdateHook has the driver connection dc call fn with the table
+// and row id of every row its statements change.
+func registerUpdateHook(dc any, fn func(table string, rowid int64)) bool {
+	c, ok := dc.(*sqlite3.SQLiteConn)
+	if !ok {
+		return false
+	}
+	c.RegisterUpdateHook(func(_ int, _, table string, rowid int64) { fn(table, rowid) })
+	return true
+}

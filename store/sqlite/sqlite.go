@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -45,6 +46,14 @@ type Store struct {
 	// writer's transactions, the only ones that change them (see
 	// sqlstore.WriterCache).
 	cache *sqlstore.WriterCache
+	// counter counts commits across processes (nil: not on this
+	// platform, or not a file); memory, once enabled, answers access
+	// checks from a copy it keeps current from changes, the rows the
+	// writer's current transaction changed (see accessMemory).
+	counter *commitCounter
+	memory  atomic.Pointer[accessMemory]
+	changes changeBuffer
+	hooked  any // the writer's driver connection the update hook is on
 }
 
 var _ membership.Store = (*Store)(nil)
@@ -74,9 +83,18 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	writer.SetMaxOpenConns(1)
 	writer.SetConnMaxLifetime(0)
+	counter, err := openCommitCounter(path)
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	pending := sqlstore.CheckMigrated(ctx, writer, goose.DialectSQLite3, types) != nil
 	if err := sqlstore.Migrate(ctx, writer, goose.DialectSQLite3, types); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	if pending && counter != nil {
+		counter.add() // a migration may change rows a server's copy holds
 	}
 	// The writer only commits; the checkpointer copies the WAL back.
 	if _, err := writer.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {
@@ -96,7 +114,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	s := &Store{writer: writer, reader: reader, wstmts: newDriverStmts(), rstmts: newStmtCache(reader),
-		cache: sqlstore.NewWriterCache()}
+		cache: sqlstore.NewWriterCache(), counter: counter}
 	ckpt, err := startCheckpointer(path, writer, &s.writes, o.checkpoint)
 	if err != nil {
 		writer.Close()
@@ -158,7 +176,14 @@ func SQLTx(tx membership.Tx) (*sql.Tx, bool) {
 func (s *Store) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return errors.Join(s.ckpt.close(), s.reader.Close(), s.wstmts.close(ctx, s.writer), s.writer.Close())
+	if m := s.memory.Load(); m != nil {
+		m.close()
+	}
+	err := errors.Join(s.ckpt.close(), s.reader.Close(), s.wstmts.close(ctx, s.writer), s.writer.Close())
+	if s.counter != nil {
+		err = errors.Join(err, s.counter.close())
+	}
+	return err
 }
 
 // Update implements membership.Store.

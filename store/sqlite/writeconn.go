@@ -36,7 +36,8 @@ type writeTx struct {
 	tx     *sql.Tx
 	mtx    *sqlstore.Tx
 	writes *writeCount // counted once at the end too
-	ended  bool
+	store  *Store      // told when the transaction has ended (Store.ended)
+	done   bool
 }
 
 // beginWrite begins a write transaction (BEGIN IMMEDIATE, from the
@@ -54,11 +55,18 @@ func (s *Store) beginWrite(ctx context.Context, shared bool) (*writeTx, error) {
 	mtx := sqlstore.NewTx(conn{tx: tx, raw: &rawConn{c: c, stmts: s.wstmts, txctx: ctx}, shared: shared}, dialect)
 	mtx.UseWriterCache(s.cache)
 	s.writes.add()
-	return &writeTx{c: c, tx: tx, mtx: mtx, writes: &s.writes}, nil
+	w := &writeTx{c: c, tx: tx, mtx: mtx, writes: &s.writes, store: s}
+	if s.memory.Load() != nil {
+		if err := s.hookWriter(w); err != nil {
+			return nil, errors.Join(err, w.rollback())
+		}
+	}
+	return w, nil
 }
 
 // commit commits and hands the connection back to the writer pool.
 func (w *writeTx) commit() error {
+	w.store.committing()
 	err := w.tx.Commit()
 	w.end()
 	return errors.Join(err, w.release())
@@ -74,9 +82,10 @@ func (w *writeTx) rollback() error {
 
 // end counts the transaction's end, once.
 func (w *writeTx) end() {
-	if !w.ended {
-		w.ended = true
+	if !w.done {
+		w.done = true
 		w.writes.add()
+		w.store.ended()
 	}
 }
 

@@ -19,6 +19,7 @@ var accessIndexTests = []test{
 	{"CredentialNeverStale", testAccessCredentialNeverStale},
 	{"RemovalCredentialNeverStale", testRemovalCredentialNeverStale},
 	{"PathsAgree", testAccessPathsAgree},
+	{"MemoryAgrees", testAccessMemoryAgrees},
 }
 
 // staleRounds bounds the staleness tests: thousands of removals, each

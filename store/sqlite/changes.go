@@ -1,0 +1,161 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/memberd/memberd/membership"
+)
+
+// maxChanges bounds the rows one transaction's changeBuffer lists; a
+// transaction that changes more (a bulk import) makes the copy read
+// again whole instead.
+const maxChanges = 100_000
+
+// changeBuffer collects the tracked rows the writer's connection changes
+// in its current transaction, from SQLite's update hook.
+type changeBuffer struct {
+	mu       sync.Mutex
+	rows     []rowKey
+	overflow bool
+}
+
+// changed is the update hook: SQLite calls it for every row the writer's
+// statements insert, update or delete, while the statement runs.
+func (b *changeBuffer) changed(table string, rowid int64) {
+	t := tracked(table)
+	if t == 0 {
+		return
+	}
+	b.mu.Lock()
+	if len(b.rows) < maxChanges {
+		b.rows = append(b.rows, rowKey{t, rowid})
+	} else {
+		b.overflow = true
+	}
+	b.mu.Unlock()
+}
+
+// take empties the buffer and returns what it held.
+func (b *changeBuffer) take() (rows []rowKey, overflow bool) {
+	b.mu.Lock()
+	rows, overflow = b.rows, b.overflow
+	b.rows, b.overflow = nil, false
+	b.mu.Unlock()
+	return rows, overflow
+}
+
+// committing runs right before a writer's COMMIT, while the transaction
+// holds SQLite's write lock: the commit is counted for every process
+// before it can be seen, so a process that keeps a copy learns of it
+// before the writer can answer anyone, even if the writer dies at once.
+func (s *Store) committing() {
+	if m := s.memory.Load(); m != nil {
+		m.counting()
+	} else if s.counter != nil {
+		s.counter.add()
+	}
+}
+
+// ended runs when a writer's transaction has ended (committed, rolled
+// back or failed to commit) and before any caller is answered: the copy
+// learns which of its rows changed. A rolled-back transaction's rows are
+// marked too: reading them back finds them as they were.
+func (s *Store) ended() {
+	if m := s.memory.Load(); m != nil {
+		m.changed(s.changes.take())
+	}
+}
+
+// hookWriter has the writer's driver connection report its changes to
+// s.changes, once per connection (database/sql replaces a broken one).
+func (s *Store) hookWriter(w *writeTx) error {
+	return w.c.Raw(func(dc any) error {
+		if dc == s.hooked {
+			return nil
+		}
+		if !registerUpdateHook(dc, s.changes.changed) {
+			return errNoUpdateHook
+		}
+		s.hooked = dc
+		return nil
+	})
+}
+
+var errNoUpdateHook = errors.New("this SQLite driver reports no changed rows (update hook)")
+
+// DefaultAccessMemory is the most members EnableAccessMemory's copy holds
+// unless told otherwise: about 70 MB of memory at the benchmark's shape.
+const DefaultAccessMemory = 2_000_000
+
+// EnableAccessMemory has the store answer access checks by numeric ids
+// from a copy in memory of the rows they read (see accessMemory), once it
+// has read it: it returns when the copy is loaded, or turned itself off
+// because the database holds more than maxMembers members. Only a server
+// wants it; every process that writes the database counts its commits
+// for it all the same.
+func (s *Store) EnableAccessMemory(ctx context.Context, maxMembers int, log *slog.Logger) error {
+	if s.counter == nil {
+		return errors.New("access memory: no commit counter shared between processes here")
+	}
+	// Holding the writer's only connection, no transaction is under way:
+	// every later one is hooked and reported to the copy, which loads
+	// after this.
+	c, err := s.writer.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	err = c.Raw(func(dc any) error {
+		if !registerUpdateHook(dc, s.changes.changed) {
+			return errNoUpdateHook
+		}
+		s.hooked = dc
+		s.changes.take()
+		return nil
+	})
+	if err == nil && s.memory.Load() == nil {
+		s.memory.Store(newAccessMemory(s.writer, s.reader, s.counter, maxMembers, log))
+	}
+	if err := errors.Join(err, c.Close()); err != nil {
+		return err
+	}
+	m := s.memory.Load()
+	for {
+		m.mu.RLock()
+		done := m.valid || m.off != nil
+		m.mu.RUnlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// AccessInMemory implements membership.AccessMemory.
+func (s *Store) AccessInMemory(orgID, memberID, resourceID int64) (*membership.AccessAnswer, bool) {
+	m := s.memory.Load()
+	if m == nil {
+		return nil, false
+	}
+	return m.check(orgID, memberID, resourceID)
+}
+
+// AccessMemoryStats reports how many checks the copy in memory answered
+// and how many it left to the database (all zero when it is not enabled).
+func (s *Store) AccessMemoryStats() (answered, declined uint64) {
+	m := s.memory.Load()
+	if m == nil {
+		return 0, 0
+	}
+	return m.answered.Load(), m.declined.Load()
+}
+
+// AccessMemoryOn reports whether EnableAccessMemory has been called.
+func (s *Store) AccessMemoryOn() bool { return s.memory.Load() != nil }
