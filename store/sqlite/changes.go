@@ -4,48 +4,21 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/memberd/memberd/membership"
 )
 
-// maxChanges bounds the rows one transaction's changeBuffer lists; a
-// transaction that changes more (a bulk import) makes the copy read
-// again whole instead.
-const maxChanges = 100_000
+// maxChanges bounds the rows one transaction's changes list; a
+// transaction that changes more (a bulk import) makes the copy read again
+// whole instead.
+const maxChanges = 1 << 17
 
-// changeBuffer collects the tracked rows the writer's connection changes
-// in its current transaction, from SQLite's update hook.
-type changeBuffer struct {
-	mu       sync.Mutex
-	rows     []rowKey
-	overflow bool
-}
-
-// changed is the update hook: SQLite calls it for every row the writer's
-// statements insert, update or delete, while the statement runs.
-func (b *changeBuffer) changed(table string, rowid int64) {
-	t := tracked(table)
-	if t == 0 {
-		return
-	}
-	b.mu.Lock()
-	if len(b.rows) < maxChanges {
-		b.rows = append(b.rows, rowKey{t, rowid})
-	} else {
-		b.overflow = true
-	}
-	b.mu.Unlock()
-}
-
-// take empties the buffer and returns what it held.
-func (b *changeBuffer) take() (rows []rowKey, overflow bool) {
-	b.mu.Lock()
-	rows, overflow = b.rows, b.overflow
-	b.rows, b.overflow = nil, false
-	b.mu.Unlock()
-	return rows, overflow
+// changeSource hands over the tracked rows (trackedTable) the writer's
+// connection changed since the last take, appended to dst; overflow: more
+// than maxChanges, not all listed.
+type changeSource interface {
+	take(dst []rowKey) (rows []rowKey, overflow bool)
 }
 
 // committing runs right before a writer's COMMIT, while the transaction
@@ -65,8 +38,10 @@ func (s *Store) committing() {
 // learns which of its rows changed. A rolled-back transaction's rows are
 // marked too: reading them back finds them as they were.
 func (s *Store) ended() {
-	if m := s.memory.Load(); m != nil {
-		m.changed(s.changes.take())
+	if m := s.memory.Load(); m != nil && s.changes != nil {
+		var overflow bool
+		s.taken, overflow = s.changes.take(s.taken[:0])
+		m.changed(s.taken, overflow)
 	}
 }
 
@@ -77,10 +52,11 @@ func (s *Store) hookWriter(w *writeTx) error {
 		if dc == s.hooked {
 			return nil
 		}
-		if !registerUpdateHook(dc, s.changes.changed) {
-			return errNoUpdateHook
+		src, err := registerUpdateHook(dc)
+		if err != nil {
+			return err
 		}
-		s.hooked = dc
+		s.hooked, s.changes = dc, src
 		return nil
 	})
 }
@@ -109,11 +85,14 @@ func (s *Store) EnableAccessMemory(ctx context.Context, maxMembers int, log *slo
 		return err
 	}
 	err = c.Raw(func(dc any) error {
-		if !registerUpdateHook(dc, s.changes.changed) {
-			return errNoUpdateHook
+		if dc == s.hooked {
+			return nil
 		}
-		s.hooked = dc
-		s.changes.take()
+		src, err := registerUpdateHook(dc)
+		if err != nil {
+			return err
+		}
+		s.hooked, s.changes = dc, src
 		return nil
 	})
 	if err == nil && s.memory.Load() == nil {

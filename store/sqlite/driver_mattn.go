@@ -18,6 +18,63 @@ extern int sqlite3_config(int, ...);
 static int memberd_memstatus_off(void) {
 	return sqlite3_config(9, 0); // SQLITE_CONFIG_MEMSTATUS
 }
+
+#include <stdlib.h>
+#include <string.h>
+
+extern void *sqlite3_update_hook(sqlite3 *, void (*)(void *, int, char const *, char const *, long long), void *);
+
+// memberd_changes is the rows of tracked tables one connection changed
+// since Go last took them (changeSource): the update hook runs for every
+// row a statement changes, in C, so that a removal pays no call into Go
+// for each of its rows.
+typedef struct {
+	int n, cap, max, overflow;
+	unsigned char *tables;
+	long long *rows;
+} memberd_changes;
+
+// memberd_tracked numbers the tables an access check reads as Go's
+// trackedTable does (TestTrackedTablesAgree), 0 for any other.
+static int memberd_tracked(const char *t) {
+	if (strcmp(t, "members") == 0) return 1;
+	if (strcmp(t, "resources") == 0) return 2;
+	if (strcmp(t, "event_chain_heads") == 0) return 3;
+	if (strcmp(t, "space_members") == 0) return 4;
+	if (strcmp(t, "group_members") == 0) return 5;
+	if (strcmp(t, "grants") == 0) return 6;
+	return 0;
+}
+
+static void memberd_changed(void *p, int op, const char *db, const char *table, long long rowid) {
+	memberd_changes *c = (memberd_changes *)p;
+	int t = memberd_tracked(table);
+	if (t == 0 || c->overflow) return;
+	if (c->n == c->cap) {
+		int cap = c->cap ? 2 * c->cap : 256;
+		unsigned char *tables;
+		long long *rows;
+		if (cap > c->max) { c->overflow = 1; return; }
+		tables = realloc(c->tables, cap);
+		if (!tables) { c->overflow = 1; return; }
+		c->tables = tables;
+		rows = realloc(c->rows, cap * sizeof *rows);
+		if (!rows) { c->overflow = 1; return; }
+		c->rows = rows;
+		c->cap = cap;
+	}
+	c->tables[c->n] = (unsigned char)t;
+	c->rows[c->n] = rowid;
+	c->n++;
+}
+
+static memberd_changes *memberd_hook(void *db, int max) {
+	memberd_changes *c = calloc(1, sizeof *c);
+	if (!c) return NULL;
+	c->max = max;
+	sqlite3_update_hook((sqlite3 *)db, memberd_changed, c);
+	return c;
+}
 */
 import "C"
 
@@ -98,19 +155,28 @@ func IsUniqueViolation(err error) bool {
 // either, so this reads the connection's handle through reflection;
 // TestPlanStable fails if a driver upgrade moves it.
 func planStable(c *sqlite3.SQLiteConn, on int32) (int32, error) {
-	f := reflect.ValueOf(c).Elem().FieldByName("db")
-	if !f.IsValid() || f.Kind() != reflect.Pointer {
-		return 0, errors.New("mattn sqlite connection has no db field: update planStable for this driver version")
-	}
-	db := *(*unsafe.Pointer)(unsafe.Pointer(f.UnsafeAddr()))
-	if db == nil {
-		return 0, errors.New("sqlite connection is closed")
+	db, err := connHandle(c)
+	if err != nil {
+		return 0, err
 	}
 	var res C.int = -1
 	if rc := C.memberd_qpsg(db, C.int(on), &res); rc != 0 {
 		return 0, fmt.Errorf("sqlite3_db_config(ENABLE_QPSG): result code %d", rc)
 	}
 	return int32(res), nil
+}
+
+// connHandle is c's sqlite3 handle.
+func connHandle(c *sqlite3.SQLiteConn) (unsafe.Pointer, error) {
+	f := reflect.ValueOf(c).Elem().FieldByName("db")
+	if !f.IsValid() || f.Kind() != reflect.Pointer {
+		return nil, errors.New("mattn sqlite connection has no db field: update connHandle for this driver version")
+	}
+	db := *(*unsafe.Pointer)(unsafe.Pointer(f.UnsafeAddr()))
+	if db == nil {
+		return nil, errors.New("sqlite connection is closed")
+	}
+	return db, nil
 }
 
 // connPlanStable reads the plan stability setting of a driver connection
@@ -123,13 +189,45 @@ func connPlanStable(dc any) (int32, error) {
 	return planStable(c, -1)
 }
 
-// registerUpdateHook has the driver connection dc call fn with the table
-// and row id of every row its statements change.
-func registerUpdateHook(dc any, fn func(table string, rowid int64)) bool {
+// registerUpdateHook has the driver connection dc collect the tracked
+// rows its statements change, for the returned source to hand over.
+func registerUpdateHook(dc any) (changeSource, error) {
 	c, ok := dc.(*sqlite3.SQLiteConn)
 	if !ok {
-		return false
+		return nil, fmt.Errorf("driver connection is a %T", dc)
 	}
-	c.RegisterUpdateHook(func(_ int, _, table string, rowid int64) { fn(table, rowid) })
-	return true
+	db, err := connHandle(c)
+	if err != nil {
+		return nil, err
+	}
+	h := C.memberd_hook(db, C.int(maxChanges))
+	if h == nil {
+		return nil, errors.New("update hook: out of memory")
+	}
+	return cChanges{h}, nil
+}
+
+// cChanges is a connection's memberd_changes, read and reset by Go
+// between transactions, while the connection runs no statement.
+type cChanges struct{ c *C.memberd_changes }
+
+func (h cChanges) take(dst []rowKey) ([]rowKey, bool) {
+	c := h.c
+	if n := int(c.n); n > 0 {
+		tables := unsafe.Slice((*byte)(unsafe.Pointer(c.tables)), n)
+		rows := unsafe.Slice((*int64)(unsafe.Pointer(c.rows)), n)
+		for i := range n {
+			dst = append(dst, rowKey{trackedTable(tables[i]), rows[i]})
+		}
+	}
+	overflow := c.overflow != 0
+	c.n, c.overflow = 0, 0
+	return dst, overflow
+}
+
+// trackedInC is memberd_tracked, for the test that holds it to tracked.
+func trackedInC(table string) trackedTable {
+	cs := C.CString(table)
+	defer C.free(unsafe.Pointer(cs))
+	return trackedTable(C.memberd_tracked(cs))
 }

@@ -116,4 +116,7 @@ func planStable(c sqlite.ExecQuerierContext, on int32) (int32, error) {
 
 // registerUpdateHook is not wired for this driver: the access memory
 // stays off, and checks read the database.
-func registerUpdateHook(any, func(string, int64)) bool { return false }
+func registerUpdateHook(any) (changeSource, error) { return nil, errNoUpdateHook }
+
+// trackedInC is tracked: this build has no C side.
+func trackedInC(table string) trackedTable { return tracked(table) }

@@ -52,8 +52,9 @@ type Store struct {
 	// writer's current transaction changed (see accessMemory).
 	counter *commitCounter
 	memory  atomic.Pointer[accessMemory]
-	changes changeBuffer
-	hooked  any // the writer's driver connection the update hook is on
+	changes changeSource // the writer's, once hooked
+	hooked  any          // the writer's driver connection the update hook is on
+	taken   []rowKey     // changes taken, reused by the writer
 }
 
 var _ membership.Store = (*Store)(nil)
