@@ -50,6 +50,7 @@ type accessMemory struct {
 	inv   uint64 // invalidations, so that a pass that raced one is dropped
 
 	wake chan struct{}
+	idle *time.Timer // pokes once the writes pause (changed)
 	stop chan struct{}
 	done sync.WaitGroup
 	// passes counts completed passes; answered and declined count the
@@ -100,6 +101,9 @@ func tracked(name string) trackedTable {
 const (
 	cleanDelay = 2 * time.Millisecond
 	retryDelay = time.Second
+	// cleanAfterIdle is the pause in writes after which the copy reads
+	// back what they changed without waiting for a check to ask.
+	cleanAfterIdle = 20 * time.Millisecond
 	// cleanBatch bounds the rows one pass reads back.
 	cleanBatch = 20_000
 	// inChunk bounds the ids of one IN list.
@@ -109,12 +113,15 @@ const (
 func newAccessMemory(writer, db *sql.DB, counter *commitCounter, maxMembers int, log *slog.Logger) *accessMemory {
 	a := &accessMemory{writer: writer, db: db, counter: counter, max: maxMembers, log: log, dirty: map[rowKey]uint64{},
 		mine: counter.load(), wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	a.idle = time.AfterFunc(time.Hour, a.poke)
+	a.idle.Stop()
 	a.done.Add(1)
 	go a.run()
 	return a
 }
 
 func (a *accessMemory) close() {
+	a.idle.Stop()
 	close(a.stop)
 	a.done.Wait()
 }
@@ -178,8 +185,17 @@ func (a *accessMemory) changed(rows []rowKey, overflow bool) {
 	if overflow {
 		a.invalidate()
 	}
+	many := len(a.dirty) >= cleanBatch
 	a.mu.Unlock()
-	a.poke()
+	// A steady stream of writes is not read back row by row as it goes
+	// (BenchmarkRemovalCPU: 24% more CPU a removal when it was): a check
+	// that finds the copy behind asks for a pass, and so does a pause in
+	// the writes, or a batch's worth of marks.
+	if many {
+		a.poke()
+	} else {
+		a.idle.Reset(cleanAfterIdle)
+	}
 }
 
 // invalidate makes the copy read again whole (a.mu held).
