@@ -209,6 +209,39 @@ func (c *Client) Access(ctx context.Context, member, resource int64) (bool, erro
 	return out.Allowed, err
 }
 
+// MemoryChecks reads the server's count of access checks answered from
+// its copy in memory and of those it left to the database
+// (memberd_access_memory_checks_total); ok is false when the server keeps
+// no copy (PostgreSQL) or has no such metric.
+func (c *Client) MemoryChecks(ctx context.Context) (memory, database float64, ok bool) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/metrics", nil)
+	if err != nil {
+		return 0, 0, false
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, 0, false
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return 0, 0, false
+	}
+	var seen int
+	for line := range strings.SplitSeq(string(data), "\n") {
+		for label, v := range map[string]*float64{"memory": &memory, "database": &database} {
+			prefix := `memberd_access_memory_checks_total{answered_by="` + label + `"} `
+			if rest, found := strings.CutPrefix(line, prefix); found {
+				if f, err := strconv.ParseFloat(strings.TrimSpace(rest), 64); err == nil {
+					*v = f
+					seen++
+				}
+			}
+		}
+	}
+	return memory, database, seen == 2
+}
+
 // Healthz asks for /healthz: no credential, no database, a few bytes of
 // JSON, which makes it the floor of any request over loopback HTTP.
 func (c *Client) Healthz(ctx context.Context) error {

@@ -462,9 +462,13 @@ func (rep *Report) discussion(b *strings.Builder, r *Result) {
 	}
 	if r.S3 != nil && r.S3.Rate() > 0 {
 		c := float64(rep.Config.S3Concurrency)
-		w("- **S3.** With %d checks in flight the mean latency is %d ÷ throughput (Little's law): %s checks/s gives %s. Each check cost %.2f ms of server CPU here (one statement a request once the credential is cached: it confirms the credential by the organization's access epoch and either proves the access index's answer current or is the check itself%s) and the machine %.2f ms, so %d cores top out near %s checks/s.\n",
+		how := "one statement a request once the credential is cached: it confirms the credential by the organization's access epoch and either proves the access index's answer current or is the check itself" + batched(r.Engine)
+		if r.S3Memory >= 0 {
+			how = fmt.Sprintf("%.1f%% of them answered with no statement at all, from the server's copy in memory of the rows a check reads (`--access-memory`), the rest with one statement that confirms the credential at the access epoch or is the check itself", 100*r.S3Memory)
+		}
+		w("- **S3.** With %d checks in flight the mean latency is %d ÷ throughput (Little's law): %s checks/s gives %s. Each check cost %.2f ms of server CPU here (%s) and the machine %.2f ms, so %d cores top out near %s checks/s.\n",
 			int(c), int(c), rate(r.S3.Rate()), ms(time.Duration(float64(time.Second)*c/r.S3.Rate())),
-			1000*r.S3.ProcCores/r.S3.Rate(), batched(r.Engine), 1000*r.S3.MachineCores/r.S3.Rate(), rep.Machine.Cores, rate(n*r.S3.Rate()/max(r.S3.MachineCores, 0.01)))
+			1000*r.S3.ProcCores/r.S3.Rate(), how, 1000*r.S3.MachineCores/r.S3.Rate(), rep.Machine.Cores, rate(n*r.S3.Rate()/max(r.S3.MachineCores, 0.01)))
 	}
 	if r.S4 != nil && r.S4.N > 0 && r.StoreS4Dry != nil && r.StoreS4Dry.N > 0 {
 		w("- **S4.** Offboarding this member changes about %d rows (every space and group membership, every direct grant); ending a space membership or revoking a grant touches no index (and on PostgreSQL is a HOT update, both tables leaving room on their pages), and of the %d grants it counts the report reads and sends only the first %d of each kind, in a %s response. In-process, without HTTP, the dry run takes %s (p50); over HTTP %s.\n",

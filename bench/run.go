@@ -68,6 +68,9 @@ type Result struct {
 	S3HTTP     *Summary // GET /healthz at S3's concurrency: the HTTP floor
 	S3Order    string   // S3's blocks, "c" checks, "f" floor, as they ran
 	S3Allowed  float64  // share of checks that answered allowed
+	// S3Memory is the share of S3's checks the server answered from its
+	// copy in memory, with no statement; -1 when it keeps none.
+	S3Memory   float64
 	S4Dry      *Summary
 	S4         *Summary
 	S4Grants   int   // grants one S4 offboarding reports
@@ -493,6 +496,7 @@ func (r *runner) s3(ctx context.Context, c *Client) {
 		checks[i] = check{r.d.MemberID(m), int64(res)}
 	}
 	parts := chunks(checks, s3Blocks)
+	memory0, _, memoryOn := c.MemoryChecks(ctx)
 	var mu sync.Mutex
 	allowed := 0
 	alt := r.alternate(ctx, "S3", s3Blocks,
@@ -509,6 +513,10 @@ func (r *runner) s3(ctx context.Context, c *Client) {
 	r.res.S3, r.res.S3HTTP, r.res.S3Order = &alt.A, &alt.B, alt.Order
 	if alt.A.N > 0 {
 		r.res.S3Allowed = float64(allowed) / float64(alt.A.N)
+	}
+	r.res.S3Memory = -1
+	if memory1, _, ok := c.MemoryChecks(ctx); ok && memoryOn && alt.A.N > 0 {
+		r.res.S3Memory = (memory1 - memory0) / float64(alt.A.N)
 	}
 	r.logf("S3: %s (%.0f%% allowed); HTTP floor (GET /healthz) %s; %.0f%% of the floor, p99 %.2f×", alt.A, 100*r.res.S3Allowed, alt.B,
 		100*alt.A.Rate()/max(alt.B.Rate(), 1), float64(alt.A.P99)/float64(max(alt.B.P99, 1)))

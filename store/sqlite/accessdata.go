@@ -63,6 +63,8 @@ var (
 	// errAccessSparse: ids so far apart that slices indexed by them would
 	// be mostly empty.
 	errAccessSparse = errors.New("access memory: ids too sparse")
+	// errAccessMemory: the system refused the memory.
+	errAccessMemory = errors.New("access memory: no memory for it")
 )
 
 // sparseSlack is how far past twice its length a slice indexed by id may
@@ -83,7 +85,28 @@ func grow[T any](s []T, id int64) ([]T, error) {
 	case id > 2*int64(len(s))+sparseSlack:
 		return s, errAccessSparse
 	}
-	return append(s, make([]T, max(id+1, int64(len(s))*5/4)-int64(len(s)))...), nil
+	return resize(s, max(id+1, int64(len(s))*5/4, 1024))
+}
+
+// resize returns s's rows in n rows off the heap, and frees s.
+func resize[T any](s []T, n int64) ([]T, error) {
+	ns := makeOffHeap[T](int(n))
+	if ns == nil {
+		return s, errAccessMemory
+	}
+	copy(ns, s)
+	freeOffHeap(s)
+	return ns, nil
+}
+
+// free returns d's rows to the system; d is not used again.
+func (d *accessData) free() {
+	freeOffHeap(d.members)
+	freeOffHeap(d.resources)
+	for _, k := range []linkKind{linkSpace, linkGroup, linkDirect, linkGroupGrant} {
+		freeOffHeap(*d.rowsOf(k))
+	}
+	*d = accessData{}
 }
 
 func fitsOrg(org int64) bool { return org > 0 && org <= math.MaxUint32 }

@@ -124,6 +124,19 @@ func (a *accessMemory) close() {
 	a.idle.Stop()
 	close(a.stop)
 	a.done.Wait()
+	a.mu.Lock()
+	a.setData(nil)
+	a.valid = false
+	a.mu.Unlock()
+}
+
+// setData replaces the copy's rows and frees the old ones (a.mu held: no
+// check is reading them).
+func (a *accessMemory) setData(d *accessData) {
+	if a.data != nil {
+		a.data.free()
+	}
+	a.data = d
 }
 
 // check answers a check by ids from the copy; ok is false when the copy
@@ -284,6 +297,11 @@ func (a *accessMemory) pass(ctx context.Context) (again bool, err error) {
 	}
 	if err := rows.apply(a.data); err != nil {
 		a.invalidate()
+		if errors.Is(err, errAccessMemory) {
+			a.setData(nil)
+			a.off = err
+			return false, nil
+		}
 		return true, nil
 	}
 	for _, k := range keys {
@@ -309,8 +327,9 @@ func (a *accessMemory) reload(ctx context.Context) (again bool, err error) {
 	d, err := loadAccessData(ctx, tx, a.max)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if errors.Is(err, errAccessIDs) || errors.Is(err, errAccessSparse) || errors.Is(err, errAccessTooLarge) {
-		a.off, a.data, a.valid = err, nil, false
+	if errors.Is(err, errAccessIDs) || errors.Is(err, errAccessSparse) || errors.Is(err, errAccessTooLarge) || errors.Is(err, errAccessMemory) {
+		a.setData(nil)
+		a.off, a.valid = err, false
 		a.log.Info("access memory off: checks read the database", "reason", err)
 		return false, nil
 	}
@@ -318,9 +337,11 @@ func (a *accessMemory) reload(ctx context.Context) (again bool, err error) {
 		return false, err
 	}
 	if a.inv != inv {
+		d.free()
 		return true, nil
 	}
-	a.data, a.valid = d, true
+	a.setData(d)
+	a.valid = true
 	for k, n := range a.dirty {
 		if n <= snap {
 			delete(a.dirty, k)
@@ -369,13 +390,44 @@ func loadAccessData(ctx context.Context, tx *sql.Tx, maxMembers int) (*accessDat
 	switch {
 	case count > int64(maxMembers):
 		return nil, fmt.Errorf("%w (%d members, at most %d)", errAccessTooLarge, count, maxMembers)
-	case top > math.MaxInt32:
-		return nil, errAccessIDs
-	case top > 2*count+sparseSlack:
-		return nil, errAccessSparse
 	}
 	d := newAccessData()
-	d.members = make([]memberRow, top+1)
+	// Sized once from each table's highest id, so that the load does not
+	// grow and copy them row by row.
+	for _, t := range []struct {
+		table string
+		size  func(n int64) error
+	}{
+		{"members", func(n int64) (err error) { d.members, err = resize(d.members, n); return err }},
+		{"resources", func(n int64) (err error) { d.resources, err = resize(d.resources, n); return err }},
+		{"space_members", func(n int64) (err error) { d.spaceRows, err = resize(d.spaceRows, n); return err }},
+		{"group_members", func(n int64) (err error) { d.groupRows, err = resize(d.groupRows, n); return err }},
+		{"grants", func(n int64) (err error) {
+			if d.directRows, err = resize(d.directRows, n); err != nil {
+				return err
+			}
+			d.groupGrantRows, err = resize(d.groupGrantRows, n)
+			return err
+		}},
+	} {
+		var rows, top int64
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MAX(id), 0) FROM `+t.table).Scan(&rows, &top); err != nil {
+			d.free()
+			return nil, fmt.Errorf("access memory: %w", err)
+		}
+		switch {
+		case top > math.MaxInt32:
+			d.free()
+			return nil, errAccessIDs
+		case top > 2*rows+sparseSlack:
+			d.free()
+			return nil, errAccessSparse
+		}
+		if err := t.size(top + 1); err != nil {
+			d.free()
+			return nil, err
+		}
+	}
 	steps := []struct {
 		query string
 		apply func(v [5]int64) error
@@ -395,6 +447,7 @@ func loadAccessData(ctx context.Context, tx *sql.Tx, maxMembers int) (*accessDat
 	}
 	for _, st := range steps {
 		if err := scanInts(ctx, tx, st.query, nil, st.apply); err != nil {
+			d.free()
 			return nil, err
 		}
 	}

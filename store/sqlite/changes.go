@@ -61,8 +61,6 @@ func (s *Store) hookWriter(w *writeTx) error {
 	})
 }
 
-var errNoUpdateHook = errors.New("this SQLite driver reports no changed rows (update hook)")
-
 // DefaultAccessMemory is the most members EnableAccessMemory's copy holds
 // unless told otherwise: about 70 MB of memory at the benchmark's shape.
 const DefaultAccessMemory = 2_000_000

@@ -116,7 +116,9 @@ func planStable(c sqlite.ExecQuerierContext, on int32) (int32, error) {
 
 // registerUpdateHook is not wired for this driver: the access memory
 // stays off, and checks read the database.
-func registerUpdateHook(any) (changeSource, error) { return nil, errNoUpdateHook }
+func registerUpdateHook(any) (changeSource, error) {
+	return nil, errors.New("this SQLite driver reports no changed rows here (update hook)")
+}
 
 // trackedInC is tracked: this build has no C side.
 func trackedInC(table string) trackedTable { return tracked(table) }
