@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unsafe"
 
 	"github.com/memberd/memberd/membership"
 )
@@ -18,8 +19,9 @@ import (
 //
 // Everything is kept in slices indexed by row id, with the active rows of
 // a kind linked into per-member (or per-resource) lists through their ids:
-// no pointers, so the collector never scans it, and about 70 bytes a
-// member at the benchmark's shape (two spaces and a group each).
+// no pointers, so the collector never scans it, outside the Go heap
+// (makeOffHeap), and about 70 bytes a member at the benchmark's shape (two
+// spaces and a group each).
 type accessData struct {
 	members   []memberRow   // by members.id
 	resources []resourceRow // by resources.id
@@ -27,9 +29,41 @@ type accessData struct {
 	// memberships and direct grants into their member's, group grants into
 	// their resource's.
 	spaceRows, groupRows, directRows, groupGrantRows []linkRow
-	linked                                           int             // rows linked, for the size bound
+	linked                                           int             // rows linked
+	memberCount                                      int             // members rows there
 	heads                                            map[int64]int64 // event_chain_heads rowid → organization
 	epochs                                           map[int64]int64 // organization → access epoch
+}
+
+// bytesPerMember is the copy's budget for all its rows, per member it
+// holds: twice what the benchmark's shape takes (two spaces, a group and a
+// tenth of a direct grant a member), so that rows a member no longer uses
+// (ended memberships keep their ids) have room before the copy turns off;
+// bytesBase is the budget's floor, for small organizations.
+const (
+	bytesPerMember = 160
+	bytesBase      = 16 << 20
+)
+
+// within returns errAccessTooLarge unless d holds at most maxMembers
+// members in at most their budget of bytes.
+func (d *accessData) within(maxMembers int) error {
+	if d.memberCount > maxMembers {
+		return fmt.Errorf("%w (%d members, at most %d)", errAccessTooLarge, d.memberCount, maxMembers)
+	}
+	if b, limit := d.bytes(), int64(d.memberCount)*bytesPerMember+bytesBase; b > limit {
+		return fmt.Errorf("%w (%d bytes of rows, at most %d)", errAccessTooLarge, b, limit)
+	}
+	return nil
+}
+
+// bytes is the memory d's rows take.
+func (d *accessData) bytes() int64 {
+	n := int64(cap(d.members))*int64(unsafe.Sizeof(memberRow{})) + int64(cap(d.resources))*int64(unsafe.Sizeof(resourceRow{}))
+	for _, k := range []linkKind{linkSpace, linkGroup, linkDirect, linkGroupGrant} {
+		n += int64(cap(*d.rowsOf(k))) * int64(unsafe.Sizeof(linkRow{}))
+	}
+	return n
 }
 
 // memberRow is a member; org 0: no such member.
@@ -117,6 +151,7 @@ func (d *accessData) setMember(id, org int64, active, exists bool) (err error) {
 		return err
 	}
 	m := &d.members[id]
+	was := m.org != 0
 	switch {
 	case !exists:
 		m.org, m.active = 0, false
@@ -124,6 +159,13 @@ func (d *accessData) setMember(id, org int64, active, exists bool) (err error) {
 		return errAccessIDs
 	default:
 		m.org, m.active = uint32(org), active
+	}
+	if is := m.org != 0; is != was {
+		if is {
+			d.memberCount++
+		} else {
+			d.memberCount--
+		}
 	}
 	return nil
 }

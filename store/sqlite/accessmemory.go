@@ -104,6 +104,9 @@ const (
 	// cleanAfterIdle is the pause in writes after which the copy reads
 	// back what they changed without waiting for a check to ask.
 	cleanAfterIdle = 20 * time.Millisecond
+	// counterCheckEvery is how often the copy makes sure the commit
+	// counter's file is still the one every process maps.
+	counterCheckEvery = time.Second
 	// cleanBatch bounds the rows one pass reads back.
 	cleanBatch = 20_000
 	// inChunk bounds the ids of one IN list.
@@ -127,7 +130,17 @@ func (a *accessMemory) close() {
 	a.mu.Lock()
 	a.setData(nil)
 	a.valid = false
+	a.off = errors.New("access memory: the store is closed")
 	a.mu.Unlock()
+}
+
+// turnOff stops the copy for good (a.mu held): checks read the database,
+// and changes are no longer marked.
+func (a *accessMemory) turnOff(err error) {
+	a.setData(nil)
+	a.off, a.valid = err, false
+	clear(a.dirty)
+	a.log.Info("access memory off: checks read the database", "reason", err)
 }
 
 // setData replaces the copy's rows and frees the old ones (a.mu held: no
@@ -191,6 +204,10 @@ func (a *accessMemory) changed(rows []rowKey, overflow bool) {
 		return
 	}
 	a.mu.Lock()
+	if a.off != nil {
+		a.mu.Unlock()
+		return
+	}
 	for _, k := range rows {
 		a.seq++
 		a.dirty[k] = a.seq
@@ -226,10 +243,21 @@ func (a *accessMemory) run() {
 		cancel()
 	}()
 	a.poke() // the first load
+	check := time.NewTicker(counterCheckEvery)
+	defer check.Stop()
 	for {
 		select {
 		case <-a.stop:
 			return
+		case <-check.C:
+			if !a.counter.same() {
+				a.mu.Lock()
+				if a.off == nil {
+					a.turnOff(errCounterReplaced)
+				}
+				a.mu.Unlock()
+			}
+			continue
 		case <-a.wake:
 		}
 		for {
@@ -295,13 +323,16 @@ func (a *accessMemory) pass(ctx context.Context) (again bool, err error) {
 	if a.inv != inv {
 		return true, nil
 	}
-	if err := rows.apply(a.data); err != nil {
-		a.invalidate()
-		if errors.Is(err, errAccessMemory) {
-			a.setData(nil)
-			a.off = err
-			return false, nil
-		}
+	err = rows.apply(a.data)
+	if err == nil {
+		err = a.data.within(a.max)
+	}
+	if turnsOff(err) {
+		a.turnOff(err)
+		return false, nil
+	}
+	if err != nil {
+		a.invalidate() // read again whole
 		return true, nil
 	}
 	for _, k := range keys {
@@ -327,10 +358,8 @@ func (a *accessMemory) reload(ctx context.Context) (again bool, err error) {
 	d, err := loadAccessData(ctx, tx, a.max)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if errors.Is(err, errAccessIDs) || errors.Is(err, errAccessSparse) || errors.Is(err, errAccessTooLarge) || errors.Is(err, errAccessMemory) {
-		a.setData(nil)
-		a.off, a.valid = err, false
-		a.log.Info("access memory off: checks read the database", "reason", err)
+	if turnsOff(err) {
+		a.turnOff(err)
 		return false, nil
 	}
 	if err != nil {
@@ -378,8 +407,18 @@ func (a *accessMemory) snapshotBetweenWriters(ctx context.Context) (tx *sql.Tx, 
 	return tx, inv, snap, nil
 }
 
-// errAccessTooLarge: more members than the copy may hold.
-var errAccessTooLarge = errors.New("access memory: more members than it may hold")
+// errAccessTooLarge: more members, or more rows, than the copy may hold.
+var errAccessTooLarge = errors.New("access memory: more than it may hold")
+
+// turnsOff reports an error after which the copy stays off: the database
+// does not fit it, or the system refused it memory.
+func turnsOff(err error) bool {
+	return errors.Is(err, errAccessIDs) || errors.Is(err, errAccessSparse) || errors.Is(err, errAccessTooLarge) ||
+		errors.Is(err, errAccessMemory) || errors.Is(err, errCounterReplaced)
+}
+
+// errCounterReplaced: the commit counter's file is not the one mapped.
+var errCounterReplaced = errors.New("access memory: the commit counter file was deleted or replaced; restart every memberd process on this database")
 
 // loadAccessData reads every row a check reads, in tx's snapshot.
 func loadAccessData(ctx context.Context, tx *sql.Tx, maxMembers int) (*accessData, error) {
@@ -450,6 +489,10 @@ func loadAccessData(ctx context.Context, tx *sql.Tx, maxMembers int) (*accessDat
 			d.free()
 			return nil, err
 		}
+	}
+	if err := d.within(maxMembers); err != nil {
+		d.free()
+		return nil, err
 	}
 	return d, nil
 }

@@ -98,7 +98,7 @@ func (w *memoryWorld) allowed(t *testing.T, svc *membership.Service, st *sqlite.
 // the copy must answer again by itself (it reads itself again whole
 // after another writer's commit).
 func TestAccessMemorySeesOtherWriters(t *testing.T) {
-	for _, mode := range []string{"store", "process"} {
+	for _, mode := range []string{"store", "symlink", "process"} {
 		t.Run(mode, func(t *testing.T) {
 			ctx := context.Background()
 			w := newMemoryWorld(t)
@@ -114,9 +114,18 @@ func TestAccessMemorySeesOtherWriters(t *testing.T) {
 			owner := actorOf(t, svc, w.secret)
 			var other writer
 			rounds := 300
-			if mode == "store" {
-				other = newStoreWriter(t, w)
-			} else {
+			switch mode {
+			case "store":
+				other = newStoreWriter(t, w, w.path)
+			case "symlink":
+				// The counter is the database's, whatever name a
+				// process opens it by, as SQLite's -wal and -shm are.
+				link := filepath.Join(t.TempDir(), "link.db")
+				if err := os.Symlink(w.path, link); err != nil {
+					t.Fatal(err)
+				}
+				other = newStoreWriter(t, w, link)
+			default:
 				other = newProcessWriter(t, w)
 				rounds = 100
 			}
@@ -160,8 +169,8 @@ type storeWriter struct {
 	w     *memoryWorld
 }
 
-func newStoreWriter(t *testing.T, w *memoryWorld) *storeWriter {
-	st, err := sqlite.Open(context.Background(), w.path)
+func newStoreWriter(t *testing.T, w *memoryWorld, path string) *storeWriter {
+	st, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,4 +277,105 @@ func TestForeignWriterProcess(t *testing.T) {
 		}
 		fmt.Println("ok")
 	}
+}
+
+// TestAccessMemoryLimits turns the copy off when the database holds more
+// members than it may, at the load or later, and then checks still answer
+// from the database and changes are no longer marked; a transaction that
+// changes more rows than it lists has the copy read again whole; a closed
+// store answers nothing from memory and closes twice.
+func TestAccessMemoryLimits(t *testing.T) {
+	ctx := context.Background()
+	quiet := slog.New(slog.DiscardHandler)
+	open := func(t *testing.T, w *memoryWorld, maxMembers int, opts ...sqlite.Option) (*sqlite.Store, *membership.Service, membership.Actor) {
+		st, err := sqlite.Open(ctx, w.path, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		if err := st.EnableAccessMemory(ctx, maxMembers, quiet); err != nil {
+			t.Fatal(err)
+		}
+		svc := membership.NewService(st, membership.DefaultConfig())
+		return st, svc, actorOf(t, svc, w.secret)
+	}
+	addMembers := func(t *testing.T, svc *membership.Service, owner membership.Actor, n int) []int64 {
+		var ids []int64
+		for i := range n {
+			m, err := svc.AddMember(ctx, owner, membership.AddMemberRequest{Email: fmt.Sprintf("x%d@acme.test", i), Name: "x", Role: membership.RoleMember})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, m.ID)
+		}
+		return ids
+	}
+	t.Run("too many at the load", func(t *testing.T) {
+		w := newMemoryWorld(t)
+		st, svc, owner := open(t, w, 1) // the owner and the member: two
+		if _, ok := st.AccessInMemory(owner.OrgID, w.member, w.resource); ok {
+			t.Fatal("a copy of two members answered with a limit of one")
+		}
+		w.allowed(t, svc, st, owner, true, "before the removal")
+		if err := change(svc, owner, w.member, "remove"); err != nil {
+			t.Fatal(err)
+		}
+		w.allowed(t, svc, st, owner, false, "after the removal")
+		if n := st.AccessMemoryDirty(); n != 0 {
+			t.Fatalf("the copy is off and marked %d rows", n)
+		}
+	})
+	t.Run("too many later", func(t *testing.T) {
+		w := newMemoryWorld(t)
+		st, svc, owner := open(t, w, 3)
+		w.waitAnswered(t, st, owner.OrgID, "loaded")
+		addMembers(t, svc, owner, 2)
+		if err := change(svc, owner, w.member, "remove"); err != nil {
+			t.Fatal(err)
+		}
+		w.allowed(t, svc, st, owner, false, "after the removal")
+		deadline := time.Now().Add(10 * time.Second)
+		for st.AccessMemoryDirty() != 0 { // turning off clears the marks
+			if time.Now().After(deadline) {
+				t.Fatal("the copy did not turn itself off")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if _, ok := st.AccessInMemory(owner.OrgID, w.member, w.resource); ok {
+			t.Fatal("a copy of four members answered with a limit of three")
+		}
+		w.allowed(t, svc, st, owner, false, "after the copy turned off")
+	})
+	t.Run("more changes than listed", func(t *testing.T) {
+		w := newMemoryWorld(t)
+		st, svc, owner := open(t, w, sqlite.DefaultAccessMemory, sqlite.WithMaxChanges(4))
+		ids := append(addMembers(t, svc, owner, 3), w.member)
+		w.waitAnswered(t, st, owner.OrgID, "loaded")
+		w.allowed(t, svc, st, owner, true, "before the removal")
+		var items []membership.MemberRef
+		for _, id := range ids {
+			items = append(items, membership.MemberRef{ID: id})
+		}
+		if _, err := svc.RemoveBatch(ctx, owner, membership.BatchRequest{Scope: membership.ScopeOrganization, Items: items}); err != nil {
+			t.Fatal(err)
+		}
+		w.allowed(t, svc, st, owner, false, "right after the removal")
+		w.waitAnswered(t, st, owner.OrgID, "after the removal")
+		if ans, _ := st.AccessInMemory(owner.OrgID, w.member, w.resource); ans.Access.Allowed {
+			t.Fatal("the copy read again whole still allows the removed member")
+		}
+	})
+	t.Run("closed", func(t *testing.T) {
+		w := newMemoryWorld(t)
+		st, _, owner := open(t, w, sqlite.DefaultAccessMemory)
+		w.waitAnswered(t, st, owner.OrgID, "loaded")
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := st.AccessInMemory(owner.OrgID, w.member, w.resource); ok {
+			t.Fatal("a closed store answered from memory")
+		}
+		_ = st.Close() // twice, as a shutdown may
+	})
 }

@@ -9,10 +9,13 @@ import (
 	"github.com/memberd/memberd/membership"
 )
 
-// maxChanges bounds the rows one transaction's changes list; a
+// defaultMaxChanges bounds the rows one transaction's changes list; a
 // transaction that changes more (a bulk import) makes the copy read again
 // whole instead.
-const maxChanges = 1 << 17
+const defaultMaxChanges = 1 << 17
+
+// withMaxChanges sets the bound (tests only).
+func withMaxChanges(n int) Option { return func(o *options) { o.maxChanges = n } }
 
 // changeSource hands over the tracked rows (trackedTable) the writer's
 // connection changed since the last take, appended to dst; overflow: more
@@ -52,7 +55,7 @@ func (s *Store) hookWriter(w *writeTx) error {
 		if dc == s.hooked {
 			return nil
 		}
-		src, err := registerUpdateHook(dc)
+		src, err := registerUpdateHook(dc, s.maxChanges)
 		if err != nil {
 			return err
 		}
@@ -86,7 +89,7 @@ func (s *Store) EnableAccessMemory(ctx context.Context, maxMembers int, log *slo
 		if dc == s.hooked {
 			return nil
 		}
-		src, err := registerUpdateHook(dc)
+		src, err := registerUpdateHook(dc, s.maxChanges)
 		if err != nil {
 			return err
 		}

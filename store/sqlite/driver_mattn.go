@@ -191,7 +191,7 @@ func connPlanStable(dc any) (int32, error) {
 
 // registerUpdateHook has the driver connection dc collect the tracked
 // rows its statements change, for the returned source to hand over.
-func registerUpdateHook(dc any) (changeSource, error) {
+func registerUpdateHook(dc any, maxChanges int) (changeSource, error) {
 	c, ok := dc.(*sqlite3.SQLiteConn)
 	if !ok {
 		return nil, fmt.Errorf("driver connection is a %T", dc)

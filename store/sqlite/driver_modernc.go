@@ -116,7 +116,7 @@ func planStable(c sqlite.ExecQuerierContext, on int32) (int32, error) {
 
 // registerUpdateHook is not wired for this driver: the access memory
 // stays off, and checks read the database.
-func registerUpdateHook(any) (changeSource, error) {
+func registerUpdateHook(any, int) (changeSource, error) {
 	return nil, errors.New("this SQLite driver reports no changed rows here (update hook)")
 }
 

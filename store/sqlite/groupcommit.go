@@ -21,11 +21,12 @@ type options struct {
 	groupMax    int
 	observe     sqlstore.CommitObserver
 	checkpoint  checkpointSizes
+	maxChanges  int
 }
 
 // newOptions returns Open's settings with opts applied.
 func newOptions(opts []Option) options {
-	o := options{groupCommit: DefaultGroupCommit, checkpoint: defaultCheckpointSizes}
+	o := options{groupCommit: DefaultGroupCommit, checkpoint: defaultCheckpointSizes, maxChanges: defaultMaxChanges}
 	for _, opt := range opts {
 		opt(&o)
 	}

@@ -55,6 +55,8 @@ type Store struct {
 	changes changeSource // the writer's, once hooked
 	hooked  any          // the writer's driver connection the update hook is on
 	taken   []rowKey     // changes taken, reused by the writer
+	// maxChanges bounds the rows one transaction lists (defaultMaxChanges).
+	maxChanges int
 }
 
 var _ membership.Store = (*Store)(nil)
@@ -84,13 +86,13 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	writer.SetMaxOpenConns(1)
 	writer.SetConnMaxLifetime(0)
-	counter, err := openCommitCounter(path)
-	if err != nil {
+	pending := sqlstore.CheckMigrated(ctx, writer, goose.DialectSQLite3, types) != nil
+	if err := sqlstore.Migrate(ctx, writer, goose.DialectSQLite3, types); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
-	pending := sqlstore.CheckMigrated(ctx, writer, goose.DialectSQLite3, types) != nil
-	if err := sqlstore.Migrate(ctx, writer, goose.DialectSQLite3, types); err != nil {
+	counter, err := openCommitCounter(path) // the file exists now
+	if err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
@@ -115,7 +117,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	s := &Store{writer: writer, reader: reader, wstmts: newDriverStmts(), rstmts: newStmtCache(reader),
-		cache: sqlstore.NewWriterCache(), counter: counter}
+		cache: sqlstore.NewWriterCache(), counter: counter, maxChanges: o.maxChanges}
 	ckpt, err := startCheckpointer(path, writer, &s.writes, o.checkpoint)
 	if err != nil {
 		writer.Close()
@@ -177,14 +179,10 @@ func SQLTx(tx membership.Tx) (*sql.Tx, bool) {
 func (s *Store) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if m := s.memory.Load(); m != nil {
+	if m := s.memory.Swap(nil); m != nil {
 		m.close()
 	}
-	err := errors.Join(s.ckpt.close(), s.reader.Close(), s.wstmts.close(ctx, s.writer), s.writer.Close())
-	if s.counter != nil {
-		err = errors.Join(err, s.counter.close())
-	}
-	return err
+	return errors.Join(s.ckpt.close(), s.reader.Close(), s.wstmts.close(ctx, s.writer), s.writer.Close())
 }
 
 // Update implements membership.Store.
