@@ -114,10 +114,25 @@ func planStable(c sqlite.ExecQuerierContext, on int32) (int32, error) {
 	return *res, nil
 }
 
-// registerUpdateHook is not wired for this driver: the access memory
-// stays off, and checks read the database.
-func registerUpdateHook(any, int) (changeSource, error) {
-	return nil, errors.New("this SQLite driver reports no changed rows here (update hook)")
+// registerUpdateHook has the driver connection dc collect the tracked
+// rows its statements change, through modernc's pre-update hook (its
+// SQLite is built with it): the row ids a statement inserts, updates or
+// deletes.
+func registerUpdateHook(dc any, maxChanges int) (changeSource, error) {
+	h, ok := dc.(sqlite.HookRegisterer)
+	if !ok {
+		return nil, fmt.Errorf("driver connection is a %T", dc)
+	}
+	b := &goChanges{max: maxChanges}
+	h.RegisterPreUpdateHook(func(d sqlite.SQLitePreUpdateData) {
+		if d.Op != sqlite3.SQLITE_DELETE {
+			b.add(d.TableName, d.NewRowID)
+		}
+		if d.Op != sqlite3.SQLITE_INSERT && d.OldRowID != d.NewRowID {
+			b.add(d.TableName, d.OldRowID)
+		}
+	})
+	return b, nil
 }
 
 // trackedInC is tracked: this build has no C side.

@@ -124,10 +124,16 @@ func planStable(c *sqlite3.Conn, on int32) (int32, error) {
 	return 0, nil
 }
 
-// registerUpdateHook is not wired for this driver: the access memory
-// stays off, and checks read the database.
-func registerUpdateHook(any, int) (changeSource, error) {
-	return nil, errors.New("this SQLite driver reports no changed rows here (update hook)")
+// registerUpdateHook has the driver connection dc collect the tracked
+// rows its statements change, through SQLite's update hook.
+func registerUpdateHook(dc any, maxChanges int) (changeSource, error) {
+	c, ok := dc.(interface{ Raw() *sqlite3.Conn })
+	if !ok {
+		return nil, fmt.Errorf("driver connection is a %T", dc)
+	}
+	b := &goChanges{max: maxChanges}
+	c.Raw().UpdateHook(func(_ sqlite3.AuthorizerActionCode, _, table string, rowid int64) { b.add(table, rowid) })
+	return b, nil
 }
 
 // trackedInC is tracked: this build has no C side.
