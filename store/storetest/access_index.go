@@ -20,6 +20,7 @@ var accessIndexTests = []test{
 	{"RemovalCredentialNeverStale", testRemovalCredentialNeverStale},
 	{"PathsAgree", testAccessPathsAgree},
 	{"MemoryAgrees", testAccessMemoryAgrees},
+	{"StatementsFromMemory", testStatementsFromMemory},
 }
 
 // staleRounds bounds the staleness tests: thousands of removals, each
