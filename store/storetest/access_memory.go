@@ -234,8 +234,8 @@ func testStatementsFromMemory(t *testing.T, open Opener) {
 		}
 	}
 	byID := membership.MemberRef{ID: m.ID}
-	request(byID, true, 2, "credential not cached yet")
 	waitForMemory(t, mem, e.org.ID, m.ID, r.ID, "before the removal")
+	request(byID, true, 1, "credential not cached yet: its statement")
 	request(byID, true, 0, "credential cached, the copy current")
 	request(membership.MemberRef{Email: m.Email}, true, 1, "by e-mail")
 	if _, err := e.svc.RemoveMember(e.ctx, e.owner, membership.RemoveMemberRequest{Member: byID}); err != nil {
