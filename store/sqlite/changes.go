@@ -50,18 +50,20 @@ func (s *Store) ended() {
 
 // hookWriter has the writer's driver connection report its changes to
 // s.changes, once per connection (database/sql replaces a broken one).
-func (s *Store) hookWriter(w *writeTx) error {
-	return w.c.Raw(func(dc any) error {
-		if dc == s.hooked {
-			return nil
-		}
-		src, err := registerUpdateHook(dc, s.maxChanges)
-		if err != nil {
-			return err
-		}
-		s.hooked, s.changes = dc, src
+func (s *Store) hookWriter(w *writeTx) error { return w.c.Raw(s.hook) }
+
+// hook puts the update hook on the writer's driver connection dc, unless
+// it is there already (the writer's connection held).
+func (s *Store) hook(dc any) error {
+	if dc == s.hooked {
 		return nil
-	})
+	}
+	src, err := registerUpdateHook(dc, s.maxChanges)
+	if err != nil {
+		return err
+	}
+	s.hooked, s.changes = dc, src
+	return nil
 }
 
 // DefaultAccessMemory is the most members EnableAccessMemory's copy holds
@@ -85,17 +87,7 @@ func (s *Store) EnableAccessMemory(ctx context.Context, maxMembers int, log *slo
 	if err != nil {
 		return err
 	}
-	err = c.Raw(func(dc any) error {
-		if dc == s.hooked {
-			return nil
-		}
-		src, err := registerUpdateHook(dc, s.maxChanges)
-		if err != nil {
-			return err
-		}
-		s.hooked, s.changes = dc, src
-		return nil
-	})
+	err = c.Raw(s.hook)
 	if err == nil && s.memory.Load() == nil {
 		s.memory.Store(newAccessMemory(s.writer, s.reader, s.counter, maxMembers, log))
 	}
