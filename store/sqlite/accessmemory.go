@@ -114,6 +114,9 @@ const (
 )
 
 func newAccessMemory(writer, db *sql.DB, counter *commitCounter, maxMembers int, log *slog.Logger) *accessMemory {
+	if log == nil {
+		log = slog.Default()
+	}
 	a := &accessMemory{writer: writer, db: db, counter: counter, max: maxMembers, log: log, dirty: map[rowKey]uint64{},
 		mine: counter.load(), wake: make(chan struct{}, 1), stop: make(chan struct{})}
 	a.idle = time.AfterFunc(time.Hour, a.poke)
