@@ -48,6 +48,15 @@ type accessMemory struct {
 	seq   uint64 // the last mark's number
 	mine  uint64 // the commit count after this process's last commit
 	inv   uint64 // invalidations, so that a pass that raced one is dropped
+	// committing: this process's writer counted a commit whose rows are
+	// not marked yet (between counting and changed); a pass in that
+	// window may apply some of its rows and clear older marks of them.
+	committing bool
+	// lastReload and backoff pace whole reloads (reloadWait); the run
+	// goroutine alone uses them.
+	lastReload       time.Time
+	answeredAtReload uint64
+	backoff          time.Duration
 
 	wake chan struct{}
 	idle *time.Timer // pokes once the writes pause (changed)
@@ -107,6 +116,9 @@ const (
 	// counterCheckEvery is how often the copy makes sure the commit
 	// counter's file is still the one every process maps.
 	counterCheckEvery = time.Second
+	// reloadQuiet is how long after a whole reload another one starts
+	// without waiting (reloadWait).
+	reloadQuiet = time.Second
 	// cleanBatch bounds the rows one pass reads back.
 	cleanBatch = 20_000
 	// inChunk bounds the ids of one IN list.
@@ -162,7 +174,7 @@ func (a *accessMemory) check(org, member, resource int64) (ans *membership.Acces
 		return nil, false
 	}
 	a.mu.RLock()
-	ok = a.valid && len(a.dirty) == 0 && a.counter.load() == a.mine
+	ok = a.valid && !a.committing && len(a.dirty) == 0 && a.counter.load() == a.mine
 	if ok {
 		ans = a.data.check(org, member, resource)
 	}
@@ -196,6 +208,7 @@ func (a *accessMemory) counting() {
 		a.invalidate()
 	}
 	a.mine = n
+	a.committing = true
 	a.mu.Unlock()
 }
 
@@ -203,11 +216,9 @@ func (a *accessMemory) counting() {
 // of its callers is answered, the tracked rows it changed (all of them
 // unless overflow).
 func (a *accessMemory) changed(rows []rowKey, overflow bool) {
-	if len(rows) == 0 && !overflow {
-		return
-	}
 	a.mu.Lock()
-	if a.off != nil {
+	a.committing = false
+	if a.off != nil || len(rows) == 0 && !overflow {
 		a.mu.Unlock()
 		return
 	}
@@ -235,6 +246,9 @@ func (a *accessMemory) changed(rows []rowKey, overflow bool) {
 func (a *accessMemory) invalidate() {
 	a.valid = false
 	a.inv++
+	// The reload's snapshot begins after these marks' commits: it covers
+	// them, and they need not pile up while reloads keep failing.
+	clear(a.dirty)
 }
 
 func (a *accessMemory) run() {
@@ -310,6 +324,11 @@ func (a *accessMemory) pass(ctx context.Context) (again bool, err error) {
 	}
 	a.mu.Unlock()
 	if !valid {
+		select {
+		case <-time.After(a.reloadWait()):
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
 		return a.reload(ctx)
 	}
 	if len(keys) == 0 {
@@ -346,6 +365,23 @@ func (a *accessMemory) pass(ctx context.Context) (again bool, err error) {
 	return len(a.dirty) > 0, nil
 }
 
+// reloadWait is how long to wait before reading the copy again whole:
+// nothing when the last load answered a check or was a quiet second ago,
+// else twice the last wait (from 50 ms, at most 10 s), so that another
+// process committing faster than a load costs a load every 10 s, not one
+// after another that never answers.
+func (a *accessMemory) reloadWait() time.Duration {
+	switch {
+	case a.answered.Load() != a.answeredAtReload || time.Since(a.lastReload) > reloadQuiet:
+		a.backoff = 0
+	case a.backoff == 0:
+		a.backoff = 50 * time.Millisecond
+	default:
+		a.backoff = min(2*a.backoff, 10*time.Second)
+	}
+	return a.backoff
+}
+
 // reload reads the copy whole and installs it unless it was invalidated
 // meanwhile. Its snapshot begins while it holds SQLite's write lock, so
 // no writer of any process is between counting its commit and making it:
@@ -359,6 +395,7 @@ func (a *accessMemory) reload(ctx context.Context) (again bool, err error) {
 	}
 	defer tx.Rollback() //nolint:errcheck // read only
 	d, err := loadAccessData(ctx, tx, a.max)
+	a.lastReload, a.answeredAtReload = time.Now(), a.answered.Load()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if turnsOff(err) {

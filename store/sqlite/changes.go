@@ -41,9 +41,12 @@ func (s *Store) committing() {
 // learns which of its rows changed. A rolled-back transaction's rows are
 // marked too: reading them back finds them as they were.
 func (s *Store) ended() {
-	if m := s.memory.Load(); m != nil && s.changes != nil {
+	if m := s.memory.Load(); m != nil {
 		var overflow bool
-		s.taken, overflow = s.changes.take(s.taken[:0])
+		s.taken = s.taken[:0]
+		if s.changes != nil {
+			s.taken, overflow = s.changes.take(s.taken)
+		}
 		m.changed(s.taken, overflow)
 	}
 }
@@ -95,6 +98,9 @@ func (s *Store) EnableAccessMemory(ctx context.Context, maxMembers int, log *slo
 		return err
 	}
 	m := s.memory.Load()
+	if m == nil {
+		return errors.New("access memory: the store is closed")
+	}
 	for {
 		m.mu.RLock()
 		done := m.valid || m.off != nil

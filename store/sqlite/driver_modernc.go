@@ -125,11 +125,16 @@ func registerUpdateHook(dc any, maxChanges int) (changeSource, error) {
 	}
 	b := &goChanges{max: maxChanges}
 	h.RegisterPreUpdateHook(func(d sqlite.SQLitePreUpdateData) {
-		if d.Op != sqlite3.SQLITE_DELETE {
+		switch d.Op {
+		case sqlite3.SQLITE_INSERT:
 			b.add(d.TableName, d.NewRowID)
-		}
-		if d.Op != sqlite3.SQLITE_INSERT && d.OldRowID != d.NewRowID {
+		case sqlite3.SQLITE_DELETE: // NewRowID repeats OldRowID here
 			b.add(d.TableName, d.OldRowID)
+		default:
+			b.add(d.TableName, d.NewRowID)
+			if d.OldRowID != d.NewRowID {
+				b.add(d.TableName, d.OldRowID)
+			}
 		}
 	})
 	return b, nil

@@ -86,18 +86,21 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	writer.SetMaxOpenConns(1)
 	writer.SetConnMaxLifetime(0)
+	// Checking the schema opens the file, creating it if needed, so that
+	// the commit counter beside it can be found.
 	pending := sqlstore.CheckMigrated(ctx, writer, goose.DialectSQLite3, types) != nil
-	if err := sqlstore.Migrate(ctx, writer, goose.DialectSQLite3, types); err != nil {
-		writer.Close()
-		return nil, fmt.Errorf("sqlite %s: %w", path, err)
-	}
-	counter, err := openCommitCounter(path) // the file exists now
+	counter, err := openCommitCounter(path)
 	if err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
+	err = sqlstore.Migrate(ctx, writer, goose.DialectSQLite3, types)
 	if pending && counter != nil {
-		counter.add() // a migration may change rows a server's copy holds
+		counter.add() // a migration, even one that failed halfway, may change rows a server's copy holds
+	}
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
 	// The writer only commits; the checkpointer copies the WAL back.
 	if _, err := writer.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {
