@@ -3,8 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -203,5 +206,75 @@ func TestAccessMemoryCommitWindow(t *testing.T) {
 	}
 	if got := mem.Access.GroupIDs; !slices.Equal(got, []int64{w.groupA}) && !slices.Equal(got, []int64{w.groupB}) {
 		t.Fatalf("the copy answered groups %v: neither before (%d) nor after (%d) the commit", got, w.groupA, w.groupB)
+	}
+}
+
+// TestAccessMemoryWriterReplaced: database/sql replaces a writer
+// connection that reports driver.ErrBadConn. The next write transaction
+// must put the update hook on the new connection before its first
+// statement, or the copy never learns of that connection's changes; and
+// a replaced connection's change buffer goes with it, not once per
+// replacement for the life of the process.
+func TestAccessMemoryWriterReplaced(t *testing.T) {
+	w := newGroupsWorld(t)
+	ctx := context.Background()
+	const replacements = 20
+	live := liveChangeSources()
+	for i := range replacements {
+		c, err := w.st.writer.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Raw(func(any) error { return driver.ErrBadConn }); !errors.Is(err, driver.ErrBadConn) {
+			t.Fatalf("Raw: %v", err)
+		}
+		_ = c.Close() // already closed with the bad connection
+		status := []string{"removed", "active"}[i%2]
+		w.exec(t, `UPDATE group_members SET status = ? WHERE id = ?`, status, w.gmA)
+		mem, sqlAns := w.fromMemory(t, 5*time.Second), w.statement(t)
+		if mem.Access.Allowed != (status == "active") || mem.Access.Allowed != sqlAns.Access.Allowed {
+			t.Fatalf("replacement %d, group membership %s: copy allowed=%v, statement allowed=%v", i, status, mem.Access.Allowed, sqlAns.Access.Allowed)
+		}
+	}
+	if live < 0 {
+		return // this driver's hook keeps its changes on the Go heap
+	}
+	// Each replaced connection is freed by the collector, its prepared
+	// statements' finalizers first, so give it a few cycles.
+	for range 50 {
+		runtime.GC()
+		if liveChangeSources()-live < replacements/2 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%d change buffers live after %d writer connections were replaced (%d before)", liveChangeSources(), replacements, live)
+}
+
+// TestAccessMemoryReloadPace: whole reloads that answer no check before
+// the next is needed back off from 50 ms, doubling, to at most 10 s; a
+// reload that answered one, or came after a quiet spell, waits for
+// nothing.
+func TestAccessMemoryReloadPace(t *testing.T) {
+	a := &accessMemory{lastReload: time.Now()}
+	want := []time.Duration{0, 50, 100, 200, 400, 800, 1600, 3200, 6400, 10000, 10000}
+	a.answered.Store(1) // the first reload answered a check since the last
+	for i, ms := range want {
+		if got := a.reloadWait(); got != ms*time.Millisecond {
+			t.Fatalf("reload %d: waited %v, want %v", i, got, ms*time.Millisecond)
+		}
+		a.lastReload, a.answeredAtReload = time.Now(), a.answered.Load()
+	}
+	a.answered.Add(1)
+	if got := a.reloadWait(); got != 0 {
+		t.Fatalf("after a reload that answered a check: waited %v", got)
+	}
+	a.answeredAtReload = a.answered.Load()
+	if got := a.reloadWait(); got != 50*time.Millisecond {
+		t.Fatalf("the backoff starts again from: %v", got)
+	}
+	a.lastReload = time.Now().Add(-2 * reloadQuiet)
+	if got := a.reloadWait(); got != 0 {
+		t.Fatalf("after a quiet spell: waited %v", got)
 	}
 }

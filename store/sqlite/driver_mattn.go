@@ -68,12 +68,28 @@ static void memberd_changed(void *p, int op, const char *db, const char *table, 
 	c->n++;
 }
 
+// memberd_live counts the buffers not yet freed, for the test that holds
+// a replaced connection's buffer to be freed with it.
+static long memberd_live;
+
 static memberd_changes *memberd_hook(void *db, int max) {
 	memberd_changes *c = calloc(1, sizeof *c);
 	if (!c) return NULL;
 	c->max = max;
 	sqlite3_update_hook((sqlite3 *)db, memberd_changed, c);
+	__atomic_add_fetch(&memberd_live, 1, __ATOMIC_RELAXED);
 	return c;
+}
+
+static void memberd_changes_free(memberd_changes *c) {
+	free(c->tables);
+	free(c->rows);
+	free(c);
+	__atomic_sub_fetch(&memberd_live, 1, __ATOMIC_RELAXED);
+}
+
+static long memberd_live_changes(void) {
+	return __atomic_load_n(&memberd_live, __ATOMIC_RELAXED);
 }
 */
 import "C"
@@ -84,6 +100,7 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"runtime"
 	"strconv"
 	"unsafe"
 
@@ -204,8 +221,17 @@ func registerUpdateHook(dc any, maxChanges int) (changeSource, error) {
 	if h == nil {
 		return nil, errors.New("update hook: out of memory")
 	}
+	// The buffer lives as long as the connection: database/sql replaces a
+	// broken writer connection, and the store then drops the old one
+	// (Store.hook). Closed, it runs no statement and so no hook; a
+	// connection mattn closes in its own finalizer is freed after that.
+	runtime.AddCleanup(c, func(h *C.memberd_changes) { C.memberd_changes_free(h) }, h)
 	return cChanges{h}, nil
 }
+
+// liveChangeSources counts the change buffers not yet freed, or -1 where
+// the driver's hook keeps its changes on the Go heap.
+func liveChangeSources() int { return int(C.memberd_live_changes()) }
 
 // cChanges is a connection's memberd_changes, read and reset by Go
 // between transactions, while the connection runs no statement.

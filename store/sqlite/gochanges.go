@@ -29,3 +29,7 @@ func (b *goChanges) take(dst []rowKey) ([]rowKey, bool) {
 	b.rows, b.overflow = b.rows[:0], false
 	return dst, overflow
 }
+
+// liveChangeSources is -1: these drivers' hooks keep their changes on the
+// Go heap, freed with the connection that holds them.
+func liveChangeSources() int { return -1 }
