@@ -286,12 +286,7 @@ func checkpointOrg(t *testing.T, st membership.Store) (*membership.Service, memb
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := svc.Authenticate(ctx, b.Secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := membership.Actor{OrgID: p.Credential.OrgID, MemberID: p.Member.ID, CredentialID: p.Credential.ID, Scopes: p.Credential.Scopes, Interface: "test", Member: p.Member}
-	return svc, a
+	return svc, actorOf(t, svc, b.Secret)
 }
 
 // churn adds and removes members from workers goroutines for d and
