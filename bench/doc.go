@@ -15,4 +15,6 @@
 // the tree above it), so that its plotting dependencies stay out of
 // memberd's go.mod; run it from bench/:
 // `cd bench && go run ./cmd/memberd-bench -quick -engine sqlite`.
+// bench/versions.sh sets this tree's single removals on PostgreSQL
+// against earlier versions, each measured by its own harness.
 package bench
