@@ -222,16 +222,7 @@ func testStatementsFromMemory(t *testing.T, open Opener) {
 		if err != nil {
 			t.Fatalf("%s: authenticate: %v", when, err)
 		}
-		got, err := e.svc.CheckAccess(e.ctx, a, ref, membership.Ref{ID: r.ID})
-		if err != nil {
-			t.Fatalf("%s: check: %v", when, err)
-		}
-		if n := rs.take(); n != statements {
-			t.Errorf("%s: the request ran %d statements, want %d", when, n, statements)
-		}
-		if got.Allowed != want {
-			t.Errorf("%s: allowed = %v, want %v", when, got.Allowed, want)
-		}
+		e.checkCounted(rs, a, ref, r.ID, want, statements, when) // authentication's statements too
 	}
 	byID := membership.MemberRef{ID: m.ID}
 	waitForMemory(t, mem, e.org.ID, m.ID, r.ID, "before the removal")

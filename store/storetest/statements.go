@@ -74,6 +74,23 @@ func (r *recordingStore) recorded(tx membership.Tx, fn func(membership.Tx) error
 	return fn(tx)
 }
 
+// checkCounted checks a's access as member to resource and holds the
+// answer to want and the statements read transactions ran since rs's last
+// take to statements.
+func (e *env) checkCounted(rs *recordingStore, a membership.Actor, member membership.MemberRef, resource int64, want bool, statements int64, when string) {
+	e.tb.Helper()
+	got, err := e.svc.CheckAccess(e.ctx, a, member, membership.Ref{ID: resource})
+	if err != nil {
+		e.tb.Fatalf("%s: check: %v", when, err)
+	}
+	if n := rs.take(); n != statements {
+		e.tb.Errorf("%s: %d statements ran, want %d", when, n, statements)
+	}
+	if got.Allowed != want {
+		e.tb.Errorf("%s: allowed = %v, want %v", when, got.Allowed, want)
+	}
+}
+
 // take returns the number of statements read-only transactions ran since
 // the last take. Writes are left out: the only one an access check
 // request makes is authentication's last_used_at update, at most once per
@@ -234,16 +251,7 @@ func testStatementsPerAccessCheck(t *testing.T, open Opener) {
 	check := func(a membership.Actor, want bool, statements int64, when string) {
 		t.Helper()
 		rs.take()
-		got, err := e.svc.CheckAccess(e.ctx, a, membership.MemberRef{ID: m.ID}, membership.Ref{ID: r.ID})
-		if err != nil {
-			t.Fatalf("%s: check: %v", when, err)
-		}
-		if n := rs.take(); n != statements {
-			t.Errorf("%s: the check ran %d statements, want %d", when, n, statements)
-		}
-		if got.Allowed != want {
-			t.Errorf("%s: allowed = %v, want %v", when, got.Allowed, want)
-		}
+		e.checkCounted(rs, a, membership.MemberRef{ID: m.ID}, r.ID, want, statements, when)
 	}
 	check(authenticate(), true, 1, "first check")
 	check(authenticate(), true, 0, "second check, index warm")
