@@ -31,9 +31,15 @@ cleanup() {
 revs=("$@")
 trap cleanup EXIT
 tree() { if [[ $1 == current ]]; then echo "$here"; else echo "$work/$1"; fi; }
+# This harness's server settings (bench's postgresSettings), from the
+# machine's memory as it computes them.
+mem=$(($(awk '/^MemTotal:/ {print $2}' /proc/meminfo) / 1024))
+shared=$((mem / 4 > 4096 ? 4096 : (mem / 4 < 128 ? 128 : mem / 4)))
+cache=$((mem * 3 / 4 > shared ? mem * 3 / 4 : shared))
+settings="-c shared_buffers=${shared}MB -c effective_cache_size=${cache}MB -c maintenance_work_mem=512MB -c max_wal_size=16GB -c checkpoint_timeout=30min -c track_io_timing=on"
 for rev in "${revs[@]}"; do
 	git -C "$here" worktree add --quiet --detach "$work/$rev" "$rev"
-	sed -i 's/-c shared_buffers=128MB -c max_wal_size=8GB -c checkpoint_timeout=30min"/-c shared_buffers=4096MB -c effective_cache_size=18078MB -c maintenance_work_mem=512MB -c max_wal_size=16GB -c checkpoint_timeout=30min -c track_io_timing=on"/' \
+	sed -i "s/-c shared_buffers=128MB -c max_wal_size=8GB -c checkpoint_timeout=30min\"/$settings\"/" \
 		"$work/$rev/internal/pgtest/pgtest.go"
 	if ! grep -q 'func postgresSettings' "$work/$rev/bench/engine.go" && grep -q 'shared_buffers=128MB' "$work/$rev/internal/pgtest/pgtest.go"; then
 		echo "$rev: could not give its PostgreSQL this harness's settings; compare by hand" >&2
