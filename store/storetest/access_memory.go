@@ -208,13 +208,7 @@ func testStatementsFromMemory(t *testing.T, open Opener) {
 	if mem == nil {
 		t.Skip("this store keeps no copy of access in memory")
 	}
-	m := e.addMember(e.owner, "m@acme.test", membership.RoleMember)
-	r := e.createResource("lock", "front", nil)
-	e.grantMember(r, m)
-	issued, err := e.svc.CreateCredential(e.ctx, e.owner, membership.CreateCredentialRequest{Name: "door", Scopes: []string{membership.ScopeMembersRead}})
-	if err != nil {
-		t.Fatalf("create credential: %v", err)
-	}
+	m, r, issued := e.grantedDoor()
 	request := func(ref membership.MemberRef, want bool, statements int64, when string) {
 		t.Helper()
 		rs.take()

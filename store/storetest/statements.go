@@ -74,6 +74,20 @@ func (r *recordingStore) recorded(tx membership.Tx, fn func(membership.Tx) error
 	return fn(tx)
 }
 
+// grantedDoor is a member with a direct grant of a lock, and a credential
+// that may check access (a door's).
+func (e *env) grantedDoor() (*membership.Member, *membership.Resource, *membership.IssuedCredential) {
+	e.tb.Helper()
+	m := e.addMember(e.owner, "m@acme.test", membership.RoleMember)
+	r := e.createResource("lock", "front", nil)
+	e.grantMember(r, m)
+	issued, err := e.svc.CreateCredential(e.ctx, e.owner, membership.CreateCredentialRequest{Name: "door", Scopes: []string{membership.ScopeMembersRead}})
+	if err != nil {
+		e.tb.Fatalf("create credential: %v", err)
+	}
+	return m, r, issued
+}
+
 // checkCounted checks a's access as member to resource and holds the
 // answer to want and the statements read transactions ran since rs's last
 // take to statements.
@@ -224,13 +238,7 @@ func testStatementsPerAccessCheck(t *testing.T, open Opener) {
 		rs = &recordingStore{Store: open(tb)}
 		return rs
 	})
-	m := e.addMember(e.owner, "m@acme.test", membership.RoleMember)
-	r := e.createResource("lock", "front", nil)
-	e.grantMember(r, m)
-	issued, err := e.svc.CreateCredential(e.ctx, e.owner, membership.CreateCredentialRequest{Name: "door", Scopes: []string{membership.ScopeMembersRead}})
-	if err != nil {
-		t.Fatalf("create credential: %v", err)
-	}
+	m, r, issued := e.grantedDoor()
 	// authenticate is what an adapter does for each request.
 	authenticate := func() membership.Actor {
 		t.Helper()
