@@ -34,9 +34,10 @@ extern int sqlite3_config(int, ...);
 // largest number is far above the size, it walks every page it holds to
 // find them. A B-tree split that reorders its new pages parks one of them
 // for a moment at the page number of the lock byte (1 GiB into the file),
-// so in a database under 1 GiB every commit after a split walked the
-// writer's whole cache (16,384 pages) to drop nothing: 4% of a removal's
-// CPU on the single writer. top and high keep an exact bound instead:
+// so in a database under 1 GiB every commit of a transaction that split
+// so (most commits that insert into an index at random) walked the
+// writer's whole cache (16,384 pages) to drop nothing: 4% of the server's
+// CPU in S2, all of it on the single writer. top and high keep an exact bound instead:
 // every page is at or below top, except the high ones moved above it and
 // not yet moved back (counted, never undercounted: a page dropped while
 // high stays counted, which only disables the shortcut).
