@@ -37,10 +37,11 @@ extern int sqlite3_config(int, ...);
 // so in a database under 1 GiB every commit of a transaction that split
 // so (most commits that insert into an index at random) walked the
 // writer's whole cache (16,384 pages) to drop nothing: 4% of the server's
-// CPU in S2, all of it on the single writer. top and high keep an exact bound instead:
-// every page is at or below top, except the high ones moved above it and
-// not yet moved back (counted, never undercounted: a page dropped while
-// high stays counted, which only disables the shortcut).
+// CPU in S2, all of it on the single writer. top and high keep an exact
+// bound instead: every page is at or below top, except the high ones
+// moved above it and not yet moved back (counted, never undercounted: a
+// page dropped while high stays counted, which only disables the
+// shortcut).
 typedef struct {
 	sqlite3_pcache *inner;
 	unsigned top;
@@ -108,7 +109,7 @@ static void memberd_pc_truncate(sqlite3_pcache *c, unsigned limit) {
 	}
 	if (limit > 1) __atomic_add_fetch(&memberd_truncate_passed, 1, __ATOMIC_RELAXED);
 	memberd_inner.xTruncate(p->inner, limit);
-	if (limit == 0) limit = 1;
+	// SQLite passes a limit of at least 1 (sqlite3PcacheTruncate).
 	if (limit - 1 <= p->top) {
 		// Every page at or above limit is gone, the high ones with them.
 		p->top = limit - 1;
