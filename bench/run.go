@@ -64,6 +64,7 @@ type Result struct {
 	S2Off      map[int]*Summary // group commit off (server flag), by concurrency
 	S2HTTP     *Summary         // GET /healthz at S2's highest concurrency: the HTTP floor
 	S2Order    string           // S2's blocks at that concurrency, "r" removals, "f" floor, as they ran
+	S2Baseline *Baseline        // PostgreSQL's S2 set against the tree (-baseline)
 	S3         *Summary
 	S3HTTP     *Summary // GET /healthz at S3's concurrency: the HTTP floor
 	S3Order    string   // S3's blocks, "c" checks, "f" floor, as they ran
@@ -94,6 +95,7 @@ type SizePoint struct {
 	Load     time.Duration // time to grow to this size from the previous one
 	DBBytes  int64
 	S5       *Summary
+	S5Reads  *Reads
 	PeakRSS  int64 // server VmHWM over the whole server run at this size
 	Scenario string
 }
@@ -370,9 +372,10 @@ func (r *runner) scenarios(ctx context.Context, c *Client, routes map[string]boo
 		if !routes["jicoo"] {
 			r.note("S5 was not run: memberd does not mount Jicoo's DELETE /v1/organization_users/{userId}")
 		} else {
+			reads := r.watchReads(ctx)
 			s, err := r.removals(ctx, c, 1, r.cfg.S5Requests)
-			pt.S5 = s
-			r.logf("S5 at %d members: %s", pt.Members, s)
+			pt.S5, pt.S5Reads = s, reads(s.N)
+			r.logf("S5 at %d members: %s; read a removal: %s", pt.Members, s, pt.S5Reads)
 			if err != nil {
 				r.fail("S5 at %d: %v", pt.Members, err)
 			}

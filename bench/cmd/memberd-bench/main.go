@@ -69,6 +69,8 @@ func run(ctx context.Context, args []string) error {
 	pgPool := fs.Int("pg-pool", 0, "PostgreSQL pool size of the server (pool_max_conns; default: the store's own)")
 	serverTags := fs.String("server-tags", "", "build tags for the server (go build -tags); build the bench with the same tags so the in-process floors use the same SQLite driver")
 	serverProfile := fs.String("server-cpuprofile", "", "write a CPU profile of each memberd serve run to PREFIX-<engine>-<run>.pprof")
+	baseline := fs.Bool("baseline", false, "after the run, set PostgreSQL's S2 against "+bench.BaselineRev+", the tree the performance issue quotes (bench/versions.sh; about 10 minutes)")
+	baselineRounds := fs.Int("baseline-rounds", 3, "rounds of -baseline")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -173,6 +175,18 @@ func run(ctx context.Context, args []string) error {
 	machine := bench.DescribeMachine(work)
 	start := time.Now()
 	results, runErr := bench.Run(ctx, cfg)
+	if *baseline && runErr == nil {
+		for _, r := range results {
+			if r.Engine == "postgres" && r.S2[64] != nil {
+				fmt.Fprintf(os.Stderr, "setting S2 against %s (bench/versions.sh)\n", bench.BaselineRev)
+				b, err := bench.MeasureBaseline(ctx, moduleDir, bench.BaselineRev, *baselineRounds, 100_000, os.Stderr)
+				if err != nil {
+					r.Notes = append(r.Notes, fmt.Sprintf("S2 against %s was not measured: %v", bench.BaselineRev, err))
+				}
+				r.S2Baseline = b
+			}
+		}
+	}
 	report := bench.Report{Config: cfg, Command: strings.TrimSpace(command), Machine: machine,
 		Started: start, Took: time.Since(start), Results: results}
 	fmt.Print(report.Summary())
