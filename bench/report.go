@@ -399,15 +399,16 @@ func (rep *Report) engineSection(b *strings.Builder, r *Result) {
 		w("A member in %d spaces and %d groups with %d grants (%d direct, %d through the groups); each offboarding counts all of them exactly and lists the first %d of each kind (the default report_limit), in a %s response.\n\n",
 			DefaultShape(cfg.Seed).Spaces, DefaultShape(cfg.Seed).S4Groups, r.S4Grants, DefaultShape(cfg.Seed).S4Direct,
 			DefaultShape(cfg.Seed).S4Groups*DefaultShape(cfg.Seed).S4GroupGrants, reportLimit, size(r.S4Bytes))
-		w("| | n | p50 | max |\n|---|---|---|---|\n")
+		w("| | n | p50 | max | cores |\n|---|---|---|---|---|\n")
 		for _, row := range []struct {
 			name string
 			s    *Summary
 		}{{"dry run", r.S4Dry}, {"offboarding", r.S4}, {"store floor: dry run in-process, no HTTP", r.StoreS4Dry}} {
 			if row.s != nil && row.s.N > 0 {
-				w("| %s | %d | %s | %s |\n", row.name, row.s.N, ms(row.s.P50), ms(row.s.Max))
+				w("| %s | %d | %s | %s | %s |\n", row.name, row.s.N, ms(row.s.P50), ms(row.s.Max), cores(row.s))
 			}
 		}
+		w("\nOne offboarding at a time keeps about one core busy, the server's and the database's work taking turns; more of the machine busy means something else ran beside it.\n")
 	}
 	if r.S6 != nil {
 		rep.s6Section(b, r.S6)

@@ -533,13 +533,18 @@ func (r *runner) s3(ctx context.Context, c *Client) {
 // query plans of the offboarding path.
 func (r *runner) s4(ctx context.Context, c *Client) {
 	subjects := r.d.S4[:len(r.d.S4)-1]
+	// One offboarding at a time keeps about one core busy (the server
+	// and its PostgreSQL backend take turns); the log says when anything
+	// else ran beside them (an autovacuum worker, a checkpoint).
+	stop := r.watchPG(ctx, "S4")
+	defer stop()
 	dry, err := r.loop(ctx, 1, r.cfg.S4DryRuns, func(ctx context.Context, i int) (int, error) {
 		grants, n, err := c.Offboard(ctx, subjects[i%len(subjects)], true)
 		r.res.S4Grants, r.res.S4Bytes = grants, n
 		return 1, err
 	})
 	r.res.S4Dry = &dry
-	r.logf("S4 dry run: %s (%d grants reported)", dry, r.res.S4Grants)
+	r.logf("S4 dry run: %s (%d grants reported; cores %s)", dry, r.res.S4Grants, cores(&dry))
 	if err != nil {
 		r.fail("S4 dry run: %v", err)
 	}
@@ -551,7 +556,7 @@ func (r *runner) s4(ctx context.Context, c *Client) {
 		return 1, err
 	})
 	r.res.S4 = &real
-	r.logf("S4: %s", real)
+	r.logf("S4: %s (cores %s)", real, cores(&real))
 	if err != nil {
 		r.fail("S4: %v", err)
 	}
