@@ -21,11 +21,12 @@ type Machine struct {
 	Go        string
 	LoadStart string
 	LoadEnd   string
+	Reclaim   Reclaim
 }
 
 // DescribeMachine reads the machine's description from /proc and df.
 func DescribeMachine(dir string) Machine {
-	m := Machine{Cores: runtime.NumCPU(), Go: runtime.Version(), LoadStart: loadAvg()}
+	m := Machine{Cores: runtime.NumCPU(), Go: runtime.Version(), LoadStart: loadAvg(), Reclaim: describeReclaim(damonDir)}
 	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(data), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {

@@ -230,6 +230,9 @@ func (rep *Report) Markdown() string {
 	w("- Date: %s (took %s)\n", rep.Started.UTC().Format("2006-01-02 15:04 MST"), rep.Took.Round(time.Second))
 	w("- Machine: %s, %d cores (`nproc`), %d MB memory, disk %s, %s, %s\n", rep.Machine.CPU, rep.Machine.Cores,
 		rep.Machine.MemoryMB, rep.Machine.Disk, rep.Machine.Kernel, rep.Machine.Go)
+	if sc := rep.Machine.Reclaim.Schemes; len(sc) > 0 {
+		w("- The kernel reclaims memory proactively (DAMON: %s): page cache a phase wrote and has not read for that long is dropped and read from the disk again.\n", strings.Join(sc, "; "))
+	}
 	w("- Load average (1/5/15 min) at the start: %s. The machine is shared: other work running at the same time lowers every figure, so ratios measured in the same run matter more than absolute numbers.\n", rep.Machine.LoadStart)
 	sizes := make([]string, len(cfg.Sizes))
 	for i, s := range cfg.Sizes {
@@ -419,14 +422,32 @@ func (rep *Report) engineSection(b *strings.Builder, r *Result) {
 		if r.Engine == "postgres" {
 			reads += " (and into shared buffers)"
 		}
-		w("| members | load time | database | p50 | p99 | mean | %s | server peak RSS |\n|---|---|---|---|---|---|---|---|\n", reads)
+		paged := false
+		for _, p := range r.Sizes {
+			paged = paged || p.PagedOut >= 0
+		}
+		if paged {
+			reads += " | paged out by the kernel, from the load to S5's end"
+		}
+		rule := "|---|---|---|---|---|---|---|---|"
+		if paged {
+			rule += "---|"
+		}
+		w("| members | load time | database | p50 | p99 | mean | %s | server peak RSS |\n%s\n", reads, rule)
 		for _, p := range r.Sizes {
 			p50, p99 := latency(p.S5)
 			mean := "—"
 			if p.S5 != nil && p.S5.N > 0 {
 				mean = ms(p.S5.Mean)
 			}
-			w("| %d | %s | %s | %s | %s | %s | %s | %s |\n", p.Members, p.Load.Round(time.Second), mb(p.DBBytes), p50, p99, mean, p.S5Reads, mb(p.PeakRSS))
+			read := p.S5Reads.String()
+			if paged {
+				read += " | —"
+				if p.PagedOut >= 0 {
+					read = fmt.Sprintf("%s | %s", p.S5Reads, mb(p.PagedOut))
+				}
+			}
+			w("| %d | %s | %s | %s | %s | %s | %s | %s |\n", p.Members, p.Load.Round(time.Second), mb(p.DBBytes), p50, p99, mean, read, mb(p.PeakRSS))
 		}
 		w("\nThe server's peak RSS (VmHWM) covers its whole run at that size, including S1–S4 at %d members.\n", cfg.Main)
 	}

@@ -91,13 +91,17 @@ type Result struct {
 // SizePoint is the organization at one size: S5's single-removal latency,
 // the server's peak memory while it ran, and what loading cost.
 type SizePoint struct {
-	Members  int
-	Load     time.Duration // time to grow to this size from the previous one
-	DBBytes  int64
-	S5       *Summary
-	S5Reads  *Reads
-	PeakRSS  int64 // server VmHWM over the whole server run at this size
-	Scenario string
+	Members int
+	Load    time.Duration // time to grow to this size from the previous one
+	DBBytes int64
+	S5      *Summary
+	S5Reads *Reads
+	// PagedOut is what the kernel's proactive reclaim (Reclaim) paged
+	// out from the start of this size's load to the end of S5, or -1.
+	PagedOut   int64
+	pagedStart int64
+	PeakRSS    int64 // server VmHWM over the whole server run at this size
+	Scenario   string
 }
 
 // Plan is the query plan of one statement on a removal or access path.
@@ -171,6 +175,7 @@ func runEngine(ctx context.Context, cfg Config, name string) (res *Result, err e
 		}
 		t := time.Now()
 		last := time.Now()
+		paged := pagedOut(damonDir)
 		err := d.Grow(ctx, e, size, func(n int) {
 			if time.Since(last) > 10*time.Second {
 				cfg.logf("%s: loaded %d members", name, n)
@@ -180,7 +185,7 @@ func runEngine(ctx context.Context, cfg Config, name string) (res *Result, err e
 		if err != nil {
 			return res, err
 		}
-		pt := SizePoint{Members: size, Load: time.Since(t)}
+		pt := SizePoint{Members: size, Load: time.Since(t), PagedOut: -1, pagedStart: paged}
 		cfg.logf("%s: %d members loaded in %s", name, size, pt.Load.Round(time.Second))
 		settle := time.Now()
 		did, err := e.Settle(ctx)
@@ -375,7 +380,10 @@ func (r *runner) scenarios(ctx context.Context, c *Client, routes map[string]boo
 			reads := r.watchReads(ctx)
 			s, err := r.removals(ctx, c, 1, r.cfg.S5Requests)
 			pt.S5, pt.S5Reads = s, reads(s.N)
-			r.logf("S5 at %d members: %s; read a removal: %s", pt.Members, s, pt.S5Reads)
+			if now := pagedOut(damonDir); now >= 0 && pt.pagedStart >= 0 {
+				pt.PagedOut = now - pt.pagedStart
+			}
+			r.logf("S5 at %d members: %s; read a removal: %s; paged out by the kernel since the load began: %d MB", pt.Members, s, pt.S5Reads, pt.PagedOut>>20)
 			if err != nil {
 				r.fail("S5 at %d: %v", pt.Members, err)
 			}
