@@ -217,6 +217,10 @@ func (r *runner) floorsAndPlans(ctx context.Context) error {
 	if r.cfg.Scenarios["S4"] {
 		last := r.d.S4[len(r.d.S4)-1]
 		s, err := r.loop(ctx, 1, r.cfg.S4DryRuns, func(ctx context.Context, i int) (int, error) {
+			// As the native handler calls it: every API call carries a
+			// guard, and a dry run under one reads its lists whole to tag
+			// the preview (the ETag an If-Match offboarding must match).
+			ctx = membership.WithGuard(ctx, &membership.Guard{})
 			rep, err := svc.RemoveMember(ctx, r.d.Actor("native"), membership.RemoveMemberRequest{Member: membership.MemberRef{ID: last}, DryRun: true})
 			if err != nil {
 				return 1, err
