@@ -25,6 +25,11 @@ type pgCounters struct {
 	autovacuums, autoanalyzes, deadTuples int64
 }
 
+// pgStatsFlush is how long to wait before reading PostgreSQL's cumulative
+// counters after a measurement: backends flush their statistics at most
+// once a second.
+const pgStatsFlush = 1100 * time.Millisecond
+
 func readPGCounters(ctx context.Context, c *pgx.Conn) (pgCounters, error) {
 	var p pgCounters
 	err := c.QueryRow(ctx, `SELECT w.wal_records, w.wal_fpi, w.wal_bytes::bigint,
@@ -101,8 +106,7 @@ func (r *runner) watchPG(ctx context.Context, label string) func() {
 		close(done)
 		wg.Wait()
 		sc.Close(ctx)
-		// Backends flush their statistics at most once a second.
-		time.Sleep(1100 * time.Millisecond)
+		time.Sleep(pgStatsFlush)
 		after, err := readPGCounters(ctx, c)
 		c.Close(ctx)
 		if err != nil {

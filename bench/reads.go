@@ -77,7 +77,7 @@ func (r *runner) watchReads(ctx context.Context) func(requests int) *Reads {
 	before := diskReads(pids(), nil)
 	return func(n int) *Reads {
 		defer c.Close(ctx)
-		time.Sleep(1100 * time.Millisecond)
+		time.Sleep(pgStatsFlush)
 		after, err := readPGCounters(ctx, c)
 		if err != nil {
 			r.logf("reads: %v", err)

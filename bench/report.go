@@ -411,7 +411,7 @@ func (rep *Report) engineSection(b *strings.Builder, r *Result) {
 				w("| %s | %d | %s | %s | %s |\n", row.name, row.s.N, ms(row.s.P50), ms(row.s.Max), cores(row.s))
 			}
 		}
-		w("\nOne offboarding at a time keeps about one core busy, the server's and the database's work taking turns; more of the machine busy means something else ran beside it.\n")
+		w("\nOn PostgreSQL one offboarding at a time keeps about one core busy, the server and its backend taking turns, so more of the machine busy means something else ran beside it; on SQLite all the work is the server's, which the server's column shows.\n")
 	}
 	if r.S6 != nil {
 		rep.s6Section(b, r.S6)

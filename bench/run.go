@@ -541,8 +541,8 @@ func (r *runner) s3(ctx context.Context, c *Client) {
 // query plans of the offboarding path.
 func (r *runner) s4(ctx context.Context, c *Client) {
 	subjects := r.d.S4[:len(r.d.S4)-1]
-	// One offboarding at a time keeps about one core busy (the server
-	// and its PostgreSQL backend take turns); the log says when anything
+	// On PostgreSQL one offboarding at a time keeps about one core busy
+	// (the server and its backend take turns); the log says when anything
 	// else ran beside them (an autovacuum worker, a checkpoint).
 	stop := r.watchPG(ctx, "S4")
 	defer stop()

@@ -250,8 +250,7 @@ func medianBlock(bs []s5Block) s5Block {
 // cost per removal.
 func s5MeasureBlock(ctx context.Context, pool *pgxpool.Pool, dataDir string, remove func(i int) error, members []int) (s5Block, error) {
 	statio := func() (map[string][2]int64, error) {
-		// Statistics reach the shared counters at most once a second.
-		time.Sleep(1100 * time.Millisecond)
+		time.Sleep(pgStatsFlush)
 		rows, err := pool.Query(ctx, `SELECT relname, coalesce(heap_blks_read, 0), coalesce(heap_blks_hit, 0) FROM pg_statio_user_tables
 			UNION ALL SELECT indexrelname, idx_blks_read, idx_blks_hit FROM pg_statio_user_indexes`)
 		if err != nil {

@@ -69,7 +69,7 @@ func run(ctx context.Context, args []string) error {
 	pgPool := fs.Int("pg-pool", 0, "PostgreSQL pool size of the server (pool_max_conns; default: the store's own)")
 	serverTags := fs.String("server-tags", "", "build tags for the server (go build -tags); build the bench with the same tags so the in-process floors use the same SQLite driver")
 	serverProfile := fs.String("server-cpuprofile", "", "write a CPU profile of each memberd serve run to PREFIX-<engine>-<run>.pprof")
-	baseline := fs.Bool("baseline", false, "after the run, set PostgreSQL's S2 against "+bench.BaselineRev+", the tree the performance issue quotes (bench/versions.sh; about 10 minutes)")
+	baseline := fs.Bool("baseline", false, "after the run, set PostgreSQL's S2 against "+bench.BaselineRev+", the tree the performance issue quotes (bench/versions.sh; about 4 minutes)")
 	baselineRounds := fs.Int("baseline-rounds", 3, "rounds of -baseline")
 	if err := fs.Parse(args); err != nil {
 		return err
