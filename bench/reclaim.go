@@ -64,9 +64,9 @@ func pageoutSchemes(root string) []string {
 }
 
 // pagedOut is the bytes the pageout schemes under root (damonDir) have
-// paged out since they started, or -1 when that cannot be read (no scheme, or not root: the
-// kernel refreshes the figures only when asked through the kdamond's
-// state file).
+// paged out since they started, or -1 when that cannot be read (no
+// scheme, or not root: the kernel refreshes the figures only when asked
+// through the kdamond's state file).
 func pagedOut(root string) int64 {
 	schemes := pageoutSchemes(root)
 	if len(schemes) == 0 {
@@ -89,6 +89,14 @@ func pagedOut(root string) int64 {
 		total += n
 	}
 	return total
+}
+
+// pagedMB writes a pagedOut figure, or a dash when it is unknown (-1).
+func pagedMB(b int64) string {
+	if b < 0 {
+		return "—"
+	}
+	return mb(b)
 }
 
 func readSysfs(path string) string {

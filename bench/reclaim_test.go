@@ -45,6 +45,9 @@ func TestReclaimReadsDAMON(t *testing.T) {
 	if got := pagedOut(root); got != 3145728 {
 		t.Errorf("pagedOut = %d, want 3145728", got)
 	}
+	if got, unknown := pagedMB(3145728), pagedMB(-1); got != "3 MB" || unknown != "—" {
+		t.Errorf("pagedMB: %q and %q, want 3 MB and a dash", got, unknown)
+	}
 	if data, _ := os.ReadFile(filepath.Join(root, "0/state")); string(data) != "update_schemes_stats" {
 		t.Errorf("the kdamond was not asked to refresh its figures: state %q", data)
 	}

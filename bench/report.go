@@ -442,10 +442,7 @@ func (rep *Report) engineSection(b *strings.Builder, r *Result) {
 			}
 			read := p.S5Reads.String()
 			if paged {
-				read += " | —"
-				if p.PagedOut >= 0 {
-					read = fmt.Sprintf("%s | %s", p.S5Reads, mb(p.PagedOut))
-				}
+				read += " | " + pagedMB(p.PagedOut)
 			}
 			w("| %d | %s | %s | %s | %s | %s | %s | %s |\n", p.Members, p.Load.Round(time.Second), mb(p.DBBytes), p50, p99, mean, read, mb(p.PeakRSS))
 		}

@@ -383,7 +383,7 @@ func (r *runner) scenarios(ctx context.Context, c *Client, routes map[string]boo
 			if now := pagedOut(damonDir); now >= 0 && pt.pagedStart >= 0 {
 				pt.PagedOut = now - pt.pagedStart
 			}
-			r.logf("S5 at %d members: %s; read a removal: %s; paged out by the kernel since the load began: %d MB", pt.Members, s, pt.S5Reads, pt.PagedOut>>20)
+			r.logf("S5 at %d members: %s; read a removal: %s; paged out by the kernel since the load began: %s", pt.Members, s, pt.S5Reads, pagedMB(pt.PagedOut))
 			if err != nil {
 				r.fail("S5 at %d: %v", pt.Members, err)
 			}
