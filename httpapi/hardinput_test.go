@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -174,5 +175,47 @@ func TestEmailRefused(t *testing.T) {
 	}
 	if after := len(e.events(membership.EventListParams{Action: membership.ActionMemberAdded, Outcome: membership.OutcomeOK})); after != before {
 		t.Errorf("%d members added with refused addresses", after-before)
+	}
+}
+
+// TestProblemsStayBounded: a refused body is echoed in bounded pieces.
+// huma reports each unknown property with its whole object as the value;
+// unbounded, 3,000 unknown keys (35 KB) answered 87 MB, and a 1 MiB body
+// of them took the server's memory until the kernel killed it.
+func TestProblemsStayBounded(t *testing.T) {
+	e := newEnv(t)
+	var b strings.Builder
+	b.WriteString(`{"email":"a@acme.test"`)
+	for i := range 3000 {
+		fmt.Fprintf(&b, `,"k%d":1`, i)
+	}
+	b.WriteString(`}`)
+	long := strings.Repeat("é", 100_000)
+	for _, c := range []struct{ what, body, contentType string }{
+		{"3,000 unknown properties", b.String(), ""},
+		{"a 200 KB e-mail", `{"email":"` + long + `@acme.test"}`, ""},
+		{"a 200 KB body of another type", long, "text/plain"},
+	} {
+		var hdr []string
+		if c.contentType != "" {
+			hdr = []string{"Content-Type", c.contentType}
+		}
+		r := e.call("POST", "/api/v1/members", e.owner, c.body, hdr...)
+		wantClientError(t, c.what, r)
+		if len(r.Body) > 8<<10 {
+			t.Errorf("%s: %d-byte answer, want under 8 KiB: %.300s", c.what, len(r.Body), r.Body)
+		}
+		var p struct {
+			Errors []struct {
+				Location string
+				Value    any
+			}
+		}
+		if err := json.Unmarshal(r.Body, &p); err != nil {
+			t.Fatalf("%s: %v", c.what, err)
+		}
+		if len(p.Errors) > maxProblemErrors+1 {
+			t.Errorf("%s: %d errors listed, want at most %d and a count of the rest", c.what, len(p.Errors), maxProblemErrors+1)
+		}
 	}
 }

@@ -26,11 +26,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -140,7 +142,57 @@ func apiConfig() huma.Config {
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		securityScheme: {Type: "http", Scheme: "bearer", Description: "A memberd credential secret (mbd_...)."},
 	}
+	cfg.Transformers = append(cfg.Transformers, boundProblem)
 	return cfg
+}
+
+// Bounds on what a problem echoes of a refused body. huma's validator
+// reports every unknown property with the whole object it sits in as the
+// value, so a 1 MiB body of 60,000 unknown keys answered 60,000 copies
+// of itself: quadratic, enough for one request to exhaust the server's
+// memory.
+const (
+	maxProblemErrors = 20
+	maxProblemValue  = 200 // bytes of a string value
+)
+
+// boundProblem lists at most maxProblemErrors of a problem's errors and
+// echoes only scalar values, strings cut to maxProblemValue bytes: the
+// location and message say what is wrong, the value only reminds.
+func boundProblem(_ huma.Context, _ string, v any) (any, error) {
+	m, ok := v.(*huma.ErrorModel)
+	if !ok {
+		return v, nil
+	}
+	if n := len(m.Errors); n > maxProblemErrors {
+		m.Errors = append(m.Errors[:maxProblemErrors:maxProblemErrors],
+			&huma.ErrorDetail{Message: fmt.Sprintf("and %d more errors", n-maxProblemErrors)})
+	}
+	for _, d := range m.Errors {
+		if d != nil {
+			d.Value = boundedValue(d.Value)
+		}
+	}
+	return m, nil
+}
+
+// boundedValue is v as a problem may echo it: objects and arrays are
+// dropped, strings cut on a character boundary.
+func boundedValue(v any) any {
+	switch v := v.(type) {
+	case nil, bool, float64, int, int64, json.Number:
+		return v
+	case string:
+		if len(v) <= maxProblemValue {
+			return v
+		}
+		cut := maxProblemValue
+		for cut > 0 && !utf8.RuneStart(v[cut]) {
+			cut--
+		}
+		return v[:cut] + "…"
+	}
+	return nil
 }
 
 const apiDescription = `memberd's own API for the whole membership model.
