@@ -141,10 +141,28 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 			return nil, rerr
 		}
 	}
-	if ErrorCode(err) != CodeInternal {
-		s.auditRefusal(ctx, a, ActionOAuthTokenIssued, err)
-	}
+	s.auditOAuthRefusal(ctx, req.OAuthClientAuth, client, ActionOAuthTokenIssued, err)
 	return nil, err
+}
+
+// auditOAuthRefusal audits a refused call of an OAuth endpoint. A call
+// whose client proved nothing (none found, a wrong secret, or a public
+// client, which anyone may name) is counted with refused authentications,
+// at most one row per source and window (refuseAuth), in fixed words:
+// anyone can send it, and must not make memberd write per attempt. A
+// confidential client's refusal is a row of its own.
+func (s *Service) auditOAuthRefusal(ctx context.Context, auth OAuthClientAuth, c *OAuthClient, action string, err error) {
+	switch {
+	case ErrorCode(err) == CodeInternal:
+	case c == nil || c.Public || OAuthErrorKind(err) == OAuthInvalidClient:
+		src := refusalSource{Interface: auth.Interface}
+		if c != nil {
+			src.OrgID = c.OrgID
+		}
+		s.refuseAuth(ctx, src, auth.RequestID, action+" refused: "+OAuthErrorKind(err))
+	default:
+		s.auditRefusal(ctx, oauthActor(auth, c), action, err)
+	}
 }
 
 // issue makes an access token, and a refresh token when withRefresh, for
@@ -414,8 +432,8 @@ func (s *Service) RevokeToken(ctx context.Context, auth OAuthClientAuth, token s
 			map[string]any{"client_id": client.ClientID, "kind": row.Token.Kind, "chain": row.Token.Chain, "tokens": n})
 		return err
 	})
-	if err != nil && ErrorCode(err) != CodeInternal {
-		s.auditRefusal(ctx, oauthActor(auth, client), ActionOAuthTokenRevoked, err)
+	if err != nil {
+		s.auditOAuthRefusal(ctx, auth, client, ActionOAuthTokenRevoked, err)
 	}
 	return err
 }
@@ -464,8 +482,8 @@ func (s *Service) IntrospectToken(ctx context.Context, auth OAuthClientAuth, tok
 		return &Introspection{Active: true, Scope: strings.Join(t.Scopes, " "), ClientID: row.Client.ClientID,
 			Username: row.Member.Email, TokenType: kind, Exp: t.ExpiresAt.Unix(), Iat: t.CreatedAt.Unix(), Sub: row.Member.UUID}, nil
 	})
-	if err != nil && ErrorCode(err) != CodeInternal {
-		s.auditRefusal(ctx, oauthActor(auth, client), ActionOAuthTokenRead, err)
+	if err != nil {
+		s.auditOAuthRefusal(ctx, auth, client, ActionOAuthTokenRead, err)
 	}
 	return out, err
 }

@@ -191,7 +191,10 @@ func TestTokensEndAtOnce(t *testing.T) {
 }
 
 // TestTokenErrors: each malformed or refused token request gets RFC
-// 6749's error body and status, and is audited.
+// 6749's error body and status, and is audited: a confidential client's
+// refusal in a row of its own, a request whose client proved nothing in
+// the tally of refused authentications, which anyone can add to without
+// making memberd write per request.
 func TestTokenErrors(t *testing.T) {
 	dialecttest.EachEngine(t, func(t *testing.T, engine string) {
 		s := newServer(t, engine)
@@ -205,31 +208,38 @@ func TestTokenErrors(t *testing.T) {
 			header []string
 			status int
 			code   string
+			// proven: the client authenticated (a confidential client's
+			// right secret), so the refusal is a row of its own.
+			proven bool
 		}{
-			{"NoGrantType", "", []string{"Authorization", auth}, 400, "invalid_request"},
-			{"UnknownGrant", "grant_type=password", []string{"Authorization", auth}, 400, "unsupported_grant_type"},
-			{"WrongSecret", "grant_type=client_credentials", []string{"Authorization", basic(c.Client.ClientID, "nope")}, 401, "invalid_client"},
-			{"UnknownClient", "grant_type=client_credentials&client_id=mbc_0000&client_secret=x", nil, 401, "invalid_client"},
-			{"NoClient", "grant_type=client_credentials", nil, 401, "invalid_client"},
-			{"BothAuthMethods", "grant_type=client_credentials&client_secret=" + c.Secret, []string{"Authorization", auth}, 400, "invalid_request"},
-			{"BearerScheme", "grant_type=client_credentials", []string{"Authorization", "Bearer x"}, 401, "invalid_client"},
-			{"RepeatedParameter", "grant_type=client_credentials&grant_type=client_credentials", []string{"Authorization", auth}, 400, "invalid_request"},
-			{"PublicClientCredentials", "grant_type=client_credentials&client_id=" + pub.Client.ClientID, nil, 400, "unauthorized_client"},
-			{"BadCode", "grant_type=authorization_code&code=mba_nope", []string{"Authorization", auth}, 400, "invalid_grant"},
-			{"NoCode", "grant_type=authorization_code", []string{"Authorization", auth}, 400, "invalid_request"},
-			{"BadRefresh", "grant_type=refresh_token&refresh_token=mbr_nope", []string{"Authorization", auth}, 400, "invalid_grant"},
-			{"WideScope", "grant_type=client_credentials&scope=members:write", []string{"Authorization", auth}, 400, "invalid_scope"},
-			{"TextBody", "grant_type=client_credentials", []string{"Authorization", auth, "Content-Type", "text/plain"}, 400, "invalid_request"},
+			{"NoGrantType", "", []string{"Authorization", auth}, 400, "invalid_request", true},
+			{"UnknownGrant", "grant_type=password", []string{"Authorization", auth}, 400, "unsupported_grant_type", true},
+			{"WrongSecret", "grant_type=client_credentials", []string{"Authorization", basic(c.Client.ClientID, "nope")}, 401, "invalid_client", false},
+			{"UnknownClient", "grant_type=client_credentials&client_id=mbc_0000&client_secret=x", nil, 401, "invalid_client", false},
+			{"NoClient", "grant_type=client_credentials", nil, 401, "invalid_client", false},
+			{"BothAuthMethods", "grant_type=client_credentials&client_secret=" + c.Secret, []string{"Authorization", auth}, 400, "invalid_request", false},
+			{"BearerScheme", "grant_type=client_credentials", []string{"Authorization", "Bearer x"}, 401, "invalid_client", false},
+			{"RepeatedParameter", "grant_type=client_credentials&grant_type=client_credentials", []string{"Authorization", auth}, 400, "invalid_request", false},
+			{"PublicClientCredentials", "grant_type=client_credentials&client_id=" + pub.Client.ClientID, nil, 400, "unauthorized_client", false},
+			{"BadCode", "grant_type=authorization_code&code=mba_nope", []string{"Authorization", auth}, 400, "invalid_grant", true},
+			{"NoCode", "grant_type=authorization_code", []string{"Authorization", auth}, 400, "invalid_request", true},
+			{"BadRefresh", "grant_type=refresh_token&refresh_token=mbr_nope", []string{"Authorization", auth}, 400, "invalid_grant", true},
+			{"WideScope", "grant_type=client_credentials&scope=members:write", []string{"Authorization", auth}, 400, "invalid_scope", true},
+			{"TextBody", "grant_type=client_credentials", []string{"Authorization", auth, "Content-Type", "text/plain"}, 400, "invalid_request", false},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				before := s.refusals(t, membership.ActionOAuthTokenIssued)
+				count := s.refusals
+				if !tc.proven {
+					count = s.refusedAttempts
+				}
+				before := count(t, membership.ActionOAuthTokenIssued)
 				header := append([]string{"Content-Type", form}, tc.header...)
 				for _, path := range []string{"/oauth2/token", "/iam/v1/oauth2/token", "/api/oauth2/token"} {
 					wantOAuthError(t, s.do(t, http.MethodPost, path, tc.body, header...), tc.status, tc.code)
 				}
-				if got := s.refusals(t, membership.ActionOAuthTokenIssued); got != before+3 {
-					t.Errorf("refused oauth.token events %d, want %d", got, before+3)
+				if got := count(t, membership.ActionOAuthTokenIssued); got != before+3 {
+					t.Errorf("refused oauth.token attempts audited %d, want %d (proven %v)", got, before+3, tc.proven)
 				}
 			})
 		}
@@ -260,28 +270,74 @@ func TestTokenErrors(t *testing.T) {
 	})
 }
 
-// TestFailedClientAuthLimit: a client_id that keeps failing is refused
-// with 429 before its secret is looked at, even a right one, and the
-// refusal is audited.
+// TestFailedClientAuthLimit: an address that keeps failing client
+// authentication is refused with 429 before any secret is looked at, even
+// a right one, and the refusal is audited. The limit is the address's,
+// not the client_id's: failures from a stranger who knows a client's id
+// do not lock the real client out.
 func TestFailedClientAuthLimit(t *testing.T) {
 	s := newServer(t, "sqlite", func(c *oauth.Config) { c.FailureBurst, c.FailureRate = 2, 0.001 })
 	c := s.client(t, s.Owner, membership.CreateOAuthClientRequest{Scopes: []string{membership.ScopeMembersRead}})
 	bad := url.Values{"grant_type": {"client_credentials"}}
+	const stranger, owner = "192.0.2.7", "192.0.2.8"
 	for range 2 {
-		wantOAuthError(t, s.token(t, "/oauth2/token", bad, "Authorization", basic(c.Client.ClientID, "wrong")), 401, "invalid_client")
+		wantOAuthError(t, s.token(t, "/oauth2/token", bad, "Authorization", basic(c.Client.ClientID, "wrong"), "X-Forwarded-For", stranger), 401, "invalid_client")
 	}
-	before := s.refusals(t, membership.ActionOAuthTokenIssued)
-	a := s.token(t, "/oauth2/token", bad, "Authorization", basic(c.Client.ClientID, c.Secret))
+	before := s.refusedAttempts(t, membership.ActionOAuthTokenIssued)
+	a := s.token(t, "/oauth2/token", bad, "Authorization", basic(c.Client.ClientID, c.Secret), "X-Forwarded-For", stranger)
 	wantOAuthError(t, a, http.StatusTooManyRequests, "temporarily_unavailable")
 	if a.header.Get("Retry-After") == "" {
 		t.Error("429 without Retry-After")
 	}
-	if got := s.refusals(t, membership.ActionOAuthTokenIssued); got != before+1 {
-		t.Errorf("refused events %d, want %d", got, before+1)
+	if got := s.refusedAttempts(t, membership.ActionOAuthTokenIssued); got != before+1 {
+		t.Errorf("refused attempts audited %d, want %d", got, before+1)
 	}
-	// Another client is not held back by it.
+	// Neither another client from that address, spraying ids, nor the
+	// client from its own address is held back by it.
 	d := s.client(t, s.Owner, membership.CreateOAuthClientRequest{Scopes: []string{membership.ScopeMembersRead}})
-	s.exchange(t, d.Client.ClientID, d.Secret)
+	wantOAuthError(t, s.token(t, "/oauth2/token", bad, "Authorization", basic(d.Client.ClientID, d.Secret), "X-Forwarded-For", stranger),
+		http.StatusTooManyRequests, "temporarily_unavailable")
+	if a := s.token(t, "/oauth2/token", bad, "Authorization", basic(c.Client.ClientID, c.Secret), "X-Forwarded-For", owner); a.status != http.StatusOK {
+		t.Fatalf("the client from its own address: %d %s", a.status, a.body)
+	}
+}
+
+// TestUnauthenticatedRefusalsWriteInAggregate: requests that prove no
+// client (bodies that do not decode, unknown clients, wrong secrets,
+// paths that are no endpoint) are audited in the tally of refused
+// authentications: a flood of them writes a row per source and minute,
+// not one per request, and every attempt is counted.
+func TestUnauthenticatedRefusalsWriteInAggregate(t *testing.T) {
+	s := newServer(t, "sqlite", func(c *oauth.Config) { c.FailureRate = 0 })
+	c := s.client(t, s.Owner, membership.CreateOAuthClientRequest{Scopes: []string{membership.ScopeMembersRead}})
+	rows := func() int {
+		n := 0
+		s.Rows(t, `SELECT COUNT(*) FROM events`, nil, func(scan func(...any) error) error { return scan(&n) })
+		return n
+	}
+	s.AllEvents(t) // writes what the tally holds
+	before := rows()
+	const each = 30
+	for range each {
+		wantOAuthError(t, s.do(t, http.MethodPost, "/oauth2/token", "grant_type=x&grant_type=y", "Content-Type", form), 400, "invalid_request")
+		wantOAuthError(t, s.token(t, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"mbc_0000"}, "client_secret": {"x"}}), 401, "invalid_client")
+		wantOAuthError(t, s.token(t, "/oauth2/revoke", url.Values{"token": {"x"}}, "Authorization", basic(c.Client.ClientID, "wrong")), 401, "invalid_client")
+		wantOAuthError(t, s.token(t, "/oauth2/introspect", url.Values{"token": {"x"}}, "Authorization", basic(c.Client.ClientID, "wrong")), 401, "invalid_client")
+	}
+	// One row per source, no organization's and the client's: the tally
+	// writes the first attempt of each at once, the rest a minute later.
+	if grown := rows() - before; grown > 2 {
+		t.Errorf("%d refused requests wrote %d audit rows, want at most 2", 4*each, grown)
+	}
+	for _, action := range []string{membership.ActionOAuthTokenIssued, membership.ActionOAuthTokenRevoked, membership.ActionOAuthTokenRead} {
+		want := each
+		if action == membership.ActionOAuthTokenIssued {
+			want = 2 * each
+		}
+		if got := s.refusedAttempts(t, action); got != want {
+			t.Errorf("%s: %d refused attempts counted, want %d", action, got, want)
+		}
+	}
 }
 
 // TestMetadata: RFC 8414's document names every endpoint and what they support.
@@ -330,7 +386,7 @@ func TestRevocation(t *testing.T) {
 	}
 	wantOAuthError(t, s.token(t, "/oauth2/revoke", url.Values{"token": {t2}}, "Authorization", basic(c.Client.ClientID, "bad")),
 		http.StatusUnauthorized, "invalid_client")
-	if s.refusals(t, membership.ActionOAuthTokenRevoked) != 1 {
-		t.Errorf("refused oauth.token_revoked events: %d, want 1", s.refusals(t, membership.ActionOAuthTokenRevoked))
+	if got := s.refusedAttempts(t, membership.ActionOAuthTokenRevoked); got != 1 {
+		t.Errorf("refused revocations counted: %d, want 1", got)
 	}
 }

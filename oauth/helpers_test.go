@@ -3,10 +3,12 @@ package oauth_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -67,7 +69,10 @@ func newServer(t testing.TB, engine string, opts ...serverOption) *server {
 	acfg.SignInEvery = 0
 	acfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	mux.Handle(admin.Prefix+"/", admin.NewHandler(e.Svc, acfg))
-	s := &server{Env: e, srv: httptest.NewServer(respond.WithRequestID(mux))}
+	// As cmd/memberd wraps it, the test's loopback client trusted as a
+	// proxy: X-Forwarded-For then names the client address a test plays.
+	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}
+	s := &server{Env: e, srv: httptest.NewServer(respond.WithClientAddr(respond.WithRequestID(mux), loopback))}
 	t.Cleanup(s.srv.Close)
 	ob, err := e.Svc.CreateOrganization(context.Background(), membership.BootstrapRequest{OrgName: "Globex", OwnerEmail: "owner@globex.test"})
 	if err != nil {
@@ -161,6 +166,33 @@ func wantOAuthError(t testing.TB, a *answer, status int, code string) {
 	if status == http.StatusUnauthorized && a.header.Get("WWW-Authenticate") == "" {
 		t.Errorf("a 401 without WWW-Authenticate")
 	}
+}
+
+// refusedAttempts counts the attempts at action that rows of refused
+// authentications record, each row's count read from its message
+// ("reason (N attempts); ..."); AllEvents writes the tally first.
+func (s *server) refusedAttempts(t testing.TB, action string) int {
+	t.Helper()
+	n := 0
+	for _, ev := range s.AllEvents(t) {
+		if ev.Action != membership.ActionRequestAuthenticated || ev.Outcome != membership.OutcomeRefused || ev.Iface != oauth.Interface {
+			continue
+		}
+		for _, part := range strings.Split(ev.Message, "; ") {
+			reason, count, many := strings.Cut(part, " (")
+			if !strings.HasPrefix(reason, action+" refused") {
+				continue
+			}
+			k := 1
+			if many {
+				if _, err := fmt.Sscanf(count, "%d attempts)", &k); err != nil {
+					t.Fatalf("row message %q: %v", ev.Message, err)
+				}
+			}
+			n += k
+		}
+	}
+	return n
 }
 
 // refusals counts the refused events of action in every organization and

@@ -44,11 +44,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 
+	"github.com/memberd/memberd/auth"
 	"github.com/memberd/memberd/internal/respond"
 	"github.com/memberd/memberd/membership"
 )
@@ -64,16 +64,15 @@ var Paths = []string{
 // Defaults for Config.
 const (
 	// DefaultFailureRate and DefaultFailureBurst bound failed client
-	// authentications per client_id: ten, then one every six seconds.
+	// authentications per client address: ten, then one every six
+	// seconds. Per address, not per client_id: a stranger who knows a
+	// client's id must not be able to lock the real client out.
 	DefaultFailureRate  = 10.0 / 60
 	DefaultFailureBurst = 10
 	// DefaultConsentPath is the console's consent page.
 	DefaultConsentPath = "/admin/oauth/authorize"
 	// MaxBody bounds a request body; every parameter fits in far less.
 	MaxBody = 64 << 10
-	// maxLimiters bounds the failure limiters kept in memory; past it they
-	// start afresh rather than grow without end under a spray of ids.
-	maxLimiters = 10000
 )
 
 // Config holds the handler's optional settings.
@@ -89,11 +88,9 @@ func DefaultConfig() Config {
 }
 
 type handler struct {
-	svc *membership.Service
-	cfg Config
-
-	mu       sync.Mutex
-	failures map[string]*rate.Limiter
+	svc      *membership.Service
+	cfg      Config
+	failures *auth.AddrLimiter // nil without a failure limit
 }
 
 // NewHandler returns the OAuth endpoints.
@@ -101,7 +98,10 @@ func NewHandler(svc *membership.Service, cfg Config) http.Handler {
 	if cfg.ConsentPath == "" {
 		cfg.ConsentPath = DefaultConsentPath
 	}
-	h := &handler{svc: svc, cfg: cfg, failures: map[string]*rate.Limiter{}}
+	h := &handler{svc: svc, cfg: cfg}
+	if cfg.FailureRate > 0 {
+		h.failures = auth.NewAddrLimiter(rate.Limit(cfg.FailureRate), cfg.FailureBurst)
+	}
 	mux := http.NewServeMux()
 	for _, p := range []string{"/oauth2/token", "/iam/v1/oauth2/token", "/api/oauth2/token"} {
 		mux.HandleFunc("POST "+p, h.token)
@@ -221,45 +221,35 @@ func clientAuth(r *http.Request, p params) (membership.OAuthClientAuth, error) {
 	return a, nil
 }
 
-// limiter returns the failure limiter of clientID.
-func (h *handler) limiter(clientID string) *rate.Limiter {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	l := h.failures[clientID]
-	if l == nil {
-		if len(h.failures) >= maxLimiters {
-			h.failures = map[string]*rate.Limiter{}
-		}
-		l = rate.NewLimiter(rate.Limit(h.cfg.FailureRate), max(h.cfg.FailureBurst, 1))
-		h.failures[clientID] = l
-	}
-	return l
-}
-
-// throttled refuses a client_id that failed authentication too often,
-// before its secret is looked at.
-func (h *handler) throttled(r *http.Request, clientID string) error {
-	if h.cfg.FailureRate <= 0 {
+// throttled refuses a client address that failed client authentication
+// too often, before any secret is looked at.
+func (h *handler) throttled(r *http.Request, action string) error {
+	if h.failures == nil {
 		return nil
 	}
-	l := h.limiter(clientID)
-	if l.Tokens() >= 1 {
+	wait, spent := h.failures.Spent(respond.ClientAddr(r))
+	if !spent {
 		return nil
 	}
-	res := l.ReserveN(time.Now(), 1)
-	wait := res.Delay()
-	res.Cancel()
 	err := &throttle{wait: wait, err: membership.Errorf(membership.CodeRateLimited,
-		"too many failed client authentications for this client_id; retry in %d seconds", int(wait.Seconds())+1)}
-	h.svc.AuditRefused(r.Context(), membership.Actor{Interface: Interface, RequestID: respond.RequestID(r)}, membership.ActionOAuthTokenIssued, err)
+		"too many failed client authentications from this address; retry in %d seconds", int(wait.Seconds())+1)}
+	h.refused(r, action, err)
 	return err
 }
 
-// failed counts a failed client authentication.
-func (h *handler) failed(clientID string, err error) {
-	if h.cfg.FailureRate > 0 && membership.OAuthErrorKind(err) == membership.OAuthInvalidClient {
-		h.limiter(clientID).Allow()
+// failed counts a failed client authentication against its address.
+func (h *handler) failed(r *http.Request, err error) {
+	if h.failures != nil && membership.OAuthErrorKind(err) == membership.OAuthInvalidClient {
+		h.failures.Allow(respond.ClientAddr(r))
 	}
+}
+
+// refused audits a request refused before its client was authenticated.
+// Anyone can send those, so they are counted with refused
+// authentications, at most one audit row per source and minute, never a
+// write per request; the reason is fixed words, never the request's.
+func (h *handler) refused(r *http.Request, action string, err error) {
+	h.svc.AuditRefusedAuth(r.Context(), Interface, respond.RequestID(r), "", action+" refused: "+membership.OAuthErrorKind(err))
 }
 
 type throttle struct {
@@ -310,7 +300,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // refuseRequest audits a request refused before any core call (a body
 // that does not decode) and answers it.
 func (h *handler) refuseRequest(w http.ResponseWriter, r *http.Request, action string, err error) {
-	h.svc.AuditRefused(r.Context(), membership.Actor{Interface: Interface, RequestID: respond.RequestID(r)}, action, err)
+	h.refused(r, action, err)
 	writeError(w, err)
 }
 
@@ -327,7 +317,7 @@ func (h *handler) clientCall(w http.ResponseWriter, r *http.Request, action stri
 		h.refuseRequest(w, r, action, err)
 		return nil, auth, false
 	}
-	if err := h.throttled(r, auth.ClientID); err != nil {
+	if err := h.throttled(r, action); err != nil {
 		writeError(w, err)
 		return nil, auth, false
 	}
@@ -344,7 +334,7 @@ func (h *handler) token(w http.ResponseWriter, r *http.Request) {
 		RedirectURI: p["redirect_uri"], CodeVerifier: p["code_verifier"], RefreshToken: p["refresh_token"],
 	})
 	if err != nil {
-		h.failed(auth.ClientID, err)
+		h.failed(r, err)
 		writeError(w, err)
 		return
 	}
@@ -357,7 +347,7 @@ func (h *handler) revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.svc.RevokeToken(r.Context(), auth, p["token"]); err != nil {
-		h.failed(auth.ClientID, err)
+		h.failed(r, err)
 		writeError(w, err)
 		return
 	}
@@ -372,7 +362,7 @@ func (h *handler) introspect(w http.ResponseWriter, r *http.Request) {
 	}
 	in, err := h.svc.IntrospectToken(r.Context(), auth, p["token"])
 	if err != nil {
-		h.failed(auth.ClientID, err)
+		h.failed(r, err)
 		writeError(w, err)
 		return
 	}
@@ -443,6 +433,6 @@ func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
 			err = invalid("%s accepts only POST", p)
 		}
 	}
-	h.svc.AuditRefused(r.Context(), membership.Actor{Interface: Interface, RequestID: respond.RequestID(r)}, membership.ActionRequestRouted, err)
+	h.refused(r, membership.ActionRequestRouted, err)
 	writeJSON(w, code, map[string]string{"error": membership.OAuthInvalidRequest, "error_description": membership.ErrorMessage(err)})
 }
