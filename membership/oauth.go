@@ -309,11 +309,23 @@ func checkRedirectURIs(uris []string, public bool) error {
 	for _, u := range uris {
 		p, err := url.Parse(u)
 		if err != nil || p.Scheme == "" || p.Fragment != "" || strings.ContainsAny(u, " \t\r\n") || len(u) > 2000 {
-			return Errorf(CodeInvalid, "redirect URI %q must be an absolute URI without a fragment", u)
+			return Errorf(CodeInvalid, "redirect URI %q must be an absolute URI without a fragment", clip(u, 200))
+		}
+		scheme := strings.ToLower(p.Scheme)
+		if slices.Contains(scriptSchemes, scheme) {
+			return Errorf(CodeInvalid, "redirect URI %q: the %s scheme runs in or reads from the browser; use http(s), or a private-use scheme of a native app (RFC 8252)", clip(u, 200), scheme)
+		}
+		if (scheme == "http" || scheme == "https") && p.Host == "" {
+			return Errorf(CodeInvalid, "redirect URI %q has no host", clip(u, 200))
 		}
 	}
 	return nil
 }
+
+// scriptSchemes are URI schemes a browser does not leave the page for:
+// a redirect to one would run the authorization code into script or a
+// local resource instead of handing it to the client.
+var scriptSchemes = []string{"javascript", "vbscript", "data", "blob", "file", "about", "filesystem"}
 
 // checkClientScopes refuses unknown scopes and any the actor lacks.
 func checkClientScopes(a Actor, scopes []string) error {

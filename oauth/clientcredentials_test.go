@@ -390,3 +390,27 @@ func TestRevocation(t *testing.T) {
 		t.Errorf("refused revocations counted: %d, want 1", got)
 	}
 }
+
+// TestRedirectURIsChecked: a client may register only redirect URIs a
+// browser leaves the page for: http(s) with a host, or a native app's
+// private-use scheme (RFC 8252); never a script or a local resource,
+// where the code would land in the page instead of with the client.
+func TestRedirectURIsChecked(t *testing.T) {
+	s := newServer(t, "sqlite")
+	create := func(uri string) error {
+		_, err := s.Svc.CreateOAuthClient(context.Background(), s.Owner, membership.CreateOAuthClientRequest{Name: "c",
+			Scopes: []string{membership.ScopeMembersRead}, Public: true, RedirectURIs: []string{uri}})
+		return err
+	}
+	for _, uri := range []string{"https://app.example/cb", "http://127.0.0.1:8765/cb", "com.example.app:/oauth2redirect", "http://[::1]/cb"} {
+		if err := create(uri); err != nil {
+			t.Errorf("%s refused: %v", uri, err)
+		}
+	}
+	for _, uri := range []string{"javascript:alert(1)//", "JavaScript:alert(1)", "data:text/html,<script>x</script>", "vbscript:x",
+		"file:///etc/passwd", "blob:https://app.example/x", "https:///cb", "https://app.example/cb#frag", "/relative/cb"} {
+		if err := create(uri); membership.ErrorCode(err) != membership.CodeInvalid {
+			t.Errorf("%s: %v, want refused as invalid", uri, err)
+		}
+	}
+}
