@@ -184,10 +184,18 @@ func (g *Guard) CheckURL(ctx context.Context, raw string) (*url.URL, error) {
 	lctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ips, err := r.LookupNetIP(lctx, "ip", name)
-	if err != nil || len(ips) == 0 {
-		return nil, &URLError{Reason: fmt.Sprintf("url host %q does not resolve", name), Err: err}
+	if err == nil && len(ips) > 0 {
+		_, err = g.admit(u, ips...)
+	} else if err == nil {
+		err = errors.New("no address")
 	}
-	return g.admit(u, ips...)
+	if err != nil {
+		// One answer whether the name does not resolve or resolves to an
+		// address refused: which names exist inside memberd's network, and
+		// where they point, is not for whoever registers a webhook to learn.
+		return nil, refused("target not allowed: url host %q does not resolve to public addresses only", name)
+	}
+	return u, nil
 }
 
 // admit returns u if every one of ips is allowed.

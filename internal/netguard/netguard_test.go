@@ -199,3 +199,21 @@ func FuzzCheckURL(f *testing.F) {
 		}
 	})
 }
+
+// TestNamesRefusedAlike: a name that does not resolve and one that
+// resolves to a refused address get the same answer, so registering
+// webhooks is no way to map the names of memberd's own network.
+func TestNamesRefusedAlike(t *testing.T) {
+	g := &netguard.Guard{Resolver: names}
+	_, missing := g.CheckURL(context.Background(), "http://nowhere.example/")
+	_, private := g.CheckURL(context.Background(), "http://meta.example/")
+	if missing == nil || private == nil {
+		t.Fatalf("accepted: %v, %v", missing, private)
+	}
+	if strings.ReplaceAll(missing.Error(), "nowhere.example", "X") != strings.ReplaceAll(private.Error(), "meta.example", "X") {
+		t.Errorf("answers differ: %q and %q", missing, private)
+	}
+	if !netguard.IsNotAllowed(missing) || !netguard.IsNotAllowed(private) {
+		t.Errorf("not ErrNotAllowed: %v, %v", missing, private)
+	}
+}
