@@ -91,7 +91,7 @@ func NewHandler(svc *membership.Service, cfg Config) http.Handler {
 	}
 	static, _ := fs.Sub(staticFS, "static") // the directory is embedded, so Sub cannot fail
 	mux := http.NewServeMux()
-	mux.Handle("GET "+Prefix+"/static/", http.StripPrefix(Prefix+"/static/", cacheStatic(http.FileServerFS(static))))
+	mux.Handle("GET "+Prefix+"/static/", http.StripPrefix(Prefix+"/static/", cacheStatic(filesOnly(http.FileServerFS(static), h))))
 	mux.HandleFunc("GET "+Prefix+"/{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix+"/members", http.StatusSeeOther)
 	})
@@ -128,10 +128,41 @@ func NewHandler(svc *membership.Service, cfg Config) http.Handler {
 	mux.HandleFunc("GET "+Prefix+"/profile", h.signed(scopeNone, membership.ActionCredentialRead, h.profile))
 	mux.HandleFunc("POST "+Prefix+"/profile/keys", h.signed(scopeNone, membership.ActionCredentialCreated, h.createKey))
 	mux.HandleFunc("POST "+Prefix+"/profile/keys/{id}/revoke", h.signed(scopeNone, membership.ActionCredentialRevoked, h.revokeKey))
-	mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
-		h.render(w, r, http.StatusNotFound, "error", &view{Title: "Not found", Data: errorView{Message: "There is no such page."}})
+	mux.HandleFunc(Prefix+"/", h.notFound)
+	return secure(h.sameOrigin(mux))
+}
+
+// sameOrigin refuses a state-changing request a browser sent from another
+// site (Sec-Fetch-Site, else Origin against Host), before any form is
+// read: the CSRF token already stops it, and this stops it even where a
+// token leaked. It is audited with refused authentications, since no
+// session is looked at first.
+func (h *handler) sameOrigin(next http.Handler) http.Handler {
+	check := http.NewCrossOriginProtection()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := check.Check(r); err != nil {
+			h.svc.AuditRefusedAuth(r.Context(), Interface, respond.RequestID(r), "", "a form posted from another site")
+			h.fail(w, r, nil, errCSRF(), "")
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
-	return secure(mux)
+}
+
+// filesOnly serves the console's static files but no listing of their
+// directory.
+func filesOnly(files http.Handler, h *handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			h.notFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
+}
+
+func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
+	h.render(w, r, http.StatusNotFound, "error", &view{Title: "Not found", Data: errorView{Message: "There is no such page."}})
 }
 
 // csp allows nothing but the console's own files: no inline script or

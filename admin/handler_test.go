@@ -391,3 +391,54 @@ func TestSignInLink(t *testing.T) {
 		t.Errorf("a spent link: not said in words\n%s", p.Body)
 	}
 }
+
+// TestCrossSiteFormsRefused: a form a browser posts from another site is
+// refused even with this session's CSRF token (which a leak could give
+// away), by Sec-Fetch-Site or, from older browsers, Origin; the console's
+// own forms pass.
+func TestCrossSiteFormsRefused(t *testing.T) {
+	c := newConsole(t, "sqlite", admin.DefaultConfig())
+	c.mustSignIn(t, c.Demo.OwnerToken)
+	good := csrf(t, c.get(t, admin.Prefix+"/members/10/remove"))
+	post := func(header ...string) *page {
+		req, err := http.NewRequest(http.MethodPost, c.Srv.URL+admin.Prefix+"/members/10/remove", strings.NewReader(url.Values{"csrf": {good}}.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		return c.do(t, req)
+	}
+	before := c.Digest(t)
+	for _, h := range [][]string{{"Sec-Fetch-Site", "cross-site"}, {"Sec-Fetch-Site", "same-site"}, {"Origin", "http://evil.test"}} {
+		p := post(h...)
+		wantStatus(t, p, http.StatusForbidden)
+		if !strings.Contains(p.Body, "did not come from this console") {
+			t.Errorf("%v: the page does not say why\n%s", h, p.Body)
+		}
+	}
+	if c.Digest(t) != before {
+		t.Fatal("a cross-site form changed state")
+	}
+	wantStatus(t, post("Sec-Fetch-Site", "same-origin", "Origin", c.Srv.URL), http.StatusOK)
+	if m := c.Member(t, 10); m.Active() {
+		t.Error("member 10 is still active after the console's own form")
+	}
+}
+
+// TestFormLimits: a form over the body limit is answered 413 (not as a
+// forged form), and the static directory lists nothing.
+func TestFormLimits(t *testing.T) {
+	c := newConsole(t, "sqlite", admin.DefaultConfig())
+	c.mustSignIn(t, c.Demo.OwnerToken)
+	good := csrf(t, c.get(t, admin.Prefix+"/members/10/remove"))
+	p := c.post(t, admin.Prefix+"/members/10/remove", url.Values{"csrf": {good}, "pad": {strings.Repeat("x", 1<<20)}})
+	wantStatus(t, p, http.StatusRequestEntityTooLarge)
+	if !c.Member(t, 10).Active() {
+		t.Error("an oversized form removed member 10")
+	}
+	wantStatus(t, c.get(t, admin.Prefix+"/static/"), http.StatusNotFound)
+	wantStatus(t, c.get(t, admin.Prefix+"/static/console.css"), http.StatusOK)
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -143,7 +144,10 @@ func (h *handler) signed(scope, action string, page func(w http.ResponseWriter, 
 			}
 		}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, respond.DefaultMaxBody)
+			if err := readForm(w, r); err != nil {
+				h.fail(w, r, c, c.Refuse(err), "")
+				return
+			}
 			if !hmac.Equal([]byte(r.PostFormValue(csrfField)), []byte(c.csrf)) {
 				h.fail(w, r, c, c.Refuse(errCSRF()), "")
 				return
@@ -151,6 +155,21 @@ func (h *handler) signed(scope, action string, page func(w http.ResponseWriter, 
 		}
 		page(w, r, c)
 	}
+}
+
+// readForm reads a posted form within respond.DefaultMaxBody, so that a
+// form too large is answered as one (413), not as a missing CSRF token.
+func readForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, respond.DefaultMaxBody)
+	err := r.ParseForm()
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return membership.Errorf(membership.CodeTooLarge, "the form is larger than the %d bytes a form may have", tooLarge.Limit)
+	case err != nil:
+		return membership.Errorf(membership.CodeInvalid, "the form could not be read")
+	}
+	return nil
 }
 
 // toSignIn sends the browser to the sign-in page, back to where it was
