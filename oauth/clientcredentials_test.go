@@ -355,6 +355,12 @@ func TestMetadata(t *testing.T) {
 		!strings.Contains(string(a.body), `"client_credentials"`) || !strings.Contains(string(a.body), `"refresh_token"`) {
 		t.Errorf("metadata lacks PKCE or grants: %s", a.body)
 	}
+	// Behind a trusted proxy that terminated TLS (the test's loopback
+	// client plays one), the issuer is https.
+	a = s.do(t, http.MethodGet, "/.well-known/oauth-authorization-server", "", "X-Forwarded-Proto", "https")
+	if m := a.json(t); m["issuer"] != "https://"+strings.TrimPrefix(iss, "http://") {
+		t.Errorf("issuer behind a TLS proxy: %v", m["issuer"])
+	}
 
 }
 

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -71,8 +70,7 @@ func newServer(t testing.TB, engine string, opts ...serverOption) *server {
 	mux.Handle(admin.Prefix+"/", admin.NewHandler(e.Svc, acfg))
 	// As cmd/memberd wraps it, the test's loopback client trusted as a
 	// proxy: X-Forwarded-For then names the client address a test plays.
-	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}
-	s := &server{Env: e, srv: httptest.NewServer(respond.WithClientAddr(respond.WithRequestID(mux), loopback))}
+	s := &server{Env: e, srv: httptest.NewServer(respond.WithClientAddr(respond.WithRequestID(mux), dialecttest.Loopback))}
 	t.Cleanup(s.srv.Close)
 	ob, err := e.Svc.CreateOrganization(context.Background(), membership.BootstrapRequest{OrgName: "Globex", OwnerEmail: "owner@globex.test"})
 	if err != nil {

@@ -367,7 +367,7 @@ func (h *handler) introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if in.Active {
-		in.Iss = issuer(r)
+		in.Iss = respond.BaseURL(r)
 	}
 	writeJSON(w, http.StatusOK, in)
 }
@@ -381,15 +381,6 @@ func (h *handler) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, target, http.StatusFound)
-}
-
-// issuer is the server's own base URL as this request reached it.
-func issuer(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
 }
 
 // Metadata is RFC 8414's authorization-server metadata.
@@ -409,7 +400,7 @@ type Metadata struct {
 }
 
 func (h *handler) metadata(w http.ResponseWriter, r *http.Request) {
-	iss := issuer(r)
+	iss := respond.BaseURL(r)
 	auth := []string{"client_secret_basic", "client_secret_post"}
 	writeJSON(w, http.StatusOK, &Metadata{
 		Issuer: iss, AuthorizationEndpoint: iss + "/oauth2/authorize", TokenEndpoint: iss + "/oauth2/token",

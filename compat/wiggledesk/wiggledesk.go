@@ -38,9 +38,10 @@
 //     reason on email_invited (a serializer's validation error, not 409).
 //   - membership_id is the member's numeric id; url and Location are
 //     <scheme>://<Host>/api/remove_membership/<id>/ from the request's Host
-//     header. The scheme is https when the connection is TLS or when
-//     X-Forwarded-Proto's first value is "https" (a TLS-terminating proxy
-//     in front of memberd, like the seed's Google Frontend), else http.
+//     header. The scheme is https when the connection is TLS or when a
+//     trusted proxy (--trusted-proxies) says so in X-Forwarded-Proto's
+//     first value (a TLS-terminating proxy in front of memberd, like the
+//     seed's Google Frontend), else http (respond.BaseURL).
 //   - JSON is rendered as DRF's JSONRenderer does by default: compact
 //     separators, UTF-8, keys in serializer order, no trailing newline.
 //     Accept is not negotiated: every answer is application/json (DRF
@@ -95,7 +96,6 @@ package wiggledesk
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/memberd/memberd/auth"
@@ -291,14 +291,7 @@ func (h *handler) unknownPath(w http.ResponseWriter, r *http.Request) {
 // recordURL is a removal's url, built from the request as Django's
 // build_absolute_uri does.
 func recordURL(r *http.Request, id int64) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ","); strings.EqualFold(strings.TrimSpace(proto), "https") {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + Path + strconv.FormatInt(id, 10) + "/"
+	return respond.BaseURL(r) + Path + strconv.FormatInt(id, 10) + "/"
 }
 
 // drfTime renders t as DRF's DateTimeField does in UTC: ISO 8601 with Z,

@@ -317,11 +317,7 @@ func spaceRef(s string) membership.Ref {
 
 // absolute makes path an absolute URL on the request's own host.
 func absolute(r *http.Request, path string) string {
-	scheme := "http"
-	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + path
+	return respond.BaseURL(r) + path
 }
 
 // action is Workiva's "when and by whom".

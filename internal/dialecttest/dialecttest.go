@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -147,17 +148,23 @@ func (e *Env) Serve(tb testing.TB, pattern string, newHandler Handler, limits au
 	return Mount(tb, pattern, newHandler(e.Svc, auth.New(e.Svc, limits)))
 }
 
-// Mount mounts h at pattern behind respond.WithRequestID and starts a
-// loopback server (httptest listens on 127.0.0.1) closed when the test
-// ends. Its Config.Handler is the whole stack, for in-process fuzzing.
+// Mount mounts h at pattern behind respond.WithRequestID and
+// respond.WithClientAddr, as cmd/memberd does, with the loopback test
+// client as a trusted proxy (so a test plays one by sending its headers),
+// and starts a loopback server (httptest listens on 127.0.0.1) closed
+// when the test ends. Its Config.Handler is the whole stack, for
+// in-process fuzzing.
 func Mount(tb testing.TB, pattern string, h http.Handler) *httptest.Server {
 	tb.Helper()
 	mux := http.NewServeMux()
 	mux.Handle(pattern, h)
-	srv := httptest.NewServer(respond.WithRequestID(mux))
+	srv := httptest.NewServer(respond.WithClientAddr(respond.WithRequestID(mux), Loopback))
 	tb.Cleanup(srv.Close)
 	return srv
 }
+
+// Loopback is the test client's addresses, trusted as a proxy by Mount.
+var Loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 
 // ServeLimited serves the dialect twice and returns the base URLs: one
 // with generous rate limits, and one behind TightLimits.

@@ -1,6 +1,7 @@
 package respond
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/netip"
@@ -37,11 +38,37 @@ func ParsePrefixes(list string) ([]netip.Prefix, error) {
 // operator's proxies), read from the right: the first hop not in trusted
 // is the client, so a client cannot pick its own address by sending the
 // header itself. With no trusted proxies the headers are ignored.
+//
+// It also records whether the peer is a trusted proxy, whose
+// X-Forwarded-Proto BaseURL then believes.
 func WithClientAddr(next http.Handler, trusted []netip.Prefix) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		addr := clientAddr(r, trusted)
-		next.ServeHTTP(w, r.WithContext(membership.ContextWithClientAddress(r.Context(), addr)))
+		ctx := membership.ContextWithClientAddress(r.Context(), clientAddr(r, trusted))
+		if len(trusted) > 0 && FromTrustedProxy(r, trusted) {
+			ctx = context.WithValue(ctx, viaProxyKey{}, true)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+type viaProxyKey struct{}
+
+// BaseURL is the scheme and host the client reached this server at, for
+// the absolute URLs answers carry (a Location, a resource's url): https
+// when the connection is TLS or when a trusted proxy (WithClientAddr's)
+// says in X-Forwarded-Proto's first value that it terminated TLS; the
+// host is the request's Host. Any other peer's X-Forwarded-Proto is its
+// own word and ignored, as its X-Forwarded-For is.
+func BaseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	} else if via, _ := r.Context().Value(viaProxyKey{}).(bool); via {
+		if proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ","); strings.EqualFold(strings.TrimSpace(proto), "https") {
+			scheme = "https"
+		}
+	}
+	return scheme + "://" + r.Host
 }
 
 // ClientAddr is the request's client address: what WithClientAddr found,
