@@ -33,7 +33,11 @@
 // Operations list changes nothing and answers the resource; attributes of
 // the schemas that memberd does not keep (phoneNumbers, addresses, the
 // enterprise extension) are accepted and ignored, and filters on them
-// match nothing; a PUT without "active" leaves the state as it is; a
+// match nothing; a PUT without "active" leaves the state as it is, and
+// so does "active": null anywhere in a body (RFC 7643 §2.5: null is
+// unassigned; a POST's user is then active), while a replace with the
+// path "active" and a null value is refused (400 invalidValue); "name":
+// null clears the name's parts as leaving it out of a PUT does; a
 // query POSTed to /Users/.search or /Groups/.search answers what the same
 // query in a GET's URL answers, and the server-root /.search, which would
 // mix resource types in one page, is not served.

@@ -1,0 +1,66 @@
+package scim
+
+import (
+	"testing"
+
+	"github.com/memberd/memberd/internal/dialecttest"
+)
+
+// The tests in this file hold what a black-box conformance campaign
+// (RFC 7643/7644, and Okta's and Entra ID's real requests) found wrong.
+
+// TestNullIsUnassigned checks RFC 7643 §2.5: a null attribute is an
+// unassigned one. An unassigned active changes nothing (POST: active), so
+// that a null can never deprovision; an unassigned name is cleared as a
+// PUT leaving it out clears it.
+func TestNullIsUnassigned(t *testing.T) {
+	dialecttest.EachEngine(t, func(t *testing.T, engine string) {
+		e := newEnv(t, engine)
+		m4 := "/Users/" + e.uuid(t, 4)
+		for _, tc := range []struct{ name, method, body string }{
+			{"PUT", "PUT", `{"userName":"example@example.com","active":null}`},
+			{"PATCH without path", "PATCH", `{` + patchSchema + `,"Operations":[{"op":"replace","value":{"active":null}}]}`},
+		} {
+			res := e.do(t, tc.method, m4, tc.body)
+			e.want(t, res, 200)
+			if res.json["active"] != true || !e.access(t, 4, "Desk L-102") {
+				t.Errorf("%s with active null: %s, access %v", tc.name, res.Body, e.access(t, 4, "Desk L-102"))
+			}
+		}
+		// A path naming active needs a value: null there is refused.
+		res := e.do(t, "PATCH", m4, `{`+patchSchema+`,"Operations":[{"op":"replace","path":"active","value":null}]}`)
+		e.want(t, res, 400)
+		if res.json["scimType"] != "invalidValue" || !e.Member(t, 4).Active() {
+			t.Errorf("replace of active with null: %s", res.Body)
+		}
+		// A deactivated user stays deactivated.
+		e.want(t, e.do(t, "PATCH", m4, `{`+patchSchema+`,"Operations":[{"op":"replace","value":{"active":false}}]}`), 200)
+		res = e.do(t, "PUT", m4, `{"userName":"example@example.com","active":null}`)
+		if res.Status != 200 || res.json["active"] != false || e.access(t, 4, "Desk L-102") {
+			t.Errorf("PUT with active null reactivated: %s", res.Body)
+		}
+
+		res = e.do(t, "POST", "/Users", `{"userName":"nora.null@acme.test","active":null,"name":null}`)
+		e.want(t, res, 201)
+		if res.json["active"] != true {
+			t.Errorf("POST with active null: %s", res.Body)
+		}
+
+		m5 := "/Users/" + e.uuid(t, 5)
+		res = e.do(t, "PUT", m5, `{"userName":"user0005@acme.test","name":{"givenName":"Five","familyName":"Fifth"}}`)
+		if res.Status != 200 || res.json["name"].(map[string]any)["givenName"] != "Five" {
+			t.Fatalf("PUT with a name: %s", res.Body)
+		}
+		res = e.do(t, "PATCH", m5, `{`+patchSchema+`,"Operations":[{"op":"replace","value":{"name":null}}]}`)
+		e.want(t, res, 200)
+		if name, _ := res.json["name"].(map[string]any); name["givenName"] != nil || name["familyName"] != nil || res.json["active"] != true {
+			t.Errorf("PATCH with name null: %s", res.Body)
+		}
+		e.want(t, e.do(t, "PUT", m5, `{"userName":"user0005@acme.test","name":{"givenName":"Five"}}`), 200)
+		res = e.do(t, "PUT", m5, `{"userName":"user0005@acme.test","displayName":"Number Five","name":null}`)
+		e.want(t, res, 200)
+		if name, _ := res.json["name"].(map[string]any); name["givenName"] != nil || res.json["displayName"] != "Number Five" {
+			t.Errorf("PUT with name null: %s", res.Body)
+		}
+	})
+}
