@@ -3,6 +3,7 @@ package scim
 import (
 	"testing"
 
+	"github.com/memberd/memberd/internal/demo"
 	"github.com/memberd/memberd/internal/dialecttest"
 )
 
@@ -62,5 +63,27 @@ func TestNullIsUnassigned(t *testing.T) {
 		if name, _ := res.json["name"].(map[string]any); name["givenName"] != nil || res.json["displayName"] != "Number Five" {
 			t.Errorf("PUT with name null: %s", res.Body)
 		}
+	})
+}
+
+// TestGroupProjection checks that a projection leaving meta out of a
+// group answer keeps its ETag, as a user's answer does.
+func TestGroupProjection(t *testing.T) {
+	dialecttest.EachEngine(t, func(t *testing.T, engine string) {
+		e := newEnv(t, engine)
+		doors := "/Groups/" + demo.TedeeGroupUUID
+		full := e.do(t, "GET", doors, "")
+		e.want(t, full, 200)
+		for _, query := range []string{"attributes=displayName", "excludedAttributes=meta", "attributes=members"} {
+			res := e.do(t, "GET", doors+"?"+query, "")
+			e.want(t, res, 200)
+			if res.json["meta"] != nil || res.json["id"] == nil {
+				t.Errorf("%s: %s", query, res.Body)
+			}
+			if et := res.Header.Get("ETag"); et == "" || et != full.Header.Get("ETag") {
+				t.Errorf("%s: ETag %q, want %q", query, et, full.Header.Get("ETag"))
+			}
+		}
+		e.want(t, e.do(t, "GET", doors+"?attributes=displayName", "", "If-None-Match", full.Header.Get("ETag")), 304)
 	})
 }

@@ -532,9 +532,9 @@ func (h *handler) getGroup(ctx context.Context, a membership.Actor, q *request) 
 	if err != nil {
 		return &answer{err: err}
 	}
-	r := proj.apply(groupResource(q.base, g, proj.wantsMembers()))
+	r := groupResource(q.base, g, proj.wantsMembers())
 	r["meta"].(map[string]any)["version"] = groupVersion(q.base, g)
-	return resourceAnswer(q, http.StatusOK, r)
+	return projected(resourceAnswer(q, http.StatusOK, r), proj)
 }
 
 // groupBody reads a Group body (POST, PUT) as a path-less replace.
