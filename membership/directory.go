@@ -25,6 +25,10 @@ type DirectoryTx interface {
 	MemberProfileGet(ctx context.Context, orgID, memberID int64) (*MemberProfile, error)
 	// MemberProfilePut writes p, replacing any earlier profile.
 	MemberProfilePut(ctx context.Context, p *MemberProfile) error
+	// MemberRemovalRetire marks the member's space memberships, group
+	// memberships and direct grants removed with p.Cause as p.Retired, so
+	// that no restore (which selects by cause) switches them back on.
+	MemberRemovalRetire(ctx context.Context, p *MemberRemovalRetireParams) error
 	// MemberUserSet moves membership memberID to user userID (a changed
 	// e-mail). Returns CodeConflict if that user already has a membership
 	// of the organization.
@@ -42,6 +46,15 @@ type DirectoryTx interface {
 	// whatever their number, ordered by member then group ID. Members and
 	// groups of other organizations are never listed.
 	MemberGroupList(ctx context.Context, p *MemberGroupListParams) ([]*MemberGroup, error)
+}
+
+// MemberRemovalRetireParams selects a member's rows removed with Cause,
+// to be marked Retired.
+type MemberRemovalRetireParams struct {
+	OrgID    int64
+	MemberID int64
+	Cause    string
+	Retired  string
 }
 
 // MemberGroupListParams names the members of one organization whose
@@ -309,11 +322,12 @@ func (in *UserInput) check() error {
 var ErrUserNameTaken = &Error{Code: CodeConflict, Message: "userName is already taken by an active member"}
 
 // ProvisionUser creates a member for a provider. A userName whose
-// membership was removed (by anyone, or by a provider's DELETE) is
-// restored instead, so one membership keeps one history; an active one
-// answers ErrUserNameTaken. in.Active false creates (or leaves) the
-// membership removed. The answer has its groups (a restored membership
-// gets back those its removal took).
+// membership a provider deleted is created again as that same membership,
+// so that one person keeps one history, but afresh (see provisionAfresh);
+// a userName whose membership was removed otherwise is restored with what
+// its removal took; an active one answers ErrUserNameTaken. in.Active
+// false creates (or leaves) the membership removed. The answer has its
+// groups.
 func (s *Service) ProvisionUser(ctx context.Context, a Actor, in UserInput) (*DirectoryUser, error) {
 	if err := in.check(); err != nil {
 		return nil, s.refuse(ctx, a, "member.provision", err)
@@ -328,15 +342,14 @@ func (s *Service) ProvisionUser(ctx context.Context, a Actor, in UserInput) (*Di
 		case err == nil && m.Active():
 			return nil, ErrUserNameTaken
 		case err == nil:
-			u, err := s.directoryUser(ctx, tx, a.OrgID, m.UUID, true)
-			if ErrorCode(err) == CodeNotFound { // deleted by a provider: re-created now
-				p, perr := tx.MemberProfileGet(ctx, a.OrgID, m.ID)
-				u, err = &DirectoryUser{Member: m, Profile: p}, perr
-			}
+			p, err := tx.MemberProfileGet(ctx, a.OrgID, m.ID)
 			if err != nil {
 				return nil, err
 			}
-			u.Profile.DeletedAt = nil
+			u := &DirectoryUser{Member: m, Profile: p}
+			if p.DeletedAt != nil {
+				return withGroups(ctx, tx, a.OrgID)(s.provisionAfresh(ctx, tx, a, actor, u, in))
+			}
 			return withGroups(ctx, tx, a.OrgID)(s.applyUser(ctx, tx, a, u, in, true))
 		case ErrorCode(err) != CodeNotFound:
 			return nil, err
@@ -360,6 +373,41 @@ func (s *Service) ProvisionUser(ctx context.Context, a Actor, in UserInput) (*Di
 		u := &DirectoryUser{Member: m, Profile: &MemberProfile{MemberID: m.ID, OrgID: a.OrgID}, Groups: []*Group{}}
 		return s.applyUser(ctx, tx, a, u, in, true)
 	}))
+}
+
+// provisionAfresh makes u, a member a provider deleted, the member a
+// provider's create of its userName asks for: the same membership and
+// history, but starting as a new member would, with role member and none
+// of the spaces, groups, grants or space roles its removal took. The
+// provider believes it created a new user, and where e-mail addresses are
+// reused that user is another person, who must not get the previous
+// holder's access. What the removal took stays as history, retired so
+// that no later restore brings it back. actor is the acting member.
+func (s *Service) provisionAfresh(ctx context.Context, tx Tx, a Actor, actor *Member, u *DirectoryUser, in UserInput) (*DirectoryUser, error) {
+	m := u.Member
+	err := tx.MemberRemovalRetire(ctx, &MemberRemovalRetireParams{OrgID: a.OrgID, MemberID: m.ID,
+		Cause: CauseMemberRemoved, Retired: CauseMemberRecreated})
+	if err != nil {
+		return nil, err
+	}
+	before := *m
+	m.Role = RoleMember
+	action := ActionMemberUpdated
+	if in.Active {
+		now := s.now()
+		if err := tx.MemberSetStatus(ctx, &MemberSetStatusParams{ID: m.ID, Status: StatusActive, At: now, By: actor.ID}); err != nil {
+			return nil, err
+		}
+		m.Status, m.RemovedAt, m.RemovedBy, m.UpdatedAt = StatusActive, nil, 0, now
+		action = ActionMemberAdded
+	}
+	// Recorded as a new member's creation is: the membership is new to
+	// the provider and to its access.
+	if _, err := s.record(ctx, tx, a, action, m, &before, m); err != nil {
+		return nil, err
+	}
+	u.Profile.DeletedAt = nil
+	return s.applyUser(ctx, tx, a, u, in, true)
 }
 
 // ChangeUser changes a member as a provider asks: edit sees the member as
@@ -494,7 +542,7 @@ func (s *Service) restoreMember(ctx context.Context, tx Tx, a Actor, target *Mem
 // DeleteUser is a provider's DELETE: the member is removed (the same
 // removal as deactivation) and from then on answers not found to
 // providers, while memberd keeps the membership and its history. A later
-// ProvisionUser with the same userName restores it. check sees the
+// ProvisionUser with the same userName starts it afresh. check sees the
 // member (with its groups when curGroups: a provider's DELETE without
 // If-Match, the common deprovisioning, reads none).
 func (s *Service) DeleteUser(ctx context.Context, a Actor, uuid string, curGroups bool, check func(cur *DirectoryUser) error) error {

@@ -87,3 +87,32 @@ func TestGroupProjection(t *testing.T) {
 		e.want(t, e.do(t, "GET", doors+"?attributes=displayName", "", "If-None-Match", full.Header.Get("ETag")), 304)
 	})
 }
+
+// TestRecreateAfterDelete checks that a POST of a deleted user's userName
+// creates a new user as the provider believes: the same membership and
+// id, with none of the deleted user's groups or access, where the address
+// may now be another person's.
+func TestRecreateAfterDelete(t *testing.T) {
+	dialecttest.EachEngine(t, func(t *testing.T, engine string) {
+		e := newEnv(t, engine)
+		m12 := e.uuid(t, 12)
+		if !e.access(t, 12, "Front door lock") || !e.access(t, 12, "Server room lock") {
+			t.Fatal("member 12 has no access to start with")
+		}
+		e.want(t, e.do(t, "DELETE", "/Users/"+m12, ""), 204)
+		res := e.do(t, "POST", "/Users", `{"userName":"user0012@acme.test","active":true}`)
+		e.want(t, res, 201)
+		e.audited(t, res, "member.added")
+		if res.json["id"] != m12 || res.json["active"] != true || res.json["groups"] != nil {
+			t.Errorf("re-created user: %s", res.Body)
+		}
+		for _, r := range []string{"Front door lock", "Server room lock"} {
+			if e.access(t, 12, r) {
+				t.Errorf("the re-created user can use %s, which the deleted one could", r)
+			}
+		}
+		if n := len(e.do(t, "GET", "/Users?"+q(`filter=groups.value eq "`+demo.TedeeGroupUUID+`" and id eq "`+m12+`"`), "").json["Resources"].([]any)); n != 0 {
+			t.Error("the re-created user is listed in the deleted one's group")
+		}
+	})
+}

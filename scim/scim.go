@@ -14,8 +14,11 @@
 //     readable with active:false.
 //   - DELETE removes the member the same way, and from then on the user
 //     answers 404 (RFC 7644 §3.6) while memberd keeps the membership and
-//     its history. Creating the same userName later restores that
-//     membership, keeping one history, under the same id.
+//     its history. Creating the same userName later re-activates that
+//     membership under the same id, keeping one history, as a new user:
+//     role member, none of the spaces, groups or grants the removal took
+//     (with e-mail reuse it may be another person), and no later
+//     reactivation brings them back.
 //   - A User's groups (read-only, RFC 7643 §4.1.2) are the groups it is an
 //     active member of, as /Groups serves them (type "direct": groups hold
 //     no groups), read for a whole page at once; a removed member has none.
