@@ -321,13 +321,19 @@ func (in *UserInput) check() error {
 // that already has an active membership.
 var ErrUserNameTaken = &Error{Code: CodeConflict, Message: "userName is already taken by an active member"}
 
+// ErrUserNameDeactivated refuses a provider's create of the userName of a
+// deactivated member it still sees: a duplicate as RFC 7644 §3.3 has it.
+// Reactivating is a change of that user's active, which restores what its
+// removal took; a create must not do that behind the provider's back.
+var ErrUserNameDeactivated = &Error{Code: CodeConflict,
+	Message: "userName is already taken by a deactivated user; set its active to true to reactivate it"}
+
 // ProvisionUser creates a member for a provider. A userName whose
 // membership a provider deleted is created again as that same membership,
 // so that one person keeps one history, but afresh (see provisionAfresh);
-// a userName whose membership was removed otherwise is restored with what
-// its removal took; an active one answers ErrUserNameTaken. in.Active
-// false creates (or leaves) the membership removed. The answer has its
-// groups.
+// one the provider still sees answers ErrUserNameTaken when active and
+// ErrUserNameDeactivated when removed. in.Active false creates (or leaves)
+// the membership removed. The answer has its groups.
 func (s *Service) ProvisionUser(ctx context.Context, a Actor, in UserInput) (*DirectoryUser, error) {
 	if err := in.check(); err != nil {
 		return nil, s.refuse(ctx, a, "member.provision", err)
@@ -346,11 +352,10 @@ func (s *Service) ProvisionUser(ctx context.Context, a Actor, in UserInput) (*Di
 			if err != nil {
 				return nil, err
 			}
-			u := &DirectoryUser{Member: m, Profile: p}
-			if p.DeletedAt != nil {
-				return withGroups(ctx, tx, a.OrgID)(s.provisionAfresh(ctx, tx, a, actor, u, in))
+			if p.DeletedAt == nil {
+				return nil, ErrUserNameDeactivated
 			}
-			return withGroups(ctx, tx, a.OrgID)(s.applyUser(ctx, tx, a, u, in, true))
+			return withGroups(ctx, tx, a.OrgID)(s.provisionAfresh(ctx, tx, a, actor, &DirectoryUser{Member: m, Profile: p}, in))
 		case ErrorCode(err) != CodeNotFound:
 			return nil, err
 		}

@@ -116,3 +116,22 @@ func TestRecreateAfterDelete(t *testing.T) {
 		}
 	})
 }
+
+// TestCreateDeactivatedUserName checks that a POST of a deactivated
+// user's userName is a duplicate (RFC 7644 §3.3), as an active one's is,
+// and reactivates nothing.
+func TestCreateDeactivatedUserName(t *testing.T) {
+	dialecttest.EachEngine(t, func(t *testing.T, engine string) {
+		e := newEnv(t, engine)
+		m4 := "/Users/" + e.uuid(t, 4)
+		e.want(t, e.do(t, "PATCH", m4, `{`+patchSchema+`,"Operations":[{"op":"replace","value":{"active":false}}]}`), 200)
+		res := e.do(t, "POST", "/Users", `{"userName":"Example@example.com","active":true}`)
+		e.want(t, res, 409)
+		if res.json["scimType"] != "uniqueness" {
+			t.Errorf("scimType %v, want uniqueness", res.json["scimType"])
+		}
+		if e.Member(t, 4).Active() || e.access(t, 4, "Desk L-102") {
+			t.Error("a create reactivated the deactivated user")
+		}
+	})
+}

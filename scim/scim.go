@@ -11,7 +11,8 @@
 //   - active:false is a memberd removal (the same offboarding every
 //     interface makes, audited with interface "scim"); active:true
 //     restores exactly what that removal took. A deactivated user stays
-//     readable with active:false.
+//     readable with active:false, and a POST of its userName is a
+//     duplicate (409 uniqueness, RFC 7644 §3.3), as an active one's is.
 //   - DELETE removes the member the same way, and from then on the user
 //     answers 404 (RFC 7644 §3.6) while memberd keeps the membership and
 //     its history. Creating the same userName later re-activates that
@@ -650,7 +651,8 @@ func errorAnswer(r *http.Request, err error) *answer {
 	} else {
 		body["detail"] = respond.Message(r, err)
 		switch {
-		case errors.Is(err, membership.ErrUserNameTaken) || errors.Is(err, membership.ErrGroupNameTaken):
+		case errors.Is(err, membership.ErrUserNameTaken) || errors.Is(err, membership.ErrUserNameDeactivated) ||
+			errors.Is(err, membership.ErrGroupNameTaken):
 			body["scimType"] = "uniqueness"
 		case membership.ErrorCode(err) == membership.CodeInvalid:
 			body["scimType"] = "invalidValue"

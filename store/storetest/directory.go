@@ -153,6 +153,13 @@ func testDirectoryDeactivate(t *testing.T, open Opener) {
 	if u, err := w.svc.DirectoryUser(w.ctx, w.owner, w.bob.UUID); err != nil || u.Member.Active() {
 		t.Errorf("deactivated user: %+v %v", u, err)
 	}
+	// A create of their userName is a duplicate, not a reactivation.
+	if _, err := w.svc.ProvisionUser(w.ctx, w.owner, membership.UserInput{Email: "bob@acme.test", Active: true}); !errors.Is(err, membership.ErrUserNameDeactivated) {
+		t.Errorf("create of a deactivated userName: %v, want ErrUserNameDeactivated", err)
+	}
+	if w.member(w.bob.ID).Active() {
+		t.Error("a create reactivated bob")
+	}
 	deactivate(true)
 	if diff := cmp.Diff(w.memberAccess(w.bob), had); diff != "" {
 		t.Errorf("reactivation differs from what the deactivation took (-got +want):\n%s", diff)
