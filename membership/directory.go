@@ -671,7 +671,8 @@ func (s *Service) directoryGroup(ctx context.Context, tx Tx, orgID int64, uuid s
 
 // GroupChange is what a provider asks of a group: its attributes, and the
 // members (by UUID) to add and to remove. A member named in Remove loses
-// only this group's membership and the access that came through it.
+// only this group's membership and the access that came through it; a
+// removed (deactivated) member named in Add is skipped.
 type GroupChange struct {
 	Name       string
 	ExternalID string
@@ -795,7 +796,10 @@ func (s *Service) applyGroup(ctx context.Context, tx Tx, a Actor, dg *DirectoryG
 			return nil, err
 		}
 		if !target.Active() {
-			return nil, Errorf(CodeInvalid, "member %q is deactivated and cannot join a group", uuid)
+			// Entra ID keeps disabled users in groups and batches adds: one
+			// of them must not fail the others. A removed member joins no
+			// group, so it is skipped and gets no access.
+			continue
 		}
 		gm := &GroupMember{OrgID: a.OrgID, GroupID: g.ID, MemberID: target.ID, Status: StatusActive, AddedBy: a.MemberID, CreatedAt: now}
 		if err := tx.GroupMemberAdd(ctx, gm); ErrorCode(err) == CodeConflict {

@@ -135,3 +135,37 @@ func TestCreateDeactivatedUserName(t *testing.T) {
 		}
 	})
 }
+
+// TestGroupAddSkipsDeactivated checks that a members add naming a
+// deactivated user among active ones adds the active ones and gives the
+// deactivated one nothing, rather than failing the whole request.
+func TestGroupAddSkipsDeactivated(t *testing.T) {
+	dialecttest.EachEngine(t, func(t *testing.T, engine string) {
+		e := newEnv(t, engine)
+		m4, m5 := e.uuid(t, 4), e.uuid(t, 5)
+		e.want(t, e.do(t, "PATCH", "/Users/"+m4, `{`+patchSchema+`,"Operations":[{"op":"replace","value":{"active":false}}]}`), 200)
+		members := `[{"value":"` + m5 + `"},{"value":"` + m4 + `"}]`
+		res := e.do(t, "POST", "/Groups", `{"displayName":"Batched","members":`+members+`}`)
+		e.want(t, res, 201)
+		if got := groupValues(t, e.do(t, "GET", "/Users/"+m5, "")); got != res.json["id"] {
+			t.Errorf("POST: member 5's groups %q, want the new group", got)
+		}
+		if n := len(res.json["members"].([]any)); n != 1 {
+			t.Errorf("POST: %d members, want 1: %s", n, res.Body)
+		}
+		doors := "/Groups/" + demo.TedeeGroupUUID
+		res = e.do(t, "PATCH", doors, `{`+patchSchema+`,"Operations":[{"op":"Add","path":"members","value":`+members+`}]}`)
+		e.want(t, res, 204)
+		if !e.access(t, 5, "Front door lock") {
+			t.Error("PATCH: member 5 was not added")
+		}
+		if e.access(t, 4, "Front door lock") || e.Member(t, 4).Active() {
+			t.Error("PATCH: the deactivated member got access")
+		}
+		// Reactivation brings back what the removal took, not the skipped add.
+		e.want(t, e.do(t, "PATCH", "/Users/"+m4, `{`+patchSchema+`,"Operations":[{"op":"replace","value":{"active":true}}]}`), 200)
+		if e.access(t, 4, "Front door lock") || !e.access(t, 4, "Desk L-102") {
+			t.Error("reactivation did not restore exactly what the removal took")
+		}
+	})
+}

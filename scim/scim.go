@@ -25,7 +25,10 @@
 //     no groups), read for a whole page at once; a removed member has none.
 //     Writes of groups are ignored; filters find users by groups.value eq.
 //   - A Group is a group; removing a member from it takes only the access
-//     that came through the group. DELETE empties the group that way and
+//     that came through the group. A deactivated user named in an add
+//     (Entra keeps disabled users in groups and batches adds) is skipped
+//     and gets no access, while the others are added; reactivating it
+//     later restores the groups its removal took, not the skipped one. DELETE empties the group that way and
 //     hides it from providers. A PATCH answers 204 (200 with the group
 //     when attributes or excludedAttributes are given), and reads the
 //     group's members only when an operation needs the whole set.
