@@ -169,3 +169,43 @@ func TestGroupAddSkipsDeactivated(t *testing.T) {
 		}
 	})
 }
+
+// TestExtensionsIgnored checks that attributes of extension schemas
+// memberd does not keep (an Entra ID tenant's custom extension, sent on
+// every update) are accepted and ignored, in paths, in URN-keyed objects
+// and in schemas, while unknown core attributes stay refused.
+func TestExtensionsIgnored(t *testing.T) {
+	const custom = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User"
+	dialecttest.EachEngine(t, func(t *testing.T, engine string) {
+		e := newEnv(t, engine)
+		res := e.do(t, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","`+custom+`"],
+			"userName":"ext@acme.test","active":true,"`+custom+`":{"customAttr":"a"}}`)
+		e.want(t, res, 201)
+		user := "/Users/" + res.json["id"].(string)
+		version := res.Header.Get("ETag")
+		for _, body := range []string{
+			`{` + patchSchema + `,"Operations":[{"op":"Add","path":"` + custom + `:customAttr","value":"c"}]}`,
+			`{` + patchSchema + `,"Operations":[{"op":"replace","value":{"` + custom + `":{"customAttr":"d"},"` + custom + `:other":"e"}}]}`,
+		} {
+			res = e.do(t, "PATCH", user, body)
+			e.want(t, res, 200)
+			if res.Header.Get("ETag") != version {
+				t.Errorf("an ignored extension changed the user: %s", res.Body)
+			}
+		}
+		e.want(t, e.do(t, "PATCH", "/Groups/"+demo.TedeeGroupUUID, `{`+patchSchema+`,"Operations":[{"op":"replace","value":{"urn:example:group:ext:costCenter":"7"}}]}`), 204)
+		// A whole extension URN in attributes asks for what memberd does not keep.
+		res = e.do(t, "GET", user+"?attributes=urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", "")
+		e.want(t, res, 200)
+		if res.json["userName"] != nil || res.json["id"] == nil {
+			t.Errorf("attributes naming the enterprise extension: %s", res.Body)
+		}
+		for _, path := range []string{"fooBar", schemaGroup + ":displayName"} {
+			res = e.do(t, "PATCH", user, `{`+patchSchema+`,"Operations":[{"op":"Add","path":"`+path+`","value":"c"}]}`)
+			e.want(t, res, 400)
+			if res.json["scimType"] != "invalidPath" {
+				t.Errorf("%s: scimType %v, want invalidPath", path, res.json["scimType"])
+			}
+		}
+	})
+}

@@ -212,8 +212,8 @@ func (u userTarget) applyObject(opName string, value json.RawMessage) error {
 		return badRequest("invalidValue", "a %s without a path needs an object value", opName)
 	}
 	for k, v := range obj {
-		if strings.EqualFold(k, schemaEnterprise) {
-			continue // extension attributes memberd does not keep
+		if isExtension(k) {
+			continue // an extension's attributes, which memberd does not keep
 		}
 		p, err := parsePath(k)
 		if err != nil {
@@ -233,7 +233,7 @@ func (u userTarget) set(opName string, p *patchPath, v json.RawMessage) error {
 		return badRequest("invalidPath", "%v", err)
 	}
 	if !stored {
-		return nil // enterprise extension attributes are accepted and not kept
+		return nil // extension attributes are accepted and not kept
 	}
 	remove := opName == "remove"
 	in := u.in
@@ -409,6 +409,9 @@ func (g *groupTarget) apply(op patchOp) error {
 			return badRequest("invalidValue", "a %s without a path needs an object value", op.op)
 		}
 		for k, v := range obj {
+			if isExtension(k) {
+				continue // an extension's attributes, which memberd does not keep
+			}
 			p, err := parsePath(k)
 			if err != nil {
 				return badRequest("invalidPath", "attribute %q: %v", k, err)
@@ -423,9 +426,12 @@ func (g *groupTarget) apply(op patchOp) error {
 }
 
 func (g *groupTarget) set(opName string, p *patchPath, v json.RawMessage) error {
-	key, _, err := attrKey(kindGroup, p.attrPath)
+	key, stored, err := attrKey(kindGroup, p.attrPath)
 	if err != nil {
 		return badRequest("invalidPath", "%v", err)
+	}
+	if !stored {
+		return nil // extension attributes are accepted and not kept
 	}
 	switch {
 	case key == "displayname":

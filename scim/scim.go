@@ -39,8 +39,10 @@
 // "members" with a value removes only the listed members; an empty
 // Operations list changes nothing and answers the resource; attributes of
 // the schemas that memberd does not keep (phoneNumbers, addresses, the
-// enterprise extension) are accepted and ignored, and filters on them
-// match nothing; a PUT without "active" leaves the state as it is, and
+// enterprise extension and any other extension schema, such as an Entra
+// ID tenant's custom one, in paths, URN-keyed objects, schemas and
+// attributes) are accepted and ignored, and filters on them match
+// nothing, while an unknown core attribute is a 400 invalidPath; a PUT without "active" leaves the state as it is, and
 // so does "active": null anywhere in a body (RFC 7643 §2.5: null is
 // unassigned; a POST's user is then active), while a replace with the
 // path "active" and a null value is refused (400 invalidValue); "name":
