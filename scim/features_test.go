@@ -178,6 +178,7 @@ func TestErrors(t *testing.T) {
 			{"unknown id", "", "GET", "/Users/nope", "", 404, ""},
 			{"bad filter", "", "GET", "/Users?" + q(`filter=userName eq`), "", 400, "invalidFilter"},
 			{"unknown filter attribute", "", "GET", "/Users?" + q(`filter=shoeSize eq "9"`), "", 400, "invalidFilter"},
+			{"members pr", "", "GET", "/Groups?" + q(`filter=members pr`), "", 400, "invalidFilter"},
 			{"bad json", "", "POST", "/Users", `{"userName":`, 400, "invalidSyntax"},
 			{"no userName", "", "POST", "/Users", `{"active":true}`, 400, "invalidValue"},
 			{"bad userName", "", "POST", "/Users", `{"userName":"not an address"}`, 400, "invalidValue"},

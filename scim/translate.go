@@ -301,6 +301,11 @@ func compareFilter(kind resourceKind, path attrPath, op string, v any) (*members
 	if !ok {
 		return nil, fmt.Errorf("unknown attribute %q", path)
 	}
+	if fd.f == membership.FieldMember && op != "eq" {
+		// Checked before "pr" returns: the store cannot answer members pr,
+		// and its refusal would not be a filter's (invalidFilter).
+		return nil, fmt.Errorf("members are filtered with eq")
+	}
 	f := &membership.Filter{Op: membership.FilterOp(op), Field: fd.f, CaseExact: fd.caseExact}
 	if op == "pr" {
 		return f, nil
@@ -338,9 +343,6 @@ func compareFilter(kind resourceKind, path attrPath, op string, v any) (*members
 		default:
 			return nil, fmt.Errorf("%s is compared with a string", path)
 		}
-	}
-	if fd.f == membership.FieldMember && op != "eq" {
-		return nil, fmt.Errorf("members are filtered with eq")
 	}
 	return f, nil
 }
