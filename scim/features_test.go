@@ -199,6 +199,8 @@ func TestErrors(t *testing.T) {
 			{"too long or chain", "", "GET", "/Users?" + q("filter="+strings.Repeat(`id eq "x" or `, 300)+`id pr`), "", 400, "invalidValue"},
 			{"method", "", "DELETE", "/Users", "", 405, ""},
 			{"unknown endpoint", "", "GET", "/Widgets", "", 404, ""},
+			{"Me", "", "GET", "/Me", "", 501, ""},
+			{"Me changed", "", "PATCH", "/Me", `{"Operations":[]}`, 501, ""},
 			{"last owner", "", "PATCH", "/Users/" + e.uuid(t, 1), `{"Operations":[{"op":"replace","value":{"active":false}}]}`, 409, ""},
 			{"last owner delete", "", "DELETE", "/Users/" + e.uuid(t, 1), "", 409, ""},
 			{"add unknown member", "", "PATCH", "/Groups/a4d5e6f7-8b9c-4d2e-9f1a-3b4c5d6e7f8a", `{"Operations":[{"op":"add","path":"members","value":[{"value":"nobody"}]}]}`, 400, "invalidValue"},

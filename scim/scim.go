@@ -49,7 +49,8 @@
 // null clears the name's parts as leaving it out of a PUT does; a
 // query POSTed to /Users/.search or /Groups/.search answers what the same
 // query in a GET's URL answers, and the server-root /.search, which would
-// mix resource types in one page, is not served.
+// mix resource types in one page, is not served; nor is /Me (RFC 7644
+// §3.11: 501), as a credential acts for an organization, not as a user.
 package scim
 
 import (
@@ -227,6 +228,10 @@ func routeError(q *request) error {
 	switch q.resource {
 	case "Users", "Groups", "Bulk":
 		return &scimError{status: 405, detail: "the endpoint does not answer " + q.method}
+	case "Me":
+		// RFC 7644 §3.11: a server without /Me answers 501. A credential
+		// acts for an organization, not as a user a provider manages.
+		return &scimError{status: http.StatusNotImplemented, detail: "/Me is not supported"}
 	}
 	return &scimError{status: 404, detail: "no such endpoint"}
 }
