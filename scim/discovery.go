@@ -21,6 +21,11 @@ func discovery(q *request) *answer {
 	if q.method != http.MethodGet {
 		return errorAnswer(q.http, &scimError{status: 405, detail: "the endpoint does not answer " + q.method})
 	}
+	if q.query.Has("filter") {
+		// RFC 7644 §4: discovery endpoints take no filter, and a server
+		// answers one with 403.
+		return errorAnswer(q.http, &scimError{status: http.StatusForbidden, detail: "the discovery endpoints take no filter"})
+	}
 	notFound := errorAnswer(q.http, &scimError{status: 404, detail: "no such " + strings.TrimSuffix(q.resource, "s")})
 	switch q.resource {
 	case "ServiceProviderConfig":

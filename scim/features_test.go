@@ -200,6 +200,8 @@ func TestErrors(t *testing.T) {
 			{"method", "", "DELETE", "/Users", "", 405, ""},
 			{"unknown endpoint", "", "GET", "/Widgets", "", 404, ""},
 			{"Me", "", "GET", "/Me", "", 501, ""},
+			{"filtered Schemas", "", "GET", "/Schemas?" + q(`filter=id eq "x"`), "", 403, ""},
+			{"filtered ResourceTypes", "", "GET", "/ResourceTypes?" + q(`filter=id eq "User"`), "", 403, ""},
 			{"Me changed", "", "PATCH", "/Me", `{"Operations":[]}`, 501, ""},
 			{"last owner", "", "PATCH", "/Users/" + e.uuid(t, 1), `{"Operations":[{"op":"replace","value":{"active":false}}]}`, 409, ""},
 			{"last owner delete", "", "DELETE", "/Users/" + e.uuid(t, 1), "", 409, ""},
