@@ -60,7 +60,7 @@ func discovery(q *request) *answer {
 func serviceProviderConfig(base string) resource {
 	return resource{
 		"schemas":          []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
-		"documentationUri": "https://github.com/memberd/memberd#connecting-okta-and-microsoft-entra-id-scim-20",
+		"documentationUri": "https://github.com/memberd/memberd#scim-20-connecting-okta-and-microsoft-entra-id",
 		"patch":            map[string]any{"supported": true},
 		"bulk":             map[string]any{"supported": true, "maxOperations": MaxBulkOperations, "maxPayloadSize": MaxPayloadSize},
 		"filter":           map[string]any{"supported": true, "maxResults": MaxResults},
