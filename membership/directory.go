@@ -25,6 +25,10 @@ type DirectoryTx interface {
 	MemberProfileGet(ctx context.Context, orgID, memberID int64) (*MemberProfile, error)
 	// MemberProfilePut writes p, replacing any earlier profile.
 	MemberProfilePut(ctx context.Context, p *MemberProfile) error
+	// MemberRemovalRetire marks the member's space memberships, group
+	// memberships and direct grants removed with p.Cause as p.Retired, so
+	// that no restore (which selects by cause) switches them back on.
+	MemberRemovalRetire(ctx context.Context, p *MemberRemovalRetireParams) error
 	// MemberUserSet moves membership memberID to user userID (a changed
 	// e-mail). Returns CodeConflict if that user already has a membership
 	// of the organization.
@@ -42,6 +46,15 @@ type DirectoryTx interface {
 	// whatever their number, ordered by member then group ID. Members and
 	// groups of other organizations are never listed.
 	MemberGroupList(ctx context.Context, p *MemberGroupListParams) ([]*MemberGroup, error)
+}
+
+// MemberRemovalRetireParams selects a member's rows removed with Cause,
+// to be marked Retired.
+type MemberRemovalRetireParams struct {
+	OrgID    int64
+	MemberID int64
+	Cause    string
+	Retired  string
 }
 
 // MemberGroupListParams names the members of one organization whose
@@ -308,12 +321,19 @@ func (in *UserInput) check() error {
 // that already has an active membership.
 var ErrUserNameTaken = &Error{Code: CodeConflict, Message: "userName is already taken by an active member"}
 
+// ErrUserNameDeactivated refuses a provider's create of the userName of a
+// deactivated member it still sees: a duplicate as RFC 7644 §3.3 has it.
+// Reactivating is a change of that user's active, which restores what its
+// removal took; a create must not do that behind the provider's back.
+var ErrUserNameDeactivated = &Error{Code: CodeConflict,
+	Message: "userName is already taken by a deactivated user; set its active to true to reactivate it"}
+
 // ProvisionUser creates a member for a provider. A userName whose
-// membership was removed (by anyone, or by a provider's DELETE) is
-// restored instead, so one membership keeps one history; an active one
-// answers ErrUserNameTaken. in.Active false creates (or leaves) the
-// membership removed. The answer has its groups (a restored membership
-// gets back those its removal took).
+// membership a provider deleted is created again as that same membership,
+// so that one person keeps one history, but afresh (see provisionAfresh);
+// one the provider still sees answers ErrUserNameTaken when active and
+// ErrUserNameDeactivated when removed. in.Active false creates (or leaves)
+// the membership removed. The answer has its groups.
 func (s *Service) ProvisionUser(ctx context.Context, a Actor, in UserInput) (*DirectoryUser, error) {
 	if err := in.check(); err != nil {
 		return nil, s.refuse(ctx, a, "member.provision", err)
@@ -328,16 +348,14 @@ func (s *Service) ProvisionUser(ctx context.Context, a Actor, in UserInput) (*Di
 		case err == nil && m.Active():
 			return nil, ErrUserNameTaken
 		case err == nil:
-			u, err := s.directoryUser(ctx, tx, a.OrgID, m.UUID, true)
-			if ErrorCode(err) == CodeNotFound { // deleted by a provider: re-created now
-				p, perr := tx.MemberProfileGet(ctx, a.OrgID, m.ID)
-				u, err = &DirectoryUser{Member: m, Profile: p}, perr
-			}
+			p, err := tx.MemberProfileGet(ctx, a.OrgID, m.ID)
 			if err != nil {
 				return nil, err
 			}
-			u.Profile.DeletedAt = nil
-			return withGroups(ctx, tx, a.OrgID)(s.applyUser(ctx, tx, a, u, in, true))
+			if p.DeletedAt == nil {
+				return nil, ErrUserNameDeactivated
+			}
+			return withGroups(ctx, tx, a.OrgID)(s.provisionAfresh(ctx, tx, a, actor, &DirectoryUser{Member: m, Profile: p}, in))
 		case ErrorCode(err) != CodeNotFound:
 			return nil, err
 		}
@@ -360,6 +378,41 @@ func (s *Service) ProvisionUser(ctx context.Context, a Actor, in UserInput) (*Di
 		u := &DirectoryUser{Member: m, Profile: &MemberProfile{MemberID: m.ID, OrgID: a.OrgID}, Groups: []*Group{}}
 		return s.applyUser(ctx, tx, a, u, in, true)
 	}))
+}
+
+// provisionAfresh makes u, a member a provider deleted, the member a
+// provider's create of its userName asks for: the same membership and
+// history, but starting as a new member would, with role member and none
+// of the spaces, groups, grants or space roles its removal took. The
+// provider believes it created a new user, and where e-mail addresses are
+// reused that user is another person, who must not get the previous
+// holder's access. What the removal took stays as history, retired so
+// that no later restore brings it back. actor is the acting member.
+func (s *Service) provisionAfresh(ctx context.Context, tx Tx, a Actor, actor *Member, u *DirectoryUser, in UserInput) (*DirectoryUser, error) {
+	m := u.Member
+	err := tx.MemberRemovalRetire(ctx, &MemberRemovalRetireParams{OrgID: a.OrgID, MemberID: m.ID,
+		Cause: CauseMemberRemoved, Retired: CauseMemberRecreated})
+	if err != nil {
+		return nil, err
+	}
+	before := *m
+	m.Role = RoleMember
+	action := ActionMemberUpdated
+	if in.Active {
+		now := s.now()
+		if err := tx.MemberSetStatus(ctx, &MemberSetStatusParams{ID: m.ID, Status: StatusActive, At: now, By: actor.ID}); err != nil {
+			return nil, err
+		}
+		m.Status, m.RemovedAt, m.RemovedBy, m.UpdatedAt = StatusActive, nil, 0, now
+		action = ActionMemberAdded
+	}
+	// Recorded as a new member's creation is: the membership is new to
+	// the provider and to its access.
+	if _, err := s.record(ctx, tx, a, action, m, &before, m); err != nil {
+		return nil, err
+	}
+	u.Profile.DeletedAt = nil
+	return s.applyUser(ctx, tx, a, u, in, true)
 }
 
 // ChangeUser changes a member as a provider asks: edit sees the member as
@@ -494,7 +547,7 @@ func (s *Service) restoreMember(ctx context.Context, tx Tx, a Actor, target *Mem
 // DeleteUser is a provider's DELETE: the member is removed (the same
 // removal as deactivation) and from then on answers not found to
 // providers, while memberd keeps the membership and its history. A later
-// ProvisionUser with the same userName restores it. check sees the
+// ProvisionUser with the same userName starts it afresh. check sees the
 // member (with its groups when curGroups: a provider's DELETE without
 // If-Match, the common deprovisioning, reads none).
 func (s *Service) DeleteUser(ctx context.Context, a Actor, uuid string, curGroups bool, check func(cur *DirectoryUser) error) error {
@@ -618,7 +671,8 @@ func (s *Service) directoryGroup(ctx context.Context, tx Tx, orgID int64, uuid s
 
 // GroupChange is what a provider asks of a group: its attributes, and the
 // members (by UUID) to add and to remove. A member named in Remove loses
-// only this group's membership and the access that came through it.
+// only this group's membership and the access that came through it; a
+// removed (deactivated) member named in Add is skipped.
 type GroupChange struct {
 	Name       string
 	ExternalID string
@@ -742,7 +796,10 @@ func (s *Service) applyGroup(ctx context.Context, tx Tx, a Actor, dg *DirectoryG
 			return nil, err
 		}
 		if !target.Active() {
-			return nil, Errorf(CodeInvalid, "member %q is deactivated and cannot join a group", uuid)
+			// Entra ID keeps disabled users in groups and batches adds: one
+			// of them must not fail the others. A removed member joins no
+			// group, so it is skipped and gets no access.
+			continue
 		}
 		gm := &GroupMember{OrgID: a.OrgID, GroupID: g.ID, MemberID: target.ID, Status: StatusActive, AddedBy: a.MemberID, CreatedAt: now}
 		if err := tx.GroupMemberAdd(ctx, gm); ErrorCode(err) == CodeConflict {

@@ -41,6 +41,11 @@ const CauseMemberRemoved = "member_removed"
 // CauseDirect marks a row removed by a removal aimed at it.
 const CauseDirect = "removed"
 
+// CauseMemberRecreated marks what a member's removal switched off once a
+// provider created the member's userName again after deleting it: the
+// rows stay as history, and no restore switches them back on.
+const CauseMemberRecreated = "member_recreated"
+
 // SpaceAdminRole is the space role that lets a member remove the space
 // members they added (HighQ's site-admin rule).
 const SpaceAdminRole = "admin"

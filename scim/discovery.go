@@ -21,6 +21,11 @@ func discovery(q *request) *answer {
 	if q.method != http.MethodGet {
 		return errorAnswer(q.http, &scimError{status: 405, detail: "the endpoint does not answer " + q.method})
 	}
+	if q.query.Has("filter") {
+		// RFC 7644 §4: discovery endpoints take no filter, and a server
+		// answers one with 403.
+		return errorAnswer(q.http, &scimError{status: http.StatusForbidden, detail: "the discovery endpoints take no filter"})
+	}
 	notFound := errorAnswer(q.http, &scimError{status: 404, detail: "no such " + strings.TrimSuffix(q.resource, "s")})
 	switch q.resource {
 	case "ServiceProviderConfig":
@@ -55,7 +60,7 @@ func discovery(q *request) *answer {
 func serviceProviderConfig(base string) resource {
 	return resource{
 		"schemas":          []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
-		"documentationUri": "https://github.com/memberd/memberd#connecting-okta-and-microsoft-entra-id-scim-20",
+		"documentationUri": "https://github.com/memberd/memberd#scim-20-connecting-okta-and-microsoft-entra-id",
 		"patch":            map[string]any{"supported": true},
 		"bulk":             map[string]any{"supported": true, "maxOperations": MaxBulkOperations, "maxPayloadSize": MaxPayloadSize},
 		"filter":           map[string]any{"supported": true, "maxResults": MaxResults},

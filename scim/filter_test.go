@@ -45,6 +45,8 @@ func TestFilterCorpus(t *testing.T) {
 		{`userName sw "J"`, `email sw J`},
 		{`urn:ietf:params:scim:schemas:core:2.0:User:userName sw "J"`, `email sw J`},
 		{`title pr`, `FALSE`},
+		// an extension memberd does not keep: its attributes are never present
+		{`urn:example:foo:bar eq "x"`, `FALSE`},
 		{`meta.lastModified gt "2011-05-13T04:42:34Z"`, `updated gt 2011-05-13 04:42:34 +0000 UTC`},
 		{`meta.lastModified ge "2011-05-13T04:42:34Z"`, `updated ge 2011-05-13 04:42:34 +0000 UTC`},
 		{`title pr and userType eq "Employee"`, `(FALSE and FALSE)`},
@@ -88,7 +90,7 @@ func TestFilterRejects(t *testing.T) {
 		`userName eq "a" and`, `not userName eq "a"`, `emails[type eq "work"`, `emails[value eq "a"]]`,
 		`userName eq "unterminated`, `1abc eq "a"`, `a..b eq "x"`, `emails[type eq "work"].1x eq "a"`,
 		`emails[members[value eq "a"]]`, `userName eq "a" userName eq "b"`, strings.Repeat("(", 30) + `userName pr` + strings.Repeat(")", 30),
-		`nosuch eq "a"`, `active eq "yes"`, `meta.created gt "yesterday"`, `urn:example:foo:bar eq "x"`,
+		`nosuch eq "a"`, `active eq "yes"`, `meta.created gt "yesterday"`, `urn:ietf:params:scim:schemas:core:2.0:Group:displayName eq "x"`,
 		`groups.display eq "x"`, `groups[display eq "x"]`, `groups.value sw "g"`, `groups pr`, `groups.value eq null`,
 		`groups.$ref eq "x"`, `groups[value eq "g"].display eq "x"`,
 	} {

@@ -172,10 +172,11 @@ func validID(id string) bool {
 }
 
 // readBool reads a boolean, also from the strings "true" and "false" in
-// any case, which Entra ID sends.
+// any case, which Entra ID sends. null is neither: encoding/json would
+// leave a bool false for it, and a false active deprovisions.
 func readBool(raw json.RawMessage, what string) (bool, error) {
 	var b bool
-	if err := json.Unmarshal(raw, &b); err == nil {
+	if err := json.Unmarshal(raw, &b); err == nil && !isNull(raw) {
 		return b, nil
 	}
 	var s string
@@ -211,8 +212,8 @@ func (u userTarget) applyObject(opName string, value json.RawMessage) error {
 		return badRequest("invalidValue", "a %s without a path needs an object value", opName)
 	}
 	for k, v := range obj {
-		if strings.EqualFold(k, schemaEnterprise) {
-			continue // extension attributes memberd does not keep
+		if isExtension(k) {
+			continue // an extension's attributes, which memberd does not keep
 		}
 		p, err := parsePath(k)
 		if err != nil {
@@ -232,7 +233,7 @@ func (u userTarget) set(opName string, p *patchPath, v json.RawMessage) error {
 		return badRequest("invalidPath", "%v", err)
 	}
 	if !stored {
-		return nil // enterprise extension attributes are accepted and not kept
+		return nil // extension attributes are accepted and not kept
 	}
 	remove := opName == "remove"
 	in := u.in
@@ -261,6 +262,11 @@ func (u userTarget) set(opName string, p *patchPath, v json.RawMessage) error {
 		if remove {
 			return badRequest("mutability", "active cannot be removed")
 		}
+		if isNull(v) {
+			// RFC 7643 §2.5: null is unassigned, and an unassigned active
+			// must not deprovision anyone (a PUT leaving it out keeps it).
+			return nil
+		}
 		b, err := readBool(v, "active")
 		in.Active = b
 		return err
@@ -273,7 +279,9 @@ func (u userTarget) set(opName string, p *patchPath, v json.RawMessage) error {
 	case "name.familyname":
 		return str(&in.FamilyName, "name.familyName")
 	case "name":
-		if remove {
+		if remove || isNull(v) {
+			// null is unassigned (RFC 7643 §2.5): the same as a PUT
+			// leaving name out, or a remove of it.
 			in.GivenName, in.FamilyName = "", ""
 			return nil
 		}
@@ -401,6 +409,9 @@ func (g *groupTarget) apply(op patchOp) error {
 			return badRequest("invalidValue", "a %s without a path needs an object value", op.op)
 		}
 		for k, v := range obj {
+			if isExtension(k) {
+				continue // an extension's attributes, which memberd does not keep
+			}
 			p, err := parsePath(k)
 			if err != nil {
 				return badRequest("invalidPath", "attribute %q: %v", k, err)
@@ -415,9 +426,12 @@ func (g *groupTarget) apply(op patchOp) error {
 }
 
 func (g *groupTarget) set(opName string, p *patchPath, v json.RawMessage) error {
-	key, _, err := attrKey(kindGroup, p.attrPath)
+	key, stored, err := attrKey(kindGroup, p.attrPath)
 	if err != nil {
 		return badRequest("invalidPath", "%v", err)
+	}
+	if !stored {
+		return nil // extension attributes are accepted and not kept
 	}
 	switch {
 	case key == "displayname":

@@ -7,9 +7,11 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/memberd/memberd/internal/demo"
 )
@@ -210,4 +212,37 @@ func shellWords(tb testing.TB, line string, vars map[string]string) []string {
 		words = append(words, cur.String())
 	}
 	return words
+}
+
+// TestDocumentationURI checks that ServiceProviderConfig's
+// documentationUri names a README heading, by the anchor GitHub gives it
+// (lower case, punctuation dropped, spaces as hyphens).
+func TestDocumentationURI(t *testing.T) {
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri := serviceProviderConfig("")["documentationUri"].(string)
+	_, fragment, _ := strings.Cut(uri, "#")
+	var anchors []string
+	for _, line := range strings.Split(string(data), "\n") {
+		heading, ok := strings.CutPrefix(line, "## ")
+		if !ok {
+			continue
+		}
+		anchor := strings.Map(func(r rune) rune {
+			switch {
+			case r == ' ':
+				return '-'
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				return unicode.ToLower(r)
+			}
+			return -1
+		}, heading)
+		if anchor == fragment {
+			return
+		}
+		anchors = append(anchors, anchor)
+	}
+	t.Errorf("documentationUri %s names no README heading; the SCIM ones are %q", uri, slices.DeleteFunc(anchors, func(a string) bool { return !strings.Contains(a, "scim") }))
 }

@@ -11,17 +11,24 @@
 //   - active:false is a memberd removal (the same offboarding every
 //     interface makes, audited with interface "scim"); active:true
 //     restores exactly what that removal took. A deactivated user stays
-//     readable with active:false.
+//     readable with active:false, and a POST of its userName is a
+//     duplicate (409 uniqueness, RFC 7644 §3.3), as an active one's is.
 //   - DELETE removes the member the same way, and from then on the user
 //     answers 404 (RFC 7644 §3.6) while memberd keeps the membership and
-//     its history. Creating the same userName later restores that
-//     membership, keeping one history, under the same id.
+//     its history. Creating the same userName later re-activates that
+//     membership under the same id, keeping one history, as a new user:
+//     role member, none of the spaces, groups or grants the removal took
+//     (with e-mail reuse it may be another person), and no later
+//     reactivation brings them back.
 //   - A User's groups (read-only, RFC 7643 §4.1.2) are the groups it is an
 //     active member of, as /Groups serves them (type "direct": groups hold
 //     no groups), read for a whole page at once; a removed member has none.
 //     Writes of groups are ignored; filters find users by groups.value eq.
 //   - A Group is a group; removing a member from it takes only the access
-//     that came through the group. DELETE empties the group that way and
+//     that came through the group. A deactivated user named in an add
+//     (Entra keeps disabled users in groups and batches adds) is skipped
+//     and gets no access, while the others are added; reactivating it
+//     later restores the groups its removal took, not the skipped one. DELETE empties the group that way and
 //     hides it from providers. A PATCH answers 204 (200 with the group
 //     when attributes or excludedAttributes are given), and reads the
 //     group's members only when an operation needs the whole set.
@@ -32,11 +39,18 @@
 // "members" with a value removes only the listed members; an empty
 // Operations list changes nothing and answers the resource; attributes of
 // the schemas that memberd does not keep (phoneNumbers, addresses, the
-// enterprise extension) are accepted and ignored, and filters on them
-// match nothing; a PUT without "active" leaves the state as it is; a
+// enterprise extension and any other extension schema, such as an Entra
+// ID tenant's custom one, in paths, URN-keyed objects, schemas and
+// attributes) are accepted and ignored, and filters on them match
+// nothing, while an unknown core attribute is a 400 invalidPath; a PUT without "active" leaves the state as it is, and
+// so does "active": null anywhere in a body (RFC 7643 §2.5: null is
+// unassigned; a POST's user is then active), while a replace with the
+// path "active" and a null value is refused (400 invalidValue); "name":
+// null clears the name's parts as leaving it out of a PUT does; a
 // query POSTed to /Users/.search or /Groups/.search answers what the same
 // query in a GET's URL answers, and the server-root /.search, which would
-// mix resource types in one page, is not served.
+// mix resource types in one page, is not served; nor is /Me (RFC 7644
+// §3.11: 501), as a credential acts for an organization, not as a user.
 package scim
 
 import (
@@ -214,6 +228,10 @@ func routeError(q *request) error {
 	switch q.resource {
 	case "Users", "Groups", "Bulk":
 		return &scimError{status: 405, detail: "the endpoint does not answer " + q.method}
+	case "Me":
+		// RFC 7644 §3.11: a server without /Me answers 501. A credential
+		// acts for an organization, not as a user a provider manages.
+		return &scimError{status: http.StatusNotImplemented, detail: "/Me is not supported"}
 	}
 	return &scimError{status: 404, detail: "no such endpoint"}
 }
@@ -528,9 +546,9 @@ func (h *handler) getGroup(ctx context.Context, a membership.Actor, q *request) 
 	if err != nil {
 		return &answer{err: err}
 	}
-	r := proj.apply(groupResource(q.base, g, proj.wantsMembers()))
+	r := groupResource(q.base, g, proj.wantsMembers())
 	r["meta"].(map[string]any)["version"] = groupVersion(q.base, g)
-	return resourceAnswer(q, http.StatusOK, r)
+	return projected(resourceAnswer(q, http.StatusOK, r), proj)
 }
 
 // groupBody reads a Group body (POST, PUT) as a path-less replace.
@@ -643,7 +661,8 @@ func errorAnswer(r *http.Request, err error) *answer {
 	} else {
 		body["detail"] = respond.Message(r, err)
 		switch {
-		case errors.Is(err, membership.ErrUserNameTaken) || errors.Is(err, membership.ErrGroupNameTaken):
+		case errors.Is(err, membership.ErrUserNameTaken) || errors.Is(err, membership.ErrUserNameDeactivated) ||
+			errors.Is(err, membership.ErrGroupNameTaken):
 			body["scimType"] = "uniqueness"
 		case membership.ErrorCode(err) == membership.CodeInvalid:
 			body["scimType"] = "invalidValue"

@@ -84,14 +84,14 @@ func schemaOf(kind resourceKind) string {
 	return schemaUser
 }
 
-// attrKey is p's lower-case lookup key, or an error if its URI is not one
-// of kind's schemas. Attributes of the enterprise extension answer ok
-// false: memberd does not keep them.
+// attrKey is p's lower-case lookup key, or an error if its URI is another
+// core schema. Attributes of extension schemas answer stored false:
+// memberd keeps none of them.
 func attrKey(kind resourceKind, p attrPath) (key string, stored bool, err error) {
 	uri := strings.ToLower(p.uri)
 	switch {
 	case uri == "" || uri == strings.ToLower(schemaOf(kind)):
-	case kind == kindUser && uri == strings.ToLower(schemaEnterprise):
+	case isExtension(uri):
 		return "", false, nil
 	default:
 		return "", false, fmt.Errorf("unknown schema %q", p.uri)
@@ -101,6 +101,16 @@ func attrKey(kind resourceKind, p attrPath) (key string, stored bool, err error)
 		key += "." + strings.ToLower(p.sub)
 	}
 	return key, true, nil
+}
+
+// isExtension reports whether uri (or a path in it) names an extension
+// schema: the enterprise one, or any other, such as the custom ones an
+// Entra ID tenant's attribute mappings send on every update. Core schemas
+// and SCIM's messages are not extensions.
+func isExtension(uri string) bool {
+	uri = strings.ToLower(uri)
+	return strings.HasPrefix(uri, "urn:") && !strings.HasPrefix(uri, "urn:ietf:params:scim:schemas:core:") &&
+		!strings.HasPrefix(uri, "urn:ietf:params:scim:api:")
 }
 
 // toCoreFilter translates e for kind.
@@ -291,6 +301,11 @@ func compareFilter(kind resourceKind, path attrPath, op string, v any) (*members
 	if !ok {
 		return nil, fmt.Errorf("unknown attribute %q", path)
 	}
+	if fd.f == membership.FieldMember && op != "eq" {
+		// Checked before "pr" returns: the store cannot answer members pr,
+		// and its refusal would not be a filter's (invalidFilter).
+		return nil, fmt.Errorf("members are filtered with eq")
+	}
 	f := &membership.Filter{Op: membership.FilterOp(op), Field: fd.f, CaseExact: fd.caseExact}
 	if op == "pr" {
 		return f, nil
@@ -328,9 +343,6 @@ func compareFilter(kind resourceKind, path attrPath, op string, v any) (*members
 		default:
 			return nil, fmt.Errorf("%s is compared with a string", path)
 		}
-	}
-	if fd.f == membership.FieldMember && op != "eq" {
-		return nil, fmt.Errorf("members are filtered with eq")
 	}
 	return f, nil
 }

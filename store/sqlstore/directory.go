@@ -397,6 +397,18 @@ func (t *Tx) MemberProfilePut(ctx context.Context, p *membership.MemberProfile) 
 	return nil
 }
 
+// MemberRemovalRetire implements membership.DirectoryTx.
+func (t *Tx) MemberRemovalRetire(ctx context.Context, p *membership.MemberRemovalRetireParams) error {
+	for _, table := range []string{"space_members", "group_members", "grants"} {
+		_, err := t.c.Exec(ctx, `UPDATE `+table+` SET cause = $4
+			WHERE org_id = $1 AND member_id = $2 AND status = 'removed' AND cause = $3`, p.OrgID, p.MemberID, p.Cause, p.Retired)
+		if err != nil {
+			return fmt.Errorf("retire the removed %s of member %d: %w", table, p.MemberID, err)
+		}
+	}
+	return nil
+}
+
 // MemberUserSet implements membership.DirectoryTx.
 func (t *Tx) MemberUserSet(ctx context.Context, memberID, userID int64, at time.Time) error {
 	_, err := t.c.Exec(ctx, `UPDATE members SET user_id = $2, updated_at = $3 WHERE id = $1`, memberID, userID, ts(at))

@@ -153,6 +153,13 @@ func testDirectoryDeactivate(t *testing.T, open Opener) {
 	if u, err := w.svc.DirectoryUser(w.ctx, w.owner, w.bob.UUID); err != nil || u.Member.Active() {
 		t.Errorf("deactivated user: %+v %v", u, err)
 	}
+	// A create of their userName is a duplicate, not a reactivation.
+	if _, err := w.svc.ProvisionUser(w.ctx, w.owner, membership.UserInput{Email: "bob@acme.test", Active: true}); !errors.Is(err, membership.ErrUserNameDeactivated) {
+		t.Errorf("create of a deactivated userName: %v, want ErrUserNameDeactivated", err)
+	}
+	if w.member(w.bob.ID).Active() {
+		t.Error("a create reactivated bob")
+	}
 	deactivate(true)
 	if diff := cmp.Diff(w.memberAccess(w.bob), had); diff != "" {
 		t.Errorf("reactivation differs from what the deactivation took (-got +want):\n%s", diff)
@@ -191,8 +198,37 @@ func testDirectoryDelete(t *testing.T, open Opener) {
 	if h := w.history(w.bob.ID); len(h.Periods) != 2 {
 		t.Errorf("periods %d, want 2", len(h.Periods))
 	}
+	// The provider created a new user, who may be another person with the
+	// same address: none of the deleted user's access comes back, not
+	// even through a later deactivation and reactivation.
+	for _, next := range []bool{false, true} {
+		if len(u.Groups) != 0 {
+			t.Errorf("re-created user has groups %s", jsonString(u.Groups))
+		}
+		if got := w.memberAccess(w.bob); len(got.Spaces)+len(got.Groups)+len(got.Direct)+len(got.Access) != 0 {
+			t.Errorf("re-created user (active %v) has the deleted user's access: %s", u.Member.Active(), jsonString(got))
+		}
+		u, err = w.svc.ChangeUser(w.ctx, w.owner, w.bob.UUID, false, func(_ *membership.DirectoryUser, in *membership.UserInput) error {
+			in.Active = next
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := w.memberAccess(w.bob); len(got.Access) != 0 || !u.Member.Active() {
+		t.Errorf("re-created user, deactivated and reactivated: active %v, access %s", u.Member.Active(), jsonString(got.Access))
+	}
 	if _, err := w.svc.ProvisionUser(w.ctx, w.owner, membership.UserInput{Email: "bob@acme.test", Active: true}); !errors.Is(err, membership.ErrUserNameTaken) {
 		t.Errorf("second create: %v", err)
+	}
+	// Nor does a role: a new user is a member.
+	if err := w.svc.DeleteUser(w.ctx, w.owner, w.admin.UUID, false, func(*membership.DirectoryUser) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	u, err = w.svc.ProvisionUser(w.ctx, w.owner, membership.UserInput{Email: w.admin.Email, Active: true})
+	if err != nil || u.Member.Role != membership.RoleMember || w.member(w.admin.ID).Role != membership.RoleMember {
+		t.Errorf("re-created admin: %+v %v, want role member", u, err)
 	}
 }
 
