@@ -209,3 +209,16 @@ func TestExtensionsIgnored(t *testing.T) {
 		}
 	})
 }
+
+// TestHeadAnswersAsGet: HEAD on every resource a GET reads answers the
+// GET's status and headers, without a body (RFC 9110 §9.3.2).
+func TestHeadAnswersAsGet(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	for _, path := range []string{"/Users", "/Users/" + e.uuid(t, 4), "/Groups", "/ServiceProviderConfig", "/Schemas", "/ResourceTypes"} {
+		get, head := e.do(t, "GET", path, ""), e.do(t, "HEAD", path, "")
+		if head.Status != get.Status || head.Status != 200 || head.Body != "" ||
+			head.Header.Get("Content-Type") != get.Header.Get("Content-Type") || head.Header.Get("ETag") != get.Header.Get("ETag") {
+			t.Errorf("HEAD %s: %d %q %v; GET: %d %v", path, head.Status, head.Body, head.Header, get.Status, get.Header)
+		}
+	}
+}

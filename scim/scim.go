@@ -127,7 +127,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest := strings.TrimPrefix(r.URL.Path, strings.TrimSuffix(Prefix, "/"))
 	rest = strings.Trim(rest, "/")
 	parts := strings.Split(rest, "/")
-	q := &request{method: r.Method, resource: parts[0], query: r.URL.Query(),
+	method := r.Method
+	if method == http.MethodHead {
+		// HEAD is GET without the body, which net/http leaves unsent.
+		method = http.MethodGet
+	}
+	q := &request{method: method, resource: parts[0], query: r.URL.Query(),
 		ifMatch: r.Header.Get("If-Match"), ifNone: r.Header.Get("If-None-Match"), base: baseURL(r), http: r}
 	if len(parts) > 2 || (len(parts) == 2 && parts[1] == "") {
 		writeAnswer(w, errorAnswer(r, &scimError{status: 404, detail: "no such endpoint"}))
@@ -188,11 +193,7 @@ func isCoreRefusal(err error) bool {
 
 // baseURL is the absolute URL of /scim/v2 as the client reached it.
 func baseURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + strings.TrimSuffix(Prefix, "/")
+	return respond.BaseURL(r) + strings.TrimSuffix(Prefix, "/")
 }
 
 // actionOf names the audit action of a call, or reports that the path

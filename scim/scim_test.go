@@ -64,7 +64,7 @@ func (e *env) doAs(tb testing.TB, token, method, path, body string, headers ...s
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	res := &result{Result: e.Send(tb, req)}
-	if strings.HasPrefix(res.Header.Get("Content-Type"), contentType) {
+	if strings.HasPrefix(res.Header.Get("Content-Type"), contentType) && method != http.MethodHead {
 		if err := json.Unmarshal([]byte(res.Body), &res.json); err != nil {
 			tb.Fatalf("%s %s: answer is not JSON: %v\n%s", method, path, err, res.Body)
 		}
