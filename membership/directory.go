@@ -461,17 +461,67 @@ func (s *Service) directoryRemoval(ctx context.Context, tx Tx, a Actor, memberID
 
 // heldIn holds a provider's call refused for going above the limits as a
 // plan of the member's removal (a plan runs the core's offboarding; a
-// provider's DELETE is its removal, the user then stays visible).
+// provider's DELETE is its removal, the user then stays visible), or of
+// the members' removal from a group (a batch of the group; the change's
+// other parts are for the provider to send again).
 func heldIn[T any](ctx context.Context, s *Service, a Actor) func(T, error) (T, error) {
 	return func(v T, err error) (T, error) {
 		var over *overLimit
-		if err == nil || !errors.As(err, &over) || over.member == 0 {
+		if err == nil || !errors.As(err, &over) {
 			return v, err
 		}
-		req := OperationRequest{Kind: KindRemoveMember, RemoveMember: &RemoveMemberRequest{Member: MemberRef{ID: over.member}}}
 		var zero T
-		return zero, s.held(ctx, a, KindRemoveMember, PlanRequest{Removal: &req}, err)
+		switch {
+		case over.member != 0:
+			req := OperationRequest{Kind: KindRemoveMember, RemoveMember: &RemoveMemberRequest{Member: MemberRef{ID: over.member}}}
+			return zero, s.held(ctx, a, KindRemoveMember, PlanRequest{Removal: &req}, err)
+		case over.group != 0:
+			batch := BatchRequest{Scope: ScopeGroup, Group: Ref{ID: over.group}, Items: make([]MemberRef, len(over.members))}
+			for i, id := range over.members {
+				batch.Items[i] = MemberRef{ID: id}
+			}
+			return zero, s.held(ctx, a, ActionBatchRemoved, PlanRequest{Batch: &batch}, err)
+		}
+		return v, err
 	}
+}
+
+// groupRemovals takes members out of a group for a provider inside the
+// caller's transaction, kept as one removal (GET /api/v1/removals/{id},
+// undo) and under the organization's limits, as a native batch removal
+// from the group is: a provider's PATCH, PUT or DELETE of a group must not
+// take access away around the two-person rule. A member not in the group
+// is passed over; when none was, nothing is logged.
+func (s *Service) groupRemovals(ctx context.Context, tx Tx, a Actor, g *Group, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	ctx = guarded(ctx)
+	_, err := loggedIfAny(ctx, s, a, KindRemoveBatch, func(tx Tx) (*GroupRemoval, error) {
+		out := &GroupRemoval{Group: g.UUID}
+		for _, id := range ids {
+			_, err := s.removeGroupMember(ctx, tx, a, g, RemoveGroupMemberRequest{Member: MemberRef{ID: id}})
+			switch {
+			case err == nil:
+				out.Members = append(out.Members, id)
+			case !errors.Is(err, ErrNotMember) && !errors.Is(err, ErrAlreadyRemoved):
+				return nil, err
+			}
+		}
+		return out, nil
+	})(tx)
+	var over *overLimit
+	if errors.As(err, &over) {
+		over.group, over.members = g.ID, ids
+	}
+	return err
+}
+
+// GroupRemoval is what a provider's change of a group took away, as the
+// removal log keeps it: the group and the members taken out of it.
+type GroupRemoval struct {
+	Group   string  `json:"group"`
+	Members []int64 `json:"members"`
 }
 
 // applyUser makes u what in says, recording each change.
@@ -729,7 +779,7 @@ func (s *Service) groupNameFree(ctx context.Context, tx Tx, orgID int64, name st
 // them a change that names the members to add and remove costs what it
 // changes, not the size of the group.
 func (s *Service) ChangeGroup(ctx context.Context, a Actor, uuid string, withMembers bool, edit func(cur *DirectoryGroup, c *GroupChange) error) (*DirectoryGroup, error) {
-	return mutate(ctx, s, a, "group.change", func(tx Tx) (*DirectoryGroup, error) {
+	return heldIn[*DirectoryGroup](ctx, s, a)(mutate(ctx, s, a, "group.change", func(tx Tx) (*DirectoryGroup, error) {
 		if _, err := s.manager(ctx, tx, a); err != nil {
 			return nil, err
 		}
@@ -753,7 +803,7 @@ func (s *Service) ChangeGroup(ctx context.Context, a Actor, uuid string, withMem
 			}
 		}
 		return s.applyGroup(ctx, tx, a, dg, c, withMembers)
-	})
+	}))
 }
 
 // applyGroup writes c to dg: attributes, then removals, then additions,
@@ -776,6 +826,7 @@ func (s *Service) applyGroup(ctx context.Context, tx Tx, a Actor, dg *DirectoryG
 			return nil, err
 		}
 	}
+	var removing []int64
 	for _, uuid := range c.Remove {
 		m, err := tx.MemberGet(ctx, &MemberGetParams{OrgID: a.OrgID, UUID: uuid})
 		if ErrorCode(err) == CodeNotFound {
@@ -783,10 +834,10 @@ func (s *Service) applyGroup(ctx context.Context, tx Tx, a Actor, dg *DirectoryG
 		} else if err != nil {
 			return nil, err
 		}
-		_, err = s.removeGroupMember(ctx, tx, a, g, RemoveGroupMemberRequest{Member: MemberRef{ID: m.ID}})
-		if err != nil && !errors.Is(err, ErrNotMember) && !errors.Is(err, ErrAlreadyRemoved) {
-			return nil, err
-		}
+		removing = append(removing, m.ID)
+	}
+	if err := s.groupRemovals(ctx, tx, a, g, removing); err != nil {
+		return nil, err
 	}
 	for _, uuid := range c.Add {
 		target, err := s.lockMember(ctx, tx, a.OrgID, MemberRef{UUID: uuid})
@@ -824,7 +875,7 @@ func (s *Service) applyGroup(ctx context.Context, tx Tx, a Actor, dg *DirectoryG
 // leaves it (losing only the access that came through it) and providers no
 // longer see it; memberd keeps it, its grants and its history.
 func (s *Service) DeleteGroup(ctx context.Context, a Actor, uuid string, check func(cur *DirectoryGroup) error) error {
-	_, err := mutate(ctx, s, a, "group.delete", func(tx Tx) (struct{}, error) {
+	_, err := heldIn[struct{}](ctx, s, a)(mutate(ctx, s, a, "group.delete", func(tx Tx) (struct{}, error) {
 		if _, err := s.manager(ctx, tx, a); err != nil {
 			return struct{}{}, err
 		}
@@ -849,6 +900,6 @@ func (s *Service) DeleteGroup(ctx context.Context, a Actor, uuid string, check f
 		}
 		_, err = s.record(ctx, tx, a, "group.deleted", nil, dg.Group, nil)
 		return struct{}{}, err
-	})
+	}))
 	return err
 }

@@ -33,6 +33,10 @@ const PolicyWindow = time.Hour
 type overLimit struct {
 	msg    string
 	member int64 // the member a provider's removal was about, to hold it as a plan
+	// group and members: a provider's change of a group that took these
+	// members out of it, held as a batch removal from the group.
+	group   int64
+	members []int64
 }
 
 func (e *overLimit) Error() string { return e.msg }

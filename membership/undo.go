@@ -90,6 +90,17 @@ func guarded(ctx context.Context) context.Context {
 // logged wraps a real removal call of kind so that what it removes is
 // kept as a Removal in the same transaction, its id left in the Guard.
 func logged[T any](ctx context.Context, s *Service, a Actor, kind string, fn func(tx Tx) (T, error)) func(tx Tx) (T, error) {
+	return logRemovals(ctx, s, a, kind, false, fn)
+}
+
+// loggedIfAny is logged for a change that takes something away only
+// sometimes (a provider's change of a group): when it took nothing, no
+// removal is kept.
+func loggedIfAny[T any](ctx context.Context, s *Service, a Actor, kind string, fn func(tx Tx) (T, error)) func(tx Tx) (T, error) {
+	return logRemovals(ctx, s, a, kind, true, fn)
+}
+
+func logRemovals[T any](ctx context.Context, s *Service, a Actor, kind string, onlyIfAny bool, fn func(tx Tx) (T, error)) func(tx Tx) (T, error) {
 	g := guardOf(ctx)
 	if g == nil {
 		return fn
@@ -101,6 +112,9 @@ func logged[T any](ctx context.Context, s *Service, a Actor, kind string, fn fun
 		g.logging = false
 		if err != nil {
 			return zero, err
+		}
+		if onlyIfAny && len(g.items) == 0 {
+			return r, nil
 		}
 		if !g.approved {
 			if err := s.checkPolicy(ctx, tx, a.OrgID, membersIn(g.items)); err != nil {

@@ -29,7 +29,11 @@
 //     (Entra keeps disabled users in groups and batches adds) is skipped
 //     and gets no access, while the others are added; reactivating it
 //     later restores the groups its removal took, not the skipped one. DELETE empties the group that way and
-//     hides it from providers. A PATCH answers 204 (200 with the group
+//     hides it from providers. Members taken out of a group (PATCH remove
+//     or replace, PUT, DELETE) are a removal like a native batch from the
+//     group: logged for undo, and counted against the organization's
+//     limits, above which nothing changes and the answer is 409 naming the
+//     plan that holds those removals. A PATCH answers 204 (200 with the group
 //     when attributes or excludedAttributes are given), and reads the
 //     group's members only when an operation needs the whole set.
 //
