@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/memberd/memberd/internal/demo"
@@ -221,4 +222,33 @@ func TestHeadAnswersAsGet(t *testing.T) {
 			t.Errorf("HEAD %s: %d %q %v; GET: %d %v", path, head.Status, head.Body, head.Header, get.Status, get.Header)
 		}
 	}
+}
+
+// TestSortMissingValues: RFC 7644 §3.4.2.3 sorts a resource without the
+// sort attribute last ascending and first descending, on both engines.
+func TestSortMissingValues(t *testing.T) {
+	dialecttest.EachEngine(t, func(t *testing.T, engine string) {
+		e := newEnv(t, engine)
+		for _, u := range []string{
+			`{"userName":"sort.a@acme.test","name":{"familyName":"Aaa"}}`,
+			`{"userName":"sort.none@acme.test"}`,
+			`{"userName":"sort.z@acme.test","name":{"familyName":"Zzz"}}`,
+		} {
+			e.want(t, e.do(t, "POST", "/Users", u), 201)
+		}
+		for order, want := range map[string][]string{
+			"ascending":  {"sort.a@acme.test", "sort.z@acme.test", "sort.none@acme.test"},
+			"descending": {"sort.none@acme.test", "sort.z@acme.test", "sort.a@acme.test"},
+		} {
+			res := e.do(t, "GET", "/Users?sortBy=name.familyName&sortOrder="+order+"&"+q(`filter=userName sw "sort."`), "")
+			e.want(t, res, 200)
+			var got []string
+			for _, r := range res.json["Resources"].([]any) {
+				got = append(got, r.(map[string]any)["userName"].(string))
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: %v, want %v", order, got, want)
+			}
+		}
+	})
 }

@@ -243,7 +243,10 @@ func orderSQL(p *membership.DirectoryQuery, fields map[membership.Field]fieldSQL
 	}
 	col := fs.col
 	if fs.kind == fieldText {
-		col = "lower(COALESCE(" + col + ", ''))"
+		// RFC 7644 §3.4.2.3: a resource without the value sorts last
+		// ascending, first descending, on both engines alike.
+		missing := "(CASE WHEN COALESCE(" + col + ", '') = '' THEN 1 ELSE 0 END)"
+		col = missing + dir + ", lower(COALESCE(" + col + ", ''))"
 	}
 	return " ORDER BY " + col + dir + ", " + id + dir, nil
 }
