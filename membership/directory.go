@@ -78,6 +78,9 @@ type MemberProfile struct {
 	ExternalID string
 	GivenName  string
 	FamilyName string
+	// UserName is the userName as the provider sent it, when it differs
+	// from the member's e-mail (lower case) in case alone; "" otherwise.
+	UserName string
 	// DeletedAt is when the provider deleted the member: the membership
 	// was removed and the provider no longer sees it unless it is restored.
 	DeletedAt *time.Time
@@ -289,7 +292,10 @@ func (s *Service) directoryUser(ctx context.Context, tx Tx, orgID int64, uuid st
 
 // UserInput is a provider's writable view of a member.
 type UserInput struct {
+	// Email is the userName; check keeps it as sent in UserName and
+	// leaves Email in the lower case memberd compares e-mails in.
 	Email      string
+	UserName   string
 	Name       string
 	GivenName  string
 	FamilyName string
@@ -297,14 +303,26 @@ type UserInput struct {
 	Active     bool
 }
 
+// UserName is u's userName: its e-mail, in the case the provider sent it.
+func (u *DirectoryUser) UserName() string {
+	if u.Profile != nil && u.Profile.UserName != "" && strings.EqualFold(u.Profile.UserName, u.Member.Email) {
+		return u.Profile.UserName
+	}
+	return u.Member.Email
+}
+
 // Input returns u's writable attributes, for a change to start from.
 func (u *DirectoryUser) Input() UserInput {
-	return UserInput{Email: u.Member.Email, Name: u.Member.Name, GivenName: u.Profile.GivenName,
+	return UserInput{Email: u.UserName(), Name: u.Member.Name, GivenName: u.Profile.GivenName,
 		FamilyName: u.Profile.FamilyName, ExternalID: u.Profile.ExternalID, Active: u.Member.Active()}
 }
 
 func (in *UserInput) check() error {
-	in.Email = NormalizeEmail(in.Email)
+	sent := strings.TrimSpace(in.Email)
+	in.Email, in.UserName = NormalizeEmail(sent), ""
+	if sent != in.Email {
+		in.UserName = sent
+	}
 	if err := ValidEmail(in.Email); err != nil {
 		return Errorf(CodeInvalid, "userName must be a valid e-mail address")
 	}
@@ -550,7 +568,7 @@ func (s *Service) applyUser(ctx context.Context, tx Tx, a Actor, u *DirectoryUse
 		m.Name, changed = in.Name, true
 	}
 	p := *u.Profile
-	p.ExternalID, p.GivenName, p.FamilyName = in.ExternalID, in.GivenName, in.FamilyName
+	p.ExternalID, p.GivenName, p.FamilyName, p.UserName = in.ExternalID, in.GivenName, in.FamilyName, in.UserName
 	if changed || p != *u.Profile || force {
 		m.UpdatedAt = now
 		if err := tx.MemberUpdate(ctx, m); err != nil {

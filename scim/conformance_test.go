@@ -2,6 +2,7 @@ package scim
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/memberd/memberd/internal/demo"
@@ -249,6 +250,39 @@ func TestSortMissingValues(t *testing.T) {
 			if !slices.Equal(got, want) {
 				t.Errorf("%s: %v, want %v", order, got, want)
 			}
+		}
+	})
+}
+
+// TestUserNameKeepsItsCase: a userName comes back as it was sent, case
+// and all, while it still names one membership whatever its case: the
+// lookups providers make before a create find it, and another case of it
+// is a duplicate.
+func TestUserNameKeepsItsCase(t *testing.T) {
+	dialecttest.EachEngine(t, func(t *testing.T, engine string) {
+		e := newEnv(t, engine)
+		res := e.do(t, "POST", "/Users", `{"userName":"Runscope.Tester@Acme.TEST","name":{"givenName":"R"}}`)
+		e.want(t, res, 201)
+		id, _ := res.json["id"].(string)
+		emails, _ := res.json["emails"].([]any)
+		if res.json["userName"] != "Runscope.Tester@Acme.TEST" || len(emails) != 1 || emails[0].(map[string]any)["value"] != "Runscope.Tester@Acme.TEST" {
+			t.Fatalf("created: %s", res.Body)
+		}
+		for _, path := range []string{"/Users/" + id, "/Users?" + q(`filter=userName eq "runscope.tester@acme.test"`)} {
+			if res := e.do(t, "GET", path, ""); !strings.Contains(res.Body, `"userName":"Runscope.Tester@Acme.TEST"`) {
+				t.Errorf("GET %s: %s", path, res.Body)
+			}
+		}
+		e.want(t, e.do(t, "POST", "/Users", `{"userName":"runscope.tester@acme.test"}`), 409)
+		// A PATCH that leaves userName alone keeps its case; one that
+		// changes only the case changes it.
+		res = e.do(t, "PATCH", "/Users/"+id, `{`+patchSchema+`,"Operations":[{"op":"replace","path":"name.givenName","value":"S"}]}`)
+		if res.json["userName"] != "Runscope.Tester@Acme.TEST" {
+			t.Errorf("after a PATCH of the name: %s", res.Body)
+		}
+		res = e.do(t, "PATCH", "/Users/"+id, `{`+patchSchema+`,"Operations":[{"op":"replace","path":"userName","value":"runscope.tester@acme.test"}]}`)
+		if res.json["userName"] != "runscope.tester@acme.test" {
+			t.Errorf("after a PATCH to lower case: %s", res.Body)
 		}
 	})
 }

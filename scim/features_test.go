@@ -250,7 +250,7 @@ func TestRenameAndLimits(t *testing.T) {
 		m7 := e.uuid(t, 7)
 		res := e.do(t, "PATCH", "/Users/"+m7, `{"Operations":[{"op":"replace","path":"userName","value":"Seven@Acme.test"}]}`)
 		e.want(t, res, 200)
-		if res.json["userName"] != "seven@acme.test" || res.json["id"] != m7 {
+		if res.json["userName"] != "Seven@Acme.test" || res.json["id"] != m7 {
 			t.Errorf("rename: %s", res.Body)
 		}
 		res = e.do(t, "GET", "/Users?"+q(`filter=userName eq "seven@acme.test"`), "")

@@ -25,10 +25,10 @@ func userResource(base string, u *membership.DirectoryUser) resource {
 	r := resource{
 		"schemas":     []string{schemaUser},
 		"id":          m.UUID,
-		"userName":    m.Email,
+		"userName":    u.UserName(),
 		"displayName": m.Name,
 		"active":      m.Active(),
-		"emails":      []map[string]any{{"value": m.Email, "type": "work", "primary": true}},
+		"emails":      []map[string]any{{"value": u.UserName(), "type": "work", "primary": true}},
 	}
 	name := map[string]any{}
 	if m.Name != "" {

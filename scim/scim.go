@@ -5,7 +5,8 @@
 //
 // The mapping:
 //   - A User is a member of the credential's organization: id is the
-//     member's UUID, userName its e-mail (case-insensitive), displayName
+//     member's UUID, userName its e-mail (compared case-insensitively, shown
+//     in the case the provider sent it), displayName
 //     and name.formatted its name, name.givenName/familyName and
 //     externalId kept beside it; emails is one work address, the userName.
 //   - active:false is a memberd removal (the same offboarding every

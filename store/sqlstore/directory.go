@@ -351,14 +351,14 @@ func DirectoryUserSQL(p *membership.DirectoryQuery) (string, []any, error) {
 	return l.pageSQL, l.allArgs, nil
 }
 
-const memberProfileCols = `p.external_id, COALESCE(p.given_name, ''), COALESCE(p.family_name, ''), p.deleted_at`
+const memberProfileCols = `p.external_id, COALESCE(p.given_name, ''), COALESCE(p.family_name, ''), p.deleted_at, COALESCE(p.user_name, '')`
 
 func scanDirectoryUser(r Row) (*membership.DirectoryUser, error) {
 	var mr memberRow
 	var ext sql.NullString
 	var deleted sql.NullInt64
 	pr := &membership.MemberProfile{}
-	if err := r.Scan(append(mr.dest(), &ext, &pr.GivenName, &pr.FamilyName, &deleted)...); err != nil {
+	if err := r.Scan(append(mr.dest(), &ext, &pr.GivenName, &pr.FamilyName, &deleted, &pr.UserName)...); err != nil {
 		return nil, err
 	}
 	m := mr.value()
@@ -376,8 +376,8 @@ func (t *Tx) MemberProfileGet(ctx context.Context, orgID, memberID int64) (*memb
 	pr := &membership.MemberProfile{MemberID: memberID, OrgID: orgID}
 	var ext sql.NullString
 	var deleted sql.NullInt64
-	err := t.c.QueryRow(ctx, `SELECT external_id, given_name, family_name, deleted_at FROM member_profiles
-		WHERE org_id = $1 AND member_id = $2`, orgID, memberID).Scan(&ext, &pr.GivenName, &pr.FamilyName, &deleted)
+	err := t.c.QueryRow(ctx, `SELECT external_id, given_name, family_name, deleted_at, COALESCE(user_name, '') FROM member_profiles
+		WHERE org_id = $1 AND member_id = $2`, orgID, memberID).Scan(&ext, &pr.GivenName, &pr.FamilyName, &deleted, &pr.UserName)
 	if err != nil && t.d.IsNoRows(err) {
 		return pr, nil
 	} else if err != nil {
@@ -389,11 +389,11 @@ func (t *Tx) MemberProfileGet(ctx context.Context, orgID, memberID int64) (*memb
 
 // MemberProfilePut implements membership.DirectoryTx.
 func (t *Tx) MemberProfilePut(ctx context.Context, p *membership.MemberProfile) error {
-	_, err := t.c.Exec(ctx, `INSERT INTO member_profiles (member_id, org_id, external_id, given_name, family_name, deleted_at)
-		VALUES ($1, $2, $3, $4, $5, $6)
+	_, err := t.c.Exec(ctx, `INSERT INTO member_profiles (member_id, org_id, external_id, given_name, family_name, deleted_at, user_name)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (member_id) DO UPDATE SET external_id = excluded.external_id, given_name = excluded.given_name,
-			family_name = excluded.family_name, deleted_at = excluded.deleted_at`,
-		p.MemberID, p.OrgID, nullString(p.ExternalID), p.GivenName, p.FamilyName, nullTS(p.DeletedAt))
+			family_name = excluded.family_name, deleted_at = excluded.deleted_at, user_name = excluded.user_name`,
+		p.MemberID, p.OrgID, nullString(p.ExternalID), p.GivenName, p.FamilyName, nullTS(p.DeletedAt), nullString(p.UserName))
 	if err != nil {
 		return fmt.Errorf("write profile of member %d: %w", p.MemberID, err)
 	}
