@@ -5,12 +5,15 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/memberd/memberd/membership"
 )
 
 // MaxLimitedAddrs bounds the client addresses an AddrLimiter tracks.
 const MaxLimitedAddrs = 10000
 
-// AddrLimiter is a token bucket per client address, bounded in memory:
+// AddrLimiter is a token bucket per client address (an IPv6 address's
+// /64: membership.AddressBlock), bounded in memory:
 // when it tracks MaxLimitedAddrs addresses it forgets those whose bucket
 // has refilled, and if a flood of addresses leaves none such, all of them,
 // which lifts limits only for the flood's duration.
@@ -29,6 +32,7 @@ func NewAddrLimiter(every rate.Limit, burst int) *AddrLimiter {
 }
 
 func (l *AddrLimiter) get(addr string, create bool) *rate.Limiter {
+	addr = membership.AddressBlock(addr)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	lim := l.m[addr]

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -35,6 +36,21 @@ type clientAddressKey struct{}
 // peer); the core only counts by it.
 func ContextWithClientAddress(ctx context.Context, addr string) context.Context {
 	return context.WithValue(ctx, clientAddressKey{}, addr)
+}
+
+// AddressBlock is the block of addresses that failed attempts are limited
+// and counted by: an IPv4 address alone, an IPv6 address's /64, which is
+// what one subscriber is usually handed, so that walking through a /64 is
+// one source, not 2^64.
+func AddressBlock(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	if a = a.Unmap(); a.Is4() {
+		return a.String()
+	}
+	return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
 }
 
 // ClientAddress is the address ContextWithClientAddress recorded, or "".
@@ -180,7 +196,7 @@ func (s *Service) writeRefusals(ctx context.Context, rows ...*pendingRow) {
 
 // refuseAuth counts one refused authentication of src.
 func (s *Service) refuseAuth(ctx context.Context, src refusalSource, requestID, reason string) {
-	src.Address = ClientAddress(ctx)
+	src.Address = AddressBlock(ClientAddress(ctx))
 	// Counted per request for metrics even though rows are written in
 	// aggregate: the observer is memory, not a write.
 	s.observe(ActionRequestAuthenticated, src.Interface, string(CodeUnauthorized), true)
