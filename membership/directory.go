@@ -494,6 +494,8 @@ func heldIn[T any](ctx context.Context, s *Service, a Actor) func(T, error) (T, 
 			req := OperationRequest{Kind: KindRemoveMember, RemoveMember: &RemoveMemberRequest{Member: MemberRef{ID: over.member}}}
 			return zero, s.held(ctx, a, KindRemoveMember, PlanRequest{Removal: &req}, err)
 		case over.group != 0:
+			over.msg += " (taking them out of a group; the plan holds those removals alone: the change's other parts, " +
+				"such as deleting the group, are for the provider to send again once it has run)"
 			batch := BatchRequest{Scope: ScopeGroup, Group: Ref{ID: over.group}, Items: make([]MemberRef, len(over.members))}
 			for i, id := range over.members {
 				batch.Items[i] = MemberRef{ID: id}

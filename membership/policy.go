@@ -92,7 +92,7 @@ func (s *Service) checkPolicy(ctx context.Context, tx Tx, orgID int64, n int) er
 		return err
 	}
 	if p.MaxPerCall > 0 && n > p.MaxPerCall {
-		return &overLimit{msg: fmt.Sprintf("removing %d members is above the organization's limit of %d per call", n, p.MaxPerCall)}
+		return &overLimit{msg: fmt.Sprintf("removing %s is above the organization's limit of %d per call", countMembers(n), p.MaxPerCall)}
 	}
 	if p.MaxPerHour > 0 {
 		done, err := tx.RemovalCount(ctx, orgID, s.now().Add(-PolicyWindow))
@@ -100,11 +100,19 @@ func (s *Service) checkPolicy(ctx context.Context, tx Tx, orgID int64, n int) er
 			return err
 		}
 		if done+n > p.MaxPerHour {
-			return &overLimit{msg: fmt.Sprintf("removing %d members after %d in the last hour is above the organization's limit of %d per hour",
-				n, done, p.MaxPerHour)}
+			return &overLimit{msg: fmt.Sprintf("removing %s after %d in the last hour is above the organization's limit of %d per hour",
+				countMembers(n), done, p.MaxPerHour)}
 		}
 	}
 	return nil
+}
+
+// countMembers words n members.
+func countMembers(n int) string {
+	if n == 1 {
+		return "1 member"
+	}
+	return fmt.Sprintf("%d members", n)
 }
 
 // ApprovalRequired is the refusal of a removal above the organization's
