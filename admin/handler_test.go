@@ -442,3 +442,13 @@ func TestFormLimits(t *testing.T) {
 	wantStatus(t, c.get(t, admin.Prefix+"/static/"), http.StatusNotFound)
 	wantStatus(t, c.get(t, admin.Prefix+"/static/console.css"), http.StatusOK)
 }
+
+// TestSignInFormLimit: a sign-in form over the body limit is answered 413
+// on the sign-in page, not as an expired form.
+func TestSignInFormLimit(t *testing.T) {
+	c := newConsole(t, "sqlite", admin.DefaultConfig())
+	for _, path := range []string{admin.Prefix + "/signin", admin.Prefix + "/signin/link"} {
+		p := c.post(t, path, url.Values{"credential": {"x"}, "pad": {strings.Repeat("x", 1<<20)}})
+		wantStatus(t, p, http.StatusRequestEntityTooLarge)
+	}
+}

@@ -172,6 +172,20 @@ func readForm(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// signInForm reads a sign-in form (readForm); one that cannot be read is
+// answered on page as what it is (413 for one too large), audited with
+// refused authentications, and ok is false.
+func (h *handler) signInForm(w http.ResponseWriter, r *http.Request, page, title string) (ok bool) {
+	err := readForm(w, r)
+	if err == nil {
+		return true
+	}
+	h.svc.AuditRefusedAuth(r.Context(), Interface, respond.RequestID(r), "", "a sign-in form that could not be read")
+	v := signInView{Next: Prefix + "/members", Token: h.formToken(w, r), Error: respond.Message(r, err)}
+	h.render(w, r, respond.Status(err), page, &view{Title: title, Data: v})
+	return false
+}
+
 // toSignIn sends the browser to the sign-in page, back to where it was
 // going afterwards (GET pages only: a form cannot be replayed).
 func (h *handler) toSignIn(w http.ResponseWriter, r *http.Request, reason string) {
@@ -254,7 +268,9 @@ func (h *handler) allowSignIn(w http.ResponseWriter, r *http.Request, page strin
 }
 
 func (h *handler) signIn(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, respond.DefaultMaxBody)
+	if !h.signInForm(w, r, "signin", "Sign in") {
+		return
+	}
 	v := signInView{Next: nextPath(r.PostFormValue("next")), Token: h.formToken(w, r)}
 	if !h.formTokenOK(r) {
 		h.svc.AuditRefusedAuth(r.Context(), Interface, respond.RequestID(r), "", "sign-in form without its form token")
@@ -304,7 +320,9 @@ func (h *handler) linkPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) signInLink(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, respond.DefaultMaxBody)
+	if !h.signInForm(w, r, "link", "Sign in with a link") {
+		return
+	}
 	v := signInView{Next: Prefix + "/members", Link: r.PostFormValue("token"), Token: h.formToken(w, r)}
 	if !h.formTokenOK(r) {
 		h.svc.AuditRefusedAuth(r.Context(), Interface, respond.RequestID(r), "", "sign-in form without its form token")
